@@ -1,0 +1,53 @@
+# The two commands of the README: `make run` and `make test`. Both build .venv/ from scratch when missing.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP_RUN := $(VENV)/.installed-run
+STAMP_TEST := $(VENV)/.installed-test
+
+.PHONY: run test lint typecheck unit integration bench soak clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(STAMP_RUN): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(STAMP_TEST): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@ $(STAMP_RUN)
+
+run: $(STAMP_RUN)
+	mkdir -p data
+	$(BIN)/valsync serve valsync/default.conf --dashboard
+
+lint: $(STAMP_TEST)
+	$(BIN)/ruff check valsync tests tools
+	$(BIN)/ruff format --check valsync tests tools
+
+typecheck: $(STAMP_TEST)
+	$(BIN)/mypy --strict valsync
+
+test: $(STAMP_TEST)
+	bash tools/ensure-debian-packages.sh
+	$(BIN)/ruff check valsync tests tools
+	$(BIN)/ruff format --check valsync tests tools
+	$(BIN)/mypy --strict valsync
+	$(BIN)/python -m pytest -q -m "not slow" tests
+
+unit: $(STAMP_TEST)
+	$(BIN)/python -m pytest -q tests/unit
+
+soak: $(STAMP_TEST)
+	$(BIN)/python -m pytest -q -m slow tests
+
+bench: $(STAMP_TEST)
+	bash tools/ensure-debian-packages.sh
+	$(BIN)/python tools/bench/throughput.py
+	$(BIN)/python tools/bench/rdb.py
+	$(BIN)/python tools/bench/fullsync.py
+
+clean:
+	rm -rf $(VENV) data .mypy_cache .ruff_cache

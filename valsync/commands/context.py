@@ -1,0 +1,183 @@
+"""What a command handler sees: the client, the keyspace, the clock, and the propagation sink.
+
+A handler runs synchronously on the trio thread, so every command is atomic. It reads and
+writes through the context so that expiry and propagation follow Valkey's rules:
+
+* lookups apply lazy expiry as Valkey's ``expireIfNeeded`` does: a primary deletes an expired
+  key and propagates ``UNLINK`` (or ``DEL``); a replica hides it from normal clients and keeps
+  it for its primary's stream, which will delete it;
+* a write that changed the dataset bumps :attr:`CommandContext.dirty`; after the handler the
+  command's argv (or what the handler rewrote it to) is propagated, after any ``UNLINK`` of
+  keys expired on the way, like Valkey's ``alsoPropagate`` + ``call()``.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from valsync.commands.errors import WRONGTYPE, CommandError
+from valsync.keyspace.database import Database, Keyspace
+from valsync.keyspace.values import Value
+from valsync.resp.reply import Reply
+
+if TYPE_CHECKING:
+    pass
+
+V = TypeVar("V")
+
+
+class ExpireMode(enum.Enum):
+    """How lookups treat a logically expired key (Valkey's ``expireIfNeeded`` cases)."""
+
+    DELETE = "delete"  # a primary: delete and propagate the deletion
+    HIDE = "hide"  # a replica serving a normal client: report missing, keep it
+    KEEP = "keep"  # a replica applying its primary's stream: the key still exists
+
+
+@dataclass
+class ClientState:
+    """Per-connection state that commands read and change (no sockets here)."""
+
+    id: int
+    addr: str = ""
+    laddr: str = ""
+    fd: int = -1
+    name: bytes = b""
+    db: int = 0
+    resp: int = 2
+    authenticated: bool = True
+    created_ms: int = 0
+    last_interaction_ms: int = 0
+    last_command: str = "NULL"
+    lib_name: bytes = b""
+    lib_ver: bytes = b""
+    in_multi: bool = False
+    multi_queue: list[list[bytes]] = field(default_factory=list)
+    multi_error: bool = False
+    watched: set[tuple[int, bytes]] = field(default_factory=set)
+    dirty_cas: bool = False
+    is_primary_link: bool = False
+    is_replica: bool = False
+    no_evict: bool = False
+    kill_requested: bool = False
+    last_write_offset: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Propagated:
+    """One command to send down the replication stream, with the DB it applies to (-1: none)."""
+
+    dbid: int
+    argv: list[bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class BlockRequest:
+    """Returned by a blocking command that found nothing: wait on ``keys`` until ``deadline_ms``.
+
+    The connection re-runs the same command when a key is touched; at the deadline it replies
+    ``timeout_reply``. ``deadline_ms`` None means forever (timeout 0).
+    """
+
+    keys: tuple[bytes, ...]
+    deadline_ms: int | None
+    timeout_reply: Reply
+
+
+class CommandContext:
+    """The environment of one command execution."""
+
+    def __init__(
+        self,
+        keyspace: Keyspace,
+        client: ClientState,
+        now_ms: int,
+        *,
+        expire_mode: ExpireMode = ExpireMode.DELETE,
+        lazy_expire_unlink: bool = True,
+        rng: random.Random | None = None,
+        server: Any = None,
+    ) -> None:
+        self.keyspace = keyspace
+        self.client = client
+        self.now_ms = now_ms
+        self.expire_mode = expire_mode
+        self.lazy_expire_unlink = lazy_expire_unlink
+        self.rng = rng if rng is not None else random.Random()
+        self.server = server
+        self.dirty = 0
+        self.expired_keys = 0
+        self.propagated: list[Propagated] = []
+        self._rewritten: list[bytes] | None = None
+        self._prevent = False
+        self.in_multi_exec = False
+        self.unblocked = False
+
+    @property
+    def db(self) -> Database:
+        return self.keyspace[self.client.db]
+
+    # --- lookups -------------------------------------------------------------------------
+
+    def expire_if_needed(self, db: Database, key: bytes) -> bool:
+        """True when ``key`` is logically expired for this caller (and deleted on a primary)."""
+        when = db.expires.get(key)
+        if when is None or when > self.now_ms:
+            return False
+        if self.expire_mode is ExpireMode.KEEP:
+            return False
+        if self.expire_mode is ExpireMode.HIDE:
+            return True
+        db.delete(key)
+        self.expired_keys += 1
+        self.also_propagate([b"UNLINK" if self.lazy_expire_unlink else b"DEL", key], db.id)
+        return True
+
+    def lookup(self, key: bytes, db: Database | None = None) -> Value | None:
+        """The live value of ``key``, or None (missing or expired)."""
+        db = self.db if db is None else db
+        if key in db.expires and self.expire_if_needed(db, key):
+            return None
+        return db.data.get(key)
+
+    def lookup_typed(self, key: bytes, cls: type[V], db: Database | None = None) -> V | None:
+        """Like :meth:`lookup` but raises WRONGTYPE when the value is not a ``cls``."""
+        value = self.lookup(key, db)
+        if value is None:
+            return None
+        if not isinstance(value, cls):
+            raise CommandError(WRONGTYPE)
+        return value
+
+    # --- propagation ---------------------------------------------------------------------
+
+    def also_propagate(self, argv: list[bytes], dbid: int | None = None) -> None:
+        """Queue an extra command for the stream, before the command's own (``alsoPropagate``)."""
+        self.propagated.append(Propagated(self.client.db if dbid is None else dbid, argv))
+
+    def rewrite(self, argv: list[bytes]) -> None:
+        """Propagate ``argv`` instead of the client's command (``rewriteClientCommandVector``)."""
+        self._rewritten = argv
+
+    def prevent_propagation(self) -> None:
+        self._prevent = True
+
+    def finish(self, argv: list[bytes], is_write: bool, dirty_before: int) -> None:
+        """Append the command's own propagation if it changed the dataset."""
+        if self._prevent:
+            self._prevent = False
+            self._rewritten = None
+            return
+        if is_write and self.dirty > dirty_before:
+            self.propagated.append(
+                Propagated(self.client.db, self._rewritten if self._rewritten is not None else argv)
+            )
+        self._rewritten = None
+
+    def take_propagated(self) -> list[Propagated]:
+        out, self.propagated = self.propagated, []
+        return out

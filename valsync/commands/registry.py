@@ -1,0 +1,78 @@
+"""The command table: name, arity, flags and key positions, as Valkey's COMMAND reports them.
+
+Handler modules register with the :func:`command` decorator; :data:`COMMANDS` maps the
+lower-case name to its :class:`CommandSpec`. Arity follows Valkey: positive = exact argc
+(command name included), negative = at least ``-arity``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from valsync.resp.reply import Reply
+
+if TYPE_CHECKING:
+    from valsync.commands.context import CommandContext
+
+Handler = Callable[["CommandContext", list[bytes]], Reply]
+
+# Flags in Valkey's words (COMMAND INFO prints them): write, readonly, denyoom, admin, pubsub,
+# noscript, blocking, loading, stale, fast, no_auth, may_replicate, no_multi, allow_busy.
+KNOWN_FLAGS = frozenset(
+    "write readonly denyoom admin pubsub noscript blocking loading stale fast no_auth "
+    "may_replicate no_multi allow_busy skip_monitor".split()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    name: str
+    handler: Handler
+    arity: int
+    flags: frozenset[str]
+    first_key: int = 0
+    last_key: int = 0
+    step: int = 0
+
+    def arity_ok(self, argc: int) -> bool:
+        return argc == self.arity if self.arity > 0 else argc >= -self.arity
+
+    @property
+    def is_write(self) -> bool:
+        return "write" in self.flags
+
+    def key_positions(self, argv: list[bytes]) -> list[int]:
+        """Indexes of key arguments (first/last/step form; ``last_key`` -1 = up to the end)."""
+        if self.first_key <= 0:
+            return []
+        last = self.last_key if self.last_key >= 0 else len(argv) + self.last_key
+        return list(range(self.first_key, min(last, len(argv) - 1) + 1, max(self.step, 1)))
+
+
+COMMANDS: dict[str, CommandSpec] = {}
+
+
+def command(
+    name: str,
+    arity: int,
+    flags: str = "",
+    first_key: int = 0,
+    last_key: int = 0,
+    step: int = 0,
+) -> Callable[[Handler], Handler]:
+    """Register a handler under ``name`` (lower case)."""
+    flag_set = frozenset(flags.split())
+    unknown = flag_set - KNOWN_FLAGS
+    if unknown:
+        raise ValueError(f"unknown flags {unknown} for {name}")
+
+    def register(handler: Handler) -> Handler:
+        key = name.lower()
+        if key in COMMANDS:
+            raise ValueError(f"command {key} registered twice")
+        COMMANDS[key] = CommandSpec(key, handler, arity, flag_set, first_key, last_key, step)
+        return handler
+
+    return register

@@ -1,0 +1,15 @@
+"""Databases, value types and expiry; knows nothing of the network or replication."""
+
+from valsync.keyspace.database import Database, Keyspace, KeyListener
+from valsync.keyspace.values import HashValue, OpaqueValue, Value, ZSetValue, type_name
+
+__all__ = [
+    "Database",
+    "HashValue",
+    "KeyListener",
+    "Keyspace",
+    "OpaqueValue",
+    "Value",
+    "ZSetValue",
+    "type_name",
+]

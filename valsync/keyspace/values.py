@@ -1,0 +1,105 @@
+"""In-memory value types of the keyspace.
+
+Valkey's logical types map onto Python containers: string -> ``bytes``, list -> ``deque``,
+set -> ``set``, hash -> :class:`HashValue`, sorted set -> :class:`ZSetValue`. Streams and
+module values are kept as opaque RDB payloads (:class:`OpaqueValue`) so a dump that holds
+them round-trips, while commands on them answer WRONGTYPE.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from sortedcontainers import SortedList
+
+
+class HashValue(dict[bytes, bytes]):
+    """A hash: field -> value, plus Valkey 9's optional per-field expiry (unix ms)."""
+
+    __slots__ = ("field_expires",)
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.field_expires: dict[bytes, int] = {}
+
+
+class ZSetValue:
+    """A sorted set: member -> score with an ordered index of (score, member)."""
+
+    __slots__ = ("scores", "index")
+
+    def __init__(self) -> None:
+        self.scores: dict[bytes, float] = {}
+        self.index: SortedList = SortedList()
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def __contains__(self, member: object) -> bool:
+        return member in self.scores
+
+    def add(self, member: bytes, score: float) -> None:
+        old = self.scores.get(member)
+        if old is not None:
+            if old == score:
+                return
+            self.index.remove((old, member))
+        self.scores[member] = score
+        self.index.add((score, member))
+
+    def remove(self, member: bytes) -> bool:
+        old = self.scores.pop(member, None)
+        if old is None:
+            return False
+        self.index.remove((old, member))
+        return True
+
+    def score(self, member: bytes) -> float | None:
+        return self.scores.get(member)
+
+    def rank(self, member: bytes) -> int | None:
+        score = self.scores.get(member)
+        if score is None:
+            return None
+        return int(self.index.index((score, member)))
+
+    def items(self) -> Iterator[tuple[bytes, float]]:
+        """Members with scores, lowest score first (ties by member bytes), as Valkey orders them."""
+        for score, member in self.index:
+            yield member, score
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ZSetValue) and self.scores == other.scores
+
+    def __repr__(self) -> str:
+        return f"ZSetValue({list(self.items())!r})"
+
+
+@dataclass(eq=True)
+class OpaqueValue:
+    """A value valsync stores but does not interpret (streams, modules): its RDB type and bytes."""
+
+    rdb_type: int
+    payload: bytes
+    type_name: str = "stream"
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+Value = bytes | deque[bytes] | set[bytes] | HashValue | ZSetValue | OpaqueValue
+
+
+def type_name(value: Value) -> str:
+    """The name TYPE replies with."""
+    if isinstance(value, bytes):
+        return "string"
+    if isinstance(value, deque):
+        return "list"
+    if isinstance(value, set):
+        return "set"
+    if isinstance(value, HashValue):
+        return "hash"
+    if isinstance(value, ZSetValue):
+        return "zset"
+    return value.type_name

@@ -1,0 +1,48 @@
+"""RESP: reply values and their encoding, and the request framer (all sans-IO)."""
+
+from valsync.resp.reply import (
+    NO_REPLY,
+    NULL_ARRAY,
+    OK,
+    PONG,
+    QUEUED,
+    Double,
+    ErrorReply,
+    MapReply,
+    NoReply,
+    NullArray,
+    Raw,
+    Reply,
+    SetReply,
+    SimpleString,
+    Verbatim,
+    encode,
+    encode_command,
+    format_double,
+)
+from valsync.resp.request import ProtocolError, Request, RequestParser, split_inline_args
+
+__all__ = [
+    "NO_REPLY",
+    "NULL_ARRAY",
+    "OK",
+    "PONG",
+    "QUEUED",
+    "Double",
+    "ErrorReply",
+    "MapReply",
+    "NoReply",
+    "NullArray",
+    "ProtocolError",
+    "Raw",
+    "Reply",
+    "Request",
+    "RequestParser",
+    "SetReply",
+    "SimpleString",
+    "Verbatim",
+    "encode",
+    "encode_command",
+    "format_double",
+    "split_inline_args",
+]

@@ -1,0 +1,209 @@
+"""Sans-IO request framer with Valkey's exact rules and exact consumed-byte counts.
+
+Theory of operation: bytes go in with :meth:`RequestParser.feed`; :meth:`RequestParser.next`
+returns the next complete command as a :class:`Request` (its argv and how many bytes it
+consumed, which the replication link needs for offsets), ``None`` when more bytes are needed,
+or raises :class:`ProtocolError` with the message Valkey would send before closing the link.
+Both multibulk (``*N``) and inline (telnet-style) commands are accepted, as in Valkey.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PROTO_INLINE_MAX_SIZE = 64 * 1024
+PROTO_MBULK_BIG_ARG = 32 * 1024
+DEFAULT_MAX_BULK_LEN = 512 * 1024 * 1024
+UNAUTH_MAX_MULTIBULK = 10
+UNAUTH_MAX_BULK = 16384
+
+
+class ProtocolError(Exception):
+    """The peer broke RESP; ``str(self)`` is Valkey's reply text (without ``-ERR``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    argv: list[bytes]
+    nbytes: int
+    inline: bool = False
+
+
+def split_inline_args(line: bytes) -> list[bytes] | None:
+    """Valkey's ``sdssplitargs``: quotes, escapes, ``\\xHH``; ``None`` on unbalanced quotes."""
+    args: list[bytes] = []
+    i, n = 0, len(line)
+    while True:
+        while i < n and line[i] in b" \t\r\n\v\f":
+            i += 1
+        if i >= n:
+            return args
+        current = bytearray()
+        in_dq = in_sq = False
+        while True:
+            if in_dq:
+                if i >= n:
+                    return None
+                c = line[i]
+                if (
+                    c == 0x5C
+                    and i + 3 < n
+                    and line[i + 1] == ord("x")
+                    and _is_hex(line[i + 2])
+                    and _is_hex(line[i + 3])
+                ):
+                    current.append(int(line[i + 2 : i + 4], 16))
+                    i += 3
+                elif c == 0x5C and i + 1 < n:
+                    i += 1
+                    esc = line[i]
+                    current.append(
+                        {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("a"): 7}.get(
+                            esc, esc
+                        )
+                    )
+                elif c == ord('"'):
+                    if i + 1 < n and line[i + 1] not in b" \t\r\n\v\f":
+                        return None
+                    in_dq = False
+                    i += 1
+                    break
+                else:
+                    current.append(c)
+            elif in_sq:
+                if i >= n:
+                    return None
+                c = line[i]
+                if c == 0x5C and i + 1 < n and line[i + 1] == ord("'"):
+                    i += 1
+                    current.append(ord("'"))
+                elif c == ord("'"):
+                    if i + 1 < n and line[i + 1] not in b" \t\r\n\v\f":
+                        return None
+                    in_sq = False
+                    i += 1
+                    break
+                else:
+                    current.append(c)
+            else:
+                if i >= n:
+                    break
+                c = line[i]
+                if c in b" \t\r\n\v\f":
+                    break
+                if c == ord('"'):
+                    in_dq = True
+                elif c == ord("'"):
+                    in_sq = True
+                else:
+                    current.append(c)
+            i += 1
+        args.append(bytes(current))
+
+
+def _is_hex(c: int) -> bool:
+    return c in b"0123456789abcdefABCDEF"
+
+
+class RequestParser:
+    """Frames a client's (or a primary's) byte stream into commands."""
+
+    def __init__(self, max_bulk_len: int = DEFAULT_MAX_BULK_LEN) -> None:
+        self._buf = bytearray()
+        self._pos = 0
+        self.max_bulk_len = max_bulk_len
+        self.authenticated = True
+
+    def feed(self, data: bytes) -> None:
+        if self._pos and self._pos >= len(self._buf) // 2:
+            del self._buf[: self._pos]
+            self._pos = 0
+        self._buf += data
+
+    @property
+    def pending(self) -> int:
+        """Bytes received but not yet framed into a command (the query buffer)."""
+        return len(self._buf) - self._pos
+
+    def next(self) -> Request | None:
+        buf = self._buf
+        while self._pos < len(buf):
+            if buf[self._pos] == 0x2A:  # '*'
+                return self._multibulk()
+            req = self._inline()
+            if req is None or req.argv:
+                return req
+            # an empty inline line: Valkey ignores it (a replica's keepalive newline)
+            return req
+        return None
+
+    def _inline(self) -> Request | None:
+        buf, start = self._buf, self._pos
+        nl = buf.find(b"\n", start)
+        if nl < 0:
+            if len(buf) - start > PROTO_INLINE_MAX_SIZE:
+                raise ProtocolError("Protocol error: too big inline request")
+            return None
+        line = bytes(buf[start:nl])
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        argv = split_inline_args(line)
+        if argv is None:
+            raise ProtocolError("Protocol error: unbalanced quotes in request")
+        self._pos = nl + 1
+        return Request(argv, nl + 1 - start, inline=True)
+
+    def _multibulk(self) -> Request | None:
+        buf, start = self._buf, self._pos
+        end = len(buf)
+        cr = buf.find(b"\r\n", start)
+        if cr < 0:
+            if end - start > PROTO_INLINE_MAX_SIZE:
+                raise ProtocolError("Protocol error: too big mbulk count string")
+            return None
+        count = _parse_int(buf, start + 1, cr)
+        if count is None or count > 1024 * 1024 * 1024:
+            raise ProtocolError("Protocol error: invalid multibulk length")
+        if not self.authenticated and count > UNAUTH_MAX_MULTIBULK:
+            raise ProtocolError("Protocol error: invalid multibulk length")
+        pos = cr + 2
+        if count <= 0:
+            self._pos = pos
+            return Request([], pos - start)
+        argv: list[bytes] = []
+        max_bulk = self.max_bulk_len if self.authenticated else UNAUTH_MAX_BULK
+        for _ in range(count):
+            if pos >= end:
+                return None
+            if buf[pos] != 0x24:  # '$'
+                raise ProtocolError(f"Protocol error: expected '$', got '{chr(buf[pos])}'")
+            cr = buf.find(b"\r\n", pos)
+            if cr < 0:
+                if end - pos > PROTO_INLINE_MAX_SIZE:
+                    raise ProtocolError("Protocol error: too big bulk count string")
+                return None
+            length = _parse_int(buf, pos + 1, cr)
+            if length is None or length < 0 or length > max_bulk:
+                raise ProtocolError("Protocol error: invalid bulk length")
+            data_start = cr + 2
+            data_end = data_start + length
+            if data_end + 2 > end:
+                return None
+            argv.append(bytes(buf[data_start:data_end]))
+            pos = data_end + 2
+        self._pos = pos
+        return Request(argv, pos - start)
+
+
+def _parse_int(buf: bytearray, start: int, stop: int) -> int | None:
+    """Valkey's ``string2ll`` on ``buf[start:stop]``: strict decimal, no spaces or plus sign."""
+    text = bytes(buf[start:stop])
+    if not text or len(text) > 20:
+        return None
+    if text[0] == 0x2D:
+        digits = text[1:]
+    else:
+        digits = text
+    if not digits.isdigit() or (len(digits) > 1 and digits[0] == 0x30):
+        return None
+    return int(text)
