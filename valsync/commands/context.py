@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import enum
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from valsync.commands.errors import WRONGTYPE, CommandError
 from valsync.keyspace.database import Database, Keyspace
 from valsync.keyspace.values import Value
 from valsync.resp.reply import Reply
-
-if TYPE_CHECKING:
-    pass
 
 V = TypeVar("V")
 
@@ -86,6 +84,7 @@ class BlockRequest:
     keys: tuple[bytes, ...]
     deadline_ms: int | None
     timeout_reply: Reply
+    on_timeout: Callable[[], Reply] | None = None
 
 
 class CommandContext:

@@ -3,7 +3,7 @@ that does not depend on the connection (auth, MULTI and blocking live in the con
 
 from __future__ import annotations
 
-from valsync.commands.context import CommandContext
+from valsync.commands.context import BlockRequest, CommandContext
 from valsync.commands.errors import CommandError, wrong_arity
 from valsync.commands.registry import COMMANDS, CommandSpec
 from valsync.resp.reply import ErrorReply, Reply
@@ -25,7 +25,7 @@ def lookup_command(argv: list[bytes]) -> CommandSpec | ErrorReply:
     return spec
 
 
-def call(ctx: CommandContext, spec: CommandSpec, argv: list[bytes]) -> Reply:
+def call(ctx: CommandContext, spec: CommandSpec, argv: list[bytes]) -> Reply | BlockRequest:
     """Run ``spec``'s handler; a :class:`CommandError` becomes the error reply."""
     dirty_before = ctx.dirty
     try:
@@ -37,7 +37,7 @@ def call(ctx: CommandContext, spec: CommandSpec, argv: list[bytes]) -> Reply:
     return reply
 
 
-def execute(ctx: CommandContext, argv: list[bytes]) -> Reply:
+def execute(ctx: CommandContext, argv: list[bytes]) -> Reply | BlockRequest:
     """Look up and run one command (what unit tests and the stream applier use)."""
     spec = lookup_command(argv)
     if isinstance(spec, ErrorReply):

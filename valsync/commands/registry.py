@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 from valsync.resp.reply import Reply
 
 if TYPE_CHECKING:
-    from valsync.commands.context import CommandContext
+    from valsync.commands.context import BlockRequest, CommandContext
 
-Handler = Callable[["CommandContext", list[bytes]], Reply]
+Handler = Callable[["CommandContext", list[bytes]], "Reply | BlockRequest"]
 
 # Flags in Valkey's words (COMMAND INFO prints them): write, readonly, denyoom, admin, pubsub,
 # noscript, blocking, loading, stale, fast, no_auth, may_replicate, no_multi, allow_busy.

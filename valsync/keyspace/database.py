@@ -13,13 +13,15 @@ KeyListener = Callable[[int, bytes], None]
 class Database:
     """One numbered database. Expiry is stored apart from values, exactly like Valkey's ``expires`` dict."""
 
-    __slots__ = ("id", "data", "expires", "_on_modified")
+    __slots__ = ("id", "data", "expires", "_on_modified", "expire_scan", "expire_scan_pos")
 
     def __init__(self, dbid: int, on_modified: KeyListener | None = None) -> None:
         self.id = dbid
         self.data: dict[bytes, Value] = {}
         self.expires: dict[bytes, int] = {}
         self._on_modified = on_modified
+        self.expire_scan: list[bytes] = []
+        self.expire_scan_pos = 0
 
     def __len__(self) -> int:
         return len(self.data)

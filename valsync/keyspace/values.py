@@ -21,7 +21,7 @@ class HashValue(dict[bytes, bytes]):
     __slots__ = ("field_expires",)
 
     def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)
         self.field_expires: dict[bytes, int] = {}
 
 
@@ -64,6 +64,27 @@ class ZSetValue:
         if score is None:
             return None
         return int(self.index.index((score, member)))
+
+    def score_bounds(self, lo: float, lo_ex: bool, hi: float, hi_ex: bool) -> tuple[int, int]:
+        """Index range [start, stop) of members with lo <(=) score <(=) hi (bisect, O(log n))."""
+        import math
+
+        n = len(self.index)
+        if lo_ex:
+            if lo == math.inf:
+                return n, n
+            lo = math.nextafter(lo, math.inf)
+        start = 0 if lo == -math.inf else int(self.index.bisect_left((lo, b"")))
+        if hi_ex:
+            if hi == -math.inf:
+                return start, start
+            hi = math.nextafter(hi, -math.inf)
+        stop = n if hi == math.inf else int(self.index.bisect_left((math.nextafter(hi, math.inf), b"")))
+        return start, max(start, stop)
+
+    def entries(self, start: int, stop: int, reverse: bool = False) -> list[tuple[float, bytes]]:
+        """(score, member) pairs at ranks [start, stop), lowest first unless ``reverse``."""
+        return list(self.index.islice(start, stop, reverse=reverse))
 
     def items(self) -> Iterator[tuple[bytes, float]]:
         """Members with scores, lowest score first (ties by member bytes), as Valkey orders them."""

@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Union
 
+from valsync.resp.fpconv import fpconv_dtoa
+
 
 @dataclass(frozen=True, slots=True)
 class SimpleString:
@@ -90,24 +92,24 @@ QUEUED = SimpleString("QUEUED")
 NULL_ARRAY = NullArray()
 NO_REPLY = NoReply()
 
+# double2ll() only prints a double as an integer inside (double)(+/-LLONG_MAX / 2).
+_LLONG_HALF = float((2**63 - 1) // 2)
+_LLONG_HALF_NEG = float(-((2**63 - 1) // 2))
+
 
 def format_double(value: float) -> bytes:
-    """Valkey's shortest round-trip text for a double (``fpconv_dtoa``): ``3``, ``1.5``, ``inf``."""
-    if math.isinf(value):
-        return b"inf" if value > 0 else b"-inf"
+    """Valkey's ``d2string``: ``nan``/``inf``/``-inf``, ``0``/``-0``, integers in +/-2^62 as
+    integers (``1e17`` -> ``100000000000000000``), anything else via ``fpconv_dtoa``
+    (``1.5``, ``1e-7``, ``0.00001``, ``1e+20``)."""
     if math.isnan(value):
         return b"nan"
-    if value == int(value) and abs(value) < 1e17:
-        return str(int(value)).encode()
-    text = repr(value)
-    if "e" in text:
-        mantissa, exp = text.split("e")
-        sign = "-" if exp.startswith("-") else "+"
-        digits = exp.lstrip("+-").lstrip("0") or "0"
-        if len(digits) < 2:
-            digits = "0" + digits if False else digits
-        text = f"{mantissa}e{sign}{digits}"
-    return text.encode()
+    if math.isinf(value):
+        return b"inf" if value > 0 else b"-inf"
+    if value == 0:
+        return b"-0" if math.copysign(1.0, value) < 0 else b"0"
+    if _LLONG_HALF_NEG <= value <= _LLONG_HALF and value == int(value):
+        return b"%d" % int(value)
+    return fpconv_dtoa(value).encode()
 
 
 def _bulk(data: bytes, out: bytearray) -> None:

@@ -125,6 +125,13 @@ class RequestParser:
         """Bytes received but not yet framed into a command (the query buffer)."""
         return len(self._buf) - self._pos
 
+    def take_pending(self) -> bytes:
+        """Hand over the bytes not yet framed (a connection turning into a replication link)."""
+        rest = bytes(self._buf[self._pos :])
+        self._buf = bytearray()
+        self._pos = 0
+        return rest
+
     def next(self) -> Request | None:
         buf = self._buf
         while self._pos < len(buf):

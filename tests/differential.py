@@ -1,0 +1,169 @@
+"""Raw-socket RESP client for differential tests against a real valkey-server.
+
+Replies are returned as the exact bytes the server sent, so they can be compared byte for
+byte with what valsync encodes. :class:`ReplicaStream` attaches as a replica (``SYNC``) and
+yields the propagated commands, which is how Valkey's rewrites were checked.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Sequence
+
+from tests.realvalkey import ServerProcess
+from tests.unit.cmdutil import Harness
+
+Arg = bytes | str | int
+
+
+def _b(arg: Arg) -> bytes:
+    return arg if isinstance(arg, bytes) else str(arg).encode()
+
+
+def encode_argv(args: Sequence[Arg]) -> bytes:
+    out = bytearray(b"*%d\r\n" % len(args))
+    for a in args:
+        data = _b(a)
+        out += b"$%d\r\n%s\r\n" % (len(data), data)
+    return bytes(out)
+
+
+class RawClient:
+    """One connection; :meth:`call` returns one reply's raw bytes."""
+
+    def __init__(self, port: int, host: str = "127.0.0.1", timeout: float = 5.0) -> None:
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.buf = b""
+        self.pos = 0
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> RawClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _fill(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("server closed the connection")
+        self.buf = self.buf[self.pos :] + chunk
+        self.pos = 0
+
+    def _line(self) -> bytes:
+        while True:
+            end = self.buf.find(b"\r\n", self.pos)
+            if end >= 0:
+                line = self.buf[self.pos : end + 2]
+                self.pos = end + 2
+                return line
+            self._fill()
+
+    def _exact(self, n: int) -> bytes:
+        while len(self.buf) - self.pos < n:
+            self._fill()
+        data = self.buf[self.pos : self.pos + n]
+        self.pos += n
+        return data
+
+    def read_reply(self) -> bytes:
+        """The raw bytes of exactly one RESP2/RESP3 reply (attributes/pushes included as read)."""
+        line = self._line()
+        kind, body = line[:1], line[1:-2]
+        if kind in (b"$", b"=", b"!"):
+            n = int(body)
+            return line if n < 0 else line + self._exact(n + 2)
+        if kind in (b"*", b"~", b">"):
+            n = int(body)
+            return line + b"".join(self.read_reply() for _ in range(max(n, 0)))
+        if kind in (b"%", b"|"):
+            n = int(body)
+            return line + b"".join(self.read_reply() for _ in range(2 * n))
+        return line
+
+    def send(self, *args: Arg) -> None:
+        self.sock.sendall(encode_argv(args))
+
+    def call(self, *args: Arg) -> bytes:
+        self.send(*args)
+        return self.read_reply()
+
+
+def parse_command(raw: bytes) -> list[bytes]:
+    """A multibulk's arguments (for replication stream entries)."""
+    lines = raw.split(b"\r\n")
+    n = int(lines[0][1:])
+    out: list[bytes] = []
+    i = 1
+    while len(out) < n:
+        out.append(lines[i + 1])
+        i += 2
+    return out
+
+
+class ReplicaStream:
+    """Attach to a primary with plain ``SYNC`` and read the propagated commands.
+
+    Start the primary with ``--repl-diskless-sync no`` so the RDB comes without delay.
+    """
+
+    def __init__(self, port: int) -> None:
+        self.client = RawClient(port, timeout=10.0)
+        self.client.send("SYNC")
+        while True:
+            line = self.client._line()
+            if line.startswith(b"$"):
+                break
+        self.client._exact(int(line[1:-2]))
+
+    def read_commands(self, until: Callable[[list[bytes]], bool]) -> list[list[bytes]]:
+        """Commands (PINGs dropped) up to and including the first for which ``until`` holds."""
+        out: list[list[bytes]] = []
+        while True:
+            argv = parse_command(self.client.read_reply())
+            if argv[0].upper() == b"PING":
+                continue
+            out.append(argv)
+            if until(argv):
+                return out
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class Differ:
+    """Sends the same commands to a :class:`Harness` and to a real server, comparing replies."""
+
+    def __init__(self, server: ServerProcess, resp: int = 2) -> None:
+        self.real = RawClient(server.port)
+        self.resp = resp
+        if resp == 3:
+            self.real.call("HELLO", "3")
+        self.harness = Harness(now_ms=int(time.time() * 1000))
+        self.harness.client.resp = resp
+        self.real.call("FLUSHALL")
+        self.real.call("SELECT", "0")
+
+    def reset(self) -> None:
+        self.real.call("FLUSHALL")
+        self.real.call("SELECT", "0")
+        self.harness.keyspace.flush_all()
+        self.harness.client.db = 0
+
+    def both(self, *args: Arg) -> tuple[bytes, bytes]:
+        """(valsync reply, real reply) for one command, with the Harness clock set to now."""
+        self.harness.now_ms = int(time.time() * 1000)
+        mine = self.harness.wire(*args, resp=self.resp)
+        theirs = self.real.call(*args)
+        return mine, theirs
+
+    def check(self, *args: Arg) -> bytes:
+        mine, theirs = self.both(*args)
+        assert mine == theirs, f"{[_b(a) for a in args]!r}: valsync {mine!r} != valkey {theirs!r}"
+        return theirs
+
+    def close(self) -> None:
+        self.real.close()

@@ -1,0 +1,46 @@
+"""Assembles a Server with its persistence and replication services, and runs it under trio."""
+
+from __future__ import annotations
+
+import os
+
+import trio
+
+from valsync.config import Config
+from valsync.log import ServerLog
+from valsync.net.server_loop import run_server
+from valsync.server import Server
+
+
+def build_server(config: Config, log: ServerLog) -> Server:
+    """Create the server; load the dump at start (refusing to start on a corrupt one)."""
+    server = Server(config, log)
+    log.notice(f"oO0OoO0OoO0Oo valsync is starting oO0OoO0OoO0Oo (pid {os.getpid()})")
+    from valsync.persistence import Persistence
+
+    server.persistence = Persistence(server)
+    server.persistence.load_at_start()
+    from valsync.net.replication import ReplicationService
+
+    server.repl = ReplicationService(server)
+    return server
+
+
+async def run(server: Server, dashboard: bool = False) -> None:
+    if not dashboard:
+        await run_server(server)
+        return
+    from valsync.dashboard import run_dashboard
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(run_server, server)
+        port = server.config.get_int("port")
+        nursery.start_soon(_dashboard_then_shutdown, server, port, run_dashboard)
+
+
+async def _dashboard_then_shutdown(server: Server, port: int, run_dashboard: object) -> None:
+    assert callable(run_dashboard)
+    try:
+        await run_dashboard([("127.0.0.1", port)])
+    finally:
+        server.shutdown_requested = server.shutdown_requested or "default"

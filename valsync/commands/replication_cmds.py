@@ -1,0 +1,113 @@
+"""Replication and persistence commands: SYNC PSYNC REPLCONF ROLE REPLICAOF WAIT SAVE BGSAVE FAILOVER."""
+
+from __future__ import annotations
+
+from valsync.commands.context import BlockRequest, CommandContext
+from valsync.commands.errors import SYNTAX, CommandError, parse_int
+from valsync.commands.registry import command
+from valsync.commands.server_cmds import server_of
+from valsync.resp.reply import OK, Reply, SimpleString
+
+
+def _repl(ctx: CommandContext):  # type: ignore[no-untyped-def]
+    repl = server_of(ctx).repl
+    if repl is None:
+        raise CommandError("ERR replication is not available")
+    return repl
+
+
+@command("sync", 1, "admin noscript no_multi")
+def sync(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    return _repl(ctx).sync(ctx.client, argv, bool(ctx.client.extra.get("pending_output")))  # type: ignore[no-any-return]
+
+
+@command("psync", -3, "admin noscript no_multi")
+def psync(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    return _repl(ctx).sync(ctx.client, argv, bool(ctx.client.extra.get("pending_output")))  # type: ignore[no-any-return]
+
+
+@command("replconf", -1, "admin noscript loading stale allow_busy")
+def replconf(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    return _repl(ctx).replconf(ctx.client, argv[1:])  # type: ignore[no-any-return]
+
+
+@command("role", 1, "noscript loading stale fast")
+def role(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    return _repl(ctx).role_reply()  # type: ignore[no-any-return]
+
+
+def _replicaof(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    repl = _repl(ctx)
+    if repl.failover_state != "no-failover":
+        raise CommandError("ERR REPLICAOF not allowed while failing over.")
+    if argv[1].lower() == b"no" and argv[2].lower() == b"one":
+        if repl.is_replica:
+            repl.primary.unset_primary()
+            server_of(ctx).config.set_replicaof(None)
+        return OK
+    try:
+        port = parse_int(argv[2])
+    except CommandError:
+        raise CommandError("ERR Invalid master port") from None
+    if not 0 <= port <= 65535:
+        raise CommandError("ERR Invalid master port")
+    host = argv[1].decode("utf-8", "replace")
+    if ctx.client.is_replica:
+        raise CommandError("ERR Command is not valid when client is a replica.")
+    if not repl.primary.set_primary(host, port):
+        return SimpleString("OK Already connected to specified master")
+    server_of(ctx).config.set_replicaof((host, port))
+    return OK
+
+
+@command("replicaof", 3, "admin noscript stale")
+def replicaof(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    return _replicaof(ctx, argv)
+
+
+@command("slaveof", 3, "admin noscript stale")
+def slaveof(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    return _replicaof(ctx, argv)
+
+
+@command("wait", 3, "noscript")
+def wait(ctx: CommandContext, argv: list[bytes]) -> Reply | BlockRequest:
+    repl = _repl(ctx)
+    if repl.is_replica:
+        raise CommandError(
+            "ERR WAIT cannot be used with replica instances. Please also note that if a replica "
+            "is configured to be writable (which is not the default) writes to replicas are just "
+            "local and are not propagated."
+        )
+    numreplicas = parse_int(argv[1])
+    try:
+        timeout = parse_int(argv[2], "ERR timeout is not an integer or out of range")
+    except CommandError:
+        raise
+    if timeout < 0:
+        raise CommandError("ERR timeout is negative")
+    if timeout > 2**63 - 1 - ctx.now_ms:
+        raise CommandError("ERR timeout is out of range")
+    first = not ctx.client.extra.get("unblocked_rerun")
+    if ctx.in_multi_exec:
+        return repl.acked_replicas(ctx.client.last_write_offset)  # type: ignore[no-any-return]
+    return repl.wait(ctx.client, numreplicas, timeout, ctx.now_ms, first)  # type: ignore[no-any-return]
+
+
+@command("save", 1, "admin noscript no_multi")
+def save(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    persistence = server_of(ctx).persistence
+    return persistence.save()  # type: ignore[no-any-return]
+
+
+@command("bgsave", -1, "admin noscript no_multi")
+def bgsave(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    schedule = False
+    if len(argv) == 2:
+        if argv[1].lower() != b"schedule":
+            raise CommandError(SYNTAX)
+        schedule = True
+    elif len(argv) > 2:
+        raise CommandError(SYNTAX)
+    persistence = server_of(ctx).persistence
+    return persistence.bgsave(schedule)  # type: ignore[no-any-return]

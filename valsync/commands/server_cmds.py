@@ -1,0 +1,751 @@
+"""Connection and server commands: PING, HELLO, AUTH, SELECT, CLIENT, INFO, CONFIG, DEBUG, MULTI..."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import TYPE_CHECKING, cast
+
+from valsync import VALKEY_COMPAT_VERSION
+from valsync.commands.context import CommandContext
+from valsync.commands.errors import (
+    DB_INDEX_OUT_OF_RANGE,
+    SYNTAX,
+    CommandError,
+    parse_int,
+    wrong_arity,
+)
+from valsync.commands.registry import COMMANDS, CommandSpec, command
+from valsync.resp.reply import (
+    NO_REPLY,
+    OK,
+    PONG,
+    ErrorReply,
+    MapReply,
+    Reply,
+    SimpleString,
+    Verbatim,
+)
+
+if TYPE_CHECKING:
+    from valsync.server import Server
+
+
+def server_of(ctx: CommandContext) -> Server:
+    return cast("Server", ctx.server)
+
+
+def unknown_subcommand(sub: bytes, cmd: str) -> CommandError:
+    return CommandError(
+        f"ERR unknown subcommand '{sub.decode('utf-8', 'replace')}'. Try {cmd.upper()} HELP."
+    )
+
+
+# --- connection ---------------------------------------------------------------------------
+
+
+@command("ping", -1, "fast stale loading")
+def ping(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    if len(argv) > 2:
+        raise CommandError(wrong_arity("ping"))
+    return PONG if len(argv) == 1 else argv[1]
+
+
+@command("echo", 2, "fast stale loading")
+def echo(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    return argv[1]
+
+
+@command("select", 2, "fast stale loading")
+def select(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    try:
+        dbid = parse_int(argv[1])
+    except CommandError:
+        raise CommandError("ERR invalid DB index") from None
+    if not 0 <= dbid < len(ctx.keyspace):
+        raise CommandError(DB_INDEX_OUT_OF_RANGE)
+    ctx.client.db = dbid
+    return OK
+
+
+@command("quit", -1, "fast stale loading no_auth allow_busy")
+def quit_(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    ctx.client.kill_requested = True
+    return OK
+
+
+@command("reset", 1, "fast stale loading no_auth allow_busy")
+def reset(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    server = server_of(ctx)
+    server.discard_transaction(ctx.client)
+    ctx.client.db = 0
+    ctx.client.resp = 2
+    ctx.client.name = b""
+    ctx.client.no_evict = False
+    ctx.client.authenticated = not server.config.get_str("requirepass")
+    return SimpleString("RESET")
+
+
+def _check_password(ctx: CommandContext, user: bytes, password: bytes) -> Reply | None:
+    required = server_of(ctx).config.get_str("requirepass")
+    if user != b"default":
+        return ErrorReply("WRONGPASS invalid username-password pair or user is disabled.")
+    if not required:
+        if len(password) > 0 and user == b"default":
+            return ErrorReply(
+                "ERR AUTH <password> called without any password configured for the default user. "
+                "Are you sure your configuration is correct?"
+            )
+        return None
+    if password.decode("utf-8", "surrogateescape") != required:
+        return ErrorReply("WRONGPASS invalid username-password pair or user is disabled.")
+    ctx.client.authenticated = True
+    return None
+
+
+@command("auth", -2, "fast stale loading no_auth allow_busy")
+def auth(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    if len(argv) > 3:
+        raise CommandError(SYNTAX)
+    user, password = (b"default", argv[1]) if len(argv) == 2 else (argv[1], argv[2])
+    if len(argv) == 3 and not server_of(ctx).config.get_str("requirepass"):
+        if user == b"default":
+            return OK
+    err = _check_password(ctx, user, password)
+    return err if err is not None else OK
+
+
+@command("hello", -1, "fast stale loading no_auth allow_busy")
+def hello(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    server = server_of(ctx)
+    version = ctx.client.resp
+    i = 1
+    if len(argv) > 1:
+        try:
+            version = parse_int(argv[1])
+        except CommandError:
+            raise CommandError("ERR Protocol version is not an integer or out of range") from None
+        if version not in (2, 3):
+            return ErrorReply("NOPROTO unsupported protocol version")
+        i = 2
+    name: bytes | None = None
+    while i < len(argv):
+        opt = argv[i].lower()
+        if opt == b"auth" and i + 2 < len(argv):
+            err = _check_password(ctx, argv[i + 1], argv[i + 2])
+            if err is not None:
+                return err
+            i += 3
+        elif opt == b"setname" and i + 1 < len(argv):
+            name = argv[i + 1]
+            i += 2
+        else:
+            raise CommandError(f"ERR Syntax error in HELLO option '{argv[i].decode('utf-8', 'replace')}'")
+    if not ctx.client.authenticated:
+        return ErrorReply("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+    if name is not None:
+        ctx.client.name = name
+    ctx.client.resp = version
+    role = "replica" if server.is_replica else "master"
+    return MapReply(
+        [
+            (b"server", b"valkey"),
+            (b"version", VALKEY_COMPAT_VERSION.encode()),
+            (b"proto", version),
+            (b"id", ctx.client.id),
+            (b"mode", b"standalone"),
+            (b"role", role.encode()),
+            (b"modules", []),
+        ]
+    )
+
+
+# --- CLIENT -------------------------------------------------------------------------------
+
+
+def client_flags(client: object) -> str:
+    from valsync.commands.context import ClientState
+
+    assert isinstance(client, ClientState)
+    flags = ""
+    if client.is_replica:
+        flags += "S"
+    if client.is_primary_link:
+        flags += "M"
+    if client.in_multi:
+        flags += "x"
+    if client.no_evict:
+        flags += "e"
+    return flags or "N"
+
+
+def client_info_line(server: Server, client: object, now: int) -> str:
+    from valsync.commands.context import ClientState
+
+    assert isinstance(client, ClientState)
+    age = (now - client.created_ms) // 1000
+    idle = (now - client.last_interaction_ms) // 1000
+    return (
+        f"id={client.id} addr={client.addr} laddr={client.laddr} fd={client.fd} "
+        f"name={client.name.decode('utf-8', 'replace')} age={age} idle={idle} "
+        f"flags={client_flags(client)} db={client.db} sub=0 psub=0 ssub=0 "
+        f"multi={len(client.multi_queue) if client.in_multi else -1} watch={len(client.watched)} "
+        f"qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 "
+        f"tot-mem=0 events=r cmd={client.last_command} user=default redir=-1 resp={client.resp} "
+        f"lib-name={client.lib_name.decode('utf-8', 'replace')} "
+        f"lib-ver={client.lib_ver.decode('utf-8', 'replace')}"
+    )
+
+
+def _client_type(client: object) -> str:
+    from valsync.commands.context import ClientState
+
+    assert isinstance(client, ClientState)
+    if client.is_primary_link:
+        return "master"
+    if client.is_replica:
+        return "replica"
+    return "normal"
+
+
+@command("client", -2, "stale loading")
+def client_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    server = server_of(ctx)
+    sub = argv[1].lower()
+    now = int(time.time() * 1000)
+    if sub == b"id" and len(argv) == 2:
+        return ctx.client.id
+    if sub == b"setname" and len(argv) == 3:
+        name = argv[2]
+        if any(c <= 32 or c >= 127 for c in name):
+            raise CommandError("ERR Client names cannot contain spaces, newlines or special characters.")
+        ctx.client.name = name
+        return OK
+    if sub == b"getname" and len(argv) == 2:
+        return ctx.client.name or None
+    if sub == b"setinfo" and len(argv) == 4:
+        attr = argv[2].lower()
+        if attr == b"lib-name":
+            ctx.client.lib_name = argv[3]
+        elif attr == b"lib-ver":
+            ctx.client.lib_ver = argv[3]
+        else:
+            raise CommandError(f"ERR Unrecognized option '{argv[2].decode('utf-8', 'replace')}'")
+        return OK
+    if sub == b"no-evict" and len(argv) == 3:
+        flag = argv[2].lower()
+        if flag not in (b"on", b"off"):
+            raise CommandError(SYNTAX)
+        ctx.client.no_evict = flag == b"on"
+        return OK
+    if sub == b"info" and len(argv) == 2:
+        return Verbatim((client_info_line(server, ctx.client, now) + "\n").encode())
+    if sub == b"list":
+        clients = list(server.clients.values())
+        if len(argv) >= 4 and argv[2].lower() == b"type":
+            wanted = argv[3].lower().decode()
+            wanted = {"slave": "replica", "master": "master", "primary": "master"}.get(wanted, wanted)
+            if wanted not in ("normal", "replica", "master", "pubsub"):
+                raise CommandError(f"ERR Unknown client type '{argv[3].decode('utf-8', 'replace')}'")
+            clients = [c for c in clients if _client_type(c) == wanted]
+        elif len(argv) >= 4 and argv[2].lower() == b"id":
+            ids = {parse_int(a) for a in argv[3:]}
+            clients = [c for c in clients if c.id in ids]
+        elif len(argv) != 2:
+            raise CommandError(SYNTAX)
+        return Verbatim("".join(client_info_line(server, c, now) + "\n" for c in clients).encode())
+    if sub == b"kill":
+        return _client_kill(ctx, server, argv)
+    if sub == b"help":
+        return [b"CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", b"ID", b"INFO", b"KILL", b"LIST", b"GETNAME", b"SETNAME", b"SETINFO", b"NO-EVICT"]
+    if sub in (b"id", b"setname", b"getname", b"info", b"no-evict", b"setinfo"):
+        raise CommandError(f"ERR wrong number of arguments for 'client|{sub.decode()}' command")
+    raise unknown_subcommand(argv[1], "client")
+
+
+def _client_kill(ctx: CommandContext, server: Server, argv: list[bytes]) -> Reply:
+    if len(argv) == 3:
+        target = argv[2].decode("utf-8", "replace")
+        for client in list(server.clients.values()):
+            if client.addr == target:
+                _kill(client)
+                return OK
+        raise CommandError("ERR No such client")
+    if len(argv) % 2 != 0:
+        raise CommandError(SYNTAX)
+    filters: list[tuple[bytes, bytes]] = [(argv[i].lower(), argv[i + 1]) for i in range(2, len(argv), 2)]
+    skipme = True
+    for key, value in filters:
+        if key == b"skipme":
+            if value.lower() not in (b"yes", b"no"):
+                raise CommandError(SYNTAX)
+            skipme = value.lower() == b"yes"
+        elif key == b"type":
+            t = value.lower().decode()
+            if t not in ("normal", "replica", "slave", "master", "primary", "pubsub"):
+                raise CommandError(f"ERR Unknown client type '{value.decode('utf-8', 'replace')}'")
+        elif key == b"id":
+            try:
+                parse_int(value)
+            except CommandError:
+                raise CommandError("ERR client-id should be greater than 0") from None
+        elif key not in (b"addr", b"laddr", b"user", b"maxage"):
+            raise CommandError(SYNTAX)
+    killed = 0
+    for client in list(server.clients.values()):
+        if skipme and client is ctx.client:
+            continue
+        ok = True
+        for key, value in filters:
+            text = value.decode("utf-8", "replace")
+            if key == b"type":
+                t = {"slave": "replica", "primary": "master"}.get(text.lower(), text.lower())
+                ok &= _client_type(client) == t
+            elif key == b"id":
+                ok &= client.id == int(text)
+            elif key == b"addr":
+                ok &= client.addr == text
+            elif key == b"laddr":
+                ok &= client.laddr == text
+        if ok:
+            _kill(client)
+            killed += 1
+    return killed
+
+
+def _kill(client: object) -> None:
+    from valsync.commands.context import ClientState
+
+    assert isinstance(client, ClientState)
+    kill = client.extra.get("kill")
+    client.kill_requested = True
+    if callable(kill):
+        kill()
+
+
+# --- MULTI / WATCH ------------------------------------------------------------------------
+
+
+@command("multi", 1, "fast loading stale allow_busy no_multi")
+def multi(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    if ctx.client.in_multi:
+        raise CommandError("ERR MULTI calls can not be nested")
+    ctx.client.in_multi = True
+    ctx.client.multi_queue = []
+    ctx.client.multi_error = False
+    return OK
+
+
+@command("exec", 1, "noscript loading stale skip_monitor")
+def exec_(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    if not ctx.client.in_multi:
+        raise CommandError("ERR EXEC without MULTI")
+    return server_of(ctx).exec_transaction(ctx.client)
+
+
+@command("discard", 1, "noscript loading stale fast allow_busy")
+def discard(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    if not ctx.client.in_multi:
+        raise CommandError("ERR DISCARD without MULTI")
+    server_of(ctx).discard_transaction(ctx.client)
+    return OK
+
+
+@command("watch", -2, "noscript loading stale fast allow_busy", 1, -1, 1)
+def watch(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    if ctx.client.in_multi:
+        raise CommandError("ERR WATCH inside MULTI is not allowed")
+    server = server_of(ctx)
+    for key in argv[1:]:
+        # a key that is already logically expired counts as changed if it later "appears"
+        server.watch(ctx.client, key)
+    return OK
+
+
+@command("unwatch", 1, "noscript loading stale fast allow_busy")
+def unwatch(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    server_of(ctx).unwatch_all(ctx.client)
+    return OK
+
+
+# --- keyspace-wide --------------------------------------------------------------------------
+
+
+@command("dbsize", 1, "readonly fast")
+def dbsize(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    return len(ctx.db)
+
+
+def _flush_mode(argv: list[bytes], name: str) -> None:
+    if len(argv) > 2:
+        raise CommandError(SYNTAX)
+    if len(argv) == 2 and argv[1].lower() not in (b"sync", b"async"):
+        raise CommandError(SYNTAX)
+
+
+@command("flushdb", -1, "write")
+def flushdb(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    _flush_mode(argv, "flushdb")
+    ctx.db.clear()
+    ctx.dirty += 1
+    return OK
+
+
+@command("flushall", -1, "write")
+def flushall(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    _flush_mode(argv, "flushall")
+    ctx.keyspace.flush_all()
+    ctx.dirty += 1
+    return OK
+
+
+@command("swapdb", 3, "write fast")
+def swapdb(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    try:
+        a, b = parse_int(argv[1]), parse_int(argv[2])
+    except CommandError:
+        raise CommandError("ERR invalid first DB index") from None
+    n = len(ctx.keyspace)
+    if not (0 <= a < n and 0 <= b < n):
+        raise CommandError(DB_INDEX_OUT_OF_RANGE)
+    da, db_ = ctx.keyspace[a], ctx.keyspace[b]
+    da.data, db_.data = db_.data, da.data
+    da.expires, db_.expires = db_.expires, da.expires
+    for key in list(da.data) + list(db_.data):
+        da.modified(key)
+    ctx.dirty += 1
+    return OK
+
+
+@command("time", 1, "fast loading stale")
+def time_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    now = time.time()
+    sec = int(now)
+    return [str(sec).encode(), str(int((now - sec) * 1_000_000)).encode()]
+
+
+@command("lastsave", 1, "fast loading stale")
+def lastsave(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    return server_of(ctx).lastsave
+
+
+# --- COMMAND ------------------------------------------------------------------------------
+
+
+def _command_info(spec: CommandSpec) -> Reply:
+    return [
+        spec.name.encode(),
+        spec.arity,
+        [SimpleString(f) for f in sorted(spec.flags)],
+        spec.first_key,
+        spec.last_key,
+        spec.step,
+        [],
+        [],
+        [],
+        [],
+    ]
+
+
+@command("command", -1, "loading stale")
+def command_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    if len(argv) == 1:
+        return [_command_info(s) for s in COMMANDS.values()]
+    sub = argv[1].lower()
+    if sub == b"count" and len(argv) == 2:
+        return len(COMMANDS)
+    if sub == b"info":
+        names = argv[2:] or [s.name.encode() for s in COMMANDS.values()]
+        out: list[Reply] = []
+        for name in names:
+            spec = COMMANDS.get(name.lower().decode("latin-1"))
+            out.append(_command_info(spec) if spec is not None else None)
+        return out
+    if sub == b"docs":
+        names = argv[2:] or [s.name.encode() for s in COMMANDS.values()]
+        pairs: list[tuple[Reply, Reply]] = []
+        for name in names:
+            spec = COMMANDS.get(name.lower().decode("latin-1"))
+            if spec is not None:
+                pairs.append((spec.name.encode(), MapReply([(b"summary", b""), (b"group", b"generic")])))
+        return MapReply(pairs)
+    if sub == b"list" and len(argv) == 2:
+        return [s.name.encode() for s in COMMANDS.values()]
+    if sub == b"getkeys" and len(argv) >= 3:
+        spec = COMMANDS.get(argv[2].lower().decode("latin-1"))
+        if spec is None:
+            raise CommandError("ERR Invalid command specified")
+        return [argv[2 + i] for i in spec.key_positions(argv[2:])]
+    raise unknown_subcommand(argv[1], "command")
+
+
+# --- CONFIG -------------------------------------------------------------------------------
+
+
+@command("config", -2, "admin noscript loading stale")
+def config_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    from valsync.config import ConfigError
+
+    server = server_of(ctx)
+    sub = argv[1].lower()
+    if sub == b"get":
+        if len(argv) < 3:
+            raise CommandError("ERR wrong number of arguments for 'config|get' command")
+        pairs = server.config.config_get([a.decode("utf-8", "replace") for a in argv[2:]])
+        return MapReply([(k.encode(), v.encode()) for k, v in pairs])
+    if sub == b"set":
+        if len(argv) < 4 or len(argv) % 2 != 0:
+            raise CommandError("ERR wrong number of arguments for 'config|set' command")
+        items = [
+            (argv[i].decode("utf-8", "replace"), argv[i + 1].decode("utf-8", "surrogateescape"))
+            for i in range(2, len(argv), 2)
+        ]
+        try:
+            server.config.config_set(items)
+        except ConfigError as err:
+            raise CommandError(str(err)) from None
+        return OK
+    if sub == b"resetstat" and len(argv) == 2:
+        server.stats.reset()
+        server.command_calls.clear()
+        return OK
+    if sub == b"rewrite" and len(argv) == 2:
+        raise CommandError("ERR The server is running without a config file")
+    if sub == b"help":
+        return [b"CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", b"GET", b"SET", b"RESETSTAT", b"REWRITE"]
+    raise unknown_subcommand(argv[1], "config")
+
+
+# --- SHUTDOWN -----------------------------------------------------------------------------
+
+
+@command("shutdown", -1, "admin noscript loading stale no_multi allow_busy")
+def shutdown(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    server = server_of(ctx)
+    mode = "default"
+    for arg in argv[1:]:
+        word = arg.lower()
+        if word in (b"nosave", b"save"):
+            mode = word.decode()
+        elif word in (b"now", b"force", b"abort"):
+            continue
+        else:
+            raise CommandError(SYNTAX)
+    server.shutdown_requested = mode
+    ctx.client.kill_requested = True
+    return NO_REPLY
+
+
+# --- INFO ---------------------------------------------------------------------------------
+
+ALL_SECTIONS = ("server", "clients", "memory", "persistence", "stats", "replication", "cpu", "keyspace")
+DEFAULT_SECTIONS = ALL_SECTIONS
+
+
+def _rss_bytes() -> int:
+    try:
+        with open(f"/proc/{os.getpid()}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
+def info_text(server: Server, sections: list[str]) -> str:
+    wanted: list[str] = []
+    for s in sections or ["default"]:
+        s = s.lower()
+        if s in ("all", "everything", "default"):
+            wanted.extend(x for x in ALL_SECTIONS if x not in wanted)
+        elif s not in wanted:
+            wanted.append(s)
+    parts: list[str] = []
+    for name in wanted:
+        lines = _info_section(server, name)
+        if lines is not None:
+            parts.append(f"# {name.capitalize()}\r\n" + "".join(line + "\r\n" for line in lines))
+    return "\r\n".join(parts)
+
+
+def _info_section(server: Server, name: str) -> list[str] | None:
+    cfg = server.config
+    now = time.time()
+    if name == "server":
+        uptime = int(now - server.start_time)
+        return [
+            "redis_version:7.2.4",
+            f"server_name:valkey",
+            f"valkey_version:{VALKEY_COMPAT_VERSION}",
+            "valsync:1",
+            "redis_mode:standalone",
+            "valkey_mode:standalone",
+            f"os:{os.uname().sysname} {os.uname().release} {os.uname().machine}",
+            "arch_bits:64",
+            "multiplexing_api:epoll",
+            f"process_id:{server.pid}",
+            f"run_id:{server.run_id}",
+            f"tcp_port:{cfg.get_int('port')}",
+            f"server_time_usec:{int(now * 1_000_000)}",
+            f"uptime_in_seconds:{uptime}",
+            f"uptime_in_days:{uptime // 86400}",
+            f"hz:{cfg.get_int('hz')}",
+            f"executable:{os.path.abspath('valsync')}",
+            f"config_file:",
+        ]
+    if name == "clients":
+        clients = list(server.clients.values())
+        return [
+            f"connected_clients:{sum(1 for c in clients if not c.is_replica)}",
+            "cluster_connections:0",
+            f"maxclients:{cfg.get_int('maxclients')}",
+            f"blocked_clients:{sum(len(v) for v in server.key_ready_listeners.values())}",
+            f"watching_clients:{sum(1 for c in clients if c.watched)}",
+        ]
+    if name == "memory":
+        rss = _rss_bytes()
+        return [
+            f"used_memory:{rss}",
+            f"used_memory_human:{rss / 1048576:.2f}M",
+            f"used_memory_rss:{rss}",
+            f"used_memory_peak:{rss}",
+            f"maxmemory:{cfg.get_int('maxmemory')}",
+            f"maxmemory_policy:{cfg.get_str('maxmemory-policy')}",
+            f"mem_total_replication_buffers:{server.repl.replication_buffer_bytes() if server.repl else 0}",
+            "mem_allocator:libc",
+        ]
+    if name == "persistence":
+        if server.persistence is not None:
+            lines: list[str] = server.persistence.info_lines()
+            return lines
+        return [
+            f"loading:{int(server.loading)}",
+            "async_loading:0",
+            f"rdb_changes_since_last_save:{server.dirty}",
+            "rdb_bgsave_in_progress:0",
+            f"rdb_last_save_time:{server.lastsave}",
+            "aof_enabled:0",
+        ]
+    if name == "stats":
+        st = server.stats
+        return [
+            f"total_connections_received:{st.total_connections_received}",
+            f"total_commands_processed:{st.total_commands_processed}",
+            "instantaneous_ops_per_sec:0",
+            f"total_net_input_bytes:{st.total_net_input_bytes}",
+            f"total_net_output_bytes:{st.total_net_output_bytes}",
+            f"total_net_repl_input_bytes:{st.total_net_repl_input_bytes}",
+            f"total_net_repl_output_bytes:{st.total_net_repl_output_bytes}",
+            f"rejected_connections:{st.rejected_connections}",
+            f"sync_full:{st.sync_full}",
+            f"sync_partial_ok:{st.sync_partial_ok}",
+            f"sync_partial_err:{st.sync_partial_err}",
+            f"expired_keys:{st.expired_keys}",
+            f"evicted_keys:{st.evicted_keys}",
+            f"keyspace_hits:{st.keyspace_hits}",
+            f"keyspace_misses:{st.keyspace_misses}",
+            f"total_forks:{st.total_forks}",
+            f"client_query_buffer_limit_disconnections:{st.client_query_buffer_limit_disconnections}",
+            f"client_output_buffer_limit_disconnections:{st.client_output_buffer_limit_disconnections}",
+            f"total_error_replies:{st.total_error_replies}",
+        ]
+    if name == "replication":
+        if server.repl is not None:
+            return server.repl.info_lines()
+        return ["role:master", "connected_slaves:0"]
+    if name == "cpu":
+        t = os.times()
+        return [
+            f"used_cpu_sys:{t.system:.6f}",
+            f"used_cpu_user:{t.user:.6f}",
+            f"used_cpu_sys_children:{t.children_system:.6f}",
+            f"used_cpu_user_children:{t.children_user:.6f}",
+        ]
+    if name == "commandstats":
+        return [
+            f"cmdstat_{n}:calls={c[0]},usec=0,usec_per_call=0.00,rejected_calls=0,failed_calls=0"
+            for n, c in sorted(server.command_calls.items())
+        ]
+    if name == "keyspace":
+        out = []
+        for db in server.keyspace.dbs:
+            if len(db):
+                out.append(f"db{db.id}:keys={len(db)},expires={len(db.expires)},avg_ttl=0")
+        return out
+    return None
+
+
+@command("info", -1, "loading stale")
+def info(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    text = info_text(server_of(ctx), [a.decode("utf-8", "replace") for a in argv[1:]])
+    return Verbatim(text.encode())
+
+
+# --- DEBUG --------------------------------------------------------------------------------
+
+
+@command("debug", -2, "admin noscript loading stale")
+def debug(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    server = server_of(ctx)
+    setting = server.config.get_str("enable-debug-command")
+    if setting == "no" or (setting == "local" and not _is_local(ctx.client.addr)):
+        raise CommandError(
+            "ERR DEBUG command not allowed. If the enable-debug-command option is set to "
+            '"local", you can run it from a local connection, otherwise you need to set this '
+            "option in the configuration file, and then restart the server."
+        )
+    sub = argv[1].lower()
+    if sub == b"sleep" and len(argv) == 3:
+        # blocks the whole server on purpose, as Valkey's DEBUG SLEEP does
+        time.sleep(float(argv[2]))
+        return OK
+    if sub == b"set-active-expire" and len(argv) == 3:
+        server.active_expire_enabled = argv[2] != b"0"
+        return OK
+    if sub == b"populate" and 3 <= len(argv) <= 5:
+        count = parse_int(argv[2])
+        prefix = argv[3] if len(argv) > 3 else b"key"
+        size = parse_int(argv[4]) if len(argv) > 4 else 0
+        data = ctx.db.data
+        for i in range(count):
+            key = b"%s:%d" % (prefix, i)
+            if key in data:
+                continue
+            value = b"value:%d" % i
+            if size:
+                value = (value + b"\x00" * size)[:size]
+            data[key] = value
+        return OK
+    if sub in (b"digest", b"digest-value"):
+        from valsync.keyspace import digest as digest_mod
+
+        if sub == b"digest":
+            return SimpleString(digest_mod.digest_keyspace(ctx.keyspace, ctx.now_ms))
+        return [
+            SimpleString(
+                digest_mod.digest_value(ctx.db.data.get(k), ctx.db.expires.get(k), ctx.now_ms)
+            )
+            for k in argv[2:]
+        ]
+    if sub == b"object" and len(argv) == 3:
+        stored = ctx.db.data.get(argv[2])
+        if stored is None:
+            raise CommandError("ERR no such key")
+        from valsync.keyspace.values import type_name
+
+        return SimpleString(
+            f"Value at:0x0 refcount:1 encoding:{type_name(stored)} serializedlength:0 lru:0 lru_seconds_idle:0"
+        )
+    if sub == b"reload":
+        if server.persistence is None:
+            raise CommandError("ERR DEBUG RELOAD needs persistence")
+        reply: Reply = server.persistence.debug_reload(nosave=b"nosave" in [a.lower() for a in argv[2:]])
+        return reply
+    if sub == b"help":
+        return [b"DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", b"DIGEST", b"DIGEST-VALUE", b"OBJECT", b"POPULATE", b"RELOAD", b"SET-ACTIVE-EXPIRE", b"SLEEP"]
+    raise unknown_subcommand(argv[1], "debug")
+
+
+def _is_local(addr: str) -> bool:
+    return addr.startswith("127.") or addr.startswith("[::1]") or addr == ""
+
+
+__all__ = ["info_text", "server_of"]

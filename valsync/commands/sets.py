@@ -1,0 +1,464 @@
+"""Set commands, mirroring Valkey 8.1's ``t_set.c`` reply for reply.
+
+Sets are plain ``set[bytes]``, so member order differs from Valkey's intset/listpack/hashtable
+order; replies that Valkey builds with ``addReplySetLen`` are :class:`SetReply` (``~`` in RESP3).
+Random pops propagate as the ``SREM``/``UNLINK`` that Valkey writes to the stream, never as SPOP.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+
+from valsync.commands.context import CommandContext
+from valsync.commands.errors import (
+    NOT_INTEGER,
+    NOT_OUT_OF_RANGE_POSITIVE,
+    SYNTAX,
+    CommandError,
+    parse_int,
+)
+from valsync.commands.registry import command
+from valsync.resp.reply import Reply, SetReply
+
+LONG_MAX = 2**63 - 1
+SPOP_BATCH = 1024
+# Valkey answers a whole small collection (listpack/intset) in one SCAN call with cursor 0.
+SCAN_SMALL = 128
+
+
+# --- helpers shared with zsets ---------------------------------------------------------------
+
+
+def parse_positive(arg: bytes, error: str | None = None) -> int:
+    """``getPositiveLongFromObjectOrReply``: a non-negative long; one message (by default
+    "must be positive") for both a bad number and a negative one."""
+    return parse_range(arg, 0, LONG_MAX, error or NOT_OUT_OF_RANGE_POSITIVE)
+
+
+def parse_range(arg: bytes, lo: int, hi: int, error: str | None = None) -> int:
+    """``getRangeLongFromObjectOrReply``, with the same ``error`` rule."""
+    value = parse_int(arg, error or NOT_INTEGER)
+    if value < lo or value > hi:
+        raise CommandError(error or f"ERR value is out of range, value must between {lo} and {hi}")
+    return value
+
+
+def _at(buf: bytes, i: int) -> int:
+    return buf[i] if i < len(buf) else 0
+
+
+def stringmatch(pattern: bytes, string: bytes, nocase: bool = False) -> bool:
+    """Valkey's ``stringmatchlen`` glob (``*``, ``?``, ``[^a-z]``, ``\\`` escapes)."""
+    skip = [False]
+    return _match(pattern, 0, string, 0, nocase, skip, 0)
+
+
+def _lower(c: int) -> int:
+    return c + 32 if 65 <= c <= 90 else c
+
+
+def _match(
+    pat: bytes, p: int, s: bytes, i: int, nocase: bool, skip: list[bool], nesting: int
+) -> bool:
+    if nesting > 1000:
+        return False
+    plen, slen = len(pat), len(s)
+    while p < plen and i < slen:
+        c = pat[p]
+        if c == 0x2A:  # '*'
+            while p + 1 < plen and pat[p + 1] == 0x2A:
+                p += 1
+            if p + 1 == plen:
+                return True
+            while i < slen:
+                if _match(pat, p + 1, s, i, nocase, skip, nesting + 1):
+                    return True
+                if skip[0]:
+                    return False
+                i += 1
+            skip[0] = True
+            return False
+        if c == 0x3F:  # '?'
+            i += 1
+        elif c == 0x5B:  # '['
+            p += 1
+            not_op = _at(pat, p) == 0x5E
+            if not_op:
+                p += 1
+            matched = False
+            while True:
+                if _at(pat, p) == 0x5C and plen - p >= 2:
+                    p += 1
+                    if pat[p] == s[i]:
+                        matched = True
+                elif _at(pat, p) == 0x5D:
+                    break
+                elif p >= plen:
+                    p -= 1
+                    break
+                elif plen - p >= 3 and pat[p + 1] == 0x2D:
+                    start, end, ch = pat[p], pat[p + 2], s[i]
+                    if start > end:
+                        start, end = end, start
+                    if nocase:
+                        start, end, ch = _lower(start), _lower(end), _lower(ch)
+                    p += 2
+                    if start <= ch <= end:
+                        matched = True
+                elif (pat[p] == s[i]) if not nocase else (_lower(pat[p]) == _lower(s[i])):
+                    matched = True
+                p += 1
+            if not_op:
+                matched = not matched
+            if not matched:
+                return False
+            i += 1
+        else:
+            if c == 0x5C and plen - p >= 2:
+                p += 1
+            a, b = pat[p], s[i]
+            if (a != b) if not nocase else (_lower(a) != _lower(b)):
+                return False
+            i += 1
+        p += 1
+        if i == slen:
+            while p < plen and pat[p] == 0x2A:
+                p += 1
+            break
+    return p >= plen and i == slen
+
+
+def parse_cursor(arg: bytes) -> int:
+    """``string2ull``: an unsigned 64-bit decimal cursor."""
+    if not arg.isdigit() or len(arg) > 20 or int(arg) > 2**64 - 1:
+        raise CommandError("ERR invalid cursor")
+    return int(arg)
+
+
+def parse_scan_options(argv: list[bytes], noscores_ok: bool) -> tuple[int, bytes | None, bool]:
+    """COUNT, MATCH and NOSCORES after ``key cursor`` as ``scanGenericCommand`` reads them."""
+    count, pattern, only_keys = 10, None, False
+    i = 3
+    while i < len(argv):
+        opt = argv[i].lower()
+        left = len(argv) - i
+        if opt == b"count" and left >= 2:
+            count = parse_int(argv[i + 1])
+            if count < 1:
+                raise CommandError(SYNTAX)
+            i += 2
+        elif opt == b"match" and left >= 2:
+            pattern = None if argv[i + 1] == b"*" else argv[i + 1]
+            i += 2
+        elif opt == b"novalues":
+            raise CommandError("ERR NOVALUES option can only be used in HSCAN")
+        elif opt == b"noscores":
+            if not noscores_ok:
+                raise CommandError("ERR NOSCORES option can only be used in ZSCAN")
+            only_keys = True
+            i += 1
+        else:
+            raise CommandError(SYNTAX)
+    return count, pattern, only_keys
+
+
+def _scan_hash(member: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(member, digest_size=8).digest(), "big") >> 1
+
+
+def scan_members(
+    members: Iterable[bytes], size: int, cursor: int, count: int
+) -> tuple[int, list[bytes]]:
+    """One SCAN step: small collections whole (cursor 0, as Valkey does for listpacks), big ones
+    in order of a stable 63-bit member hash, so members present throughout are always seen."""
+    if size <= SCAN_SMALL:
+        return 0, list(members)
+    ordered = sorted((h, m) for m in members if (h := _scan_hash(m)) >= cursor)
+    batch = ordered[:count]
+    if len(ordered) <= count:
+        return 0, [m for _, m in batch]
+    return ordered[count][0], [m for _, m in batch]
+
+
+# --- set helpers -----------------------------------------------------------------------------
+
+
+def _set(ctx: CommandContext, key: bytes) -> set[bytes] | None:
+    return ctx.lookup_typed(key, set)
+
+
+def _store_set(ctx: CommandContext, dst: bytes, result: set[bytes]) -> int:
+    """Store ``result`` at ``dst`` (overwriting any type), or delete ``dst`` when empty."""
+    db = ctx.db
+    if result:
+        db.set(dst, result)
+        ctx.dirty += 1
+    elif db.delete(dst):
+        ctx.dirty += 1
+    return len(result)
+
+
+def _remove_members(
+    ctx: CommandContext, key: bytes, s: set[bytes], members: Iterable[bytes]
+) -> None:
+    for m in members:
+        s.discard(m)
+    if not s:
+        ctx.db.delete(key)
+    else:
+        ctx.db.modified(key)
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+@command("sadd", -3, "write denyoom fast", 1, 1, 1)
+def sadd(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    key = argv[1]
+    s = _set(ctx, key)
+    if s is None:
+        s = set()
+        ctx.db.set(key, s)
+    before = len(s)
+    s.update(argv[2:])
+    added = len(s) - before
+    if added:
+        ctx.db.modified(key)
+    ctx.dirty += added
+    return added
+
+
+@command("srem", -3, "write fast", 1, 1, 1)
+def srem(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    key = argv[1]
+    s = _set(ctx, key)
+    if s is None:
+        return 0
+    deleted = 0
+    for m in argv[2:]:
+        if m in s:
+            s.remove(m)
+            deleted += 1
+            if not s:
+                break
+    if deleted:
+        if not s:
+            ctx.db.delete(key)
+        else:
+            ctx.db.modified(key)
+        ctx.dirty += deleted
+    return deleted
+
+
+@command("smembers", 2, "readonly", 1, 1, 1)
+def smembers(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    s = _set(ctx, argv[1])
+    return SetReply(list(s) if s else [])
+
+
+@command("sismember", 3, "readonly fast", 1, 1, 1)
+def sismember(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    s = _set(ctx, argv[1])
+    return int(s is not None and argv[2] in s)
+
+
+@command("smismember", -3, "readonly fast", 1, 1, 1)
+def smismember(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    s = _set(ctx, argv[1]) or set()
+    return [int(m in s) for m in argv[2:]]
+
+
+@command("scard", 2, "readonly fast", 1, 1, 1)
+def scard(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    s = _set(ctx, argv[1])
+    return len(s) if s else 0
+
+
+def _random_members(ctx: CommandContext, s: set[bytes], n: int) -> list[bytes]:
+    """``n`` distinct random members (``n`` <= ``len(s)``)."""
+    return ctx.rng.sample(sorted(s), n)
+
+
+@command("spop", -2, "write fast", 1, 1, 1)
+def spop(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    """Pops propagate as ``SREM key m...`` (in batches of 1024), or ``UNLINK key`` when the
+    count covers the whole set, like ``spopWithCountCommand``."""
+    key = argv[1]
+    if len(argv) > 3:
+        raise CommandError(SYNTAX)
+    if len(argv) == 2:
+        s = _set(ctx, key)
+        if s is None:
+            return None
+        member = _random_members(ctx, s, 1)[0]
+        _remove_members(ctx, key, s, [member])
+        ctx.rewrite([b"SREM", key, member])
+        ctx.dirty += 1
+        return member
+    count = parse_positive(argv[2])
+    s = _set(ctx, key)
+    if s is None or count == 0:
+        return SetReply([])
+    size = len(s)
+    if count >= size:
+        members = list(s)
+        ctx.db.delete(key)
+        ctx.dirty += size
+        ctx.rewrite([b"UNLINK", key])
+        return SetReply(list(members))
+    popped = _random_members(ctx, s, count)
+    _remove_members(ctx, key, s, popped)
+    ctx.dirty += count
+    for i in range(0, count, SPOP_BATCH):
+        ctx.also_propagate([b"SREM", key, *popped[i : i + SPOP_BATCH]])
+    ctx.prevent_propagation()
+    return SetReply(list(popped))
+
+
+@command("srandmember", -2, "readonly", 1, 1, 1)
+def srandmember(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    if len(argv) > 3:
+        raise CommandError(SYNTAX)
+    if len(argv) == 2:
+        s = _set(ctx, argv[1])
+        return None if s is None else _random_members(ctx, s, 1)[0]
+    n = parse_range(argv[2], -LONG_MAX, LONG_MAX)
+    s = _set(ctx, argv[1])
+    if s is None or n == 0:
+        return []
+    if n < 0:
+        pool = sorted(s)
+        return [ctx.rng.choice(pool) for _ in range(-n)]
+    if n >= len(s):
+        return list(s)
+    return list(_random_members(ctx, s, n))
+
+
+@command("smove", 4, "write fast", 1, 2, 1)
+def smove(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    src_key, dst_key, member = argv[1], argv[2], argv[3]
+    src = ctx.lookup(src_key)
+    dst = ctx.lookup(dst_key)
+    if src is None:
+        return 0
+    src = _set(ctx, src_key)
+    dst = _set(ctx, dst_key)
+    assert src is not None
+    if src is dst:
+        return int(member in src)
+    if member not in src:
+        return 0
+    _remove_members(ctx, src_key, src, [member])
+    ctx.dirty += 1
+    if dst is None:
+        dst = set()
+        ctx.db.set(dst_key, dst)
+    if member not in dst:
+        dst.add(member)
+        ctx.db.modified(dst_key)
+        ctx.dirty += 1
+    return 1
+
+
+def _lookup_sets(ctx: CommandContext, keys: list[bytes]) -> list[set[bytes] | None]:
+    """Every key's set (None when missing); WRONGTYPE on the first non-set, as Valkey checks all."""
+    return [_set(ctx, k) for k in keys]
+
+
+def _intersect(sets: list[set[bytes] | None], limit: int = 0) -> set[bytes] | None:
+    """The intersection, or None when an input is missing (Valkey's early return)."""
+    if any(s is None for s in sets):
+        return None
+    present = sorted((s for s in sets if s is not None), key=len)
+    first, rest = present[0], present[1:]
+    out: set[bytes] = set()
+    for m in first:
+        if all(m in other for other in rest):
+            out.add(m)
+            if limit and len(out) >= limit:
+                break
+    return out
+
+
+def _union(sets: list[set[bytes] | None]) -> set[bytes]:
+    out: set[bytes] = set()
+    for s in sets:
+        if s:
+            out |= s
+    return out
+
+
+def _diff(sets: list[set[bytes] | None]) -> set[bytes]:
+    first = sets[0]
+    if not first:
+        return set()
+    out = set(first)
+    for s in sets[1:]:
+        if s is first:
+            return set()
+        if s:
+            out -= s
+    return out
+
+
+@command("sinter", -2, "readonly", 1, -1, 1)
+def sinter(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    result = _intersect(_lookup_sets(ctx, argv[1:]))
+    return SetReply(list(result) if result else [])
+
+
+@command("sintercard", -3, "readonly")
+def sintercard(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    numkeys = parse_range(argv[1], 1, LONG_MAX, "ERR numkeys should be greater than 0")
+    if numkeys > len(argv) - 2:
+        raise CommandError("ERR Number of keys can't be greater than number of args")
+    limit = 0
+    j = 2 + numkeys
+    while j < len(argv):
+        if argv[j].lower() == b"limit" and len(argv) - 1 - j > 0:
+            limit = parse_positive(argv[j + 1], "ERR LIMIT can't be negative")
+            j += 2
+        else:
+            raise CommandError(SYNTAX)
+    result = _intersect(_lookup_sets(ctx, argv[2 : 2 + numkeys]), limit)
+    return len(result) if result else 0
+
+
+@command("sinterstore", -3, "write denyoom", 1, -1, 1)
+def sinterstore(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    result = _intersect(_lookup_sets(ctx, argv[2:]))
+    return _store_set(ctx, argv[1], result or set())
+
+
+@command("sunion", -2, "readonly", 1, -1, 1)
+def sunion(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    return SetReply(list(_union(_lookup_sets(ctx, argv[1:]))))
+
+
+@command("sunionstore", -3, "write denyoom", 1, -1, 1)
+def sunionstore(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    return _store_set(ctx, argv[1], _union(_lookup_sets(ctx, argv[2:])))
+
+
+@command("sdiff", -2, "readonly", 1, -1, 1)
+def sdiff(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    return SetReply(list(_diff(_lookup_sets(ctx, argv[1:]))))
+
+
+@command("sdiffstore", -3, "write denyoom", 1, -1, 1)
+def sdiffstore(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    return _store_set(ctx, argv[1], _diff(_lookup_sets(ctx, argv[2:])))
+
+
+@command("sscan", -3, "readonly", 1, 1, 1)
+def sscan(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    cursor = parse_cursor(argv[2])
+    s = _set(ctx, argv[1])
+    if s is None:
+        return [b"0", []]
+    count, pattern, _ = parse_scan_options(argv, noscores_ok=False)
+    nxt, members = scan_members(s, len(s), cursor, count)
+    if pattern is not None:
+        members = [m for m in members if stringmatch(pattern, m)]
+    return [str(nxt).encode(), list(members)]

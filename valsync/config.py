@@ -1,0 +1,1064 @@
+"""Server configuration with Valkey's directive names, defaults, parsing and error texts.
+
+Theory of operation: one table (``_SPECS``) lists each directive once, with its aliases, flags
+(immutable, protected, hidden, multi-argument) and a spec object that parses argument words
+into a Python value and formats that value back into ``CONFIG GET`` text. Startup
+(``Config.from_args``) and ``CONFIG SET`` (``Config.config_set``) both go through that table,
+and each mirrors one Valkey routine so that messages match byte for byte:
+
+* startup = ``main()`` turning ``--name value`` into config lines appended to the file, then
+  ``loadServerConfigFromString`` (errors: the ``*** FATAL CONFIG FILE ERROR`` block);
+* ``CONFIG SET`` = ``configSetCommand`` (unknown/immutable/protected/duplicate checks over all
+  pairs first, then every value parsed; nothing changes unless all succeed);
+* ``CONFIG GET`` = ``configGetCommand`` (exact names, including hidden ones and aliases,
+  answered under the name asked; glob patterns match every visible name and alias).
+
+Differences on purpose: ``dir`` is stored as an absolute path instead of calling ``chdir``
+(callers join paths with :attr:`Config.rdb_path` / :attr:`Config.logfile_path`), and
+``appendonly yes`` / ``cluster-enabled yes`` are refused because valsync has neither.
+"""
+
+from __future__ import annotations
+
+import errno
+import glob
+import os
+import re
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from valsync import VALKEY_COMPAT_VERSION
+
+__all__ = ["Config", "ConfigError", "split_args", "stringmatch"]
+
+
+class ConfigError(Exception):
+    """A configuration problem; ``str(err)`` is the text Valkey prints or replies.
+
+    For ``CONFIG SET`` it is the whole error reply (``ERR ...``). At startup it is the
+    ``*** FATAL CONFIG FILE ERROR ...`` block (without the blank line Valkey prints before it),
+    or, when ``log_line`` is true, a message Valkey writes as a warning log line instead
+    (``Fatal error, can't open config file ...``). ``reason`` is the bare cause.
+    """
+
+    def __init__(self, message: str, reason: str = "", *, log_line: bool = False) -> None:
+        super().__init__(message)
+        self.reason = reason or message
+        self.log_line = log_line
+
+    @property
+    def stderr_text(self) -> str:
+        """Exactly what valkey-server writes to stderr for a fatal block (log lines excepted)."""
+        return f"\n{self}\n"
+
+
+class _Invalid(Exception):
+    """A value was refused; the argument is Valkey's reason text."""
+
+
+# --- Valkey's small parsers ------------------------------------------------------------------
+
+_LLONG_MIN = -(2**63)
+_LLONG_MAX = 2**63 - 1
+_INT_MIN = -(2**31)
+_INT_MAX = 2**31 - 1
+_UINT_MAX = 2**32 - 1
+_LONG_MAX = _LLONG_MAX
+_ULLONG_MAX = 2**64 - 1
+_STRING2LL = re.compile(r"0|-?[1-9][0-9]*")
+_STRTOL = re.compile(r"[ \t\n\v\f\r]*([+-]?[0-9]+)")
+_MEM_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3}
+_MEM_UNITS["gb"] = 1024**3
+
+
+def _string2ll(text: str) -> int | None:
+    """Valkey's strict integer parser: no sign '+', no spaces, no leading zeros."""
+    if _STRING2LL.fullmatch(text) is None:
+        return None
+    value = int(text)
+    return value if _LLONG_MIN <= value <= _LLONG_MAX else None
+
+
+def _strtoll_whole(text: str) -> int | None:
+    """``strtoll(s, &end, 10)`` accepted only when ``*end == '\\0'`` (save, buffer seconds)."""
+    if text == "":
+        return 0  # strtoll converts nothing and leaves end at the terminating NUL
+    m = _STRTOL.match(text)
+    if m is None or m.end() != len(text):
+        return None
+    return max(_LLONG_MIN, min(_LLONG_MAX, int(m.group(1))))
+
+
+def _memtoull(text: str) -> int | None:
+    """Valkey's memory parser: digits then b, k (1000), kb (1024), m, mb, g, gb (any case)."""
+    if text.startswith("-"):
+        return None
+    i = 0
+    while i < len(text) and text[i].isascii() and text[i].isdigit():
+        i += 1
+    mul = _MEM_UNITS.get(text[i:].lower())
+    if mul is None:
+        return None
+    digits = int(text[:i]) if i else 0  # "" and "kb" parse as 0, as strtoull does
+    return min(digits, _ULLONG_MAX) * mul % 2**64
+
+
+def split_args(line: str) -> list[str] | None:
+    """Valkey's ``sdssplitargs``: words, "double" quotes with escapes, 'single' quotes.
+
+    Returns None for unbalanced quotes or a closing quote not followed by a space.
+    """
+    out: list[str] = []
+    i, n = 0, len(line)
+    while True:
+        while i < n and line[i].isspace():
+            i += 1
+        if i >= n:
+            return out
+        cur: list[str] = []
+        inq = insq = False
+        while True:
+            c = line[i] if i < n else ""
+            if inq:
+                if c == "\\" and line[i + 1 : i + 2] == "x" and _is_hex(line[i + 2 : i + 4]):
+                    cur.append(chr(int(line[i + 2 : i + 4], 16)))
+                    i += 3
+                elif c == "\\" and i + 1 < n:
+                    i += 1
+                    cur.append(_ESCAPES.get(line[i], line[i]))
+                elif c == '"':
+                    if i + 1 < n and not line[i + 1].isspace():
+                        return None
+                    i += 1
+                    break
+                elif c == "":
+                    return None
+                else:
+                    cur.append(c)
+            elif insq:
+                if c == "\\" and line[i + 1 : i + 2] == "'":
+                    i += 1
+                    cur.append("'")
+                elif c == "'":
+                    if i + 1 < n and not line[i + 1].isspace():
+                        return None
+                    i += 1
+                    break
+                elif c == "":
+                    return None
+                else:
+                    cur.append(c)
+            elif c in (" ", "\n", "\r", "\t", ""):
+                break
+            elif c == '"':
+                inq = True
+            elif c == "'":
+                insq = True
+            else:
+                cur.append(c)
+            i += 1
+        out.append("".join(cur))
+
+
+_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "a": "\a"}
+
+
+def _is_hex(s: str) -> bool:
+    return len(s) == 2 and all(ch in "0123456789abcdefABCDEF" for ch in s)
+
+
+def _repr(text: str) -> str:
+    """Valkey's ``sdscatrepr``: how a command-line value shows in the fatal-error block."""
+    out = ['"']
+    for b in text.encode("utf-8", "surrogateescape"):
+        ch = chr(b)
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ch in _REPR_ESCAPES:
+            out.append(_REPR_ESCAPES[ch])
+        elif 0x20 <= b < 0x7F:
+            out.append(ch)
+        else:
+            out.append(f"\\x{b:02x}")
+    out.append('"')
+    return "".join(out)
+
+
+_REPR_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\a": "\\a", "\b": "\\b"}
+
+
+def stringmatch(pattern: str, text: str, nocase: bool = True) -> bool:
+    """Valkey's ``stringmatchlen`` glob: ``*``, ``?``, ``[a-z]``, ``[^x]`` and ``\\`` escapes."""
+    if nocase:
+        pattern, text = pattern.lower(), text.lower()
+    return _match(pattern, 0, text, 0)
+
+
+def _match(p: str, pi: int, s: str, si: int) -> bool:
+    while pi < len(p):
+        c = p[pi]
+        if c == "*":
+            while pi + 1 < len(p) and p[pi + 1] == "*":
+                pi += 1
+            if pi + 1 == len(p):
+                return True
+            return any(_match(p, pi + 1, s, k) for k in range(si, len(s) + 1))
+        if si >= len(s):
+            return False
+        if c == "?":
+            pi += 1
+            si += 1
+            continue
+        if c == "[":
+            pi += 1
+            negate = pi < len(p) and p[pi] == "^"
+            if negate:
+                pi += 1
+            matched = False
+            while pi < len(p) and p[pi] != "]":
+                if p[pi] == "\\" and pi + 1 < len(p):
+                    pi += 1
+                    matched |= p[pi] == s[si]
+                elif pi + 2 < len(p) and p[pi + 1] == "-":
+                    lo, hi = sorted((p[pi], p[pi + 2]))
+                    matched |= lo <= s[si] <= hi
+                    pi += 2
+                else:
+                    matched |= p[pi] == s[si]
+                pi += 1
+            if matched == negate:
+                return False
+            pi += 1  # past ']' (an unclosed class ends the pattern, as in Valkey)
+            si += 1
+            continue
+        if c == "\\" and pi + 1 < len(p):
+            pi += 1
+            c = p[pi]
+        if c != s[si]:
+            return False
+        pi += 1
+        si += 1
+    return si == len(s)
+
+
+# --- Directive specs ---------------------------------------------------------------------------
+
+Value = object
+
+
+class _Spec:
+    """How one directive's words become a value and the value becomes CONFIG GET text."""
+
+    multi_arg = False
+
+    def default(self) -> Value:
+        raise NotImplementedError
+
+    def parse(self, args: list[str], current: Value, loading: _LoadState | None) -> Value:
+        raise NotImplementedError
+
+    def fmt(self, value: Value) -> str:
+        raise NotImplementedError
+
+
+@dataclass
+class _LoadState:
+    """What Valkey's loader remembers across lines (``save`` lines add up after the first)."""
+
+    save_loaded: bool = False
+    dir: str = ""
+
+
+class _Bool(_Spec):
+    def __init__(self, default: bool, refuse_yes: str = "") -> None:
+        self._default = default
+        self._refuse_yes = refuse_yes
+
+    def default(self) -> Value:
+        return self._default
+
+    def parse(self, args: list[str], current: Value, loading: _LoadState | None) -> Value:
+        word = args[0].lower()
+        if word not in ("yes", "no"):
+            raise _Invalid("argument must be 'yes' or 'no'")
+        if word == "yes" and self._refuse_yes:
+            raise _Invalid(self._refuse_yes)
+        return word == "yes"
+
+    def fmt(self, value: Value) -> str:
+        return "yes" if value else "no"
+
+
+class _Int(_Spec):
+    """Integer; with ``memory`` the value also takes Valkey's units and rejects plain signs."""
+
+    def __init__(self, default: int, lo: int, hi: int, memory: bool = False) -> None:
+        self._default, self.lo, self.hi, self.memory = default, lo, hi, memory
+
+    def default(self) -> Value:
+        return self._default
+
+    def parse(self, args: list[str], current: Value, loading: _LoadState | None) -> Value:
+        if self.memory:
+            value = _memtoull(args[0])
+            if value is None:
+                raise _Invalid("argument must be a memory value")
+            if self.hi <= _LLONG_MAX and value > _LLONG_MAX:
+                value -= 2**64  # stored in a signed C type, as Valkey does
+        else:
+            parsed = _string2ll(args[0])
+            if parsed is None:
+                raise _Invalid("argument couldn't be parsed into an integer")
+            value = parsed
+        if not self.lo <= value <= self.hi:
+            raise _Invalid(f"argument must be between {self.lo} and {self.hi} inclusive")
+        return value
+
+    def fmt(self, value: Value) -> str:
+        return str(value)
+
+
+class _Enum(_Spec):
+    def __init__(self, default: str, names: Sequence[str]) -> None:
+        self._default, self.names = default, tuple(names)
+
+    def default(self) -> Value:
+        return self._default
+
+    def _error(self) -> _Invalid:
+        return _Invalid("argument(s) must be one of the following: " + ", ".join(self.names))
+
+    def parse(self, args: list[str], current: Value, loading: _LoadState | None) -> Value:
+        word = args[0].lower()
+        if word not in self.names:
+            raise self._error()
+        return word
+
+    def fmt(self, value: Value) -> str:
+        return str(value)
+
+
+class _ShutdownFlags(_Enum):
+    """``shutdown-on-sigterm``/``-sigint``: several words OR-ed into flags (multi-arg enum)."""
+
+    multi_arg = True
+    _BITS = {"default": 0, "save": 1, "nosave": 2, "now": 4, "force": 8}
+
+    def __init__(self) -> None:
+        super().__init__("default", tuple(self._BITS))
+
+    def parse(self, args: list[str], current: Value, loading: _LoadState | None) -> Value:
+        if not args:
+            raise self._error()
+        bits = 0
+        for word in args:
+            if word.lower() not in self._BITS:
+                raise self._error()
+            bits |= self._BITS[word.lower()]
+        if bits & 1 and bits & 2:
+            raise _Invalid("shutdown options SAVE and NOSAVE can't be used simultaneously")
+        return self.fmt_bits(bits)
+
+    def fmt_bits(self, bits: int) -> str:
+        if bits == 0:
+            return "default"
+        return " ".join(name for name, bit in self._BITS.items() if bit and bits & bit)
+
+
+class _Str(_Spec):
+    def __init__(self, default: str = "", check: Callable[[str], None] | None = None) -> None:
+        self._default, self._check = default, check
+
+    def default(self) -> Value:
+        return self._default
+
+    def parse(self, args: list[str], current: Value, loading: _LoadState | None) -> Value:
+        if self._check is not None:
+            self._check(args[0])
+        return args[0]
+
+    def fmt(self, value: Value) -> str:
+        return str(value)
+
+
+class _KeyspaceEvents(_Spec):
+    """``notify-keyspace-events``: class letters, shown in Valkey's canonical order."""
+
+    _ALL = "g$lshzxetd"  # what 'A' stands for
+    _ORDER = "g$lshzxetdn"
+
+    def default(self) -> Value:
+        return ""
+
+    def parse(self, args: list[str], current: Value, loading: _LoadState | None) -> Value:
+        if len(args) != 1:
+            raise _Invalid("wrong number of arguments")
+        classes: set[str] = set()
+        for ch in args[0]:
+            if ch == "A":
+                classes.update(self._ALL)
+            elif ch in self._ORDER or ch in "KEm":
+                classes.add(ch)
+            else:
+                raise _Invalid("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
+        if set(self._ALL) <= classes:
+            text = "A"
+        else:
+            text = "".join(ch for ch in self._ORDER if ch in classes)
+        return text + "".join(ch for ch in "KEm" if ch in classes)
+
+    def fmt(self, value: Value) -> str:
+        return str(value)
+
+
+def _check_dbfilename(name: str) -> None:
+    if name == "":
+        raise _Invalid("dbfilename can't be empty")
+    if "/" in name:
+        raise _Invalid("dbfilename can't be a path, just a filename")
+
+
+class _Dir(_Spec):
+    """``dir``: must be an enterable directory; kept absolute (Valkey chdirs and shows getcwd)."""
+
+    def default(self) -> Value:
+        return os.getcwd()
+
+    def parse(self, args: list[str], current: Value, loading: _LoadState | None) -> Value:
+        if len(args) != 1:
+            raise _Invalid("wrong number of arguments")
+        if args[0] == "":
+            raise _Invalid("dir can't be empty")
+        # Relative to the previous dir, since Valkey has already chdir'ed there.
+        path = os.path.realpath(os.path.join(str(current), args[0]))
+        if not os.path.exists(path):
+            raise _Invalid(os.strerror(errno.ENOENT))
+        if not os.path.isdir(path):
+            raise _Invalid(os.strerror(errno.ENOTDIR))
+        if not os.access(path, os.X_OK):
+            raise _Invalid(os.strerror(errno.EACCES))
+        return path
+
+    def fmt(self, value: Value) -> str:
+        return str(value)
+
+
+class _Save(_Spec):
+    multi_arg = True
+
+    def default(self) -> Value:
+        return [(3600, 1), (300, 100), (60, 10000)]
+
+    def parse(self, args: list[str], current: Value, loading: _LoadState | None) -> Value:
+        if len(args) == 1 and args[0] == "":
+            args = []
+        if len(args) % 2:
+            raise _Invalid("Invalid save parameters")
+        nums: list[int] = []
+        for j, word in enumerate(args):
+            val = _strtoll_whole(word)
+            if val is None or (j % 2 == 0 and val < 1) or (j % 2 == 1 and val < 0):
+                raise _Invalid("Invalid save parameters")
+            nums.append(val)
+        points = [(nums[j], nums[j + 1]) for j in range(0, len(nums), 2)]
+        if loading is not None:
+            # In a config file, the first "save" line replaces the defaults, later ones add.
+            if not loading.save_loaded or not args:
+                loading.save_loaded = True
+                return points
+            assert isinstance(current, list)
+            return [*current, *points]
+        return points
+
+    def fmt(self, value: Value) -> str:
+        assert isinstance(value, list)
+        return " ".join(f"{s} {c}" for s, c in value)
+
+
+_OBUF_CLASSES = ("normal", "replica", "pubsub")
+_OBUF_NAMES = {"normal": "normal", "slave": "replica", "replica": "replica", "pubsub": "pubsub"}
+
+
+class _OutputBufferLimit(_Spec):
+    multi_arg = True
+
+    def default(self) -> Value:
+        return {
+            "normal": (0, 0, 0),
+            "replica": (256 * 1024 * 1024, 64 * 1024 * 1024, 60),
+            "pubsub": (32 * 1024 * 1024, 8 * 1024 * 1024, 60),
+        }
+
+    def parse(self, args: list[str], current: Value, loading: _LoadState | None) -> Value:
+        if len(args) % 4:
+            raise _Invalid("Wrong number of arguments in buffer limit configuration.")
+        assert isinstance(current, dict)
+        new = dict(current)
+        for j in range(0, len(args), 4):
+            cls = _OBUF_NAMES.get(args[j].lower())
+            if cls is None:
+                raise _Invalid("Invalid client class specified in buffer limit configuration.")
+            hard, soft = _memtoull(args[j + 1]), _memtoull(args[j + 2])
+            secs = _strtoll_whole(args[j + 3])
+            if hard is None or soft is None or secs is None or secs < 0:
+                raise _Invalid(
+                    "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+                )
+            new[cls] = (hard, soft, secs)
+        return new
+
+    def fmt(self, value: Value) -> str:
+        assert isinstance(value, dict)
+        return " ".join(
+            f"{'slave' if c == 'replica' else c} {h} {s} {t}"
+            for c, (h, s, t) in ((c, value[c]) for c in _OBUF_CLASSES)
+        )
+
+
+class _Bind(_Spec):
+    multi_arg = True
+
+    def default(self) -> Value:
+        return ["*", "-::*"]
+
+    def parse(self, args: list[str], current: Value, loading: _LoadState | None) -> Value:
+        if len(args) > 16:
+            raise _Invalid("Too many bind addresses specified.")
+        if len(args) == 1 and args[0] == "":
+            return []
+        return list(args)
+
+    def fmt(self, value: Value) -> str:
+        assert isinstance(value, list)
+        return " ".join(value)
+
+
+class _ReplicaOf(_Spec):
+    multi_arg = True
+
+    def default(self) -> Value:
+        return None
+
+    def parse(self, args: list[str], current: Value, loading: _LoadState | None) -> Value:
+        if len(args) != 2:
+            raise _Invalid("wrong number of arguments")
+        if args[0].lower() == "no" and args[1].lower() == "one":
+            return None
+        port = _strtoll_whole(args[1])
+        if port is None or not 0 <= port <= 65535:
+            raise _Invalid("Invalid primary port")
+        return (args[0], port)
+
+    def fmt(self, value: Value) -> str:
+        if value is None:
+            return ""
+        assert isinstance(value, tuple)
+        return f"{value[0]} {value[1]}"
+
+
+@dataclass(frozen=True)
+class _Directive:
+    name: str
+    spec: _Spec
+    aliases: tuple[str, ...] = ()
+    immutable: bool = False
+    protected: bool = False  # needs enable-protected-configs (yes, or local for local clients)
+    hidden: bool = False  # answered only to an exact CONFIG GET name, never to a pattern
+    names: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", (self.name, *self.aliases))
+
+
+def _d(name: str, spec: _Spec, *aliases: str, **flags: bool) -> _Directive:
+    return _Directive(name, spec, tuple(aliases), **flags)
+
+
+_MB = 1024 * 1024
+_PROTECTED = ("no", "yes", "local")
+_LOGLEVELS = ("debug", "verbose", "notice", "warning", "nothing")
+_POLICIES = (
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "noeviction",
+)
+
+# Names, aliases, defaults, ranges and flags as in Valkey 8.1.8's config.c (checked against
+# CONFIG GET of a running 8.1.8; see tests/integration/test_config_vs_valkey.py).
+_SPECS: tuple[_Directive, ...] = (
+    # network
+    _d("port", _Int(6379, 0, 65535)),
+    _d("bind", _Bind()),
+    _d("protected-mode", _Bool(True)),
+    _d("tcp-backlog", _Int(511, 0, _INT_MAX), immutable=True),
+    _d("unixsocket", _Str(), immutable=True),
+    _d("timeout", _Int(0, 0, _INT_MAX)),
+    _d("tcp-keepalive", _Int(300, 0, _INT_MAX)),
+    # general
+    _d("daemonize", _Bool(False), immutable=True),  # accepted, valsync never daemonizes
+    _d("supervised", _Enum("no", ("upstart", "systemd", "auto", "no")), immutable=True),
+    _d("pidfile", _Str(), immutable=True),
+    _d("loglevel", _Enum("notice", _LOGLEVELS)),
+    _d("logfile", _Str(), immutable=True),
+    _d("databases", _Int(16, 1, _INT_MAX), immutable=True),
+    _d("always-show-logo", _Bool(False), immutable=True),
+    _d("set-proc-title", _Bool(True), immutable=True),
+    _d("enable-protected-configs", _Enum("no", _PROTECTED), immutable=True),
+    _d("enable-debug-command", _Enum("no", _PROTECTED), immutable=True),
+    _d("enable-module-command", _Enum("no", _PROTECTED), immutable=True),
+    _d("cluster-enabled", _Bool(False, "cluster mode is not supported by valsync"), immutable=True),
+    # snapshotting
+    _d("save", _Save()),
+    _d("stop-writes-on-bgsave-error", _Bool(True)),
+    _d("rdbcompression", _Bool(True)),
+    _d("rdbchecksum", _Bool(True), immutable=True),
+    _d("dbfilename", _Str("dump.rdb", _check_dbfilename), protected=True),
+    _d("dir", _Dir(), protected=True),
+    _d("rdb-del-sync-files", _Bool(False)),
+    _d("rdb-version-check", _Enum("strict", ("strict", "relaxed"))),
+    _d("rdb-key-save-delay", _Int(0, _INT_MIN, _INT_MAX), hidden=True),
+    _d("key-load-delay", _Int(0, _INT_MIN, _INT_MAX), hidden=True),
+    _d("loading-process-events-interval-bytes", _Int(2 * _MB, 1024, _INT_MAX), hidden=True),
+    # replication
+    _d("replicaof", _ReplicaOf(), "slaveof", immutable=True),
+    _d("primaryauth", _Str(), "masterauth"),
+    _d("primaryuser", _Str(), "masteruser"),
+    _d("replica-serve-stale-data", _Bool(True), "slave-serve-stale-data"),
+    _d("replica-read-only", _Bool(True), "slave-read-only"),
+    _d("repl-diskless-sync", _Bool(True)),
+    _d("repl-diskless-sync-delay", _Int(5, 0, _INT_MAX)),
+    _d("repl-diskless-sync-max-replicas", _Int(0, 0, _INT_MAX)),
+    _d(
+        "repl-diskless-load",
+        _Enum("disabled", ("disabled", "on-empty-db", "swapdb", "flush-before-load")),
+    ),
+    _d("dual-channel-replication-enabled", _Bool(False)),
+    _d("repl-ping-replica-period", _Int(10, 1, _INT_MAX), "repl-ping-slave-period"),
+    _d("repl-timeout", _Int(60, 1, _INT_MAX)),
+    _d("repl-disable-tcp-nodelay", _Bool(False)),
+    _d("repl-backlog-size", _Int(10 * _MB, 1, _LLONG_MAX, memory=True)),
+    _d("repl-backlog-ttl", _Int(3600, 0, _LONG_MAX)),
+    _d("replica-priority", _Int(100, 0, _INT_MAX), "slave-priority"),
+    _d("replica-announce-ip", _Str(), "slave-announce-ip"),
+    _d("replica-announce-port", _Int(0, 0, 65535), "slave-announce-port"),
+    _d("replica-announced", _Bool(True)),
+    _d("replica-lazy-flush", _Bool(True), "slave-lazy-flush"),
+    _d("replica-ignore-maxmemory", _Bool(True), "slave-ignore-maxmemory"),
+    _d("min-replicas-to-write", _Int(0, 0, _INT_MAX), "min-slaves-to-write"),
+    _d("min-replicas-max-lag", _Int(10, 0, _INT_MAX), "min-slaves-max-lag"),
+    _d(
+        "propagation-error-behavior",
+        _Enum("ignore", ("ignore", "panic", "panic-on-replicas")),
+    ),
+    # security and clients
+    _d("requirepass", _Str()),
+    _d("maxclients", _Int(10000, 1, _UINT_MAX)),
+    # memory
+    _d("maxmemory", _Int(0, 0, _ULLONG_MAX, memory=True)),
+    _d("maxmemory-policy", _Enum("noeviction", _POLICIES)),
+    _d("client-output-buffer-limit", _OutputBufferLimit()),
+    _d("client-query-buffer-limit", _Int(1024 * _MB, _MB, _LONG_MAX, memory=True)),
+    _d("proto-max-bulk-len", _Int(512 * _MB, _MB, _LONG_MAX, memory=True)),
+    # lazy freeing
+    _d("lazyfree-lazy-eviction", _Bool(True)),
+    _d("lazyfree-lazy-expire", _Bool(True)),
+    _d("lazyfree-lazy-server-del", _Bool(True)),
+    _d("lazyfree-lazy-user-del", _Bool(True)),
+    _d("lazyfree-lazy-user-flush", _Bool(True)),
+    # append only file (not implemented: only "no")
+    _d("appendonly", _Bool(False, "appendonly yes is not supported by valsync")),
+    _d("appendfsync", _Enum("everysec", ("everysec", "always", "no"))),
+    _d("no-appendfsync-on-rewrite", _Bool(False)),
+    # advanced
+    _d("hz", _Int(10, 0, _INT_MAX)),
+    _d("active-expire-effort", _Int(1, 1, 10)),
+    _d("activerehashing", _Bool(True)),
+    _d("notify-keyspace-events", _KeyspaceEvents()),
+    _d("hide-user-data-from-log", _Bool(True)),
+    _d("enable-debug-assert", _Bool(False), immutable=True, hidden=True),
+    _d("latency-monitor-threshold", _Int(0, 0, _LLONG_MAX)),
+    _d("latency-tracking", _Bool(True)),
+    _d("busy-reply-threshold", _Int(5000, 0, _LONG_MAX), "lua-time-limit"),
+    _d("shutdown-timeout", _Int(10, 0, _INT_MAX)),
+    _d("shutdown-on-sigint", _ShutdownFlags()),
+    _d("shutdown-on-sigterm", _ShutdownFlags()),
+    _d("list-max-listpack-size", _Int(-2, _INT_MIN, _INT_MAX), "list-max-ziplist-size"),
+    _d("hash-max-listpack-entries", _Int(512, 0, _LONG_MAX), "hash-max-ziplist-entries"),
+    _d("hash-max-listpack-value", _Int(64, 0, _LONG_MAX, memory=True), "hash-max-ziplist-value"),
+    _d("set-max-intset-entries", _Int(512, 0, _LONG_MAX)),
+    _d("set-max-listpack-entries", _Int(128, 0, _LONG_MAX)),
+    _d("set-max-listpack-value", _Int(64, 0, _LONG_MAX)),
+    _d("zset-max-listpack-entries", _Int(128, 0, _LONG_MAX), "zset-max-ziplist-entries"),
+    _d("zset-max-listpack-value", _Int(64, 0, _LONG_MAX, memory=True), "zset-max-ziplist-value"),
+)
+
+_BY_NAME: dict[str, _Directive] = {n: d for d in _SPECS for n in d.names}
+# Lines Valkey still accepts and ignores (loadServerConfigFromString's deprecated_configs).
+_DEPRECATED = {"list-max-ziplist-entries", "list-max-ziplist-value", "lua-replicate-commands"}
+_DEPRECATED.add("io-threads-do-reads")
+_MIN_HZ, _MAX_HZ = 1, 500
+_REPL_BACKLOG_MIN_SIZE = 16 * 1024
+
+
+def _fatal(reason: str, linenum: int | None = None, line: str = "") -> ConfigError:
+    text = f"*** FATAL CONFIG FILE ERROR (Version {VALKEY_COMPAT_VERSION}) ***\n"
+    if linenum is not None:
+        text += f"Reading the configuration file, at line {linenum}\n>>> '{line}'\n"
+    return ConfigError(text + reason, reason)
+
+
+class Config:
+    """The running configuration: typed values keyed by canonical Valkey directive names."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, Value] = {d.name: d.spec.default() for d in _SPECS}
+        self._listeners: dict[str, list[Callable[[str], None]]] = {}
+        #: absolute path of the config file given at startup (INFO's config_file), or None.
+        self.config_file: str | None = None
+
+    # --- startup ------------------------------------------------------------------------
+
+    @classmethod
+    def from_args(cls, argv: list[str], *, stdin: Iterable[str] | None = None) -> Config:
+        """Parse ``[CONFIGFILE] [--directive value ...]`` like valkey-server's ``main()``.
+
+        Options are turned into config lines appended after the file's contents (so they win),
+        with values quoted the way Valkey echoes them in its fatal error block. A ``-`` first
+        or last also reads config lines from ``stdin`` (default ``sys.stdin``).
+
+        Raises:
+            ConfigError: with Valkey's startup message; the server must not start.
+        """
+        cfg = cls()
+        j = 0
+        if argv and not argv[0].startswith("-"):
+            cfg.config_file = os.path.abspath(argv[0])
+            j = 1
+        from_stdin = False
+        options = ""
+        handled_last = True
+        while j < len(argv):
+            arg = argv[j]
+            last = j == len(argv) - 1
+            if arg == "-" and (j == 0 or last):
+                from_stdin = True
+            elif handled_last and arg.startswith("--"):
+                if options:
+                    options += "\n"
+                options += arg[2:] + " "
+                words = split_args(arg)
+                if words is not None and len(words) == 1:
+                    handled_last = False  # only the name: the value follows
+                    nxt_opt = not last and argv[j + 1].startswith("--")
+                    if arg.lower() == "--save" and (nxt_opt or last):
+                        options += '""'  # `--save` alone or followed by an option: save ""
+                        handled_last = nxt_opt
+                    elif arg.lower() == "--sentinel" and nxt_opt:
+                        handled_last = True
+                else:
+                    handled_last = True
+            else:
+                options += _repr(arg) + " "
+                handled_last = True
+            j += 1
+
+        text = ""
+        if cfg.config_file is not None:
+            path = cfg.config_file
+            try:
+                with open(path, encoding="utf-8", errors="surrogateescape", newline="") as f:
+                    text = f.read()
+            except OSError as err:
+                msg = f"Fatal error, can't open config file '{path}': {os.strerror(err.errno or 0)}"
+                raise ConfigError(msg, log_line=True) from None
+        if from_stdin:
+            text += "".join(stdin if stdin is not None else sys.stdin)
+        text += "\n" + options
+        state = _LoadState()
+        cfg._load_text(text, state)
+        cfg._check_loaded()
+        return cfg
+
+    def _load_text(self, text: str, state: _LoadState) -> None:
+        """``loadServerConfigFromString`` for one file's worth of lines."""
+        lines = text.split("\n")
+        for i, raw in enumerate(lines):
+            line = raw.strip(" \t\r\n")
+            if not line or line.startswith("#"):
+                continue
+            argv = split_args(line)
+            if argv is None:
+                raise _fatal("Unbalanced quotes in configuration line", i + 1, line)
+            if not argv:
+                continue
+            name = argv[0].lower()
+            directive = _BY_NAME.get(name)
+            if directive is not None:
+                spec = directive.spec
+                if not spec.multi_arg and len(argv) != 2:
+                    raise _fatal("wrong number of arguments", i + 1, line)
+                args = argv[1:]
+                if spec.multi_arg and len(argv) == 2 and argv[1]:
+                    split = split_args(argv[1])
+                    args = split if split is not None else []
+                try:
+                    value = spec.parse(args, self._values[directive.name], state)
+                except _Invalid as err:
+                    raise _fatal(str(err), i + 1, line) from None
+                self._values[directive.name] = value
+                continue
+            if name in _DEPRECATED and len(argv) == 2:
+                continue
+            if name == "include" and len(argv) == 2:
+                self._include(argv[1], state)
+                continue
+            raise _fatal("Bad directive or wrong number of arguments", i + 1, line)
+
+    def _include(self, pattern: str, state: _LoadState) -> None:
+        base = os.path.dirname(self.config_file or "") or "."
+        path = os.path.join(base, pattern) if not os.path.isabs(pattern) else pattern
+        paths = sorted(glob.glob(path)) if any(c in pattern for c in "*?[") else [path]
+        for p in paths:
+            try:
+                with open(p, encoding="utf-8", errors="surrogateescape", newline="") as f:
+                    text = f.read()
+            except OSError as err:
+                msg = f"Fatal error, can't open config file '{p}': {os.strerror(err.errno or 0)}"
+                raise ConfigError(msg, log_line=True) from None
+            self._load_text(text, state)
+
+    def _check_loaded(self) -> None:
+        """The checks Valkey runs after the last line: log file writable, hz clamped."""
+        if self._values["logfile"]:
+            try:
+                with open(self.logfile_path, "a"):
+                    pass
+            except OSError as err:
+                raise _fatal(f"Can't open the log file: {os.strerror(err.errno or 0)}") from None
+        hz = self._values["hz"]
+        assert isinstance(hz, int)
+        self._values["hz"] = max(_MIN_HZ, min(_MAX_HZ, hz))
+
+    # --- reading --------------------------------------------------------------------------
+
+    @staticmethod
+    def _directive(name: str) -> _Directive:
+        try:
+            return _BY_NAME[name.lower()]
+        except KeyError:
+            raise KeyError(f"unknown config directive {name!r}") from None
+
+    def get(self, name: str) -> str:
+        """The directive's ``CONFIG GET`` text (aliases accepted)."""
+        d = self._directive(name)
+        return d.spec.fmt(self._values[d.name])
+
+    def get_int(self, name: str) -> int:
+        """An integer directive, memory units already applied."""
+        value = self._values[self._directive(name).name]
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f"config {name!r} is not an integer")
+        return value
+
+    def get_bool(self, name: str) -> bool:
+        value = self._values[self._directive(name).name]
+        if not isinstance(value, bool):
+            raise TypeError(f"config {name!r} is not a yes/no option")
+        return value
+
+    def get_str(self, name: str) -> str:
+        """A string or enum directive (any directive's text, in fact)."""
+        return self.get(name)
+
+    def config_get(self, patterns: list[str]) -> list[tuple[str, str]]:
+        """``CONFIG GET`` pairs: exact names (even hidden) under the name asked, globs otherwise."""
+        out: list[tuple[str, str]] = []
+        seen: set[str] = set()
+        for pattern in patterns:
+            if not any(c in pattern for c in "[*?"):
+                d = _BY_NAME.get(pattern.lower())
+                if d is not None and pattern.lower() not in seen:
+                    seen.add(pattern.lower())
+                    out.append((pattern, d.spec.fmt(self._values[d.name])))
+                continue
+            for d in _SPECS:
+                if d.hidden:
+                    continue
+                for name in d.names:
+                    if name not in seen and stringmatch(pattern, name):
+                        seen.add(name)
+                        out.append((name, d.spec.fmt(self._values[d.name])))
+        return out
+
+    # --- CONFIG SET -----------------------------------------------------------------------
+
+    def config_set(self, pairs: list[tuple[str, str]], *, client_is_local: bool = False) -> None:
+        """Apply ``CONFIG SET`` pairs all or nothing, with Valkey's error replies.
+
+        ``client_is_local`` matters only for protected directives (``dir``, ``dbfilename``)
+        when ``enable-protected-configs`` is ``local``. Listeners run after every value is
+        stored, only for directives whose text changed; a listener raising
+        :class:`ConfigError` (its message as the reason, e.g. "Failed to bind to specified
+        addresses.") rolls every change back, as a failed Valkey apply function does.
+        """
+        directives: list[_Directive] = []
+        unknown: str | None = None
+        refused: tuple[str, str] | None = None
+        for name, _ in pairs:
+            d = _BY_NAME.get(name.lower())
+            if d is None:
+                if refused is None and unknown is None:
+                    unknown = name
+                continue
+            if unknown is not None or refused is not None:
+                continue
+            if d.immutable:
+                refused = (name, "can't set immutable config")
+            elif d.protected and not self.protected_action_allowed(
+                "enable-protected-configs", client_is_local
+            ):
+                refused = (name, "can't set protected config")
+            elif any(prev.lower() == name.lower() for prev, _ in pairs[: len(directives)]):
+                # By name, not by directive: 8.1.8 accepts "slave-read-only no
+                # replica-read-only yes" (the later one wins).
+                refused = (name, "duplicate parameter")
+            directives.append(d)
+        if unknown is not None:
+            raise ConfigError(
+                f"ERR Unknown option or number of arguments for CONFIG SET - '{unknown}'"
+            )
+        if refused is not None:
+            raise _set_error(*refused)
+
+        new_values = dict(self._values)
+        for d, (name, text) in zip(directives, pairs, strict=True):
+            args = ([] if text == "" else text.split(" ")) if d.spec.multi_arg else [text]
+            try:
+                new_values[d.name] = d.spec.parse(args, new_values[d.name], None)
+            except _Invalid as err:
+                raise _set_error(name.lower(), str(err)) from None
+        touched = {d.name for d in directives}
+        backlog = new_values["repl-backlog-size"]
+        assert isinstance(backlog, int)
+        if "repl-backlog-size" in touched and backlog < _REPL_BACKLOG_MIN_SIZE:
+            new_values["repl-backlog-size"] = _REPL_BACKLOG_MIN_SIZE  # as resizing the backlog
+        hz = new_values["hz"]
+        assert isinstance(hz, int)
+        if "hz" in touched:
+            new_values["hz"] = max(_MIN_HZ, min(_MAX_HZ, hz))  # updateHZ's clamp
+
+        old_values = self._values
+        changed = [
+            (name.lower(), d)
+            for d, (name, _) in zip(directives, pairs, strict=True)
+            if d.spec.fmt(old_values[d.name]) != d.spec.fmt(new_values[d.name])
+        ]
+        self._values = new_values
+        done: list[_Directive] = []
+        for name, d in changed:
+            try:
+                self._notify(d, d.spec.fmt(new_values[d.name]))
+            except ConfigError as err:
+                self._values = old_values
+                for undo in done:
+                    try:
+                        self._notify(undo, undo.spec.fmt(old_values[undo.name]))
+                    except ConfigError:
+                        pass
+                raise _set_error(name, err.reason) from None
+            done.append(d)
+
+    def _notify(self, d: _Directive, text: str) -> None:
+        for callback in self._listeners.get(d.name, ()):
+            callback(text)
+
+    def on_change(self, name: str, callback: Callable[[str], None]) -> None:
+        """Call ``callback(new_text)`` after a CONFIG SET changed ``name`` (or an alias of it)."""
+        self._listeners.setdefault(self._directive(name).name, []).append(callback)
+
+    def protected_action_allowed(self, name: str, client_is_local: bool) -> bool:
+        """``enable-debug-command`` / ``enable-protected-configs`` / ``enable-module-command``."""
+        setting = self.get(name)
+        return setting == "yes" or (setting == "local" and client_is_local)
+
+    def reset_stat_noop(self) -> None:
+        """Nothing to reset here: statistics live in ``valsync.stats``."""
+
+    # --- typed views ----------------------------------------------------------------------
+
+    @property
+    def save_points(self) -> list[tuple[int, int]]:
+        """``(seconds, changes)`` pairs; empty when snapshots on a timer are off."""
+        value = self._values["save"]
+        assert isinstance(value, list)
+        return list(value)
+
+    def client_output_buffer_limit(self, cls: str) -> tuple[int, int, int]:
+        """``(hard, soft, soft_seconds)`` for ``normal``, ``replica`` (or ``slave``), ``pubsub``."""
+        value = self._values["client-output-buffer-limit"]
+        assert isinstance(value, dict)
+        limits = value[_OBUF_NAMES[cls.lower()]]
+        assert isinstance(limits, tuple)
+        return limits
+
+    @property
+    def replicaof(self) -> tuple[str, int] | None:
+        value = self._values["replicaof"]
+        assert value is None or isinstance(value, tuple)
+        return value
+
+    def set_replicaof(self, value: tuple[str, int] | None) -> None:
+        """Record the REPLICAOF command's target (no listeners: the command drives the link)."""
+        self._values["replicaof"] = value
+
+    @property
+    def rdb_path(self) -> str:
+        """Where the snapshot lives: ``dir`` joined with ``dbfilename``."""
+        return os.path.join(self.get("dir"), self.get("dbfilename"))
+
+    @property
+    def logfile_path(self) -> str:
+        """The log file resolved against ``dir`` as Valkey's chdir would; empty means stdout."""
+        logfile = self.get("logfile")
+        return os.path.join(self.get("dir"), logfile) if logfile else ""
+
+    def rewrite_text(self) -> str:
+        """Config-file lines for every visible directive that differs from its default."""
+        lines = []
+        for d in _SPECS:
+            if d.name in ("dir",) or d.spec.fmt(self._values[d.name]) == d.spec.fmt(
+                d.spec.default()
+            ):
+                continue
+            if isinstance(d.spec, _OutputBufferLimit):
+                value = self._values[d.name]
+                assert isinstance(value, dict)
+                for c in _OBUF_CLASSES:
+                    h, s, t = value[c]
+                    lines.append(f"{d.name} {'slave' if c == 'replica' else c} {h} {s} {t}")
+                continue
+            if isinstance(d.spec, _Save):
+                points = self.save_points
+                lines.extend(f"save {s} {c}" for s, c in points)
+                if not points:
+                    lines.append('save ""')
+                continue
+            text = d.spec.fmt(self._values[d.name])
+            if d.spec.multi_arg:
+                lines.append(f"{d.name} {text}" if text else f'{d.name} ""')
+            else:
+                lines.append(f"{d.name} {_repr(text)}")
+        lines.append(f"dir {_repr(self.get('dir'))}")
+        return "\n".join(lines) + "\n"
+
+
+def _set_error(name: str, reason: str) -> ConfigError:
+    return ConfigError(
+        f"ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}", reason
+    )

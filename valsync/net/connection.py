@@ -1,0 +1,201 @@
+"""One trio task per client connection: read, frame, run, reply; blocking waits; kills."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+import trio
+
+from valsync.commands import BlockRequest, ClientState
+from valsync.resp import ProtocolError, RequestParser, encode
+from valsync.resp.reply import ErrorReply, Reply
+
+if TYPE_CHECKING:
+    from valsync.server import Server
+
+READ_SIZE = 64 * 1024
+MAX_CLIENTS_REPLY = b"-ERR max number of clients reached\r\n"
+
+# A SYNC/PSYNC handler leaves one of these in ``client.extra['handoff']``; the connection then
+# hands its stream (and the bytes it already read) to the replication driver.
+Handoff = Callable[[trio.SocketStream, bytes], Awaitable[None]]
+
+
+def _peer(sock: trio.socket.SocketType, local: bool = False) -> str:
+    try:
+        name = sock.getsockname() if local else sock.getpeername()
+    except OSError:
+        return ""
+    if isinstance(name, tuple):
+        host, port = name[0], name[1]
+        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+    return str(name)
+
+
+class ClientConnection:
+    """The trio side of one client: its stream, parser and cancel scope."""
+
+    def __init__(self, server: Server, stream: trio.SocketStream) -> None:
+        self.server = server
+        self.stream = stream
+        sock = stream.socket
+        self.client: ClientState = server.new_client(_peer(sock), _peer(sock, True), sock.fileno())
+        self.parser = RequestParser(server.config.get_int("proto-max-bulk-len"))
+        self.parser.authenticated = self.client.authenticated
+        self.scope = trio.CancelScope()
+        self.client.extra["kill"] = self.kill
+
+    def kill(self) -> None:
+        self.client.kill_requested = True
+        self.scope.cancel()
+
+    async def run(self) -> None:
+        server = self.server
+        try:
+            with self.scope:
+                await self._loop()
+        finally:
+            server.free_client(self.client)
+            with trio.CancelScope(shield=True):
+                try:
+                    await self.stream.aclose()
+                except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                    pass
+
+    async def _receive(self) -> bytes:
+        idle = self.server.config.get_int("timeout")
+        if idle > 0 and not self.client.is_replica and not self.client.is_primary_link:
+            with trio.move_on_after(idle):
+                return await self.stream.receive_some(READ_SIZE)
+            return b""
+        return await self.stream.receive_some(READ_SIZE)
+
+    async def _loop(self) -> None:
+        server, client, parser = self.server, self.client, self.parser
+        stats = server.stats
+        query_limit = server.config.get_int("client-query-buffer-limit")
+        while True:
+            try:
+                data = await self._receive()
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                return
+            if not data:
+                return
+            stats.total_net_input_bytes += len(data)
+            parser.feed(data)
+            if parser.pending > query_limit:
+                server.log.warning(
+                    f"Closing client that reached max query buffer length: id={client.id} "
+                    f"addr={client.addr} qbuf={parser.pending} (qbuf initial bytes omitted)"
+                )
+                stats.client_query_buffer_limit_disconnections += 1
+                return
+            out = bytearray()
+            while True:
+                try:
+                    req = parser.next()
+                except ProtocolError as err:
+                    out += b"-ERR " + str(err).encode() + b"\r\n"
+                    server.log.verbose(f"{err} from client: id={client.id} addr={client.addr}")
+                    await self._send(out)
+                    return
+                if req is None:
+                    break
+                if not req.argv:
+                    continue
+                client.extra["pending_output"] = bool(out)
+                reply: Reply | BlockRequest = server.process(client, req.argv)
+                if isinstance(reply, BlockRequest):
+                    if out:
+                        await self._send(out)
+                        out = bytearray()
+                    reply = await self._block(req.argv, reply)
+                encode(reply, out, client.resp)
+                parser.authenticated = client.authenticated
+                handoff = client.extra.pop("handoff", None)
+                if handoff is not None:
+                    if out:
+                        await self._send(out)
+                    await handoff(self.stream, parser.take_pending())
+                    return
+                if client.kill_requested:
+                    await self._send(out)
+                    return
+                if server.shutdown_requested is not None:
+                    break
+            if out:
+                await self._send(out)
+
+    async def _send(self, out: bytes | bytearray) -> None:
+        if not out:
+            return
+        self.server.stats.total_net_output_bytes += len(out)
+        try:
+            await self.stream.send_all(out)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            self.client.kill_requested = True
+            self.scope.cancel()
+
+    async def _block(self, argv: list[bytes], block: BlockRequest) -> Reply:
+        """Wait until a key of ``block`` changes or its deadline passes; re-run the command."""
+        server, client = self.server, self.client
+        while True:
+            event = trio.Event()
+            dbid = client.db
+            server.add_key_listener(dbid, block.keys, event.set)
+            try:
+                if block.deadline_ms is None:
+                    await event.wait()
+                else:
+                    remaining = (block.deadline_ms - _now_ms()) / 1000.0
+                    with trio.move_on_after(max(remaining, 0.0)):
+                        await event.wait()
+            finally:
+                server.remove_key_listener(dbid, block.keys, event.set)
+            if not event.is_set():
+                return block.on_timeout() if block.on_timeout is not None else block.timeout_reply
+            # yield once so the writer's whole command (and its propagation) completes first
+            await trio.sleep(0)
+            client.extra["unblocked_rerun"] = True
+            try:
+                again = server.process(client, argv)
+            finally:
+                client.extra.pop("unblocked_rerun", None)
+            if not isinstance(again, BlockRequest):
+                return again
+            block = again
+
+
+def _now_ms() -> int:
+    import time
+
+    return int(time.time() * 1000)
+
+
+async def serve_connection(server: Server, stream: trio.SocketStream) -> None:
+    """Entry point of a client task: enforce maxclients, then run the connection."""
+    try:
+        stream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
+    except OSError:
+        pass
+    if len(server.clients) >= server.config.get_int("maxclients"):
+        server.stats.rejected_connections += 1
+        with trio.move_on_after(1):
+            try:
+                await stream.send_all(MAX_CLIENTS_REPLY)
+            except (trio.BrokenResourceError, OSError):
+                pass
+        await trio.aclose_forcefully(stream)
+        return
+    await ClientConnection(server, stream).run()
+
+
+def error_bytes(text: str) -> bytes:
+    out = bytearray()
+    encode(ErrorReply(text), out)
+    return bytes(out)
+
+
+__all__ = ["ClientConnection", "Handoff", "error_bytes", "serve_connection"]

@@ -1,0 +1,487 @@
+"""The replica role: one task that keeps a link to our primary (Valkey's replicationCron side).
+
+Each session connects, runs :class:`~valsync.replication.handshake.ReplicaHandshake`, then
+either loads an RDB (``+FULLRESYNC`` or the ``SYNC`` fallback) or continues from the cached
+position (``+CONTINUE``), then applies the stream through the server with exact offsets
+(:class:`~valsync.replication.stream.ReplicationStreamReader`), acking every second and at
+once on GETACK (with the offset *before* the GETACK). The applied bytes are proxied, byte for
+byte, to our backlog and sub-replicas, so offsets match from top to bottom. On a link loss the
+primary is cached and the next session asks ``PSYNC <replid> <offset+1>`` at once.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import trio
+
+from valsync import VALKEY_COMPAT_VERSION
+from valsync.commands import ClientState
+from valsync.rdb.snapshot import IncrementalLoad, RdbError
+from valsync.replication.errors import RemoteProtocolError
+from valsync.replication.handshake import (
+    CachedPrimary,
+    Continue,
+    DualChannelSyncReply,
+    FullResyncReply,
+    HandshakeConfig,
+    HandshakeFailed,
+    HandshakeNotice,
+    Keepalive,
+    ReplicaHandshake,
+    SendBytes,
+    SyncFallback,
+    TryLater,
+)
+from valsync.replication.rdb_transfer import (
+    RdbAborted,
+    RdbBegin,
+    RdbChunk,
+    RdbEnd,
+    RdbPayloadReceiver,
+)
+from valsync.replication.stream import ReplicationStreamReader, encode_ack
+from valsync.resp.reply import Reply
+
+if TYPE_CHECKING:
+    from valsync.net.replication import ReplicationService
+    from valsync.persistence import ReplInfoFromRdb
+
+READ_SIZE = 256 * 1024
+RECONNECT_PERIOD = 1.0
+HANDSHAKE_IO_TIMEOUT = 5.0
+
+
+class LinkLost(Exception):
+    """The session with the primary ended; the message says why (logged)."""
+
+
+class PrimaryLinkDriver:
+    """See the module docstring."""
+
+    def __init__(self, service: ReplicationService) -> None:
+        self.service = service
+        self.server = service.server
+        self.log = service.log
+        self.host: str | None = None
+        self.port = 0
+        self.state = "none"
+        self.link_up = False
+        self.cached: CachedPrimary | None = None
+        self.stream_db = 0
+        self.primary_client: ClientState | None = None
+        self.changed = trio.Event()
+        self.scope: trio.CancelScope | None = None
+        self.last_io = 0.0
+        self.link_down_since: float | None = None
+        self.sync_total = 0
+        self.sync_read = 0
+        self.sync_last_io = 0.0
+        self.read_offset = -1
+        self.applied_offset = -1
+        self._stream: trio.SocketStream | None = None
+        self._pre_psync = False
+        self._send_lock = trio.Lock()
+        self.nursery: trio.Nursery | None = None
+
+    # --- configuration ---------------------------------------------------------------------
+
+    def set_primary(self, host: str, port: int, from_rdb: ReplInfoFromRdb | None = None) -> bool:
+        """REPLICAOF host port; False when already following that primary."""
+        if self.host == host and self.port == port:
+            return False
+        was_primary = self.host is None
+        self.host, self.port = host, port
+        ids = self.service.ids
+        if from_rdb is not None:
+            ids.replid = from_rdb.replid
+            ids.master_repl_offset = from_rdb.offset
+            self.cached = CachedPrimary(from_rdb.replid, from_rdb.offset)
+            self.stream_db = from_rdb.stream_db
+        elif was_primary:
+            # like Valkey, hope the new primary knows our history: PSYNC <our id> <our offset+1>
+            self.cached = CachedPrimary(ids.replid, ids.master_repl_offset)
+        self.server.log.set_role("S")
+        self.log.notice(f"Connecting to PRIMARY {host}:{port}")
+        self._restart()
+        return True
+
+    def unset_primary(self) -> None:
+        """REPLICAOF NO ONE: become a primary; our old history stays valid as replid2."""
+        if self.host is None:
+            return
+        from valsync.net.replication import new_replid
+
+        self.host = None
+        self.port = 0
+        self.link_up = False
+        self.state = "none"
+        ids = self.service.ids
+        if self.applied_offset >= 0:
+            ids.master_repl_offset = self.applied_offset
+        ids.shift_replication_id(new_replid())
+        if self.service.backlog is None:
+            self.service.create_backlog()
+        self.cached = None
+        self.server.log.set_role("M")
+        self.log.notice("MASTER MODE enabled (user request from 'id=0 addr= cmd=replicaof')")
+        self._restart()
+
+    def promote_for_failover(self) -> None:
+        self.unset_primary()
+
+    def _restart(self) -> None:
+        if self.scope is not None:
+            self.scope.cancel()
+        self.changed.set()
+
+    def cached_position(self) -> tuple[str, int] | None:
+        if self.applied_offset >= 0 and self.link_up:
+            return self.service.ids.replid, self.applied_offset
+        if self.cached is not None:
+            return self.cached.replid, self.cached.offset
+        return None
+
+    # --- the task --------------------------------------------------------------------------
+
+    async def start(self, nursery: trio.Nursery) -> None:
+        self.nursery = nursery
+        nursery.start_soon(self._loop)
+
+    async def _loop(self) -> None:
+        while True:
+            if self.host is None:
+                self.changed = trio.Event()
+                await self.changed.wait()
+                continue
+            host, port = self.host, self.port
+            established = False
+            self.scope = trio.CancelScope()
+            with self.scope:
+                try:
+                    established = await self._session(host, port)
+                except (LinkLost, RemoteProtocolError, RdbError, OSError, trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError) as err:
+                    self.log.warning(f"Replication link with {host}:{port} ended: {err}")
+            self._link_down()
+            if self.host is None:
+                continue
+            if not established:
+                self.changed = trio.Event()
+                with trio.move_on_after(RECONNECT_PERIOD):
+                    await self.changed.wait()
+
+    def _link_down(self) -> None:
+        if self.link_up:
+            self.link_down_since = time.time()
+            # cache the primary: resume from exactly what we applied
+            self.cached = CachedPrimary(self.service.ids.replid, self.applied_offset)
+            self.log.notice("Connection with primary lost. Caching the disconnected primary state.")
+        self.link_up = False
+        if self.link_down_since is None:
+            self.link_down_since = -1.0
+        if self.primary_client is not None:
+            self.server.discard_transaction(self.primary_client)
+            self.server.free_client(self.primary_client)
+            self.primary_client = None
+        self._stream = None
+        self.state = "connect" if self.host is not None else "none"
+
+    async def _session(self, host: str, port: int) -> bool:
+        """One connection to the primary; True if the link came up (reconnect at once)."""
+        cfg = self.server.config
+        self.state = "connecting"
+        with trio.fail_after(cfg.get_int("repl-timeout")):
+            stream = await trio.open_tcp_stream(host, port)
+        self._stream = stream
+        async with stream:
+            self.state = "handshake"
+            announce_port = cfg.get_int("replica-announce-port") or cfg.get_int("port")
+            announce_ip = cfg.get_str("replica-announce-ip") or None
+            auth = cfg.get_str("masterauth") or None
+            user = cfg.get_str("masteruser") or None
+            hs = ReplicaHandshake(
+                HandshakeConfig(
+                    listening_port=announce_port,
+                    version=VALKEY_COMPAT_VERSION if not self._wants_valkey9() else "9.1.2",
+                    announce_ip=announce_ip,
+                    primary_user=user,
+                    primary_auth=auth,
+                ),
+                self.cached,
+            )
+            await self._send(hs.initiate())
+            outcome = None
+            while outcome is None:
+                data = await self._recv(HANDSHAKE_IO_TIMEOUT if hs.state.value != "receive_psync_reply" else cfg.get_int("repl-timeout"))
+                for ev in hs.receive_data(data):
+                    if isinstance(ev, SendBytes):
+                        await self._send(ev.data)
+                    elif isinstance(ev, HandshakeNotice):
+                        self.log.notice(ev.message)
+                    elif isinstance(ev, Keepalive):
+                        continue
+                    else:
+                        outcome = ev
+            leftover = hs.unused_data
+            if isinstance(outcome, HandshakeFailed):
+                raise LinkLost(outcome.message)
+            if isinstance(outcome, TryLater):
+                raise LinkLost(f"Primary is currently unable to PSYNC but should be in the future: {outcome.message}")
+            if isinstance(outcome, DualChannelSyncReply):
+                raise LinkLost("unexpected +DUALCHANNELSYNC (dual-channel not announced)")
+            if isinstance(outcome, Continue):
+                assert self.cached is not None
+                changed = self.service.ids.adopt_continue(outcome.replid)
+                self.log.notice("Successful partial resynchronization with primary.")
+                if changed:
+                    self.log.notice(f"Primary replication ID changed to {outcome.replid}")
+                start = self.cached.offset
+                self._pre_psync = False
+            elif isinstance(outcome, (FullResyncReply, SyncFallback)):
+                if isinstance(outcome, FullResyncReply):
+                    self.log.notice(f"Full resync from primary: {outcome.replid}:{outcome.offset}")
+                    replid, start = outcome.replid, outcome.offset
+                    self._pre_psync = False
+                else:
+                    self.log.notice(f"PSYNC not supported by primary ({outcome.message}): falling back to SYNC")
+                    replid, start = self.service.ids.replid, -1
+                    self._pre_psync = True
+                leftover = await self._full_sync(leftover, replid, start)
+            else:  # pragma: no cover - every terminal event is handled above
+                raise LinkLost(f"unexpected handshake outcome {outcome!r}")
+            await self._stream_loop(leftover, start)
+            return True
+
+    def _wants_valkey9(self) -> bool:
+        return True
+
+    async def _send(self, data: bytes) -> None:
+        stream = self._stream
+        if stream is None:
+            return
+        async with self._send_lock:
+            await stream.send_all(data)
+
+    async def _recv(self, timeout: float) -> bytes:
+        stream = self._stream
+        assert stream is not None
+        with trio.move_on_after(timeout) as scope:
+            data = await stream.receive_some(READ_SIZE)
+        if scope.cancelled_caught:
+            raise LinkLost("Timeout connecting to the PRIMARY..." if not self.link_up else "PRIMARY timeout: no data nor PING received...")
+        if not data:
+            raise LinkLost("connection closed by primary")
+        self.last_io = time.time()
+        self.server.stats.total_net_repl_input_bytes += len(data)
+        return data
+
+    # --- full sync -------------------------------------------------------------------------
+
+    async def _full_sync(self, leftover: bytes, replid: str, offset: int) -> bytes:
+        """Receive and load the RDB; returns the stream bytes that followed it."""
+        cfg = self.server.config
+        self.state = "sync"
+        self.sync_total, self.sync_read = -1, 0
+        self.sync_last_io = time.time()
+        mode = cfg.get_str("repl-diskless-load")
+        to_disk = mode == "disabled"
+        receiver = RdbPayloadReceiver()
+        loader = IncrementalLoad(len(self.server.keyspace))
+        tmp_path: Path | None = None
+        tmp_file = None
+        if to_disk:
+            tmp_path = Path(cfg.get_str("dir")) / f"temp-{int(time.time())}.{os.getpid()}.rdb"
+            tmp_file = open(tmp_path, "wb")  # noqa: SIM115 - closed below on every path
+        timeout = cfg.get_int("repl-timeout")
+        keepalive_at = time.monotonic() + 1.0
+        try:
+            data = leftover
+            done = False
+            while not done:
+                if not data:
+                    data = await self._recv(timeout)
+                events = receiver.receive_data(data)
+                data = b""
+                for ev in events:
+                    if isinstance(ev, RdbBegin):
+                        self.sync_total = ev.size if ev.size is not None else -1
+                        self.log.notice(
+                            f"PRIMARY <-> REPLICA sync: receiving {'streamed RDB' if ev.size is None else f'{ev.size} bytes'} from primary to {'disk' if to_disk else 'parser'}"
+                        )
+                    elif isinstance(ev, RdbChunk):
+                        self.sync_read += len(ev.data)
+                        self.sync_last_io = time.time()
+                        if tmp_file is not None:
+                            tmp_file.write(ev.data)
+                        else:
+                            loader.feed(ev.data)
+                            if time.monotonic() > keepalive_at:
+                                keepalive_at = time.monotonic() + 1.0
+                                await self._send(b"\n")
+                                await trio.sleep(0)
+                    elif isinstance(ev, RdbAborted):
+                        raise LinkLost(f"primary aborted the transfer: {ev.message}")
+                    elif isinstance(ev, RdbEnd):
+                        done = True
+            rest = receiver.unused_data
+            self.server.loading = mode != "swapdb"
+            if tmp_file is not None and tmp_path is not None:
+                tmp_file.close()
+                tmp_file = None
+                dump = Path(cfg.get_str("dir")) / cfg.get_str("dbfilename")
+                os.replace(tmp_path, dump)
+                tmp_path = None
+                self.log.notice("PRIMARY <-> REPLICA sync: Loading DB in memory")
+                with open(dump, "rb") as f:
+                    while True:
+                        chunk = f.read(1 << 20)
+                        if not chunk:
+                            break
+                        loader.feed(chunk)
+                        if time.monotonic() > keepalive_at:
+                            keepalive_at = time.monotonic() + 1.0
+                            await self._send(b"\n")
+                        await trio.sleep(0)
+            result = loader.finish()
+        except BaseException:
+            if tmp_file is not None:
+                tmp_file.close()
+            if tmp_path is not None:
+                try:
+                    tmp_path.unlink()
+                except OSError:
+                    pass
+            self.server.loading = False
+            raise
+        self.server.loading = False
+        self.server.keyspace.swap(result.keyspace)
+        # a new history: our sub-replicas must resync from us
+        for link in list(self.service.links.values()):
+            self.service.drop_link(link, "primary full resync")
+        self.service.ids.adopt_full_sync(replid, offset)
+        self.service.create_backlog(offset)
+        self.stream_db = result.stream_db if result.stream_db is not None else 0
+        self.log.notice(f"PRIMARY <-> REPLICA sync: Finished with success ({result.keys} keys)")
+        return rest
+
+    # --- streaming -------------------------------------------------------------------------
+
+    async def _stream_loop(self, leftover: bytes, start: int) -> None:
+        cfg = self.server.config
+        reader = ReplicationStreamReader(start)
+        client = self.server.new_client(addr=f"{self.host}:{self.port}")
+        client.is_primary_link = True
+        client.db = self.stream_db
+        self.primary_client = client
+        self.read_offset = self.applied_offset = start
+        self.link_up = True
+        self.link_down_since = None
+        self.state = "connected"
+        self.cached = None
+        self.service.ids.master_repl_offset = max(start, 0) if start >= 0 else self.service.ids.master_repl_offset
+        self.log.notice("PRIMARY <-> REPLICA sync: Primary accepted a Partial Resynchronization." if start >= 0 else "PRIMARY <-> REPLICA sync: stream started")
+        raw = bytearray()
+        if not self._pre_psync:
+            await self._send(encode_ack(start))
+        async with trio.open_nursery() as nursery:
+            if not self._pre_psync:
+                nursery.start_soon(self._ack_every_second, reader)
+            data = leftover
+            timeout = cfg.get_int("repl-timeout")
+            while True:
+                if data:
+                    raw += data
+                    reader.receive_data(data)
+                    await self._apply(reader, raw, client)
+                data = await self._recv(timeout)
+
+    async def _apply(self, reader: ReplicationStreamReader, raw: bytearray, client: ClientState) -> None:
+        server = self.server
+        while True:
+            cmd = reader.next_command()
+            if cmd is None:
+                break
+            if cmd.is_getack:
+                if not self._pre_psync:
+                    await self._send(encode_ack(reader.applied_offset))
+            else:
+                server.applying_primary_stream = True
+                try:
+                    server.process(client, cmd.argv)
+                finally:
+                    server.applying_primary_stream = False
+            before = reader.applied_offset
+            reader.command_done(cmd)
+            self.read_offset = reader.read_offset
+            applied = reader.applied_offset - before
+            if applied > 0:
+                while raw and raw[0] == 0x0A:
+                    del raw[0]
+                chunk = bytes(raw[:applied])
+                del raw[:applied]
+                self.service.feed_raw(chunk)
+                self.applied_offset = reader.applied_offset
+        self.stream_db = client.db
+
+    async def _ack_every_second(self, reader: ReplicationStreamReader) -> None:
+        while True:
+            await trio.sleep(1)
+            if not reader.in_multi:
+                await self._send(encode_ack(reader.applied_offset))
+
+    def send_ack_now(self) -> None:
+        """REPLCONF GETACK arriving outside the stream loop (handled inline there)."""
+
+    def cron(self) -> None:
+        if self.host is not None and not self.link_up:
+            # sub-replicas waiting on us get keepalives while our own link is down
+            for link in self.service.links.values():
+                link.push(b"\n") if link.info.state is None else None
+
+    # --- INFO / ROLE -----------------------------------------------------------------------
+
+    def info_lines(self) -> list[str]:
+        now = time.time()
+        up = self.link_up
+        lines = [
+            "role:slave",
+            f"master_host:{self.host}",
+            f"master_port:{self.port}",
+            f"master_link_status:{'up' if up else 'down'}",
+            f"master_last_io_seconds_ago:{int(now - self.last_io) if up else -1}",
+            f"master_sync_in_progress:{1 if self.state == 'sync' else 0}",
+            f"slave_read_repl_offset:{self.read_offset if self.read_offset >= 0 else self.service.ids.master_repl_offset}",
+            f"slave_repl_offset:{self.applied_offset if self.applied_offset >= 0 else self.service.ids.master_repl_offset}",
+            "replicas_repl_buffer_size:0",
+            "replicas_repl_buffer_peak:0",
+        ]
+        if self.state == "sync":
+            total = self.sync_total
+            left = total - self.sync_read if total >= 0 else 0
+            perc = (100.0 * self.sync_read / total) if total > 0 else 0.0
+            lines += [
+                f"master_sync_total_bytes:{total}",
+                f"master_sync_read_bytes:{self.sync_read}",
+                f"master_sync_left_bytes:{left}",
+                f"master_sync_perc:{perc:.2f}" if total >= 0 else "master_sync_perc:-0.00",
+                f"master_sync_last_io_seconds_ago:{int(now - self.sync_last_io)}",
+            ]
+        if not up:
+            since = self.link_down_since
+            lines.append(
+                f"master_link_down_since_seconds:{int(now - since) if since is not None and since > 0 else -1}"
+            )
+        cfg = self.server.config
+        lines += [
+            f"slave_priority:{cfg.get_int('replica-priority')}",
+            f"slave_read_only:{int(cfg.get_bool('replica-read-only'))}",
+            f"replica_announced:{int(cfg.get_bool('replica-announced'))}",
+        ]
+        return lines
+
+    def role_reply(self) -> Reply:
+        offset = self.applied_offset if self.link_up else -1
+        return [b"slave", (self.host or "").encode(), self.port, self.state.encode(), offset]

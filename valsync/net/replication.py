@@ -1,0 +1,697 @@
+"""ReplicationService: both roles of Valkey replication, driven by trio tasks.
+
+As a primary it owns the replication IDs, the backlog and the attached replicas
+(:class:`~valsync.net.replica_link.ReplicaLink`); SYNC/PSYNC go through the seed's decision
+(:mod:`valsync.replication.sync_decision`), full syncs through the shared
+``RdbChildManager`` (disk or socket target, batched by the diskless-delay cron). As a replica
+it runs one task that connects to its primary, walks the handshake machine, loads the RDB,
+applies the stream with exact offsets, and proxies the same bytes to its own sub-replicas.
+The protocol decisions all live in :mod:`valsync.replication`; this module moves bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import trio
+
+from valsync.commands import BlockRequest, ClientState, Propagated
+from valsync.net.replica_link import (
+    CloseLink,
+    ReplicaLink,
+    WaitFirstAck,
+    open_dump_for_sending,
+)
+from valsync.net.replica_side import PrimaryLinkDriver
+from valsync.rdb.child import ProgressWriter
+from valsync.rdb.snapshot import snapshot_aux, write_snapshot
+from valsync.replication.backlog import ReplicationBacklog
+from valsync.replication.ids import ReplicationIds, replid_from_bytes
+from valsync.replication.propagation import StreamEncoder
+from valsync.replication.rdb_transfer import eof_mark_frame
+from valsync.replication.replicas import (
+    Capa,
+    ReplicaInfo,
+    ReplicaState,
+    apply_replconf,
+)
+from valsync.replication.sync_decision import (
+    AttachToDiskBgsave,
+    ChildKind,
+    ContinuePartial,
+    DelayDiskless,
+    DualChannelSync,
+    FullResync,
+    Ignore,
+    PendingReplica,
+    Refuse,
+        ServerView,
+    StartBgsave,
+    SyncRequest,
+    WaitingReplica,
+    WaitNextBgsave,
+    decide_sync,
+    diskless_cron_decision,
+)
+from valsync.resp.reply import NO_REPLY, ErrorReply, Raw, Reply
+
+if TYPE_CHECKING:
+    from valsync.persistence import Persistence
+    from valsync.server import Server
+
+GETACK_KEY = b"\x00valsync:replication-ack"
+
+
+def new_replid() -> str:
+    return replid_from_bytes(secrets.token_bytes(20))
+
+
+def version_at_least_9(info: ReplicaInfo) -> bool:
+    return info.version >= (9 << 16)
+
+
+class ReplicationService:
+    """See the module docstring."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.log = server.log
+        self.ids = ReplicationIds(new_replid())
+        self.backlog: ReplicationBacklog | None = None
+        self.encoder = StreamEncoder()
+        self.links: dict[int, ReplicaLink] = {}
+        self.nursery: trio.Nursery | None = None
+        self.no_replicas_since: float | None = time.monotonic()
+        self.ping_counter = 0
+        self.failover_state = "no-failover"
+        self.socket_child_links: list[ReplicaLink] = []
+        self.disk_child_links: list[ReplicaLink] = []
+        self.primary = PrimaryLinkDriver(self)
+        self.getack_pending = False
+        cfg = server.config
+        cfg.on_change("repl-backlog-size", self._resize_backlog)
+        persistence = server.persistence
+        if persistence is not None and persistence.repl_info is not None:
+            info = persistence.repl_info
+            if cfg.replicaof is None:
+                # a primary restarted from its dump: the old history is replid2 (Valkey 7.2+)
+                self.ids.restore_from_rdb(new_replid(), info.replid, info.offset)
+                self.backlog = ReplicationBacklog(cfg.get_int("repl-backlog-size"), info.offset)
+        if cfg.replicaof is not None:
+            host, port = cfg.replicaof
+            self.primary.set_primary(host, port, from_rdb=persistence.repl_info if persistence else None)
+
+    # --- roles and plumbing ---------------------------------------------------------------
+
+    @property
+    def children(self):  # type: ignore[no-untyped-def]
+        persistence: Persistence = self.server.persistence
+        return persistence.children
+
+    @property
+    def is_replica(self) -> bool:
+        return self.primary.host is not None
+
+    @property
+    def link_up(self) -> bool:
+        return self.primary.link_up
+
+    @property
+    def master_repl_offset(self) -> int:
+        return self.ids.master_repl_offset
+
+    async def start(self, nursery: trio.Nursery) -> None:
+        self.nursery = nursery
+        await self.primary.start(nursery)
+
+    def shutdown(self) -> None:
+        for link in list(self.links.values()):
+            link.close("shutdown")
+
+    def _resize_backlog(self, value: str) -> None:
+        if self.backlog is not None:
+            self.backlog.resize(self.server.config.get_int("repl-backlog-size"))
+
+    def create_backlog(self, start_offset: int | None = None) -> None:
+        offset = self.ids.master_repl_offset if start_offset is None else start_offset
+        self.backlog = ReplicationBacklog(self.server.config.get_int("repl-backlog-size"), offset)
+
+    def replication_buffer_bytes(self) -> int:
+        total = self.backlog.histlen if self.backlog is not None else 0
+        return total + sum(link.queued_bytes for link in self.links.values())
+
+    def rdb_repl_info(self) -> tuple[str, int, int] | None:
+        """(repl-id, repl-offset, repl-stream-db) for a dump, when we have a history to resume."""
+        if self.is_replica:
+            cached = self.primary.cached_position()
+            if cached is None:
+                return None
+            return cached[0], cached[1], self.primary.stream_db
+        if self.backlog is None:
+            return None
+        db = self.encoder.selected_db
+        return self.ids.replid, self.ids.master_repl_offset, db if db >= 0 else 0
+
+    # --- the stream ------------------------------------------------------------------------
+
+    def feed(self, unit: list[Propagated]) -> None:
+        """Encode an execution unit into the stream (primary role only)."""
+        if self.is_replica:
+            return
+        if self.backlog is None and not self.links:
+            return
+        self.feed_raw(self.encoder.encode_unit(unit))
+
+    def feed_raw(self, data: bytes) -> None:
+        """Stream bytes to the backlog and every replica past its snapshot point."""
+        if not data:
+            return
+        if self.backlog is not None:
+            self.backlog.append(data)
+        self.ids.master_repl_offset += len(data)
+        for link in list(self.links.values()):
+            if link.info.state is ReplicaState.WAIT_BGSAVE_START or link.info.rdb_only:
+                continue
+            link.stream_bytes(data)
+            self._check_output_limits(link)
+
+    def _check_output_limits(self, link: ReplicaLink) -> None:
+        hard, soft, soft_seconds = self.server.config.client_output_buffer_limit("replica")
+        size = link.queued_bytes
+        over = False
+        if hard and size >= hard:
+            over = True
+        elif soft and size >= soft:
+            now = time.monotonic()
+            if link.soft_limit_since is None:
+                link.soft_limit_since = now
+            elif now - link.soft_limit_since >= soft_seconds:
+                over = True
+        else:
+            link.soft_limit_since = None
+        if over:
+            c = link.client
+            self.log.warning(
+                f"Client id={c.id} addr={c.addr} laddr={c.laddr} fd={c.fd} name= flags=S "
+                f"db={c.db} omem={size} cmd=psync scheduled to be closed ASAP for overcoming "
+                "of output buffer limits."
+            )
+            self.server.stats.client_output_buffer_limit_disconnections += 1
+            self.drop_link(link, "output buffer limits")
+
+    # --- REPLCONF / SYNC / PSYNC -----------------------------------------------------------
+
+    def info_of(self, client: ClientState) -> ReplicaInfo:
+        info = client.extra.get("repl_info")
+        if not isinstance(info, ReplicaInfo):
+            info = ReplicaInfo(client.id)
+            client.extra["repl_info"] = info
+        return info
+
+    def replconf(self, client: ClientState, args: list[bytes]) -> Reply:
+        cfg = self.server.config
+        info = self.info_of(client)
+        outcome = apply_replconf(
+            info,
+            args,
+            now=int(time.time()),
+            dual_channel_enabled=cfg.get_bool("dual-channel-replication-enabled"),
+            diskless_sync=cfg.get_bool("repl-diskless-sync"),
+            rdb_client_exists=lambda cid: cid in self.links,
+        )
+        if outcome.getack and client.is_primary_link:
+            self.primary.send_ack_now()
+        if outcome.reply is None:
+            return NO_REPLY
+        return Raw(outcome.reply)
+
+    def _child_kind(self) -> ChildKind:
+        kind = self.children.kind
+        if kind is None:
+            return ChildKind.NONE
+        return ChildKind.RDB_SOCKET if kind == "socket" else ChildKind.RDB_DISK
+
+    def sync(self, client: ClientState, argv: list[bytes], pending_output: bool) -> Reply:
+        """SYNC/PSYNC: the seed's ``syncCommand``, its decision made by the sans-IO core."""
+        info = self.info_of(client)
+        cfg = self.server.config
+        version = 80 if version_at_least_9(info) else 11
+        backlog = self.backlog
+        view = ServerView(
+            replid=self.ids.replid,
+            replid2=self.ids.replid2,
+            second_repl_offset=self.ids.second_repl_offset,
+            master_repl_offset=self.ids.master_repl_offset,
+            next_replid=new_replid(),
+            backlog_first_byte=backlog.first_byte_offset if backlog is not None else None,
+            backlog_histlen=backlog.histlen if backlog is not None else 0,
+            is_replica=self.is_replica,
+            primary_link_up=self.link_up,
+            failover_in_progress=self.failover_state != "no-failover",
+            has_other_replicas=bool(self.links),
+            child=self._child_kind(),
+            waiting_bgsave_end=tuple(
+                WaitingReplica(
+                    link.client.id,
+                    link.info.capa,
+                    link.info.req,
+                    link.info.rdb_only,
+                    link.info.psync_initial_offset,
+                )
+                for link in self.disk_child_links
+                if link.info.state is ReplicaState.WAIT_BGSAVE_END
+                and not link.closed
+                and link.rdb_version == version
+            ),
+            diskless_sync=cfg.get_bool("repl-diskless-sync"),
+            diskless_sync_delay=cfg.get_int("repl-diskless-sync-delay"),
+        )
+        request = SyncRequest(
+            argv=tuple(argv),
+            capa=info.capa,
+            req=info.req,
+            rdb_only=info.rdb_only,
+            already_replica=client.is_replica,
+            pending_output=pending_output,
+        )
+        decision = decide_sync(request, view)
+        stats = self.server.stats
+        stats.sync_full += decision.stats.sync_full
+        stats.sync_partial_ok += decision.stats.sync_partial_ok
+        stats.sync_partial_err += decision.stats.sync_partial_err
+        action = decision.action
+        if isinstance(action, Ignore):
+            return NO_REPLY
+        if isinstance(action, Refuse):
+            return Raw(action.reply)
+        if decision.promote:
+            self.log.notice(f"Failover request received for replid {argv[1].decode('utf-8', 'replace')}.")
+            self.primary.promote_for_failover()
+        if isinstance(action, ContinuePartial):
+            link = self._attach(client, info, ReplicaState.ONLINE)
+            assert self.backlog is not None
+            link.push(action.reply)
+            data = self.backlog.read_from(action.offset)
+            if data:
+                link.push(data)
+            link.first_ack.set()
+            self.log.notice(
+                f"Partial resynchronization request from {client.addr} accepted. Sending "
+                f"{len(data)} bytes of backlog starting from offset {action.offset}."
+            )
+            return NO_REPLY
+        if isinstance(action, DualChannelSync):
+            return Raw(action.reply)
+        assert isinstance(action, FullResync)
+        info.pre_psync = action.pre_psync
+        if action.create_backlog or self.backlog is None:
+            self.ids.new_history(new_replid())
+            self.create_backlog()
+            self.log.notice(
+                f"Replication backlog created, my new replication IDs are '{self.ids.replid}' "
+                f"and '{self.ids.replid2}'"
+            )
+        link = self._attach(client, info, ReplicaState.WAIT_BGSAVE_START)
+        link.rdb_version = version
+        plan = action.plan
+        if isinstance(plan, AttachToDiskBgsave):
+            other = self.links.get(plan.other_client_id)
+            if plan.copy_buffer and other is not None and other.held is not None:
+                link.held = bytearray(other.held)
+            self._setup_full_resync(link, plan.offset)
+            link.rdb_target = "disk"
+            self.disk_child_links.append(link)
+            self.log.notice("Waiting for end of BGSAVE for SYNC")
+        elif isinstance(plan, WaitNextBgsave):
+            self.log.notice(
+                "Can't attach the replica to the current BGSAVE. Waiting for next BGSAVE for SYNC"
+            )
+        elif isinstance(plan, DelayDiskless):
+            self.log.notice("Delay next BGSAVE for diskless SYNC")
+        elif isinstance(plan, StartBgsave):
+            self.start_bgsave_for_replication([link], plan.target.value)
+        return NO_REPLY
+
+    def _attach(self, client: ClientState, info: ReplicaInfo, state: ReplicaState) -> ReplicaLink:
+        client.is_replica = True
+        info.state = state
+        info.ack_time = int(time.time())
+        handoff_link: dict[str, ReplicaLink] = {}
+
+        async def handoff(stream: trio.SocketStream, leftover: bytes) -> None:
+            link = handoff_link["link"]
+            link.stream = stream
+            try:
+                if not self.server.config.get_bool("repl-disable-tcp-nodelay"):
+                    stream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
+                else:
+                    stream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, False)
+            except OSError:
+                pass
+            try:
+                await link.run(leftover)
+            finally:
+                self.drop_link(link, "connection closed")
+
+        link = ReplicaLink(client, info, None)  # type: ignore[arg-type]
+        handoff_link["link"] = link
+        link.scope = trio.CancelScope()
+        client.extra["handoff"] = handoff
+        client.extra["kill"] = lambda: link.close("killed")
+        link.on_ack = self._on_ack
+        self.links[client.id] = link
+        self.no_replicas_since = None
+        return link
+
+    def drop_link(self, link: ReplicaLink, reason: str) -> None:
+        if self.links.pop(link.client.id, None) is None:
+            return
+        link.close(reason)
+        if link.info.state is not None and link.info.state is not ReplicaState.RDB_TRANSMITTED:
+            self.log.notice(f"Connection with replica {link.client.addr} lost.")
+        if link in self.socket_child_links:
+            self.socket_child_links.remove(link)
+        if link in self.disk_child_links:
+            self.disk_child_links.remove(link)
+        if not self.links:
+            self.no_replicas_since = time.monotonic()
+        self._wake_waiters()
+
+    def _on_ack(self, link: ReplicaLink) -> None:
+        self._wake_waiters()
+
+    def _wake_waiters(self) -> None:
+        for db in range(len(self.server.keyspace)):
+            self.server.key_modified(db, GETACK_KEY)
+
+    # --- full sync -------------------------------------------------------------------------
+
+    def _setup_full_resync(self, link: ReplicaLink, offset: int) -> None:
+        """``replicationSetupReplicaForFullResync``: +FULLRESYNC, hold the stream from here."""
+        link.info.psync_initial_offset = offset
+        link.info.state = ReplicaState.WAIT_BGSAVE_END
+        if link.held is None and not link.info.rdb_only:
+            link.held = bytearray()
+        if not link.info.pre_psync:
+            link.push(f"+FULLRESYNC {self.ids.replid} {offset}\r\n".encode())
+
+    def start_bgsave_for_replication(self, links: list[ReplicaLink], target: str) -> None:
+        """Fork now for ``links``; every one gets +FULLRESYNC with the same offset."""
+        if self.nursery is None:
+            return
+        cfg = self.server.config
+        version = links[0].rdb_version
+        offset = self.ids.master_repl_offset
+        self.encoder.reset_selected_db()
+        aux = snapshot_aux((self.ids.replid, offset, 0))
+        filtered = links[0].info.req.filtered
+        compression = cfg.get_bool("rdbcompression")
+        checksum = cfg.get_bool("rdbchecksum")
+        delay = cfg.get_int("rdb-key-save-delay")
+        keyspace = self.server.keyspace
+        persistence: Persistence = self.server.persistence
+        mark = secrets.token_hex(20).encode()
+        path = str(persistence.path)
+
+        if target == "socket":
+
+            def body(data_fd: int | None, progress: ProgressWriter) -> None:
+                assert data_fd is not None
+                with os.fdopen(data_fd, "wb", buffering=256 * 1024) as out:
+                    out.write(eof_mark_frame(mark))
+                    keys = write_snapshot(
+                        keyspace, out.write, aux, version=version, compression=compression,
+                        checksum=checksum, key_save_delay_us=delay, progress=progress,
+                        include_keys=not filtered,
+                    )
+                    out.write(mark)
+                progress.report(keys, progress.bytes)
+
+        else:
+
+            def body(data_fd: int | None, progress: ProgressWriter) -> None:
+                tmp = f"{path}.temp-{os.getpid()}.rdb"
+                with open(tmp, "wb") as out:
+                    keys = write_snapshot(
+                        keyspace, out.write, aux, version=version, compression=compression,
+                        checksum=checksum, key_save_delay_us=delay, progress=progress,
+                    )
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.replace(tmp, path)
+                progress.report(keys, progress.bytes)
+
+        try:
+            child = self.children.fork(body, target, data_pipe=target == "socket")
+        except Exception as err:  # noqa: BLE001 - fork failure fails the waiting replicas
+            self.log.warning(f"Can't save in background: fork: {err}")
+            for link in links:
+                link.push(b"-ERR BGSAVE failed, replication can't continue\r\n")
+                link.push(CloseLink("fork failed"))
+            return
+        self.server.stats.total_forks = self.children.total_forks
+        self.log.notice(
+            f"Starting BGSAVE for SYNC with target: {'replicas sockets' if target == 'socket' else 'disk'}"
+        )
+        for link in links:
+            link.rdb_target = target
+            self._setup_full_resync(link, offset)
+        if target == "socket":
+            self.socket_child_links = list(links)
+        else:
+            self.disk_child_links = list(links)
+        self.nursery.start_soon(self._await_child, child, target, list(links), path)
+
+    async def _await_child(self, child: object, target: str, links: list[ReplicaLink], path: str) -> None:
+        from valsync.rdb.child import ForkedChild
+
+        assert isinstance(child, ForkedChild)
+
+        async def relay(data: bytes) -> None:
+            for link in self.socket_child_links:
+                if not link.closed:
+                    link.push(data)
+
+        result = await self.children.wait(child, relay if target == "socket" else None)
+        if result.ok:
+            self.log.notice(f"Background RDB transfer terminated with success" if target == "socket" else "Background saving terminated with success")
+        else:
+            self.log.warning(f"Background transfer error: {result.error or f'signal {result.signal}'}")
+        waiting = self.socket_child_links if target == "socket" else self.disk_child_links
+        for link in list(waiting):
+            if link.closed:
+                continue
+            if not result.ok:
+                link.push(CloseLink("child failed"))
+                continue
+            if target == "socket":
+                link.info.state = ReplicaState.ONLINE if not link.info.rdb_only else ReplicaState.RDB_TRANSMITTED
+                if link.info.rdb_only:
+                    link.push(CloseLink("rdb-only"))
+                    continue
+                self.log.notice(
+                    f"Streamed RDB transfer with replica {link.client.addr} succeeded (socket). "
+                    "Waiting for REPLCONF ACK from replica to enable streaming"
+                )
+                if not link.info.pre_psync:
+                    link.push(WaitFirstAck())
+                link.release_held()
+            else:
+                try:
+                    link.push(open_dump_for_sending(path))
+                except OSError as err:
+                    self.log.warning(f"SYNC failed. Can't open/stat DB after BGSAVE: {err}")
+                    link.push(CloseLink("no dump"))
+                    continue
+                if link.info.rdb_only:
+                    link.push(CloseLink("rdb-only"))
+                    continue
+                link.release_held()
+        waiting.clear()
+        if result.ok and self.server.persistence is not None and target == "disk":
+            self.server.persistence.note_replication_save()
+        self.cron_start_waiting()
+
+    def cron_start_waiting(self) -> None:
+        """Start a BGSAVE for replicas in WAIT_BGSAVE_START when the rules allow (section 8.1)."""
+        cfg = self.server.config
+        waiting = [
+            link
+            for link in self.links.values()
+            if link.info.state is ReplicaState.WAIT_BGSAVE_START and not link.closed
+        ]
+        if not waiting:
+            return
+        # one snapshot serves one RDB version: the first waiting replica's
+        version = waiting[0].rdb_version
+        same = [link for link in waiting if link.rdb_version == version]
+        now = time.monotonic()
+        decision = diskless_cron_decision(
+            [
+                PendingReplica(link.client.id, link.info.capa, link.info.req, int(link.wait_start))
+                for link in same
+            ],
+            int(now),
+            delay=cfg.get_int("repl-diskless-sync-delay"),
+            max_replicas=cfg.get_int("repl-diskless-sync-max-replicas"),
+            diskless_sync=cfg.get_bool("repl-diskless-sync"),
+            child_active=self.children.busy,
+        )
+        if decision is None:
+            return
+        chosen = [self.links[i] for i in decision.client_ids if i in self.links]
+        if chosen:
+            self.start_bgsave_for_replication(chosen, decision.target.value)
+
+    # --- cron ------------------------------------------------------------------------------
+
+    def fast_cron(self) -> None:
+        if self.getack_pending:
+            self.getack_pending = False
+            self.feed_raw(self.encoder.getack())
+
+    def cron(self) -> None:
+        """Once a second: keepalives, pings, timeouts, delayed diskless syncs, backlog TTL."""
+        cfg = self.server.config
+        now = time.time()
+        for link in list(self.links.values()):
+            st = link.info.state
+            if st is ReplicaState.WAIT_BGSAVE_START or (
+                st is ReplicaState.WAIT_BGSAVE_END and link.rdb_target == "disk"
+            ):
+                link.push(b"\n")
+        if not self.is_replica and self.links:
+            self.ping_counter += 1
+            if self.ping_counter >= cfg.get_int("repl-ping-replica-period"):
+                self.ping_counter = 0
+                self.feed_raw(self.encoder.ping())
+        timeout = cfg.get_int("repl-timeout")
+        for link in list(self.links.values()):
+            if link.info.state is ReplicaState.ONLINE and not link.info.pre_psync and not link.info.rdb_only:
+                if link.first_ack.is_set() and now - link.info.ack_time > timeout:
+                    self.log.warning(f"Disconnecting timedout replica (streaming sync): {link.client.addr}")
+                    self.drop_link(link, "timeout")
+        self.cron_start_waiting()
+        ttl = cfg.get_int("repl-backlog-ttl")
+        if (
+            not self.is_replica
+            and self.backlog is not None
+            and not self.links
+            and ttl > 0
+            and self.no_replicas_since is not None
+            and time.monotonic() - self.no_replicas_since > ttl
+        ):
+            self.ids.new_history(new_replid())
+            self.backlog = None
+            self.log.notice(f"Replication backlog freed after {ttl} seconds without connected replicas.")
+        self.primary.cron()
+
+    # --- INFO / ROLE / WAIT ----------------------------------------------------------------
+
+    def replica_lines(self) -> list[str]:
+        lines = []
+        i = 0
+        for link in self.links.values():
+            info = link.info
+            state = info.state.info_state if info.state is not None else None
+            if state is None:
+                continue
+            ip = info.ip or link.client.addr.rsplit(":", 1)[0]
+            lag = int(time.time()) - info.ack_time if state == "online" else 0
+            typ = "rdb-channel" if info.rdb_channel else "replica"
+            lines.append(
+                f"slave{i}:ip={ip},port={info.listening_port},state={state},"
+                f"offset={info.ack_offset},lag={lag},type={typ}"
+            )
+            i += 1
+        return lines
+
+    def info_lines(self) -> list[str]:
+        cfg = self.server.config
+        out: list[str] = []
+        if self.is_replica:
+            out += self.primary.info_lines()
+        else:
+            out.append("role:master")
+        replicas = self.replica_lines()
+        out.append(f"connected_slaves:{len(replicas)}")
+        min_write = cfg.get_int("min-replicas-to-write")
+        max_lag = cfg.get_int("min-replicas-max-lag")
+        if min_write and max_lag:
+            out.append(f"min_slaves_good_slaves:{self.good_replicas()}")
+        out += replicas
+        out += [
+            "replicas_waiting_psync:0",
+            f"master_failover_state:{self.failover_state}",
+            f"master_replid:{self.ids.replid}",
+            f"master_replid2:{self.ids.replid2}",
+            f"master_repl_offset:{self.ids.master_repl_offset}",
+            f"second_repl_offset:{self.ids.second_repl_offset}",
+        ]
+        b = self.backlog
+        out += [
+            f"repl_backlog_active:{1 if b is not None else 0}",
+            f"repl_backlog_size:{cfg.get_int('repl-backlog-size')}",
+            f"repl_backlog_first_byte_offset:{b.first_byte_offset if b is not None else 0}",
+            f"repl_backlog_histlen:{b.histlen if b is not None else 0}",
+        ]
+        return out
+
+    def role_reply(self) -> Reply:
+        if self.is_replica:
+            return self.primary.role_reply()
+        replicas: list[Reply] = []
+        for link in self.links.values():
+            info = link.info
+            if info.state is ReplicaState.ONLINE and not info.rdb_only:
+                ip = info.ip or link.client.addr.rsplit(":", 1)[0]
+                replicas.append([ip.encode(), str(info.listening_port).encode(), str(info.ack_offset).encode()])
+        return [b"master", self.ids.master_repl_offset, replicas]
+
+    def good_replicas(self) -> int:
+        max_lag = self.server.config.get_int("min-replicas-max-lag")
+        now = int(time.time())
+        return sum(
+            1
+            for l in self.links.values()
+            if l.info.state is ReplicaState.ONLINE and now - l.info.ack_time <= max_lag
+        )
+
+    def enough_good_replicas(self) -> bool:
+        cfg = self.server.config
+        need = cfg.get_int("min-replicas-to-write")
+        if not need or not cfg.get_int("min-replicas-max-lag") or self.is_replica:
+            return True
+        return self.good_replicas() >= need
+
+    def acked_replicas(self, offset: int) -> int:
+        return sum(
+            1
+            for l in self.links.values()
+            if l.info.state is ReplicaState.ONLINE and not l.info.rdb_only and l.info.ack_offset >= offset
+        )
+
+    def wait(self, client: ClientState, numreplicas: int, timeout_ms: int, now_ms: int, first: bool) -> Reply | BlockRequest:
+        offset = client.last_write_offset
+        acked = self.acked_replicas(offset)
+        if acked >= numreplicas:
+            return acked
+        if first:
+            self.getack_pending = True
+            client.extra["wait_deadline"] = None if timeout_ms == 0 else now_ms + timeout_ms
+        deadline = client.extra.get("wait_deadline")
+        return BlockRequest(
+            (GETACK_KEY,),
+            deadline if isinstance(deadline, int) else None,
+            acked,
+            on_timeout=lambda: self.acked_replicas(offset),
+        )
+
+    def path_of_dump(self) -> Path:
+        persistence: Persistence = self.server.persistence
+        return persistence.path

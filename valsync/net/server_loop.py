@@ -1,0 +1,87 @@
+"""The root of the trio task tree: listeners, client tasks, cron, signals, shutdown."""
+
+from __future__ import annotations
+
+import signal
+from functools import partial
+from typing import TYPE_CHECKING
+
+import trio
+
+from valsync.net.connection import serve_connection
+
+if TYPE_CHECKING:
+    from valsync.server import Server
+
+CRON_PERIOD = 0.1  # Valkey's serverCron at the default hz 10
+
+
+async def _open_listeners(server: Server) -> list[trio.SocketListener]:
+    port = server.config.get_int("port")
+    binds = server.config.get_str("bind").split() or ["127.0.0.1"]
+    listeners: list[trio.SocketListener] = []
+    for spec in binds:
+        optional = spec.startswith("-")
+        host = spec.lstrip("-")
+        host = {"*": "0.0.0.0", "::*": "::"}.get(host, host)
+        try:
+            listeners.extend(await trio.open_tcp_listeners(port, host=host, backlog=511))
+        except OSError as err:
+            if not optional:
+                raise
+            server.log.warning(f"Could not create server TCP listening socket {spec}:{port}: {err}")
+    return listeners
+
+
+async def _cron(server: Server, nursery: trio.Nursery, done: trio.Event) -> None:
+    ticks = 0
+    while True:
+        await trio.sleep(CRON_PERIOD)
+        ticks += 1
+        server.active_expire_cycle()
+        if server.repl is not None:
+            server.repl.fast_cron()
+            if ticks % 10 == 0:
+                server.repl.cron()
+        if server.persistence is not None:
+            server.persistence.cron()
+        if server.shutdown_requested is not None:
+            done.set()
+            return
+
+
+async def _signals(server: Server, done: trio.Event) -> None:
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for signum in signals:
+            name = "SIGTERM" if signum == signal.SIGTERM else "SIGINT"
+            server.log.warning(f"Received {name} scheduling shutdown...")
+            server.shutdown_requested = server.shutdown_requested or "default"
+            done.set()
+            return
+
+
+async def run_server(
+    server: Server,
+    *,
+    task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve until SHUTDOWN or a signal; the nursery owns every task."""
+    listeners = await _open_listeners(server)
+    done = trio.Event()
+    async with trio.open_nursery() as nursery:
+        server.nursery = nursery
+        nursery.start_soon(
+            partial(trio.serve_listeners, partial(serve_connection, server), listeners)
+        )
+        nursery.start_soon(_cron, server, nursery, done)
+        nursery.start_soon(_signals, server, done)
+        if server.repl is not None:
+            await server.repl.start(nursery)
+        if server.persistence is not None:
+            await server.persistence.start(nursery)
+        ports = [ln.socket.getsockname()[1] for ln in listeners]
+        server.log.notice(f"Ready to accept connections tcp (port {ports[0] if ports else '?'})")
+        task_status.started(listeners)
+        await done.wait()
+        await server.prepare_shutdown()
+        nursery.cancel_scope.cancel()

@@ -1,0 +1,270 @@
+"""RDB persistence of the server: load at start, SAVE, BGSAVE by fork, save points, shutdown.
+
+Writes go to ``temp-<pid>.rdb``, are fsynced, then renamed over the dump, so a crash or a full
+disk mid-save never damages the last good dump (Valkey's rdbSave). Background saves go through
+the shared :class:`~valsync.net.rdb_child.RdbChildManager`, which replication uses too.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import trio
+
+from valsync.net.rdb_child import ChildBusy, ChildResult, RdbChildManager
+from valsync.rdb.child import ProgressWriter
+from valsync.rdb.snapshot import RdbError, load_rdb_file, snapshot_aux, write_snapshot
+from valsync.resp.reply import OK, ErrorReply, Reply, SimpleString
+
+if TYPE_CHECKING:
+    from valsync.server import Server
+
+
+@dataclass
+class ReplInfoFromRdb:
+    """The replication position a dump carried (repl-id / repl-offset / repl-stream-db)."""
+
+    replid: str
+    offset: int
+    stream_db: int
+
+
+class Persistence:
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.children = RdbChildManager(self._fds_to_close)
+        self.nursery: trio.Nursery | None = None
+        self.last_bgsave_ok = True
+        self.last_bgsave_seconds = -1
+        self.bgsave_scheduled = False
+        self.rdb_saves = 0
+        self.last_save_keys = 0
+        self.last_load_keys = 0
+        self.last_load_expired = 0
+        self.repl_info: ReplInfoFromRdb | None = None
+        self.bgsave_started_at = 0.0
+        self.listener_fds: list[int] = []
+
+    def _fds_to_close(self) -> list[int]:
+        return list(self.listener_fds)
+
+    @property
+    def path(self) -> Path:
+        cfg = self.server.config
+        return Path(cfg.get_str("dir")) / cfg.get_str("dbfilename")
+
+    async def start(self, nursery: trio.Nursery) -> None:
+        self.nursery = nursery
+
+    # --- loading ---------------------------------------------------------------------------
+
+    def load_at_start(self) -> None:
+        """Load the dump if present; a corrupt one stops the start (the file is left untouched)."""
+        path = self.path
+        if not path.exists():
+            return
+        log = self.server.log
+        t0 = time.monotonic()
+        try:
+            result = load_rdb_file(path, databases=len(self.server.keyspace))
+        except (RdbError, OSError) as err:
+            log.warning(f"Fatal error loading the DB, check server logs. Exiting. ({err})")
+            raise SystemExit(1) from None
+        self.server.keyspace.swap(result.keyspace)
+        self.last_load_keys = result.keys
+        self.repl_info = _repl_info(result.aux)
+        log.notice(f"Done loading RDB, keys loaded: {self.last_load_keys}, keys expired: 0.")
+        log.notice(f"DB loaded from disk: {time.monotonic() - t0:.3f} seconds")
+
+    # --- saving ----------------------------------------------------------------------------
+
+    def _aux(self) -> dict[str, bytes | str | int]:
+        repl = self.server.repl
+        info = repl.rdb_repl_info() if repl is not None else None
+        return snapshot_aux(info)
+
+    def save(self) -> Reply:
+        """SAVE: in the foreground, blocking the server as Valkey does."""
+        if self.children.busy and self.children.kind == "disk":
+            return ErrorReply("ERR Background save already in progress")
+        try:
+            keys = self._write_file(None)
+        except OSError as err:
+            self.server.log.warning(f"Failed opening the temp RDB file temp-{os.getpid()}.rdb (in server root dir {self.server.config.get_str('dir')}) for saving: {err.strerror}")
+            self.last_bgsave_ok = False
+            return ErrorReply("ERR")
+        self._saved(keys)
+        self.server.log.notice("DB saved on disk")
+        return OK
+
+    def _saved(self, keys: int) -> None:
+        self.server.dirty = 0
+        self.server.lastsave = int(time.time())
+        self.rdb_saves += 1
+        self.last_save_keys = keys
+
+    def _write_file(self, progress: ProgressWriter | None) -> int:
+        path = self.path
+        tmp = path.with_name(f"temp-{os.getpid()}.rdb")
+        cfg = self.server.config
+        try:
+            with open(tmp, "wb") as f:
+                keys = write_snapshot(
+                    self.server.keyspace,
+                    f.write,
+                    self._aux(),
+                    compression=cfg.get_bool("rdbcompression"),
+                    checksum=cfg.get_bool("rdbchecksum"),
+                    key_save_delay_us=cfg.get_int("rdb-key-save-delay"),
+                    progress=progress,
+                )
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+            raise
+        return keys
+
+    def bgsave(self, schedule: bool = False) -> Reply:
+        if self.children.busy:
+            if self.children.kind == "disk":
+                return ErrorReply("ERR Background save already in progress")
+            if schedule:
+                self.bgsave_scheduled = True
+                return SimpleString("Background saving scheduled")
+            return ErrorReply(
+                "ERR Another child process is active (AOF?): can't BGSAVE right now. "
+                "Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible."
+            )
+        if self.nursery is None:
+            return ErrorReply("ERR server not running")
+        self.nursery.start_soon(self.run_bgsave)
+        return SimpleString("Background saving started")
+
+    async def run_bgsave(self) -> ChildResult | None:
+        """Fork a child that writes the dump; return its result (None if a child was busy)."""
+        log = self.server.log
+        dirty_at_fork = self.server.dirty
+        self.bgsave_started_at = time.time()
+
+        def body(_data_fd: int | None, progress: ProgressWriter) -> None:
+            keys = self._write_file(progress)
+            progress.report(keys, progress.bytes)
+
+        try:
+            log.notice("Background saving started by pid (forking)")
+            result = await self.children.run(body, "disk")
+        except ChildBusy:
+            return None
+        self.last_bgsave_seconds = int(result.seconds)
+        if result.ok:
+            self.last_bgsave_ok = True
+            self.server.dirty -= min(dirty_at_fork, self.server.dirty)
+            self.server.lastsave = int(time.time())
+            self.rdb_saves += 1
+            log.notice("Background saving terminated with success")
+        else:
+            self.last_bgsave_ok = False
+            if result.signal:
+                log.warning(f"Background saving terminated by signal {result.signal}")
+            else:
+                log.warning(f"Background saving error: {result.error}")
+        self.server.stats.total_forks = self.children.total_forks
+        return result
+
+    def cron(self) -> None:
+        """Save points and scheduled BGSAVE (Valkey's serverCron part)."""
+        if self.children.busy or self.nursery is None:
+            return
+        if self.bgsave_scheduled:
+            self.bgsave_scheduled = False
+            self.nursery.start_soon(self.run_bgsave)
+            return
+        now = time.time()
+        for seconds, changes in self.server.config.save_points:
+            if self.server.dirty >= changes and now - self.server.lastsave > seconds:
+                if not self.last_bgsave_ok and now - self.bgsave_started_at < 5:
+                    return
+                self.server.log.notice(f"{changes} changes in {seconds} seconds. Saving...")
+                self.nursery.start_soon(self.run_bgsave)
+                return
+
+    async def save_for_shutdown(self) -> None:
+        self.children.kill()
+        keys = self._write_file(None)
+        self._saved(keys)
+        self.server.log.notice("DB saved on disk")
+
+    def debug_reload(self, nosave: bool) -> Reply:
+        if not nosave:
+            reply = self.save()
+            if isinstance(reply, ErrorReply):
+                return reply
+        try:
+            result = load_rdb_file(self.path, databases=len(self.server.keyspace))
+        except (RdbError, OSError) as err:
+            return ErrorReply(f"ERR Error trying to load the RDB dump: {err}")
+        self.server.keyspace.swap(result.keyspace)
+        return OK
+
+    def note_replication_save(self) -> None:
+        """A disk-target replication BGSAVE also wrote the dump (Valkey counts it as a save)."""
+        self.server.lastsave = int(time.time())
+        self.rdb_saves += 1
+
+    def info_lines(self) -> list[str]:
+        ch = self.children
+        in_progress = ch.busy and ch.kind == "disk"
+        total = self.server.keyspace.total_keys()
+        return [
+            f"loading:{int(self.server.loading)}",
+            "async_loading:0",
+            f"current_cow_peak:0",
+            f"current_cow_size:0",
+            f"current_fork_perc:{(100.0 * ch.keys_done / total if ch.busy and total else 0):.2f}",
+            f"current_save_keys_processed:{ch.keys_done if ch.busy else 0}",
+            f"current_save_keys_total:{total if ch.busy else 0}",
+            f"rdb_changes_since_last_save:{self.server.dirty}",
+            f"rdb_bgsave_in_progress:{int(in_progress)}",
+            f"rdb_last_save_time:{self.server.lastsave}",
+            f"rdb_last_bgsave_status:{'ok' if self.last_bgsave_ok else 'err'}",
+            f"rdb_last_bgsave_time_sec:{self.last_bgsave_seconds}",
+            f"rdb_current_bgsave_time_sec:{int(time.time() - self.bgsave_started_at) if in_progress else -1}",
+            f"rdb_saves:{self.rdb_saves}",
+            f"rdb_last_cow_size:0",
+            f"rdb_last_load_keys_expired:{self.last_load_expired}",
+            f"rdb_last_load_keys_loaded:{self.last_load_keys}",
+            "aof_enabled:0",
+            "aof_rewrite_in_progress:0",
+            "aof_rewrite_scheduled:0",
+            "aof_last_rewrite_time_sec:-1",
+            "aof_current_rewrite_time_sec:-1",
+            "aof_last_bgrewrite_status:ok",
+            "aof_rewrites:0",
+            "aof_rewrites_consecutive_failures:0",
+            "aof_last_write_status:ok",
+            "aof_last_cow_size:0",
+            "module_fork_in_progress:0",
+            "module_fork_last_cow_size:0",
+        ]
+
+
+def _repl_info(aux: dict[str, bytes]) -> ReplInfoFromRdb | None:
+    """Trusted only when all three fields are there and repl-stream-db is not -1 (Valkey)."""
+    try:
+        replid = aux["repl-id"].decode()
+        offset = int(aux["repl-offset"])
+        db = int(aux["repl-stream-db"])
+    except (KeyError, ValueError, UnicodeDecodeError):
+        return None
+    if len(replid) != 40 or db == -1:
+        return None
+    return ReplInfoFromRdb(replid, offset, db)

@@ -1,0 +1,146 @@
+"""The replication backlog: the most recent stream bytes, to answer PSYNC.
+
+Theory of operation: stream bytes are appended as they are propagated; the backlog keeps
+them in blocks of :data:`BLOCK_SIZE` bytes (Valkey's replication buffer blocks) and trims
+whole blocks from the front, lazily, like Valkey's ``incrementalTrimReplicationBacklog``: a
+block is dropped only if what remains still holds at least ``size`` bytes, and the last
+block is never dropped. So ``histlen`` may exceed ``size`` by up to one block, as in Valkey.
+
+Offsets are Valkey's: ``end_offset`` is ``master_repl_offset`` (bytes ever appended under
+this history, counting from the offset the backlog was created at) and the first byte held
+has offset ``end_offset - histlen + 1``, 1-based. A PSYNC for offset ``o`` can be served
+iff ``first_byte_offset <= o <= end_offset + 1`` (section 3.3).
+
+A server with no backlog holds ``None`` instead of an instance; :func:`backlog_info_fields`
+renders INFO for both cases (``0``/``0`` when there is none).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+
+BLOCK_SIZE = 16 * 1024
+MIN_BACKLOG_SIZE = 16 * 1024
+DEFAULT_BACKLOG_SIZE = 10 * 1024 * 1024
+
+
+class ReplicationBacklog:
+    """Recent stream bytes in 16 KiB blocks, trimmed from the front in whole blocks."""
+
+    def __init__(self, size: int = DEFAULT_BACKLOG_SIZE, start_offset: int = 0) -> None:
+        """Create an empty backlog whose next byte will have offset ``start_offset + 1``."""
+        self.size = max(size, MIN_BACKLOG_SIZE)
+        self._blocks: deque[bytearray] = deque()
+        self._histlen = 0
+        self._end_offset = start_offset
+
+    @property
+    def end_offset(self) -> int:
+        """Offset of the last byte appended (``master_repl_offset``)."""
+        return self._end_offset
+
+    @property
+    def histlen(self) -> int:
+        return self._histlen
+
+    @property
+    def first_byte_offset(self) -> int:
+        """Offset of the oldest byte held; ``end_offset + 1`` when empty."""
+        return self._end_offset - self._histlen + 1
+
+    @property
+    def active(self) -> bool:
+        """Always True: an existing backlog is active (INFO ``repl_backlog_active:1``)."""
+        return True
+
+    def append(self, data: bytes | bytearray | memoryview) -> int:
+        """Add stream bytes; returns the new ``end_offset``."""
+        view = memoryview(data)
+        n = len(view)
+        if not n:
+            return self._end_offset
+        pos = 0
+        if self._blocks:
+            last = self._blocks[-1]
+            room = BLOCK_SIZE - len(last)
+            if room > 0:
+                last += view[:room]
+                pos = min(room, n)
+        while pos < n:
+            self._blocks.append(bytearray(view[pos : pos + BLOCK_SIZE]))
+            pos += BLOCK_SIZE
+        self._histlen += n
+        self._end_offset += n
+        self._trim()
+        return self._end_offset
+
+    def _trim(self) -> None:
+        # Like Valkey: never below one block, never below ``size`` bytes.
+        blocks = self._blocks
+        while len(blocks) > 1 and self._histlen - len(blocks[0]) > self.size:
+            self._histlen -= len(blocks.popleft())
+
+    def can_serve(self, offset: int) -> bool:
+        """PSYNC range check: ``first_byte_offset <= offset <= end_offset + 1``."""
+        return self.first_byte_offset <= offset <= self._end_offset + 1
+
+    def iter_from(self, offset: int) -> Iterator[memoryview]:
+        """Chunks of the bytes from ``offset`` (1-based, inclusive) to the end, zero-copy.
+
+        Full blocks are never written again, so their views stay valid; the last, still
+        growing block is copied (a live view would make the next append fail to resize it).
+        """
+        if not self.can_serve(offset):
+            raise ValueError(
+                f"offset {offset} outside backlog [{self.first_byte_offset}, {self._end_offset + 1}]"
+            )
+        skip = offset - self.first_byte_offset
+        for block in self._blocks:
+            if skip >= len(block):
+                skip -= len(block)
+                continue
+            if len(block) == BLOCK_SIZE:
+                yield memoryview(block)[skip:]
+            else:
+                yield memoryview(bytes(block[skip:]))
+            skip = 0
+
+    def read_from(self, offset: int) -> bytes:
+        """The bytes from ``offset`` to the end as one ``bytes`` (what follows ``+CONTINUE``)."""
+        return b"".join(self.iter_from(offset))
+
+    def resize(self, size: int) -> None:
+        """``CONFIG SET repl-backlog-size``: minimum 16 KiB, trim at once if smaller."""
+        self.size = max(size, MIN_BACKLOG_SIZE)
+        self._trim()
+
+    def clear(self) -> None:
+        """Drop every byte but keep the offset (the next byte is ``end_offset + 1``)."""
+        self._blocks.clear()
+        self._histlen = 0
+
+    def reset(self, end_offset: int) -> None:
+        """Empty the backlog and continue from ``end_offset`` (restart, full sync on a replica)."""
+        self.clear()
+        self._end_offset = end_offset
+
+
+def backlog_info_fields(backlog: ReplicationBacklog | None, size: int) -> list[tuple[str, str]]:
+    """The four INFO replication backlog fields, in Valkey's order.
+
+    ``size`` is the configured ``repl-backlog-size`` (shown even when there is no backlog).
+    """
+    if backlog is None:
+        return [
+            ("repl_backlog_active", "0"),
+            ("repl_backlog_size", str(size)),
+            ("repl_backlog_first_byte_offset", "0"),
+            ("repl_backlog_histlen", "0"),
+        ]
+    return [
+        ("repl_backlog_active", "1"),
+        ("repl_backlog_size", str(size)),
+        ("repl_backlog_first_byte_offset", str(backlog.first_byte_offset)),
+        ("repl_backlog_histlen", str(backlog.histlen)),
+    ]

@@ -1,0 +1,326 @@
+"""Replica side of the replication handshake, as a sans-IO state machine (section 2).
+
+Theory of operation: the driver connects, sends :meth:`ReplicaHandshake.initiate` (a PING),
+then feeds every byte it reads to :meth:`ReplicaHandshake.receive_data`, sending the bytes of
+each :class:`SendBytes` event and reacting to the others. The machine walks Valkey's states::
+
+    RECEIVE_PING_REPLY --reply--> (AUTH?, listening-port, ip-address?, capa, version written
+    at once) --> one reply read per command, in order --> PSYNC written
+    --> RECEIVE_PSYNC_REPLY --> FullResyncReply | Continue | DualChannelSyncReply | TryLater
+                               | SyncFallback (inline ``SYNC`` written) | HandshakeFailed
+
+A terminal event ends the machine; the bytes that came after the reply line (the RDB payload
+or the stream) are in :attr:`ReplicaHandshake.unused_data`, to be fed to
+:class:`~valsync.replication.rdb_transfer.RdbPayloadReceiver` or the stream reader.
+
+Replies are read as lines like Valkey's ``connSyncReadLine`` (``\\r\\n`` stripped). PING
+accepts any non-error plus ``-NOAUTH``/``-NOPERM``/``-ERR operation not permitted``; an AUTH
+error is fatal; REPLCONF errors are only logged (:class:`HandshakeNotice`). While waiting for
+the PSYNC reply a bare newline is a keepalive (:class:`Keepalive`).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from valsync.replication.errors import RemoteProtocolError
+from valsync.replication.ids import REPLID_LEN
+from valsync.resp.reply import encode_command
+
+MAX_REPLY_LINE = 64 * 1024
+SYNC_INLINE = b"SYNC\r\n"
+
+
+class HandshakeState(enum.Enum):
+    """Valkey's ``repl_state`` values from ``CONNECTING`` to ``TRANSFER``/``CONNECTED``."""
+
+    CONNECTING = "connecting"
+    RECEIVE_PING_REPLY = "receive_ping_reply"
+    RECEIVE_AUTH_REPLY = "receive_auth_reply"
+    RECEIVE_PORT_REPLY = "receive_port_reply"
+    RECEIVE_IP_REPLY = "receive_ip_reply"
+    RECEIVE_CAPA_REPLY = "receive_capa_reply"
+    RECEIVE_VERSION_REPLY = "receive_version_reply"
+    RECEIVE_PSYNC_REPLY = "receive_psync_reply"
+    DONE = "done"
+    FAILED = "failed"
+
+    @property
+    def role_state(self) -> str:
+        """The ROLE/INFO word for this state (``connecting``/``handshake``/``sync``)."""
+        if self is HandshakeState.CONNECTING:
+            return "connecting"
+        return "handshake"
+
+
+@dataclass(frozen=True, slots=True)
+class HandshakeConfig:
+    """What the replica announces; mirrors Valkey's config names."""
+
+    listening_port: int
+    """``replica-announce-port`` if non-zero, else ``port``."""
+    version: str
+    """Sent in ``REPLCONF version`` (a 9.x primary picks the RDB version from it)."""
+    announce_ip: str | None = None
+    primary_user: str | None = None
+    primary_auth: str | None = None
+    dual_channel: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CachedPrimary:
+    """The history we can resume: ``replid`` and the last *processed* offset."""
+
+    replid: str
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class SendBytes:
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Keepalive:
+    """A newline while waiting for the PSYNC reply: refresh the ``repl-timeout`` timer."""
+
+
+@dataclass(frozen=True, slots=True)
+class HandshakeNotice:
+    """Something to log; the handshake goes on (e.g. a REPLCONF error)."""
+
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class FullResyncReply:
+    """``+FULLRESYNC``; ``replid`` is ``""`` and ``offset`` -1 when the line was malformed."""
+
+    replid: str
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class Continue:
+    """``+CONTINUE [<id>]``: ``replid`` is the advertised 40-char ID or ``None``."""
+
+    replid: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DualChannelSyncReply:
+    """``+DUALCHANNELSYNC``: open the RDB channel (section 5)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TryLater:
+    """``-NOMASTERLINK``/``-LOADING``: close and retry from the cron."""
+
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class SyncFallback:
+    """PSYNC unsupported: ``SYNC`` was written (a :class:`SendBytes` precedes this event).
+
+    The payload follows with no ``+FULLRESYNC``; offset starts at -1 and the replica must
+    not send periodic ACKs (section 2.5).
+    """
+
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class HandshakeFailed:
+    """A fatal reply (PING or AUTH error): close, reconnect later."""
+
+    message: str
+
+
+HandshakeEvent = (
+    SendBytes
+    | Keepalive
+    | HandshakeNotice
+    | FullResyncReply
+    | Continue
+    | DualChannelSyncReply
+    | TryLater
+    | SyncFallback
+    | HandshakeFailed
+)
+
+_PING_OK_ERRORS = ("-NOAUTH", "-NOPERM", "-ERR operation not permitted")
+
+
+def psync_command(cached: CachedPrimary | None, *, failover: bool = False) -> bytes:
+    """``PSYNC ? -1`` or ``PSYNC <replid> <offset+1>`` (``FAILOVER`` appended on request)."""
+    if cached is None:
+        argv = [b"PSYNC", b"?", b"-1"]
+    else:
+        argv = [b"PSYNC", cached.replid.encode(), str(cached.offset + 1).encode()]
+    if failover:
+        argv.append(b"FAILOVER")
+    return encode_command(argv)
+
+
+class ReplicaHandshake:
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        config: HandshakeConfig,
+        cached: CachedPrimary | None = None,
+        *,
+        failover: bool = False,
+    ) -> None:
+        self.config = config
+        self.cached = cached
+        self.failover = failover
+        self.state = HandshakeState.CONNECTING
+        self._buf = bytearray()
+        self._pending: list[HandshakeState] = []
+        self.psync_sent: bytes = b""
+        self.unused_data = b""
+
+    @property
+    def done(self) -> bool:
+        return self.state in (HandshakeState.DONE, HandshakeState.FAILED)
+
+    def initiate(self) -> bytes:
+        """The first bytes to send once TCP is connected: ``PING``."""
+        if self.state is not HandshakeState.CONNECTING:
+            raise RuntimeError("initiate() called twice")
+        self.state = HandshakeState.RECEIVE_PING_REPLY
+        return encode_command([b"PING"])
+
+    def handshake_commands(self) -> tuple[bytes, list[HandshakeState]]:
+        """The pipelined batch written after the PING reply, and the replies it expects."""
+        cfg = self.config
+        out = bytearray()
+        expect: list[HandshakeState] = []
+        if cfg.primary_auth is not None:
+            argv = [b"AUTH"]
+            if cfg.primary_user is not None:
+                argv.append(cfg.primary_user.encode())
+            argv.append(cfg.primary_auth.encode())
+            out += encode_command(argv)
+            expect.append(HandshakeState.RECEIVE_AUTH_REPLY)
+        out += encode_command([b"REPLCONF", b"listening-port", str(cfg.listening_port).encode()])
+        expect.append(HandshakeState.RECEIVE_PORT_REPLY)
+        if cfg.announce_ip is not None:
+            out += encode_command([b"REPLCONF", b"ip-address", cfg.announce_ip.encode()])
+            expect.append(HandshakeState.RECEIVE_IP_REPLY)
+        capa = [b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"]
+        if cfg.dual_channel:
+            capa += [b"capa", b"dual-channel"]
+        out += encode_command(capa)
+        expect.append(HandshakeState.RECEIVE_CAPA_REPLY)
+        out += encode_command([b"REPLCONF", b"version", cfg.version.encode()])
+        expect.append(HandshakeState.RECEIVE_VERSION_REPLY)
+        return bytes(out), expect
+
+    def receive_data(self, data: bytes) -> list[HandshakeEvent]:
+        """Feed bytes read from the primary; returns what to send and what happened."""
+        if self.state is HandshakeState.CONNECTING:
+            raise RuntimeError("call initiate() first")
+        if self.done:
+            self.unused_data += data
+            return []
+        self._buf += data
+        events: list[HandshakeEvent] = []
+        while not self.done:
+            nl = self._buf.find(b"\n")
+            if nl < 0:
+                if len(self._buf) > MAX_REPLY_LINE:
+                    raise RemoteProtocolError("reply line from primary too long")
+                break
+            line = bytes(self._buf[:nl]).rstrip(b"\r").decode("utf-8", "replace")
+            del self._buf[: nl + 1]
+            self._on_line(line, events)
+        if self.done:
+            self.unused_data = bytes(self._buf)
+            self._buf.clear()
+        return events
+
+    def _on_line(self, line: str, events: list[HandshakeEvent]) -> None:
+        st = self.state
+        if st is HandshakeState.RECEIVE_PING_REPLY:
+            if line.startswith("-") and not line.startswith(_PING_OK_ERRORS):
+                self._fail(events, f"Error reply to PING from primary: '{line}'")
+                return
+            batch, self._pending = self.handshake_commands()
+            self.state = self._pending.pop(0)
+            events.append(SendBytes(batch))
+            return
+        if st is HandshakeState.RECEIVE_PSYNC_REPLY:
+            self._on_psync_reply(line, events)
+            return
+        if st is HandshakeState.RECEIVE_AUTH_REPLY:
+            if line.startswith("-"):
+                self._fail(events, f"Unable to AUTH to PRIMARY: {line}")
+                return
+        elif line.startswith("-"):
+            what = {
+                HandshakeState.RECEIVE_PORT_REPLY: "REPLCONF listening-port",
+                HandshakeState.RECEIVE_IP_REPLY: "REPLCONF ip-address",
+                HandshakeState.RECEIVE_CAPA_REPLY: "REPLCONF capa",
+                HandshakeState.RECEIVE_VERSION_REPLY: "REPLCONF version",
+            }[st]
+            events.append(
+                HandshakeNotice(f"(Non critical) Primary does not understand {what}: {line}")
+            )
+        if self._pending:
+            self.state = self._pending.pop(0)
+            return
+        self.psync_sent = psync_command(self.cached, failover=self.failover)
+        self.state = HandshakeState.RECEIVE_PSYNC_REPLY
+        events.append(SendBytes(self.psync_sent))
+
+    def _on_psync_reply(self, line: str, events: list[HandshakeEvent]) -> None:
+        if not line:
+            events.append(Keepalive())
+            return
+        if line.startswith("+FULLRESYNC"):
+            # Valkey: the ID is what lies between the first and second space and must be
+            # exactly 40 chars; otherwise blank it so the next PSYNC cannot succeed.
+            parts = line.split(" ", 2)
+            if len(parts) == 3 and len(parts[1]) == REPLID_LEN:
+                events.append(FullResyncReply(parts[1], _strtoll(parts[2])))
+            else:
+                events.append(HandshakeNotice("Primary replied with wrong +FULLRESYNC syntax."))
+                events.append(FullResyncReply("", -1))
+            self.state = HandshakeState.DONE
+            return
+        if line.startswith("+CONTINUE"):
+            rest = line[10:]
+            events.append(Continue(rest if len(rest) == REPLID_LEN else None))
+            self.state = HandshakeState.DONE
+            return
+        if line.startswith("+DUALCHANNELSYNC"):
+            events.append(DualChannelSyncReply())
+            self.state = HandshakeState.DONE
+            return
+        if line.startswith(("-NOMASTERLINK", "-LOADING")):
+            events.append(TryLater(line))
+            self.state = HandshakeState.DONE
+            return
+        if not line.startswith("-ERR"):
+            events.append(HandshakeNotice(f"Unexpected reply to PSYNC from primary: {line}"))
+        events.append(SendBytes(SYNC_INLINE))
+        events.append(SyncFallback(line))
+        self.state = HandshakeState.DONE
+
+    def _fail(self, events: list[HandshakeEvent], message: str) -> None:
+        events.append(HandshakeFailed(message))
+        self.state = HandshakeState.FAILED
+
+
+def _strtoll(text: str) -> int:
+    """C ``strtoll(text, NULL, 10)``: leading digits, 0 if none."""
+    text = text.strip()
+    i = 1 if text[:1] in ("-", "+") else 0
+    j = i
+    while j < len(text) and text[j].isdigit():
+        j += 1
+    return int(text[:j]) if j > i else 0

@@ -1,0 +1,321 @@
+"""The Server: owns the config, the keyspace, the clients and replication; runs commands.
+
+:meth:`Server.process` is Valkey's ``processCommand``: the checks every command passes (auth,
+arity, MULTI queueing, read-only replica, stale data, min-replicas) before the handler runs,
+and what happens after it (WATCH invalidation, waking blocked clients, propagation).
+Everything here is synchronous; the trio tasks live in :mod:`valsync.net`.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from valsync import VALKEY_COMPAT_VERSION
+from valsync.commands import (
+    BlockRequest,
+    ClientState,
+    CommandContext,
+    ExpireMode,
+    Propagated,
+    call,
+    lookup_command,
+)
+from valsync.commands.errors import EXECABORT, READONLY
+from valsync.config import Config
+from valsync.keyspace import Keyspace
+from valsync.log import ServerLog
+from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Reply
+from valsync.stats import Stats
+
+if TYPE_CHECKING:
+    from valsync.net.replication import ReplicationService
+
+NOAUTH = "NOAUTH Authentication required."
+MASTERDOWN = (
+    "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+)
+NOREPLICAS = "NOREPLICAS Not enough good replicas to write."
+
+# Commands that run even inside MULTI rather than being queued (Valkey's execCommand list).
+MULTI_CONTROL = frozenset({"exec", "discard", "multi", "watch", "quit", "reset"})
+# Commands allowed before AUTH, as Valkey's no_auth flag.
+NO_AUTH_COMMANDS = frozenset({"auth", "hello", "quit", "reset"})
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Server:
+    """One valsync server instance (sans trio: the net layer drives it)."""
+
+    def __init__(self, config: Config, log: ServerLog | None = None) -> None:
+        self.config = config
+        self.log = log if log is not None else ServerLog()
+        self.pid = os.getpid()
+        self.run_id = "".join(random.choice("0123456789abcdef") for _ in range(40))
+        self.start_time = time.time()
+        self.stats = Stats()
+        self.keyspace = Keyspace(config.get_int("databases"), on_modified=self.key_modified)
+        self.rng = random.Random()
+        self.clients: dict[int, ClientState] = {}
+        self._next_client_id = 1
+        self.watch_index: dict[tuple[int, bytes], set[ClientState]] = {}
+        self.key_ready_listeners: dict[tuple[int, bytes], set[Callable[[], None]]] = {}
+        self.dirty = 0
+        self.lastsave = int(time.time())
+        self.active_expire_enabled = True
+        self.loading = False
+        self.shutdown_requested: str | None = None
+        self.repl: ReplicationService | None = None
+        self.command_calls: dict[str, list[int]] = {}
+        self.persistence: Any = None
+        self.nursery: Any = None
+        self.applying_primary_stream = False
+
+    # --- clients -----------------------------------------------------------------------
+
+    def new_client(self, addr: str = "", laddr: str = "", fd: int = -1) -> ClientState:
+        client = ClientState(
+            id=self._next_client_id,
+            addr=addr,
+            laddr=laddr,
+            fd=fd,
+            created_ms=now_ms(),
+            authenticated=not self.config.get_str("requirepass"),
+        )
+        client.last_interaction_ms = client.created_ms
+        self._next_client_id += 1
+        self.clients[client.id] = client
+        self.stats.total_connections_received += 1
+        return client
+
+    def free_client(self, client: ClientState) -> None:
+        self.unwatch_all(client)
+        self.clients.pop(client.id, None)
+
+    # --- key change notifications ------------------------------------------------------
+
+    def key_modified(self, dbid: int, key: bytes) -> None:
+        """Valkey's signalModifiedKey + signalKeyAsReady: WATCH and blocked clients."""
+        ident = (dbid, key)
+        watchers = self.watch_index.get(ident)
+        if watchers:
+            for client in watchers:
+                client.dirty_cas = True
+        listeners = self.key_ready_listeners.get(ident)
+        if listeners:
+            for wake in list(listeners):
+                wake()
+
+    def watch(self, client: ClientState, key: bytes) -> None:
+        ident = (client.db, key)
+        client.watched.add(ident)
+        self.watch_index.setdefault(ident, set()).add(client)
+
+    def unwatch_all(self, client: ClientState) -> None:
+        for ident in client.watched:
+            watchers = self.watch_index.get(ident)
+            if watchers is not None:
+                watchers.discard(client)
+                if not watchers:
+                    del self.watch_index[ident]
+        client.watched.clear()
+        client.dirty_cas = False
+
+    def add_key_listener(self, dbid: int, keys: tuple[bytes, ...], wake: Callable[[], None]) -> None:
+        for key in keys:
+            self.key_ready_listeners.setdefault((dbid, key), set()).add(wake)
+
+    def remove_key_listener(self, dbid: int, keys: tuple[bytes, ...], wake: Callable[[], None]) -> None:
+        for key in keys:
+            listeners = self.key_ready_listeners.get((dbid, key))
+            if listeners is not None:
+                listeners.discard(wake)
+                if not listeners:
+                    del self.key_ready_listeners[(dbid, key)]
+
+    # --- roles -------------------------------------------------------------------------
+
+    @property
+    def is_replica(self) -> bool:
+        return self.repl is not None and self.repl.is_replica
+
+    def expire_mode_for(self, client: ClientState) -> ExpireMode:
+        if not self.is_replica:
+            return ExpireMode.DELETE
+        return ExpireMode.KEEP if client.is_primary_link else ExpireMode.HIDE
+
+    def make_context(self, client: ClientState) -> CommandContext:
+        return CommandContext(
+            self.keyspace,
+            client,
+            now_ms(),
+            expire_mode=self.expire_mode_for(client),
+            lazy_expire_unlink=self.config.get_bool("lazyfree-lazy-expire"),
+            rng=self.rng,
+            server=self,
+        )
+
+    # --- the command pipeline ----------------------------------------------------------
+
+    def process(self, client: ClientState, argv: list[bytes]) -> Reply | BlockRequest:
+        """Run one client command through Valkey's checks; returns its reply."""
+        client.last_interaction_ms = now_ms()
+        name = argv[0].lower().decode("latin-1")
+        if not client.authenticated and name not in NO_AUTH_COMMANDS:
+            return self._reject(client, NOAUTH)
+        spec = lookup_command(argv)
+        if isinstance(spec, ErrorReply):
+            return self._reject(client, spec.text)
+        client.last_command = spec.name
+        if client.in_multi and spec.name not in MULTI_CONTROL:
+            if "no_multi" in spec.flags:
+                return self._reject(client, f"ERR Command not allowed inside a transaction")
+            client.multi_queue.append(argv)
+            return QUEUED
+        refusal = self.refusal(client, spec.name, spec.flags)
+        if refusal is not None:
+            return self._reject(client, refusal)
+        ctx = self.make_context(client)
+        reply = call(ctx, spec, argv)
+        self.after_call(ctx, spec.name)
+        return reply
+
+    def refusal(self, client: ClientState, name: str, flags: frozenset[str]) -> str | None:
+        """The error Valkey gives before running a command here, if any."""
+        if self.loading and "loading" not in flags:
+            return "LOADING Valkey is loading the dataset in memory"
+        is_write = "write" in flags
+        if self.repl is not None and self.repl.is_replica and not client.is_primary_link:
+            if is_write and self.config.get_bool("replica-read-only"):
+                return READONLY
+            if (
+                not self.repl.link_up
+                and not self.config.get_bool("replica-serve-stale-data")
+                and "stale" not in flags
+            ):
+                return MASTERDOWN
+        if is_write and self.repl is not None and not client.is_primary_link:
+            if not self.repl.enough_good_replicas():
+                return NOREPLICAS
+        return None
+
+    def _reject(self, client: ClientState, text: str) -> ErrorReply:
+        if client.in_multi:
+            client.multi_error = True
+        self.stats.total_error_replies += 1
+        return ErrorReply(text)
+
+    def after_call(self, ctx: CommandContext, name: str) -> None:
+        self.stats.total_commands_processed += 1
+        self.stats.expired_keys += ctx.expired_keys
+        calls = self.command_calls.setdefault(name, [0, 0])
+        calls[0] += 1
+        self.dirty += ctx.dirty
+        units = ctx.take_propagated()
+        if units:
+            self.propagate(units)
+            ctx.client.last_write_offset = self.repl.master_repl_offset if self.repl else 0
+
+    def propagate(self, unit: list[Propagated]) -> None:
+        """Send one execution unit down the replication stream."""
+        if self.repl is not None:
+            self.repl.feed(unit)
+
+    # --- MULTI / EXEC ------------------------------------------------------------------
+
+    def exec_transaction(self, client: ClientState) -> Reply:
+        if client.multi_error:
+            self.discard_transaction(client)
+            return ErrorReply(EXECABORT)
+        if client.dirty_cas:
+            self.discard_transaction(client)
+            return NULL_ARRAY
+        queue = client.multi_queue
+        client.in_multi = False
+        client.multi_queue = []
+        self.unwatch_all(client)
+        ctx = self.make_context(client)
+        ctx.in_multi_exec = True
+        replies: list[Reply] = []
+        for argv in queue:
+            spec = lookup_command(argv)
+            if isinstance(spec, ErrorReply):
+                replies.append(spec)
+                continue
+            refusal = self.refusal(client, spec.name, spec.flags)
+            if refusal is not None:
+                replies.append(ErrorReply(refusal))
+                continue
+            reply = call(ctx, spec, argv)
+            if isinstance(reply, BlockRequest):
+                reply = reply.timeout_reply
+            replies.append(reply)
+            self.stats.total_commands_processed += 1
+        self.dirty += ctx.dirty
+        self.stats.expired_keys += ctx.expired_keys
+        units = ctx.take_propagated()
+        if units:
+            self.propagate(units)
+            client.last_write_offset = self.repl.master_repl_offset if self.repl else 0
+        return replies
+
+    def discard_transaction(self, client: ClientState) -> None:
+        client.in_multi = False
+        client.multi_queue = []
+        client.multi_error = False
+        self.unwatch_all(client)
+
+    # --- cron ----------------------------------------------------------------------------
+
+    def active_expire_cycle(self, budget_keys: int = 200) -> int:
+        """Delete keys whose TTL passed, sampling like Valkey's active expiry (primary only)."""
+        if self.is_replica or not self.active_expire_enabled:
+            return 0
+        expired = 0
+        units: list[Propagated] = []
+        when = now_ms()
+        unlink = b"UNLINK" if self.config.get_bool("lazyfree-lazy-expire") else b"DEL"
+        for db in self.keyspace.dbs:
+            if not db.expires:
+                continue
+            if db.expire_scan_pos >= len(db.expire_scan):
+                db.expire_scan = list(db.expires)
+                db.expire_scan_pos = 0
+            start = db.expire_scan_pos
+            take = db.expire_scan[start : start + budget_keys]
+            db.expire_scan_pos = start + budget_keys
+            for key in take:
+                deadline = db.expires.get(key)
+                if deadline is not None and deadline <= when:
+                    db.delete(key)
+                    expired += 1
+                    units.append(Propagated(db.id, [unlink, key]))
+        self.stats.expired_keys += expired
+        for unit in units:
+            self.propagate([unit])
+        return expired
+
+    def info_version(self) -> str:
+        return VALKEY_COMPAT_VERSION
+
+    async def prepare_shutdown(self) -> None:
+        """SHUTDOWN semantics: save when save points exist (or SAVE was asked), unless NOSAVE."""
+        mode = self.shutdown_requested or "default"
+        self.log.warning("User requested shutdown...")
+        if self.persistence is not None:
+            want = mode == "save" or (mode == "default" and bool(self.config.save_points))
+            if want:
+                self.log.notice("Saving the final RDB snapshot before exiting.")
+                try:
+                    await self.persistence.save_for_shutdown()
+                except Exception as err:  # noqa: BLE001 - a failed final save is logged, as Valkey does
+                    self.log.warning(f"Error trying to save the DB, can't exit. ({err})")
+        if self.repl is not None:
+            self.repl.shutdown()
+        self.log.warning(f"{'Valkey'} is now ready to exit, bye bye...")
