@@ -26,9 +26,12 @@ def serve(argv: list[str]) -> int:
     try:
         config = Config.from_args(argv)
     except ConfigError as err:
-        sys.stderr.write(f"{err}\n")
+        if err.log_line:
+            ServerLog().warning(str(err))
+        else:
+            sys.stderr.write(err.stderr_text)
         return 1
-    log = ServerLog(config.get_str("loglevel"), config.get_str("logfile"))
+    log = ServerLog(config.get_str("loglevel"), config.logfile_path or "")
     if dashboard and not config.get_str("logfile"):
         log.set_logfile("valsync.log")
     from valsync.app import build_server, run

@@ -17,15 +17,19 @@ Two allowances, both about order or chance, never about content:
 
 from __future__ import annotations
 
+import math
 import os
+import random
+import struct
 from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.differential import Differ, RawClient
+from tests.differential import Differ, RawClient, ReplicaStream
 from tests.realvalkey import ServerProcess, start_valkey
+from tests.unit.cmdutil import Harness
 from valsync.commands import BlockRequest
 from valsync.resp import encode
 
@@ -374,3 +378,98 @@ def test_random_replies_have_valkeys_shape(server: ServerProcess, resp: int) -> 
 def test_raw_client_reads_one_reply(server: ServerProcess) -> None:
     with RawClient(server.port) as c:
         assert c.call("PING") == b"+PONG\r\n"
+
+
+PROPAGATION_SCRIPT = [
+    ["SADD", "s", "a", "b", "c"],
+    ["SADD", "s", "a"],
+    ["SREM", "s", "x"],
+    ["SREM", "s", "a", "x"],
+    ["SPOP", "s", "0"],
+    ["SPOP", "s", "5"],
+    ["SPOP", "nokey", "5"],
+    ["SADD", "s", "a"],
+    ["SPOP", "s"],
+    ["SADD", "s1", "x", "y"],
+    ["SMOVE", "s1", "s2", "x"],
+    ["SMOVE", "s1", "s2", "zz"],
+    ["SMOVE", "s1", "s1", "y"],
+    ["SINTERSTORE", "d", "s1", "s2"],
+    ["SINTERSTORE", "d", "s1", "nokey"],
+    ["SUNIONSTORE", "d", "s1", "s2"],
+    ["SDIFFSTORE", "d", "s1", "s1"],
+    ["ZADD", "z", "1", "a", "2", "b", "3", "c"],
+    ["ZADD", "z", "1", "a"],
+    ["ZADD", "z", "XX", "CH", "5", "a"],
+    ["ZINCRBY", "z", "1", "a"],
+    ["ZADD", "z", "INCR", "GT", "-1", "a"],
+    ["ZREM", "z", "nope"],
+    ["ZPOPMIN", "z"],
+    ["ZPOPMAX", "z", "5"],
+    ["ZPOPMIN", "z", "0"],
+    ["ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d"],
+    ["ZMPOP", "1", "z", "MIN"],
+    ["ZMPOP", "2", "nokey", "z", "MAX", "COUNT", "10"],
+    ["ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d"],
+    ["BZPOPMIN", "nokey", "z", "1"],
+    ["BZPOPMAX", "z", "0"],
+    ["BZMPOP", "1", "1", "z", "MIN", "COUNT", "5"],
+    ["ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d"],
+    ["ZREMRANGEBYRANK", "z", "0", "0"],
+    ["ZREMRANGEBYSCORE", "z", "100", "200"],
+    ["ZREMRANGEBYLEX", "z", "-", "+"],
+    ["ZADD", "z", "1", "a", "2", "b"],
+    ["ZRANGESTORE", "zd", "z", "0", "-1"],
+    ["ZRANGESTORE", "zd", "nokey", "0", "-1"],
+    ["ZRANGESTORE", "zd", "nokey", "0", "-1"],
+    ["ZUNIONSTORE", "zd", "2", "z", "s2", "WEIGHTS", "1", "2"],
+    ["ZINTERSTORE", "zd", "1", "nokey"],
+    ["ZDIFFSTORE", "zd", "1", "z"],
+]
+
+
+def test_propagation_matches_valkey() -> None:
+    """What a replica receives for each write (SPOP -> SREM/UNLINK, ZMPOP/BZ*POP -> ZPOP*,
+    no-op writes -> nothing) equals what valsync propagates. Single-member sets keep SPOP
+    deterministic."""
+    server = start_valkey("8.1.8", "--repl-diskless-sync", "no")
+    try:
+        with RawClient(server.port) as client:
+            stream = ReplicaStream(server.port)
+            harness = Harness()
+            for argv in PROPAGATION_SCRIPT:
+                client.call(*argv)
+                harness.run(*argv)
+            client.call("PING")
+            client.call("SADD", "end-marker", "x")
+            real = stream.read_commands(lambda argv: argv[:2] == [b"SADD", b"end-marker"])
+            stream.close()
+        real = [argv for argv in real if argv[0].upper() != b"SELECT"][:-1]
+        assert [argv for _, argv in harness.propagated] == real
+    finally:
+        server.stop()
+
+
+def test_double_formatting_matches_valkey(server: ServerProcess) -> None:
+    """Scores of many magnitudes print exactly as Valkey prints them (ZSCORE, RESP2 and RESP3)."""
+    rng = random.Random(7)
+    values: list[float] = []
+    while len(values) < 400:
+        kind = rng.randrange(3)
+        if kind == 0:
+            value = struct.unpack("<d", struct.pack("<Q", rng.getrandbits(64)))[0]
+        elif kind == 1:
+            value = round(rng.uniform(-1000, 1000), rng.randrange(6))
+        else:
+            value = rng.random() * 10.0 ** rng.randrange(-30, 30)
+        if math.isfinite(value):
+            values.append(value)
+    for resp in (2, 3):
+        differ = Differ(server, resp=resp)
+        try:
+            differ.reset()
+            for i, value in enumerate(values):
+                differ.check("ZADD", "fp", repr(value), f"m{i}")
+                differ.check("ZSCORE", "fp", f"m{i}")
+        finally:
+            differ.close()

@@ -8,9 +8,17 @@ from collections import deque
 import pytest
 
 from valsync.keyspace import HashValue, Keyspace, OpaqueValue, ZSetValue
-from valsync.rdb import RdbError, RdbReader, dump_rdb_bytes, load_rdb_bytes, make_aux
-from valsync.rdb import format as F
-from valsync.rdb import intset, listpack, ziplist
+from valsync.rdb import (
+    RdbError,
+    RdbKey,
+    RdbReader,
+    dump_rdb_bytes,
+    intset,
+    listpack,
+    load_rdb_bytes,
+    make_aux,
+    ziplist,
+)
 from valsync.rdb.format import CRC64, EncodingError, is_canonical_int
 from valsync.rdb.writer import encode_len, encode_string, score_text
 
@@ -101,7 +109,13 @@ def _ziplist(entries: list[bytes]) -> bytes:
         body += entry
         prev = len(entry)
     total = 10 + len(body) + 1
-    return total.to_bytes(4, "little") + (0).to_bytes(4, "little") + len(entries).to_bytes(2, "little") + body + b"\xff"
+    return (
+        total.to_bytes(4, "little")
+        + (0).to_bytes(4, "little")
+        + len(entries).to_bytes(2, "little")
+        + body
+        + b"\xff"
+    )
 
 
 def test_ziplist_and_zipmap_decode() -> None:
@@ -110,7 +124,16 @@ def test_ziplist_and_zipmap_decode() -> None:
         + [b"\x40\x40" + b"q" * 64, b"\xe0" + (1 << 40).to_bytes(8, "little")]
         + [b"\xf0" + (-5).to_bytes(3, "little", signed=True)]
     )
-    assert ziplist.decode(blob) == [b"abc", b"12345", b"70000", b"2", b"-1", b"q" * 64, b"%d" % (1 << 40), b"-5"]
+    assert ziplist.decode(blob) == [
+        b"abc",
+        b"12345",
+        b"70000",
+        b"2",
+        b"-1",
+        b"q" * 64,
+        b"%d" % (1 << 40),
+        b"-5",
+    ]
     zipmap = b"\x02\x01a\x02\x00xy\x03foo\x01\x01bz\xff"
     assert ziplist.decode_zipmap(zipmap) == [b"a", b"xy", b"foo", b"b"]
     with pytest.raises(EncodingError):
@@ -177,16 +200,21 @@ def test_skiplist_zset_written_highest_first() -> None:
 
 
 def test_quicklist_nodes_split_like_valkey() -> None:
-    """30-byte items give nodes of 8167 bytes, as in the 8.1.8 ``list:ql`` key."""
+    """30-byte items give nodes of 8167, 8167 and 2887 bytes, as in the 8.1.8 ``list:ql`` key."""
     items = deque(b"item-%04d-abcdefghijklmnopqrst" % i for i in range(600))
     ks = Keyspace()
     ks[0].data[b"l"] = items
     blob = dump_rdb_bytes(ks, aux={}, compression=False)
-    start = blob.index(b"\x12\x01l") + 3
-    assert blob[start] == 3
-    assert blob[start + 1] == 2
-    node_len = int.from_bytes(blob[start + 3 : start + 7], "big")
-    assert blob[start + 2] == 0x80 or node_len
+    p = blob.index(b"\x12\x01l") + 3
+    assert blob[p] == 3
+    p += 1
+    sizes = []
+    for _ in range(3):
+        assert blob[p] == 2
+        size = ((blob[p + 1] & 0x3F) << 8) | blob[p + 2]
+        sizes.append(size)
+        p += 3 + size
+    assert sizes == [8167, 8167, 2887]
     assert load_rdb_bytes(blob).keyspace[0].data[b"l"] == items
 
 
@@ -262,12 +290,21 @@ def _header(magic: bytes) -> bytes:
 
 @pytest.mark.parametrize("magic", [b"REDIS0001", b"REDIS0009", b"REDIS0011", b"VALKEY080"])
 def test_accepted_versions(magic: bytes) -> None:
-    assert load_rdb_bytes(_header(magic) if magic >= b"REDIS0005" else magic + b"\xff").keys_loaded == 0
+    assert (
+        load_rdb_bytes(_header(magic) if magic >= b"REDIS0005" else magic + b"\xff").keys_loaded
+        == 0
+    )
 
 
 @pytest.mark.parametrize(
     ("magic", "version"),
-    [(b"REDIS0012", 12), (b"REDIS0080", 80), (b"VALKEY011", 11), (b"VALKEY081", 81), (b"REDIS0000", 0)],
+    [
+        (b"REDIS0012", 12),
+        (b"REDIS0080", 80),
+        (b"VALKEY011", 11),
+        (b"VALKEY081", 81),
+        (b"REDIS0000", 0),
+    ],
 )
 def test_refused_versions(magic: bytes, version: int) -> None:
     with pytest.raises(RdbError) as info:
@@ -286,8 +323,10 @@ def _dump_with(record: bytes) -> bytes:
 
 
 def test_unknown_type_names_type_and_offset() -> None:
-    with pytest.raises(RdbError, match=r"unknown type 42 \(at byte 11\)"):
+    with pytest.raises(RdbError, match=r"^unknown type 42 at byte 11$") as info:
         load_rdb_bytes(_dump_with(b"\x2a\x01k\x01v"))
+    assert info.value.offset == 11
+    assert info.value.reason == "unknown type 42"
 
 
 def test_module_value_and_module_aux_refused() -> None:
@@ -314,8 +353,14 @@ def test_bad_checksum_and_short_trailer() -> None:
 
 def test_truncation_names_the_key() -> None:
     blob = _dump_with(b"\x00\x05mykey\x40\x80" + b"x" * 128)
-    with pytest.raises(RdbError, match=r"truncated at byte 40 in key 'mykey'"):
+    with pytest.raises(RdbError, match=r"^truncated at byte 40 in key 'mykey'$"):
         load_rdb_bytes(blob[:40])
+    reader = RdbReader()
+    reader.feed(blob[:40])
+    with pytest.raises(RdbError, match="truncated"):
+        reader.finish()
+    with pytest.raises(RdbError, match="truncated"):
+        reader.feed(b"more")
 
 
 def test_legacy_encodings_load() -> None:
@@ -324,12 +369,20 @@ def test_legacy_encodings_load() -> None:
     records = (
         b"\x01\x02l1\x02\x01a\x01b"
         + b"\x03\x02z1\x02\x01a\x031.5\x01b\xfe"
-        + b"\x09\x02h9" + encode_string(b"\x01\x01a\x01\x00x\xff")
-        + b"\x0a\x02l2" + encode_string(zl)
-        + b"\x0c\x02z2" + encode_string(_ziplist([b"\x01m", b"\xf3"]))
-        + b"\x0d\x02h2" + encode_string(zl)
-        + b"\x0e\x02l3\x02" + encode_string(zl) + encode_string(zl)
-        + b"\xfd" + (4102444800).to_bytes(4, "little") + b"\x00\x02ex\x01v"
+        + b"\x09\x02h9"
+        + encode_string(b"\x01\x01a\x01\x00x\xff")
+        + b"\x0a\x02l2"
+        + encode_string(zl)
+        + b"\x0c\x02z2"
+        + encode_string(_ziplist([b"\x01m", b"\xf3"]))
+        + b"\x0d\x02h2"
+        + encode_string(zl)
+        + b"\x0e\x02l3\x02"
+        + encode_string(zl)
+        + encode_string(zl)
+        + b"\xfd"
+        + (4102444800).to_bytes(4, "little")
+        + b"\x00\x02ex\x01v"
         + b"\xf8\x05\xf9\x07\x00\x02lr\x01v"
     )
     body = b"REDIS0006\xfe\x00" + records + b"\xff"
@@ -379,3 +432,53 @@ def test_total_size_lets_the_last_record_finish_early() -> None:
         reader.feed(blob[i : i + 1000])
     assert reader.done
     assert reader.finish().keyspace[0].data == ks[0].data
+
+
+def test_pull_events_in_file_order() -> None:
+    ks = Keyspace()
+    ks[0].data[b"a"] = b"1"
+    ks[0].expires[b"a"] = 77
+    ks[4].data[b"b"] = deque([b"x"])
+    blob = dump_rdb_bytes(ks, aux={})
+    reader = RdbReader(events=True)
+    got = []
+    for i in range(len(blob)):
+        reader.feed(blob[i : i + 1])
+        while (event := reader.next_event()) is not None:
+            got.append(event)
+    reader.finish()
+    assert got == [RdbKey(0, b"a", b"1", 77), RdbKey(4, b"b", deque([b"x"]), None)]
+    assert reader.keyspace.total_keys() == 0
+
+
+def _stream_payload(rdb_type: int) -> bytes:
+    """A one-node stream with a group holding one pending entry owned by one consumer."""
+    node = bytes.fromhex(
+        "10000000000000000100000000000000012b2b0000000f000201000101018"
+        "46e616d6505000102010001000181610204010201000101018162020401ff"
+    )
+    raw_id = (1).to_bytes(8, "big") * 2
+    out = b"\x01" + node + b"\x02\x01\x02"
+    if rdb_type >= 19:
+        out += b"\x01\x01\x00\x00\x02"
+    out += b"\x01\x02g1\x01\x01"
+    if rdb_type >= 19:
+        out += b"\x01"
+    out += b"\x01" + raw_id + (1795745293000).to_bytes(8, "little") + b"\x01"
+    out += b"\x01\x05alice" + (1795745293001).to_bytes(8, "little")
+    if rdb_type >= 21:
+        out += (1795745293002).to_bytes(8, "little")
+    return out + b"\x01" + raw_id
+
+
+@pytest.mark.parametrize("rdb_type", [15, 19, 21])
+def test_stream_versions_are_skipped_exactly(rdb_type: int) -> None:
+    payload = _stream_payload(rdb_type)
+    record = bytes((rdb_type,)) + b"\x01s" + payload + b"\x00\x05after\x01v"
+    data = load_rdb_bytes(_dump_with(record)).keyspace[0].data
+    assert data[b"s"] == OpaqueValue(rdb_type, payload)
+    assert data[b"after"] == b"v"
+    for cut in range(len(record)):
+        body = b"REDIS0011\xfe\x00" + record[:cut]
+        with pytest.raises(RdbError):
+            load_rdb_bytes(body)

@@ -55,7 +55,9 @@ element = st.one_of(
     st.sampled_from([b"", b"007", b"-0", b"+1", b"1.5", b" 1", b"2147483648", b"-2147483649"]),
     sized,
 )
-big_string = st.sampled_from([16383, 16384, 70000]).map(lambda n: bytes(range(256)) * (n // 256) + b"x" * (n % 256))
+big_string = st.sampled_from([16383, 16384, 70000]).map(
+    lambda n: bytes(range(256)) * (n // 256) + b"x" * (n % 256)
+)
 
 
 def _numbered(n: int, width: int, prefix: bytes = b"") -> list[bytes]:
@@ -64,14 +66,24 @@ def _numbered(n: int, width: int, prefix: bytes = b"") -> list[bytes]:
 
 lists = st.one_of(
     st.lists(element, min_size=1, max_size=12).map(deque),
-    st.builds(lambda n, w: deque(_numbered(n, w, b"e")), st.sampled_from([1, 300, 700]), st.sampled_from([3, 30])),
-    st.lists(st.sampled_from([b"p" * 8191, b"q" * 8192, b"r" * 8193, b"s"]), min_size=1, max_size=4).map(deque),
+    st.builds(
+        lambda n, w: deque(_numbered(n, w, b"e")),
+        st.sampled_from([1, 300, 700]),
+        st.sampled_from([3, 30]),
+    ),
+    st.lists(
+        st.sampled_from([b"p" * 8191, b"q" * 8192, b"r" * 8193, b"s"]), min_size=1, max_size=4
+    ).map(deque),
 )
 sets = st.one_of(
     st.sets(element, min_size=1, max_size=12),
     st.builds(lambda n: set(_numbered(n, 1)), st.sampled_from([1, 511, 512, 513])),
     st.builds(lambda n: {b"%d" % (i * 100003 - 7) for i in range(n)}, st.sampled_from([2, 40])),
-    st.builds(lambda n, w: set(_numbered(n, w, b"m")), st.sampled_from([127, 128, 129]), st.sampled_from([5, 63, 64])),
+    st.builds(
+        lambda n, w: set(_numbered(n, w, b"m")),
+        st.sampled_from([127, 128, 129]),
+        st.sampled_from([5, 63, 64]),
+    ),
 )
 scores = st.one_of(
     st.floats(allow_nan=False),
@@ -127,7 +139,7 @@ def values(field_ttls: bool) -> st.SearchStrategy[Value]:
 @st.composite
 def keyspaces(draw: st.DrawFn, field_ttls: bool) -> Keyspace:
     ks = Keyspace()
-    dbs = draw(st.lists(st.integers(0, 15), min_size=0, max_size=3, unique=True))
+    dbs = draw(st.lists(st.integers(0, 15), min_size=0, max_size=4, unique=True))
     for dbi in dbs:
         entries = draw(
             st.dictionaries(
@@ -155,7 +167,11 @@ def assert_same(a: Keyspace, b: Keyspace) -> None:
                 assert value.field_expires == other.field_expires
 
 
-PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+PROPERTY = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 @PROPERTY
@@ -166,8 +182,17 @@ PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[Healt
     checksum=st.booleans(),
     limits=st.sampled_from([DEFAULT_LIMITS, TINY_LIMITS]),
 )
-def test_write_read_identical(ks: Keyspace, version: int, compression: bool, checksum: bool, limits: EncodingLimits) -> None:
-    blob = dump_rdb_bytes(ks, version=version, compression=compression, checksum=checksum, limits=limits, aux=make_aux(ctime=1))
+def test_write_read_identical(
+    ks: Keyspace, version: int, compression: bool, checksum: bool, limits: EncodingLimits
+) -> None:
+    blob = dump_rdb_bytes(
+        ks,
+        version=version,
+        compression=compression,
+        checksum=checksum,
+        limits=limits,
+        aux=make_aux(ctime=1),
+    )
     result = load_rdb_bytes(blob)
     assert result.checksum_verified is checksum
     assert result.keys_loaded == ks.total_keys()
@@ -270,3 +295,15 @@ def test_expired_keys_are_kept() -> None:
     ks[0].data[b"old"] = b"v"
     ks[0].expires[b"old"] = 1
     assert load_rdb_bytes(dump_rdb_bytes(ks, aux={})).keyspace[0].expires == {b"old": 1}
+
+
+@pytest.mark.parametrize("version", [11, 80])
+def test_all_sixteen_databases(version: int) -> None:
+    ks = Keyspace()
+    for dbi in range(16):
+        ks[dbi].data[b"k"] = b"db%d" % dbi
+        ks[dbi].data[b"l%d" % dbi] = deque([b"%d" % dbi] * (dbi + 1))
+        ks[dbi].expires[b"k"] = 4102444800000 + dbi
+    result = load_rdb_bytes(dump_rdb_bytes(ks, version=version, aux={}))
+    assert [h[0] for h in result.resize_hints] == list(range(16))
+    assert_same(ks, result.keyspace)

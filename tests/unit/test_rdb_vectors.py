@@ -15,8 +15,7 @@ from typing import Any
 import pytest
 
 from valsync.keyspace import HashValue, OpaqueValue, Value, ZSetValue
-from valsync.rdb import RdbReader, load_rdb_bytes
-from valsync.rdb import tools
+from valsync.rdb import RdbError, RdbReader, load_rdb_bytes, tools
 from valsync.rdb.writer import dump_rdb_bytes, encode_string
 
 VECTORS = Path(__file__).resolve().parent.parent / "vectors" / "rdb"
@@ -112,12 +111,27 @@ def test_replication_payload_loads(path: Path) -> None:
         assert mine.expires == ref.expires
 
 
+@pytest.mark.parametrize("path", PAYLOADS, ids=lambda p: p.name)
+def test_payload_fed_in_small_chunks_completes_at_its_length(path: Path) -> None:
+    """With ``$<len>`` framing the reader knows the size and is done at the last byte."""
+    data = path.read_bytes()
+    reader = RdbReader(total_size=len(data))
+    for i in range(0, len(data), 100):
+        assert not reader.done
+        reader.feed(data[i : i + 100])
+    assert reader.done
+    assert reader.bytes_consumed == len(data)
+    assert reader.finish().keys_loaded == 24
+
+
 @pytest.mark.parametrize("path", DUMPS, ids=lambda p: p.name)
 def test_vector_rewrites_to_the_same_data(path: Path) -> None:
     """What valsync writes back from a real dump (streams verbatim) loads to the same data."""
     first = load_rdb_bytes(path.read_bytes())
     version = 80 if first.version == 80 else 11
-    again = load_rdb_bytes(dump_rdb_bytes(first.keyspace, version=version, functions=first.functions))
+    again = load_rdb_bytes(
+        dump_rdb_bytes(first.keyspace, version=version, functions=first.functions)
+    )
     assert again.functions == first.functions
     for a, b in zip(first.keyspace.dbs, again.keyspace.dbs, strict=True):
         assert a.data == b.data
@@ -156,3 +170,14 @@ def test_tools_check_reports_corruption(tmp_path: Path) -> None:
 def test_field_expiry_dump_lists_field_ttls() -> None:
     records = list(tools.dump_file(VECTORS / "valkey-9.1.2-hash-field-expiry.rdb"))
     assert records[0]["field_expiry_ms"] == [["b", 4102444800456]]
+
+
+def test_wrong_trailer_reported_like_valkey() -> None:
+    """Valkey: ``Wrong RDB checksum expected: (<computed>) but got (<stored>)``."""
+    data = bytearray((VECTORS / "valkey-8.1.8-alltypes.rdb").read_bytes())
+    data[-1] ^= 0x01
+    with pytest.raises(
+        RdbError,
+        match=r"Wrong RDB checksum expected: \(1866a6ddaeb7dd0a\) but got \(1966a6ddaeb7dd0a\)",
+    ):
+        load_rdb_bytes(bytes(data))

@@ -219,7 +219,9 @@ def test_psync_replies_variants() -> None:
     hs = to_psync()
     assert hs.receive_data(b"+CONTINUE\r\n") == [Continue(None)]
     hs = to_psync()
-    assert hs.receive_data(b"-NOMASTERLINK Can't SYNC\r\n") == [TryLater("-NOMASTERLINK Can't SYNC")]
+    assert hs.receive_data(b"-NOMASTERLINK Can't SYNC\r\n") == [
+        TryLater("-NOMASTERLINK Can't SYNC")
+    ]
     hs = to_psync()
     evs = hs.receive_data(b"+WHAT\r\n")
     assert evs[-2:] == [SendBytes(b"SYNC\r\n"), SyncFallback("+WHAT")]

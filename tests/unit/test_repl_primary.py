@@ -159,7 +159,15 @@ class PrimarySim:
         return bytes(out), action
 
 
-@pytest.mark.parametrize("name", ["primary-8.1.8-disk", "primary-8.1.8-diskless", "primary-9.1.2-disk", "primary-9.1.2-diskless"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "primary-8.1.8-disk",
+        "primary-8.1.8-diskless",
+        "primary-9.1.2-disk",
+        "primary-9.1.2-diskless",
+    ],
+)
 def test_real_primary_sessions(name: str) -> None:
     m = meta(f"primary-to-fake-replica/{name}.meta.json")
     diskless = "diskless" in name
@@ -259,17 +267,19 @@ def test_real_replicas_handshakes_are_accepted(name: str) -> None:
         assert info.ip == ("127.0.0.1" if b"ip-address" in vec(name) else "")
     if "dual-channel" in name and ".conn1." in name:
         assert Capa.DUAL_CHANNEL in info.capa
-        d = decide_sync(request_for(info, [b"PSYNC", b"?", b"-1"]), ServerView(A, "0" * 40, -1, 0, NEW))
+        d = decide_sync(
+            request_for(info, [b"PSYNC", b"?", b"-1"]), ServerView(A, "0" * 40, -1, 0, NEW)
+        )
         assert d.action == DualChannelSync() and d.stats == SyncStats()
     if info.rdb_channel:
-        assert info.rdb_only and Capa.EOF in info.capa
+        assert info.rdb_only and Capa.EOF in info.capa and Req.RDB_CHANNEL in info.req
 
 
 # --- errors/error-replies.txt ---------------------------------------------------------------
 
 
 def error_cases() -> list[tuple[str, list[tuple[bytes, bytes]]]]:
-    text = (names("errors/error-replies.txt") and vec("errors/error-replies.txt")).decode()
+    text = vec("errors/error-replies.txt").decode()
     cases: list[tuple[str, list[tuple[bytes, bytes]]]] = []
     for line in text.splitlines():
         s = line.strip()
@@ -336,10 +346,18 @@ def test_role_vectors() -> None:
 
 
 def test_info_lines_match_captures() -> None:
-    rdb_ch = ReplicaInfo(5, ip="", listening_port=8212, rdb_channel=True, rdb_only=True,
-                         state=ReplicaState.WAIT_BGSAVE_END)
+    rdb_ch = ReplicaInfo(
+        5,
+        ip="",
+        listening_port=8212,
+        rdb_channel=True,
+        rdb_only=True,
+        state=ReplicaState.WAIT_BGSAVE_END,
+    )
     main = ReplicaInfo(6, listening_port=8212, state=ReplicaState.BG_RDB_LOAD, ack_time=0)
-    online = ReplicaInfo(7, listening_port=8102, ack_offset=50, ack_time=99, state=ReplicaState.ONLINE)
+    online = ReplicaInfo(
+        7, listening_port=8102, ack_offset=50, ack_time=99, state=ReplicaState.ONLINE
+    )
     assert info_replica_line(0, rdb_ch, "127.0.0.1", 100) == (
         "slave0:ip=127.0.0.1,port=8212,state=wait_bgsave,offset=0,lag=0,type=rdb-channel"
     )
@@ -377,7 +395,10 @@ def test_replconf_ack_getack_and_options() -> None:
         b"-ERR value is not an integer or out of range\r\n"
     )
     assert apply_replconf(info, [b"rdb-channel", b"1"], now=0).reply == b"+OK\r\n"
-    assert info.rdb_channel
+    assert info.rdb_channel and info.req == Req.RDB_CHANNEL
+    assert not info.req.filtered
+    apply_replconf(info, [b"rdb-channel", b"0"], now=0)
+    assert not info.rdb_channel and info.req == Req.NONE
     f = ReplicaInfo(2)
     assert apply_replconf(f, [b"rdb-filter-only", b""], now=0).reply == b"+OK\r\n"
     assert f.req == Req.EXCLUDE_DATA | Req.EXCLUDE_FUNCTIONS
@@ -387,9 +408,13 @@ def test_replconf_ack_getack_and_options() -> None:
         b"-ERR Missing rdb-filter-only values\r\n"
     )
     d = ReplicaInfo(3)
-    apply_replconf(d, [b"capa", b"dual-channel"], now=0, dual_channel_enabled=True, diskless_sync=False)
+    apply_replconf(
+        d, [b"capa", b"dual-channel"], now=0, dual_channel_enabled=True, diskless_sync=False
+    )
     assert Capa.DUAL_CHANNEL not in d.capa
-    apply_replconf(d, [b"CAPA", b"DUAL-CHANNEL"], now=0, dual_channel_enabled=True, diskless_sync=True)
+    apply_replconf(
+        d, [b"CAPA", b"DUAL-CHANNEL"], now=0, dual_channel_enabled=True, diskless_sync=True
+    )
     assert Capa.DUAL_CHANNEL in d.capa
     # pairs before an error are applied, like Valkey
     e = ReplicaInfo(4)
@@ -402,14 +427,25 @@ def test_replconf_ack_getack_and_options() -> None:
     assert apply_replconf(e, [b"version", b"9.1"], now=0).reply == (
         b"-ERR Unrecognized version format: 9.1\r\n"
     )
-    assert apply_replconf(e, [b"set-rdb-client-id", b"12"], now=0, rdb_client_exists={12}.__contains__).reply == b"+OK\r\n"
+    for bad in (b"", b"1.2.256", b"1.2.3.4", b"v9.1.2", b"9.1.2 "):
+        assert apply_replconf(e, [b"version", bad], now=0).reply != b"+OK\r\n"
+    assert apply_replconf(e, [b"version", b"9..2"], now=0).reply == b"+OK\r\n"
+    assert e.version == 0x090002  # like version2num: an empty part is 0
+    assert (
+        apply_replconf(
+            e, [b"set-rdb-client-id", b"12"], now=0, rdb_client_exists={12}.__contains__
+        ).reply
+        == b"+OK\r\n"
+    )
     assert e.associated_rdb_client_id == 12
     assert apply_replconf(e, [], now=0).reply == b"+OK\r\n"
 
 
 # --- each branch of decide_sync ----------------------------------------------------------------
 
-BASE = ServerView(A, "0" * 40, -1, 100, NEW, backlog_first_byte=1, backlog_histlen=100, has_other_replicas=True)
+BASE = ServerView(
+    A, "0" * 40, -1, 100, NEW, backlog_first_byte=1, backlog_histlen=100, has_other_replicas=True
+)
 EOFP2 = Capa.EOF | Capa.PSYNC2
 
 
@@ -424,9 +460,9 @@ def test_ignore_and_refusals_in_order() -> None:
     assert decide_sync(SyncRequest((b"SYNC",), pending_output=True), down).action == Refuse(
         b"-NOMASTERLINK Can't SYNC while not connected with my master\r\n"
     )
-    assert decide_sync(SyncRequest(psync, pending_output=True, req=Req.EXCLUDE_DATA), BASE).action == Refuse(
-        b"-ERR SYNC and PSYNC are invalid with pending output\r\n"
-    )
+    assert decide_sync(
+        SyncRequest(psync, pending_output=True, req=Req.EXCLUDE_DATA), BASE
+    ).action == Refuse(b"-ERR SYNC and PSYNC are invalid with pending output\r\n")
     assert decide_sync(SyncRequest(psync, req=Req.EXCLUDE_DATA), BASE).action == Refuse(
         b"-ERR Filtered replica requires EOF capability\r\n"
     )
@@ -455,9 +491,13 @@ def test_failover_psync() -> None:
 
 
 def test_partial_and_dual_channel_and_main_channel() -> None:
-    ok = decide_sync(SyncRequest((b"PSYNC", A.encode(), b"50"), capa=EOFP2, associated_rdb_client_id=4), BASE)
+    ok = decide_sync(
+        SyncRequest((b"PSYNC", A.encode(), b"50"), capa=EOFP2, associated_rdb_client_id=4), BASE
+    )
     assert ok.action == ContinuePartial(f"+CONTINUE {A}\r\n".encode(), 50, 51, bg_rdb_load=True)
-    dual = decide_sync(SyncRequest((b"PSYNC", B.encode(), b"50"), capa=EOFP2 | Capa.DUAL_CHANNEL), BASE)
+    dual = decide_sync(
+        SyncRequest((b"PSYNC", B.encode(), b"50"), capa=EOFP2 | Capa.DUAL_CHANNEL), BASE
+    )
     assert dual.action == DualChannelSync() and dual.stats == SyncStats(sync_partial_err=1)
     assert dual.action.reply == b"+DUALCHANNELSYNC\r\n"
     nobl = replace(BASE, backlog_first_byte=None, backlog_histlen=0, has_other_replicas=False)
@@ -468,7 +508,9 @@ def test_partial_and_dual_channel_and_main_channel() -> None:
 def test_sync_is_pre_psync_full() -> None:
     d = decide_sync(SyncRequest((b"SYNC",), capa=Capa.EOF), replace(BASE, diskless_sync_delay=0))
     assert d.stats == SyncStats(sync_full=1)
-    assert d.action == FullResync(False, StartBgsave(RdbTarget.SOCKET, Capa.EOF, Req.NONE), pre_psync=True)
+    assert d.action == FullResync(
+        False, StartBgsave(RdbTarget.SOCKET, Capa.EOF, Req.NONE), pre_psync=True
+    )
 
 
 def test_rdb_plans() -> None:
@@ -481,25 +523,39 @@ def test_rdb_plans() -> None:
         assert isinstance(action, FullResync)
         return action.plan
 
-    assert plan(SyncRequest(sync, capa=EOFP2 | Capa.DUAL_CHANNEL), disk) == AttachToDiskBgsave(7, 80, True)
-    assert plan(SyncRequest(sync, capa=Capa.PSYNC2), disk) == WaitNextBgsave(WaitReason.CANNOT_ATTACH)
+    assert plan(SyncRequest(sync, capa=EOFP2 | Capa.DUAL_CHANNEL), disk) == AttachToDiskBgsave(
+        7, 80, True
+    )
+    assert plan(SyncRequest(sync, capa=Capa.PSYNC2), disk) == WaitNextBgsave(
+        WaitReason.CANNOT_ATTACH
+    )
     assert plan(SyncRequest(sync, capa=EOFP2, req=Req.EXCLUDE_DATA), disk) == WaitNextBgsave(
         WaitReason.CANNOT_ATTACH
     )
     rdbonly_w = replace(disk, waiting_bgsave_end=(replace(w, rdb_only=True),))
-    assert plan(SyncRequest(sync, capa=EOFP2), rdbonly_w) == WaitNextBgsave(WaitReason.CANNOT_ATTACH)
-    assert plan(SyncRequest(sync, capa=EOFP2, rdb_only=True), rdbonly_w) == AttachToDiskBgsave(7, 80, False)
-    assert plan(SyncRequest(sync, capa=EOFP2), replace(disk, waiting_bgsave_end=())) == WaitNextBgsave(
+    assert plan(SyncRequest(sync, capa=EOFP2), rdbonly_w) == WaitNextBgsave(
         WaitReason.CANNOT_ATTACH
     )
+    assert plan(SyncRequest(sync, capa=EOFP2, rdb_only=True), rdbonly_w) == AttachToDiskBgsave(
+        7, 80, False
+    )
+    assert plan(
+        SyncRequest(sync, capa=EOFP2), replace(disk, waiting_bgsave_end=())
+    ) == WaitNextBgsave(WaitReason.CANNOT_ATTACH)
     sock = replace(BASE, child=ChildKind.RDB_SOCKET)
     assert plan(SyncRequest(sync, capa=EOFP2), sock) == WaitNextBgsave(WaitReason.SOCKET_CHILD)
     assert plan(SyncRequest(sync, capa=EOFP2), BASE) == DelayDiskless()
-    assert plan(SyncRequest(sync, capa=Capa.PSYNC2), BASE) == StartBgsave(RdbTarget.DISK, Capa.PSYNC2, Req.NONE)
+    assert plan(SyncRequest(sync, capa=Capa.PSYNC2), BASE) == StartBgsave(
+        RdbTarget.DISK, Capa.PSYNC2, Req.NONE
+    )
     other = replace(BASE, child=ChildKind.OTHER)
-    assert plan(SyncRequest(sync, capa=Capa.PSYNC2), other) == WaitNextBgsave(WaitReason.OTHER_CHILD)
+    assert plan(SyncRequest(sync, capa=Capa.PSYNC2), other) == WaitNextBgsave(
+        WaitReason.OTHER_CHILD
+    )
     nodiskless = replace(BASE, diskless_sync=False)
-    assert plan(SyncRequest(sync, capa=EOFP2), nodiskless) == StartBgsave(RdbTarget.DISK, EOFP2, Req.NONE)
+    assert plan(SyncRequest(sync, capa=EOFP2), nodiskless) == StartBgsave(
+        RdbTarget.DISK, EOFP2, Req.NONE
+    )
     assert plan(SyncRequest(sync, capa=EOFP2, req=Req.EXCLUDE_DATA), nodiskless) == StartBgsave(
         RdbTarget.SOCKET, EOFP2, Req.EXCLUDE_DATA
     )

@@ -31,7 +31,12 @@ from valsync.replication import (
     eof_mark_frame,
 )
 
-PRIMARIES = ["primary-8.1.8-disk", "primary-8.1.8-diskless", "primary-9.1.2-disk", "primary-9.1.2-diskless"]
+PRIMARIES = [
+    "primary-8.1.8-disk",
+    "primary-8.1.8-diskless",
+    "primary-9.1.2-disk",
+    "primary-9.1.2-diskless",
+]
 FAKE_PRIMARY_SCENARIOS = [
     "replica-8.1.8-classic-eof",
     "replica-8.1.8-classic-disk",
@@ -285,4 +290,7 @@ def test_stream_reader_keepalive_multi_and_errors() -> None:
     bad2.receive_data(b"*1\r\n+x\r\n")
     with pytest.raises(RemoteProtocolError):
         bad2.next_command()
-    assert encode_ack(50, 50) == b"*5\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n$2\r\n50\r\n$4\r\nFACK\r\n$2\r\n50\r\n"
+    assert (
+        encode_ack(50, 50)
+        == b"*5\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n$2\r\n50\r\n$4\r\nFACK\r\n$2\r\n50\r\n"
+    )

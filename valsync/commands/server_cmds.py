@@ -58,10 +58,7 @@ def echo(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 @command("select", 2, "fast stale loading")
 def select(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    try:
-        dbid = parse_int(argv[1])
-    except CommandError:
-        raise CommandError("ERR invalid DB index") from None
+    dbid = parse_int(argv[1])
     if not 0 <= dbid < len(ctx.keyspace):
         raise CommandError(DB_INDEX_OUT_OF_RANGE)
     ctx.client.db = dbid

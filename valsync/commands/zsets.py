@@ -693,14 +693,40 @@ def _first_nonempty(ctx: CommandContext, keys: list[bytes]) -> tuple[bytes, ZSet
     return None
 
 
-def _bzpop(ctx: CommandContext, argv: list[bytes], maximum: bool) -> Reply:
+_RERUN_DEADLINE = "zset_block_deadline"
+
+
+def _still_blocked(ctx: CommandContext, keys: list[bytes]) -> bool:
+    """On a re-run after a key was touched, Valkey only serves the client when some key now
+    holds a non-empty zset (a key turned into another type leaves it blocked)."""
+    if not ctx.client.extra.get("unblocked_rerun"):
+        return False
+    for key in keys:
+        value = ctx.lookup(key)
+        if isinstance(value, ZSetValue) and len(value):
+            return False
+    return True
+
+
+def _block(ctx: CommandContext, keys: list[bytes], deadline: int | None) -> BlockRequest:
+    """Block on ``keys``; a re-run keeps the first call's deadline, as Valkey does."""
+    if ctx.client.extra.get("unblocked_rerun") and _RERUN_DEADLINE in ctx.client.extra:
+        deadline = ctx.client.extra[_RERUN_DEADLINE]
+    else:
+        ctx.client.extra[_RERUN_DEADLINE] = deadline
+    return BlockRequest(tuple(keys), deadline, NULL_ARRAY)
+
+
+def _bzpop(ctx: CommandContext, argv: list[bytes], maximum: bool) -> Reply | BlockRequest:
     deadline = _parse_timeout(ctx, argv[-1])
     keys = argv[1:-1]
+    if _still_blocked(ctx, keys):
+        return _block(ctx, keys, deadline)
     found = _first_nonempty(ctx, keys)
     if found is None:
         if ctx.in_multi_exec:
             return NULL_ARRAY
-        return BlockRequest(tuple(keys), deadline, NULL_ARRAY)  # type: ignore[return-value]
+        return _block(ctx, keys, deadline)
     key, z = found
     (s, m), *_ = _pop(ctx, key, z, 1, maximum)
     ctx.rewrite([b"ZPOPMAX" if maximum else b"ZPOPMIN", key])
@@ -708,16 +734,18 @@ def _bzpop(ctx: CommandContext, argv: list[bytes], maximum: bool) -> Reply:
 
 
 @command("bzpopmin", -3, "write blocking fast", 1, -2, 1)
-def bzpopmin(ctx: CommandContext, argv: list[bytes]) -> Reply:
+def bzpopmin(ctx: CommandContext, argv: list[bytes]) -> Reply | BlockRequest:
     return _bzpop(ctx, argv, False)
 
 
 @command("bzpopmax", -3, "write blocking fast", 1, -2, 1)
-def bzpopmax(ctx: CommandContext, argv: list[bytes]) -> Reply:
+def bzpopmax(ctx: CommandContext, argv: list[bytes]) -> Reply | BlockRequest:
     return _bzpop(ctx, argv, True)
 
 
-def _zmpop(ctx: CommandContext, argv: list[bytes], numkeys_at: int, blocking: bool) -> Reply:
+def _zmpop(
+    ctx: CommandContext, argv: list[bytes], numkeys_at: int, blocking: bool
+) -> Reply | BlockRequest:
     numkeys = parse_range(argv[numkeys_at], 1, LONG_MAX, "ERR numkeys should be greater than 0")
     where_at = numkeys_at + numkeys + 1
     if where_at >= len(argv):
@@ -737,6 +765,8 @@ def _zmpop(ctx: CommandContext, argv: list[bytes], numkeys_at: int, blocking: bo
     count = max(count, 1)
     keys = argv[numkeys_at + 1 : numkeys_at + 1 + numkeys]
     deadline = _parse_timeout(ctx, argv[1]) if blocking else None
+    if blocking and _still_blocked(ctx, keys):
+        return _block(ctx, keys, deadline)
     if blocking:
         found = _first_nonempty(ctx, keys)
     else:
@@ -748,7 +778,7 @@ def _zmpop(ctx: CommandContext, argv: list[bytes], numkeys_at: int, blocking: bo
                 break
     if found is None:
         if blocking and not ctx.in_multi_exec:
-            return BlockRequest(tuple(keys), deadline, NULL_ARRAY)  # type: ignore[return-value]
+            return _block(ctx, keys, deadline)
         return NULL_ARRAY
     key, z = found
     n = min(count, len(z))
@@ -758,12 +788,12 @@ def _zmpop(ctx: CommandContext, argv: list[bytes], numkeys_at: int, blocking: bo
 
 
 @command("zmpop", -4, "write")
-def zmpop(ctx: CommandContext, argv: list[bytes]) -> Reply:
+def zmpop(ctx: CommandContext, argv: list[bytes]) -> Reply | BlockRequest:
     return _zmpop(ctx, argv, 1, False)
 
 
 @command("bzmpop", -5, "write blocking")
-def bzmpop(ctx: CommandContext, argv: list[bytes]) -> Reply:
+def bzmpop(ctx: CommandContext, argv: list[bytes]) -> Reply | BlockRequest:
     return _zmpop(ctx, argv, 2, True)
 
 

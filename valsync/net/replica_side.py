@@ -382,7 +382,7 @@ class PrimaryLinkDriver:
         self.state = "connected"
         self.cached = None
         self.service.ids.master_repl_offset = max(start, 0) if start >= 0 else self.service.ids.master_repl_offset
-        self.log.notice("PRIMARY <-> REPLICA sync: Primary accepted a Partial Resynchronization." if start >= 0 else "PRIMARY <-> REPLICA sync: stream started")
+        self.log.notice(f"PRIMARY <-> REPLICA sync: streaming from offset {start}")
         raw = bytearray()
         if not self._pre_psync:
             await self._send(encode_ack(start))

@@ -1,7 +1,7 @@
 """The RDB format, sans-IO: an incremental reader, a chunked writer, and their blob codecs."""
 
 from valsync.rdb.format import EncodingError, RdbError
-from valsync.rdb.reader import RdbLoadResult, RdbReader, load_rdb_bytes
+from valsync.rdb.reader import RdbKey, RdbLoadResult, RdbReader, load_rdb_bytes
 from valsync.rdb.writer import (
     DEFAULT_LIMITS,
     EncodingLimits,
@@ -17,6 +17,7 @@ __all__ = [
     "EncodingError",
     "EncodingLimits",
     "RdbError",
+    "RdbKey",
     "RdbLoadResult",
     "RdbReader",
     "RdbWriter",

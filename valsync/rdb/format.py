@@ -49,7 +49,9 @@ TYPE_SET_LISTPACK: Final = 20
 TYPE_STREAM_LISTPACKS_3: Final = 21
 TYPE_HASH_2: Final = 22
 
-STREAM_TYPES: Final = frozenset({TYPE_STREAM_LISTPACKS, TYPE_STREAM_LISTPACKS_2, TYPE_STREAM_LISTPACKS_3})
+STREAM_TYPES: Final = frozenset(
+    {TYPE_STREAM_LISTPACKS, TYPE_STREAM_LISTPACKS_2, TYPE_STREAM_LISTPACKS_3}
+)
 
 QUICKLIST_NODE_PLAIN: Final = 1
 QUICKLIST_NODE_PACKED: Final = 2
@@ -78,12 +80,15 @@ INT64_MAX: Final = (1 << 63) - 1
 class RdbError(Exception):
     """A dump that cannot be loaded (or a value that cannot be saved), with the byte offset.
 
-    ``offset`` is the position in the RDB stream where the problem was seen (-1 when not
-    about a position, e.g. a write error); ``reason`` is the message without the offset.
+    ``offset`` is the position in the RDB stream where the problem was seen (-1 when not about
+    a position, e.g. a write error); ``reason`` is the message without the offset; ``str()``
+    is the full message, e.g. ``unknown type 42 at byte 96``.
     """
 
-    def __init__(self, reason: str, offset: int = -1) -> None:
-        super().__init__(reason if offset < 0 else f"{reason} (at byte {offset})")
+    def __init__(self, reason: str, offset: int = -1, message: str | None = None) -> None:
+        if message is None:
+            message = reason if offset < 0 else f"{reason} at byte {offset}"
+        super().__init__(message)
         self.reason = reason
         self.offset = offset
 

@@ -71,35 +71,25 @@ def encode_entry(s: bytes) -> bytes:
     return b"\xf0" + n.to_bytes(4, "little") + s + _backlen(n + 5)
 
 
-def entry_size(s: bytes) -> int:
-    """Bytes ``encode_entry(s)`` takes, without building it."""
-    return len(encode_entry(s)) if len(s) <= 20 else _string_entry_size(len(s))
-
-
-def _string_entry_size(n: int) -> int:
-    head = 1 if n < 64 else 2 if n < 4096 else 5
-    return head + n + _backlen_size(head + n)
-
-
 def encode(elements: Iterable[bytes]) -> bytes:
     """A whole listpack holding ``elements`` in order."""
     parts = [encode_entry(e) for e in elements]
     count = len(parts)
     body = b"".join(parts)
     total = _HEADER + len(body) + 1
-    return (
-        total.to_bytes(4, "little")
-        + min(count, 65535).to_bytes(2, "little")
-        + body
-        + b"\xff"
-    )
+    return total.to_bytes(4, "little") + min(count, 65535).to_bytes(2, "little") + body + b"\xff"
 
 
 def build(entries: list[bytes]) -> bytes:
     """A listpack from already encoded entries (see :func:`encode_entry`)."""
     body = b"".join(entries)
     total = _HEADER + len(body) + 1
-    return total.to_bytes(4, "little") + min(len(entries), 65535).to_bytes(2, "little") + body + b"\xff"
+    return (
+        total.to_bytes(4, "little")
+        + min(len(entries), 65535).to_bytes(2, "little")
+        + body
+        + b"\xff"
+    )
 
 
 def decode(blob: bytes) -> list[bytes]:

@@ -48,6 +48,16 @@ class _Corrupt(Exception):
         self.pos = pos
 
 
+@dataclass(frozen=True, slots=True)
+class RdbKey:
+    """One decoded key, for pull-style consumers (:meth:`RdbReader.next_event`)."""
+
+    db: int
+    key: bytes
+    value: Value
+    expire_ms: int | None
+
+
 @dataclass
 class RdbLoadResult:
     """A fully loaded dump: the new keyspace and everything else the file carried."""
@@ -352,6 +362,8 @@ class RdbReader:
         verify_checksum: check the CRC-64 trailer (a stored 0 is never checked, as in Valkey).
         total_size: the payload length when known (``$<len>`` transfers), so the last
             records are decoded as soon as they arrive.
+        events: queue every key as an :class:`RdbKey` for :meth:`next_event` instead of
+            storing it.
     """
 
     def __init__(
@@ -362,7 +374,13 @@ class RdbReader:
         on_key: KeyCallback | None = None,
         verify_checksum: bool = True,
         total_size: int | None = None,
+        events: bool = False,
     ) -> None:
+        if events and on_key is not None:
+            raise ValueError("events and on_key are exclusive")
+        self._events: deque[RdbKey] = deque()
+        if events:
+            on_key = self._queue_key
         self.keyspace = keyspace if keyspace is not None else Keyspace(databases)
         self.databases = len(self.keyspace)
         self.version = 0
@@ -387,6 +405,14 @@ class RdbReader:
         self._crc_from = 0
         self._db = 0
         self._expire: int | None = None
+        self._failed: RdbError | None = None
+
+    def _queue_key(self, db: int, key: bytes, value: Value, expire_ms: int | None) -> None:
+        self._events.append(RdbKey(db, key, value, expire_ms))
+
+    def next_event(self) -> RdbKey | None:
+        """The next decoded key (``events=True``), or None until more bytes are fed."""
+        return self._events.popleft() if self._events else None
 
     @property
     def bytes_consumed(self) -> int:
@@ -395,6 +421,8 @@ class RdbReader:
 
     def feed(self, data: bytes | bytearray | memoryview) -> int:
         """Add bytes; returns how many keys this call decoded. Raises RdbError on corruption."""
+        if self._failed is not None:
+            raise self._failed
         if not data:
             return 0
         chunk = bytes(data)
@@ -410,6 +438,8 @@ class RdbReader:
 
     def finish(self) -> RdbLoadResult:
         """End of stream: the result, or RdbError when the dump is cut or corrupt."""
+        if self._failed is not None:
+            raise self._failed
         if not self.done:
             self._join()
             self._run(final=True)
@@ -442,8 +472,10 @@ class RdbReader:
         self._pending = []
         self._pending_len = 0
 
-    def _error(self, reason: str, pos: int) -> RdbError:
-        return RdbError(reason, self._base + pos)
+    def _error(self, reason: str, pos: int, where: str = "") -> RdbError:
+        offset = self._base + pos
+        self._failed = RdbError(reason + where, offset, f"{reason} at byte {offset}{where}")
+        return self._failed
 
     def _key_at(self, buf: bytes, start: int) -> str:
         """`` in key 'x'`` for a key record at ``start`` when its name can be read."""
@@ -456,6 +488,7 @@ class RdbReader:
         return ""
 
     def _header(self, buf: bytes) -> None:
+        """Accept what Valkey 8.1.8 / 9.1.2 accept in strict mode: REDIS 1..11 and VALKEY080."""
         magic = buf[: F.MAGIC_LEN]
         if magic.startswith(b"REDIS") and magic[5:].isdigit():
             version = int(magic[5:])
@@ -464,9 +497,13 @@ class RdbReader:
             version = int(magic[6:])
             ok = version == F.RDB_VERSION_VALKEY
         else:
-            raise RdbError("Wrong signature trying to load DB from file", 0)
+            reason = "Wrong signature trying to load DB from file"
+            self._failed = RdbError(reason, 0, reason)
+            raise self._failed
         if not ok:
-            raise RdbError(f"Can't handle RDB format version {version}", 0)
+            reason = f"Can't handle RDB format version {version}"
+            self._failed = RdbError(reason, 0, reason)
+            raise self._failed
         self.version = version
 
     def _run(self, final: bool) -> int:
@@ -476,7 +513,7 @@ class RdbReader:
         if self.version == 0:
             if end < F.MAGIC_LEN:
                 if final:
-                    raise self._error(f"truncated at byte {self._base + end} in the header", end)
+                    raise self._error("truncated", end, " in the header")
                 self._need = F.MAGIC_LEN
                 return 0
             self._header(buf)
@@ -585,16 +622,14 @@ class RdbReader:
         except (IndexError, _Short) as exc:
             p = start
             if final:
-                raise self._error(
-                    f"truncated at byte {self._base + end}{self._key_at(buf, start)}", end
-                ) from None
+                raise self._error("truncated", end, self._key_at(buf, start)) from None
             need = exc.need if isinstance(exc, _Short) else end + 1
             need = max(need, end + 1, end + min(end - start, _MAX_GROWTH))
             if self._total is not None:
                 need = max(min(need, self._total - self._base), end + 1)
             self._need = self._base + need
         except _Corrupt as exc:
-            raise self._error(exc.reason + self._key_at(buf, start), exc.pos) from None
+            raise self._error(exc.reason, exc.pos, self._key_at(buf, start)) from None
         finally:
             if not self.done:
                 self._pos = p
@@ -613,10 +648,10 @@ class RdbReader:
             self.checksum = computed
             if stored != 0 and self._verify:
                 if stored != computed:
-                    raise RdbError(
-                        f"bad checksum: Wrong RDB checksum expected: ({stored:016x}) "
-                        f"but got ({computed:016x})",
-                        self._base + crc_end,
+                    raise self._error(
+                        f"bad checksum: Wrong RDB checksum expected: ({computed:x}) "
+                        f"but got ({stored:x})",
+                        crc_end,
                     )
                 self.checksum_verified = True
             crc_end += 8
@@ -626,9 +661,18 @@ class RdbReader:
         self._crc_from = crc_end
 
 
-def load_rdb_bytes(data: bytes | bytearray | memoryview, **kwargs: object) -> RdbLoadResult:
+def load_rdb_bytes(
+    data: bytes | bytearray | memoryview,
+    *,
+    keyspace: Keyspace | None = None,
+    databases: int = 16,
+    on_key: KeyCallback | None = None,
+    verify_checksum: bool = True,
+) -> RdbLoadResult:
     """Load a whole dump held in memory (keyword arguments as for :class:`RdbReader`)."""
-    reader = RdbReader(**kwargs)  # type: ignore[arg-type]
+    reader = RdbReader(
+        keyspace, databases=databases, on_key=on_key, verify_checksum=verify_checksum
+    )
     reader._buf = bytes(data)
     reader._run(final=True)
     return reader.finish()

@@ -18,7 +18,14 @@ from valsync.rdb.format import RdbError
 from valsync.rdb.reader import RdbReader
 from valsync.rdb.writer import RdbWriter, make_aux
 
-__all__ = ["IncrementalLoad", "LoadedDump", "RdbError", "load_rdb_file", "snapshot_aux", "write_snapshot"]
+__all__ = [
+    "IncrementalLoad",
+    "LoadedDump",
+    "RdbError",
+    "load_rdb_file",
+    "snapshot_aux",
+    "write_snapshot",
+]
 
 PROGRESS_EVERY_KEYS = 1024
 
@@ -29,7 +36,9 @@ class Progress(Protocol):
     def report(self, keys: int, nbytes: int) -> None: ...
 
 
-def snapshot_aux(repl: tuple[str, int, int] | None, used_mem: int = 0) -> dict[str, bytes | str | int]:
+def snapshot_aux(
+    repl: tuple[str, int, int] | None, used_mem: int = 0
+) -> dict[str, bytes | str | int]:
     """Aux fields in Valkey's order; ``repl`` = (repl-id, repl-offset, repl-stream-db)."""
     if repl is None:
         return make_aux(ctime=int(time.time()), used_mem=used_mem, valkey_ver=VALKEY_COMPAT_VERSION)

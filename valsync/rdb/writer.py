@@ -14,7 +14,7 @@ import struct
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypedDict, Unpack
 
 import lzf
 
@@ -60,6 +60,19 @@ class EncodingLimits:
 DEFAULT_LIMITS = EncodingLimits()
 
 
+class WriterOptions(TypedDict, total=False):
+    """Keyword arguments of :class:`RdbWriter`, for the helper functions."""
+
+    version: int
+    aux: Mapping[str, bytes | str | int] | None
+    functions: Iterable[bytes]
+    compression: bool
+    checksum: bool
+    limits: EncodingLimits
+    on_key: Callable[[int], None] | None
+    chunk_size: int
+
+
 class KeyspaceLike(Protocol):
     @property
     def dbs(self) -> list[Database]: ...
@@ -88,7 +101,7 @@ def encode_string(s: bytes, compression: bool = True) -> bytes:
         if -2147483648 <= v <= 2147483647:
             return b"\xc2" + v.to_bytes(4, "little", signed=True)
     if compression and n > 20:
-        packed = lzf.compress(s, n - 4)
+        packed: bytes | None = lzf.compress(s, n - 4)
         if packed is not None and len(packed) <= n - 4:
             return b"\xc3" + encode_len(len(packed)) + encode_len(n) + packed
     if n < 64:
@@ -187,9 +200,13 @@ class RdbWriter:
         self.crc = 0
 
     def _header(self) -> bytes:
-        magic = b"VALKEY080" if self.version == F.RDB_VERSION_VALKEY else b"REDIS%04d" % self.version
+        magic = (
+            b"VALKEY080" if self.version == F.RDB_VERSION_VALKEY else b"REDIS%04d" % self.version
+        )
         parts = [magic]
-        names = [k for k in AUX_ORDER if k in self.aux] + [k for k in self.aux if k not in AUX_ORDER]
+        names = [k for k in AUX_ORDER if k in self.aux] + [
+            k for k in self.aux if k not in AUX_ORDER
+        ]
         for name in names:
             parts.append(b"\xfa" + encode_string(name.encode(), self.compression))
             parts.append(encode_string(_aux_value(self.aux[name]), self.compression))
@@ -286,7 +303,9 @@ class RdbWriter:
             return b"".join(body)
         if isinstance(value, OpaqueValue):
             if value.rdb_type == F.TYPE_MODULE_2:
-                raise RdbError(f"Can't store module key '{key.decode(errors='replace')}' (db {dbi})")
+                raise RdbError(
+                    f"Can't store module key '{key.decode(errors='replace')}' (db {dbi})"
+                )
             return bytes((value.rdb_type,)) + k + value.payload
         raise TypeError(f"cannot write a {type(value).__name__} value")
 
@@ -362,25 +381,25 @@ class RdbWriter:
         return b"".join(body)
 
 
-def iter_rdb(keyspace: KeyspaceLike, **kwargs: object) -> Iterator[bytes]:
+def iter_rdb(keyspace: KeyspaceLike, **kwargs: Unpack[WriterOptions]) -> Iterator[bytes]:
     """Chunks of a dump of ``keyspace`` (keyword arguments as for :class:`RdbWriter`)."""
-    return RdbWriter(keyspace, **kwargs).chunks()  # type: ignore[arg-type]
+    return RdbWriter(keyspace, **kwargs).chunks()
 
 
 def write_rdb(
     keyspace: KeyspaceLike,
     out: Callable[[bytes], object] | bytearray,
-    **kwargs: object,
+    **kwargs: Unpack[WriterOptions],
 ) -> RdbWriter:
     """Write a whole dump into ``out`` (a bytearray or a callable taking each chunk)."""
-    writer = RdbWriter(keyspace, **kwargs)  # type: ignore[arg-type]
+    writer = RdbWriter(keyspace, **kwargs)
     sink = out.extend if isinstance(out, bytearray) else out
     for chunk in writer.chunks():
         sink(chunk)
     return writer
 
 
-def dump_rdb_bytes(keyspace: KeyspaceLike, **kwargs: object) -> bytes:
+def dump_rdb_bytes(keyspace: KeyspaceLike, **kwargs: Unpack[WriterOptions]) -> bytes:
     """The whole dump as one bytes object."""
     out = bytearray()
     write_rdb(keyspace, out, **kwargs)

@@ -43,6 +43,7 @@ class HandshakeState(enum.Enum):
     RECEIVE_CAPA_REPLY = "receive_capa_reply"
     RECEIVE_VERSION_REPLY = "receive_version_reply"
     RECEIVE_PSYNC_REPLY = "receive_psync_reply"
+    RECEIVE_RDB_CLIENT_ID_REPLY = "receive_rdb_client_id_reply"
     DONE = "done"
     FAILED = "failed"
 
@@ -182,6 +183,21 @@ class ReplicaHandshake:
         self._pending: list[HandshakeState] = []
         self.psync_sent: bytes = b""
         self.unused_data = b""
+        self._rdb_client_id: int | None = None
+
+    @classmethod
+    def for_dual_channel_main(
+        cls, config: HandshakeConfig, rdb_client_id: int, replid: str, offset: int
+    ) -> ReplicaHandshake:
+        """The main channel after ``$ENDOFF`` (section 5, steps 7-8).
+
+        :meth:`initiate` then returns ``REPLCONF set-rdb-client-id <id>``; once it is answered
+        (an error is fatal) the machine sends ``PSYNC <replid> <offset + 1>`` and reads the
+        reply as usual (expect :class:`Continue`).
+        """
+        hs = cls(config, CachedPrimary(replid, offset))
+        hs._rdb_client_id = rdb_client_id
+        return hs
 
     @property
     def done(self) -> bool:
@@ -191,6 +207,11 @@ class ReplicaHandshake:
         """The first bytes to send once TCP is connected: ``PING``."""
         if self.state is not HandshakeState.CONNECTING:
             raise RuntimeError("initiate() called twice")
+        if self._rdb_client_id is not None:
+            self.state = HandshakeState.RECEIVE_RDB_CLIENT_ID_REPLY
+            return encode_command(
+                [b"REPLCONF", b"set-rdb-client-id", str(self._rdb_client_id).encode()]
+            )
         self.state = HandshakeState.RECEIVE_PING_REPLY
         return encode_command([b"PING"])
 
@@ -256,7 +277,11 @@ class ReplicaHandshake:
         if st is HandshakeState.RECEIVE_PSYNC_REPLY:
             self._on_psync_reply(line, events)
             return
-        if st is HandshakeState.RECEIVE_AUTH_REPLY:
+        if st is HandshakeState.RECEIVE_RDB_CLIENT_ID_REPLY:
+            if line.startswith("-"):
+                self._fail(events, f"Primary rejected set-rdb-client-id: {line}")
+                return
+        elif st is HandshakeState.RECEIVE_AUTH_REPLY:
             if line.startswith("-"):
                 self._fail(events, f"Unable to AUTH to PRIMARY: {line}")
                 return
@@ -324,3 +349,120 @@ def _strtoll(text: str) -> int:
     while j < len(text) and text[j].isdigit():
         j += 1
     return int(text[:j]) if j > i else 0
+
+
+# --- the RDB channel of a dual-channel sync (section 5, steps 3-6) -------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EndOffset:
+    """``$ENDOFF:<offset> <replid> <dbid> <client-id>``: the snapshot's end and our client ID.
+
+    The RDB payload follows on the same connection; the main channel resumes with
+    :meth:`ReplicaHandshake.for_dual_channel_main` (``client_id``, ``replid``, ``offset``).
+    """
+
+    offset: int
+    replid: str
+    dbid: int
+    client_id: int
+
+
+RdbChannelEvent = SendBytes | Keepalive | EndOffset | HandshakeFailed
+
+
+def parse_endoff(line: str) -> EndOffset | None:
+    """Valkey's ``sscanf("$ENDOFF:%lld %40s %d %llu")``; None when it does not match."""
+    if not line.startswith("$ENDOFF:"):
+        return None
+    fields = line[8:].split()
+    if len(fields) < 4 or len(fields[1]) > REPLID_LEN:
+        return None
+    try:
+        return EndOffset(int(fields[0]), fields[1], int(fields[2]), int(fields[3]))
+    except ValueError:
+        return None
+
+
+class RdbChannelHandshake:
+    """Replica side of the RDB channel: AUTH?, one REPLCONF, (ip-address), SYNC, ``$ENDOFF``.
+
+    Theory of operation: :meth:`initiate` returns the pipelined commands; each reply is read
+    in order and any error aborts the whole dual-channel attempt (Valkey closes both
+    connections and restarts). Then inline ``SYNC`` is sent, keepalive newlines are skipped,
+    and the ``$ENDOFF`` line ends the machine with :class:`EndOffset`; the ``$EOF`` payload
+    that follows is in :attr:`unused_data` for
+    :class:`~valsync.replication.rdb_transfer.RdbPayloadReceiver`.
+
+    ``announce_version`` selects the 9.x form (``version`` inside the REPLCONF and a separate
+    ``ip-address``); without it the 8.1.8 form is sent (no version, no ip-address).
+    """
+
+    def __init__(self, config: HandshakeConfig, *, announce_version: bool = True) -> None:
+        self.config = config
+        self.announce_version = announce_version
+        self._buf = bytearray()
+        self._replies_left = 0
+        self._waiting_endoff = False
+        self.done = False
+        self.failed = False
+        self.unused_data = b""
+
+    def initiate(self) -> bytes:
+        cfg = self.config
+        out = bytearray()
+        if cfg.primary_auth is not None:
+            argv = [b"AUTH"]
+            if cfg.primary_user is not None:
+                argv.append(cfg.primary_user.encode())
+            argv.append(cfg.primary_auth.encode())
+            out += encode_command(argv)
+            self._replies_left += 1
+        replconf = [b"REPLCONF", b"capa", b"eof", b"rdb-only", b"1", b"rdb-channel", b"1"]
+        replconf += [b"listening-port", str(cfg.listening_port).encode()]
+        if self.announce_version:
+            replconf += [b"version", cfg.version.encode()]
+        out += encode_command(replconf)
+        self._replies_left += 1
+        if self.announce_version and cfg.announce_ip is not None:
+            out += encode_command([b"REPLCONF", b"ip-address", cfg.announce_ip.encode()])
+            self._replies_left += 1
+        return bytes(out)
+
+    def receive_data(self, data: bytes) -> list[RdbChannelEvent]:
+        if self.done:
+            self.unused_data += data
+            return []
+        self._buf += data
+        events: list[RdbChannelEvent] = []
+        while not self.done:
+            nl = self._buf.find(b"\n")
+            if nl < 0:
+                if len(self._buf) > MAX_REPLY_LINE:
+                    raise RemoteProtocolError("reply line from primary too long")
+                break
+            line = bytes(self._buf[:nl]).rstrip(b"\r").decode("utf-8", "replace")
+            del self._buf[: nl + 1]
+            if self._waiting_endoff:
+                if not line:
+                    events.append(Keepalive())
+                    continue
+                endoff = parse_endoff(line)
+                if endoff is None:
+                    events.append(HandshakeFailed(f"Received unexpected $ENDOFF response: {line}"))
+                    self.failed = True
+                else:
+                    events.append(endoff)
+                self.done = True
+            elif line.startswith("-"):
+                events.append(HandshakeFailed(f"Dual channel replication handshake error: {line}"))
+                self.failed = self.done = True
+            else:
+                self._replies_left -= 1
+                if self._replies_left == 0:
+                    events.append(SendBytes(SYNC_INLINE))
+                    self._waiting_endoff = True
+        if self.done:
+            self.unused_data = bytes(self._buf)
+            self._buf.clear()
+        return events

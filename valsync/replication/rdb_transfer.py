@@ -69,6 +69,11 @@ def eof_mark_frame(mark: bytes) -> bytes:
     return b"$EOF:" + mark + b"\r\n"
 
 
+def endoff_frame(offset: int, replid: str, dbid: int, client_id: int) -> bytes:
+    """The dual-channel RDB channel's first line, sent just before the fork (section 5)."""
+    return f"$ENDOFF:{offset} {replid} {dbid} {client_id}\r\n".encode()
+
+
 def disk_frame(length: int) -> bytes:
     """The header of a disk transfer of ``length`` RDB bytes (no trailer follows)."""
     return b"$%d\r\n" % length

@@ -37,10 +37,15 @@ class ReplicaState(enum.Enum):
     def info_state(self) -> str | None:
         return _INFO_STATE[self]
 
-    @property
-    def gets_keepalive(self) -> bool:
-        """Whether the 1 s cron writes ``\\n`` (WAIT_BGSAVE_END only for disk snapshots)."""
-        return self is ReplicaState.WAIT_BGSAVE_START
+    def wants_keepalive(self, socket_child: bool) -> bool:
+        """Whether the 1 s cron writes a ``\\n`` to a replica in this state (section 3.5).
+
+        ``socket_child``: the running RDB child writes to sockets; then replicas already tied
+        to it get nothing (a newline would land inside the payload).
+        """
+        if self is ReplicaState.WAIT_BGSAVE_START:
+            return True
+        return self is ReplicaState.WAIT_BGSAVE_END and not socket_child
 
 
 _INFO_STATE: dict[ReplicaState, str | None] = {
@@ -63,11 +68,16 @@ class Capa(enum.Flag):
 
 
 class Req(enum.Flag):
-    """Replica requirements (``replica_req``): what the snapshot must leave out."""
+    """Replica requirements (``replica_req``): what the snapshot must be.
+
+    Replicas share a snapshot only when their requirements are identical, so the RDB-channel
+    bit is part of it, as in Valkey.
+    """
 
     NONE = 0
     EXCLUDE_DATA = enum.auto()
     EXCLUDE_FUNCTIONS = enum.auto()
+    RDB_CHANNEL = enum.auto()
 
     @property
     def filtered(self) -> bool:
@@ -151,15 +161,17 @@ def parse_long(raw: bytes) -> int | None:
 
 
 def parse_version(raw: bytes) -> int | None:
-    """``x.y.z`` with each part 0..255 into Valkey's packed form; None if malformed."""
+    """Valkey's ``version2num``: ``x.y.z``, parts 0..255 (empty parts count as 0)."""
+    if not raw:
+        return None
     parts = raw.split(b".")
     if len(parts) != 3:
         return None
     out = 0
     for p in parts:
-        if not p.isdigit() or int(p) > 255:
+        if any(c not in b"0123456789" for c in p) or (p and int(p) > 255):
             return None
-        out = (out << 8) | int(p)
+        out = (out << 8) | (int(p) if p else 0)
     return out
 
 
@@ -256,6 +268,10 @@ def apply_replconf(
             if isinstance(got, ReplconfOutcome):
                 return got
             info.rdb_channel = got == 1
+            if info.rdb_channel:
+                info.req |= Req.RDB_CHANNEL
+            else:
+                info.req &= ~Req.RDB_CHANNEL
         elif option == b"set-rdb-client-id":
             cid = parse_long(value)
             if cid is None:

@@ -16,6 +16,7 @@ PROTO_MBULK_BIG_ARG = 32 * 1024
 DEFAULT_MAX_BULK_LEN = 512 * 1024 * 1024
 UNAUTH_MAX_MULTIBULK = 10
 UNAUTH_MAX_BULK = 16384
+INT_MAX = 2**31 - 1
 
 
 class ProtocolError(Exception):
@@ -169,7 +170,7 @@ class RequestParser:
                 raise ProtocolError("Protocol error: too big mbulk count string")
             return None
         count = _parse_int(buf, start + 1, cr)
-        if count is None or count > 1024 * 1024 * 1024:
+        if count is None or count > INT_MAX:
             raise ProtocolError("Protocol error: invalid multibulk length")
         if not self.authenticated and count > UNAUTH_MAX_MULTIBULK:
             raise ProtocolError("Protocol error: invalid multibulk length")
@@ -196,6 +197,8 @@ class RequestParser:
             data_end = data_start + length
             if data_end + 2 > end:
                 return None
+            if buf[data_end] != 0x0D or buf[data_end + 1] != 0x0A:
+                raise ProtocolError("Protocol error: invalid CRLF in request")
             argv.append(bytes(buf[data_start:data_end]))
             pos = data_end + 2
         self._pos = pos

@@ -1,0 +1,174 @@
+"""valsync as a replica of real valkey-server 8.1.8 / 9.1.2, and as a relay for real replicas."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.integration.support import (
+    connect,
+    digest,
+    info,
+    populate_all_types,
+    wait_synced,
+    wait_until,
+)
+from tests.realvalkey import ServerProcess, start_valkey, start_valsync
+
+
+@pytest.fixture
+def servers() -> Iterator[list[ServerProcess]]:
+    started: list[ServerProcess] = []
+    yield started
+    for server in reversed(started):
+        server.stop()
+
+
+def _primary(servers: list[ServerProcess], version: str, *args: str) -> ServerProcess:
+    server = start_valkey(version, "--repl-diskless-sync-delay", "0", *args)
+    servers.append(server)
+    return server
+
+
+def _valsync_replica(
+    servers: list[ServerProcess], primary: ServerProcess, *args: str, dir: object = None
+) -> ServerProcess:
+    server = start_valsync(
+        "--enable-debug-command",
+        "yes",
+        "--replicaof",
+        "127.0.0.1",
+        str(primary.port),
+        *args,
+        dir=dir,
+    )  # type: ignore[arg-type]
+    servers.append(server)
+    return server
+
+
+def _write_load(p: object) -> None:
+    import valkey
+
+    assert isinstance(p, valkey.Valkey)
+    for i in range(300):
+        p.set(f"live:{i}", i)
+    p.set("exp:soon", "x", px=300)
+    p.expire("live:1", 1000)
+    pipe = p.pipeline(transaction=True)
+    pipe.set("tx:a", 1).incrby("tx:b", 5).hset("tx:h", "f", "v")
+    pipe.execute()
+    p.execute_command("SELECT", 7)
+    p.set("db7", "seven")
+    p.execute_command("SELECT", 0)
+    p.lpush("live:list", *range(50))
+    p.zincrby("live:z", 2.5, "m")
+    p.spop("t:set")
+
+
+@pytest.mark.parametrize("version", ["8.1.8", "9.1.2"])
+@pytest.mark.parametrize("diskless", ["yes", "no"])
+def test_sync_from_real_primary(servers: list[ServerProcess], version: str, diskless: str) -> None:
+    primary = _primary(servers, version, "--repl-diskless-sync", diskless)
+    p = connect(primary)
+    p.execute_command("DEBUG", "POPULATE", 5000)
+    populate_all_types(p)
+    if version.startswith("9"):
+        p.execute_command("HSETEX", "fttl", "PX", 100000000, "FIELDS", 2, "a", "1", "b", "2")
+    replica = _valsync_replica(servers, primary)
+    r = connect(replica)
+    wait_synced(p, r)
+    _write_load(p)
+    wait_until(lambda: p.dbsize() and p.get("exp:soon") is None, what="expiry on primary")
+    wait_synced(p, r)
+    assert digest(r) == digest(p)
+    assert info(r)["slave_repl_offset"] == info(p)["master_repl_offset"]
+    p.flushall()
+    wait_synced(p, r)
+    assert r.dbsize() == 0
+
+
+def test_resume_with_continue_after_link_kill(servers: list[ServerProcess]) -> None:
+    primary = _primary(servers, "8.1.8")
+    p = connect(primary)
+    populate_all_types(p, big=False)
+    replica = _valsync_replica(servers, primary)
+    r = connect(replica)
+    wait_synced(p, r)
+    before = info(p, "stats")["sync_partial_ok"]
+    p.execute_command("CLIENT", "KILL", "TYPE", "replica")
+    for i in range(100):
+        p.set(f"gap:{i}", i)
+    wait_synced(p, r)
+    assert info(p, "stats")["sync_partial_ok"] == before + 1
+    assert digest(r) == digest(p)
+
+
+def test_replica_is_read_only_and_rejects_wait(servers: list[ServerProcess]) -> None:
+    primary = _primary(servers, "8.1.8")
+    replica = _valsync_replica(servers, primary)
+    r = connect(replica)
+    wait_until(lambda: info(r)["master_link_status"] == "up", what="link up")
+    with pytest.raises(Exception, match="READONLY You can't write against a read only replica."):
+        r.set("x", 1)
+    role = r.execute_command("ROLE")
+    assert role[0] == b"slave" and role[3] == b"connected"
+
+
+def test_chain_valkey_to_valsync_to_valkey(servers: list[ServerProcess]) -> None:
+    top = _primary(servers, "9.1.2")
+    t = connect(top)
+    populate_all_types(t)
+    middle = _valsync_replica(servers, top)
+    m = connect(middle)
+    wait_synced(t, m)
+    bottom = start_valkey("9.1.2", "--replicaof", "127.0.0.1", str(middle.port))
+    servers.append(bottom)
+    b = connect(bottom)
+    wait_synced(m, b)
+    _write_load(t)
+    wait_synced(t, m)
+    wait_synced(m, b)
+    assert digest(b) == digest(m) == digest(t)
+    assert info(b)["slave_repl_offset"] == info(t)["master_repl_offset"]
+
+
+def test_version_bridge_9_to_valsync_to_8(servers: list[ServerProcess]) -> None:
+    top = _primary(servers, "9.1.2")
+    t = connect(top)
+    populate_all_types(t)
+    middle = _valsync_replica(servers, top)
+    m = connect(middle)
+    wait_synced(t, m)
+    bottom = start_valkey("8.1.8", "--replicaof", "127.0.0.1", str(middle.port))
+    servers.append(bottom)
+    b = connect(bottom)
+    wait_synced(m, b)
+    assert digest(b) == digest(t)
+
+
+def test_restarted_valsync_resumes_from_its_dump(
+    servers: list[ServerProcess], tmp_path: object
+) -> None:
+    from pathlib import Path
+
+    assert isinstance(tmp_path, Path)
+    primary = _primary(servers, "8.1.8")
+    p = connect(primary)
+    populate_all_types(p, big=False)
+    replica = _valsync_replica(servers, primary, dir=tmp_path)
+    r = connect(replica)
+    wait_synced(p, r)
+    try:
+        r.execute_command("SAVE")
+    finally:
+        replica.stop()
+    servers.remove(replica)
+    for i in range(20):
+        p.set(f"while-down:{i}", i)
+    before = info(p, "stats")["sync_partial_ok"]
+    again = _valsync_replica(servers, primary, dir=tmp_path)
+    r2 = connect(again)
+    wait_synced(p, r2)
+    assert info(p, "stats")["sync_partial_ok"] == before + 1
+    assert digest(r2) == digest(p)

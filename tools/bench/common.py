@@ -1,0 +1,59 @@
+"""Shared pieces of the side-by-side benchmarks: start servers, poll INFO, RSS."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests.realvalkey import ServerProcess, start_valkey, start_valsync  # noqa: E402
+
+__all__ = ["ROOT", "ServerProcess", "ensure_redis_benchmark", "rss_bytes", "start_valkey", "start_valsync", "wait_info"]
+
+
+def ensure_redis_benchmark() -> str:
+    path = shutil.which("redis-benchmark")
+    if path is None:
+        subprocess.run(["bash", str(ROOT / "tools" / "ensure-debian-packages.sh")], check=True)
+        path = shutil.which("redis-benchmark")
+    if path is None:
+        raise SystemExit("redis-benchmark is not available (Debian package redis-tools)")
+    return path
+
+
+def rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def children_rss(pid: int) -> int:
+    total = 0
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            for child in f.read().split():
+                total += rss_bytes(int(child))
+    except OSError:
+        pass
+    return total
+
+
+def wait_info(client: object, field: str, value: str, timeout: float = 600) -> float:
+    """Seconds until INFO shows ``field:value``."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        text = client.execute_command("INFO", "all")  # type: ignore[attr-defined]
+        if isinstance(text, bytes):
+            text = text.decode()
+        if isinstance(text, dict):
+            if str(text.get(field)) == value:
+                return time.monotonic() - t0
+        elif f"{field}:{value}" in text:
+            return time.monotonic() - t0
+        time.sleep(0.02)
+    raise TimeoutError(field)
