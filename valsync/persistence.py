@@ -24,6 +24,19 @@ if TYPE_CHECKING:
     from valsync.server import Server
 
 
+def temp_rdb_path(dump: Path, pid: int) -> Path:
+    """Where a save by ``pid`` writes before the rename (Valkey's ``temp-<pid>.rdb``)."""
+    return dump.with_name(f"temp-{pid}.rdb")
+
+
+def remove_temp_rdb(dump: Path, pid: int) -> None:
+    """A dead child's half-written file goes away; the last good dump stays."""
+    try:
+        temp_rdb_path(dump, pid).unlink()
+    except OSError:
+        pass
+
+
 @dataclass
 class ReplInfoFromRdb:
     """The replication position a dump carried (repl-id / repl-offset / repl-stream-db)."""
@@ -109,7 +122,7 @@ class Persistence:
 
     def _write_file(self, progress: ProgressWriter | None) -> int:
         path = self.path
-        tmp = path.with_name(f"temp-{os.getpid()}.rdb")
+        tmp = temp_rdb_path(path, os.getpid())
         cfg = self.server.config
         try:
             with open(tmp, "wb") as f:
@@ -160,10 +173,13 @@ class Persistence:
             progress.report(keys, progress.bytes)
 
         try:
-            log.notice("Background saving started by pid (forking)")
-            result = await self.children.run(body, "disk")
+            child = self.children.fork(body, "disk")
         except ChildBusy:
             return None
+        log.notice(f"Background saving started by pid {child.pid}")
+        result = await self.children.wait(child)
+        if not result.ok:
+            remove_temp_rdb(self.path, child.pid)
         self.last_bgsave_seconds = int(result.seconds)
         if result.ok:
             self.last_bgsave_ok = True

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from valsync.keyspace import HashValue, OpaqueValue, Value, ZSetValue
+from valsync.keyspace import HashValue, Keyspace, OpaqueValue, Value, ZSetValue
 from valsync.rdb import RdbError, RdbReader, load_rdb_bytes, tools
 from valsync.rdb.writer import dump_rdb_bytes, encode_string
 
@@ -181,3 +181,50 @@ def test_wrong_trailer_reported_like_valkey() -> None:
         match=r"Wrong RDB checksum expected: \(1866a6ddaeb7dd0a\) but got \(1966a6ddaeb7dd0a\)",
     ):
         load_rdb_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("name", ["valkey-8.1.8-alltypes.rdb", "valkey-9.1.2-alltypes.rdb"])
+def test_key_records_are_byte_identical_to_valkeys(name: str) -> None:
+    """Same encodings, same LZF output: each key record valsync writes appears in Valkey's dump.
+
+    Sets keep Valkey's insertion or hash order, which a Python set does not share, so only
+    their type and key are compared.
+    """
+    data = (VECTORS / name).read_bytes()
+    loaded = load_rdb_bytes(data).keyspace
+    for db in loaded.dbs:
+        if not db.data:
+            continue
+        single = Keyspace()
+        for key, value in db.data.items():
+            single[0].data = {key: value}
+            record = dump_rdb_bytes(single, aux={})[9 + 5 : -9]
+            if isinstance(value, set) and len(value) > 1:
+                assert record[: 1 + len(encode_string(key))] in data, key
+            else:
+                assert record in data, key
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "valkey-8.1.8-empty.rdb",
+        "valkey-9.1.2-empty.rdb",
+        "valkey-8.1.8-function-and-key.rdb",
+        "valkey-9.1.2-function-and-key.rdb",
+        "valkey-8.1.8-rdbchecksum-no.rdb",
+        "valkey-9.1.2-hash-field-expiry.rdb",
+    ],
+)
+def test_whole_dump_rewrites_byte_identical(name: str) -> None:
+    """Given the same aux values, valsync writes exactly the file Valkey wrote."""
+    data = (VECTORS / name).read_bytes()
+    loaded = load_rdb_bytes(data)
+    blob = dump_rdb_bytes(
+        loaded.keyspace,
+        version=loaded.version,
+        aux=loaded.aux,
+        functions=loaded.functions,
+        checksum=data[-8:] != bytes(8),
+    )
+    assert blob == data

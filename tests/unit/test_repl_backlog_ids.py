@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from valsync.replication import (
     BLOCK_SIZE,
@@ -173,3 +175,27 @@ def test_replid_helpers() -> None:
     assert not is_replid(rid.upper())
     with pytest.raises(ValueError):
         replid_from_bytes(b"short")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    size=st.integers(min_value=1, max_value=5 * BLOCK_SIZE),
+    start=st.integers(min_value=0, max_value=10**12),
+    appends=st.lists(st.integers(min_value=0, max_value=3 * BLOCK_SIZE), max_size=30),
+)
+def test_backlog_matches_reference_model(size: int, start: int, appends: list[int]) -> None:
+    """Whatever is kept is exactly the tail of everything appended, and never too little."""
+    bl = ReplicationBacklog(size, start_offset=start)
+    everything = bytearray()
+    for i, n in enumerate(appends):
+        chunk = bytes([i % 251]) * n
+        bl.append(chunk)
+        everything += chunk
+        assert bl.end_offset == start + len(everything)
+        assert bl.first_byte_offset == bl.end_offset - bl.histlen + 1
+        assert bl.histlen >= min(len(everything), bl.size)
+        assert bl.histlen <= max(bl.size + BLOCK_SIZE, BLOCK_SIZE) + n
+        tail = bytes(everything[len(everything) - bl.histlen :])
+        assert bl.read_from(bl.first_byte_offset) == tail
+        assert not bl.can_serve(bl.first_byte_offset - 1)
+        assert bl.can_serve(bl.end_offset + 1) and not bl.can_serve(bl.end_offset + 2)

@@ -26,6 +26,7 @@ from valsync.replication import (
     ReplicaInfo,
     ReplicaState,
     ReplicationBacklog,
+    ReplicationIds,
     Req,
     ServerView,
     StartBgsave,
@@ -587,3 +588,60 @@ def test_cron_decision() -> None:
     )
     kw4 = dict(kw, child_active=True)
     assert diskless_cron_decision([p1], 1000, **kw4) is None  # type: ignore[arg-type]
+
+
+def info_field(info: str, name: str) -> str:
+    found = re.search(rf"^{name}:(.*?)\r?$", info, re.M)
+    assert found is not None, name
+    return found.group(1)
+
+
+@pytest.mark.parametrize("version", ["8.1.8", "9.1.2"])
+def test_failover_target_promotes_and_continues(version: str) -> None:
+    """failover/*: the old primary's PSYNC <id> <off+1> FAILOVER on the target replica."""
+    m = meta(f"failover/failover-{version}.meta.json")
+    before, after = m["B_info_before"], m["B_info_after"]
+    ids = ReplicationIds(
+        info_field(before, "master_replid"),
+        master_repl_offset=int(info_field(before, "master_repl_offset")),
+    )
+    view = ServerView(
+        ids.replid,
+        info_field(before, "master_replid2"),
+        int(info_field(before, "second_repl_offset")),
+        ids.master_repl_offset,
+        next_replid=info_field(after, "master_replid"),
+        backlog_first_byte=int(info_field(before, "repl_backlog_first_byte_offset")),
+        backlog_histlen=int(info_field(before, "repl_backlog_histlen")),
+        is_replica=True,
+        primary_link_up=False,  # the old primary already turned itself into a replica
+    )
+    c2s = vec(f"failover/failover-{version}.A-to-B.conn1.c2s.bin")
+    s2c = vec(f"failover/failover-{version}.A-to-B.conn1.s2c.bin")
+    info = ReplicaInfo(client_id=1)
+    out = bytearray()
+    for req in frame_all(c2s):
+        name = req.argv[0].upper()
+        if name == b"PING":
+            out += b"+PONG\r\n"
+        elif name == b"REPLCONF":
+            out += apply_replconf(info, req.argv[1:], now=0).reply or b""
+        elif name == b"PSYNC":
+            assert req.argv[3] == b"FAILOVER"
+            d = decide_sync(request_for(info, req.argv), view)
+            assert d.promote and isinstance(d.action, ContinuePartial)
+            out += d.action.reply
+            break
+    assert s2c.startswith(bytes(out))
+    ids.shift_replication_id(view.next_replid)
+    assert (ids.replid, ids.replid2, str(ids.second_repl_offset)) == (
+        info_field(after, "master_replid"),
+        info_field(after, "master_replid2"),
+        info_field(after, "second_repl_offset"),
+    )
+
+
+def test_promotion_without_backlog_creates_one() -> None:
+    view = ServerView(A, "0" * 40, -1, 10, NEW, is_replica=True, has_other_replicas=True)
+    d = decide_sync(SyncRequest((b"PSYNC", A.encode(), b"11", b"failover")), view)
+    assert d.promote and isinstance(d.action, FullResync) and d.action.create_backlog

@@ -294,3 +294,15 @@ def test_stream_reader_keepalive_multi_and_errors() -> None:
         encode_ack(50, 50)
         == b"*5\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n$2\r\n50\r\n$4\r\nFACK\r\n$2\r\n50\r\n"
     )
+
+
+def test_discard_pending_transaction_rewinds_to_applied() -> None:
+    r = ReplicationStreamReader(100)
+    r.receive_data(b"*1\r\n$5\r\nMULTI\r\n*2\r\n$4\r\nINCR\r\n$1\r\nx\r\n*1\r\n$4\r\nEX")
+    for _ in range(2):
+        cmd = r.next_command()
+        assert cmd is not None
+        r.command_done(cmd)
+    assert r.read_offset == 100 + 15 + 21 and r.applied_offset == 100 and r.pending == 10
+    r.discard_pending_transaction()
+    assert (r.read_offset, r.applied_offset, r.pending, r.in_multi) == (100, 100, 0, False)

@@ -39,6 +39,8 @@ from valsync.commands.sets import (
 from valsync.keyspace.values import ZSetValue
 from valsync.resp.reply import NULL_ARRAY, Double, Reply, format_double
 
+ZSET_MAX_LISTPACK_ENTRIES = 128
+ZSET_MAX_LISTPACK_VALUE = 64
 NAN_SCORE = "ERR resulting score is not a number (NaN)"
 LIMIT_NEEDS_BY = (
     "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
@@ -408,6 +410,33 @@ def _rank_bounds(n: int, start: int, end: int) -> tuple[int, int] | None:
     return start, min(end, n - 1) + 1
 
 
+def _is_skiplist(z: ZSetValue) -> bool:
+    """Whether Valkey would hold ``z`` as a skiplist (past 128 entries or 64-byte members);
+    an approximation: Valkey never converts back when a zset shrinks."""
+    return len(z) > ZSET_MAX_LISTPACK_ENTRIES or any(
+        len(m) > ZSET_MAX_LISTPACK_VALUE for m in z.scores
+    )
+
+
+def _negative_offset(
+    z: ZSetValue, start: int, stop: int, reverse: bool, offset: int, limit: int
+) -> list[tuple[float, bytes]]:
+    """A negative LIMIT offset: a listpack walk runs off the end (nothing), while
+    ``zslNthInRange`` counts it from the end of the range (forward) or, reversed, takes
+    rank ``-offset - 1`` from the start of the range and walks back."""
+    if not _is_skiplist(z):
+        return []
+    if not reverse:
+        first = stop + offset
+        if first < start or first < 0:
+            return []
+        return z.entries(first, stop if limit < 0 else min(stop, first + limit))
+    pos = start - offset - 1
+    if pos >= stop:
+        return []
+    return z.entries(start if limit < 0 else max(start, pos - limit + 1), pos + 1, True)
+
+
 def _range_entries(
     z: ZSetValue,
     kind: str,
@@ -429,12 +458,12 @@ def _range_entries(
         return z.entries(start, stop, reverse)
     if offset > 0 and offset >= n:
         return []
-    if offset < 0:
-        return []
     if kind == "score":
         start, stop = parse_score_range(lo, hi).bounds(z)
     else:
         start, stop = parse_lex_range(lo, hi).bounds(z, reverse)
+    if offset < 0:
+        return _negative_offset(z, start, stop, reverse, offset, limit)
     if reverse:
         stop -= offset
     else:

@@ -10,6 +10,7 @@ server as down and retry without catching a zoo of OS and trio exceptions.
 
 from __future__ import annotations
 
+import os
 from types import TracebackType
 from typing import TypeAlias
 
@@ -60,6 +61,16 @@ def _convert(value: object) -> Reply:
     raise RespConnectionError(f"unexpected reply type {type(value).__name__}")
 
 
+def _os_reason(exc: OSError) -> str:
+    """The shortest true reason: trio hides "Connection refused" in an ExceptionGroup cause."""
+    cause = exc.__cause__
+    if isinstance(cause, BaseExceptionGroup):
+        inner = [e for e in cause.exceptions if isinstance(e, OSError)]
+        if inner:
+            exc = inner[-1]
+    return os.strerror(exc.errno) if exc.errno else str(exc)
+
+
 class RespClient:
     """One connection; requests are serialised (no concurrent callers on one client)."""
 
@@ -84,8 +95,7 @@ class RespClient:
             raise RespConnectionError(f"connect to {host}:{port} timed out") from None
         except OSError as exc:
             # trio wraps the per-address errors; the first cause says "Connection refused".
-            cause = exc.__cause__ if isinstance(exc.__cause__, OSError) else exc
-            reason = cause.strerror or str(cause)
+            reason = _os_reason(exc)
             raise RespConnectionError(f"connect to {host}:{port}: {reason}") from None
         return cls(stream, timeout=timeout)
 

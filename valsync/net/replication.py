@@ -60,6 +60,8 @@ from valsync.replication.sync_decision import (
 )
 from valsync.resp.reply import NO_REPLY, ErrorReply, Raw, Reply
 
+from valsync.persistence import remove_temp_rdb, temp_rdb_path
+
 if TYPE_CHECKING:
     from valsync.persistence import Persistence
     from valsync.server import Server
@@ -435,7 +437,7 @@ class ReplicationService:
         else:
 
             def body(data_fd: int | None, progress: ProgressWriter) -> None:
-                tmp = f"{path}.temp-{os.getpid()}.rdb"
+                tmp = str(temp_rdb_path(Path(path), os.getpid()))
                 with open(tmp, "wb") as out:
                     keys = write_snapshot(
                         keyspace, out.write, aux, version=version, compression=compression,
@@ -478,6 +480,8 @@ class ReplicationService:
                     link.push(data)
 
         result = await self.children.wait(child, relay if target == "socket" else None)
+        if not result.ok and target == "disk":
+            remove_temp_rdb(Path(path), child.pid)
         if result.ok:
             self.log.notice(f"Background RDB transfer terminated with success" if target == "socket" else "Background saving terminated with success")
         else:

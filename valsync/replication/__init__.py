@@ -77,6 +77,14 @@ from valsync.replication.replicas import (
 )
 from valsync.replication.stream import ReplicationStreamReader, StreamCommand, encode_ack
 from valsync.replication.sync_decision import (
+    ERR_BGSAVE_FAILED,
+    ERR_FAILING_OVER,
+    ERR_FAILOVER_REPLID,
+    ERR_FAILOVER_TO_PRIMARY,
+    ERR_FILTER_NEEDS_EOF,
+    ERR_NO_PRIMARY_LINK,
+    ERR_NOT_INTEGER,
+    ERR_PENDING_OUTPUT,
     AttachToDiskBgsave,
     ChildKind,
     ContinuePartial,
@@ -107,6 +115,14 @@ from valsync.replication.sync_decision import (
 )
 
 __all__ = [
+    "ERR_BGSAVE_FAILED",
+    "ERR_FAILING_OVER",
+    "ERR_FAILOVER_REPLID",
+    "ERR_FAILOVER_TO_PRIMARY",
+    "ERR_FILTER_NEEDS_EOF",
+    "ERR_NO_PRIMARY_LINK",
+    "ERR_NOT_INTEGER",
+    "ERR_PENDING_OUTPUT",
     "BLOCK_SIZE",
     "DEFAULT_BACKLOG_SIZE",
     "EOF_MARK_LEN",

@@ -113,6 +113,11 @@ class ReplicationStreamReader:
             self.applied_offset = cmd.end
 
     def discard_pending_transaction(self) -> None:
-        """Link lost: like Valkey's cached primary, forget a half-received transaction."""
+        """Link lost: like Valkey's cached primary, drop a half-received command or transaction.
+
+        Afterwards ``read_offset == applied_offset``: the offset to resume from with
+        ``PSYNC <replid> <applied_offset + 1>`` on a new connection.
+        """
+        self._parser = RequestParser()
         self.in_multi = False
         self.read_offset = self.applied_offset

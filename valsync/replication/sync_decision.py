@@ -5,8 +5,9 @@ client's command and REPLCONF-announced capabilities) and a :class:`ServerView` 
 failover, IDs, backlog range, running child, replicas already waiting for a snapshot), calls
 :func:`decide_sync`, and carries out the returned :class:`PsyncDecision` in order:
 
-1. ``promote`` (PSYNC ... FAILOVER accepted): shift the replication ID to
-   ``view.next_replid`` and become a primary *before* anything else;
+1. ``promote`` (PSYNC ... FAILOVER accepted): become a primary *before* anything else, as
+   Valkey's ``replicationUnsetPrimary``: ``shift_replication_id(view.next_replid)``, drop the
+   link to our old primary and our sub-replicas, ``StreamEncoder.reset_selected_db()``;
 2. ``action``: one of :class:`Ignore`, :class:`Refuse` (send ``reply`` bytes),
    :class:`ContinuePartial` (send ``reply`` then the backlog from ``offset``),
    :class:`DualChannelSync` (send ``+DUALCHANNELSYNC``), :class:`FullResync`;
@@ -300,7 +301,9 @@ def decide_sync(request: SyncRequest, view: ServerView) -> PsyncDecision:
             return reply(DualChannelSync(), SyncStats(sync_partial_err=partial_err))
 
     stats = SyncStats(sync_full=1, sync_partial_err=partial_err)
-    create_backlog = view.backlog_first_byte is None and not view.has_other_replicas
+    # Promotion disconnects our sub-replicas (replicationUnsetPrimary), so none remain.
+    others = view.has_other_replicas and not promote
+    create_backlog = view.backlog_first_byte is None and not others
     plan = _rdb_plan(request, view)
     return reply(FullResync(create_backlog, plan, pre_psync=not is_psync), stats)
 
