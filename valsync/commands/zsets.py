@@ -209,9 +209,19 @@ def _zset(ctx: CommandContext, key: bytes) -> ZSetValue | None:
     return ctx.lookup_typed(key, ZSetValue)
 
 
-def _norm(score: float) -> float:
-    """Listpack zsets store integral scores as integers, so -0 is kept as 0."""
-    return score + 0.0
+def _listpack_sized(n: int, members: Iterable[bytes]) -> bool:
+    return n <= ZSET_MAX_LISTPACK_ENTRIES and all(
+        len(m) <= ZSET_MAX_LISTPACK_VALUE for m in members
+    )
+
+
+def _stored_score(z: ZSetValue, member: bytes, score: float) -> float:
+    """The score as Valkey keeps it: a listpack stores integral scores as integers, turning -0
+    into 0, while a skiplist keeps -0 (encoding judged by size, see :func:`_is_skiplist`)."""
+    if score != 0:
+        return score
+    n = len(z) + (member not in z.scores)
+    return score + 0.0 if _listpack_sized(n, [member, *z.scores]) else score
 
 
 def _with_scores(
@@ -241,7 +251,12 @@ def _store_zset(ctx: CommandContext, dst: bytes, pairs: Iterable[tuple[float, by
     """Store the result at ``dst`` (any old type), or delete ``dst`` when the result is empty."""
     z = ZSetValue()
     for score, member in pairs:
-        z.add(member, _norm(score))
+        z.add(member, score)
+    if _listpack_sized(len(z), z.scores):
+        for member, score in list(z.scores.items()):
+            if score == 0:
+                z.remove(member)
+                z.add(member, 0.0)
     if len(z):
         ctx.db.set(dst, z)
         ctx.dirty += 1
@@ -306,10 +321,10 @@ def _zadd(ctx: CommandContext, argv: list[bytes], incr: bool) -> Reply:
                         continue
                     processed += 1
                     if score != cur:
-                        z.add(member, _norm(score))
+                        z.add(member, _stored_score(z, member, score))
                         updated += 1
                 elif not xx:
-                    z.add(member, _norm(score))
+                    z.add(member, _stored_score(z, member, score))
                     added += 1
                     processed += 1
         finally:
@@ -925,7 +940,7 @@ def _setop(
         result = {m: sc for m, sc in first.items() if not any(m in o for o in others)}
     if card:
         return len(result)
-    pairs = sorted((_norm(s), m) for m, s in result.items())
+    pairs = sorted((s, m) for m, s in result.items())
     if store:
         return _store_zset(ctx, argv[1], pairs)
     return _with_scores(ctx, pairs, withscores)

@@ -303,7 +303,10 @@ def _sparklines(snap: ServerSnapshot, samples: list[Sample]) -> Table | None:
     grid.add_column(no_wrap=True)
     rates = [s.repl_bytes_per_sec for s in samples]
     last_rate = next((r for r in reversed(rates) if r is not None), None)
+    peak = max((r for r in rates if r is not None), default=None)
     rate_text = "—" if last_rate is None else f"{format_bytes(last_rate)}/s"
+    if peak:
+        rate_text += f"  peak {format_bytes(peak)}/s"
     grid.add_row("writes", Text(sparkline(rates), style="cyan"), rate_text)
     if snap.is_primary and snap.replicas:
         lags: list[float | None] = [

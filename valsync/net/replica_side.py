@@ -43,6 +43,7 @@ from valsync.replication.rdb_transfer import (
     RdbEnd,
     RdbPayloadReceiver,
 )
+from valsync.replication.replicas import role_replica_reply
 from valsync.replication.stream import ReplicationStreamReader, encode_ack
 from valsync.resp.reply import Reply
 
@@ -109,7 +110,7 @@ class PrimaryLinkDriver:
         self._restart()
         return True
 
-    def unset_primary(self) -> None:
+    def unset_primary(self, replid: str | None = None) -> None:
         """REPLICAOF NO ONE: become a primary; our old history stays valid as replid2."""
         if self.host is None:
             return
@@ -122,16 +123,20 @@ class PrimaryLinkDriver:
         ids = self.service.ids
         if self.applied_offset >= 0:
             ids.master_repl_offset = self.applied_offset
-        ids.shift_replication_id(new_replid())
+        ids.shift_replication_id(replid or new_replid())
         if self.service.backlog is None:
             self.service.create_backlog()
+        self.service.encoder.reset_selected_db()
+        # like replicationUnsetPrimary: sub-replicas reconnect and learn the new ID by PSYNC
+        for link in list(self.service.links.values()):
+            self.service.drop_link(link, "promoted")
         self.cached = None
         self.server.log.set_role("M")
         self.log.notice("MASTER MODE enabled (user request from 'id=0 addr= cmd=replicaof')")
         self._restart()
 
-    def promote_for_failover(self) -> None:
-        self.unset_primary()
+    def promote_for_failover(self, replid: str) -> None:
+        self.unset_primary(replid)
 
     def _restart(self) -> None:
         if self.scope is not None:
@@ -484,4 +489,4 @@ class PrimaryLinkDriver:
 
     def role_reply(self) -> Reply:
         offset = self.applied_offset if self.link_up else -1
-        return [b"slave", (self.host or "").encode(), self.port, self.state.encode(), offset]
+        return role_replica_reply(self.host or "", self.port, self.state, offset)

@@ -35,10 +35,11 @@ from valsync.replication.ids import ReplicationIds, replid_from_bytes
 from valsync.replication.propagation import StreamEncoder
 from valsync.replication.rdb_transfer import eof_mark_frame
 from valsync.replication.replicas import (
-    Capa,
     ReplicaInfo,
     ReplicaState,
     apply_replconf,
+    info_replica_line,
+    role_primary_reply,
 )
 from valsync.replication.sync_decision import (
     AttachToDiskBgsave,
@@ -293,7 +294,7 @@ class ReplicationService:
             return Raw(action.reply)
         if decision.promote:
             self.log.notice(f"Failover request received for replid {argv[1].decode('utf-8', 'replace')}.")
-            self.primary.promote_for_failover()
+            self.primary.promote_for_failover(view.next_replid)
         if isinstance(action, ContinuePartial):
             link = self._attach(client, info, ReplicaState.ONLINE)
             assert self.backlog is not None
@@ -597,22 +598,17 @@ class ReplicationService:
 
     # --- INFO / ROLE / WAIT ----------------------------------------------------------------
 
+    @staticmethod
+    def _peer_ip(link: ReplicaLink) -> str:
+        return link.client.addr.rsplit(":", 1)[0]
+
     def replica_lines(self) -> list[str]:
-        lines = []
-        i = 0
+        lines: list[str] = []
+        now = int(time.time())
         for link in self.links.values():
-            info = link.info
-            state = info.state.info_state if info.state is not None else None
-            if state is None:
-                continue
-            ip = info.ip or link.client.addr.rsplit(":", 1)[0]
-            lag = int(time.time()) - info.ack_time if state == "online" else 0
-            typ = "rdb-channel" if info.rdb_channel else "replica"
-            lines.append(
-                f"slave{i}:ip={ip},port={info.listening_port},state={state},"
-                f"offset={info.ack_offset},lag={lag},type={typ}"
-            )
-            i += 1
+            line = info_replica_line(len(lines), link.info, self._peer_ip(link), now)
+            if line is not None:
+                lines.append(line)
         return lines
 
     def info_lines(self) -> list[str]:
@@ -649,13 +645,10 @@ class ReplicationService:
     def role_reply(self) -> Reply:
         if self.is_replica:
             return self.primary.role_reply()
-        replicas: list[Reply] = []
-        for link in self.links.values():
-            info = link.info
-            if info.state is ReplicaState.ONLINE and not info.rdb_only:
-                ip = info.ip or link.client.addr.rsplit(":", 1)[0]
-                replicas.append([ip.encode(), str(info.listening_port).encode(), str(info.ack_offset).encode()])
-        return [b"master", self.ids.master_repl_offset, replicas]
+        return role_primary_reply(
+            self.ids.master_repl_offset,
+            [(link.info, self._peer_ip(link)) for link in self.links.values() if not link.info.rdb_only],
+        )
 
     def good_replicas(self) -> int:
         max_lag = self.server.config.get_int("min-replicas-max-lag")
