@@ -88,6 +88,7 @@ class Persistence:
             log.warning(f"Fatal error loading the DB, check server logs. Exiting. ({err})")
             raise SystemExit(1) from None
         self.server.keyspace.swap(result.keyspace)
+        self.server.functions = result.functions
         self.last_load_keys = result.keys
         self.repl_info = _repl_info(result.aux)
         log.notice(f"Done loading RDB, keys loaded: {self.last_load_keys}, keys expired: 0.")
@@ -134,6 +135,7 @@ class Persistence:
                     checksum=cfg.get_bool("rdbchecksum"),
                     key_save_delay_us=cfg.get_int("rdb-key-save-delay"),
                     progress=progress,
+                    functions=self.server.functions,
                 )
                 f.flush()
                 os.fsync(f.fileno())

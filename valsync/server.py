@@ -76,6 +76,7 @@ class Server:
         self.persistence: Any = None
         self.nursery: Any = None
         self.applying_primary_stream = False
+        self.functions: list[bytes] = []
         config.on_change("loglevel", self.log.set_level)
         config.on_change("logfile", lambda _v: self.log.set_logfile(config.logfile_path or ""))
 

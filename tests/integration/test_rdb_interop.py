@@ -164,7 +164,7 @@ def test_valsync_dump_loads_in_valkey(
     (tmp_path / "dump.rdb").write_bytes(blob)
     with start_valkey(server_version, "--dbfilename", "dump.rdb", dir=tmp_path) as server:
         client: Any = server.client()
-        assert client.dbsize() == ks[0].data.__len__()
+        assert client.dbsize() == len(ks[0].data)
         assert server_snapshot(client, field_ttls=server_version == "9.1.2") == model_snapshot(ks)
         assert client.xrange(b"stream:s") == [(b"1-1", {b"name": b"a"}), (b"1-2", {b"name": b"b"})]
         assert client.execute_command("FCALL", "myfunc", 0) == 1

@@ -8,6 +8,7 @@ Random pops propagate as the ``SREM``/``UNLINK`` that Valkey writes to the strea
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Iterable
 
 from valsync.commands.context import CommandContext
@@ -276,8 +277,18 @@ def scard(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 
 def _random_members(ctx: CommandContext, s: set[bytes], n: int) -> list[bytes]:
-    """``n`` distinct random members (``n`` <= ``len(s)``)."""
-    return ctx.rng.sample(sorted(s), n)
+    """``n`` distinct random members (``n`` <= ``len(s)``) in one walk, without copying a big
+    set for a small pick (Python sets have no random access)."""
+    if n * 2 > len(s):
+        return ctx.rng.sample(list(s), n)
+    wanted = sorted(ctx.rng.sample(range(len(s)), n))
+    out: list[bytes] = []
+    it = iter(s)
+    pos = 0
+    for target in wanted:
+        out.append(next(itertools.islice(it, target - pos, None)))
+        pos = target + 1
+    return out
 
 
 @command("spop", -2, "write fast", 1, 1, 1)
@@ -328,7 +339,7 @@ def srandmember(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if s is None or n == 0:
         return []
     if n < 0:
-        pool = sorted(s)
+        pool = list(s)
         return [ctx.rng.choice(pool) for _ in range(-n)]
     if n >= len(s):
         return list(s)
@@ -338,9 +349,10 @@ def srandmember(ctx: CommandContext, argv: list[bytes]) -> Reply:
 @command("smove", 4, "write fast", 1, 2, 1)
 def smove(ctx: CommandContext, argv: list[bytes]) -> Reply:
     src_key, dst_key, member = argv[1], argv[2], argv[3]
-    src = ctx.lookup(src_key)
-    dst = ctx.lookup(dst_key)
-    if src is None:
+    # Valkey looks both keys up (expiring them) before it checks anything.
+    missing = ctx.lookup(src_key) is None
+    ctx.lookup(dst_key)
+    if missing:
         return 0
     src = _set(ctx, src_key)
     dst = _set(ctx, dst_key)

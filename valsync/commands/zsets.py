@@ -305,36 +305,31 @@ def _zadd(ctx: CommandContext, argv: list[bytes], incr: bool) -> Reply:
     if z is None and not xx:
         z = ZSetValue()
         ctx.db.set(key, z)
-    if z is not None:
-        try:
-            for score_in, member in pairs:
-                score = score_in
-                cur = z.score(member)
-                if cur is not None:
-                    if nx:
-                        continue
-                    if incr:
-                        score += cur
-                        if math.isnan(score):
-                            raise CommandError(NAN_SCORE)
-                    if (lt and score >= cur) or (gt and score <= cur):
-                        continue
-                    processed += 1
-                    if score != cur:
-                        z.add(member, _stored_score(z, member, score))
-                        updated += 1
-                elif not xx:
-                    z.add(member, _stored_score(z, member, score))
-                    added += 1
-                    processed += 1
-        finally:
-            ctx.dirty += added + updated
-            if added or updated:
-                ctx.db.modified(key)
-            if len(z) == 0:
-                # Valkey adds the key before the loop; only XX/NX could leave it empty, and
-                # those never create it, but a NaN on a fresh key would: keep it consistent.
-                ctx.db.delete(key)
+    for score_in, member in pairs if z is not None else []:
+        assert z is not None
+        score = score_in
+        cur = z.score(member)
+        if cur is not None:
+            if nx:
+                continue
+            if incr:
+                score += cur
+                if math.isnan(score):
+                    # Only INCR (a single pair) gets here, so nothing has changed yet.
+                    raise CommandError(NAN_SCORE)
+            if (lt and score >= cur) or (gt and score <= cur):
+                continue
+            processed += 1
+            if score != cur:
+                z.add(member, _stored_score(z, member, score))
+                updated += 1
+        elif not xx:
+            z.add(member, _stored_score(z, member, score))
+            added += 1
+            processed += 1
+    ctx.dirty += added + updated
+    if added or updated:
+        ctx.db.modified(key)
     if incr:
         return Double(score) if processed else None
     return added + updated if ch else added

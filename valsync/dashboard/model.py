@@ -318,7 +318,9 @@ class History:
     def record(self, snap: ServerSnapshot) -> None:
         ring = self.samples.setdefault(snap.target, deque(maxlen=self.maxlen))
         if not snap.up:
+            # A gap in the sparkline, and the next rate starts afresh after the outage.
             self._last.pop(snap.target, None)
+            ring.append(Sample(snap.taken_at, None, None, None))
             return
         rate = None
         prev = self._last.get(snap.target)

@@ -276,7 +276,7 @@ def _sync_progress(read: int | None, total: int | None, last_io: int | None) -> 
     grid.add_column(no_wrap=True)
     grid.add_column(width=BAR_WIDTH)
     grid.add_column(no_wrap=True)
-    label = Text("sync: receiving RDB", style="yellow")
+    label = Text("full sync", style="yellow")
     tail = "" if last_io is None else f"  last io {last_io}s ago"
     if total is not None and total > 0:
         done = read or 0
@@ -284,8 +284,8 @@ def _sync_progress(read: int | None, total: int | None, last_io: int | None) -> 
             label, bar(done, total), f"{format_bytes(done)} of {format_bytes(total)}{tail}"
         )
     elif not read:
-        # Valkey reports total -1 until the primary sends the RDB header: still in BGSAVE.
-        grid.add_row(label, Text("waiting for the RDB", style="dim"), f"0 B read{tail}")
+        # Valkey reports total -1 until the primary sends the RDB header: it is still saving.
+        grid.add_row(label, Text("waiting for the RDB", style="dim"), f"primary still saving{tail}")
     else:
         # Diskless (EOF-marked) transfers have no size up front.
         grid.add_row(

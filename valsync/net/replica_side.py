@@ -363,6 +363,7 @@ class PrimaryLinkDriver:
             raise
         self.server.loading = False
         self.server.keyspace.swap(result.keyspace)
+        self.server.functions = result.functions
         # a new history: our sub-replicas must resync from us
         for link in list(self.service.links.values()):
             self.service.drop_link(link, "primary full resync")

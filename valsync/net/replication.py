@@ -37,6 +37,7 @@ from valsync.replication.rdb_transfer import eof_mark_frame
 from valsync.replication.replicas import (
     ReplicaInfo,
     ReplicaState,
+    Req,
     apply_replconf,
     info_replica_line,
     role_primary_reply,
@@ -412,7 +413,8 @@ class ReplicationService:
         offset = self.ids.master_repl_offset
         self.encoder.reset_selected_db()
         aux = snapshot_aux((self.ids.replid, offset, 0))
-        filtered = links[0].info.req.filtered
+        req = links[0].info.req
+        functions = [] if Req.EXCLUDE_FUNCTIONS in req else list(self.server.functions)
         compression = cfg.get_bool("rdbcompression")
         checksum = cfg.get_bool("rdbchecksum")
         delay = cfg.get_int("rdb-key-save-delay")
@@ -430,7 +432,7 @@ class ReplicationService:
                     keys = write_snapshot(
                         keyspace, out.write, aux, version=version, compression=compression,
                         checksum=checksum, key_save_delay_us=delay, progress=progress,
-                        include_keys=not filtered,
+                        include_keys=Req.EXCLUDE_DATA not in req, functions=functions,
                     )
                     out.write(mark)
                 progress.report(keys, progress.bytes)
@@ -443,6 +445,7 @@ class ReplicationService:
                     keys = write_snapshot(
                         keyspace, out.write, aux, version=version, compression=compression,
                         checksum=checksum, key_save_delay_us=delay, progress=progress,
+                        functions=functions,
                     )
                     out.flush()
                     os.fsync(out.fileno())

@@ -73,23 +73,15 @@ def encode_entry(s: bytes) -> bytes:
 
 def encode(elements: Iterable[bytes]) -> bytes:
     """A whole listpack holding ``elements`` in order."""
-    parts = [encode_entry(e) for e in elements]
-    count = len(parts)
-    body = b"".join(parts)
-    total = _HEADER + len(body) + 1
-    return total.to_bytes(4, "little") + min(count, 65535).to_bytes(2, "little") + body + b"\xff"
+    return build([encode_entry(e) for e in elements])
 
 
 def build(entries: list[bytes]) -> bytes:
     """A listpack from already encoded entries (see :func:`encode_entry`)."""
     body = b"".join(entries)
     total = _HEADER + len(body) + 1
-    return (
-        total.to_bytes(4, "little")
-        + min(len(entries), 65535).to_bytes(2, "little")
-        + body
-        + b"\xff"
-    )
+    count = min(len(entries), 65535)
+    return total.to_bytes(4, "little") + count.to_bytes(2, "little") + body + b"\xff"
 
 
 def decode(blob: bytes) -> list[bytes]:

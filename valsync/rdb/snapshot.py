@@ -64,6 +64,7 @@ def write_snapshot(
     key_save_delay_us: int = 0,
     progress: Progress | None = None,
     include_keys: bool = True,
+    functions: list[bytes] | None = None,
 ) -> int:
     """Write a whole dump through ``write``; returns the number of keys written."""
     delay = key_save_delay_us / 1_000_000 if key_save_delay_us > 0 else 0.0
@@ -82,6 +83,7 @@ def write_snapshot(
         aux=aux,
         compression=compression,
         checksum=checksum,
+        functions=functions or (),
         on_key=on_key if (delay or progress is not None) else None,
     )
     for chunk in writer.chunks():
@@ -98,6 +100,7 @@ class LoadedDump:
     aux: dict[str, bytes]
     keys: int
     version: int
+    functions: list[bytes]
 
     @property
     def stream_db(self) -> int | None:
@@ -119,7 +122,9 @@ class IncrementalLoad:
 
     def finish(self) -> LoadedDump:
         result = self.reader.finish()
-        return LoadedDump(result.keyspace, result.aux, result.keys_loaded, result.version)
+        return LoadedDump(
+            result.keyspace, result.aux, result.keys_loaded, result.version, result.functions
+        )
 
 
 def load_rdb_file(path: Path | str, databases: int = 16, chunk: int = 1 << 22) -> LoadedDump:

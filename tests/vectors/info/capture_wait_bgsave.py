@@ -59,7 +59,11 @@ def main() -> None:
                 out["primary"] = _capture(primary)
                 out["replica_online"] = _capture(online)
                 out["replica_waiting"] = _capture(waiting)
-                out["ports"] = {"primary": primary.port, "replica_online": online.port, "replica_waiting": waiting.port}
+                out["ports"] = {
+                    "primary": primary.port,
+                    "replica_online": online.port,
+                    "replica_waiting": waiting.port,
+                }
     path = Path(__file__).with_name("real-wait-bgsave-fork.json")
     path.write_text(json.dumps(out, indent=1) + "\n")
 

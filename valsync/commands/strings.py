@@ -1,0 +1,544 @@
+"""String commands, with Valkey 8.1's replies, object encodings and propagation rewrites.
+
+Strings are ``bytes``. Valkey's object encoding is decided when a value is stored and kept
+afterwards, so values whose encoding cannot be derived from their content are stored as the
+marker subclasses :class:`RawStr` / :class:`EmbStr`; plain ``bytes`` mean "as
+``tryObjectEncoding`` would store it".
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+
+from valsync.commands.context import CommandContext, ExpireMode
+from valsync.commands.errors import (
+    INT64_MAX,
+    INT64_MIN,
+    NOT_FLOAT,
+    NOT_INTEGER,
+    OVERFLOW,
+    SYNTAX,
+    WRONGTYPE,
+    CommandError,
+    parse_int,
+)
+from valsync.commands.registry import command
+from valsync.keyspace.database import Database
+from valsync.keyspace.values import Value
+from valsync.resp.reply import OK, Reply
+
+PROTO_MAX_BULK_LEN = 512 * 1024 * 1024
+NAN_OR_INF = "ERR increment would produce NaN or Infinity"
+OFFSET_OUT_OF_RANGE = "ERR offset is out of range"
+STRING_TOO_LONG = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
+DECR_OVERFLOW = "ERR decrement would overflow"
+EMBSTR_LIMIT = 44
+# Valkey 8.1 embeds the key (and expiry) in the value object: an embstr only stays embstr
+# while key + value fit (observed: len(key) + len(value) <= 41, 8 bytes fewer with a TTL).
+EMBED_BUDGET = 41
+EXPIRE_EMBED_COST = 8
+
+
+class RawStr(bytes):
+    """A string Valkey stores ``raw`` whatever its content (APPEND, SETRANGE results)."""
+
+
+class EmbStr(bytes):
+    """A string created ``embstr`` that looks like an integer (INCRBYFLOAT results)."""
+
+
+def is_int_encodable(value: bytes) -> bool:
+    """Whether ``tryObjectEncoding`` would make ``value`` an ``int`` (strict ``string2l``)."""
+    if not value or len(value) > 20:
+        return False
+    try:
+        parse_int(value)
+    except CommandError:
+        return False
+    return True
+
+
+def string_encoding(value: bytes) -> str:
+    """The name OBJECT ENCODING gives a stored string."""
+    if isinstance(value, RawStr):
+        return "raw"
+    if isinstance(value, EmbStr):
+        return "embstr"
+    if is_int_encodable(value):
+        return "int"
+    return "embstr" if len(value) <= EMBSTR_LIMIT else "raw"
+
+
+def fits_embedded(key: bytes, value: bytes, has_expire: bool) -> bool:
+    budget = EMBED_BUDGET - (EXPIRE_EMBED_COST if has_expire else 0)
+    return len(key) + len(value) <= budget
+
+
+def attach(key: bytes, value: bytes, has_expire: bool, encoding: str | None = None) -> bytes:
+    """The stored form of a string put under ``key``: embstr values that do not fit turn raw."""
+    enc = encoding if encoding is not None else string_encoding(value)
+    if enc == "int":
+        return bytes(value)
+    if enc == "raw":
+        return RawStr(value)
+    if not fits_embedded(key, value, has_expire):
+        return RawStr(value)
+    return EmbStr(value) if is_int_encodable(value) else bytes(value)
+
+
+def reattach(key: bytes, value: Value, has_expire: bool) -> Value:
+    """A value moved or copied to ``key`` (RENAME, MOVE, COPY) keeps or loses embstr."""
+    if isinstance(value, bytes):
+        return attach(key, value, has_expire, string_encoding(value))
+    return value
+
+
+def store(
+    ctx: CommandContext,
+    key: bytes,
+    value: bytes,
+    *,
+    keep_ttl: bool = False,
+    expire_at: int | None = None,
+    encoding: str | None = None,
+) -> None:
+    """setKey: store a string (dropping the TTL unless kept), optionally with a new expiry."""
+    db = ctx.db
+    has_expire = expire_at is not None or (keep_ttl and key in db.expires)
+    db.set(key, attach(key, value, has_expire, encoding), keep_ttl=keep_ttl)
+    if expire_at is not None:
+        db.set_expire(key, expire_at)
+
+
+def get_string(ctx: CommandContext, key: bytes, db: Database | None = None) -> bytes | None:
+    return ctx.lookup_typed(key, bytes, db)
+
+
+def already_expired(ctx: CommandContext, when_ms: int) -> bool:
+    """Valkey's checkAlreadyExpired: only a primary deletes on a past expiry."""
+    return when_ms <= ctx.now_ms and ctx.expire_mode is ExpireMode.DELETE
+
+
+def delete_expired_and_propagate(ctx: CommandContext, key: bytes) -> None:
+    """deleteExpiredKeyFromOverwriteAndPropagate: delete now, replicate UNLINK (or DEL)."""
+    ctx.db.delete(key)
+    ctx.rewrite([b"UNLINK" if ctx.lazy_expire_unlink else b"DEL", key])
+    ctx.dirty += 1
+
+
+# --- SET and friends ---------------------------------------------------------------------
+
+F_NX, F_XX, F_GET, F_KEEPTTL, F_PERSIST = 1, 2, 4, 8, 16
+F_EX, F_PX, F_EXAT, F_PXAT, F_IFEQ = 32, 64, 128, 256, 512
+EXPIRE_FLAGS = F_EX | F_PX | F_EXAT | F_PXAT
+
+
+def parse_extended(
+    argv: list[bytes], start: int, is_set: bool
+) -> tuple[int, bytes | None, bytes | None]:
+    """parseExtendedStringArgumentsOrReply: (flags, expire argument, IFEQ comparison)."""
+    flags = 0
+    expire: bytes | None = None
+    compare: bytes | None = None
+    j = start
+    while j < len(argv):
+        opt = argv[j].upper()
+        nxt = argv[j + 1] if j + 1 < len(argv) else None
+        if opt == b"NX" and is_set and not flags & (F_XX | F_IFEQ):
+            flags |= F_NX
+        elif opt == b"XX" and is_set and not flags & (F_NX | F_IFEQ):
+            flags |= F_XX
+        elif opt == b"IFEQ" and is_set and nxt is not None and not flags & (F_NX | F_XX):
+            flags |= F_IFEQ
+            compare = nxt
+            j += 1
+        elif opt == b"GET" and is_set:
+            flags |= F_GET
+        elif opt == b"KEEPTTL" and is_set and not flags & (F_PERSIST | EXPIRE_FLAGS):
+            flags |= F_KEEPTTL
+        elif opt == b"PERSIST" and not is_set and not flags & (EXPIRE_FLAGS | F_KEEPTTL):
+            flags |= F_PERSIST
+        elif (
+            opt in (b"EX", b"PX", b"EXAT", b"PXAT")
+            and nxt is not None
+            and not flags & (F_KEEPTTL | F_PERSIST)
+        ):
+            this = {b"EX": F_EX, b"PX": F_PX, b"EXAT": F_EXAT, b"PXAT": F_PXAT}[opt]
+            if flags & EXPIRE_FLAGS & ~this:
+                raise CommandError(SYNTAX)
+            flags |= this
+            expire = nxt
+            j += 1
+        else:
+            raise CommandError(SYNTAX)
+        j += 1
+    return flags, expire, compare
+
+
+def expire_ms(ctx: CommandContext, arg: bytes, flags: int, name: str) -> int:
+    """getExpireMillisecondsOrReply: the absolute unix-ms expiry of an EX/PX/EXAT/PXAT value."""
+    invalid = f"ERR invalid expire time in '{name}' command"
+    ms = parse_int(arg)
+    seconds = bool(flags & (F_EX | F_EXAT))
+    if ms <= 0 or (seconds and ms > INT64_MAX // 1000):
+        raise CommandError(invalid)
+    if seconds:
+        ms *= 1000
+    if flags & (F_EX | F_PX):
+        ms += ctx.now_ms
+        if ms > INT64_MAX:
+            raise CommandError(invalid)
+    if ms <= 0:
+        raise CommandError(invalid)
+    return ms
+
+
+def set_generic(
+    ctx: CommandContext,
+    argv: list[bytes],
+    key: bytes,
+    value: bytes,
+    flags: int,
+    when: int | None,
+    ok_reply: Reply = OK,
+    abort_reply: Reply = None,
+    compare: bytes | None = None,
+) -> Reply:
+    reply: Reply = ok_reply
+    if flags & F_GET:
+        reply = get_string(ctx, key)
+    existing = ctx.lookup(key)
+    found = existing is not None
+    if flags & F_IFEQ:
+        if found and not isinstance(existing, bytes):
+            raise CommandError(WRONGTYPE)
+        if not found or existing != compare:
+            return reply if flags & F_GET else abort_reply
+    if (flags & F_NX and found) or (flags & F_XX and not found):
+        return reply if flags & F_GET else abort_reply
+    if when is not None and already_expired(ctx, when):
+        if found:
+            delete_expired_and_propagate(ctx, key)
+        return reply
+    store(ctx, key, value, keep_ttl=bool(flags & F_KEEPTTL), expire_at=when)
+    ctx.dirty += 1
+    if when is not None and not flags & F_PXAT:
+        ctx.rewrite([b"SET", key, value, b"PXAT", str(when).encode()])
+    elif flags & F_GET and when is None:
+        ctx.rewrite([a for i, a in enumerate(argv) if i < 3 or a.upper() != b"GET"])
+    return reply
+
+
+@command("set", -3, "write denyoom", 1, 1, 1)
+def set_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    flags, expire, compare = parse_extended(argv, 3, True)
+    when = expire_ms(ctx, expire, flags, "set") if expire is not None else None
+    return set_generic(ctx, argv, argv[1], argv[2], flags, when, compare=compare)
+
+
+@command("setnx", 3, "write denyoom fast", 1, 1, 1)
+def setnx_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    return set_generic(ctx, argv, argv[1], argv[2], F_NX, None, 1, 0)
+
+
+@command("setex", 4, "write denyoom", 1, 1, 1)
+def setex_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    when = expire_ms(ctx, argv[2], F_EX, "setex")
+    return set_generic(ctx, argv, argv[1], argv[3], F_EX, when)
+
+
+@command("psetex", 4, "write denyoom", 1, 1, 1)
+def psetex_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    when = expire_ms(ctx, argv[2], F_PX, "psetex")
+    return set_generic(ctx, argv, argv[1], argv[3], F_PX, when)
+
+
+@command("get", 2, "readonly fast", 1, 1, 1)
+def get_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    return get_string(ctx, argv[1])
+
+
+@command("getset", 3, "write denyoom fast", 1, 1, 1)
+def getset_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    old = get_string(ctx, argv[1])
+    store(ctx, argv[1], argv[2])
+    ctx.dirty += 1
+    ctx.rewrite([b"SET", argv[1], argv[2]])
+    return old
+
+
+@command("getdel", 2, "write fast", 1, 1, 1)
+def getdel_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    value = get_string(ctx, argv[1])
+    if value is not None and ctx.db.delete(argv[1]):
+        ctx.rewrite([b"DEL", argv[1]])
+        ctx.dirty += 1
+    return value
+
+
+@command("getex", -2, "write fast", 1, 1, 1)
+def getex_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    key = argv[1]
+    flags, expire, _ = parse_extended(argv, 2, False)
+    when = expire_ms(ctx, expire, flags, "getex") if expire is not None else None
+    value = get_string(ctx, key)
+    if value is None:
+        return None
+    if flags & (F_EXAT | F_PXAT) and when is not None and already_expired(ctx, when):
+        delete_expired_and_propagate(ctx, key)
+    elif when is not None:
+        ctx.db.set_expire(key, when)
+        ctx.rewrite([b"PEXPIREAT", key, str(when).encode()])
+        ctx.dirty += 1
+    elif flags & F_PERSIST and ctx.db.persist(key):
+        ctx.rewrite([b"PERSIST", key])
+        ctx.dirty += 1
+    return value
+
+
+@command("mget", -2, "readonly fast", 1, -1, 1)
+def mget_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    out: list[Reply] = []
+    for key in argv[1:]:
+        value = ctx.lookup(key)
+        out.append(value if isinstance(value, bytes) else None)
+    return out
+
+
+def _mset_pairs(argv: list[bytes], name: str) -> list[tuple[bytes, bytes]]:
+    if len(argv) % 2 == 0:
+        raise CommandError(f"ERR wrong number of arguments for '{name}' command")
+    return [(argv[i], argv[i + 1]) for i in range(1, len(argv), 2)]
+
+
+@command("mset", -3, "write denyoom", 1, -1, 2)
+def mset_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    for key, value in _mset_pairs(argv, "mset"):
+        store(ctx, key, value)
+    ctx.dirty += (len(argv) - 1) // 2
+    return OK
+
+
+@command("msetnx", -3, "write denyoom", 1, -1, 2)
+def msetnx_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    pairs = _mset_pairs(argv, "msetnx")
+    if any(ctx.lookup(key) is not None for key, _ in pairs):
+        return 0
+    for key, value in pairs:
+        store(ctx, key, value)
+    ctx.dirty += len(pairs)
+    return 1
+
+
+# --- counters ----------------------------------------------------------------------------
+
+
+def incr_generic(ctx: CommandContext, key: bytes, incr: int) -> Reply:
+    current = get_string(ctx, key)
+    old = 0 if current is None else parse_int(current) if len(current) <= 20 else None
+    if old is None:
+        raise CommandError(NOT_INTEGER)
+    new = old + incr
+    if new < INT64_MIN or new > INT64_MAX:
+        raise CommandError(OVERFLOW)
+    if current is None:
+        store(ctx, key, str(new).encode(), encoding="int")
+    else:
+        ctx.db.data[key] = str(new).encode()
+        ctx.db.modified(key)
+    ctx.dirty += 1
+    return new
+
+
+@command("incr", 2, "write denyoom fast", 1, 1, 1)
+def incr_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    return incr_generic(ctx, argv[1], 1)
+
+
+@command("decr", 2, "write denyoom fast", 1, 1, 1)
+def decr_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    return incr_generic(ctx, argv[1], -1)
+
+
+@command("incrby", 3, "write denyoom fast", 1, 1, 1)
+def incrby_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    return incr_generic(ctx, argv[1], parse_int(argv[2]))
+
+
+@command("decrby", 3, "write denyoom fast", 1, 1, 1)
+def decrby_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    incr = parse_int(argv[2])
+    if incr == INT64_MIN:
+        raise CommandError(DECR_OVERFLOW)
+    return incr_generic(ctx, argv[1], -incr)
+
+
+# x87 long double: 64-bit significand, 15-bit exponent.
+LD_MANT_BITS = 64
+LD_MAX_EXP = 16384
+LD_MIN_EXP = -16445
+
+
+class _LongDoubleInf(Exception):
+    pass
+
+
+def round_long_double(x: Fraction) -> Fraction:
+    """``x`` rounded (half even) to the nearest x87 long double; raises on overflow."""
+    if x == 0:
+        return Fraction(0)
+    sign = -1 if x < 0 else 1
+    a = abs(x)
+    e = a.numerator.bit_length() - a.denominator.bit_length()
+    if Fraction(2) ** e > a:
+        e -= 1
+    shift = max(e - (LD_MANT_BITS - 1), LD_MIN_EXP)
+    scale = Fraction(2) ** shift
+    m = round(a / scale)
+    value = m * scale
+    if value >= Fraction(2) ** LD_MAX_EXP:
+        raise _LongDoubleInf
+    return sign * value
+
+
+def parse_long_double(arg: bytes) -> Fraction:
+    """Valkey's string2ld (strtold): finite decimal numbers only, no spaces, no NaN."""
+    text = arg.decode("latin-1")
+    if not text or len(text) >= 5 * 1024 or text[0].isspace() or "_" in text:
+        raise CommandError(NOT_FLOAT)
+    if any(ch.isspace() for ch in text):
+        raise CommandError(NOT_FLOAT)
+    try:
+        dec = Decimal(text)
+    except InvalidOperation:
+        raise CommandError(NOT_FLOAT) from None
+    if dec.is_nan():
+        raise CommandError(NOT_FLOAT)
+    if dec.is_infinite():
+        raise _LongDoubleInf
+    if dec.is_zero():
+        return Fraction(0)
+    if dec.adjusted() > 4933:
+        raise CommandError(NOT_FLOAT)
+    if dec.adjusted() < -4952:
+        raise CommandError(NOT_FLOAT)
+    try:
+        result = round_long_double(Fraction(dec))
+    except _LongDoubleInf:
+        raise CommandError(NOT_FLOAT) from None
+    if result == 0:
+        raise CommandError(NOT_FLOAT)
+    return result
+
+
+def format_long_double(x: Fraction) -> bytes:
+    """ld2string in human mode: ``%.17Lf`` with trailing zeros (and the dot) trimmed."""
+    q = round(x * 10**17)
+    sign = "-" if q < 0 else ""
+    whole, frac = divmod(abs(q), 10**17)
+    text = f"{sign}{whole}.{frac:017d}".rstrip("0").rstrip(".")
+    if text == "-0":
+        text = "0"
+    return text.encode()
+
+
+@command("incrbyfloat", 3, "write denyoom fast", 1, 1, 1)
+def incrbyfloat_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    key = argv[1]
+    current = get_string(ctx, key)
+    try:
+        old = Fraction(0) if current is None else parse_long_double(current)
+        incr = parse_long_double(argv[2])
+        new = round_long_double(old + incr)
+    except _LongDoubleInf:
+        raise CommandError(NAN_OR_INF) from None
+    text = format_long_double(new)
+    if current is None:
+        store(ctx, key, text, encoding="embstr")
+    else:
+        store(ctx, key, text, keep_ttl=True, encoding="embstr")
+    ctx.dirty += 1
+    ctx.rewrite([b"SET", key, text, b"KEEPTTL"])
+    return text
+
+
+# --- ranges ------------------------------------------------------------------------------
+
+
+def check_string_length(size: int) -> None:
+    if size > PROTO_MAX_BULK_LEN:
+        raise CommandError(STRING_TOO_LONG)
+
+
+@command("append", 3, "write denyoom fast", 1, 1, 1)
+def append_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    key, extra = argv[1], argv[2]
+    current = get_string(ctx, key)
+    if current is None:
+        store(ctx, key, extra)
+        ctx.dirty += 1
+        return len(extra)
+    check_string_length(len(current) + len(extra))
+    ctx.db.data[key] = RawStr(current + extra)
+    ctx.db.modified(key)
+    ctx.dirty += 1
+    return len(current) + len(extra)
+
+
+@command("strlen", 2, "readonly fast", 1, 1, 1)
+def strlen_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    value = get_string(ctx, argv[1])
+    return 0 if value is None else len(value)
+
+
+def getrange(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    start = parse_int(argv[2])
+    end = parse_int(argv[3])
+    value = get_string(ctx, argv[1])
+    if value is None:
+        return b""
+    if start < 0 and end < 0 and start > end:
+        return b""
+    n = len(value)
+    if start < 0:
+        start = max(n + start, 0)
+    if end < 0:
+        end = max(n + end, 0)
+    if end >= n:
+        end = n - 1
+    if start > end or n == 0:
+        return b""
+    return bytes(value[start : end + 1])
+
+
+command("getrange", 4, "readonly", 1, 1, 1)(getrange)
+command("substr", 4, "readonly", 1, 1, 1)(getrange)
+
+
+@command("setrange", 4, "write denyoom", 1, 1, 1)
+def setrange_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    key, value = argv[1], argv[3]
+    offset = parse_int(argv[2])
+    if offset < 0:
+        raise CommandError(OFFSET_OUT_OF_RANGE)
+    current = get_string(ctx, key)
+    if current is None:
+        if not value:
+            return 0
+        check_string_length(offset + len(value))
+        store(ctx, key, b"\0" * offset + value, encoding="raw")
+        ctx.dirty += 1
+        return offset + len(value)
+    if not value:
+        return len(current)
+    check_string_length(offset + len(value))
+    padded = current + b"\0" * max(0, offset - len(current))
+    new = padded[:offset] + value + padded[offset + len(value) :]
+    ctx.db.data[key] = RawStr(new)
+    ctx.db.modified(key)
+    ctx.dirty += 1
+    return len(new)
+
+
+__all__ = ["EmbStr", "RawStr", "NOT_FLOAT", "string_encoding", "reattach"]
