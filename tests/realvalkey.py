@@ -52,7 +52,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_port(port: int, timeout: float = 10.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_port(
+    port: int, timeout: float = 10.0, proc: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -110,14 +112,27 @@ class ServerProcess:
         self.stop()
 
 
-def _spawn(kind: str, argv_head: list[str], args: list[str], dir: Path | None, port: int | None) -> ServerProcess:
+def _spawn(
+    kind: str, argv_head: list[str], args: list[str], dir: Path | None, port: int | None
+) -> ServerProcess:
     tmp = None
     if dir is None:
         tmp = tempfile.TemporaryDirectory(prefix=f"{kind}-")
         dir = Path(tmp.name)
     port = port or free_port()
     logfile = dir / "server.log"
-    argv = [*argv_head, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(dir), *args]
+    argv = [
+        *argv_head,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--dir",
+        str(dir),
+        *args,
+    ]
     with open(logfile, "ab") as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=dir)
     server = ServerProcess(port, dir, proc, kind, logfile, tmp)
@@ -129,9 +144,17 @@ def _spawn(kind: str, argv_head: list[str], args: list[str], dir: Path | None, p
     return server
 
 
-def start_valkey(version: str = "8.1.8", *args: str, dir: Path | None = None, port: int | None = None) -> ServerProcess:
+def start_valkey(
+    version: str = "8.1.8", *args: str, dir: Path | None = None, port: int | None = None
+) -> ServerProcess:
     """A real valkey-server on 127.0.0.1 with a free port, ``--save ''``, a temp ``--dir``."""
-    return _spawn(f"valkey-{version}", [valkey_server_bin(version), "--enable-debug-command", "yes"], list(args), dir, port)
+    return _spawn(
+        f"valkey-{version}",
+        [valkey_server_bin(version), "--enable-debug-command", "yes"],
+        list(args),
+        dir,
+        port,
+    )
 
 
 def start_valsync(*args: str, dir: Path | None = None, port: int | None = None) -> ServerProcess:

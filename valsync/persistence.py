@@ -108,7 +108,9 @@ class Persistence:
         try:
             keys = self._write_file(None)
         except OSError as err:
-            self.server.log.warning(f"Failed opening the temp RDB file temp-{os.getpid()}.rdb (in server root dir {self.server.config.get_str('dir')}) for saving: {err.strerror}")
+            self.server.log.warning(
+                f"Failed opening the temp RDB file temp-{os.getpid()}.rdb (in server root dir {self.server.config.get_str('dir')}) for saving: {err.strerror}"
+            )
             self.last_bgsave_ok = False
             return ErrorReply("ERR")
         self._saved(keys)
@@ -245,8 +247,8 @@ class Persistence:
         return [
             f"loading:{int(self.server.loading)}",
             "async_loading:0",
-            f"current_cow_peak:0",
-            f"current_cow_size:0",
+            "current_cow_peak:0",
+            "current_cow_size:0",
             f"current_fork_perc:{(100.0 * ch.keys_done / total if ch.busy and total else 0):.2f}",
             f"current_save_keys_processed:{ch.keys_done if ch.busy else 0}",
             f"current_save_keys_total:{total if ch.busy else 0}",
@@ -257,7 +259,7 @@ class Persistence:
             f"rdb_last_bgsave_time_sec:{self.last_bgsave_seconds}",
             f"rdb_current_bgsave_time_sec:{int(time.time() - self.bgsave_started_at) if in_progress else -1}",
             f"rdb_saves:{self.rdb_saves}",
-            f"rdb_last_cow_size:0",
+            "rdb_last_cow_size:0",
             f"rdb_last_load_keys_expired:{self.last_load_expired}",
             f"rdb_last_load_keys_loaded:{self.last_load_keys}",
             "aof_enabled:0",

@@ -35,9 +35,7 @@ if TYPE_CHECKING:
     from valsync.net.replication import ReplicationService
 
 NOAUTH = "NOAUTH Authentication required."
-MASTERDOWN = (
-    "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
-)
+MASTERDOWN = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
 NOREPLICAS = "NOREPLICAS Not enough good replicas to write."
 
 # Commands that run even inside MULTI rather than being queued (Valkey's execCommand list).
@@ -130,11 +128,15 @@ class Server:
         client.watched.clear()
         client.dirty_cas = False
 
-    def add_key_listener(self, dbid: int, keys: tuple[bytes, ...], wake: Callable[[], None]) -> None:
+    def add_key_listener(
+        self, dbid: int, keys: tuple[bytes, ...], wake: Callable[[], None]
+    ) -> None:
         for key in keys:
             self.key_ready_listeners.setdefault((dbid, key), set()).add(wake)
 
-    def remove_key_listener(self, dbid: int, keys: tuple[bytes, ...], wake: Callable[[], None]) -> None:
+    def remove_key_listener(
+        self, dbid: int, keys: tuple[bytes, ...], wake: Callable[[], None]
+    ) -> None:
         for key in keys:
             listeners = self.key_ready_listeners.get((dbid, key))
             if listeners is not None:
@@ -178,7 +180,7 @@ class Server:
         client.last_command = spec.name
         if client.in_multi and spec.name not in MULTI_CONTROL:
             if "no_multi" in spec.flags:
-                return self._reject(client, f"ERR Command not allowed inside a transaction")
+                return self._reject(client, "ERR Command not allowed inside a transaction")
             client.multi_queue.append(argv)
             return QUEUED
         refusal = self.refusal(client, spec.name, spec.flags)

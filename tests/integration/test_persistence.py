@@ -63,9 +63,14 @@ def test_child_killed_keeps_old_dump(tmp_path: Path) -> None:
         c.execute_command("DEBUG", "POPULATE", 5000, "more")
         c.config_set("rdb-key-save-delay", 1000)
         c.bgsave()
-        children = wait_until(lambda: Path(f"/proc/{mine.pid}/task/{mine.pid}/children").read_text().split(), what="fork child")
+        children = wait_until(
+            lambda: Path(f"/proc/{mine.pid}/task/{mine.pid}/children").read_text().split(),
+            what="fork child",
+        )
         os.kill(int(children[0]), signal.SIGKILL)
-        wait_until(lambda: info(c, "persistence")["rdb_bgsave_in_progress"] == 0, what="child reaped")
+        wait_until(
+            lambda: info(c, "persistence")["rdb_bgsave_in_progress"] == 0, what="child reaped"
+        )
         assert info(c, "persistence")["rdb_last_bgsave_status"] == "err"
         assert (tmp_path / "dump.rdb").read_bytes() == good
         assert not [p for p in tmp_path.iterdir() if p.name.startswith("temp-")]
@@ -82,8 +87,21 @@ def test_corrupt_dump_refuses_start_and_is_left_alone(tmp_path: Path) -> None:
     data[len(data) // 2] ^= 0xFF
     dump.write_bytes(bytes(data))
     res = subprocess.run(
-        [sys.executable, "-m", "valsync", "serve", "--port", "0", "--dir", str(tmp_path), "--save", ""],
-        capture_output=True, text=True, timeout=30,
+        [
+            sys.executable,
+            "-m",
+            "valsync",
+            "serve",
+            "--port",
+            "0",
+            "--dir",
+            str(tmp_path),
+            "--save",
+            "",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert res.returncode != 0
     assert "Fatal error loading the DB" in res.stdout + res.stderr
@@ -94,10 +112,15 @@ def test_corrupt_dump_refuses_start_and_is_left_alone(tmp_path: Path) -> None:
 def test_full_disk_fails_save_and_keeps_old_dump(tmp_path: Path) -> None:
     small = tmp_path / "small"
     small.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(small)]).returncode != 0:
+    if (
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(small)]).returncode
+        != 0
+    ):
         pytest.skip("cannot mount a tmpfs here")
     try:
-        with start_valsync("--enable-debug-command", "yes", "--logfile", str(tmp_path / "log"), dir=small) as mine:
+        with start_valsync(
+            "--enable-debug-command", "yes", "--logfile", str(tmp_path / "log"), dir=small
+        ) as mine:
             c = connect(mine)
             c.execute_command("DEBUG", "POPULATE", 100)
             assert c.save()
@@ -107,7 +130,9 @@ def test_full_disk_fails_save_and_keeps_old_dump(tmp_path: Path) -> None:
                 c.save()
             assert (small / "dump.rdb").read_bytes() == good
             c.bgsave()
-            wait_until(lambda: info(c, "persistence")["rdb_bgsave_in_progress"] == 0, what="bgsave end")
+            wait_until(
+                lambda: info(c, "persistence")["rdb_bgsave_in_progress"] == 0, what="bgsave end"
+            )
             assert info(c, "persistence")["rdb_last_bgsave_status"] == "err"
             assert (small / "dump.rdb").read_bytes() == good
             assert c.dbsize() == 20100

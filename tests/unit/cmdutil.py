@@ -10,7 +10,9 @@ from valsync.resp import Reply, encode
 
 
 class Harness:
-    def __init__(self, now_ms: int = 1_700_000_000_000, mode: ExpireMode = ExpireMode.DELETE) -> None:
+    def __init__(
+        self, now_ms: int = 1_700_000_000_000, mode: ExpireMode = ExpireMode.DELETE
+    ) -> None:
         self.keyspace = Keyspace()
         self.client = ClientState(id=1)
         self.now_ms = now_ms
@@ -20,7 +22,9 @@ class Harness:
 
     def run(self, *args: bytes | str | int) -> Reply:
         argv = [a if isinstance(a, bytes) else str(a).encode() for a in args]
-        ctx = CommandContext(self.keyspace, self.client, self.now_ms, expire_mode=self.mode, rng=self.rng)
+        ctx = CommandContext(
+            self.keyspace, self.client, self.now_ms, expire_mode=self.mode, rng=self.rng
+        )
         reply = execute(ctx, argv)
         self.propagated.extend((p.dbid, p.argv) for p in ctx.take_propagated())
         return reply

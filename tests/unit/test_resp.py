@@ -45,7 +45,9 @@ def test_inline_commands_and_keepalive_newline() -> None:
 
 
 @given(st.lists(st.lists(st.binary(max_size=40), min_size=1, max_size=5), max_size=8), st.data())
-def test_any_chunking_gives_the_same_commands(commands: list[list[bytes]], data: st.DataObject) -> None:
+def test_any_chunking_gives_the_same_commands(
+    commands: list[list[bytes]], data: st.DataObject
+) -> None:
     wire = b"".join(encode_command(c) for c in commands)
     cuts = sorted(data.draw(st.lists(st.integers(0, len(wire)), max_size=10)))
     parser = RequestParser()

@@ -14,7 +14,15 @@ sys.path.insert(0, str(ROOT))
 
 from tests.realvalkey import ServerProcess, start_valkey, start_valsync  # noqa: E402
 
-__all__ = ["ROOT", "ServerProcess", "ensure_redis_benchmark", "rss_bytes", "start_valkey", "start_valsync", "wait_info"]
+__all__ = [
+    "ROOT",
+    "ServerProcess",
+    "ensure_redis_benchmark",
+    "rss_bytes",
+    "start_valkey",
+    "start_valsync",
+    "wait_info",
+]
 
 
 def ensure_redis_benchmark() -> str:

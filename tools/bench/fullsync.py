@@ -61,10 +61,14 @@ def main() -> None:
     for diskless in ("no", "yes"):
         base, base_rss = timed_sync("valkey", "valkey", diskless)
         mine, mine_rss = timed_sync("valsync", "valkey", diskless)
-        print(f"valsync->valkey vs valkey->valkey, diskless={diskless}: {mine:.2f}s vs {base:.2f}s, ratio {mine / base:.2f}; peak RSS primary+child {mine_rss:.0f} MB vs {base_rss:.0f} MB")
+        print(
+            f"valsync->valkey vs valkey->valkey, diskless={diskless}: {mine:.2f}s vs {base:.2f}s, ratio {mine / base:.2f}; peak RSS primary+child {mine_rss:.0f} MB vs {base_rss:.0f} MB"
+        )
     base, _ = timed_sync("valkey", "valkey", "yes")
     mine, _ = timed_sync("valkey", "valsync", "yes")
-    print(f"valkey->valsync vs valkey->valkey, diskless=yes: {mine:.2f}s vs {base:.2f}s, ratio {mine / base:.2f}")
+    print(
+        f"valkey->valsync vs valkey->valkey, diskless=yes: {mine:.2f}s vs {base:.2f}s, ratio {mine / base:.2f}"
+    )
 
 
 if __name__ == "__main__":

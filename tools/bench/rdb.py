@@ -19,7 +19,11 @@ KEYS = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
 def measure(kind: str) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as d:
         directory = Path(d)
-        start = (lambda **kw: start_valkey("8.1.8", **kw)) if kind == "valkey" else (lambda **kw: start_valsync("--enable-debug-command", "yes", **kw))
+        start = (
+            (lambda **kw: start_valkey("8.1.8", **kw))
+            if kind == "valkey"
+            else (lambda **kw: start_valsync("--enable-debug-command", "yes", **kw))
+        )
         with start(dir=directory) as server:
             c = valkey.Valkey(port=server.port)
             c.execute_command("DEBUG", "POPULATE", KEYS)
@@ -45,7 +49,9 @@ def main() -> None:
     s_save, s_load = measure("valsync")
     print(f"{KEYS} keys        valkey    valsync   ratio")
     print(f"SAVE          {v_save:8.2f}s {s_save:8.2f}s {s_save / v_save:7.2f}")
-    print(f"load at start {v_load:8.2f}s {s_load:8.2f}s {s_load / v_load:7.2f}  (process start included)")
+    print(
+        f"load at start {v_load:8.2f}s {s_load:8.2f}s {s_load / v_load:7.2f}  (process start included)"
+    )
 
 
 if __name__ == "__main__":

@@ -21,8 +21,23 @@ REQUESTS = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
 
 def bench(port: int, extra: list[str]) -> dict[str, float]:
     out = subprocess.run(
-        [ensure_redis_benchmark(), "-p", str(port), "-t", TESTS, "-n", str(REQUESTS), "--csv", "-r", "100000", *extra],
-        capture_output=True, text=True, check=True, timeout=900,
+        [
+            ensure_redis_benchmark(),
+            "-p",
+            str(port),
+            "-t",
+            TESTS,
+            "-n",
+            str(REQUESTS),
+            "--csv",
+            "-r",
+            "100000",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=900,
     ).stdout
     rows = list(csv.reader(io.StringIO(out)))
     result = {}
@@ -35,7 +50,10 @@ def bench(port: int, extra: list[str]) -> dict[str, float]:
 def main() -> None:
     print(f"redis-benchmark, {REQUESTS} requests per test")
     results: dict[str, dict[str, dict[str, float]]] = {}
-    for name, start in (("valkey", lambda: start_valkey("8.1.8")), ("valsync", lambda: start_valsync("--enable-debug-command", "yes"))):
+    for name, start in (
+        ("valkey", lambda: start_valkey("8.1.8")),
+        ("valsync", lambda: start_valsync("--enable-debug-command", "yes")),
+    ):
         with start() as server:
             results[name] = {
                 "pipelined -P 16": bench(server.port, ["-P", "16", "-c", "4"]),
@@ -46,7 +64,11 @@ def main() -> None:
             base = rss_bytes(server.pid)
             t0 = time.perf_counter()
             c.execute_command("DEBUG", "POPULATE", 1_000_000)
-            results[name]["populate"] = {"seconds": time.perf_counter() - t0, "rss_mb": (rss_bytes(server.pid) - base) / 2**20, "total_rss_mb": rss_bytes(server.pid) / 2**20}
+            results[name]["populate"] = {
+                "seconds": time.perf_counter() - t0,
+                "rss_mb": (rss_bytes(server.pid) - base) / 2**20,
+                "total_rss_mb": rss_bytes(server.pid) / 2**20,
+            }
     for mode in ("pipelined -P 16", "-c 50"):
         print(f"\n{mode}:")
         print(f"{'test':8} {'valkey ops/s':>14} {'valsync ops/s':>14} {'ratio':>7}")
@@ -54,7 +76,9 @@ def main() -> None:
             mine = results["valsync"][mode].get(test, 0.0)
             print(f"{test:8} {ops:14.0f} {mine:14.0f} {mine / ops:7.3f}")
     v, s = results["valkey"]["populate"], results["valsync"]["populate"]
-    print(f"\nRSS after DEBUG POPULATE 1000000: valkey {v['total_rss_mb']:.0f} MB, valsync {s['total_rss_mb']:.0f} MB, ratio {s['total_rss_mb'] / v['total_rss_mb']:.2f}")
+    print(
+        f"\nRSS after DEBUG POPULATE 1000000: valkey {v['total_rss_mb']:.0f} MB, valsync {s['total_rss_mb']:.0f} MB, ratio {s['total_rss_mb'] / v['total_rss_mb']:.2f}"
+    )
 
 
 if __name__ == "__main__":

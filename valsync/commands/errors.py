@@ -43,7 +43,11 @@ def parse_int(arg: bytes, error: str = NOT_INTEGER) -> int:
     if not arg or len(arg) > 20:
         raise CommandError(error)
     digits = arg[1:] if arg[0] == 0x2D else arg
-    if not digits.isdigit() or (digits[0] == 0x30 and len(digits) > 1) or (digits == b"0" and arg[0] == 0x2D):
+    if (
+        not digits.isdigit()
+        or (digits[0] == 0x30 and len(digits) > 1)
+        or (digits == b"0" and arg[0] == 0x2D)
+    ):
         raise CommandError(error)
     value = int(arg)
     if value < INT64_MIN or value > INT64_MAX:

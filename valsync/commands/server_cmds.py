@@ -137,9 +137,13 @@ def hello(ctx: CommandContext, argv: list[bytes]) -> Reply:
             name = argv[i + 1]
             i += 2
         else:
-            raise CommandError(f"ERR Syntax error in HELLO option '{argv[i].decode('utf-8', 'replace')}'")
+            raise CommandError(
+                f"ERR Syntax error in HELLO option '{argv[i].decode('utf-8', 'replace')}'"
+            )
     if not ctx.client.authenticated:
-        return ErrorReply("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+        return ErrorReply(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"
+        )
     if name is not None:
         ctx.client.name = name
     ctx.client.resp = version
@@ -215,7 +219,9 @@ def client_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if sub == b"setname" and len(argv) == 3:
         name = argv[2]
         if any(c <= 32 or c >= 127 for c in name):
-            raise CommandError("ERR Client names cannot contain spaces, newlines or special characters.")
+            raise CommandError(
+                "ERR Client names cannot contain spaces, newlines or special characters."
+            )
         ctx.client.name = name
         return OK
     if sub == b"getname" and len(argv) == 2:
@@ -241,9 +247,13 @@ def client_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
         clients = list(server.clients.values())
         if len(argv) >= 4 and argv[2].lower() == b"type":
             wanted = argv[3].lower().decode()
-            wanted = {"slave": "replica", "master": "master", "primary": "master"}.get(wanted, wanted)
+            wanted = {"slave": "replica", "master": "master", "primary": "master"}.get(
+                wanted, wanted
+            )
             if wanted not in ("normal", "replica", "master", "pubsub"):
-                raise CommandError(f"ERR Unknown client type '{argv[3].decode('utf-8', 'replace')}'")
+                raise CommandError(
+                    f"ERR Unknown client type '{argv[3].decode('utf-8', 'replace')}'"
+                )
             clients = [c for c in clients if _client_type(c) == wanted]
         elif len(argv) >= 4 and argv[2].lower() == b"id":
             ids = {parse_int(a) for a in argv[3:]}
@@ -254,7 +264,17 @@ def client_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if sub == b"kill":
         return _client_kill(ctx, server, argv)
     if sub == b"help":
-        return [b"CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", b"ID", b"INFO", b"KILL", b"LIST", b"GETNAME", b"SETNAME", b"SETINFO", b"NO-EVICT"]
+        return [
+            b"CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            b"ID",
+            b"INFO",
+            b"KILL",
+            b"LIST",
+            b"GETNAME",
+            b"SETNAME",
+            b"SETINFO",
+            b"NO-EVICT",
+        ]
     if sub in (b"id", b"setname", b"getname", b"info", b"no-evict", b"setinfo"):
         raise CommandError(f"ERR wrong number of arguments for 'client|{sub.decode()}' command")
     raise unknown_subcommand(argv[1], "client")
@@ -270,7 +290,9 @@ def _client_kill(ctx: CommandContext, server: Server, argv: list[bytes]) -> Repl
         raise CommandError("ERR No such client")
     if len(argv) % 2 != 0:
         raise CommandError(SYNTAX)
-    filters: list[tuple[bytes, bytes]] = [(argv[i].lower(), argv[i + 1]) for i in range(2, len(argv), 2)]
+    filters: list[tuple[bytes, bytes]] = [
+        (argv[i].lower(), argv[i + 1]) for i in range(2, len(argv), 2)
+    ]
     skipme = True
     for key, value in filters:
         if key == b"skipme":
@@ -464,7 +486,9 @@ def command_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
         for name in names:
             spec = COMMANDS.get(name.lower().decode("latin-1"))
             if spec is not None:
-                pairs.append((spec.name.encode(), MapReply([(b"summary", b""), (b"group", b"generic")])))
+                pairs.append(
+                    (spec.name.encode(), MapReply([(b"summary", b""), (b"group", b"generic")]))
+                )
         return MapReply(pairs)
     if sub == b"list" and len(argv) == 2:
         return [s.name.encode() for s in COMMANDS.values()]
@@ -509,7 +533,13 @@ def config_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if sub == b"rewrite" and len(argv) == 2:
         raise CommandError("ERR The server is running without a config file")
     if sub == b"help":
-        return [b"CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", b"GET", b"SET", b"RESETSTAT", b"REWRITE"]
+        return [
+            b"CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            b"GET",
+            b"SET",
+            b"RESETSTAT",
+            b"REWRITE",
+        ]
     raise unknown_subcommand(argv[1], "config")
 
 
@@ -535,7 +565,16 @@ def shutdown(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 # --- INFO ---------------------------------------------------------------------------------
 
-ALL_SECTIONS = ("server", "clients", "memory", "persistence", "stats", "replication", "cpu", "keyspace")
+ALL_SECTIONS = (
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "keyspace",
+)
 DEFAULT_SECTIONS = ALL_SECTIONS
 
 
@@ -570,7 +609,7 @@ def _info_section(server: Server, name: str) -> list[str] | None:
         uptime = int(now - server.start_time)
         return [
             "redis_version:7.2.4",
-            f"server_name:valkey",
+            "server_name:valkey",
             f"valkey_version:{VALKEY_COMPAT_VERSION}",
             "valsync:1",
             "redis_mode:standalone",
@@ -586,7 +625,7 @@ def _info_section(server: Server, name: str) -> list[str] | None:
             f"uptime_in_days:{uptime // 86400}",
             f"hz:{cfg.get_int('hz')}",
             f"executable:{os.path.abspath('valsync')}",
-            f"config_file:",
+            "config_file:",
         ]
     if name == "clients":
         clients = list(server.clients.values())
@@ -734,10 +773,21 @@ def debug(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if sub == b"reload":
         if server.persistence is None:
             raise CommandError("ERR DEBUG RELOAD needs persistence")
-        reply: Reply = server.persistence.debug_reload(nosave=b"nosave" in [a.lower() for a in argv[2:]])
+        reply: Reply = server.persistence.debug_reload(
+            nosave=b"nosave" in [a.lower() for a in argv[2:]]
+        )
         return reply
     if sub == b"help":
-        return [b"DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", b"DIGEST", b"DIGEST-VALUE", b"OBJECT", b"POPULATE", b"RELOAD", b"SET-ACTIVE-EXPIRE", b"SLEEP"]
+        return [
+            b"DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            b"DIGEST",
+            b"DIGEST-VALUE",
+            b"OBJECT",
+            b"POPULATE",
+            b"RELOAD",
+            b"SET-ACTIVE-EXPIRE",
+            b"SLEEP",
+        ]
     raise unknown_subcommand(argv[1], "debug")
 
 

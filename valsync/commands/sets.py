@@ -7,7 +7,7 @@ Random pops propagate as the ``SREM``/``UNLINK`` that Valkey writes to the strea
 
 from __future__ import annotations
 
-import hashlib
+import heapq
 import itertools
 from collections.abc import Iterable
 
@@ -26,6 +26,7 @@ LONG_MAX = 2**63 - 1
 SPOP_BATCH = 1024
 # Valkey answers a whole small collection (listpack/intset) in one SCAN call with cursor 0.
 SCAN_SMALL = 128
+_HASH_MASK = 2**62 - 1
 
 
 # --- helpers shared with zsets ---------------------------------------------------------------
@@ -164,22 +165,21 @@ def parse_scan_options(argv: list[bytes], noscores_ok: bool) -> tuple[int, bytes
     return count, pattern, only_keys
 
 
-def _scan_hash(member: bytes) -> int:
-    return int.from_bytes(hashlib.blake2b(member, digest_size=8).digest(), "big") >> 1
-
-
 def scan_members(
     members: Iterable[bytes], size: int, cursor: int, count: int
 ) -> tuple[int, list[bytes]]:
     """One SCAN step: small collections whole (cursor 0, as Valkey does for listpacks), big ones
-    in order of a stable 63-bit member hash, so members present throughout are always seen."""
+    in order of the member's hash, so members present throughout a scan are always seen.
+    ``hash(bytes)`` is cached on the object and stable for the life of the process, which is
+    as long as a cursor needs to live."""
     if size <= SCAN_SMALL:
         return 0, list(members)
-    ordered = sorted((h, m) for m in members if (h := _scan_hash(m)) >= cursor)
-    batch = ordered[:count]
-    if len(ordered) <= count:
+    batch = heapq.nsmallest(
+        count + 1, ((h, m) for m in members if (h := (hash(m) & _HASH_MASK) + 1) >= cursor)
+    )
+    if len(batch) <= count:
         return 0, [m for _, m in batch]
-    return ordered[count][0], [m for _, m in batch]
+    return batch[count][0], [m for _, m in batch[:count]]
 
 
 # --- set helpers -----------------------------------------------------------------------------

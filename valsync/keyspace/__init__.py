@@ -1,6 +1,6 @@
 """Databases, value types and expiry; knows nothing of the network or replication."""
 
-from valsync.keyspace.database import Database, Keyspace, KeyListener
+from valsync.keyspace.database import Database, KeyListener, Keyspace
 from valsync.keyspace.values import HashValue, OpaqueValue, Value, ZSetValue, type_name
 
 __all__ = [

@@ -79,7 +79,11 @@ class ZSetValue:
             if hi == -math.inf:
                 return start, start
             hi = math.nextafter(hi, -math.inf)
-        stop = n if hi == math.inf else int(self.index.bisect_left((math.nextafter(hi, math.inf), b"")))
+        stop = (
+            n
+            if hi == math.inf
+            else int(self.index.bisect_left((math.nextafter(hi, math.inf), b"")))
+        )
         return start, max(start, stop)
 
     def entries(self, start: int, stop: int, reverse: bool = False) -> list[tuple[float, bytes]]:

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import trio
+import trio.lowlevel
 
 from valsync.commands import BlockRequest, ClientState
 from valsync.resp import ProtocolError, RequestParser, encode
@@ -157,7 +158,7 @@ class ClientConnection:
             if not event.is_set():
                 return block.on_timeout() if block.on_timeout is not None else block.timeout_reply
             # yield once so the writer's whole command (and its propagation) completes first
-            await trio.sleep(0)
+            await trio.lowlevel.checkpoint()
             client.extra["unblocked_rerun"] = True
             try:
                 again = server.process(client, argv)

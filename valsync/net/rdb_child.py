@@ -108,7 +108,8 @@ class RdbChildManager:
 
     async def _wait_exit(self, child: ForkedChild) -> int:
         await trio.lowlevel.wait_readable(child.pidfd)
-        _, status = os.waitpid(child.pid, 0)
+        # the pidfd is readable only once the child exited: this waitpid returns at once
+        _, status = os.waitpid(child.pid, 0)  # noqa: ASYNC222
         return status
 
     async def _reap_after_kill(self, child: ForkedChild) -> None:
@@ -118,7 +119,7 @@ class RdbChildManager:
             except (OSError, trio.ClosedResourceError):
                 pass
         try:
-            os.waitpid(child.pid, 0)
+            os.waitpid(child.pid, 0)  # noqa: ASYNC222 - SIGKILLed above, reaped at once
         except ChildProcessError:
             pass
 

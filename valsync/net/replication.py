@@ -28,6 +28,7 @@ from valsync.net.replica_link import (
     open_dump_for_sending,
 )
 from valsync.net.replica_side import PrimaryLinkDriver
+from valsync.persistence import remove_temp_rdb, temp_rdb_path
 from valsync.rdb.child import ProgressWriter
 from valsync.rdb.snapshot import snapshot_aux, write_snapshot
 from valsync.replication.backlog import ReplicationBacklog
@@ -52,7 +53,7 @@ from valsync.replication.sync_decision import (
     Ignore,
     PendingReplica,
     Refuse,
-        ServerView,
+    ServerView,
     StartBgsave,
     SyncRequest,
     WaitingReplica,
@@ -60,9 +61,7 @@ from valsync.replication.sync_decision import (
     decide_sync,
     diskless_cron_decision,
 )
-from valsync.resp.reply import NO_REPLY, ErrorReply, Raw, Reply
-
-from valsync.persistence import remove_temp_rdb, temp_rdb_path
+from valsync.resp.reply import NO_REPLY, Raw, Reply
 
 if TYPE_CHECKING:
     from valsync.persistence import Persistence
@@ -108,7 +107,9 @@ class ReplicationService:
                 self.backlog = ReplicationBacklog(cfg.get_int("repl-backlog-size"), info.offset)
         if cfg.replicaof is not None:
             host, port = cfg.replicaof
-            self.primary.set_primary(host, port, from_rdb=persistence.repl_info if persistence else None)
+            self.primary.set_primary(
+                host, port, from_rdb=persistence.repl_info if persistence else None
+            )
 
     # --- roles and plumbing ---------------------------------------------------------------
 
@@ -294,7 +295,9 @@ class ReplicationService:
         if isinstance(action, Refuse):
             return Raw(action.reply)
         if decision.promote:
-            self.log.notice(f"Failover request received for replid {argv[1].decode('utf-8', 'replace')}.")
+            self.log.notice(
+                f"Failover request received for replid {argv[1].decode('utf-8', 'replace')}."
+            )
             self.primary.promote_for_failover(view.next_replid)
         if isinstance(action, ContinuePartial):
             link = self._attach(client, info, ReplicaState.ONLINE)
@@ -430,9 +433,16 @@ class ReplicationService:
                 with os.fdopen(data_fd, "wb", buffering=256 * 1024) as out:
                     out.write(eof_mark_frame(mark))
                     keys = write_snapshot(
-                        keyspace, out.write, aux, version=version, compression=compression,
-                        checksum=checksum, key_save_delay_us=delay, progress=progress,
-                        include_keys=Req.EXCLUDE_DATA not in req, functions=functions,
+                        keyspace,
+                        out.write,
+                        aux,
+                        version=version,
+                        compression=compression,
+                        checksum=checksum,
+                        key_save_delay_us=delay,
+                        progress=progress,
+                        include_keys=Req.EXCLUDE_DATA not in req,
+                        functions=functions,
                     )
                     out.write(mark)
                 progress.report(keys, progress.bytes)
@@ -443,8 +453,14 @@ class ReplicationService:
                 tmp = str(temp_rdb_path(Path(path), os.getpid()))
                 with open(tmp, "wb") as out:
                     keys = write_snapshot(
-                        keyspace, out.write, aux, version=version, compression=compression,
-                        checksum=checksum, key_save_delay_us=delay, progress=progress,
+                        keyspace,
+                        out.write,
+                        aux,
+                        version=version,
+                        compression=compression,
+                        checksum=checksum,
+                        key_save_delay_us=delay,
+                        progress=progress,
                         functions=functions,
                     )
                     out.flush()
@@ -473,7 +489,9 @@ class ReplicationService:
             self.disk_child_links = list(links)
         self.nursery.start_soon(self._await_child, child, target, list(links), path)
 
-    async def _await_child(self, child: object, target: str, links: list[ReplicaLink], path: str) -> None:
+    async def _await_child(
+        self, child: object, target: str, links: list[ReplicaLink], path: str
+    ) -> None:
         from valsync.rdb.child import ForkedChild
 
         assert isinstance(child, ForkedChild)
@@ -487,9 +505,15 @@ class ReplicationService:
         if not result.ok and target == "disk":
             remove_temp_rdb(Path(path), child.pid)
         if result.ok:
-            self.log.notice(f"Background RDB transfer terminated with success" if target == "socket" else "Background saving terminated with success")
+            self.log.notice(
+                "Background RDB transfer terminated with success"
+                if target == "socket"
+                else "Background saving terminated with success"
+            )
         else:
-            self.log.warning(f"Background transfer error: {result.error or f'signal {result.signal}'}")
+            self.log.warning(
+                f"Background transfer error: {result.error or f'signal {result.signal}'}"
+            )
         waiting = self.socket_child_links if target == "socket" else self.disk_child_links
         for link in list(waiting):
             if link.closed:
@@ -498,7 +522,9 @@ class ReplicationService:
                 link.push(CloseLink("child failed"))
                 continue
             if target == "socket":
-                link.info.state = ReplicaState.ONLINE if not link.info.rdb_only else ReplicaState.RDB_TRANSMITTED
+                link.info.state = (
+                    ReplicaState.ONLINE if not link.info.rdb_only else ReplicaState.RDB_TRANSMITTED
+                )
                 if link.info.rdb_only:
                     link.push(CloseLink("rdb-only"))
                     continue
@@ -580,9 +606,15 @@ class ReplicationService:
                 self.feed_raw(self.encoder.ping())
         timeout = cfg.get_int("repl-timeout")
         for link in list(self.links.values()):
-            if link.info.state is ReplicaState.ONLINE and not link.info.pre_psync and not link.info.rdb_only:
+            if (
+                link.info.state is ReplicaState.ONLINE
+                and not link.info.pre_psync
+                and not link.info.rdb_only
+            ):
                 if link.first_ack.is_set() and now - link.info.ack_time > timeout:
-                    self.log.warning(f"Disconnecting timedout replica (streaming sync): {link.client.addr}")
+                    self.log.warning(
+                        f"Disconnecting timedout replica (streaming sync): {link.client.addr}"
+                    )
                     self.drop_link(link, "timeout")
         self.cron_start_waiting()
         ttl = cfg.get_int("repl-backlog-ttl")
@@ -596,7 +628,9 @@ class ReplicationService:
         ):
             self.ids.new_history(new_replid())
             self.backlog = None
-            self.log.notice(f"Replication backlog freed after {ttl} seconds without connected replicas.")
+            self.log.notice(
+                f"Replication backlog freed after {ttl} seconds without connected replicas."
+            )
         self.primary.cron()
 
     # --- INFO / ROLE / WAIT ----------------------------------------------------------------
@@ -650,7 +684,11 @@ class ReplicationService:
             return self.primary.role_reply()
         return role_primary_reply(
             self.ids.master_repl_offset,
-            [(link.info, self._peer_ip(link)) for link in self.links.values() if not link.info.rdb_only],
+            [
+                (link.info, self._peer_ip(link))
+                for link in self.links.values()
+                if not link.info.rdb_only
+            ],
         )
 
     def good_replicas(self) -> int:
@@ -658,8 +696,8 @@ class ReplicationService:
         now = int(time.time())
         return sum(
             1
-            for l in self.links.values()
-            if l.info.state is ReplicaState.ONLINE and now - l.info.ack_time <= max_lag
+            for link in self.links.values()
+            if link.info.state is ReplicaState.ONLINE and now - link.info.ack_time <= max_lag
         )
 
     def enough_good_replicas(self) -> bool:
@@ -672,11 +710,15 @@ class ReplicationService:
     def acked_replicas(self, offset: int) -> int:
         return sum(
             1
-            for l in self.links.values()
-            if l.info.state is ReplicaState.ONLINE and not l.info.rdb_only and l.info.ack_offset >= offset
+            for link in self.links.values()
+            if link.info.state is ReplicaState.ONLINE
+            and not link.info.rdb_only
+            and link.info.ack_offset >= offset
         )
 
-    def wait(self, client: ClientState, numreplicas: int, timeout_ms: int, now_ms: int, first: bool) -> Reply | BlockRequest:
+    def wait(
+        self, client: ClientState, numreplicas: int, timeout_ms: int, now_ms: int, first: bool
+    ) -> Reply | BlockRequest:
         offset = client.last_write_offset
         acked = self.acked_replicas(offset)
         if acked >= numreplicas:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Union
 
 from valsync.resp.fpconv import fpconv_dtoa
 
@@ -70,21 +69,21 @@ class NoReply:
     """Commands that must not answer (REPLCONF ACK)."""
 
 
-Reply = Union[
-    bytes,
-    int,
-    None,
-    list["Reply"],
-    SimpleString,
-    ErrorReply,
-    Double,
-    MapReply,
-    SetReply,
-    Verbatim,
-    NullArray,
-    Raw,
-    NoReply,
-]
+Reply = (
+    bytes
+    | int
+    | None
+    | list["Reply"]
+    | SimpleString
+    | ErrorReply
+    | Double
+    | MapReply
+    | SetReply
+    | Verbatim
+    | NullArray
+    | Raw
+    | NoReply
+)
 
 OK = SimpleString("OK")
 PONG = SimpleString("PONG")
