@@ -53,7 +53,7 @@ def primary_with_two_states() -> Iterator[tuple[ServerProcess, ServerProcess, Se
 def _replica_rows(frame: str) -> dict[str, str]:
     """``address -> state`` from the replica table of the frame."""
     rows = re.findall(
-        r"(\d+\.\d+\.\d+\.\d+:\d+)\s+(replica|rdb-channel|main-channel)\s+(\w+)", frame
+        r"│ (\d+\.\d+\.\d+\.\d+:\d+)\s+(replica|rdb-channel|main-channel)\s+(\w+)\s+\d+", frame
     )
     return {addr: state for addr, _type, state in rows}
 
@@ -136,7 +136,8 @@ def test_live_in_tmux_updates_and_quits_cleanly() -> None:
         pc = connect(primary)
         wait_synced(pc, connect(replica))
         cmd = (
-            f"cd {ROOT} && {sys.executable} -m valsync.dashboard 127.0.0.1:{primary.port} "
+            # pytest exports COLUMNS=80/LINES=24, which rich would obey over the real pane size.
+            f"cd {ROOT} && env -u COLUMNS -u LINES {sys.executable} -m valsync.dashboard 127.0.0.1:{primary.port} "
             f"127.0.0.1:{replica.port} --hz 8; echo EXITED rc=$?; sleep 60"
         )
         _tmux(sock, "new-session", "-d", "-s", "dash", "-x", "140", "-y", "40", cmd)
@@ -156,6 +157,11 @@ def test_live_in_tmux_updates_and_quits_cleanly() -> None:
             out = os.environ.get("DASHBOARD_FRAME_OUT")
             if out:
                 Path(out).write_text(second)
+            # A server that goes away is shown as down (and retried), never a traceback.
+            replica.stop()
+            gone = _pane_until(sock, rf"127\.0\.0\.1:{replica.port}\s+DOWN")
+            assert "Connection refused" in gone or "connection" in gone, gone
+            assert "Traceback" not in gone
             _tmux(sock, "send-keys", "-t", "dash", "C-c")
             last = _pane_until(sock, r"EXITED rc=\d+")
             assert "EXITED rc=0" in last, last
@@ -163,3 +169,36 @@ def test_live_in_tmux_updates_and_quits_cleanly() -> None:
             assert "valsync dashboard" not in last  # alternate screen left, terminal restored
         finally:
             subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True)
+
+
+async def test_once_against_valsync_with_a_real_replica() -> None:
+    """The same frame from valsync itself: it is recognised and its replica is listed."""
+    from tests.realvalkey import start_valsync
+
+    with (
+        start_valsync() as primary,
+        start_valkey("8.1.8", "--replicaof", "127.0.0.1", str(primary.port)) as replica,
+    ):
+        pc = connect(primary)
+        wait_until(lambda: int(info(pc).get("connected_slaves", 0)) >= 1, 10, "replica registered")
+        with trio.fail_after(20):
+            result = await trio.run_process(
+                [
+                    sys.executable,
+                    "-m",
+                    "valsync.dashboard",
+                    f"127.0.0.1:{primary.port}",
+                    f"127.0.0.1:{replica.port}",
+                    "--once",
+                ],
+                capture_stdout=True,
+                capture_stderr=True,
+                cwd=ROOT,
+                env={k: v for k, v in os.environ.items() if k != "COLUMNS"},
+            )
+    frame = result.stdout.decode()
+    assert result.stderr == b"", result.stderr
+    assert f"127.0.0.1:{primary.port}  primary  valsync" in frame, frame
+    assert f"127.0.0.1:{replica.port}  replica  valkey 8.1.8" in frame, frame
+    assert f"127.0.0.1:{replica.port}" in _replica_rows(frame), frame
+    assert "DOWN" not in frame

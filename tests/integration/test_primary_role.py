@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -232,6 +233,15 @@ def test_seed_error_replies_from_a_socket(
     primary_factory: list[ServerProcess], request_bytes: bytes, expected: bytes
 ) -> None:
     primary = _valsync(primary_factory)
+    if request_bytes.startswith(b"REPLCONF rdb-filter-only functions"):
+        # as in the capture: SYNC only after the +OK arrived (else it is "pending output")
+        with socket.create_connection(("127.0.0.1", primary.port), timeout=5) as s:
+            s.sendall(b"REPLCONF rdb-filter-only functions\r\n")
+            got = s.recv(100)
+            s.sendall(b"SYNC\r\n")
+            got += s.recv(100)
+        assert got == expected
+        return
     assert raw_exchange(primary.port, request_bytes, read_for=0.3) == expected
 
 

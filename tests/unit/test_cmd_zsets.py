@@ -275,7 +275,9 @@ def test_negative_zero_survives_only_in_skiplist_sized_sets() -> None:
     h.run("ZADD", "small", "1", "x")
     h.run("ZUNIONSTORE", "d", "1", "small", "WEIGHTS", "-0.0")
     assert h.wire("ZSCORE", "d", "x") == bulk(b"0")
-    assert h.wire("ZUNION", "1", "small", "WEIGHTS", "-0.0", "WITHSCORES") == b"*2\r\n" + bulk(b"x", b"-0")
+    assert h.wire("ZUNION", "1", "small", "WEIGHTS", "-0.0", "WITHSCORES") == b"*2\r\n" + bulk(
+        b"x", b"-0"
+    )
     h.run("ZADD", "big", *[x for i in range(200) for x in ("1", f"m{i}")])
     h.run("ZADD", "big", "-0.0", "neg")
     assert h.wire("ZSCORE", "big", "neg") == bulk(b"-0")

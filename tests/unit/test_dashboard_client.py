@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 from collections.abc import Awaitable, Callable
 
@@ -117,7 +118,7 @@ async def test_broken_servers_raise_connection_error(behaviour: str) -> None:
             nursery.cancel_scope.cancel()
 
 
-async def test_poller_up_then_down_without_raising() -> None:
+async def test_poller_up_down_and_back_without_raising() -> None:
     with trio.fail_after(10):
         async with trio.open_nursery() as outer:
             server_scope = trio.CancelScope()
@@ -139,6 +140,12 @@ async def test_poller_up_then_down_without_raising() -> None:
             assert not down.up and down.error
             again = await poller.poll_once()
             assert not again.up and again.down_for is not None and again.down_for >= 0
+            # Back on the same port: the next poll reconnects by itself.
+            async with trio.open_nursery() as nursery:
+                await nursery.start(trio.serve_tcp, fake_minimal_server, port)
+                back = await poller.poll_once()
+                nursery.cancel_scope.cancel()
+            assert back.up and back.master_repl_offset == 42
             await poller.close()
 
 
@@ -165,3 +172,25 @@ async def test_run_dashboard_once_prints_a_frame() -> None:
     assert f"127.0.0.1:{dead}  DOWN" in frame and "Connection refused" in frame
     assert "Traceback" not in frame
     assert not snaps[0].up
+
+
+def test_parse_target_forms() -> None:
+    from valsync.dashboard import parse_target
+
+    assert parse_target("10.0.0.1:6380") == ("10.0.0.1", 6380)
+    assert parse_target(":7000") == ("127.0.0.1", 7000)
+    assert parse_target("7001") == ("127.0.0.1", 7001)
+    assert parse_target("[::1]:6379") == ("::1", 6379)
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_target("host:notaport")
+
+
+def test_main_dashboard_once_against_a_dead_port(capsys: pytest.CaptureFixture[str]) -> None:
+    from valsync.dashboard import main_dashboard
+
+    port = free_port()
+    assert main_dashboard([f"127.0.0.1:{port}", "--once"]) == 0
+    out = capsys.readouterr().out
+    assert f"127.0.0.1:{port}  DOWN" in out and "Connection refused" in out
+    with pytest.raises(SystemExit):
+        main_dashboard(["--hz", "0"])

@@ -110,3 +110,12 @@ def test_sparkline_and_bytes_format() -> None:
         and format_bytes(10485760) == "10.0 MiB"
         and format_bytes(None) == "—"
     )
+
+
+def test_valsync_is_told_apart_from_valkey() -> None:
+    info = "# Server\r\nserver_name:valkey\r\nvalkey_version:8.1.8\r\nvalsync:1\r\n# Replication\r\nrole:master\r\n"
+    snap = build_snapshot("h", 1, taken_at=0.0, info=info)
+    assert snap.is_valsync and snap.version == "8.1.8"
+    assert not build_snapshot(
+        "h", 1, taken_at=0.0, info="valkey_version:8.1.8\r\nrole:master\r\n"
+    ).is_valsync

@@ -17,7 +17,13 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from valsync.dashboard.model import History, ServerSnapshot, build_snapshot, down_snapshot
+from valsync.dashboard.model import (
+    History,
+    ServerSnapshot,
+    build_snapshot,
+    down_snapshot,
+    pending_snapshot,
+)
 from valsync.dashboard.render import render
 
 VECTORS = Path(__file__).resolve().parent.parent / "vectors"
@@ -143,7 +149,8 @@ def server_down() -> Scenario:
         error="connect to 127.0.0.1:8102: Connection refused",
         down_for=7.0,
     )
-    return [primary, down], None
+    pending = pending_snapshot("127.0.0.1", 8103, taken_at=0)
+    return [primary, down, pending], None
 
 
 def sparklines() -> Scenario:

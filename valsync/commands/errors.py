@@ -21,6 +21,8 @@ MIN_MAX_NOT_FLOAT = "ERR min or max is not a float"
 MIN_MAX_NOT_STRING = "ERR min or max not valid string range item"
 TIMEOUT_NOT_FLOAT = "ERR timeout is not a float or out of range"
 TIMEOUT_NEGATIVE = "ERR timeout is negative"
+TIMEOUT_OUT_OF_RANGE = "ERR timeout is out of range"
+NUMFIELDS = "ERR numfields should be greater than 0 and match the provided number of fields"
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1

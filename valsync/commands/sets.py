@@ -20,6 +20,7 @@ from valsync.commands.errors import (
     parse_int,
 )
 from valsync.commands.registry import command
+from valsync.keyspace.glob import stringmatch as stringmatch  # re-exported for hashes.py
 from valsync.resp.reply import Reply, SetReply
 
 LONG_MAX = 2**63 - 1
@@ -44,91 +45,6 @@ def parse_range(arg: bytes, lo: int, hi: int, error: str | None = None) -> int:
     if value < lo or value > hi:
         raise CommandError(error or f"ERR value is out of range, value must between {lo} and {hi}")
     return value
-
-
-def _at(buf: bytes, i: int) -> int:
-    return buf[i] if i < len(buf) else 0
-
-
-def stringmatch(pattern: bytes, string: bytes, nocase: bool = False) -> bool:
-    """Valkey's ``stringmatchlen`` glob (``*``, ``?``, ``[^a-z]``, ``\\`` escapes)."""
-    skip = [False]
-    return _match(pattern, 0, string, 0, nocase, skip, 0)
-
-
-def _lower(c: int) -> int:
-    return c + 32 if 65 <= c <= 90 else c
-
-
-def _match(
-    pat: bytes, p: int, s: bytes, i: int, nocase: bool, skip: list[bool], nesting: int
-) -> bool:
-    if nesting > 1000:
-        return False
-    plen, slen = len(pat), len(s)
-    while p < plen and i < slen:
-        c = pat[p]
-        if c == 0x2A:  # '*'
-            while p + 1 < plen and pat[p + 1] == 0x2A:
-                p += 1
-            if p + 1 == plen:
-                return True
-            while i < slen:
-                if _match(pat, p + 1, s, i, nocase, skip, nesting + 1):
-                    return True
-                if skip[0]:
-                    return False
-                i += 1
-            skip[0] = True
-            return False
-        if c == 0x3F:  # '?'
-            i += 1
-        elif c == 0x5B:  # '['
-            p += 1
-            not_op = _at(pat, p) == 0x5E
-            if not_op:
-                p += 1
-            matched = False
-            while True:
-                if _at(pat, p) == 0x5C and plen - p >= 2:
-                    p += 1
-                    if pat[p] == s[i]:
-                        matched = True
-                elif _at(pat, p) == 0x5D:
-                    break
-                elif p >= plen:
-                    p -= 1
-                    break
-                elif plen - p >= 3 and pat[p + 1] == 0x2D:
-                    start, end, ch = pat[p], pat[p + 2], s[i]
-                    if start > end:
-                        start, end = end, start
-                    if nocase:
-                        start, end, ch = _lower(start), _lower(end), _lower(ch)
-                    p += 2
-                    if start <= ch <= end:
-                        matched = True
-                elif (pat[p] == s[i]) if not nocase else (_lower(pat[p]) == _lower(s[i])):
-                    matched = True
-                p += 1
-            if not_op:
-                matched = not matched
-            if not matched:
-                return False
-            i += 1
-        else:
-            if c == 0x5C and plen - p >= 2:
-                p += 1
-            a, b = pat[p], s[i]
-            if (a != b) if not nocase else (_lower(a) != _lower(b)):
-                return False
-            i += 1
-        p += 1
-        if i == slen:
-            while p < plen and pat[p] == 0x2A:
-                p += 1
-            break
-    return p >= plen and i == slen
 
 
 def parse_cursor(arg: bytes) -> int:
@@ -276,6 +192,12 @@ def scard(ctx: CommandContext, argv: list[bytes]) -> Reply:
     return len(s) if s else 0
 
 
+def _lazy_server_del(ctx: CommandContext) -> bool:
+    """``lazyfree-lazy-server-del`` (default yes): SPOP of a whole set propagates UNLINK."""
+    config = getattr(ctx.server, "config", None)
+    return config is None or bool(config.get_bool("lazyfree-lazy-server-del"))
+
+
 def _random_members(ctx: CommandContext, s: set[bytes], n: int) -> list[bytes]:
     """``n`` distinct random members (``n`` <= ``len(s)``) in one walk, without copying a big
     set for a small pick (Python sets have no random access)."""
@@ -316,7 +238,7 @@ def spop(ctx: CommandContext, argv: list[bytes]) -> Reply:
         members = list(s)
         ctx.db.delete(key)
         ctx.dirty += size
-        ctx.rewrite([b"UNLINK", key])
+        ctx.rewrite([b"UNLINK" if _lazy_server_del(ctx) else b"DEL", key])
         return SetReply(list(members))
     popped = _random_members(ctx, s, count)
     _remove_members(ctx, key, s, popped)

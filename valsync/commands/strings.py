@@ -8,6 +8,7 @@ marker subclasses :class:`RawStr` / :class:`EmbStr`; plain ``bytes`` mean "as
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
@@ -281,10 +282,10 @@ def getdel_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
 def getex_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
     key = argv[1]
     flags, expire, _ = parse_extended(argv, 2, False)
-    when = expire_ms(ctx, expire, flags, "getex") if expire is not None else None
     value = get_string(ctx, key)
     if value is None:
         return None
+    when = expire_ms(ctx, expire, flags, "getex") if expire is not None else None
     if flags & (F_EXAT | F_PXAT) and when is not None and already_expired(ctx, when):
         delete_expired_and_propagate(ctx, key)
     elif when is not None:
@@ -402,6 +403,29 @@ def round_long_double(x: Fraction) -> Fraction:
     return sign * value
 
 
+HEX_FLOAT = re.compile(r"([+-]?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?(?:[pP]([+-]?[0-9]+))?")
+
+
+def _parse_hex(m: re.Match[str]) -> Fraction:
+    """strtold's hexadecimal form (``0x1.8p3``)."""
+    whole, frac = m.group(2), m.group(3) or ""
+    if not whole and not frac:
+        raise CommandError(NOT_FLOAT)
+    exp = int(m.group(4) or 0)
+    if abs(exp) > 20000:
+        raise CommandError(NOT_FLOAT)
+    value = Fraction(int(whole + frac, 16), 16 ** len(frac)) * Fraction(2) ** exp
+    if value == 0:
+        return value
+    try:
+        result = round_long_double(value)
+    except _LongDoubleInf:
+        raise CommandError(NOT_FLOAT) from None
+    if result == 0:
+        raise CommandError(NOT_FLOAT)
+    return -result if m.group(1) == "-" else result
+
+
 def parse_long_double(arg: bytes) -> Fraction:
     """Valkey's string2ld (strtold): finite decimal numbers only, no spaces, no NaN."""
     text = arg.decode("latin-1")
@@ -409,6 +433,9 @@ def parse_long_double(arg: bytes) -> Fraction:
         raise CommandError(NOT_FLOAT)
     if any(ch.isspace() for ch in text):
         raise CommandError(NOT_FLOAT)
+    hexm = HEX_FLOAT.fullmatch(text)
+    if hexm is not None:
+        return _parse_hex(hexm)
     try:
         dec = Decimal(text)
     except InvalidOperation:

@@ -34,8 +34,8 @@ from valsync.commands.sets import (
     parse_range,
     parse_scan_options,
     scan_members,
-    stringmatch,
 )
+from valsync.keyspace.glob import stringmatch
 from valsync.keyspace.values import ZSetValue
 from valsync.resp.reply import NULL_ARRAY, Double, Reply, format_double
 

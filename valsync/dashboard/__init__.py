@@ -19,9 +19,11 @@ from valsync.dashboard.model import (
     ReplicaInfo,
     ServerSnapshot,
     build_snapshot,
+    down_snapshot,
     parse_info,
+    pending_snapshot,
 )
-from valsync.dashboard.render import render
+from valsync.dashboard.render import render, render_server
 
 __all__ = [
     "ForkInfo",
@@ -30,11 +32,14 @@ __all__ = [
     "ReplicaInfo",
     "ServerSnapshot",
     "build_snapshot",
+    "down_snapshot",
     "main_dashboard",
     "parse_info",
     "parse_target",
+    "pending_snapshot",
     "poll_all_once",
     "render",
+    "render_server",
     "run_dashboard",
 ]
 

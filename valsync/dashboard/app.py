@@ -18,7 +18,13 @@ import trio
 from rich.console import Console
 from rich.live import Live
 
-from valsync.dashboard.model import History, ServerSnapshot, build_snapshot, down_snapshot
+from valsync.dashboard.model import (
+    History,
+    ServerSnapshot,
+    build_snapshot,
+    down_snapshot,
+    pending_snapshot,
+)
 from valsync.dashboard.render import render
 from valsync.net.client import Reply, RespClient, RespConnectionError, RespError
 
@@ -69,9 +75,7 @@ class ServerPoller:
         self.host = host
         self.port = port
         self.timeout = timeout
-        self.latest: ServerSnapshot = down_snapshot(
-            host, port, taken_at=trio.current_time(), error="connecting"
-        )
+        self.latest = pending_snapshot(host, port, taken_at=trio.current_time())
         self._client: RespClient | None = None
         self._down_since: float | None = None
 

@@ -134,7 +134,11 @@ class ServerSnapshot:
     up: bool
     error: str | None = None
     down_for: float | None = None
+    pending: bool = False  # not polled yet: shown as "connecting", not as down
     version: str | None = None
+    is_valsync: bool = (
+        False  # valsync says ``valsync:1`` in INFO server, besides its Valkey version
+    )
     role: str | None = None
     replid: str | None = None
     replid2: str | None = None
@@ -177,6 +181,11 @@ def down_snapshot(
 ) -> ServerSnapshot:
     """A server we could not poll: shown as down and retried, never raised."""
     return ServerSnapshot(host, port, taken_at, up=False, error=error, down_for=down_for)
+
+
+def pending_snapshot(host: str, port: int, *, taken_at: float) -> ServerSnapshot:
+    """Placeholder until the first poll answers, so the first frame does not cry "down"."""
+    return ServerSnapshot(host, port, taken_at, up=False, pending=True)
 
 
 def _replicas(fields: Mapping[str, str]) -> tuple[ReplicaInfo, ...]:
@@ -273,6 +282,7 @@ def build_snapshot(
         taken_at=taken_at,
         up=True,
         version=fields.get("valkey_version") or fields.get("redis_version"),
+        is_valsync="valsync" in fields,
         role=role,
         replid=fields.get("master_replid"),
         replid2=fields.get("master_replid2"),

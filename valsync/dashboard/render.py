@@ -133,11 +133,18 @@ def _role_name(snap: ServerSnapshot) -> str:
 def _title(snap: ServerSnapshot) -> Text:
     title = Text()
     title.append(snap.target, style="bold")
+    if snap.pending:
+        title.append("  connecting", style="bold yellow")
+        return title
     if not snap.up:
         title.append("  DOWN", style="bold red")
         return title
     title.append(f"  {_role_name(snap)}", style="bold cyan")
-    if snap.version:
+    if snap.is_valsync:
+        title.append("  valsync", style="bold magenta")
+        if snap.version:
+            title.append(f" (valkey {snap.version})", style="dim")
+    elif snap.version:
         title.append(f"  valkey {snap.version}", style="dim")
     return title
 
@@ -226,15 +233,10 @@ def _replicas(snap: ServerSnapshot) -> Table | None:
     if not snap.replicas:
         return None
     table = Table(box=None, pad_edge=False, header_style="bold", padding=(0, 2))
-    for name, justify in (
-        ("replica", "left"),
-        ("type", "left"),
-        ("state", "left"),
-        ("offset", "right"),
-        ("lag", "right"),
-        ("last ack", "right"),
-    ):
-        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for name in ("replica", "type", "state"):
+        table.add_column(name, no_wrap=True)
+    for name in ("offset", "lag", "last ack"):
+        table.add_column(name, justify="right", no_wrap=True)
     for r in snap.replicas:
         table.add_row(*_replica_row(snap, r))
     return table
@@ -323,6 +325,9 @@ def _sparklines(snap: ServerSnapshot, samples: list[Sample]) -> Table | None:
 
 def render_server(snap: ServerSnapshot, samples: list[Sample] | None = None) -> Panel:
     """One server's panel; a down server is a single red line, retried by the poller."""
+    if snap.pending:
+        body = Text("waiting for the first reply", style="dim")
+        return Panel(body, title=_title(snap), title_align="left", border_style="yellow")
     if not snap.up:
         body = Text(snap.error or "unreachable", style="red")
         if snap.down_for is not None:
@@ -347,7 +352,7 @@ def render(
     footer: str | None = None,
 ) -> RenderableType:
     """The whole frame: a header line and one panel per server, in the order given."""
-    down = sum(1 for s in snapshots if not s.up)
+    down = sum(1 for s in snapshots if not s.up and not s.pending)
     header = Text("valsync dashboard", style="bold")
     header.append(f"  {len(snapshots)} server{'s' if len(snapshots) != 1 else ''}", style="dim")
     if down:

@@ -1,0 +1,515 @@
+"""Generic key commands (DEL, EXPIRE family, RENAME, SCAN, COPY, OBJECT, ...) as in Valkey 8.1."""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+
+from valsync.commands.context import CommandContext, ExpireMode
+from valsync.commands.errors import (
+    DB_INDEX_OUT_OF_RANGE,
+    INT64_MAX,
+    INT64_MIN,
+    NO_SUCH_KEY,
+    NOT_INTEGER,
+    SYNTAX,
+    CommandError,
+    parse_int,
+    wrong_arity,
+)
+from valsync.commands.registry import command
+from valsync.commands.strings import (
+    already_expired,
+    delete_expired_and_propagate,
+    is_int_encodable,
+    reattach,
+    string_encoding,
+)
+from valsync.keyspace.database import Database
+from valsync.keyspace.glob import stringmatch
+from valsync.keyspace.values import HashValue, OpaqueValue, Value, ZSetValue, type_name
+from valsync.resp.reply import OK, Reply, SimpleString
+
+SAME_OBJECT = "ERR source and destination objects are the same"
+INVALID_CURSOR = "ERR invalid cursor"
+LFU_NOT_SELECTED = (
+    "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note "
+    "that when switching between policies at runtime LRU and LFU data will take some time "
+    "to adjust."
+)
+INT_RANGE = "ERR value is out of range, value must between -2147483648 and 2147483647"
+KNOWN_TYPES = frozenset({b"string", b"list", b"set", b"zset", b"hash", b"stream"})
+
+
+def parse_c_int(arg: bytes) -> int:
+    """getIntFromObjectOrReply: a 64-bit integer that must also fit a C int."""
+    value = parse_int(arg)
+    if not -(2**31) <= value < 2**31:
+        raise CommandError(INT_RANGE)
+    return value
+
+
+def other_db(ctx: CommandContext, arg: bytes) -> Database:
+    dbid = parse_c_int(arg)
+    if not 0 <= dbid < len(ctx.keyspace):
+        raise CommandError(DB_INDEX_OUT_OF_RANGE)
+    return ctx.keyspace[dbid]
+
+
+# --- deletion and existence --------------------------------------------------------------
+
+
+def del_generic(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    deleted = 0
+    for key in argv[1:]:
+        if ctx.lookup(key) is not None and ctx.db.delete(key):
+            deleted += 1
+    ctx.dirty += deleted
+    return deleted
+
+
+command("del", -2, "write", 1, -1, 1)(del_generic)
+command("unlink", -2, "write fast", 1, -1, 1)(del_generic)
+
+
+@command("exists", -2, "readonly fast", 1, -1, 1)
+def exists_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    return sum(1 for key in argv[1:] if ctx.lookup(key) is not None)
+
+
+@command("touch", -2, "readonly fast", 1, -1, 1)
+def touch_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    return sum(1 for key in argv[1:] if ctx.lookup(key) is not None)
+
+
+@command("type", 2, "readonly fast", 1, 1, 1)
+def type_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    value = ctx.lookup(argv[1])
+    return SimpleString("none" if value is None else type_name(value))
+
+
+# --- expiry ------------------------------------------------------------------------------
+
+EX_NX, EX_XX, EX_GT, EX_LT = 1, 2, 4, 8
+
+
+def parse_expire_flags(argv: list[bytes]) -> int:
+    flags = 0
+    names = {b"NX": EX_NX, b"XX": EX_XX, b"GT": EX_GT, b"LT": EX_LT}
+    for arg in argv[3:]:
+        flag = names.get(arg.upper())
+        if flag is None:
+            raise CommandError(f"ERR Unsupported option {arg.decode('utf-8', 'replace')}")
+        flags |= flag
+    if flags & EX_NX and flags & (EX_XX | EX_GT | EX_LT):
+        raise CommandError("ERR NX and XX, GT or LT options at the same time are not compatible")
+    if flags & EX_GT and flags & EX_LT:
+        raise CommandError("ERR GT and LT options at the same time are not compatible")
+    return flags
+
+
+def expire_generic(ctx: CommandContext, argv: list[bytes], seconds: bool, relative: bool) -> Reply:
+    name = argv[0].decode("latin-1").lower()
+    invalid = f"ERR invalid expire time in '{name}' command"
+    key = argv[1]
+    flags = parse_expire_flags(argv)
+    when = parse_int(argv[2])
+    if seconds:
+        if when > INT64_MAX // 1000 or when < -(INT64_MAX // 1000):
+            raise CommandError(invalid)
+        when *= 1000
+    base = ctx.now_ms if relative else 0
+    if when > INT64_MAX - base:
+        raise CommandError(invalid)
+    when += base
+    if ctx.lookup(key) is None:
+        return 0
+    if flags:
+        current = ctx.db.expires.get(key)
+        if flags & EX_NX and current is not None:
+            return 0
+        if flags & EX_XX and current is None:
+            return 0
+        if flags & EX_GT and (current is None or when <= current):
+            return 0
+        if flags & EX_LT and current is not None and when >= current:
+            return 0
+    if already_expired(ctx, when):
+        delete_expired_and_propagate(ctx, key)
+        return 1
+    ctx.db.set_expire(key, when)
+    if name != "pexpireat":
+        ctx.rewrite([b"PEXPIREAT", key, str(when).encode()])
+    ctx.dirty += 1
+    return 1
+
+
+@command("expire", -3, "write fast", 1, 1, 1)
+def expire_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    return expire_generic(ctx, argv, True, True)
+
+
+@command("pexpire", -3, "write fast", 1, 1, 1)
+def pexpire_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    return expire_generic(ctx, argv, False, True)
+
+
+@command("expireat", -3, "write fast", 1, 1, 1)
+def expireat_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    return expire_generic(ctx, argv, True, False)
+
+
+@command("pexpireat", -3, "write fast", 1, 1, 1)
+def pexpireat_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    return expire_generic(ctx, argv, False, False)
+
+
+def ttl_generic(ctx: CommandContext, key: bytes, ms: bool, absolute: bool) -> Reply:
+    if ctx.lookup(key) is None:
+        return -2
+    when = ctx.db.expires.get(key)
+    if when is None:
+        return -1
+    if absolute:
+        return when if ms else when // 1000
+    ttl = max(when - ctx.now_ms, 0)
+    return ttl if ms else (ttl + 500) // 1000
+
+
+@command("ttl", 2, "readonly fast", 1, 1, 1)
+def ttl_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    return ttl_generic(ctx, argv[1], False, False)
+
+
+@command("pttl", 2, "readonly fast", 1, 1, 1)
+def pttl_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    return ttl_generic(ctx, argv[1], True, False)
+
+
+@command("expiretime", 2, "readonly fast", 1, 1, 1)
+def expiretime_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    return ttl_generic(ctx, argv[1], False, True)
+
+
+@command("pexpiretime", 2, "readonly fast", 1, 1, 1)
+def pexpiretime_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    return ttl_generic(ctx, argv[1], True, True)
+
+
+@command("persist", 2, "write fast", 1, 1, 1)
+def persist_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    if ctx.lookup(argv[1]) is None:
+        return 0
+    if ctx.db.persist(argv[1]):
+        ctx.dirty += 1
+        return 1
+    return 0
+
+
+# --- renaming, moving, copying -----------------------------------------------------------
+
+
+def put(db: Database, key: bytes, value: Value, expire: int | None) -> None:
+    """dbAdd + setExpire of a value moved or copied under ``key``."""
+    db.set(key, reattach(key, value, expire is not None))
+    if expire is not None:
+        db.set_expire(key, expire)
+
+
+def rename_generic(ctx: CommandContext, argv: list[bytes], nx: bool) -> Reply:
+    src, dst = argv[1], argv[2]
+    value = ctx.lookup(src)
+    if value is None:
+        raise CommandError(NO_SUCH_KEY)
+    if src == dst:
+        return 0 if nx else OK
+    expire = ctx.db.expires.get(src)
+    if ctx.lookup(dst) is not None:
+        if nx:
+            return 0
+        ctx.db.delete(dst)
+    put(ctx.db, dst, value, expire)
+    ctx.db.delete(src)
+    ctx.dirty += 1
+    return 1 if nx else OK
+
+
+@command("rename", 3, "write", 1, 2, 1)
+def rename_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    return rename_generic(ctx, argv, False)
+
+
+@command("renamenx", 3, "write fast", 1, 2, 1)
+def renamenx_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    return rename_generic(ctx, argv, True)
+
+
+@command("move", 3, "write fast", 1, 1, 1)
+def move_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    key = argv[1]
+    dst = other_db(ctx, argv[2])
+    src = ctx.db
+    if dst is src:
+        raise CommandError(SAME_OBJECT)
+    value = ctx.lookup(key)
+    if value is None:
+        return 0
+    expire = src.expires.get(key)
+    if ctx.lookup(key, dst) is not None:
+        return 0
+    put(dst, key, value, expire)
+    src.delete(key)
+    ctx.dirty += 1
+    return 1
+
+
+def copy_value(value: Value) -> Value:
+    """A deep copy of a value (Valkey duplicates the object for COPY)."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, deque):
+        return deque(value)
+    if isinstance(value, set):
+        return set(value)
+    if isinstance(value, HashValue):
+        out = HashValue(value)
+        out.field_expires = dict(value.field_expires)
+        return out
+    if isinstance(value, ZSetValue):
+        zs = ZSetValue()
+        for member, score in value.items():
+            zs.add(member, score)
+        return zs
+    return OpaqueValue(value.rdb_type, value.payload, value.type_name, dict(value.extra))
+
+
+@command("copy", -3, "write denyoom", 1, 2, 1)
+def copy_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    src_key, dst_key = argv[1], argv[2]
+    src = dst = ctx.db
+    replace = False
+    j = 3
+    while j < len(argv):
+        opt = argv[j].upper()
+        if opt == b"REPLACE":
+            replace = True
+        elif opt == b"DB" and j + 1 < len(argv):
+            dst = other_db(ctx, argv[j + 1])
+            j += 1
+        else:
+            raise CommandError(SYNTAX)
+        j += 1
+    if src is dst and src_key == dst_key:
+        raise CommandError(SAME_OBJECT)
+    value = ctx.lookup(src_key)
+    if value is None:
+        return 0
+    expire = src.expires.get(src_key)
+    if ctx.lookup(dst_key, dst) is not None:
+        if not replace:
+            return 0
+        dst.delete(dst_key)
+    put(dst, dst_key, copy_value(value), expire)
+    ctx.dirty += 1
+    return 1
+
+
+# --- iteration ---------------------------------------------------------------------------
+
+
+def glob_filter(pattern: bytes | None) -> bool:
+    return pattern is not None and pattern != b"*"
+
+
+@command("keys", 2, "readonly", 0, 0, 0)
+def keys_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    pattern = argv[1]
+    db = ctx.db
+    out: list[Reply] = []
+    for key in db.data:
+        if glob_filter(pattern) and not stringmatch(pattern, key):
+            continue
+        if db.is_expired(key, ctx.now_ms) and ctx.expire_mode is not ExpireMode.KEEP:
+            continue
+        out.append(key)
+    return out
+
+
+SCAN_HASH_MASK = (1 << 62) - 1
+
+
+def scan_position(key: bytes) -> int:
+    """Where a key sits in SCAN order: fixed for the process, so a scan never misses a key
+    that exists throughout (the cursor is the next position to visit)."""
+    return (hash(key) & SCAN_HASH_MASK) + 1
+
+
+def parse_cursor(arg: bytes) -> int:
+    if not arg.isdigit() or len(arg) > 20 or int(arg) >= 2**64:
+        raise CommandError(INVALID_CURSOR)
+    return int(arg)
+
+
+@command("scan", -2, "readonly", 0, 0, 0)
+def scan_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    cursor = parse_cursor(argv[1])
+    count = 10
+    pattern: bytes | None = None
+    want_type: bytes | None = None
+    j = 2
+    while j < len(argv):
+        opt = argv[j].upper()
+        if j + 1 >= len(argv):
+            raise CommandError(SYNTAX)
+        arg = argv[j + 1]
+        if opt == b"COUNT":
+            count = parse_int(arg, NOT_INTEGER)
+            if count < 1:
+                raise CommandError(SYNTAX)
+        elif opt == b"MATCH":
+            pattern = arg
+        elif opt == b"TYPE":
+            if arg.lower() not in KNOWN_TYPES:
+                raise CommandError(f"ERR unknown type name '{arg.decode('utf-8', 'replace')}'")
+            want_type = arg.lower()
+        else:
+            raise CommandError(SYNTAX)
+        j += 2
+    db = ctx.db
+    candidates = [(scan_position(k), k) for k in db.data if scan_position(k) >= cursor]
+    batch = heapq.nsmallest(count, candidates)
+    if len(batch) < len(candidates):
+        last = batch[-1][0]
+        batch += [c for c in candidates if c[0] == last and c not in batch]
+        next_cursor = last + 1
+    else:
+        next_cursor = 0
+    out: list[Reply] = []
+    for _, key in batch:
+        if glob_filter(pattern) and pattern is not None and not stringmatch(pattern, key):
+            continue
+        value = ctx.lookup(key)
+        if value is None:
+            continue
+        if want_type is not None and type_name(value).encode() != want_type:
+            continue
+        out.append(key)
+    return [str(next_cursor).encode(), out]
+
+
+@command("randomkey", 1, "readonly", 0, 0, 0)
+def randomkey_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    db = ctx.db
+    tries = 0
+    while True:
+        key = db.random_key(ctx.rng)
+        if key is None:
+            return None
+        if not db.is_expired(key, ctx.now_ms) or ctx.expire_mode is ExpireMode.KEEP:
+            return key
+        if ctx.expire_mode is ExpireMode.HIDE:
+            tries += 1
+            if tries > 100 or len(db.expires) == len(db.data):
+                return key
+            continue
+        ctx.expire_if_needed(db, key)
+
+
+# --- OBJECT ------------------------------------------------------------------------------
+
+OBJECT_HELP = [
+    "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "ENCODING <key>",
+    "    Return the kind of internal representation used in order to store the value",
+    "    associated with a <key>.",
+    "FREQ <key>",
+    "    Return the access frequency index of the <key>. The returned integer is",
+    "    proportional to the logarithm of the recent access frequency of the key.",
+    "IDLETIME <key>",
+    "    Return the idle time of the <key>, that is the approximated number of",
+    "    seconds elapsed since the last access to the key.",
+    "REFCOUNT <key>",
+    "    Return the number of references of the value associated with the specified",
+    "    <key>.",
+    "HELP",
+    "    Print this help.",
+]
+
+LISTPACK_MAX_BYTES = 8192
+SET_MAX_INTSET = 512
+SMALL_MAX_ENTRIES = 128
+SMALL_MAX_VALUE = 64
+
+
+def _lp_entry_size(item: bytes) -> int:
+    """Approximate bytes of one listpack entry (encoding header + data + back length)."""
+    if is_int_encodable(item):
+        v = int(item)
+        size = (
+            1
+            if 0 <= v <= 127
+            else 2
+            if -4096 <= v < 4096
+            else 3
+            if -(2**15) <= v < 2**15
+            else 4
+            if -(2**23) <= v < 2**23
+            else 5
+            if -(2**31) <= v < 2**31
+            else 9
+        )
+    else:
+        n = len(item)
+        size = (1 if n <= 63 else 2 if n <= 4095 else 5) + n
+    return size + (1 if size <= 127 else 2 if size < 16383 else 3)
+
+
+def object_encoding(value: Value) -> str:
+    """OBJECT ENCODING, derived from the value's content with Valkey's default thresholds."""
+    if isinstance(value, bytes):
+        return string_encoding(value)
+    if isinstance(value, deque):
+        size = 7 + sum(_lp_entry_size(item) for item in value)
+        return "listpack" if size <= LISTPACK_MAX_BYTES else "quicklist"
+    if isinstance(value, set):
+        if len(value) <= SET_MAX_INTSET and all(is_int_encodable(m) for m in value):
+            return "intset"
+        small = len(value) <= SMALL_MAX_ENTRIES and all(len(m) <= SMALL_MAX_VALUE for m in value)
+        return "listpack" if small else "hashtable"
+    if isinstance(value, HashValue):
+        small = len(value) <= SMALL_MAX_ENTRIES and all(
+            len(f) <= SMALL_MAX_VALUE and len(v) <= SMALL_MAX_VALUE for f, v in value.items()
+        )
+        return "listpack" if small and not value.field_expires else "hashtable"
+    if isinstance(value, ZSetValue):
+        small = len(value) <= SMALL_MAX_ENTRIES and all(
+            len(m) <= SMALL_MAX_VALUE for m in value.scores
+        )
+        return "listpack" if small else "skiplist"
+    return value.type_name
+
+
+@command("object", -2, "readonly", 0, 0, 0)
+def object_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    sub = argv[1].lower()
+    if sub == b"help" and len(argv) == 2:
+        return [SimpleString(line) for line in OBJECT_HELP]
+    if sub not in (b"encoding", b"freq", b"idletime", b"refcount", b"help"):
+        raise CommandError(
+            f"ERR unknown subcommand '{argv[1].decode('utf-8', 'replace')}'. Try OBJECT HELP."
+        )
+    if len(argv) != (2 if sub == b"help" else 3):
+        raise CommandError(wrong_arity(f"object|{sub.decode()}"))
+    value = ctx.lookup(argv[2])
+    if value is None:
+        return None
+    if sub == b"encoding":
+        return object_encoding(value).encode()
+    if sub == b"refcount":
+        return 1
+    if sub == b"idletime":
+        return 0
+    raise CommandError(LFU_NOT_SELECTED)
+
+
+__all__ = ["INT64_MIN", "copy_value", "object_encoding"]
