@@ -127,7 +127,7 @@ HASH_COMMANDS = st.one_of(
         st.sampled_from(["0", "x", "10"]),
         st.sampled_from(["WITHVALUES", "withvalues", "x"]),
     ),
-    _cmd("HRANDFIELD", st.just("nokey")),
+    _cmd("HRANDFIELD", st.just("absent")),
     _cmd("HSCAN", HK, st.sampled_from(["0", "x"])),
     _cmd(
         "HSCAN",

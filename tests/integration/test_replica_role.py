@@ -11,6 +11,7 @@ from tests.integration.support import (
     digest,
     info,
     populate_all_types,
+    raw_exchange,
     wait_synced,
     wait_until,
 )
@@ -109,8 +110,13 @@ def test_replica_is_read_only_and_rejects_wait(servers: list[ServerProcess]) -> 
     replica = _valsync_replica(servers, primary)
     r = connect(replica)
     wait_until(lambda: info(r)["master_link_status"] == "up", what="link up")
-    with pytest.raises(Exception, match="READONLY You can't write against a read only replica."):
-        r.set("x", 1)
+    assert (
+        raw_exchange(replica.port, b"SET x 1\r\n", 0.3)
+        == b"-READONLY You can't write against a read only replica.\r\n"
+    )
+    assert raw_exchange(replica.port, b"WAIT 1 10\r\n", 0.3).startswith(
+        b"-ERR WAIT cannot be used with replica instances."
+    )
     role = r.execute_command("ROLE")
     assert role[0] == b"slave" and role[3] == b"connected"
 

@@ -8,8 +8,8 @@ Field expiry follows what valkey-server 9.1.2 does, observed on its replication 
 * a field whose deadline passed is logically gone for every read (HGET, HGETALL, HEXISTS,
   HSTRLEN, HRANDFIELD, HSCAN...), but a read never deletes it nor propagates anything; only
   HLEN still counts it, until active expiry reclaims it;
-* a write treats such a field as missing: HSET/HSETNX/HINCRBY create it afresh (HSETNX and
-  HINCRBY HDEL/HGETDEL/HPERSIST ignore it;
+* a write treats such a field as missing: HSET/HSETNX/HINCRBY create it afresh,
+  HDEL/HGETDEL/HPERSIST ignore it;
 * on a hash that has field TTLs, HSETNX and HINCRBY propagate as ``HSET key field value``
   (HINCRBYFLOAT always does), or ``HSETEX key PXAT <ms> FIELDS 1 f v`` when the field keeps
   its TTL;

@@ -250,7 +250,8 @@ def lset(ctx: CommandContext, argv: list[bytes]) -> Reply:
     lst = _list(ctx, argv[1])
     if lst is None:
         raise CommandError(NO_SUCH_KEY)
-    index = parse_int(argv[2])
+    # Valkey's listTypeReplaceAtIndex takes an int: the index wraps to 32 bits.
+    index = (parse_int(argv[2]) + 2**31) % 2**32 - 2**31
     if index < 0:
         index += len(lst)
     if not 0 <= index < len(lst):

@@ -150,7 +150,7 @@ def parse_extended(
             flags |= F_NX
         elif opt == b"XX" and is_set and not flags & (F_NX | F_IFEQ):
             flags |= F_XX
-        elif opt == b"IFEQ" and is_set and nxt is not None and not flags & (F_NX | F_XX):
+        elif opt == b"IFEQ" and is_set and nxt is not None and not flags & (F_NX | F_XX | F_IFEQ):
             flags |= F_IFEQ
             compare = nxt
             j += 1
@@ -316,6 +316,7 @@ def _mset_pairs(argv: list[bytes], name: str) -> list[tuple[bytes, bytes]]:
 @command("mset", -3, "write denyoom", 1, -1, 2)
 def mset_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
     for key, value in _mset_pairs(argv, "mset"):
+        ctx.lookup(key)
         store(ctx, key, value)
     ctx.dirty += (len(argv) - 1) // 2
     return OK
@@ -464,7 +465,8 @@ def format_long_double(x: Fraction) -> bytes:
     q = round(x * 10**17)
     sign = "-" if q < 0 else ""
     whole, frac = divmod(abs(q), 10**17)
-    text = f"{sign}{whole}.{frac:017d}".rstrip("0").rstrip(".")
+    digits = format(Decimal(whole), "f")  # str(int) refuses more than 4300 digits
+    text = f"{sign}{digits}.{frac:017d}".rstrip("0").rstrip(".")
     if text == "-0":
         text = "0"
     return text.encode()

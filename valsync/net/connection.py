@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import traceback
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -190,7 +191,13 @@ async def serve_connection(server: Server, stream: trio.SocketStream) -> None:
                 pass
         await trio.aclose_forcefully(stream)
         return
-    await ClientConnection(server, stream).run()
+    try:
+        await ClientConnection(server, stream).run()
+    except Exception as exc:  # noqa: BLE001 - a bug in one client's handling must not end the server
+        server.log.warning(
+            "Client task failed: "
+            + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).strip()
+        )
 
 
 def error_bytes(text: str) -> bytes:

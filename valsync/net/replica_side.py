@@ -164,12 +164,11 @@ class PrimaryLinkDriver:
                 await self.changed.wait()
                 continue
             host, port = self.host, self.port
-            established = False
             self.scope = trio.CancelScope()
             with self.scope:
                 try:
-                    established = await self._session(host, port)
-                except (
+                    await self._session(host, port)
+                except* (
                     LinkLost,
                     RemoteProtocolError,
                     RdbError,
@@ -177,8 +176,11 @@ class PrimaryLinkDriver:
                     trio.BrokenResourceError,
                     trio.ClosedResourceError,
                     trio.TooSlowError,
-                ) as err:
-                    self.log.warning(f"Replication link with {host}:{port} ended: {err}")
+                ) as group:
+                    for err in group.exceptions:
+                        self.log.warning(f"Replication link with {host}:{port} ended: {err}")
+            # like Valkey: reconnect at once after losing an established link
+            established = self.link_up
             self._link_down()
             if self.host is None:
                 continue
