@@ -115,7 +115,7 @@ class ReplicaStream:
         self.client = RawClient(port, timeout=10.0)
         self.client.send("SYNC")
         while True:
-            line = self.client._line()
+            line = self.client._line().lstrip(b"\n")  # bare newlines: keepalives during BGSAVE
             if line.startswith(b"$"):
                 break
         self.client._exact(int(line[1:-2]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -33,7 +34,8 @@ def serve(argv: list[str]) -> int:
         return 1
     log = ServerLog(config.get_str("loglevel"), config.logfile_path or "")
     if dashboard and not config.get_str("logfile"):
-        log.set_logfile("valsync.log")
+        # the screen belongs to the dashboard: logs go to <dir>/valsync.log
+        log.set_logfile(os.path.join(config.get_str("dir"), "valsync.log"))
     from valsync.app import build_server, run
 
     try:

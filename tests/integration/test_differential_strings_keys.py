@@ -21,7 +21,7 @@ from tests.realvalkey import ServerProcess, start_valkey
 from valsync.commands import COMMANDS
 
 KEYS = ["a", "b", "c", "n"]
-VALUES = ["", "0", "1", "-5", "abc", "3.5", "10", "12345678901234567890", "x" * 50, "x" * 30]
+VALUES = ["", "0", "1", "-5", "abc", "3.5", "10", "12345678901234567890", "x" * 50, "x" * 35]
 FAR_S = "99999999999"
 FAR_MS = "99999999999000"
 # The two clocks differ by a few ms, so relative expiries may land across a unit boundary.

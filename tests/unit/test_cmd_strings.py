@@ -269,8 +269,7 @@ def test_getdel_getex_getset(h: Harness) -> None:
         ("k", "01", (), "embstr"),
         ("k", "a" * 40, (), "embstr"),
         ("k", "a" * 41, (), "raw"),
-        ("k", "a" * 32, ("EX", "100"), "embstr"),
-        ("k", "a" * 33, ("EX", "100"), "raw"),
+        ("k", "a" * 40, ("EX", "100"), "embstr"),
         ("k" * 30, "a" * 11, (), "embstr"),
         ("k" * 30, "a" * 12, (), "raw"),
     ],
@@ -280,6 +279,18 @@ def test_string_encodings(
 ) -> None:
     h.run("SET", key, value, *extra)
     assert h.run("OBJECT", "ENCODING", key) == encoding.encode()
+
+
+def test_overwriting_volatile_key_shrinks_embstr_budget(h: Harness) -> None:
+    h.run("SET", "k", "x", "EX", "100")
+    h.run("SET", "k", "a" * 32)
+    assert h.run("OBJECT", "ENCODING", "k") == b"embstr"
+    h.run("SET", "k", "x", "EX", "100")
+    h.run("SET", "k", "a" * 33, "KEEPTTL")
+    assert h.run("OBJECT", "ENCODING", "k") == b"raw"
+    h.run("SET", "j", "a" * 40, "EX", "100")
+    h.run("RENAME", "j", "k")
+    assert h.run("OBJECT", "ENCODING", "k") == b"embstr"
 
 
 def test_encodings_of_derived_strings(h: Harness) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import heapq
+import bisect
 from collections import deque
 
 from valsync.commands.context import CommandContext, ExpireMode
@@ -210,8 +210,9 @@ def persist_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 
 def put(db: Database, key: bytes, value: Value, expire: int | None) -> None:
-    """dbAdd + setExpire of a value moved or copied under ``key``."""
-    db.set(key, reattach(key, value, expire is not None))
+    """dbAdd + setExpire of a value moved or copied under ``key`` (a fresh entry: the TTL
+    set afterwards does not shrink the embstr budget)."""
+    db.set(key, reattach(key, value, False))
     if expire is not None:
         db.set_expire(key, expire)
 
@@ -344,6 +345,42 @@ def scan_position(key: bytes) -> int:
     return (hash(key) & SCAN_HASH_MASK) + 1
 
 
+# Per database, the keys sorted by position, rebuilt when a scan starts (cursor 0). Any
+# snapshot taken after a scan began holds every key that exists for the whole scan, and
+# keys deleted since are skipped, so one sort serves a whole scan instead of one per call.
+_SNAPSHOTS: dict[int, tuple[Database, list[int], list[bytes]]] = {}
+_MAX_SNAPSHOTS = 64
+
+
+def _snapshot(db: Database, rebuild: bool) -> tuple[list[int], list[bytes]]:
+    entry = _SNAPSHOTS.get(id(db))
+    if rebuild or entry is None or entry[0] is not db:
+        pairs = sorted((scan_position(k), k) for k in db.data)
+        entry = (db, [p for p, _ in pairs], [k for _, k in pairs])
+        _SNAPSHOTS.pop(id(db), None)
+        _SNAPSHOTS[id(db)] = entry
+        while len(_SNAPSHOTS) > _MAX_SNAPSHOTS:
+            del _SNAPSHOTS[next(iter(_SNAPSHOTS))]
+    return entry[1], entry[2]
+
+
+def scan_batch(db: Database, cursor: int, count: int) -> tuple[list[bytes], int]:
+    """Up to ``count`` live keys from ``cursor`` on (plus any sharing the last position),
+    and the next cursor (0 when the scan is complete)."""
+    positions, keys = _snapshot(db, cursor == 0)
+    i = bisect.bisect_left(positions, cursor)
+    out: list[bytes] = []
+    while i < len(keys) and len(out) < count:
+        if keys[i] in db.data:
+            out.append(keys[i])
+        i += 1
+    while i < len(keys) and positions[i] == positions[i - 1]:
+        if keys[i] in db.data:
+            out.append(keys[i])
+        i += 1
+    return out, (positions[i - 1] + 1 if i < len(keys) else 0)
+
+
 def parse_cursor(arg: bytes) -> int:
     if not arg.isdigit() or len(arg) > 20 or int(arg) >= 2**64:
         raise CommandError(INVALID_CURSOR)
@@ -376,16 +413,9 @@ def scan_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
             raise CommandError(SYNTAX)
         j += 2
     db = ctx.db
-    candidates = [(scan_position(k), k) for k in db.data if scan_position(k) >= cursor]
-    batch = heapq.nsmallest(count, candidates)
-    if len(batch) < len(candidates):
-        last = batch[-1][0]
-        batch += [c for c in candidates if c[0] == last and c not in batch]
-        next_cursor = last + 1
-    else:
-        next_cursor = 0
+    batch, next_cursor = scan_batch(db, cursor, count)
     out: list[Reply] = []
-    for _, key in batch:
+    for key in batch:
         if glob_filter(pattern) and pattern is not None and not stringmatch(pattern, key):
             continue
         value = ctx.lookup(key)

@@ -280,7 +280,7 @@ def linsert(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 @command("lrem", 4, "write", 1, 1, 1)
 def lrem(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    count = parse_int(argv[2])
+    count = _range_long(argv[2], -LONG_MAX, LONG_MAX)
     lst = _list(ctx, argv[1])
     if lst is None:
         return 0

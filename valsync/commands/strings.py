@@ -36,7 +36,9 @@ STRING_TOO_LONG = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
 DECR_OVERFLOW = "ERR decrement would overflow"
 EMBSTR_LIMIT = 44
 # Valkey 8.1 embeds the key (and expiry) in the value object: an embstr only stays embstr
-# while key + value fit (observed: len(key) + len(value) <= 41, 8 bytes fewer with a TTL).
+# while key + value fit (observed: len(key) + len(value) <= 41). Overwriting a key that has
+# a TTL at that moment reuses its expiry slot, leaving 8 bytes fewer; a fresh key (even one
+# given a TTL by the same command) does not count it.
 EMBED_BUDGET = 41
 EXPIRE_EMBED_COST = 8
 
@@ -104,10 +106,11 @@ def store(
     expire_at: int | None = None,
     encoding: str | None = None,
 ) -> None:
-    """setKey: store a string (dropping the TTL unless kept), optionally with a new expiry."""
+    """setKey: store a string (dropping the TTL unless kept), optionally with a new expiry.
+
+    Callers look the key up first, so a lazily expired key is already gone."""
     db = ctx.db
-    has_expire = expire_at is not None or (keep_ttl and key in db.expires)
-    db.set(key, attach(key, value, has_expire, encoding), keep_ttl=keep_ttl)
+    db.set(key, attach(key, value, key in db.expires, encoding), keep_ttl=keep_ttl)
     if expire_at is not None:
         db.set_expire(key, expire_at)
 
