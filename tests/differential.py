@@ -3,6 +3,13 @@
 Replies are returned as the exact bytes the server sent, so they can be compared byte for
 byte with what valsync encodes. :class:`ReplicaStream` attaches as a replica (``SYNC``) and
 yields the propagated commands, which is how Valkey's rewrites were checked.
+
+Typical use (one real server per module, a fresh :class:`Differ` per example)::
+
+    d = Differ(server, resp=3)        # HELLO 3 on the real side, Harness in RESP3
+    d.reset()                         # FLUSHALL both sides
+    d.check("SADD", "s", "a")         # byte-for-byte, raises AssertionError otherwise
+    d.check_unordered("SMEMBERS", "s")  # hash-order replies: same elements, any order
 """
 
 from __future__ import annotations
@@ -10,6 +17,8 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable, Sequence
+
+import hiredis
 
 from tests.realvalkey import ServerProcess
 from tests.unit.cmdutil import Harness
@@ -171,5 +180,23 @@ class Differ:
         assert mine == theirs, f"{[_b(a) for a in args]!r}: valsync {mine!r} != valkey {theirs!r}"
         return theirs
 
+    def check_unordered(self, *args: Arg) -> bytes:
+        """Like :meth:`check` for replies whose element order is hash-table order."""
+        mine, theirs = self.both(*args)
+        assert _elements(mine) == _elements(theirs), (
+            f"{[_b(a) for a in args]!r}: valsync {mine!r} != valkey {theirs!r}"
+        )
+        return theirs
+
     def close(self) -> None:
         self.real.close()
+
+
+def _elements(raw: bytes) -> object:
+    """A top-level aggregate's elements as a sorted list of repr (a scalar reply as is)."""
+    reader = hiredis.Reader()
+    reader.feed(raw)
+    value = reader.gets()
+    if isinstance(value, list):
+        return sorted(repr(v) for v in value)
+    return raw

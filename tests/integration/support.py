@@ -22,7 +22,13 @@ def wait_until(cond: Callable[[], object], timeout: float = 20.0, what: str = "c
     while time.monotonic() < deadline:
         try:
             last = cond()
-        except (valkey.ConnectionError, valkey.TimeoutError, ConnectionError, OSError):
+        except (
+            valkey.ConnectionError,
+            valkey.TimeoutError,
+            valkey.BusyLoadingError,
+            ConnectionError,
+            OSError,
+        ):
             last = None
         if last:
             return last

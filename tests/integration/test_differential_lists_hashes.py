@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.differential import Differ, ReplicaStream
-from tests.realvalkey import ServerProcess, start_valkey
+from tests.differential import Differ, RawClient, ReplicaStream
+from tests.realvalkey import ServerProcess, start_valkey, start_valsync
 from tests.unit.cmdutil import Harness
 
 LISTS = ["l1", "l2"]
@@ -169,6 +169,8 @@ PAIRS = st.lists(st.tuples(V, V), min_size=1, max_size=3).map(
 
 FIELD_EXPIRY_COMMANDS = st.one_of(
     HASH_COMMANDS,
+    # Fields that expire (1 ms TTL, then both sides wait 5 ms): logically gone, still stored.
+    st.tuples(HK, FIELDS).map(lambda t: ["HPEXPIRE+WAIT", t[0], "1", *t[1]]),
     st.tuples(HK, SETEX_OPTS, PAIRS).map(lambda t: ["HSETEX", t[0], *t[1], *t[2]]),
     st.tuples(
         HK,
@@ -201,6 +203,10 @@ FE_STATE = (
 
 
 def _both(differ: Differ, argv: list[str]) -> tuple[bytes, bytes]:
+    if argv[0] == "HPEXPIRE+WAIT":
+        replies = differ.both("HPEXPIRE", *argv[1:])
+        time.sleep(0.005)
+        return replies
     if argv[0] == "EXISTS":
         # EXISTS belongs to another module; answer it from the Harness keyspace.
         n = sum(1 for k in argv[1:] if k.encode() in differ.harness.keyspace[0].data)
@@ -212,6 +218,8 @@ def _run(
     server: ServerProcess, resp: int, commands: list[list[str]], state: list[list[str]]
 ) -> None:
     differ = Differ(server, resp=resp)
+    # Active expiry would reclaim expired fields on the real server only.
+    differ.real.call("DEBUG", "SET-ACTIVE-EXPIRE", "0")
     try:
         assert differ.real.call("SET", "str", "x") == b"+OK\r\n"
         differ.harness.keyspace[0].set(b"str", b"x")
@@ -385,3 +393,36 @@ def test_list_and_hash_propagation_matches_valkey8(server8: ServerProcess) -> No
 def test_field_expiry_propagation_matches_valkey9(server9: ServerProcess) -> None:
     ours, theirs = _stream_of(server9, PROPAGATION_9)
     assert ours == theirs
+
+
+def _blocking_scenario(port: int) -> tuple[list[bytes], list[list[bytes]]]:
+    """Clients blocked in list pops, woken by pushes: (their replies, the replica stream)."""
+    stream = ReplicaStream(port)
+    waiter, pusher = RawClient(port), RawClient(port)
+    replies: list[bytes] = []
+    try:
+        pusher.call("FLUSHALL")
+        for block, push in (
+            (["BLMOVE", "q", "d", "LEFT", "RIGHT", "0"], ["RPUSH", "q", "x", "y"]),
+            (["BLPOP", "e", "q2", "0"], ["LPUSH", "q2", "1"]),
+            (["BLMPOP", "0", "1", "m", "RIGHT", "COUNT", "5"], ["RPUSH", "m", "1", "2"]),
+            (["BRPOPLPUSH", "r", "d", "0"], ["RPUSH", "r", "z"]),
+        ):
+            waiter.send(*block)
+            time.sleep(0.05)
+            pusher.call(*push)
+            replies.append(waiter.read_reply())
+        replies.append(waiter.call("BLPOP", "none", "0.05"))
+        pusher.call("SET", "end", "1")
+        got = stream.read_commands(lambda argv: argv[0].upper() == b"SET")
+        return replies, [a for a in got if a[0].upper() not in (b"SELECT", b"FLUSHALL")]
+    finally:
+        waiter.close()
+        pusher.close()
+        stream.close()
+
+
+def test_blocked_pops_wake_and_propagate_like_valkey8(server8: ServerProcess) -> None:
+    with start_valsync("--repl-diskless-sync", "no") as valsync:
+        ours = _blocking_scenario(valsync.port)
+    assert ours == _blocking_scenario(server8.port)

@@ -346,6 +346,10 @@ def test_object(h: Harness) -> None:
         (deque([b"a" * 100] * 100), b"quicklist"),
         (HashValue({b"f": b"v"}), b"listpack"),
         (HashValue({b"f": b"v" * 65}), b"hashtable"),
+        (HashValue({str(i).encode(): b"v" for i in range(512)}), b"listpack"),
+        (HashValue({str(i).encode(): b"v" for i in range(513)}), b"hashtable"),
+        (deque([b"y" * 100] * 79), b"listpack"),
+        (deque([b"y" * 100] * 81), b"quicklist"),
     ],
 )
 def test_object_encoding_other_types(h: Harness, value: object, encoding: bytes) -> None:

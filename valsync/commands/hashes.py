@@ -151,8 +151,6 @@ def hsetnx(ctx: CommandContext, argv: list[bytes]) -> Reply:
     key, f = argv[1], argv[2]
     h = _hash_create(ctx, key)
     if _alive(ctx, h, f):
-        if not h:
-            ctx.db.delete(key)
         return 0
     volatile = bool(h.field_expires)
     _store(h, f, argv[3])
@@ -273,7 +271,7 @@ def hincrbyfloat(ctx: CommandContext, argv: list[bytes]) -> Reply:
             except CommandError:
                 raise CommandError(HASH_NOT_FLOAT) from None
             except _LongDoubleInf:
-                raise CommandError(HASH_NOT_FLOAT) from None
+                raise CommandError(NAN_OR_INF) from None
         try:
             new = round_long_double(old + incr)
         except _LongDoubleInf:
@@ -695,8 +693,10 @@ def hpersist(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 
 def active_expire_fields(ctx: CommandContext, key: bytes, limit: int = 20) -> int:
-    """Reclaim up to ``limit`` expired fields of ``key`` (for the server's active-expire cron):
-    propagates ``HDEL key f...`` as 9.1.2 does, and the key's deletion when it empties."""
+    """Reclaim up to ``limit`` expired fields of ``key``, for the server's active-expire cron.
+
+    Queues ``HDEL key f...`` as 9.1.2 does, then ``UNLINK key`` when the hash empties; 9.1.2
+    wraps that pair in MULTI/EXEC, which is the caller's to add. Returns the fields removed."""
     db = ctx.db
     h = db.data.get(key)
     if not isinstance(h, HashValue) or not h.field_expires:

@@ -469,6 +469,7 @@ LISTPACK_MAX_BYTES = 8192
 SET_MAX_INTSET = 512
 SMALL_MAX_ENTRIES = 128
 SMALL_MAX_VALUE = 64
+HASH_MAX_LISTPACK_ENTRIES = 512
 
 
 def _lp_entry_size(item: bytes) -> int:
@@ -507,7 +508,7 @@ def object_encoding(value: Value) -> str:
         small = len(value) <= SMALL_MAX_ENTRIES and all(len(m) <= SMALL_MAX_VALUE for m in value)
         return "listpack" if small else "hashtable"
     if isinstance(value, HashValue):
-        small = len(value) <= SMALL_MAX_ENTRIES and all(
+        small = len(value) <= HASH_MAX_LISTPACK_ENTRIES and all(
             len(f) <= SMALL_MAX_VALUE and len(v) <= SMALL_MAX_VALUE for f, v in value.items()
         )
         return "listpack" if small and not value.field_expires else "hashtable"
