@@ -178,3 +178,20 @@ def test_restarted_valsync_resumes_from_its_dump(
     wait_synced(p, r2)
     assert info(p, "stats")["sync_partial_ok"] == before + 1
     assert digest(r2) == digest(p)
+
+
+def test_client_kill_type_master_resumes_with_psync(servers: list[ServerProcess]) -> None:
+    primary = _primary(servers, "9.1.2")
+    p = connect(primary)
+    populate_all_types(p, big=False)
+    replica = _valsync_replica(servers, primary)
+    r = connect(replica)
+    wait_synced(p, r)
+    before = info(p, "stats")
+    assert r.execute_command("CLIENT", "KILL", "TYPE", "master") == 1
+    p.set("after-kill", 1)
+    wait_synced(p, r)
+    after = info(p, "stats")
+    assert after["sync_partial_ok"] == before["sync_partial_ok"] + 1
+    assert after["sync_full"] == before["sync_full"]
+    assert r.get("after-kill") == b"1"

@@ -343,3 +343,15 @@ def test_dirty_counts() -> None:
 
 def test_simple_string_reply_type(h: Harness) -> None:
     assert isinstance(h.run("SET", "a", "1"), SimpleString)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "encoding"),
+    [(b"k", b"x" * 40, b"embstr"), (b"kk", b"x" * 40, b"raw"), (b"k", b"x" * 44, b"raw")],
+)
+def test_plain_bytes_from_elsewhere_obey_embedding(
+    h: Harness, key: bytes, value: bytes, encoding: bytes
+) -> None:
+    """Strings stored by others (the RDB loader) get the encoding Valkey's load would give."""
+    h.keyspace[0].set(key, value)
+    assert h.run("OBJECT", "ENCODING", key) == encoding

@@ -209,10 +209,10 @@ def persist_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
 # --- renaming, moving, copying -----------------------------------------------------------
 
 
-def put(db: Database, key: bytes, value: Value, expire: int | None) -> None:
+def put(db: Database, src_key: bytes, key: bytes, value: Value, expire: int | None) -> None:
     """dbAdd + setExpire of a value moved or copied under ``key`` (a fresh entry: the TTL
     set afterwards does not shrink the embstr budget)."""
-    db.set(key, reattach(key, value, False))
+    db.set(key, reattach(src_key, key, value, False))
     if expire is not None:
         db.set_expire(key, expire)
 
@@ -229,7 +229,7 @@ def rename_generic(ctx: CommandContext, argv: list[bytes], nx: bool) -> Reply:
         if nx:
             return 0
         ctx.db.delete(dst)
-    put(ctx.db, dst, value, expire)
+    put(ctx.db, src, dst, value, expire)
     ctx.db.delete(src)
     ctx.dirty += 1
     return 1 if nx else OK
@@ -258,7 +258,7 @@ def move_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
     expire = src.expires.get(key)
     if ctx.lookup(key, dst) is not None:
         return 0
-    put(dst, key, value, expire)
+    put(dst, key, key, value, expire)
     src.delete(key)
     ctx.dirty += 1
     return 1
@@ -310,7 +310,7 @@ def copy_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
         if not replace:
             return 0
         dst.delete(dst_key)
-    put(dst, dst_key, copy_value(value), expire)
+    put(dst, src_key, dst_key, copy_value(value), expire)
     ctx.dirty += 1
     return 1
 
@@ -495,10 +495,10 @@ def _lp_entry_size(item: bytes) -> int:
     return size + (1 if size <= 127 else 2 if size < 16383 else 3)
 
 
-def object_encoding(value: Value) -> str:
+def object_encoding(value: Value, key: bytes | None = None) -> str:
     """OBJECT ENCODING, derived from the value's content with Valkey's default thresholds."""
     if isinstance(value, bytes):
-        return string_encoding(value)
+        return string_encoding(value, key)
     if isinstance(value, deque):
         size = 7 + sum(_lp_entry_size(item) for item in value)
         return "listpack" if size <= LISTPACK_MAX_BYTES else "quicklist"
@@ -535,7 +535,7 @@ def object_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if value is None:
         return None
     if sub == b"encoding":
-        return object_encoding(value).encode()
+        return object_encoding(value, argv[2]).encode()
     if sub == b"refcount":
         return 1
     if sub == b"idletime":

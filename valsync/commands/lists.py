@@ -116,6 +116,17 @@ def _blocking_denied(ctx: CommandContext) -> bool:
     return ctx.in_multi_exec or ctx.client.in_multi
 
 
+def _still_blocked(ctx: CommandContext, keys: list[bytes]) -> bool:
+    """On a re-run after a wake-up: True when no key holds a list yet.
+
+    Valkey only serves a blocked client when a key it waits on holds a list (a key deleted or
+    turned into another type leaves it blocked, with no WRONGTYPE); once served, the command
+    runs again from the start."""
+    if not ctx.client.extra.get("unblocked_rerun"):
+        return False
+    return not any(isinstance(ctx.lookup(key), deque) for key in keys)
+
+
 def _block(ctx: CommandContext, keys: list[bytes], deadline: int | None) -> BlockRequest:
     """Block; a re-run after a wake-up keeps the first deadline, as Valkey's blocked client does."""
     extra = ctx.client.extra
@@ -447,6 +458,8 @@ def lmpop(ctx: CommandContext, argv: list[bytes]) -> Reply:
 def _bpop(ctx: CommandContext, argv: list[bytes], head: bool) -> Reply | BlockRequest:
     deadline = parse_timeout(ctx, argv[-1])
     keys = argv[1:-1]
+    if _still_blocked(ctx, keys):
+        return _block(ctx, keys, deadline)
     for key in keys:
         lst = _list(ctx, key)
         if lst is None:
@@ -480,7 +493,7 @@ def _bmove(
 ) -> Reply | BlockRequest:
     deadline = parse_timeout(ctx, timeout_arg)
     src, dst = argv[1], argv[2]
-    if _list(ctx, src) is None:
+    if _still_blocked(ctx, [src]) or _list(ctx, src) is None:
         if _blocking_denied(ctx):
             return None
         return _block(ctx, [src], deadline)
@@ -507,6 +520,8 @@ def brpoplpush(ctx: CommandContext, argv: list[bytes]) -> Reply | BlockRequest:
 def blmpop(ctx: CommandContext, argv: list[bytes]) -> Reply | BlockRequest:
     deadline = parse_timeout(ctx, argv[1])
     keys, head, count = _mpop_parse(argv, 2)
+    if _still_blocked(ctx, keys):
+        return _block(ctx, keys, deadline)
     served = _mpop_serve(ctx, keys, head, count)
     if served is not None:
         return served

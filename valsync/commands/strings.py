@@ -62,15 +62,18 @@ def is_int_encodable(value: bytes) -> bool:
     return True
 
 
-def string_encoding(value: bytes) -> str:
-    """The name OBJECT ENCODING gives a stored string."""
+def string_encoding(value: bytes, key: bytes | None = None) -> str:
+    """The name OBJECT ENCODING gives a string; with ``key``, as stored under that key
+    (plain ``bytes`` stored by others, e.g. the RDB loader, obey the embedding budget)."""
     if isinstance(value, RawStr):
         return "raw"
     if isinstance(value, EmbStr):
         return "embstr"
     if is_int_encodable(value):
         return "int"
-    return "embstr" if len(value) <= EMBSTR_LIMIT else "raw"
+    if len(value) > EMBSTR_LIMIT or (key is not None and not fits_embedded(key, value, False)):
+        return "raw"
+    return "embstr"
 
 
 def fits_embedded(key: bytes, value: bytes, has_expire: bool) -> bool:
@@ -90,10 +93,11 @@ def attach(key: bytes, value: bytes, has_expire: bool, encoding: str | None = No
     return EmbStr(value) if is_int_encodable(value) else bytes(value)
 
 
-def reattach(key: bytes, value: Value, has_expire: bool) -> Value:
-    """A value moved or copied to ``key`` (RENAME, MOVE, COPY) keeps or loses embstr."""
+def reattach(src_key: bytes, key: bytes, value: Value, has_expire: bool) -> Value:
+    """A value moved or copied from ``src_key`` to ``key`` (RENAME, MOVE, COPY) keeps its
+    encoding, except that an embstr that no longer fits turns raw."""
     if isinstance(value, bytes):
-        return attach(key, value, has_expire, string_encoding(value))
+        return attach(key, value, has_expire, string_encoding(value, src_key))
     return value
 
 

@@ -406,6 +406,8 @@ class PrimaryLinkDriver:
         client = self.server.new_client(addr=f"{self.host}:{self.port}")
         client.is_primary_link = True
         client.db = self.stream_db
+        scope = self.scope
+        client.extra["kill"] = lambda: scope.cancel() if scope is not None else None
         self.primary_client = client
         self.read_offset = self.applied_offset = start
         self.link_up = True
@@ -471,10 +473,7 @@ class PrimaryLinkDriver:
         """REPLCONF GETACK arriving outside the stream loop (handled inline there)."""
 
     def cron(self) -> None:
-        if self.host is not None and not self.link_up:
-            # sub-replicas waiting on us get keepalives while our own link is down
-            for link in self.service.links.values():
-                link.push(b"\n") if link.info.state is None else None
+        """Nothing periodic beyond the link task's own timers (ACKs, repl-timeout)."""
 
     # --- INFO / ROLE -----------------------------------------------------------------------
 
