@@ -402,15 +402,20 @@ def _blocking_scenario(port: int) -> tuple[list[bytes], list[list[bytes]]]:
     replies: list[bytes] = []
     try:
         pusher.call("FLUSHALL")
-        for block, push in (
+        for block, *pushes in (
             (["BLMOVE", "q", "d", "LEFT", "RIGHT", "0"], ["RPUSH", "q", "x", "y"]),
             (["BLPOP", "e", "q2", "0"], ["LPUSH", "q2", "1"]),
             (["BLMPOP", "0", "1", "m", "RIGHT", "COUNT", "5"], ["RPUSH", "m", "1", "2"]),
             (["BRPOPLPUSH", "r", "d", "0"], ["RPUSH", "r", "z"]),
+            # a waited-on key turned into a string leaves the client blocked...
+            (["BLPOP", "k", "0"], ["SET", "k", "s"], ["DEL", "k"], ["RPUSH", "k", "a"]),
+            # ...but once served, the re-run meets the string first
+            (["BLPOP", "k2", "k3", "0"], ["SET", "k2", "s"], ["RPUSH", "k3", "a"]),
         ):
             waiter.send(*block)
-            time.sleep(0.05)
-            pusher.call(*push)
+            for push in pushes:
+                time.sleep(0.05)
+                pusher.call(*push)
             replies.append(waiter.read_reply())
         replies.append(waiter.call("BLPOP", "none", "0.05"))
         pusher.call("SET", "end", "1")
