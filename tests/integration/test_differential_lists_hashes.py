@@ -38,6 +38,20 @@ def server8() -> Iterator[ServerProcess]:
 
 
 @pytest.fixture(scope="module")
+def stream8(server8: ServerProcess) -> Iterator[ReplicaStream]:
+    stream = ReplicaStream(server8.port)
+    yield stream
+    stream.close()
+
+
+@pytest.fixture(scope="module")
+def stream9(server9: ServerProcess) -> Iterator[ReplicaStream]:
+    stream = ReplicaStream(server9.port)
+    yield stream
+    stream.close()
+
+
+@pytest.fixture(scope="module")
 def server9() -> Iterator[ServerProcess]:
     with start_valkey("9.1.2", "--repl-diskless-sync", "no") as server:
         yield server
@@ -158,6 +172,11 @@ SETEX_OPTS = st.lists(
             ["PXAT", "1"],
             ["KEEPTTL"],
             ["EXAT", "4102444800"],
+            ["PX", "100000"],
+            ["EX", "0"],
+            ["px", "0"],
+            ["PXAT", "4102444800000"],
+            ["fnx"],
             ["FOO"],
         ]
     ),
@@ -174,7 +193,20 @@ FIELD_EXPIRY_COMMANDS = st.one_of(
     st.tuples(HK, SETEX_OPTS, PAIRS).map(lambda t: ["HSETEX", t[0], *t[1], *t[2]]),
     st.tuples(
         HK,
-        st.sampled_from([[], ["EX", "100"], ["PERSIST"], ["PXAT", "1"], ["EX", "1", "PX", "1"]]),
+        st.sampled_from(
+            [
+                [],
+                ["EX", "100"],
+                ["PERSIST"],
+                ["PXAT", "1"],
+                ["EX", "1", "PX", "1"],
+                ["EXAT", "4102444800"],
+                ["PX", "0"],
+                ["persist", "PERSIST"],
+                ["EX", "100", "EX", "200"],
+                ["EX", "-1"],
+            ]
+        ),
         st.one_of(FIELDS, BAD_FIELDS),
     ).map(lambda t: ["HGETEX", t[0], *t[1], *t[2]]),
     st.tuples(HK, st.one_of(FIELDS, BAD_FIELDS)).map(lambda t: ["HGETDEL", t[0], *t[1]]),
@@ -214,18 +246,57 @@ def _both(differ: Differ, argv: list[str]) -> tuple[bytes, bytes]:
     return differ.both(*argv)
 
 
+_SENTINEL = iter(range(1, 1 << 62))
+
+
+def _close_times(mine: list[list[bytes]], theirs: list[list[bytes]]) -> list[list[bytes]]:
+    """``mine`` with each absolute time that differs from valkey's by a clock tick (relative
+    TTLs are turned into unix ms on each side's clock) replaced by valkey's."""
+    out = []
+    for a, b in zip(mine, theirs, strict=False):
+        if len(a) == len(b):
+            a = [
+                y
+                if x != y
+                and x.isdigit()
+                and y.isdigit()
+                and len(x) >= 12
+                and abs(int(x) - int(y)) <= 5
+                else x
+                for x, y in zip(a, b, strict=True)
+            ]
+        out.append(a)
+    return out + mine[len(out) :]
+
+
 def _run(
-    server: ServerProcess, resp: int, commands: list[list[str]], state: list[list[str]]
+    server: ServerProcess,
+    resp: int,
+    commands: list[list[str]],
+    state: list[list[str]],
+    stream: ReplicaStream | None = None,
 ) -> None:
+    """Run ``commands`` then the ``state`` reads on both sides; with ``stream``, also compare
+    what each side propagated."""
     differ = Differ(server, resp=resp)
     # Active expiry would reclaim expired fields on the real server only.
     differ.real.call("DEBUG", "SET-ACTIVE-EXPIRE", "0")
     try:
         assert differ.real.call("SET", "str", "x") == b"+OK\r\n"
         differ.harness.keyspace[0].set(b"str", b"x")
+        mark = str(next(_SENTINEL)).encode()
+        if stream is not None:
+            differ.real.call("SET", "begin", mark)
+            stream.read_commands(lambda argv: argv == [b"SET", b"begin", mark])
         for argv in commands + state:
             mine, theirs = _both(differ, argv)
             assert mine == theirs, f"{argv}: valsync {mine!r} != valkey {theirs!r}"
+        if stream is not None:
+            differ.real.call("SET", "end", mark)
+            got = stream.read_commands(lambda argv: argv == [b"SET", b"end", mark])[:-1]
+            real = [a for a in got if a[0].upper() != b"SELECT"]
+            ours = [argv for _, argv in differ.harness.propagated]
+            assert _close_times(ours, real) == real, f"{commands}: propagated {ours} != {real}"
     finally:
         differ.close()
 
@@ -242,37 +313,37 @@ SETTINGS = settings(
 @SETTINGS
 @given(commands=st.lists(LIST_COMMANDS, min_size=1, max_size=14))
 def test_list_commands_match_valkey(
-    server8: ServerProcess, resp: int, commands: list[list[str]]
+    server8: ServerProcess, stream8: ReplicaStream, resp: int, commands: list[list[str]]
 ) -> None:
-    _run(server8, resp, commands, LIST_STATE)
+    _run(server8, resp, commands, LIST_STATE, stream8)
 
 
 @pytest.mark.parametrize("resp", [2, 3])
 @settings(SETTINGS, max_examples=max(SETTINGS.max_examples // 3, 10))
 @given(commands=st.lists(BLOCKING_SERVED, min_size=1, max_size=4))
 def test_served_blocking_pops_match_valkey(
-    server8: ServerProcess, resp: int, commands: list[list[str]]
+    server8: ServerProcess, stream8: ReplicaStream, resp: int, commands: list[list[str]]
 ) -> None:
     fill = [["RPUSH", "l1", "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"]]
-    _run(server8, resp, fill + commands, LIST_STATE)
+    _run(server8, resp, fill + commands, LIST_STATE, stream8)
 
 
 @pytest.mark.parametrize("resp", [2, 3])
 @SETTINGS
 @given(commands=st.lists(HASH_COMMANDS, min_size=1, max_size=14))
 def test_hash_commands_match_valkey(
-    server8: ServerProcess, resp: int, commands: list[list[str]]
+    server8: ServerProcess, stream8: ReplicaStream, resp: int, commands: list[list[str]]
 ) -> None:
-    _run(server8, resp, commands, HASH_STATE)
+    _run(server8, resp, commands, HASH_STATE, stream8)
 
 
 @pytest.mark.parametrize("resp", [2, 3])
 @SETTINGS
 @given(commands=st.lists(FIELD_EXPIRY_COMMANDS, min_size=1, max_size=12))
 def test_field_expiry_commands_match_valkey9(
-    server9: ServerProcess, resp: int, commands: list[list[str]]
+    server9: ServerProcess, stream9: ReplicaStream, resp: int, commands: list[list[str]]
 ) -> None:
-    _run(server9, resp, commands, FE_STATE)
+    _run(server9, resp, commands, FE_STATE, stream9)
 
 
 def test_expired_fields_are_hidden_like_valkey9(server9: ServerProcess) -> None:
@@ -419,7 +490,7 @@ def _blocking_scenario(port: int) -> tuple[list[bytes], list[list[bytes]]]:
             replies.append(waiter.read_reply())
         replies.append(waiter.call("BLPOP", "none", "0.05"))
         pusher.call("SET", "end", "1")
-        got = stream.read_commands(lambda argv: argv[0].upper() == b"SET")
+        got = stream.read_commands(lambda argv: argv[:2] == [b"SET", b"end"])
         return replies, [a for a in got if a[0].upper() not in (b"SELECT", b"FLUSHALL")]
     finally:
         waiter.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from valsync.commands import ClientState, CommandContext, ExpireMode, execute
+from valsync.commands import BlockRequest, ClientState, CommandContext, ExpireMode, execute
 from valsync.keyspace import Keyspace
 from valsync.resp import Reply, encode
 
@@ -20,7 +20,7 @@ class Harness:
         self.propagated: list[tuple[int, list[bytes]]] = []
         self.rng = random.Random(1)
 
-    def run(self, *args: bytes | str | int) -> Reply:
+    def run(self, *args: bytes | str | int) -> Reply | BlockRequest:
         argv = [a if isinstance(a, bytes) else str(a).encode() for a in args]
         ctx = CommandContext(
             self.keyspace, self.client, self.now_ms, expire_mode=self.mode, rng=self.rng
@@ -31,5 +31,7 @@ class Harness:
 
     def wire(self, *args: bytes | str | int, resp: int = 2) -> bytes:
         out = bytearray()
-        encode(self.run(*args), out, resp)
+        reply = self.run(*args)
+        assert not isinstance(reply, BlockRequest), "a blocking command blocked"
+        encode(reply, out, resp)
         return bytes(out)

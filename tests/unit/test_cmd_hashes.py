@@ -188,6 +188,14 @@ PROPAGATION: list[tuple[list[str], list[list[bytes]]]] = [
         [[b"HSETEX", b"h", b"KEEPTTL", b"FIELDS", b"1", b"e", b"2"]],
     ),
     (["HSETEX", "h", "PXAT", "1", "FIELDS", "2", "new", "1", "x", "1"], [[b"HDEL", b"h", b"x"]]),
+    (
+        ["HSETEX", "h", "EX", "50", "XX", "EX", "100", "FIELDS", "1", "e", "1"],
+        [[b"HSETEX", b"h", b"EX", b"50", b"PXAT", PX, b"FIELDS", b"1", b"e", b"1"]],
+    ),
+    (
+        ["HSETEX", "h", "KEEPTTL", "FXX", "KEEPTTL", "FIELDS", "1", "e", "2"],
+        [[b"HSETEX", b"h", b"KEEPTTL", b"KEEPTTL", b"FIELDS", b"1", b"e", b"2"]],
+    ),
     (["HINCRBY", "h", "e", "1"], [[b"HSETEX", b"h", b"PXAT", PX, b"FIELDS", b"1", b"e", b"3"]]),
     (["HINCRBY", "h", "n", "1"], [[b"HSET", b"h", b"n", b"2"]]),
     (["HSETNX", "h", "y", "1"], [[b"HSET", b"h", b"y", b"1"]]),

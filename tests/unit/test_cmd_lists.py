@@ -217,3 +217,19 @@ def test_propagation_table(argv: list[str], expected: list[list[bytes]]) -> None
     h.propagated.clear()
     run_ctx(h, *argv)
     assert [p for _, p in h.propagated] == expected
+
+
+def test_rerun_stays_blocked_until_a_key_holds_a_list(h: Harness) -> None:
+    first = run_ctx(h, "BLPOP", "s", "k", "0")
+    assert isinstance(first, BlockRequest)
+    h.keyspace[0].set(b"s", b"x")
+    assert isinstance(run_ctx(h, "BLPOP", "s", "k", "0", rerun=True), BlockRequest)
+    h.run("RPUSH", "k", "a")
+    # served now: the re-run starts over and meets the string key first, as Valkey does
+    assert run_ctx(h, "BLPOP", "s", "k", "0", rerun=True) == err(
+        "WRONGTYPE Operation against a key holding the wrong kind of value"
+    )
+    h.keyspace[0].set(b"src", b"x")
+    assert isinstance(
+        run_ctx(h, "BLMOVE", "src", "d", "LEFT", "LEFT", "0", rerun=True), BlockRequest
+    )

@@ -14,7 +14,8 @@ Field expiry follows what valkey-server 9.1.2 does, observed on its replication 
   (HINCRBYFLOAT always does), or ``HSETEX key PXAT <ms> FIELDS 1 f v`` when the field keeps
   its TTL;
 * relative times propagate as ``HPEXPIREAT``/``HSETEX ... PXAT``; a deadline already past
-  deletes the fields and propagates ``HDEL``; HGETEX PERSIST propagates ``HPERSIST``.
+  deletes the fields and propagates ``HDEL``; HGETEX PERSIST propagates ``HPERSIST``;
+* HSETEX propagates without its NX/XX/FNX/FXX conditions (they held on the primary).
 
 A replica applying its primary's stream (:attr:`ExpireMode.KEEP`) sees every stored field as
 live and never deletes on a past deadline, since its primary already decided.
@@ -460,10 +461,11 @@ def hsetex(ctx: CommandContext, argv: list[bytes]) -> Reply:
         argv, 2, idx, frozenset({b"nx", b"xx", b"fnx", b"fxx", b"keepttl"})
     )
     rest = _count_fields(argv, idx, 2)
-    deadline = _expiry_deadline(ctx, kind, value, "hsetex")
+    # Valkey's order: type, then the key condition, then the expiry value, then the fields'.
     h = _hash(ctx, key)
     if (b"nx" in flags and h is not None) or (b"xx" in flags and h is None):
         return 0
+    deadline = _expiry_deadline(ctx, kind, value, "hsetex")
     pairs = [(rest[i], rest[i + 1]) for i in range(0, len(rest), 2)]
     if b"fnx" in flags and h is not None and any(_alive(ctx, h, f) for f, _ in pairs):
         return 0
@@ -489,13 +491,29 @@ def hsetex(ctx: CommandContext, argv: list[bytes]) -> Reply:
         if deadline is not None:
             h.field_expires[f] = deadline
     _touched(ctx, key, h, len(pairs))
-    head = [argv[0], key]
-    if deadline is not None:
-        head += [b"PXAT", str(deadline).encode()]
-    elif keep:
-        head.append(b"KEEPTTL")
-    ctx.rewrite([*head, *argv[idx:]])
+    ctx.rewrite(_hsetex_rewrite(argv, idx, deadline))
     return 1
+
+
+def _hsetex_rewrite(argv: list[bytes], idx: int, deadline: int | None) -> list[bytes]:
+    """HSETEX as 9.1.2 propagates it: key and field conditions dropped, the expiry option
+    that took effect (the last) turned into ``PXAT <unix ms>``, other options kept as given."""
+    out = [argv[0], argv[1]]
+    last = max((i for i in range(2, idx) if argv[i].lower() in EXPIRE_UNITS), default=-1)
+    i = 2
+    while i < idx:
+        opt = argv[i].lower()
+        if opt in EXPIRE_UNITS:
+            if i == last and deadline is not None:
+                out += [b"PXAT", str(deadline).encode()]
+            else:
+                out += argv[i : i + 2]
+            i += 2
+            continue
+        if opt not in (b"nx", b"xx", b"fnx", b"fxx"):
+            out.append(argv[i])
+        i += 1
+    return out + argv[idx:]
 
 
 @command("hgetex", -5, "write fast", 1, 1, 1)
@@ -504,8 +522,8 @@ def hgetex(ctx: CommandContext, argv: list[bytes]) -> Reply:
     idx = _find_fields(argv, 2)
     kind, value, flags = _parse_expiry_opts(argv, 2, idx, frozenset({b"persist"}))
     fields = _count_fields(argv, idx, 1)
-    deadline = _expiry_deadline(ctx, kind, value, "hgetex")
     h = _hash(ctx, key)
+    deadline = _expiry_deadline(ctx, kind, value, "hgetex")
     values: list[Reply] = [_get(ctx, h, f) for f in fields]
     if h is None:
         return values
