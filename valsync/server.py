@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from valsync import VALKEY_COMPAT_VERSION
 from valsync.commands import (
+    COMMANDS,
     BlockRequest,
     ClientState,
     CommandContext,
+    CommandSpec,
     ExpireMode,
     Propagated,
     call,
@@ -75,8 +77,18 @@ class Server:
         self.nursery: Any = None
         self.applying_primary_stream = False
         self.functions: list[bytes] = []
+        self._spec_cache: dict[bytes, CommandSpec] = {}
+        self.lazy_expire_unlink = config.get_bool("lazyfree-lazy-expire")
+        self.min_replicas_to_write = config.get_int("min-replicas-to-write")
+        config.on_change("lazyfree-lazy-expire", self._reload_hot_config)
+        config.on_change("min-replicas-to-write", self._reload_hot_config)
         config.on_change("loglevel", self.log.set_level)
         config.on_change("logfile", lambda _v: self.log.set_logfile(config.logfile_path or ""))
+
+    def _reload_hot_config(self, _value: str) -> None:
+        """Directives read on every command are cached; CONFIG SET refreshes them."""
+        self.lazy_expire_unlink = self.config.get_bool("lazyfree-lazy-expire")
+        self.min_replicas_to_write = self.config.get_int("min-replicas-to-write")
 
     # --- clients -----------------------------------------------------------------------
 
@@ -156,37 +168,42 @@ class Server:
         return ExpireMode.KEEP if client.is_primary_link else ExpireMode.HIDE
 
     def make_context(self, client: ClientState) -> CommandContext:
-        return CommandContext(
-            self.keyspace,
-            client,
-            now_ms(),
-            expire_mode=self.expire_mode_for(client),
-            lazy_expire_unlink=self.config.get_bool("lazyfree-lazy-expire"),
-            rng=self.rng,
-            server=self,
-        )
+        """The client's reusable context, reset for one more command (the hot path)."""
+        ctx: CommandContext | None = client.context
+        if ctx is None:
+            ctx = CommandContext(self.keyspace, client, 0, rng=self.rng, server=self)
+            client.context = ctx
+        ctx.reset(now_ms(), self.expire_mode_for(client), self.lazy_expire_unlink)
+        return ctx
 
     # --- the command pipeline ----------------------------------------------------------
 
     def process(self, client: ClientState, argv: list[bytes]) -> Reply | BlockRequest:
         """Run one client command through Valkey's checks; returns its reply."""
-        client.last_interaction_ms = now_ms()
-        name = argv[0].lower().decode("latin-1")
-        if not client.authenticated and name not in NO_AUTH_COMMANDS:
+        spec = self._spec_cache.get(argv[0])
+        if spec is None:
+            spec = COMMANDS.get(argv[0].lower().decode("latin-1"))
+            if spec is not None and len(self._spec_cache) < 4096:
+                self._spec_cache[argv[0]] = spec
+        if spec is None or not spec.arity_ok(len(argv)):
+            error = lookup_command(argv)
+            assert isinstance(error, ErrorReply)
+            return self._reject(client, error.text)
+        if not client.authenticated and "no_auth" not in spec.flags:
             return self._reject(client, NOAUTH)
-        spec = lookup_command(argv)
-        if isinstance(spec, ErrorReply):
-            return self._reject(client, spec.text)
         client.last_command = spec.name
         if client.in_multi and spec.name not in MULTI_CONTROL:
             if "no_multi" in spec.flags:
                 return self._reject(client, "ERR Command not allowed inside a transaction")
             client.multi_queue.append(argv)
             return QUEUED
-        refusal = self.refusal(client, spec.name, spec.flags)
-        if refusal is not None:
-            return self._reject(client, refusal)
+        repl = self.repl
+        if self.loading or (repl is not None and (repl.is_replica or self.min_replicas_to_write)):
+            refusal = self.refusal(client, spec.name, spec.flags)
+            if refusal is not None:
+                return self._reject(client, refusal)
         ctx = self.make_context(client)
+        client.last_interaction_ms = ctx.now_ms
         reply = call(ctx, spec, argv)
         self.after_call(ctx, spec.name)
         return reply
@@ -217,13 +234,17 @@ class Server:
         return ErrorReply(text)
 
     def after_call(self, ctx: CommandContext, name: str) -> None:
-        self.stats.total_commands_processed += 1
-        self.stats.expired_keys += ctx.expired_keys
-        calls = self.command_calls.setdefault(name, [0, 0])
+        stats = self.stats
+        stats.total_commands_processed += 1
+        if ctx.expired_keys:
+            stats.expired_keys += ctx.expired_keys
+        calls = self.command_calls.get(name)
+        if calls is None:
+            calls = self.command_calls[name] = [0, 0]
         calls[0] += 1
         self.dirty += ctx.dirty
-        units = ctx.take_propagated()
-        if units:
+        if ctx.propagated:
+            units = ctx.take_propagated()
             self.propagate(units)
             ctx.client.last_write_offset = self.repl.master_repl_offset if self.repl else 0
 
@@ -245,7 +266,16 @@ class Server:
         client.in_multi = False
         client.multi_queue = []
         self.unwatch_all(client)
-        ctx = self.make_context(client)
+        # a fresh context: EXEC itself is running in the client's reusable one
+        ctx = CommandContext(
+            self.keyspace,
+            client,
+            now_ms(),
+            expire_mode=self.expire_mode_for(client),
+            lazy_expire_unlink=self.lazy_expire_unlink,
+            rng=self.rng,
+            server=self,
+        )
         ctx.in_multi_exec = True
         replies: list[Reply] = []
         for argv in queue:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from tests.unit.cmdutil import Harness
-from valsync.commands import CommandContext, ExpireMode
-from valsync.commands.hashes import active_expire_fields
+from valsync.commands import ExpireMode
+from valsync.commands.hashes import reclaim_expired_fields
 from valsync.resp.reply import OK, ErrorReply, MapReply
 
 NOW = 1_700_000_000_000
@@ -156,13 +156,16 @@ def test_hgetex_and_hgetdel(h: Harness) -> None:
     assert b"h" not in h.keyspace[0].data
 
 
-def test_active_expire_helper_propagates_hdel_then_unlink(h: Harness) -> None:
-    h.run("HSET", "h", "a", "1")
+def test_reclaim_expired_fields_propagates_hdel_then_unlink(h: Harness) -> None:
+    h.run("HSET", "h", "a", "1", "b", "2")
     h.run("HPEXPIRE", "h", "10", "FIELDS", "1", "a")
-    ctx = CommandContext(h.keyspace, h.client, NOW + 20)
-    assert active_expire_fields(ctx, b"h") == 1
-    assert [p.argv for p in ctx.take_propagated()] == [[b"HDEL", b"h", b"a"], [b"UNLINK", b"h"]]
-    assert b"h" not in h.keyspace[0].data
+    db = h.keyspace[0]
+    assert reclaim_expired_fields(db, b"h", NOW + 5) == []
+    assert reclaim_expired_fields(db, b"h", NOW + 20) == [[b"HDEL", b"h", b"a"]]
+    assert h.run("HLEN", "h") == 1
+    h.run("HPEXPIRE", "h", "10", "FIELDS", "1", "b")
+    assert reclaim_expired_fields(db, b"h", NOW + 20) == [[b"HDEL", b"h", b"b"], [b"UNLINK", b"h"]]
+    assert b"h" not in db.data
 
 
 # --- propagation (8.1.8 for classic commands, 9.1.2 for field expiry) ------------------------

@@ -62,6 +62,9 @@ class ClientState:
     no_evict: bool = False
     kill_requested: bool = False
     last_write_offset: int = 0
+    context: Any = None
+    pending_output: bool = False
+    handoff: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -116,9 +119,23 @@ class CommandContext:
         self.in_multi_exec = False
         self.unblocked = False
 
+    def reset(self, now_ms: int, expire_mode: ExpireMode, lazy_expire_unlink: bool) -> None:
+        """Ready a reused context for the next command of the same client."""
+        self.now_ms = now_ms
+        self.expire_mode = expire_mode
+        self.lazy_expire_unlink = lazy_expire_unlink
+        self.dirty = 0
+        self.expired_keys = 0
+        if self.propagated:
+            self.propagated = []
+        self._rewritten = None
+        self._prevent = False
+        self.in_multi_exec = False
+        self.unblocked = False
+
     @property
     def db(self) -> Database:
-        return self.keyspace[self.client.db]
+        return self.keyspace.dbs[self.client.db]
 
     # --- lookups -------------------------------------------------------------------------
 

@@ -45,6 +45,7 @@ from valsync.commands.strings import (
     parse_long_double,
     round_long_double,
 )
+from valsync.keyspace.database import Database
 from valsync.keyspace.values import HashValue
 from valsync.resp.reply import OK, MapReply, Reply
 
@@ -710,24 +711,25 @@ def hpersist(ctx: CommandContext, argv: list[bytes]) -> Reply:
     return out
 
 
-def active_expire_fields(ctx: CommandContext, key: bytes, limit: int = 20) -> int:
-    """Reclaim up to ``limit`` expired fields of ``key``, for the server's active-expire cron.
-
-    Queues ``HDEL key f...`` as 9.1.2 does, then ``UNLINK key`` when the hash empties; 9.1.2
-    wraps that pair in MULTI/EXEC, which is the caller's to add. Returns the fields removed."""
-    db = ctx.db
+def reclaim_expired_fields(
+    db: Database, key: bytes, now_ms: int, limit: int = 20, unlink: bytes = b"UNLINK"
+) -> list[list[bytes]]:
+    """Remove up to ``limit`` expired fields of ``key``: the active-expiry step for hash
+    fields, for the server's cron (primary only). Returns what to propagate, as 9.1.2 does:
+    ``HDEL key f...``, plus ``UNLINK key`` (or DEL) when the hash emptied; 9.1.2 wraps that
+    pair in MULTI/EXEC, which is the caller's to add."""
     h = db.data.get(key)
     if not isinstance(h, HashValue) or not h.field_expires:
-        return 0
-    gone = [f for f, when in h.field_expires.items() if when <= ctx.now_ms][:limit]
+        return []
+    gone = [f for f, when in h.field_expires.items() if when <= now_ms][:limit]
+    if not gone:
+        return []
     for f in gone:
         _remove(h, f)
-    if gone:
-        ctx.also_propagate([b"HDEL", key, *gone], db.id)
-        if h:
-            db.modified(key)
-        else:
-            db.delete(key)
-            ctx.also_propagate([b"UNLINK" if ctx.lazy_expire_unlink else b"DEL", key], db.id)
-        ctx.dirty += len(gone)
-    return len(gone)
+    out = [[b"HDEL", key, *gone]]
+    if h:
+        db.modified(key)
+    else:
+        db.delete(key)
+        out.append([unlink, key])
+    return out

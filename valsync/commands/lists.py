@@ -5,8 +5,8 @@ keeps an empty list. Blocking pops return a :class:`BlockRequest` when nothing c
 the connection re-runs the same argv when a key is touched, so every handler here is
 idempotent until it actually pops. What is propagated follows Valkey: a served blocking pop
 goes down the stream as its non-blocking form (``BLPOP`` -> ``LPOP key``, ``BLMPOP`` ->
-``LPOP key count``, ``BLMOVE`` -> ``LMOVE``, ``BRPOPLPUSH`` -> ``RPOPLPUSH``), and ``LMPOP`` as
-``LPOP``/``RPOP key count``.
+``LPOP key n`` with n the number popped, ``BLMOVE`` -> ``LMOVE``, ``BRPOPLPUSH`` ->
+``RPOPLPUSH``), and ``LMPOP`` likewise as ``LPOP``/``RPOP key n``.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from valsync.commands.errors import (
     TIMEOUT_NOT_FLOAT,
     TIMEOUT_OUT_OF_RANGE,
     CommandError,
-    parse_float,
     parse_int,
     wrong_arity,
 )
 from valsync.commands.registry import command
+from valsync.commands.strings import _LongDoubleInf, parse_long_double, round_long_double
 from valsync.resp.reply import NULL_ARRAY, OK, Reply
 
 LONG_MAX = 2**63 - 1
@@ -60,9 +60,20 @@ def _where(arg: bytes) -> bool:
 
 def parse_timeout(ctx: CommandContext, arg: bytes) -> int | None:
     """Valkey's ``getTimeoutFromObjectOrReply`` in seconds: the absolute deadline in ms, or
-    None for 0 (block forever)."""
-    seconds = parse_float(arg, TIMEOUT_NOT_FLOAT)
-    ms = seconds * 1000.0
+    None for 0 (block forever). Like Valkey, the seconds are a long double (strtold syntax),
+    multiplied by 1000 in long double and rounded up."""
+    try:
+        seconds = parse_long_double(arg)
+    except CommandError:
+        raise CommandError(TIMEOUT_NOT_FLOAT) from None
+    except _LongDoubleInf:
+        raise CommandError(
+            TIMEOUT_NEGATIVE if arg.startswith(b"-") else TIMEOUT_OUT_OF_RANGE
+        ) from None
+    try:
+        ms = round_long_double(seconds * 1000)
+    except _LongDoubleInf:
+        raise CommandError(TIMEOUT_NEGATIVE if seconds < 0 else TIMEOUT_OUT_OF_RANGE) from None
     if ms > LLONG_MAX:
         raise CommandError(TIMEOUT_OUT_OF_RANGE)
     tval = math.ceil(ms)
@@ -121,10 +132,13 @@ def _still_blocked(ctx: CommandContext, keys: list[bytes]) -> bool:
 
     Valkey only serves a blocked client when a key it waits on holds a list (a key deleted or
     turned into another type leaves it blocked, with no WRONGTYPE); once served, the command
-    runs again from the start."""
+    runs again from the start. The check has no side effects (``LOOKUP_NOEFFECTS``)."""
     if not ctx.client.extra.get("unblocked_rerun"):
         return False
-    return not any(isinstance(ctx.lookup(key), deque) for key in keys)
+    db = ctx.db
+    return not any(
+        isinstance(db.data.get(key), deque) and not db.is_expired(key, ctx.now_ms) for key in keys
+    )
 
 
 def _block(ctx: CommandContext, keys: list[bytes], deadline: int | None) -> BlockRequest:

@@ -18,12 +18,12 @@ def _repl(ctx: CommandContext):  # type: ignore[no-untyped-def]
 
 @command("sync", 1, "admin noscript no_multi")
 def sync(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    return _repl(ctx).sync(ctx.client, argv, bool(ctx.client.extra.get("pending_output")))  # type: ignore[no-any-return]
+    return _repl(ctx).sync(ctx.client, argv, ctx.client.pending_output)  # type: ignore[no-any-return]
 
 
 @command("psync", -3, "admin noscript no_multi")
 def psync(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    return _repl(ctx).sync(ctx.client, argv, bool(ctx.client.extra.get("pending_output")))  # type: ignore[no-any-return]
+    return _repl(ctx).sync(ctx.client, argv, ctx.client.pending_output)  # type: ignore[no-any-return]
 
 
 @command("replconf", -1, "admin noscript loading stale allow_busy")

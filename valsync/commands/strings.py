@@ -46,20 +46,23 @@ EXPIRE_EMBED_COST = 8
 class RawStr(bytes):
     """A string Valkey stores ``raw`` whatever its content (APPEND, SETRANGE results)."""
 
+    __slots__ = ()
+
 
 class EmbStr(bytes):
     """A string created ``embstr`` that looks like an integer (INCRBYFLOAT results)."""
 
+    __slots__ = ()
+
+
+_INT_TEXT = re.compile(rb"-?[1-9][0-9]{0,18}|0")
+
 
 def is_int_encodable(value: bytes) -> bool:
     """Whether ``tryObjectEncoding`` would make ``value`` an ``int`` (strict ``string2l``)."""
-    if not value or len(value) > 20:
+    if len(value) > 20 or _INT_TEXT.fullmatch(value) is None:
         return False
-    try:
-        parse_int(value)
-    except CommandError:
-        return False
-    return True
+    return len(value) < 19 or INT64_MIN <= int(value) <= INT64_MAX
 
 
 def string_encoding(value: bytes, key: bytes | None = None) -> str:
@@ -83,6 +86,16 @@ def fits_embedded(key: bytes, value: bytes, has_expire: bool) -> bool:
 
 def attach(key: bytes, value: bytes, has_expire: bool, encoding: str | None = None) -> bytes:
     """The stored form of a string put under ``key``: embstr values that do not fit turn raw."""
+    if encoding is None and type(value) is bytes:
+        # the hot path of SET: a plain value is int, embstr or raw by its size alone
+        n = len(value)
+        if n <= 20 and is_int_encodable(value):
+            return value
+        if n > EMBSTR_LIMIT or len(key) + n > EMBED_BUDGET - (
+            EXPIRE_EMBED_COST if has_expire else 0
+        ):
+            return RawStr(value)
+        return value
     enc = encoding if encoding is not None else string_encoding(value)
     if enc == "int":
         return bytes(value)
@@ -240,6 +253,12 @@ def set_generic(
 
 @command("set", -3, "write denyoom", 1, 1, 1)
 def set_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    if len(argv) == 3:
+        # plain SET, the hot path: the lookup still expires a stale key (and propagates it)
+        ctx.lookup(argv[1])
+        store(ctx, argv[1], argv[2])
+        ctx.dirty += 1
+        return OK
     flags, expire, compare = parse_extended(argv, 3, True)
     when = expire_ms(ctx, expire, flags, "set") if expire is not None else None
     return set_generic(ctx, argv, argv[1], argv[2], flags, when, compare=compare)

@@ -107,7 +107,7 @@ class ClientConnection:
                     break
                 if not req.argv:
                     continue
-                client.extra["pending_output"] = bool(out)
+                client.pending_output = bool(out)
                 reply: Reply | BlockRequest = server.process(client, req.argv)
                 if isinstance(reply, BlockRequest):
                     if out:
@@ -116,8 +116,9 @@ class ClientConnection:
                     reply = await self._block(req.argv, reply)
                 encode(reply, out, client.resp)
                 parser.authenticated = client.authenticated
-                handoff = client.extra.pop("handoff", None)
+                handoff = client.handoff
                 if handoff is not None:
+                    client.handoff = None
                     if out:
                         await self._send(out)
                     await handoff(self.stream, parser.take_pending())

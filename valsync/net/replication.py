@@ -368,7 +368,7 @@ class ReplicationService:
         link = ReplicaLink(client, info, None)  # type: ignore[arg-type]
         handoff_link["link"] = link
         link.scope = trio.CancelScope()
-        client.extra["handoff"] = handoff
+        client.handoff = handoff
         client.extra["kill"] = lambda: link.close("killed")
         link.on_ack = self._on_ack
         self.links[client.id] = link

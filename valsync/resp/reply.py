@@ -119,7 +119,9 @@ def _bulk(data: bytes, out: bytearray) -> None:
 
 def encode(reply: Reply, out: bytearray, resp: int = 2) -> None:
     """Append the encoding of ``reply`` to ``out``."""
-    if isinstance(reply, bytes):
+    if reply is OK:
+        out += b"+OK\r\n"
+    elif isinstance(reply, bytes):
         _bulk(reply, out)
     elif isinstance(reply, SimpleString):
         out += b"+" + reply.text.encode() + b"\r\n"

@@ -107,52 +107,69 @@ def _is_hex(c: int) -> bool:
 
 
 class RequestParser:
-    """Frames a client's (or a primary's) byte stream into commands."""
+    """Frames a client's (or a primary's) byte stream into commands.
+
+    Received chunks are only joined once enough bytes arrived for the command being framed
+    (``_need``), so a large argument arriving in many reads costs one copy, not one per read.
+    """
 
     def __init__(self, max_bulk_len: int = DEFAULT_MAX_BULK_LEN) -> None:
-        self._buf = bytearray()
+        self._data = b""
         self._pos = 0
+        self._chunks: list[bytes] = []
+        self._avail = 0
+        self._need = 1
         self.max_bulk_len = max_bulk_len
         self.authenticated = True
 
     def feed(self, data: bytes) -> None:
-        if self._pos and self._pos >= len(self._buf) // 2:
-            del self._buf[: self._pos]
-            self._pos = 0
-        self._buf += data
+        if data:
+            self._chunks.append(bytes(data))
+            self._avail += len(data)
 
     @property
     def pending(self) -> int:
         """Bytes received but not yet framed into a command (the query buffer)."""
-        return len(self._buf) - self._pos
+        return self._avail
 
     def take_pending(self) -> bytes:
         """Hand over the bytes not yet framed (a connection turning into a replication link)."""
-        rest = bytes(self._buf[self._pos :])
-        self._buf = bytearray()
-        self._pos = 0
+        rest = self._data[self._pos :] + b"".join(self._chunks)
+        self._data, self._pos, self._chunks, self._avail, self._need = b"", 0, [], 0, 1
         return rest
 
     def next(self) -> Request | None:
-        buf = self._buf
-        while self._pos < len(buf):
-            if buf[self._pos] == 0x2A:  # '*'
-                return self._multibulk()
+        if self._avail < self._need:
+            return None
+        if self._chunks:
+            if self._pos < len(self._data):
+                self._data = self._data[self._pos :] + b"".join(self._chunks)
+            else:
+                self._data = self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
+            self._pos = 0
+            self._chunks = []
+        if self._data[self._pos] == 0x2A:  # '*'
+            req = self._multibulk()
+        else:
             req = self._inline()
-            if req is None or req.argv:
-                return req
-            # an empty inline line: Valkey ignores it (a replica's keepalive newline)
-            return req
-        return None
+        if req is None:
+            return None
+        self._avail -= req.nbytes
+        self._need = 1
+        return req
+
+    def _incomplete(self, need: int) -> None:
+        self._need = need
 
     def _inline(self) -> Request | None:
-        buf, start = self._buf, self._pos
-        nl = buf.find(b"\n", start)
+        data, start = self._data, self._pos
+        nl = data.find(b"\n", start)
         if nl < 0:
-            if len(buf) - start > PROTO_INLINE_MAX_SIZE:
+            if len(data) - start > PROTO_INLINE_MAX_SIZE:
                 raise ProtocolError("Protocol error: too big inline request")
+            self._incomplete(len(data) - start + 1)
             return None
-        line = bytes(buf[start:nl])
+        line = data[start:nl]
         if line.endswith(b"\r"):
             line = line[:-1]
         argv = split_inline_args(line)
@@ -162,14 +179,15 @@ class RequestParser:
         return Request(argv, nl + 1 - start, inline=True)
 
     def _multibulk(self) -> Request | None:
-        buf, start = self._buf, self._pos
-        end = len(buf)
-        cr = buf.find(b"\r\n", start)
+        data, start = self._data, self._pos
+        end = len(data)
+        cr = data.find(b"\r\n", start)
         if cr < 0:
             if end - start > PROTO_INLINE_MAX_SIZE:
                 raise ProtocolError("Protocol error: too big mbulk count string")
+            self._incomplete(end - start + 1)
             return None
-        count = _parse_int(buf, start + 1, cr)
+        count = _parse_int(data, start + 1, cr)
         if count is None or count > INT_MAX:
             raise ProtocolError("Protocol error: invalid multibulk length")
         if not self.authenticated and count > UNAUTH_MAX_MULTIBULK:
@@ -182,38 +200,41 @@ class RequestParser:
         max_bulk = self.max_bulk_len if self.authenticated else UNAUTH_MAX_BULK
         for _ in range(count):
             if pos >= end:
+                self._incomplete(end - start + 1)
                 return None
-            if buf[pos] != 0x24:  # '$'
-                raise ProtocolError(f"Protocol error: expected '$', got '{chr(buf[pos])}'")
-            cr = buf.find(b"\r\n", pos)
+            if data[pos] != 0x24:  # '$'
+                raise ProtocolError(f"Protocol error: expected '$', got '{chr(data[pos])}'")
+            cr = data.find(b"\r\n", pos)
             if cr < 0:
                 if end - pos > PROTO_INLINE_MAX_SIZE:
                     raise ProtocolError("Protocol error: too big bulk count string")
+                self._incomplete(end - start + 1)
                 return None
-            length = _parse_int(buf, pos + 1, cr)
-            if length is None or length < 0 or length > max_bulk:
+            text = data[pos + 1 : cr]
+            if not text.isdigit() or (text[0] == 0x30 and len(text) > 1):
+                raise ProtocolError("Protocol error: invalid bulk length")
+            length = int(text)
+            if length > max_bulk:
                 raise ProtocolError("Protocol error: invalid bulk length")
             data_start = cr + 2
             data_end = data_start + length
             if data_end + 2 > end:
+                self._incomplete(data_end + 2 - start)
                 return None
-            if buf[data_end] != 0x0D or buf[data_end + 1] != 0x0A:
+            if data[data_end] != 0x0D or data[data_end + 1] != 0x0A:
                 raise ProtocolError("Protocol error: invalid CRLF in request")
-            argv.append(bytes(buf[data_start:data_end]))
+            argv.append(data[data_start:data_end])
             pos = data_end + 2
         self._pos = pos
         return Request(argv, pos - start)
 
 
-def _parse_int(buf: bytearray, start: int, stop: int) -> int | None:
+def _parse_int(buf: bytes, start: int, stop: int) -> int | None:
     """Valkey's ``string2ll`` on ``buf[start:stop]``: strict decimal, no spaces or plus sign."""
-    text = bytes(buf[start:stop])
+    text = buf[start:stop]
     if not text or len(text) > 20:
         return None
-    if text[0] == 0x2D:
-        digits = text[1:]
-    else:
-        digits = text
+    digits = text[1:] if text[0] == 0x2D else text
     if not digits.isdigit() or (len(digits) > 1 and digits[0] == 0x30):
         return None
     return int(text)
