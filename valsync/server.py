@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import random
 import time
+import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +42,7 @@ MASTERDOWN = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data i
 NOREPLICAS = "NOREPLICAS Not enough good replicas to write."
 
 # Commands that run even inside MULTI rather than being queued (Valkey's execCommand list).
-MULTI_CONTROL = frozenset({"exec", "discard", "multi", "watch", "quit", "reset"})
+MULTI_CONTROL = frozenset({"exec", "discard", "watch", "quit", "reset"})
 # Commands allowed before AUTH, as Valkey's no_auth flag.
 NO_AUTH_COMMANDS = frozenset({"auth", "hello", "quit", "reset"})
 
@@ -192,11 +193,12 @@ class Server:
         if not client.authenticated and "no_auth" not in spec.flags:
             return self._reject(client, NOAUTH)
         client.last_command = spec.name
-        if client.in_multi and spec.name not in MULTI_CONTROL:
+        if client.in_multi:
             if "no_multi" in spec.flags:
                 return self._reject(client, "ERR Command not allowed inside a transaction")
-            client.multi_queue.append(argv)
-            return QUEUED
+            if spec.name not in MULTI_CONTROL:
+                client.multi_queue.append(argv)
+                return QUEUED
         repl = self.repl
         if self.loading or (repl is not None and (repl.is_replica or self.min_replicas_to_write)):
             refusal = self.refusal(client, spec.name, spec.flags)
@@ -204,7 +206,15 @@ class Server:
                 return self._reject(client, refusal)
         ctx = self.make_context(client)
         client.last_interaction_ms = ctx.now_ms
-        reply = call(ctx, spec, argv)
+        try:
+            reply = call(ctx, spec, argv)
+        except Exception as exc:  # noqa: BLE001 - a handler bug answers an error, the server lives
+            self.log.warning(
+                f"Internal error running '{spec.name}': "
+                + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).strip()
+            )
+            ctx.take_propagated()
+            return self._reject(client, f"ERR internal error in '{spec.name}': {type(exc).__name__}")
         self.after_call(ctx, spec.name)
         return reply
 

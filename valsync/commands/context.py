@@ -35,7 +35,7 @@ class ExpireMode(enum.Enum):
     KEEP = "keep"  # a replica applying its primary's stream: the key still exists
 
 
-@dataclass
+@dataclass(eq=False)
 class ClientState:
     """Per-connection state that commands read and change (no sockets here)."""
 

@@ -35,6 +35,51 @@ def server_of(ctx: CommandContext) -> Server:
     return cast("Server", ctx.server)
 
 
+SUBCOMMAND_ARITY: dict[str, dict[bytes, int]] = {
+    "command": {
+        b"count": 2,
+        b"docs": -2,
+        b"getkeys": -3,
+        b"getkeysandflags": -3,
+        b"help": 2,
+        b"info": -2,
+        b"list": -2,
+    },
+    "client": {
+        b"id": 2,
+        b"info": 2,
+        b"list": -2,
+        b"kill": -3,
+        b"getname": 2,
+        b"setname": 3,
+        b"setinfo": 4,
+        b"no-evict": 3,
+        b"help": 2,
+        b"reply": 3,
+        b"pause": -3,
+        b"unpause": 2,
+        b"tracking": -3,
+        b"caching": 3,
+        b"getredir": 2,
+        b"trackinginfo": 2,
+        b"unblock": -3,
+        b"no-touch": 3,
+    },
+    "config": {b"get": -3, b"set": -4, b"resetstat": 2, b"rewrite": 2, b"help": 2},
+}
+
+
+def check_subcommand(cmd: str, argv: list[bytes]) -> bytes:
+    """Valkey's subcommand table: unknown subcommand, then the ``cmd|sub`` arity error."""
+    sub = argv[1].lower()
+    arity = SUBCOMMAND_ARITY[cmd].get(sub)
+    if arity is None:
+        raise unknown_subcommand(argv[1], cmd)
+    if (arity > 0 and len(argv) != arity) or (arity < 0 and len(argv) < -arity):
+        raise CommandError(wrong_arity(f"{cmd}|{sub.decode('latin-1')}"))
+    return sub
+
+
 def unknown_subcommand(sub: bytes, cmd: str) -> CommandError:
     return CommandError(
         f"ERR unknown subcommand '{sub.decode('utf-8', 'replace')}'. Try {cmd.upper()} HELP."
@@ -212,7 +257,7 @@ def _client_type(client: object) -> str:
 @command("client", -2, "stale loading")
 def client_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
     server = server_of(ctx)
-    sub = argv[1].lower()
+    sub = check_subcommand("client", argv)
     now = int(time.time() * 1000)
     if sub == b"id" and len(argv) == 2:
         return ctx.client.id
@@ -370,7 +415,7 @@ def discard(ctx: CommandContext, argv: list[bytes]) -> Reply:
     return OK
 
 
-@command("watch", -2, "noscript loading stale fast allow_busy", 1, -1, 1)
+@command("watch", -2, "noscript loading stale fast allow_busy no_multi", 1, -1, 1)
 def watch(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if ctx.client.in_multi:
         raise CommandError("ERR WATCH inside MULTI is not allowed")
@@ -470,7 +515,7 @@ def _command_info(spec: CommandSpec) -> Reply:
 def command_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if len(argv) == 1:
         return [_command_info(s) for s in COMMANDS.values()]
-    sub = argv[1].lower()
+    sub = check_subcommand("command", argv)
     if sub == b"count" and len(argv) == 2:
         return len(COMMANDS)
     if sub == b"info":
@@ -508,7 +553,7 @@ def config_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
     from valsync.config import ConfigError
 
     server = server_of(ctx)
-    sub = argv[1].lower()
+    sub = check_subcommand("config", argv)
     if sub == b"get":
         if len(argv) < 3:
             raise CommandError("ERR wrong number of arguments for 'config|get' command")
@@ -788,7 +833,10 @@ def debug(ctx: CommandContext, argv: list[bytes]) -> Reply:
             b"SET-ACTIVE-EXPIRE",
             b"SLEEP",
         ]
-    raise unknown_subcommand(argv[1], "debug")
+    raise CommandError(
+        "ERR unknown subcommand or wrong number of arguments for "
+        f"'{argv[1].decode('utf-8', 'replace')[:128]}'. Try DEBUG HELP."
+    )
 
 
 def _is_local(addr: str) -> bool:
