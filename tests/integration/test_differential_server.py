@@ -63,7 +63,9 @@ step = st.one_of(
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(script=st.lists(step, min_size=1, max_size=25), resp3=st.booleans())
 def test_transactions_and_connection_state(
-    servers: tuple[ServerProcess, ServerProcess], script: list[tuple[str, tuple[str, ...]]], resp3: bool
+    servers: tuple[ServerProcess, ServerProcess],
+    script: list[tuple[str, tuple[str, ...]]],
+    resp3: bool,
 ) -> None:
     replies: list[list[bytes]] = []
     for server in servers:
@@ -97,7 +99,9 @@ def test_transactions_and_connection_state(
         ("DEBUG", "DIGEST"),
     ],
 )
-def test_server_command_replies(servers: tuple[ServerProcess, ServerProcess], cmd: tuple[str, ...]) -> None:
+def test_server_command_replies(
+    servers: tuple[ServerProcess, ServerProcess], cmd: tuple[str, ...]
+) -> None:
     replies = []
     for server in servers:
         with RawClient(server.port) as c:
