@@ -33,7 +33,13 @@ async def run(server: Server, dashboard: bool = False) -> None:
     from valsync.dashboard import run_dashboard
 
     async with trio.open_nursery() as nursery:
-        await nursery.start(run_server, server)
+
+        async def serve(*, task_status: trio.TaskStatus[object] = trio.TASK_STATUS_IGNORED) -> None:
+            await run_server(server, task_status=task_status)
+            # SHUTDOWN or a signal ended the server: the view goes with it
+            nursery.cancel_scope.cancel()
+
+        await nursery.start(serve)
         port = server.config.get_int("port")
         nursery.start_soon(_dashboard_then_shutdown, server, port, run_dashboard)
 

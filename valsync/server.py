@@ -214,7 +214,9 @@ class Server:
                 + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).strip()
             )
             ctx.take_propagated()
-            return self._reject(client, f"ERR internal error in '{spec.name}': {type(exc).__name__}")
+            return self._reject(
+                client, f"ERR internal error in '{spec.name}': {type(exc).__name__}"
+            )
         self.after_call(ctx, spec.name)
         return reply
 

@@ -202,3 +202,33 @@ async def test_once_against_valsync_with_a_real_replica() -> None:
     assert f"127.0.0.1:{replica.port}  replica  valkey 8.1.8" in frame, frame
     assert f"127.0.0.1:{replica.port}" in _replica_rows(frame), frame
     assert "DOWN" not in frame
+
+
+@pytest.mark.skipif(
+    shutil.which("tmux") is None, reason="tmux not installed (make test installs it)"
+)
+def test_serve_with_dashboard_in_tmux(tmp_path: Path) -> None:
+    """``valsync serve --dashboard``: the server's own view in its terminal, logs to a file,
+    a real replica shown online, and Ctrl-C shuts the server down cleanly."""
+    from tests.realvalkey import free_port
+
+    sock = f"valsync-serve-{os.getpid()}"
+    port = free_port()
+    cmd = (
+        f"cd {ROOT} && env -u COLUMNS -u LINES {sys.executable} -m valsync serve --port {port} "
+        f"--bind 127.0.0.1 --save '' --dir {tmp_path} --repl-diskless-sync-delay 0 --dashboard; "
+        "echo EXITED rc=$?; sleep 60"
+    )
+    _tmux(sock, "new-session", "-d", "-s", "dash", "-x", "140", "-y", "40", cmd)
+    try:
+        _pane_until(sock, r"127\.0\.0\.1:\d+\s+primary\s+valsync")
+        with start_valkey("8.1.8", "--replicaof", "127.0.0.1", str(port)):
+            frame = _pane_until(sock, r"replica\s+online")
+            assert "valsync dashboard" in frame
+        _tmux(sock, "send-keys", "-t", "dash", "C-c")
+        last = _pane_until(sock, r"EXITED rc=\d+")
+        assert "EXITED rc=0" in last and "Traceback" not in last, last
+        log = (tmp_path / "valsync.log").read_text()
+        assert "Ready to accept connections" in log and "ready to exit" in log
+    finally:
+        subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True)
