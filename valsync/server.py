@@ -346,7 +346,28 @@ class Server:
         self.stats.expired_keys += expired
         for unit in units:
             self.propagate([unit])
+        self._reclaim_hash_fields(when, budget_keys, unlink)
         return expired
+
+    def _reclaim_hash_fields(self, when: int, budget_keys: int, unlink: bytes) -> None:
+        """Valkey 9's active expiry of hash fields: sampled hashes drop fields past their TTL."""
+        from valsync.commands.hashes import reclaim_expired_fields
+        from valsync.keyspace.values import HashValue
+
+        for db in self.keyspace.dbs:
+            if not db.data:
+                continue
+            if db.field_scan_pos >= len(db.field_scan):
+                db.field_scan = list(db.data)
+                db.field_scan_pos = 0
+            start = db.field_scan_pos
+            db.field_scan_pos = start + budget_keys
+            for key in db.field_scan[start : start + budget_keys]:
+                value = db.data.get(key)
+                if isinstance(value, HashValue) and value.field_expires:
+                    commands = reclaim_expired_fields(db, key, when, unlink=unlink)
+                    if commands:
+                        self.propagate([Propagated(db.id, argv) for argv in commands])
 
     def info_version(self) -> str:
         return VALKEY_COMPAT_VERSION

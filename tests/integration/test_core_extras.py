@@ -93,3 +93,22 @@ def test_ten_thousand_connections() -> None:
                 s.close()
         wait_until(lambda: info(c, "clients")["connected_clients"] < 10, 60, "all closed")
         assert c.ping()
+
+
+def test_hash_field_expiry_reclaimed_and_seen_by_a_real_9_replica() -> None:
+    with start_valsync(
+        "--repl-diskless-sync-delay", "0", "--enable-debug-command", "yes"
+    ) as primary:
+        p = connect(primary)
+        with start_valkey("9.1.2", "--replicaof", "127.0.0.1", str(primary.port)) as replica:
+            r = connect(replica)
+            wait_synced(p, r)
+            p.hset("h", mapping={"keep": "1", "gone": "2"})
+            p.execute_command("HPEXPIRE", "h", 100, "FIELDS", 1, "gone")
+            p.hset("all", "f", "v")
+            p.execute_command("HPEXPIRE", "all", 100, "FIELDS", 1, "f")
+            wait_until(lambda: p.hlen("h") == 1 and not p.exists("all"), 10, "fields reclaimed")
+            wait_synced(p, r)
+            assert r.hgetall("h") == {b"keep": b"1"} and r.hlen("h") == 1
+            assert not r.exists("all")
+            assert digest(r) == digest(p)

@@ -13,7 +13,16 @@ KeyListener = Callable[[int, bytes], None]
 class Database:
     """One numbered database. Expiry is stored apart from values, exactly like Valkey's ``expires`` dict."""
 
-    __slots__ = ("id", "data", "expires", "_on_modified", "expire_scan", "expire_scan_pos")
+    __slots__ = (
+        "id",
+        "data",
+        "expires",
+        "_on_modified",
+        "expire_scan",
+        "expire_scan_pos",
+        "field_scan",
+        "field_scan_pos",
+    )
 
     def __init__(self, dbid: int, on_modified: KeyListener | None = None) -> None:
         self.id = dbid
@@ -22,6 +31,8 @@ class Database:
         self._on_modified = on_modified
         self.expire_scan: list[bytes] = []
         self.expire_scan_pos = 0
+        self.field_scan: list[bytes] = []
+        self.field_scan_pos = 0
 
     def __len__(self) -> int:
         return len(self.data)
