@@ -807,13 +807,14 @@ def debug(ctx: CommandContext, argv: list[bytes]) -> Reply:
             for k in argv[2:]
         ]
     if sub == b"object" and len(argv) == 3:
+        from valsync.commands.keys import object_encoding
+
         stored = ctx.db.data.get(argv[2])
         if stored is None:
             raise CommandError("ERR no such key")
-        from valsync.keyspace.values import type_name
-
         return SimpleString(
-            f"Value at:0x0 refcount:1 encoding:{type_name(stored)} serializedlength:0 lru:0 lru_seconds_idle:0"
+            f"Value at:0x0 refcount:1 encoding:{object_encoding(stored, argv[2])} "
+            "serializedlength:0 lru:0 lru_seconds_idle:0"
         )
     if sub == b"reload":
         if server.persistence is None:
