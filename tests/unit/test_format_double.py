@@ -6,8 +6,8 @@ import math
 
 import pytest
 
+from valsync.fpconv import fpconv_dtoa
 from valsync.resp import format_double
-from valsync.resp.fpconv import fpconv_dtoa
 
 
 @pytest.mark.parametrize(

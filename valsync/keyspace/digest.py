@@ -27,6 +27,7 @@ from collections import deque
 
 import lzf
 
+from valsync.fpconv import fpconv_dtoa
 from valsync.keyspace.database import Keyspace
 from valsync.keyspace.values import HashValue, Value, ZSetValue
 
@@ -56,154 +57,11 @@ def _sub_digest(first: bytes, second: bytes) -> bytes:
 # --- score formatting: Valkey prints zset scores with Grisu2 (fpconv_dtoa) -------------
 
 
-def _cached_powers() -> list[tuple[int, int]]:
-    """Normalised 64-bit approximations (rounded to nearest) of 10**(-348 + 8*i)."""
-    out: list[tuple[int, int]] = []
-    for i in range(87):
-        k = -348 + 8 * i
-        num, den = (10**k, 1) if k >= 0 else (1, 10**-k)
-        e = num.bit_length() - den.bit_length() - 64
-        while True:
-            n, d = (num, den << e) if e >= 0 else (num << -e, den)
-            if n >= d << 64:
-                e += 1
-            elif n < d << 63:
-                e -= 1
-            else:
-                break
-        q, r = divmod(n, d)
-        if 2 * r >= d:
-            q += 1
-        out.append((q, e))
-    return out
-
-
-_POWERS = _cached_powers()
-_TENS = [10**i for i in range(19, -1, -1)]
-
-
-def _fp_multiply(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
-    """High 64 bits of the 128-bit product, rounded, as the C code's split multiply gives."""
-    return ((a[0] * b[0] + (1 << 63)) >> 64) & _U64, a[1] + b[1] + 64
-
-
-def _grisu2(d: float) -> tuple[str, int]:
-    """Digits and decimal exponent K (value ~= digits * 10**K) of a finite, non-zero |d|."""
-    bits = struct.unpack("<Q", struct.pack("<d", d))[0]
-    frac = bits & 0x000FFFFFFFFFFFFF
-    bexp = (bits >> 52) & 0x7FF
-    hidden = 1 << 52
-    if bexp:
-        frac += hidden
-        exp = bexp - 1075
-    else:
-        exp = -1074
-    # boundaries
-    up_f, up_e = (frac << 1) + 1, exp - 1
-    while not up_f & (hidden << 1):
-        up_f <<= 1
-        up_e -= 1
-    up_f = (up_f << 10) & _U64
-    up_e -= 10
-    l_shift = 2 if frac == hidden else 1
-    lo_f, lo_e = (frac << l_shift) - 1, exp - l_shift
-    lo_f = (lo_f << (lo_e - up_e)) & _U64
-    # normalise w
-    w_f, w_e = frac, exp
-    while not w_f & hidden:
-        w_f <<= 1
-        w_e -= 1
-    w_f = (w_f << 11) & _U64
-    w_e -= 11
-    # cached power: the same starting guess and walk as Valkey, since two may fit
-    idx = (int(-(up_e + 87) * 0.30102999566398114) + 348) // 8
-    while True:
-        cur = up_e + _POWERS[idx][1] + 64
-        if cur < -60:
-            idx += 1
-        elif cur > -32:
-            idx -= 1
-        else:
-            break
-    cp = _POWERS[idx]
-    k = -348 + idx * 8
-    w = _fp_multiply((w_f, w_e), cp)
-    upper = _fp_multiply((up_f, up_e), cp)
-    lower = _fp_multiply((lo_f, lo_e), cp)
-    lower = ((lower[0] + 1) & _U64, lower[1])
-    upper = ((upper[0] - 1) & _U64, upper[1])
-    return _generate_digits(w, upper, lower, -k)
-
-
-def _round_digit(digits: list[int], delta: int, rem: int, kappa: int, frac: int) -> None:
-    while (
-        rem < frac
-        and ((delta - rem) & _U64) >= kappa
-        and (((rem + kappa) & _U64) < frac or ((frac - rem) & _U64) > ((rem + kappa - frac) & _U64))
-    ):
-        digits[-1] -= 1
-        rem = (rem + kappa) & _U64
-
-
-def _generate_digits(
-    w: tuple[int, int], upper: tuple[int, int], lower: tuple[int, int], big_k: int
-) -> tuple[str, int]:
-    wfrac = (upper[0] - w[0]) & _U64
-    delta = (upper[0] - lower[0]) & _U64
-    shift = -upper[1]
-    one = 1 << shift
-    part1 = upper[0] >> shift
-    part2 = upper[0] & (one - 1)
-    digits: list[int] = []
-    kappa = 10
-    for div in _TENS[10:20]:
-        digit = part1 // div
-        if digit or digits:
-            digits.append(digit)
-        part1 -= digit * div
-        kappa -= 1
-        tmp = ((part1 << shift) + part2) & _U64
-        if tmp <= delta:
-            _round_digit(digits, delta, tmp, (div << shift) & _U64, wfrac)
-            return "".join(map(str, digits)), big_k + kappa
-    unit_idx = 18
-    while True:
-        part2 = (part2 * 10) & _U64
-        delta = (delta * 10) & _U64
-        kappa -= 1
-        digit = part2 >> shift
-        if digit or digits:
-            digits.append(digit)
-        part2 &= one - 1
-        if part2 < delta:
-            _round_digit(digits, delta, part2, one, (wfrac * _TENS[unit_idx]) & _U64)
-            return "".join(map(str, digits)), big_k + kappa
-        unit_idx -= 1
-
-
 def format_score(score: float) -> str:
-    """A zset score as Valkey's digest prints it (Grisu2 digits, Valkey's layout rules)."""
-    sign = "-" if struct.pack(">d", score)[0] & 0x80 else ""
-    if score == 0.0:
-        return sign + "0"
+    """A zset score as Valkey's digest prints it: the same Grisu2 text as its replies."""
     if score != score:
-        return sign + "nan"
-    if score in (float("inf"), float("-inf")):
-        return sign + "inf"
-    digits, k = _grisu2(score)
-    nd = len(digits)
-    exp = abs(k + nd - 1)
-    if k >= 0 and exp < nd + 7:
-        return sign + digits + "0" * k
-    if k < 0 and (k > -7 or exp < 4):
-        offset = nd + k
-        if offset <= 0:
-            return sign + "0." + "0" * -offset + digits
-        return sign + digits[:offset] + "." + digits[offset:]
-    digits = digits[: min(nd, 18 - len(sign))]
-    mant = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-    esign = "-" if k + len(digits) - 1 < 0 else "+"
-    return f"{sign}{mant}e{esign}{exp}"
+        return "-nan" if struct.pack(">d", score)[0] & 0x80 else "nan"
+    return fpconv_dtoa(score)
 
 
 # --- streams: walk the entries inside the RDB payload ----------------------------------

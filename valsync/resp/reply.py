@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from valsync.resp.fpconv import fpconv_dtoa
+from valsync.fpconv import fpconv_dtoa
 
 
 @dataclass(frozen=True, slots=True)
