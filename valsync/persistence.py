@@ -106,7 +106,7 @@ class Persistence:
         if self.children.busy and self.children.kind == "disk":
             return ErrorReply("ERR Background save already in progress")
         try:
-            keys = self._write_file(None)
+            keys = self.write_dump(None)
         except OSError as err:
             self.server.log.warning(
                 f"Failed opening the temp RDB file temp-{os.getpid()}.rdb (in server root dir {self.server.config.get_str('dir')}) for saving: {err.strerror}"
@@ -123,7 +123,13 @@ class Persistence:
         self.rdb_saves += 1
         self.last_save_keys = keys
 
-    def _write_file(self, progress: ProgressWriter | None) -> int:
+    def write_dump(
+        self,
+        progress: ProgressWriter | None,
+        aux: dict[str, bytes | str | int] | None = None,
+        version: int = 11,
+    ) -> int:
+        """Write the dump: temp file, fsync, rename (also the disk target of a full sync)."""
         path = self.path
         tmp = temp_rdb_path(path, os.getpid())
         cfg = self.server.config
@@ -132,7 +138,8 @@ class Persistence:
                 keys = write_snapshot(
                     self.server.keyspace,
                     f.write,
-                    self._aux(),
+                    self._aux() if aux is None else aux,
+                    version=version,
                     compression=cfg.get_bool("rdbcompression"),
                     checksum=cfg.get_bool("rdbchecksum"),
                     key_save_delay_us=cfg.get_int("rdb-key-save-delay"),
@@ -173,7 +180,7 @@ class Persistence:
         self.bgsave_started_at = time.time()
 
         def body(_data_fd: int | None, progress: ProgressWriter) -> None:
-            keys = self._write_file(progress)
+            keys = self.write_dump(progress)
             progress.report(keys, progress.bytes)
 
         try:
@@ -219,7 +226,7 @@ class Persistence:
 
     async def save_for_shutdown(self) -> None:
         self.children.kill()
-        keys = self._write_file(None)
+        keys = self.write_dump(None)
         self._saved(keys)
         self.server.log.notice("DB saved on disk")
 

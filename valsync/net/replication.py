@@ -28,7 +28,7 @@ from valsync.net.replica_link import (
     open_dump_for_sending,
 )
 from valsync.net.replica_side import PrimaryLinkDriver
-from valsync.persistence import remove_temp_rdb, temp_rdb_path
+from valsync.persistence import remove_temp_rdb
 from valsync.rdb.child import ProgressWriter
 from valsync.rdb.snapshot import snapshot_aux, write_snapshot
 from valsync.replication.backlog import ReplicationBacklog
@@ -417,16 +417,16 @@ class ReplicationService:
         self.encoder.reset_selected_db()
         aux = snapshot_aux((self.ids.replid, offset, 0))
         req = links[0].info.req
-        functions = [] if Req.EXCLUDE_FUNCTIONS in req else list(self.server.functions)
-        compression = cfg.get_bool("rdbcompression")
-        checksum = cfg.get_bool("rdbchecksum")
-        delay = cfg.get_int("rdb-key-save-delay")
-        keyspace = self.server.keyspace
         persistence: Persistence = self.server.persistence
-        mark = secrets.token_hex(20).encode()
         path = str(persistence.path)
 
         if target == "socket":
+            functions = [] if Req.EXCLUDE_FUNCTIONS in req else list(self.server.functions)
+            keyspace = self.server.keyspace
+            mark = secrets.token_hex(20).encode()
+            compression = cfg.get_bool("rdbcompression")
+            checksum = cfg.get_bool("rdbchecksum")
+            delay = cfg.get_int("rdb-key-save-delay")
 
             def body(data_fd: int | None, progress: ProgressWriter) -> None:
                 assert data_fd is not None
@@ -450,22 +450,7 @@ class ReplicationService:
         else:
 
             def body(data_fd: int | None, progress: ProgressWriter) -> None:
-                tmp = str(temp_rdb_path(Path(path), os.getpid()))
-                with open(tmp, "wb") as out:
-                    keys = write_snapshot(
-                        keyspace,
-                        out.write,
-                        aux,
-                        version=version,
-                        compression=compression,
-                        checksum=checksum,
-                        key_save_delay_us=delay,
-                        progress=progress,
-                        functions=functions,
-                    )
-                    out.flush()
-                    os.fsync(out.fileno())
-                os.replace(tmp, path)
+                keys = persistence.write_dump(progress, aux=aux, version=version)
                 progress.report(keys, progress.bytes)
 
         try:
