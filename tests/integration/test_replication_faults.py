@@ -35,23 +35,30 @@ class FakePrimary:
             except OSError:
                 return
             self.sessions.append(conn)
-            conn.settimeout(10)
-            parser = RequestParser()
-            psync = False
-            while not psync:
-                data = conn.recv(4096)
-                if not data:
-                    break
-                parser.feed(data)
-                while (req := parser.next()) is not None:
-                    name = req.argv[0].upper() if req.argv else b""
-                    if name in (b"PSYNC", b"SYNC"):
-                        psync = True
-                    elif name == b"PING":
-                        conn.sendall(b"+PONG\r\n")
-                    elif name:
-                        conn.sendall(b"+OK\r\n")
-            conn.sendall(f"+FULLRESYNC {REPLID} 0\r\n".encode() + payload)
+            try:
+                self._session(conn, payload)
+            except OSError:
+                continue  # the replica gave up on this session; serve the next one
+
+    @staticmethod
+    def _session(conn: socket.socket, payload: bytes) -> None:
+        conn.settimeout(10)
+        parser = RequestParser()
+        psync = False
+        while not psync:
+            data = conn.recv(4096)
+            if not data:
+                return
+            parser.feed(data)
+            while (req := parser.next()) is not None:
+                name = req.argv[0].upper() if req.argv else b""
+                if name in (b"PSYNC", b"SYNC"):
+                    psync = True
+                elif name == b"PING":
+                    conn.sendall(b"+PONG\r\n")
+                elif name:
+                    conn.sendall(b"+OK\r\n")
+        conn.sendall(f"+FULLRESYNC {REPLID} 0\r\n".encode() + payload)
 
     def close(self) -> None:
         self.listener.close()
