@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import threading
@@ -158,3 +159,43 @@ def test_sync_with_primary_requiring_auth() -> None:
                 r.set("x", 1)
             except valkey.ReadOnlyError:
                 pass
+
+
+def test_stuck_replica_during_socket_transfer_is_dropped(tmp_path: Path) -> None:
+    log = tmp_path / "primary.log"
+    primary = start_valsync(
+        "--repl-diskless-sync-delay",
+        "1",
+        "--repl-timeout",
+        "3",
+        "--enable-debug-command",
+        "yes",
+        "--logfile",
+        str(log),
+        dir=tmp_path,
+    )
+    replicas = []
+    try:
+        p = connect(primary)
+        pipe = p.pipeline(transaction=False)
+        for i in range(30000):  # incompressible values: a 30 MB RDB
+            pipe.set(f"big:{i}", os.urandom(1000))
+        pipe.execute()
+        for _ in range(2):
+            replicas.append(start_valkey("8.1.8", "--replicaof", "127.0.0.1", str(primary.port)))
+        replicas[0].proc.send_signal(signal.SIGSTOP)
+        survivor = connect(replicas[1])
+        wait_synced(p, survivor, timeout=60)
+        wait_until(
+            lambda: "Disconnecting timedout replica (full sync)" in log.read_text(),
+            30,
+            "stuck replica dropped",
+        )
+        replicas[0].proc.send_signal(signal.SIGCONT)
+        wait_synced(p, connect(replicas[0]), timeout=60)
+        assert digest(connect(replicas[0])) == digest(p) == digest(survivor)
+    finally:
+        for r in replicas:
+            r.proc.send_signal(signal.SIGCONT)
+            r.stop()
+        primary.stop()

@@ -73,6 +73,11 @@ class ReplicaLink:
     def state(self) -> ReplicaState | None:
         return self.info.state
 
+    @property
+    def in_flight(self) -> int:
+        """Bytes queued for the socket, not counting stream bytes held behind the RDB."""
+        return self.queued_bytes - (len(self.held) if self.held is not None else 0)
+
     def push(self, seg: Segment) -> None:
         if self.closed:
             return

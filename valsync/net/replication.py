@@ -68,6 +68,8 @@ if TYPE_CHECKING:
     from valsync.server import Server
 
 GETACK_KEY = b"\x00valsync:replication-ack"
+RELAY_HIGH_WATER = 4 * 1024 * 1024  # RDB bytes queued for one replica before the relay waits
+RELAY_POLL = 0.005
 
 
 def new_replid() -> str:
@@ -482,9 +484,23 @@ class ReplicationService:
         assert isinstance(child, ForkedChild)
 
         async def relay(data: bytes) -> None:
-            for link in self.socket_child_links:
-                if not link.closed:
-                    link.push(data)
+            # Flow control like Valkey's rdb pipe: read more from the child only once every
+            # replica drained what it was given (the child then blocks on a full pipe); a
+            # replica that cannot take bytes for repl-timeout seconds is dropped.
+            timeout = self.server.config.get_int("repl-timeout")
+            for link in list(self.socket_child_links):
+                if link.closed:
+                    continue
+                with trio.move_on_after(timeout):
+                    while link.in_flight > RELAY_HIGH_WATER and not link.closed:
+                        await trio.sleep(RELAY_POLL)
+                if link.in_flight > RELAY_HIGH_WATER and not link.closed:
+                    self.log.warning(
+                        f"Disconnecting timedout replica (full sync): {link.client.addr}"
+                    )
+                    self.drop_link(link, "timeout during the RDB transfer")
+                    continue
+                link.push(data)
 
         result = await self.children.wait(child, relay if target == "socket" else None)
         if not result.ok and target == "disk":
