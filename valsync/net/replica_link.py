@@ -68,6 +68,7 @@ class ReplicaLink:
         self.rdb_version = 11
         self.last_io = time.monotonic()
         self.on_ack: Callable[[ReplicaLink], None] | None = None
+        self._drained: trio.Event | None = None
 
     @property
     def state(self) -> ReplicaState | None:
@@ -77,6 +78,16 @@ class ReplicaLink:
     def in_flight(self) -> int:
         """Bytes queued for the socket, not counting stream bytes held behind the RDB."""
         return self.queued_bytes - (len(self.held) if self.held is not None else 0)
+
+    async def wait_in_flight_below(self, limit: int) -> None:
+        """Block until the writer sent enough that at most ``limit`` bytes are queued."""
+        while self.in_flight > limit and not self.closed:
+            self._drained = trio.Event()
+            await self._drained.wait()
+
+    def _wake_drain_waiter(self) -> None:
+        if self._drained is not None:
+            self._drained.set()
 
     def push(self, seg: Segment) -> None:
         if self.closed:
@@ -103,6 +114,7 @@ class ReplicaLink:
         if not self.closed:
             self.closed = True
             self.scope.cancel()
+            self._wake_drain_waiter()
 
     async def run(self, leftover: bytes) -> None:
         """Writer and ACK reader, until either ends or the link is closed."""
@@ -120,8 +132,9 @@ class ReplicaLink:
         try:
             async for seg in self.recv_ch:
                 if isinstance(seg, bytes):
-                    self.queued_bytes -= len(seg)
                     await self._send(seg)
+                    self.queued_bytes -= len(seg)
+                    self._wake_drain_waiter()
                 elif isinstance(seg, SendRdbFile):
                     await self._send_file(seg)
                 elif isinstance(seg, WaitFirstAck):

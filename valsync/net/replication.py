@@ -69,7 +69,6 @@ if TYPE_CHECKING:
 
 GETACK_KEY = b"\x00valsync:replication-ack"
 RELAY_HIGH_WATER = 4 * 1024 * 1024  # RDB bytes queued for one replica before the relay waits
-RELAY_POLL = 0.005
 
 
 def new_replid() -> str:
@@ -492,8 +491,7 @@ class ReplicationService:
                 if link.closed:
                     continue
                 with trio.move_on_after(timeout):
-                    while link.in_flight > RELAY_HIGH_WATER and not link.closed:
-                        await trio.sleep(RELAY_POLL)
+                    await link.wait_in_flight_below(RELAY_HIGH_WATER)
                 if link.in_flight > RELAY_HIGH_WATER and not link.closed:
                     self.log.warning(
                         f"Disconnecting timedout replica (full sync): {link.client.addr}"
