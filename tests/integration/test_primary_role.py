@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -151,7 +152,7 @@ def test_replica_attaches_to_running_disk_bgsave(primary_factory: list[ServerPro
 def test_valkey_cli_rdb_loads_in_real_valkey(
     primary_factory: list[ServerProcess], tmp_path: Path
 ) -> None:
-    primary = _valsync(primary_factory)
+    primary = _valsync(primary_factory, "--repl-diskless-sync-delay", "0")
     p = connect(primary)
     populate_all_types(p)
     out = tmp_path / "dump.rdb"
@@ -252,3 +253,52 @@ def test_nomasterlink_while_link_down(primary_factory: list[ServerProcess]) -> N
     expected = b"-NOMASTERLINK Can't SYNC while not connected with my master\r\n"
     assert raw_exchange(replica.port, b"PSYNC ? -1\r\n", read_for=0.3) == expected
     assert raw_exchange(replica.port, b"SYNC\r\n", read_for=0.3) == expected
+
+
+@pytest.mark.parametrize("diskless", ["yes", "no"])
+def test_valkey_cli_rdb_both_framings(
+    primary_factory: list[ServerProcess], tmp_path: Path, diskless: str
+) -> None:
+    primary = _valsync(
+        primary_factory, "--repl-diskless-sync", diskless, "--repl-diskless-sync-delay", "0"
+    )
+    p = connect(primary)
+    p.execute_command("DEBUG", "POPULATE", 1000)
+    out = tmp_path / "dump.rdb"
+    res = subprocess.run(
+        [valkey_cli_bin(), "-p", str(primary.port), "--rdb", str(out)],
+        capture_output=True,
+        timeout=30,
+        text=True,
+    )
+    text = res.stdout + res.stderr
+    assert res.returncode == 0, text
+    assert ("until EOF marker" in text) == (diskless == "yes"), text
+    check = subprocess.run(
+        [sys.executable, "-m", "valsync", "rdb", "check", str(out)], capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stdout
+    assert all(not k.startswith("slave") for k in info(p)), (
+        "an rdb-only client is not listed once done"
+    )
+
+
+def test_valkey_cli_functions_rdb_has_no_keys(
+    primary_factory: list[ServerProcess], tmp_path: Path
+) -> None:
+    primary = _valsync(primary_factory, "--repl-diskless-sync-delay", "0")
+    p = connect(primary)
+    p.set("k", "v")
+    out = tmp_path / "functions.rdb"
+    res = subprocess.run(
+        [valkey_cli_bin(), "-p", str(primary.port), "--functions-rdb", str(out)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=30,
+        text=True,
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    dump = subprocess.run(
+        [sys.executable, "-m", "valsync", "rdb", "dump", str(out)], capture_output=True, text=True
+    )
+    assert dump.returncode == 0 and dump.stdout.strip() == ""
