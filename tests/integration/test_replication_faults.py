@@ -8,6 +8,7 @@ import socket
 import threading
 from pathlib import Path
 
+import pytest
 import valkey
 
 from tests.integration.support import connect, digest, info, wait_synced, wait_until
@@ -149,16 +150,19 @@ def test_sync_with_primary_requiring_auth() -> None:
             str(real.port),
             "--masterauth",
             "s3cret",
+            "--requirepass",
+            "local-pass",
             "--enable-debug-command",
             "yes",
         ) as mine:
-            r = connect(mine)
+            r = connect(mine, password="local-pass")
             wait_synced(p, r)
             assert r.get("secret") == b"data"
-            try:
+            p.set("after", "sync")
+            wait_synced(p, r)
+            assert r.get("after") == b"sync"
+            with pytest.raises(valkey.ReadOnlyError):
                 r.set("x", 1)
-            except valkey.ReadOnlyError:
-                pass
 
 
 def test_stuck_replica_during_socket_transfer_is_dropped(tmp_path: Path) -> None:

@@ -405,6 +405,7 @@ class PrimaryLinkDriver:
         reader = ReplicationStreamReader(start)
         client = self.server.new_client(addr=f"{self.host}:{self.port}")
         client.is_primary_link = True
+        client.authenticated = True  # our primary's stream is trusted, requirepass or not
         client.db = self.stream_db
         scope = self.scope
         client.extra["kill"] = lambda: scope.cancel() if scope is not None else None
