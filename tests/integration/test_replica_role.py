@@ -195,3 +195,19 @@ def test_client_kill_type_master_resumes_with_psync(servers: list[ServerProcess]
     assert after["sync_partial_ok"] == before["sync_partial_ok"] + 1
     assert after["sync_full"] == before["sync_full"]
     assert r.get("after-kill") == b"1"
+
+
+def test_key_load_delay_keeps_info_answering_while_loading(servers: list[ServerProcess]) -> None:
+    primary = _primary(servers, "8.1.8")
+    p = connect(primary)
+    p.execute_command("DEBUG", "POPULATE", 20000)
+    replica = _valsync_replica(servers, primary, "--key-load-delay", "150")
+    r = connect(replica)
+    wait_until(lambda: info(r, "persistence")["loading"] == 1, 20, "loading under way")
+    assert info(r)["master_sync_in_progress"] == 1
+    assert (
+        raw_exchange(replica.port, b"GET key:1\r\n", 0.3)
+        == b"-LOADING Valkey is loading the dataset in memory\r\n"
+    )
+    wait_synced(p, r, timeout=60)
+    assert digest(r) == digest(p)

@@ -347,7 +347,7 @@ class PrimaryLinkDriver:
                         if tmp_file is not None:
                             tmp_file.write(ev.data)
                         else:
-                            loader.feed(ev.data)
+                            await self._throttle(loader.feed(ev.data))
                             if time.monotonic() > keepalive_at:
                                 keepalive_at = time.monotonic() + 1.0
                                 await self._send(b"\n")
@@ -370,7 +370,7 @@ class PrimaryLinkDriver:
                         chunk = f.read(1 << 20)
                         if not chunk:
                             break
-                        loader.feed(chunk)
+                        await self._throttle(loader.feed(chunk))
                         if time.monotonic() > keepalive_at:
                             keepalive_at = time.monotonic() + 1.0
                             await self._send(b"\n")
@@ -397,6 +397,12 @@ class PrimaryLinkDriver:
         self.stream_db = result.stream_db if result.stream_db is not None else 0
         self.log.notice(f"PRIMARY <-> REPLICA sync: Finished with success ({result.keys} keys)")
         return rest
+
+    async def _throttle(self, keys: int) -> None:
+        """``key-load-delay`` (microseconds per key), slept on trio so INFO keeps answering."""
+        delay = self.server.config.get_int("key-load-delay")
+        if delay > 0 and keys:
+            await trio.sleep(keys * delay / 1_000_000)
 
     # --- streaming -------------------------------------------------------------------------
 

@@ -117,8 +117,9 @@ class IncrementalLoad:
     def __init__(self, databases: int = 16) -> None:
         self.reader = RdbReader(databases=databases)
 
-    def feed(self, data: bytes) -> None:
-        self.reader.feed(data)
+    def feed(self, data: bytes) -> int:
+        """Decode what can be decoded; returns how many keys this chunk completed."""
+        return self.reader.feed(data)
 
     def finish(self) -> LoadedDump:
         result = self.reader.finish()
