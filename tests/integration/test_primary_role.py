@@ -302,3 +302,64 @@ def test_valkey_cli_functions_rdb_has_no_keys(
         [sys.executable, "-m", "valsync", "rdb", "dump", str(out)], capture_output=True, text=True
     )
     assert dump.returncode == 0 and dump.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("version", ["8.1.8", "9.1.2"])
+def test_dual_channel_sync_to_real_replica(
+    primary_factory: list[ServerProcess], version: str
+) -> None:
+    primary = _valsync(
+        primary_factory,
+        "--dual-channel-replication-enabled",
+        "yes",
+        "--repl-diskless-sync-delay",
+        "0",
+    )
+    p = connect(primary)
+    p.execute_command("DEBUG", "POPULATE", 5000)
+    populate_all_types(p)
+    before = info(p, "stats")
+    replica = _replica(
+        primary_factory, version, primary, "--dual-channel-replication-enabled", "yes"
+    )
+    r = connect(replica)
+    for i in range(200):
+        p.set(f"during:{i}", i)
+    wait_synced(p, r)
+    p.set("after", 1)
+    wait_synced(p, r)
+    after = info(p, "stats")
+    assert after["sync_full"] == before["sync_full"] + 1
+    assert after["sync_partial_ok"] == before["sync_partial_ok"] + 1
+    assert digest(r) == digest(p)
+    lines = [v for k, v in info(p).items() if k.startswith("slave")]
+    assert len(lines) == 1 and lines[0]["type"] == "replica" and lines[0]["state"] == "online"
+
+
+def test_dual_channel_states_during_a_slow_transfer(primary_factory: list[ServerProcess]) -> None:
+    primary = _valsync(
+        primary_factory,
+        "--dual-channel-replication-enabled",
+        "yes",
+        "--repl-diskless-sync-delay",
+        "0",
+        "--rdb-key-save-delay",
+        "500",
+    )
+    p = connect(primary)
+    p.execute_command("DEBUG", "POPULATE", 3000)
+    replica = _replica(
+        primary_factory, "9.1.2", primary, "--dual-channel-replication-enabled", "yes"
+    )
+
+    def both_channels() -> bool:
+        types = {(v["type"], v["state"]) for k, v in info(p).items() if k.startswith("slave")}
+        return {("rdb-channel", "wait_bgsave"), ("main-channel", "bg_transfer")} <= types
+
+    wait_until(both_channels, 20, "rdb-channel and main-channel listed")
+    p.set("while-loading", 1)
+    p.config_set("rdb-key-save-delay", 0)
+    r = connect(replica)
+    wait_synced(p, r, timeout=60)
+    assert r.get("while-loading") == b"1"
+    assert digest(r) == digest(p)

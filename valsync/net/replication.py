@@ -34,7 +34,7 @@ from valsync.rdb.snapshot import snapshot_aux, write_snapshot
 from valsync.replication.backlog import ReplicationBacklog
 from valsync.replication.ids import ReplicationIds, replid_from_bytes
 from valsync.replication.propagation import StreamEncoder
-from valsync.replication.rdb_transfer import eof_mark_frame
+from valsync.replication.rdb_transfer import endoff_frame, eof_mark_frame
 from valsync.replication.replicas import (
     ReplicaInfo,
     ReplicaState,
@@ -284,6 +284,7 @@ class ReplicationService:
             rdb_only=info.rdb_only,
             already_replica=client.is_replica,
             pending_output=pending_output,
+            associated_rdb_client_id=self._live_rdb_channel(info.associated_rdb_client_id),
         )
         decision = decide_sync(request, view)
         stats = self.server.stats
@@ -301,7 +302,9 @@ class ReplicationService:
             )
             self.primary.promote_for_failover(view.next_replid)
         if isinstance(action, ContinuePartial):
-            link = self._attach(client, info, ReplicaState.ONLINE)
+            # a dual-channel main channel streams while its RDB channel still loads
+            state = ReplicaState.BG_RDB_LOAD if action.bg_rdb_load else ReplicaState.ONLINE
+            link = self._attach(client, info, state)
             assert self.backlog is not None
             link.push(action.reply)
             data = self.backlog.read_from(action.offset)
@@ -391,7 +394,15 @@ class ReplicationService:
         self._wake_waiters()
 
     def _on_ack(self, link: ReplicaLink) -> None:
+        if link.info.state is ReplicaState.BG_RDB_LOAD:
+            # the replica loaded the RDB from its RDB channel and applied the buffered stream
+            link.info.state = ReplicaState.ONLINE
+            self.log.notice(f"Replica {link.client.addr} is now online (dual-channel sync done)")
         self._wake_waiters()
+
+    def _live_rdb_channel(self, client_id: int | None) -> int | None:
+        """The RDB channel named by ``set-rdb-client-id``, if it is still connected."""
+        return client_id if client_id is not None and client_id in self.links else None
 
     def _wake_waiters(self) -> None:
         for db in range(len(self.server.keyspace)):
@@ -405,7 +416,10 @@ class ReplicationService:
         link.info.state = ReplicaState.WAIT_BGSAVE_END
         if link.held is None and not link.info.rdb_only:
             link.held = bytearray()
-        if not link.info.pre_psync:
+        if link.info.rdb_channel:
+            # dual-channel: the main channel will PSYNC from here; no +FULLRESYNC on this one
+            link.push(endoff_frame(offset, self.ids.replid, 0, link.client.id))
+        elif not link.info.pre_psync:
             link.push(f"+FULLRESYNC {self.ids.replid} {offset}\r\n".encode())
 
     def start_bgsave_for_replication(self, links: list[ReplicaLink], target: str) -> None:
