@@ -211,3 +211,45 @@ def test_key_load_delay_keeps_info_answering_while_loading(servers: list[ServerP
     )
     wait_synced(p, r, timeout=60)
     assert digest(r) == digest(p)
+
+
+@pytest.mark.parametrize("version", ["8.1.8", "9.1.2"])
+def test_dual_channel_sync_from_real_primary(servers: list[ServerProcess], version: str) -> None:
+    primary = _primary(servers, version, "--dual-channel-replication-enabled", "yes")
+    p = connect(primary)
+    p.execute_command("DEBUG", "POPULATE", 5000)
+    populate_all_types(p)
+    before = info(p, "stats")
+    replica = _valsync_replica(servers, primary, "--dual-channel-replication-enabled", "yes")
+    r = connect(replica)
+    for i in range(300):
+        p.set(f"during:{i}", i)
+    wait_synced(p, r)
+    _write_load(p)
+    wait_synced(p, r)
+    after = info(p, "stats")
+    assert after["sync_full"] == before["sync_full"] + 1
+    assert after["sync_partial_ok"] == before["sync_partial_ok"] + 1
+    assert digest(r) == digest(p)
+    assert info(r)["slave_repl_offset"] == info(p)["master_repl_offset"]
+
+
+def test_dual_channel_between_two_valsyncs(servers: list[ServerProcess]) -> None:
+    top = start_valsync(
+        "--enable-debug-command",
+        "yes",
+        "--dual-channel-replication-enabled",
+        "yes",
+        "--repl-diskless-sync-delay",
+        "0",
+    )
+    servers.append(top)
+    t = connect(top)
+    populate_all_types(t)
+    below = _valsync_replica(servers, top, "--dual-channel-replication-enabled", "yes")
+    b = connect(below)
+    wait_synced(t, b)
+    _write_load(t)
+    wait_synced(t, b)
+    assert info(t, "stats")["sync_partial_ok"] == 1
+    assert digest(b) == digest(t)

@@ -25,6 +25,8 @@ from valsync.rdb.snapshot import IncrementalLoad, RdbError
 from valsync.replication.errors import RemoteProtocolError
 from valsync.replication.handshake import (
     CachedPrimary,
+    EndOffset,
+    RdbChannelHandshake,
     Continue,
     DualChannelSyncReply,
     FullResyncReply,
@@ -218,16 +220,15 @@ class PrimaryLinkDriver:
             announce_ip = cfg.get_str("replica-announce-ip") or None
             auth = cfg.get_str("masterauth") or None
             user = cfg.get_str("masteruser") or None
-            hs = ReplicaHandshake(
-                HandshakeConfig(
-                    listening_port=announce_port,
-                    version=VALKEY_COMPAT_VERSION if not self._wants_valkey9() else "9.1.2",
-                    announce_ip=announce_ip,
-                    primary_user=user,
-                    primary_auth=auth,
-                ),
-                self.cached,
+            hs_config = HandshakeConfig(
+                listening_port=announce_port,
+                version=VALKEY_COMPAT_VERSION if not self._wants_valkey9() else "9.1.2",
+                announce_ip=announce_ip,
+                primary_user=user,
+                primary_auth=auth,
+                dual_channel=cfg.get_bool("dual-channel-replication-enabled"),
             )
+            hs = ReplicaHandshake(hs_config, self.cached)
             await self._send(hs.initiate())
             outcome = None
             while outcome is None:
@@ -253,8 +254,9 @@ class PrimaryLinkDriver:
                     f"Primary is currently unable to PSYNC but should be in the future: {outcome.message}"
                 )
             if isinstance(outcome, DualChannelSyncReply):
-                raise LinkLost("unexpected +DUALCHANNELSYNC (dual-channel not announced)")
-            if isinstance(outcome, Continue):
+                leftover, start = await self._dual_channel_sync(host, port, hs_config, leftover)
+                self._pre_psync = False
+            elif isinstance(outcome, Continue):
                 assert self.cached is not None
                 changed = self.service.ids.adopt_continue(outcome.replid)
                 self.log.notice("Successful partial resynchronization with primary.")
@@ -282,6 +284,73 @@ class PrimaryLinkDriver:
     def _wants_valkey9(self) -> bool:
         return True
 
+    async def _dual_channel_sync(
+        self, host: str, port: int, config: HandshakeConfig, main_leftover: bytes
+    ) -> tuple[bytes, int]:
+        """Section 5: the RDB comes on a second connection while the main one already streams.
+
+        Returns the main channel's stream bytes (buffered during the load) and their offset.
+        """
+        cfg = self.server.config
+        self.state = "sync"
+        self.log.notice("PRIMARY <-> REPLICA sync: starting dual channel replication")
+        main = self._stream
+        assert main is not None
+        with trio.fail_after(cfg.get_int("repl-timeout")):
+            rdb_stream = await trio.open_tcp_stream(host, port)
+        async with rdb_stream:
+            rdb_hs = RdbChannelHandshake(config)
+            await rdb_stream.send_all(rdb_hs.initiate())
+            endoff: EndOffset | None = None
+            while endoff is None:
+                data = await self._recv(cfg.get_int("repl-timeout"), rdb_stream)
+                for ev in rdb_hs.receive_data(data):
+                    if isinstance(ev, SendBytes):
+                        await rdb_stream.send_all(ev.data)
+                    elif isinstance(ev, HandshakeFailed):
+                        raise LinkLost(ev.message)
+                    elif isinstance(ev, EndOffset):
+                        endoff = ev
+            self.log.notice(
+                f"PRIMARY <-> REPLICA sync: RDB channel ends at offset {endoff.offset}, "
+                f"replid {endoff.replid}, client id {endoff.client_id}"
+            )
+            main_hs = ReplicaHandshake.for_dual_channel_main(
+                config, endoff.client_id, endoff.replid, endoff.offset
+            )
+            await self._send(main_hs.initiate())
+            main_outcome: object = None
+            pending = main_leftover
+            while main_outcome is None:
+                data = pending or await self._recv(cfg.get_int("repl-timeout"))
+                pending = b""
+                for main_ev in main_hs.receive_data(data):
+                    if isinstance(main_ev, SendBytes):
+                        await self._send(main_ev.data)
+                    elif isinstance(main_ev, (Keepalive, HandshakeNotice)):
+                        continue
+                    else:
+                        main_outcome = main_ev
+            if not isinstance(main_outcome, Continue):
+                raise LinkLost(f"main channel PSYNC after $ENDOFF failed: {main_outcome!r}")
+            # buffer the main channel's stream while the RDB loads from the other connection
+            buffered = bytearray(main_hs.unused_data)
+            async with trio.open_nursery() as nursery:
+
+                async def buffer_main() -> None:
+                    while True:
+                        buffered.extend(await self._recv(cfg.get_int("repl-timeout")))
+
+                nursery.start_soon(buffer_main)
+                rest = await self._full_sync(
+                    rdb_hs.unused_data, endoff.replid, endoff.offset, stream=rdb_stream
+                )
+                nursery.cancel_scope.cancel()
+            if rest:
+                raise LinkLost("unexpected bytes after the RDB on the RDB channel")
+        self.log.notice(f"PRIMARY <-> REPLICA sync: applying {len(buffered)} buffered stream bytes")
+        return bytes(buffered), endoff.offset
+
     async def _send(self, data: bytes) -> None:
         stream = self._stream
         if stream is None:
@@ -289,8 +358,8 @@ class PrimaryLinkDriver:
         async with self._send_lock:
             await stream.send_all(data)
 
-    async def _recv(self, seconds: float) -> bytes:
-        stream = self._stream
+    async def _recv(self, seconds: float, stream: trio.SocketStream | None = None) -> bytes:
+        stream = self._stream if stream is None else stream
         assert stream is not None
         with trio.move_on_after(seconds) as scope:
             data = await stream.receive_some(READ_SIZE)
@@ -308,8 +377,11 @@ class PrimaryLinkDriver:
 
     # --- full sync -------------------------------------------------------------------------
 
-    async def _full_sync(self, leftover: bytes, replid: str, offset: int) -> bytes:
-        """Receive and load the RDB; returns the stream bytes that followed it."""
+    async def _full_sync(
+        self, leftover: bytes, replid: str, offset: int, stream: trio.SocketStream | None = None
+    ) -> bytes:
+        """Receive and load the RDB (from ``stream``, by default the main link); returns the
+        stream bytes that followed it."""
         cfg = self.server.config
         self.state = "sync"
         self.sync_total, self.sync_read = -1, 0
@@ -332,7 +404,7 @@ class PrimaryLinkDriver:
             done = False
             while not done:
                 if not data:
-                    data = await self._recv(timeout)
+                    data = await self._recv(timeout, stream)
                 events = receiver.receive_data(data)
                 data = b""
                 for ev in events:
