@@ -25,15 +25,15 @@ from valsync.rdb.snapshot import IncrementalLoad, RdbError
 from valsync.replication.errors import RemoteProtocolError
 from valsync.replication.handshake import (
     CachedPrimary,
-    EndOffset,
-    RdbChannelHandshake,
     Continue,
     DualChannelSyncReply,
+    EndOffset,
     FullResyncReply,
     HandshakeConfig,
     HandshakeFailed,
     HandshakeNotice,
     Keepalive,
+    RdbChannelHandshake,
     ReplicaHandshake,
     SendBytes,
     SyncFallback,
