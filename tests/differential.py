@@ -188,6 +188,14 @@ class Differ:
         )
         return theirs
 
+    def check_digest(self) -> None:
+        """``DEBUG DIGEST`` of both datasets must be equal (the issue's one-line check)."""
+        from valsync.keyspace.digest import digest_keyspace
+
+        theirs = self.real.call("DEBUG", "DIGEST")
+        mine = digest_keyspace(self.harness.keyspace, int(time.time() * 1000))
+        assert theirs.strip().lstrip(b"+") == mine.encode(), (mine, theirs)
+
     def close(self) -> None:
         self.real.close()
 

@@ -287,10 +287,12 @@ def _run(
         mark = str(next(_SENTINEL)).encode()
         if stream is not None:
             differ.real.call("SET", "begin", mark)
+            differ.harness.keyspace[0].set(b"begin", mark)
             stream.read_commands(lambda argv: argv == [b"SET", b"begin", mark])
         for argv in commands + state:
             mine, theirs = _both(differ, argv)
             assert mine == theirs, f"{argv}: valsync {mine!r} != valkey {theirs!r}"
+        differ.check_digest()
         if stream is not None:
             differ.real.call("SET", "end", mark)
             got = stream.read_commands(lambda argv: argv == [b"SET", b"end", mark])[:-1]

@@ -337,6 +337,7 @@ def _run(
             assert normalise(argv, mine) == normalise(argv, theirs), (
                 f"{argv}: valsync {mine!r} != valkey {theirs!r}"
             )
+        differ.check_digest()
     finally:
         differ.close()
 

@@ -180,6 +180,7 @@ def test_differential(server: ServerProcess, resp: int, commands: list[list[str]
     d = Differ(server, resp)
     try:
         run_sequence(d, commands)
+        d.check_digest()
     finally:
         d.close()
 
