@@ -27,7 +27,7 @@ from valsync.commands import (
     call,
     lookup_command,
 )
-from valsync.commands.errors import EXECABORT, READONLY
+from valsync.commands.errors import EXECABORT, READONLY, CommandError
 from valsync.config import Config
 from valsync.keyspace import Keyspace
 from valsync.log import ServerLog
@@ -116,6 +116,8 @@ class Server:
 
     def key_modified(self, dbid: int, key: bytes) -> None:
         """Valkey's signalModifiedKey + signalKeyAsReady: WATCH and blocked clients."""
+        if not self.watch_index and not self.key_ready_listeners:
+            return
         ident = (dbid, key)
         watchers = self.watch_index.get(ident)
         if watchers:
@@ -168,13 +170,19 @@ class Server:
             return ExpireMode.DELETE
         return ExpireMode.KEEP if client.is_primary_link else ExpireMode.HIDE
 
-    def make_context(self, client: ClientState) -> CommandContext:
+    def make_context(self, client: ClientState, replica: bool | None = None) -> CommandContext:
         """The client's reusable context, reset for one more command (the hot path)."""
         ctx: CommandContext | None = client.context
         if ctx is None:
             ctx = CommandContext(self.keyspace, client, 0, rng=self.rng, server=self)
             client.context = ctx
-        ctx.reset(now_ms(), self.expire_mode_for(client), self.lazy_expire_unlink)
+        if replica is None:
+            replica = self.is_replica
+        if not replica:
+            mode = ExpireMode.DELETE
+        else:
+            mode = ExpireMode.KEEP if client.is_primary_link else ExpireMode.HIDE
+        ctx.reset(now_ms(), mode, self.lazy_expire_unlink)
         return ctx
 
     # --- the command pipeline ----------------------------------------------------------
@@ -200,14 +208,18 @@ class Server:
                 client.multi_queue.append(argv)
                 return QUEUED
         repl = self.repl
-        if self.loading or (repl is not None and (repl.is_replica or self.min_replicas_to_write)):
+        replica = repl is not None and repl.is_replica
+        if self.loading or replica or (repl is not None and self.min_replicas_to_write):
             refusal = self.refusal(client, spec.name, spec.flags)
             if refusal is not None:
                 return self._reject(client, refusal)
-        ctx = self.make_context(client)
+        ctx = self.make_context(client, replica)
         client.last_interaction_ms = ctx.now_ms
+        dirty_before = ctx.dirty
         try:
-            reply = call(ctx, spec, argv)
+            reply = spec.handler(ctx, argv)
+        except CommandError as err:
+            reply = ErrorReply(err.text)
         except Exception as exc:  # noqa: BLE001 - a handler bug answers an error, the server lives
             self.log.warning(
                 f"Internal error running '{spec.name}': "
@@ -217,6 +229,7 @@ class Server:
             return self._reject(
                 client, f"ERR internal error in '{spec.name}': {type(exc).__name__}"
             )
+        ctx.finish(argv, spec.is_write, dirty_before)
         self.after_call(ctx, spec.name)
         return reply
 
@@ -250,10 +263,10 @@ class Server:
         stats.total_commands_processed += 1
         if ctx.expired_keys:
             stats.expired_keys += ctx.expired_keys
-        calls = self.command_calls.get(name)
-        if calls is None:
-            calls = self.command_calls[name] = [0, 0]
-        calls[0] += 1
+        try:
+            self.command_calls[name][0] += 1
+        except KeyError:
+            self.command_calls[name] = [1, 0]
         self.dirty += ctx.dirty
         if ctx.propagated:
             units = ctx.take_propagated()
@@ -354,6 +367,8 @@ class Server:
         from valsync.commands.hashes import reclaim_expired_fields
         from valsync.keyspace.values import HashValue
 
+        if not HashValue.ttl_seen:
+            return
         for db in self.keyspace.dbs:
             if not db.data:
                 continue

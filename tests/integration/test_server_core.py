@@ -182,3 +182,17 @@ def test_client_list_and_kill(pair: tuple[ServerProcess, ServerProcess]) -> None
     wait_until(
         lambda: b"name=victim" not in a.execute_command("CLIENT", "LIST"), what="victim gone"
     )
+
+
+def test_big_pipeline_whose_replies_are_read_at_the_end(
+    pair: tuple[ServerProcess, ServerProcess],
+) -> None:
+    """The client writes 30 MB before reading a reply: replies must not block our reading."""
+    _, mine = pair
+    c = connect(mine)
+    for _ in range(3):
+        pipe = c.pipeline(transaction=False)
+        for i in range(30000):
+            pipe.set(f"pipe:{i}", b"x" * 1000)
+        assert all(pipe.execute())
+    assert c.dbsize() >= 30000

@@ -490,7 +490,7 @@ def hsetex(ctx: CommandContext, argv: list[bytes]) -> Reply:
         keep_f = keep and _alive(ctx, h, f)
         _store(h, f, v, keep_ttl=keep_f)
         if deadline is not None:
-            h.field_expires[f] = deadline
+            h.expire_field(f, deadline)
     _touched(ctx, key, h, len(pairs))
     ctx.rewrite(_hsetex_rewrite(argv, idx, deadline))
     return 1
@@ -537,7 +537,7 @@ def hgetex(ctx: CommandContext, argv: list[bytes]) -> Reply:
             _propagate_hdel(ctx, key, live)
         else:
             for f in live:
-                h.field_expires[f] = deadline
+                h.expire_field(f, deadline)
             _touched(ctx, key, h, len(live))
             when = str(deadline).encode()
             ctx.rewrite([b"HPEXPIREAT", key, when, b"FIELDS", str(len(live)).encode(), *live])
@@ -617,7 +617,7 @@ def _hexpire_generic(ctx: CommandContext, argv: list[bytes], unit_ms: int, relat
             deleted.append(f)
             replies.append(2)
         else:
-            h.field_expires[f] = when
+            h.expire_field(f, when)
             updated += 1
             replies.append(1)
     if deleted:

@@ -35,13 +35,10 @@ class CommandSpec:
     first_key: int = 0
     last_key: int = 0
     step: int = 0
+    is_write: bool = False
 
     def arity_ok(self, argc: int) -> bool:
         return argc == self.arity if self.arity > 0 else argc >= -self.arity
-
-    @property
-    def is_write(self) -> bool:
-        return "write" in self.flags
 
     def key_positions(self, argv: list[bytes]) -> list[int]:
         """Indexes of key arguments (first/last/step form; ``last_key`` -1 = up to the end)."""
@@ -72,7 +69,9 @@ def command(
         key = name.lower()
         if key in COMMANDS:
             raise ValueError(f"command {key} registered twice")
-        COMMANDS[key] = CommandSpec(key, handler, arity, flag_set, first_key, last_key, step)
+        COMMANDS[key] = CommandSpec(
+            key, handler, arity, flag_set, first_key, last_key, step, "write" in flag_set
+        )
         return handler
 
     return register

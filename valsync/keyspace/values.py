@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from sortedcontainers import SortedList
 
@@ -20,9 +21,16 @@ class HashValue(dict[bytes, bytes]):
 
     __slots__ = ("field_expires",)
 
+    ttl_seen: ClassVar[bool] = False
+    """Set once any hash field got a TTL: until then the field-expiry cron has nothing to do."""
+
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.field_expires: dict[bytes, int] = {}
+
+    def expire_field(self, field: bytes, when_ms: int) -> None:
+        self.field_expires[field] = when_ms
+        HashValue.ttl_seen = True
 
 
 class ZSetValue:

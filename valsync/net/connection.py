@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import traceback
 from collections.abc import Awaitable, Callable
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from valsync.server import Server
 
 READ_SIZE = 64 * 1024
+DRAIN_ON_CLOSE_SECONDS = 10
 MAX_CLIENTS_REPLY = b"-ERR max number of clients reached\r\n"
 
 # A SYNC/PSYNC handler leaves one of these in ``client.extra['handoff']``; the connection then
@@ -37,17 +39,29 @@ def _peer(sock: trio.socket.SocketType, local: bool = False) -> str:
 
 
 class ClientConnection:
-    """The trio side of one client: its stream, parser and cancel scope."""
+    """The trio side of one client: its stream, parser, output buffer and cancel scope.
+
+    Replies go to an output buffer that is written without blocking the reader (Valkey's
+    client output buffer): a client that pipelines a lot and reads its replies only at the end
+    must not deadlock against us. Whatever the socket does not take at once is written by a
+    writer task when the socket becomes writable.
+    """
 
     def __init__(self, server: Server, stream: trio.SocketStream) -> None:
         self.server = server
         self.stream = stream
         sock = stream.socket
-        self.client: ClientState = server.new_client(_peer(sock), _peer(sock, True), sock.fileno())
+        self._fd = sock.fileno()
+        self.client: ClientState = server.new_client(_peer(sock), _peer(sock, True), self._fd)
         self.parser = RequestParser(server.config.get_int("proto-max-bulk-len"))
         self.parser.authenticated = self.client.authenticated
         self.scope = trio.CancelScope()
         self.client.extra["kill"] = self.kill
+        self._out = bytearray()
+        self._writer_wake = trio.Event()
+        self._drained = trio.Event()
+        self._drained.set()
+        self._broken = False
 
     def kill(self) -> None:
         self.client.kill_requested = True
@@ -57,7 +71,13 @@ class ClientConnection:
         server = self.server
         try:
             with self.scope:
-                await self._loop()
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._writer)
+                    await self._loop()
+                    # like Valkey's close-after-reply, but never wait forever on a dead reader
+                    with trio.move_on_after(DRAIN_ON_CLOSE_SECONDS):
+                        await self._drain()
+                    nursery.cancel_scope.cancel()
         finally:
             server.free_client(self.client)
             with trio.CancelScope(shield=True):
@@ -65,6 +85,74 @@ class ClientConnection:
                     await self.stream.aclose()
                 except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                     pass
+
+    # --- output ------------------------------------------------------------------------------
+
+    def _queue(self, data: bytes | bytearray) -> None:
+        """Buffer replies and write what the socket takes now, without waiting."""
+        if self._broken or not data:
+            return
+        if not self._out:
+            # the usual case: nothing pending, write straight from the batch's buffer
+            try:
+                n = os.write(self._fd, data)
+            except BlockingIOError:
+                n = 0
+            except OSError:
+                self._broken = True
+                self.client.kill_requested = True
+                self.scope.cancel()
+                return
+            self.server.stats.total_net_output_bytes += n
+            if n == len(data):
+                return
+            self._out += memoryview(data)[n:]
+        else:
+            self._out += data
+            self._write_some()
+        if self._out:
+            self._drained = trio.Event() if self._drained.is_set() else self._drained
+            self._writer_wake.set()
+            limit = self.server.config.client_output_buffer_limit("normal")[0]
+            if limit and len(self._out) > limit and not self.client.is_replica:
+                self.server.stats.client_output_buffer_limit_disconnections += 1
+                self.server.log.warning(
+                    f"Client id={self.client.id} addr={self.client.addr} closed for overcoming "
+                    "of output buffer limits."
+                )
+                self._broken = True
+                self.scope.cancel()
+
+    def _write_some(self) -> None:
+        try:
+            n = os.write(self._fd, self._out)
+        except BlockingIOError:
+            return
+        except OSError:
+            self._broken = True
+            self._out.clear()
+            self.client.kill_requested = True
+            self.scope.cancel()
+            return
+        self.server.stats.total_net_output_bytes += n
+        del self._out[:n]
+
+    async def _writer(self) -> None:
+        while True:
+            await self._writer_wake.wait()
+            self._writer_wake = trio.Event()
+            while self._out and not self._broken:
+                await trio.lowlevel.wait_writable(self._fd)
+                self._write_some()
+            self._drained.set()
+
+    async def _drain(self) -> None:
+        """Wait until every queued reply reached the socket (before close or handoff)."""
+        if self._out and not self._broken:
+            self._writer_wake.set()
+            await self._drained.wait()
+
+    # --- input -------------------------------------------------------------------------------
 
     async def _receive(self) -> bytes:
         idle = self.server.config.get_int("timeout")
@@ -101,45 +189,33 @@ class ClientConnection:
                 except ProtocolError as err:
                     out += b"-ERR " + str(err).encode() + b"\r\n"
                     server.log.verbose(f"{err} from client: id={client.id} addr={client.addr}")
-                    await self._send(out)
+                    self._queue(out)
                     return
                 if req is None:
                     break
                 if not req.argv:
                     continue
-                client.pending_output = bool(out)
+                client.pending_output = bool(out) or bool(self._out)
                 reply: Reply | BlockRequest = server.process(client, req.argv)
                 if isinstance(reply, BlockRequest):
-                    if out:
-                        await self._send(out)
-                        out = bytearray()
+                    self._queue(out)
+                    out = bytearray()
                     reply = await self._block(req.argv, reply)
                 encode(reply, out, client.resp)
                 parser.authenticated = client.authenticated
                 handoff = client.handoff
                 if handoff is not None:
                     client.handoff = None
-                    if out:
-                        await self._send(out)
+                    self._queue(out)
+                    await self._drain()
                     await handoff(self.stream, parser.take_pending())
                     return
                 if client.kill_requested:
-                    await self._send(out)
+                    self._queue(out)
                     return
                 if server.shutdown_requested is not None:
                     break
-            if out:
-                await self._send(out)
-
-    async def _send(self, out: bytes | bytearray) -> None:
-        if not out:
-            return
-        self.server.stats.total_net_output_bytes += len(out)
-        try:
-            await self.stream.send_all(out)
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-            self.client.kill_requested = True
-            self.scope.cancel()
+            self._queue(out)
 
     async def _block(self, argv: list[bytes], block: BlockRequest) -> Reply:
         """Wait until a key of ``block`` changes or its deadline passes; re-run the command."""

@@ -285,7 +285,7 @@ def _read_value(rdb_type: int, buf: bytes, p: int, key: bytes) -> tuple[Value, i
                 p += 8
                 h[f] = v
                 if when != -1:
-                    h.field_expires[f] = when
+                    h.expire_field(f, when)
             return h, p
         if rdb_type == F.TYPE_LIST_QUICKLIST_2:
             n, p = _read_len(buf, p)
