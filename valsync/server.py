@@ -170,21 +170,6 @@ class Server:
             return ExpireMode.DELETE
         return ExpireMode.KEEP if client.is_primary_link else ExpireMode.HIDE
 
-    def make_context(self, client: ClientState, replica: bool | None = None) -> CommandContext:
-        """The client's reusable context, reset for one more command (the hot path)."""
-        ctx: CommandContext | None = client.context
-        if ctx is None:
-            ctx = CommandContext(self.keyspace, client, 0, rng=self.rng, server=self)
-            client.context = ctx
-        if replica is None:
-            replica = self.is_replica
-        if not replica:
-            mode = ExpireMode.DELETE
-        else:
-            mode = ExpireMode.KEEP if client.is_primary_link else ExpireMode.HIDE
-        ctx.reset(now_ms(), mode, self.lazy_expire_unlink)
-        return ctx
-
     # --- the command pipeline ----------------------------------------------------------
 
     def process(self, client: ClientState, argv: list[bytes]) -> Reply | BlockRequest:
@@ -194,7 +179,9 @@ class Server:
             spec = COMMANDS.get(argv[0].lower().decode("latin-1"))
             if spec is not None and len(self._spec_cache) < 4096:
                 self._spec_cache[argv[0]] = spec
-        if spec is None or not spec.arity_ok(len(argv)):
+        arity = spec.arity if spec is not None else 0
+        argc = len(argv)
+        if spec is None or (argc != arity if arity > 0 else argc < -arity):
             error = lookup_command(argv)
             assert isinstance(error, ErrorReply)
             return self._reject(client, error.text)
@@ -213,9 +200,17 @@ class Server:
             refusal = self.refusal(client, spec.name, spec.flags)
             if refusal is not None:
                 return self._reject(client, refusal)
-        ctx = self.make_context(client, replica)
-        client.last_interaction_ms = ctx.now_ms
-        dirty_before = ctx.dirty
+        ctx: CommandContext | None = client.context
+        if ctx is None:
+            ctx = client.context = CommandContext(self.keyspace, client, 0, rng=self.rng, server=self)
+        now = int(time.time() * 1000)
+        if replica:
+            mode = ExpireMode.KEEP if client.is_primary_link else ExpireMode.HIDE
+        else:
+            mode = ExpireMode.DELETE
+        ctx.reset(now, mode, self.lazy_expire_unlink)
+        client.last_interaction_ms = now
+        dirty_before = 0
         try:
             reply = spec.handler(ctx, argv)
         except CommandError as err:

@@ -183,9 +183,11 @@ class ClientConnection:
                 stats.client_query_buffer_limit_disconnections += 1
                 return
             out = bytearray()
+            process = server.process
+            next_request = parser.next
             while True:
                 try:
-                    req = parser.next()
+                    req = next_request()
                 except ProtocolError as err:
                     out += b"-ERR " + str(err).encode() + b"\r\n"
                     server.log.verbose(f"{err} from client: id={client.id} addr={client.addr}")
@@ -196,7 +198,7 @@ class ClientConnection:
                 if not req.argv:
                     continue
                 client.pending_output = bool(out) or bool(self._out)
-                reply: Reply | BlockRequest = server.process(client, req.argv)
+                reply: Reply | BlockRequest = process(client, req.argv)
                 if isinstance(reply, BlockRequest):
                     self._queue(out)
                     out = bytearray()
