@@ -202,7 +202,9 @@ class Server:
                 return self._reject(client, refusal)
         ctx: CommandContext | None = client.context
         if ctx is None:
-            ctx = client.context = CommandContext(self.keyspace, client, 0, rng=self.rng, server=self)
+            ctx = client.context = CommandContext(
+                self.keyspace, client, 0, rng=self.rng, server=self
+            )
         now = int(time.time() * 1000)
         if replica:
             mode = ExpireMode.KEEP if client.is_primary_link else ExpireMode.HIDE
