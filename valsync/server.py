@@ -43,6 +43,8 @@ NOREPLICAS = "NOREPLICAS Not enough good replicas to write."
 
 # Commands that run even inside MULTI rather than being queued (Valkey's execCommand list).
 MULTI_CONTROL = frozenset({"exec", "discard", "watch", "quit", "reset"})
+# Commands with subcommands: CLIENT LIST shows them as ``client|list``, as Valkey does.
+CONTAINER_COMMANDS = frozenset({"client", "config", "command", "object"})
 # Commands allowed before AUTH, as Valkey's no_auth flag.
 NO_AUTH_COMMANDS = frozenset({"auth", "hello", "quit", "reset"})
 
@@ -187,7 +189,11 @@ class Server:
             return self._reject(client, error.text)
         if not client.authenticated and "no_auth" not in spec.flags:
             return self._reject(client, NOAUTH)
-        client.last_command = spec.name
+        client.last_command = (
+            f"{spec.name}|{argv[1].lower().decode('latin-1')}"
+            if spec.name in CONTAINER_COMMANDS and argc > 1
+            else spec.name
+        )
         if client.in_multi:
             if "no_multi" in spec.flags:
                 return self._reject(client, "ERR Command not allowed inside a transaction")

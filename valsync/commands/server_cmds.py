@@ -234,7 +234,7 @@ def client_info_line(server: Server, client: object, now: int) -> str:
     return (
         f"id={client.id} addr={client.addr} laddr={client.laddr} fd={client.fd} "
         f"name={client.name.decode('utf-8', 'replace')} age={age} idle={idle} "
-        f"flags={client_flags(client)} db={client.db} sub=0 psub=0 ssub=0 "
+        f"flags={client_flags(client)} capa= db={client.db} sub=0 psub=0 ssub=0 "
         f"multi={len(client.multi_queue) if client.in_multi else -1} watch={len(client.watched)} "
         f"qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 "
         f"tot-mem=0 events=r cmd={client.last_command} user=default redir=-1 resp={client.resp} "
