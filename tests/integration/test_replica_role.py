@@ -253,3 +253,23 @@ def test_dual_channel_between_two_valsyncs(servers: list[ServerProcess]) -> None
     wait_synced(t, b)
     assert info(t, "stats")["sync_partial_ok"] == 1
     assert digest(b) == digest(t)
+
+
+def test_dual_channel_buffers_the_main_stream_during_a_slow_load(
+    servers: list[ServerProcess],
+) -> None:
+    primary = _primary(
+        servers, "9.1.2", "--dual-channel-replication-enabled", "yes", "--rdb-key-save-delay", "500"
+    )
+    p = connect(primary)
+    p.execute_command("DEBUG", "POPULATE", 3000)
+    replica = _valsync_replica(servers, primary, "--dual-channel-replication-enabled", "yes")
+    r = connect(replica)
+    wait_until(lambda: info(r)["master_sync_in_progress"] == 1, 20, "sync under way")
+    for i in range(200):
+        p.set(f"while-loading:{i}", i)
+    p.config_set("rdb-key-save-delay", 0)
+    wait_synced(p, r, timeout=60)
+    assert info(r)["replicas_repl_buffer_peak"] > 0
+    assert info(r)["replicas_repl_buffer_size"] == 0
+    assert digest(r) == digest(p)

@@ -90,6 +90,8 @@ class PrimaryLinkDriver:
         self._pre_psync = False
         self._send_lock = trio.Lock()
         self.nursery: trio.Nursery | None = None
+        self.repl_buffer_size = 0
+        self.repl_buffer_peak = 0
 
     # --- configuration ---------------------------------------------------------------------
 
@@ -340,6 +342,8 @@ class PrimaryLinkDriver:
                 async def buffer_main() -> None:
                     while True:
                         buffered.extend(await self._recv(cfg.get_int("repl-timeout")))
+                        self.repl_buffer_size = len(buffered)
+                        self.repl_buffer_peak = max(self.repl_buffer_peak, len(buffered))
 
                 nursery.start_soon(buffer_main)
                 rest = await self._full_sync(
@@ -348,6 +352,7 @@ class PrimaryLinkDriver:
                 nursery.cancel_scope.cancel()
             if rest:
                 raise LinkLost("unexpected bytes after the RDB on the RDB channel")
+        self.repl_buffer_size = 0
         self.log.notice(f"PRIMARY <-> REPLICA sync: applying {len(buffered)} buffered stream bytes")
         return bytes(buffered), endoff.offset
 
@@ -568,8 +573,8 @@ class PrimaryLinkDriver:
             f"master_sync_in_progress:{1 if self.state == 'sync' else 0}",
             f"slave_read_repl_offset:{self.read_offset if self.read_offset >= 0 else self.service.ids.master_repl_offset}",
             f"slave_repl_offset:{self.applied_offset if self.applied_offset >= 0 else self.service.ids.master_repl_offset}",
-            "replicas_repl_buffer_size:0",
-            "replicas_repl_buffer_peak:0",
+            f"replicas_repl_buffer_size:{self.repl_buffer_size}",
+            f"replicas_repl_buffer_peak:{self.repl_buffer_peak}",
         ]
         if self.state == "sync":
             total = self.sync_total
