@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -272,4 +273,35 @@ def test_dual_channel_buffers_the_main_stream_during_a_slow_load(
     wait_synced(p, r, timeout=60)
     assert info(r)["replicas_repl_buffer_peak"] > 0
     assert info(r)["replicas_repl_buffer_size"] == 0
+    assert digest(r) == digest(p)
+
+
+def test_dual_channel_buffer_stops_at_the_output_buffer_limit(servers: list[ServerProcess]) -> None:
+    primary = _primary(
+        servers,
+        "9.1.2",
+        "--dual-channel-replication-enabled",
+        "yes",
+        "--rdb-key-save-delay",
+        "1000",
+    )
+    p = connect(primary)
+    p.execute_command("DEBUG", "POPULATE", 2000)
+    replica = _valsync_replica(
+        servers,
+        primary,
+        "--dual-channel-replication-enabled",
+        "yes",
+        "--client-output-buffer-limit",
+        "replica 64kb 0 0",
+    )
+    r = connect(replica)
+    wait_until(lambda: info(r)["master_sync_in_progress"] == 1, 20, "sync under way")
+    for i in range(300):
+        p.set(f"bulk:{i}", "v" * 4000)
+    time.sleep(0.5)
+    peak = info(r)["replicas_repl_buffer_peak"]
+    assert 0 < peak < 64 * 1024 + 256 * 1024
+    p.config_set("rdb-key-save-delay", 0)
+    wait_synced(p, r, timeout=60)
     assert digest(r) == digest(p)

@@ -340,7 +340,10 @@ class PrimaryLinkDriver:
             async with trio.open_nursery() as nursery:
 
                 async def buffer_main() -> None:
-                    while True:
+                    # like Valkey, stop reading past the replica output-buffer hard limit:
+                    # TCP then pushes back on the primary until the load is done
+                    limit = cfg.client_output_buffer_limit("replica")[0]
+                    while not limit or len(buffered) < limit:
                         buffered.extend(await self._recv(cfg.get_int("repl-timeout")))
                         self.repl_buffer_size = len(buffered)
                         self.repl_buffer_peak = max(self.repl_buffer_peak, len(buffered))
