@@ -305,3 +305,33 @@ def test_dual_channel_buffer_stops_at_the_output_buffer_limit(servers: list[Serv
     p.config_set("rdb-key-save-delay", 0)
     wait_synced(p, r, timeout=60)
     assert digest(r) == digest(p)
+
+
+def test_dual_channel_restarts_when_the_rdb_channel_is_killed(servers: list[ServerProcess]) -> None:
+    primary = _primary(
+        servers,
+        "9.1.2",
+        "--dual-channel-replication-enabled",
+        "yes",
+        "--rdb-key-save-delay",
+        "1000",
+    )
+    p = connect(primary)
+    p.execute_command("DEBUG", "POPULATE", 3000)
+    replica = _valsync_replica(servers, primary, "--dual-channel-replication-enabled", "yes")
+    r = connect(replica)
+
+    def rdb_channel_id() -> int | None:
+        for line in p.execute_command("CLIENT", "LIST").decode().splitlines():
+            fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+            if fields.get("cmd") == "sync" and "S" in fields.get("flags", ""):
+                return int(fields["id"])
+        return None
+
+    victim = wait_until(rdb_channel_id, 20, "the RDB channel")
+    assert p.execute_command("CLIENT", "KILL", "ID", victim) == 1
+    p.config_set("rdb-key-save-delay", 0)
+    p.set("after-kill", 1)
+    wait_synced(p, r, timeout=60)
+    assert digest(r) == digest(p)
+    assert info(p, "stats")["sync_full"] >= 2
