@@ -38,7 +38,7 @@ from valsync.commands.errors import (
     wrong_arity,
 )
 from valsync.commands.registry import command
-from valsync.commands.sets import parse_cursor, scan_members, stringmatch
+from valsync.commands.sets import parse_cursor, parse_scan_options, scan_members, stringmatch
 from valsync.commands.strings import (
     _LongDoubleInf,
     format_long_double,
@@ -330,26 +330,7 @@ def hscan(ctx: CommandContext, argv: list[bytes]) -> Reply:
     h = _hash(ctx, argv[1])
     if h is None:
         return [b"0", []]
-    count, pattern, novalues = 10, None, False
-    i = 3
-    while i < len(argv):
-        opt = argv[i].lower()
-        left = len(argv) - i
-        if opt == b"count" and left >= 2:
-            count = parse_int(argv[i + 1])
-            if count < 1:
-                raise CommandError(SYNTAX)
-            i += 2
-        elif opt == b"match" and left >= 2:
-            pattern = None if argv[i + 1] == b"*" else argv[i + 1]
-            i += 2
-        elif opt == b"novalues":
-            novalues = True
-            i += 1
-        elif opt == b"noscores":
-            raise CommandError("ERR NOSCORES option can only be used in ZSCAN")
-        else:
-            raise CommandError(SYNTAX)
+    count, pattern, novalues = parse_scan_options(argv, b"novalues")
     next_cursor, fields = scan_members(iter(h), len(h), cursor, count)
     out: list[Reply] = []
     for f in fields:

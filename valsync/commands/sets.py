@@ -54,8 +54,12 @@ def parse_cursor(arg: bytes) -> int:
     return int(arg)
 
 
-def parse_scan_options(argv: list[bytes], noscores_ok: bool) -> tuple[int, bytes | None, bool]:
-    """COUNT, MATCH and NOSCORES after ``key cursor`` as ``scanGenericCommand`` reads them."""
+def parse_scan_options(
+    argv: list[bytes], only_keys_option: bytes | None
+) -> tuple[int, bytes | None, bool]:
+    """COUNT, MATCH and the keys-only flag after ``key cursor``, as ``scanGenericCommand``
+    reads them; ``only_keys_option`` is the flag this command accepts (``noscores`` for ZSCAN,
+    ``novalues`` for HSCAN, None for SSCAN)."""
     count, pattern, only_keys = 10, None, False
     i = 3
     while i < len(argv):
@@ -69,11 +73,10 @@ def parse_scan_options(argv: list[bytes], noscores_ok: bool) -> tuple[int, bytes
         elif opt == b"match" and left >= 2:
             pattern = None if argv[i + 1] == b"*" else argv[i + 1]
             i += 2
-        elif opt == b"novalues":
-            raise CommandError("ERR NOVALUES option can only be used in HSCAN")
-        elif opt == b"noscores":
-            if not noscores_ok:
-                raise CommandError("ERR NOSCORES option can only be used in ZSCAN")
+        elif opt in (b"novalues", b"noscores"):
+            if opt != only_keys_option:
+                owner = "HSCAN" if opt == b"novalues" else "ZSCAN"
+                raise CommandError(f"ERR {opt.decode().upper()} option can only be used in {owner}")
             only_keys = True
             i += 1
         else:
@@ -391,7 +394,7 @@ def sscan(ctx: CommandContext, argv: list[bytes]) -> Reply:
     s = _set(ctx, argv[1])
     if s is None:
         return [b"0", []]
-    count, pattern, _ = parse_scan_options(argv, noscores_ok=False)
+    count, pattern, _ = parse_scan_options(argv, None)
     nxt, members = scan_members(s, len(s), cursor, count)
     if pattern is not None:
         members = [m for m in members if stringmatch(pattern, m)]

@@ -1015,7 +1015,7 @@ def zscan(ctx: CommandContext, argv: list[bytes]) -> Reply:
     z = _zset(ctx, argv[1])
     if z is None:
         return [b"0", []]
-    count, pattern, noscores = parse_scan_options(argv, noscores_ok=True)
+    count, pattern, noscores = parse_scan_options(argv, b"noscores")
     ordered = (m for _, m in z.index)
     nxt, members = scan_members(ordered, len(z), cursor, count)
     out: list[Reply] = []
