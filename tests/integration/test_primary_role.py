@@ -6,7 +6,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,14 +20,6 @@ from tests.integration.support import (
     wait_until,
 )
 from tests.realvalkey import ServerProcess, start_valkey, start_valsync, valkey_cli_bin
-
-
-@pytest.fixture
-def primary_factory() -> Iterator[list[ServerProcess]]:
-    started: list[ServerProcess] = []
-    yield started
-    for server in reversed(started):
-        server.stop()
 
 
 def _valsync(started: list[ServerProcess], *args: str) -> ServerProcess:
@@ -47,16 +38,12 @@ def _replica(
 
 @pytest.mark.parametrize("version", ["8.1.8", "9.1.2"])
 @pytest.mark.parametrize("diskless", ["yes", "no"])
-def test_full_sync_then_stream(
-    primary_factory: list[ServerProcess], version: str, diskless: str
-) -> None:
-    primary = _valsync(
-        primary_factory, "--repl-diskless-sync", diskless, "--repl-diskless-sync-delay", "0"
-    )
+def test_full_sync_then_stream(servers: list[ServerProcess], version: str, diskless: str) -> None:
+    primary = _valsync(servers, "--repl-diskless-sync", diskless, "--repl-diskless-sync-delay", "0")
     p = connect(primary)
     p.execute_command("DEBUG", "POPULATE", 5000)
     populate_all_types(p)
-    replica = _replica(primary_factory, version, primary)
+    replica = _replica(servers, version, primary)
     r = connect(replica)
     wait_synced(p, r)
     # live writes after the sync, across DBs, in a transaction, with expiry rewrites
@@ -77,11 +64,11 @@ def test_full_sync_then_stream(
     assert info(p)["slave0"]["state"] == "online"
 
 
-def test_partial_resync_after_client_kill(primary_factory: list[ServerProcess]) -> None:
-    primary = _valsync(primary_factory, "--repl-diskless-sync-delay", "0")
+def test_partial_resync_after_client_kill(servers: list[ServerProcess]) -> None:
+    primary = _valsync(servers, "--repl-diskless-sync-delay", "0")
     p = connect(primary)
     populate_all_types(p, big=False)
-    replica = _replica(primary_factory, "8.1.8", primary)
+    replica = _replica(servers, "8.1.8", primary)
     r = connect(replica)
     wait_synced(p, r)
     before = info(p, "stats")
@@ -96,12 +83,10 @@ def test_partial_resync_after_client_kill(primary_factory: list[ServerProcess]) 
     assert r.get("gap:99") == b"99"
 
 
-def test_small_backlog_forces_full_sync(primary_factory: list[ServerProcess]) -> None:
-    primary = _valsync(
-        primary_factory, "--repl-diskless-sync-delay", "0", "--repl-backlog-size", "16384"
-    )
+def test_small_backlog_forces_full_sync(servers: list[ServerProcess]) -> None:
+    primary = _valsync(servers, "--repl-diskless-sync-delay", "0", "--repl-backlog-size", "16384")
     p = connect(primary)
-    replica = _replica(primary_factory, "8.1.8", primary)
+    replica = _replica(servers, "8.1.8", primary)
     r = connect(replica)
     wait_synced(p, r)
     replica.proc.send_signal(19)  # SIGSTOP: the replica falls behind
@@ -117,12 +102,12 @@ def test_small_backlog_forces_full_sync(primary_factory: list[ServerProcess]) ->
     assert digest(r) == digest(p)
 
 
-def test_three_replicas_share_one_fork(primary_factory: list[ServerProcess]) -> None:
-    primary = _valsync(primary_factory, "--repl-diskless-sync-delay", "3")
+def test_three_replicas_share_one_fork(servers: list[ServerProcess]) -> None:
+    primary = _valsync(servers, "--repl-diskless-sync-delay", "3")
     p = connect(primary)
     p.execute_command("DEBUG", "POPULATE", 20000)
     forks_before = info(p, "stats")["total_forks"]
-    replicas = [_replica(primary_factory, v, primary) for v in ("8.1.8", "8.1.8", "8.1.8")]
+    replicas = [_replica(servers, v, primary) for v in ("8.1.8", "8.1.8", "8.1.8")]
     clients = [connect(r) for r in replicas]
     for r in clients:
         wait_synced(p, r)
@@ -130,16 +115,16 @@ def test_three_replicas_share_one_fork(primary_factory: list[ServerProcess]) -> 
     assert all(digest(r) == digest(p) for r in clients)
 
 
-def test_replica_attaches_to_running_disk_bgsave(primary_factory: list[ServerProcess]) -> None:
-    primary = _valsync(primary_factory, "--repl-diskless-sync", "no", "--rdb-key-save-delay", "200")
+def test_replica_attaches_to_running_disk_bgsave(servers: list[ServerProcess]) -> None:
+    primary = _valsync(servers, "--repl-diskless-sync", "no", "--rdb-key-save-delay", "200")
     p = connect(primary)
     p.execute_command("DEBUG", "POPULATE", 5000)
-    first = _replica(primary_factory, "8.1.8", primary)
+    first = _replica(servers, "8.1.8", primary)
     wait_until(
         lambda: info(p, "persistence")["rdb_bgsave_in_progress"] == 1 or "slave0" in info(p),
         what="bgsave",
     )
-    second = _replica(primary_factory, "8.1.8", primary)
+    second = _replica(servers, "8.1.8", primary)
     r1, r2 = connect(first), connect(second)
     wait_until(lambda: sum(1 for k in info(p) if k.startswith("slave")) == 2, what="two replicas")
     p.config_set("rdb-key-save-delay", 0)
@@ -149,10 +134,8 @@ def test_replica_attaches_to_running_disk_bgsave(primary_factory: list[ServerPro
     assert digest(r1) == digest(p) == digest(r2)
 
 
-def test_valkey_cli_rdb_loads_in_real_valkey(
-    primary_factory: list[ServerProcess], tmp_path: Path
-) -> None:
-    primary = _valsync(primary_factory, "--repl-diskless-sync-delay", "0")
+def test_valkey_cli_rdb_loads_in_real_valkey(servers: list[ServerProcess], tmp_path: Path) -> None:
+    primary = _valsync(servers, "--repl-diskless-sync-delay", "0")
     p = connect(primary)
     populate_all_types(p)
     out = tmp_path / "dump.rdb"
@@ -165,12 +148,12 @@ def test_valkey_cli_rdb_loads_in_real_valkey(
     assert res.returncode == 0, res.stderr
     assert "Transfer finished with success" in res.stdout + res.stderr
     loaded = start_valkey("8.1.8", "--dbfilename", "dump.rdb", dir=tmp_path)
-    primary_factory.append(loaded)
+    servers.append(loaded)
     assert digest(connect(loaded)) == digest(p)
 
 
-def test_valkey_cli_replica_prints_writes(primary_factory: list[ServerProcess]) -> None:
-    primary = _valsync(primary_factory, "--repl-diskless-sync-delay", "0")
+def test_valkey_cli_replica_prints_writes(servers: list[ServerProcess]) -> None:
+    primary = _valsync(servers, "--repl-diskless-sync-delay", "0")
     p = connect(primary)
     cli = subprocess.Popen(
         [valkey_cli_bin(), "-p", str(primary.port), "--replica"],
@@ -195,8 +178,8 @@ def test_valkey_cli_replica_prints_writes(primary_factory: list[ServerProcess]) 
     assert '"set","seen-by-cli","yes"' in output.replace("SET", "set")
 
 
-def test_legacy_sync_gets_payload_then_stream(primary_factory: list[ServerProcess]) -> None:
-    primary = _valsync(primary_factory)
+def test_legacy_sync_gets_payload_then_stream(servers: list[ServerProcess]) -> None:
+    primary = _valsync(servers)
     p = connect(primary)
     p.set("k", "v")
     data = raw_exchange(primary.port, b"SYNC\r\n", read_for=1.0, until=b"REDIS0011")
@@ -231,9 +214,9 @@ def test_legacy_sync_gets_payload_then_stream(primary_factory: list[ServerProces
     ],
 )
 def test_seed_error_replies_from_a_socket(
-    primary_factory: list[ServerProcess], request_bytes: bytes, expected: bytes
+    servers: list[ServerProcess], request_bytes: bytes, expected: bytes
 ) -> None:
-    primary = _valsync(primary_factory)
+    primary = _valsync(servers)
     if request_bytes.startswith(b"REPLCONF rdb-filter-only functions"):
         # as in the capture: SYNC only after the +OK arrived (else it is "pending output")
         with socket.create_connection(("127.0.0.1", primary.port), timeout=5) as s:
@@ -246,10 +229,10 @@ def test_seed_error_replies_from_a_socket(
     assert raw_exchange(primary.port, request_bytes, read_for=0.3) == expected
 
 
-def test_nomasterlink_while_link_down(primary_factory: list[ServerProcess]) -> None:
+def test_nomasterlink_while_link_down(servers: list[ServerProcess]) -> None:
     from tests.realvalkey import free_port
 
-    replica = _valsync(primary_factory, "--replicaof", "127.0.0.1", str(free_port()))
+    replica = _valsync(servers, "--replicaof", "127.0.0.1", str(free_port()))
     expected = b"-NOMASTERLINK Can't SYNC while not connected with my master\r\n"
     assert raw_exchange(replica.port, b"PSYNC ? -1\r\n", read_for=0.3) == expected
     assert raw_exchange(replica.port, b"SYNC\r\n", read_for=0.3) == expected
@@ -257,11 +240,9 @@ def test_nomasterlink_while_link_down(primary_factory: list[ServerProcess]) -> N
 
 @pytest.mark.parametrize("diskless", ["yes", "no"])
 def test_valkey_cli_rdb_both_framings(
-    primary_factory: list[ServerProcess], tmp_path: Path, diskless: str
+    servers: list[ServerProcess], tmp_path: Path, diskless: str
 ) -> None:
-    primary = _valsync(
-        primary_factory, "--repl-diskless-sync", diskless, "--repl-diskless-sync-delay", "0"
-    )
+    primary = _valsync(servers, "--repl-diskless-sync", diskless, "--repl-diskless-sync-delay", "0")
     p = connect(primary)
     p.execute_command("DEBUG", "POPULATE", 1000)
     out = tmp_path / "dump.rdb"
@@ -283,10 +264,8 @@ def test_valkey_cli_rdb_both_framings(
     )
 
 
-def test_valkey_cli_functions_rdb_has_no_keys(
-    primary_factory: list[ServerProcess], tmp_path: Path
-) -> None:
-    primary = _valsync(primary_factory, "--repl-diskless-sync-delay", "0")
+def test_valkey_cli_functions_rdb_has_no_keys(servers: list[ServerProcess], tmp_path: Path) -> None:
+    primary = _valsync(servers, "--repl-diskless-sync-delay", "0")
     p = connect(primary)
     p.set("k", "v")
     out = tmp_path / "functions.rdb"
@@ -305,11 +284,9 @@ def test_valkey_cli_functions_rdb_has_no_keys(
 
 
 @pytest.mark.parametrize("version", ["8.1.8", "9.1.2"])
-def test_dual_channel_sync_to_real_replica(
-    primary_factory: list[ServerProcess], version: str
-) -> None:
+def test_dual_channel_sync_to_real_replica(servers: list[ServerProcess], version: str) -> None:
     primary = _valsync(
-        primary_factory,
+        servers,
         "--dual-channel-replication-enabled",
         "yes",
         "--repl-diskless-sync-delay",
@@ -319,9 +296,7 @@ def test_dual_channel_sync_to_real_replica(
     p.execute_command("DEBUG", "POPULATE", 5000)
     populate_all_types(p)
     before = info(p, "stats")
-    replica = _replica(
-        primary_factory, version, primary, "--dual-channel-replication-enabled", "yes"
-    )
+    replica = _replica(servers, version, primary, "--dual-channel-replication-enabled", "yes")
     r = connect(replica)
     for i in range(200):
         p.set(f"during:{i}", i)
@@ -336,9 +311,9 @@ def test_dual_channel_sync_to_real_replica(
     assert len(lines) == 1 and lines[0]["type"] == "replica" and lines[0]["state"] == "online"
 
 
-def test_dual_channel_states_during_a_slow_transfer(primary_factory: list[ServerProcess]) -> None:
+def test_dual_channel_states_during_a_slow_transfer(servers: list[ServerProcess]) -> None:
     primary = _valsync(
-        primary_factory,
+        servers,
         "--dual-channel-replication-enabled",
         "yes",
         "--repl-diskless-sync-delay",
@@ -348,9 +323,7 @@ def test_dual_channel_states_during_a_slow_transfer(primary_factory: list[Server
     )
     p = connect(primary)
     p.execute_command("DEBUG", "POPULATE", 3000)
-    replica = _replica(
-        primary_factory, "9.1.2", primary, "--dual-channel-replication-enabled", "yes"
-    )
+    replica = _replica(servers, "9.1.2", primary, "--dual-channel-replication-enabled", "yes")
 
     def both_channels() -> bool:
         types = {(v["type"], v["state"]) for k, v in info(p).items() if k.startswith("slave")}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -17,14 +16,6 @@ from tests.integration.support import (
     wait_until,
 )
 from tests.realvalkey import ServerProcess, start_valkey, start_valsync
-
-
-@pytest.fixture
-def servers() -> Iterator[list[ServerProcess]]:
-    started: list[ServerProcess] = []
-    yield started
-    for server in reversed(started):
-        server.stop()
 
 
 def _primary(servers: list[ServerProcess], version: str, *args: str) -> ServerProcess:

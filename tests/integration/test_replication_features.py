@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,16 +19,6 @@ from tests.integration.support import (
     wait_until,
 )
 from tests.realvalkey import ServerProcess, start_valkey, start_valsync
-
-
-@pytest.fixture
-def servers() -> Iterator[list[ServerProcess]]:
-    started: list[ServerProcess] = []
-    yield started
-    for server in reversed(started):
-        if server.proc.poll() is None:
-            server.proc.send_signal(signal.SIGCONT)
-        server.stop()
 
 
 def _valsync(servers: list[ServerProcess], *args: str, dir: Path | None = None) -> ServerProcess:
