@@ -559,9 +559,6 @@ class PrimaryLinkDriver:
     def send_ack_now(self) -> None:
         """REPLCONF GETACK arriving outside the stream loop (handled inline there)."""
 
-    def cron(self) -> None:
-        """Nothing periodic beyond the link task's own timers (ACKs, repl-timeout)."""
-
     # --- INFO / ROLE -----------------------------------------------------------------------
 
     def info_lines(self) -> list[str]:

@@ -180,14 +180,17 @@ class ReplicationService:
         if self.backlog is not None:
             self.backlog.append(data)
         self.ids.master_repl_offset += len(data)
+        if not self.links:
+            return
+        limits = self.server.config.client_output_buffer_limit("replica")
         for link in list(self.links.values()):
             if link.info.state is ReplicaState.WAIT_BGSAVE_START or link.info.rdb_only:
                 continue
             link.stream_bytes(data)
-            self._check_output_limits(link)
+            self._check_output_limits(link, limits)
 
-    def _check_output_limits(self, link: ReplicaLink) -> None:
-        hard, soft, soft_seconds = self.server.config.client_output_buffer_limit("replica")
+    def _check_output_limits(self, link: ReplicaLink, limits: tuple[int, int, int]) -> None:
+        hard, soft, soft_seconds = limits
         size = link.queued_bytes
         over = False
         if hard and size >= hard:
@@ -644,7 +647,6 @@ class ReplicationService:
             self.log.notice(
                 f"Replication backlog freed after {ttl} seconds without connected replicas."
             )
-        self.primary.cron()
 
     # --- INFO / ROLE / WAIT ----------------------------------------------------------------
 
