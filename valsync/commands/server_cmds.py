@@ -7,7 +7,7 @@ import time
 from typing import TYPE_CHECKING, cast
 
 from valsync import VALKEY_COMPAT_VERSION
-from valsync.commands.context import CommandContext
+from valsync.commands.context import ClientState, CommandContext
 from valsync.commands.errors import (
     DB_INDEX_OUT_OF_RANGE,
     SYNTAX,
@@ -209,10 +209,7 @@ def hello(ctx: CommandContext, argv: list[bytes]) -> Reply:
 # --- CLIENT -------------------------------------------------------------------------------
 
 
-def client_flags(client: object) -> str:
-    from valsync.commands.context import ClientState
-
-    assert isinstance(client, ClientState)
+def client_flags(client: ClientState) -> str:
     flags = ""
     if client.is_replica:
         flags += "S"
@@ -225,10 +222,7 @@ def client_flags(client: object) -> str:
     return flags or "N"
 
 
-def client_info_line(server: Server, client: object, now: int) -> str:
-    from valsync.commands.context import ClientState
-
-    assert isinstance(client, ClientState)
+def client_info_line(server: Server, client: ClientState, now: int) -> str:
     age = (now - client.created_ms) // 1000
     idle = (now - client.last_interaction_ms) // 1000
     return (
@@ -243,10 +237,7 @@ def client_info_line(server: Server, client: object, now: int) -> str:
     )
 
 
-def _client_type(client: object) -> str:
-    from valsync.commands.context import ClientState
-
-    assert isinstance(client, ClientState)
+def _client_type(client: ClientState) -> str:
     if client.is_primary_link:
         return "master"
     if client.is_replica:
@@ -377,10 +368,7 @@ def _client_kill(ctx: CommandContext, server: Server, argv: list[bytes]) -> Repl
     return killed
 
 
-def _kill(client: object) -> None:
-    from valsync.commands.context import ClientState
-
-    assert isinstance(client, ClientState)
+def _kill(client: ClientState) -> None:
     kill = client.extra.get("kill")
     client.kill_requested = True
     if callable(kill):
