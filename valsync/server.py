@@ -80,6 +80,8 @@ class Server:
         self.nursery: Any = None
         self.applying_primary_stream = False
         self.functions: list[bytes] = []
+        self.notify_classes = ""
+        """The class letters of ``notify-keyspace-events`` in force ("" = notifications off)."""
         self._spec_cache: dict[bytes, CommandSpec] = {}
         self.lazy_expire_unlink = config.get_bool("lazyfree-lazy-expire")
         self.min_replicas_to_write = config.get_int("min-replicas-to-write")
@@ -160,6 +162,9 @@ class Server:
                 listeners.discard(wake)
                 if not listeners:
                     del self.key_ready_listeners[(dbid, key)]
+
+    def notify_keyspace_event(self, klass: str, event: str, key: bytes, dbid: int) -> None:
+        """Publish a keyspace notification (filled in by the pub/sub layer)."""
 
     # --- roles -------------------------------------------------------------------------
 

@@ -65,6 +65,9 @@ class ClientState:
     context: Any = None
     pending_output: bool = False
     handoff: Any = None
+    deliver: Callable[[Reply], None] | None = None
+    """Pushes a reply to this client outside the request/reply cycle (pub/sub messages,
+    MONITOR lines); encoded in the client's protocol. None for clients with no socket."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -193,6 +196,17 @@ class CommandContext:
                 Propagated(self.client.db, self._rewritten if self._rewritten is not None else argv)
             )
         self._rewritten = None
+
+    def notify(self, klass: str, event: str, key: bytes, dbid: int | None = None) -> None:
+        """Valkey's ``notifyKeyspaceEvent``: ``klass`` is the event's class letter as in
+        ``notify-keyspace-events`` (``g`` generic, ``$`` string, ``l`` list, ``s`` set,
+        ``h`` hash, ``z`` zset, ``t`` stream, ``x`` expired, ``e`` evicted, ``n`` new,
+        ``m`` key-miss), ``event`` its name (``set``, ``lpush``, ``del``, ``expired``...)."""
+        server = self.server
+        if server is not None and server.notify_classes:
+            server.notify_keyspace_event(
+                klass, event, key, self.client.db if dbid is None else dbid
+            )
 
     def take_propagated(self) -> list[Propagated]:
         out, self.propagated = self.propagated, []

@@ -57,6 +57,7 @@ class ClientConnection:
         self.parser.authenticated = self.client.authenticated
         self.scope = trio.CancelScope()
         self.client.extra["kill"] = self.kill
+        self.client.deliver = self._deliver
         self._out = bytearray()
         self._writer_wake = trio.Event()
         self._drained = trio.Event()
@@ -122,6 +123,11 @@ class ClientConnection:
                 )
                 self._broken = True
                 self.scope.cancel()
+
+    def _deliver(self, reply: Reply) -> None:
+        out = bytearray()
+        encode(reply, out, self.client.resp)
+        self._queue(out)
 
     def _write_some(self) -> None:
         try:
