@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.differential import Differ, RawClient, parse_command
+from tests.differential import Differ, RawClient, ReplicaStream
 from tests.realvalkey import ServerProcess, start_valkey
 from tests.unit.cmdutil import Harness
 
@@ -244,27 +244,14 @@ def test_geo_propagation_matches_valkey() -> None:
     server = start_valkey("8.1.8", "--repl-diskless-sync", "no")
     try:
         with RawClient(server.port) as client:
-            link = RawClient(server.port, timeout=10.0)
-            link.send("SYNC")
-            line = b""
-            while not line.startswith(b"$"):
-                line = link._line().lstrip(b"\n")
-            link._exact(int(line[1:-2]))
+            stream = ReplicaStream(server.port)
             harness = Harness()
             for argv in GEO_PROPAGATION:
                 assert harness.wire(*argv) == client.call(*argv), argv
             client.call("SET", "end-marker", "x")
-            real: list[list[bytes]] = []
-            while not real or real[-1][:2] != [b"SET", b"end-marker"]:
-                while link.buf[link.pos : link.pos + 1] == b"\n" or link.pos >= len(link.buf):
-                    if link.pos >= len(link.buf):
-                        link._fill()
-                    else:
-                        link.pos += 1
-                argv = parse_command(link.read_reply())
-                if argv[0].upper() not in (b"PING", b"SELECT"):
-                    real.append(argv)
-            link.close()
+            seen = stream.read_commands(lambda argv: argv[:2] == [b"SET", b"end-marker"])
+            stream.close()
+        real = [argv for argv in seen if argv[0].upper() != b"SELECT"]
         assert [argv for _, argv in harness.propagated] == real[:-1]
     finally:
         server.stop()
