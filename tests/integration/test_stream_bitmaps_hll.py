@@ -42,6 +42,17 @@ def bitmap_writes(p: valkey.Valkey) -> None:
     p.execute_command("SELECT", 0)
 
 
+def stream_and_compare(p: valkey.Valkey, r: valkey.Valkey) -> None:
+    """Write through ``p`` once ``r`` is in sync; the two must end equal, offsets included."""
+    wait_synced(p, r)
+    bitmap_writes(p)
+    wait_synced(p, r)
+    assert digest(r) == digest(p)
+    assert info(r)["slave_repl_offset"] == info(p)["master_repl_offset"]
+    for key in ("bm:a", "bm:or", "bm:f", "bm:b"):
+        assert r.get(key) == p.get(key), key
+
+
 @pytest.mark.parametrize("version", ["8.1.8", "9.1.2"])
 def test_real_primary_streams_to_valsync_replica(
     servers: list[ServerProcess], version: str
@@ -54,14 +65,7 @@ def test_real_primary_streams_to_valsync_replica(
         "--enable-debug-command", "yes", "--replicaof", "127.0.0.1", str(primary.port)
     )
     servers.append(replica)
-    r = connect(replica)
-    wait_synced(p, r)
-    bitmap_writes(p)
-    wait_synced(p, r)
-    assert digest(r) == digest(p)
-    assert info(r)["slave_repl_offset"] == info(p)["master_repl_offset"]
-    for key in ("bm:a", "bm:or", "bm:f", "bm:b"):
-        assert r.get(key) == p.get(key), key
+    stream_and_compare(p, connect(replica))
 
 
 @pytest.mark.parametrize("version", ["8.1.8", "9.1.2"])
@@ -74,11 +78,4 @@ def test_valsync_primary_streams_to_real_replica(
     p.setbit("before", 100, 1)
     replica = start_valkey(version, "--replicaof", "127.0.0.1", str(primary.port))
     servers.append(replica)
-    r = connect(replica)
-    wait_synced(p, r)
-    bitmap_writes(p)
-    wait_synced(p, r)
-    assert digest(r) == digest(p)
-    assert info(r)["slave_repl_offset"] == info(p)["master_repl_offset"]
-    for key in ("bm:a", "bm:or", "bm:f", "bm:b"):
-        assert r.get(key) == p.get(key), key
+    stream_and_compare(p, connect(replica))
