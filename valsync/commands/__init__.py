@@ -35,6 +35,7 @@ HANDLER_MODULES = (
     "scripting",
     "functions",
     "introspection",
+    "lolwut",
     "digest",
     "server_cmds",
     "replication_cmds",
