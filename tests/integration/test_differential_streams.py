@@ -18,7 +18,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.differential import Differ, RawClient, ReplicaStream
+from tests.differential import (
+    Differ,
+    RawClient,
+    ReplyTree,
+    harness_propagation,
+    real_propagation,
+)
+from tests.differential import dump_reply_tree as _dump
+from tests.differential import parse_reply_tree as _parse
 from tests.realvalkey import ServerProcess, start_valkey
 from tests.unit.cmdutil import Harness
 from valsync.commands import BlockRequest
@@ -31,7 +39,7 @@ GROUPS = ["g1", "g1", "g2"]
 CONSUMERS = ["c1", "c2", "c3"]
 COUNTS = ["0", "1", "2", "3", "10", "-1", "x"]
 
-Tree = tuple[bytes, object]
+Tree = ReplyTree
 
 
 @pytest.fixture(scope="module")
@@ -42,34 +50,6 @@ def server() -> Iterator[ServerProcess]:
 
 
 # --- normalisation of clock readings ---------------------------------------------------------
-
-
-def _parse(raw: bytes, pos: int = 0) -> tuple[Tree, int]:
-    end = raw.index(b"\r\n", pos)
-    line = raw[pos : end + 2]
-    kind = line[:1]
-    pos = end + 2
-    if kind in (b"$", b"=", b"!"):
-        n = int(line[1:-2])
-        if n < 0:
-            return (line, b""), pos
-        return (line, raw[pos : pos + n + 2]), pos + n + 2
-    if kind in (b"*", b"~", b">", b"%"):
-        n = max(int(line[1:-2]), 0) * (2 if kind == b"%" else 1)
-        children = []
-        for _ in range(n):
-            child, pos = _parse(raw, pos)
-            children.append(child)
-        return (line, children), pos
-    return (line, b""), pos
-
-
-def _dump(node: Tree) -> bytes:
-    line, body = node
-    if isinstance(body, list):
-        return line + b"".join(_dump(c) for c in body)
-    assert isinstance(body, bytes)
-    return line + body
 
 
 _CLOCK_KEYS = {b"idle", b"inactive", b"seen-time", b"active-time"}
@@ -406,20 +386,12 @@ def _scrub_time(argv: list[bytes]) -> list[bytes]:
 
 
 def test_propagation_matches_valkey() -> None:
-    """What a replica receives for each stream write equals what valsync propagates."""
+    """What a replica receives for each stream write equals what valsync propagates
+    (commands, arguments and MULTI/EXEC grouping; XCLAIM's TIME reads the clock)."""
     server = start_valkey("8.1.8", "--repl-diskless-sync", "no")
     try:
-        with RawClient(server.port) as client:
-            link = ReplicaStream(server.port)
-            harness = Harness()
-            for argv in PROPAGATION_SCRIPT:
-                client.call(*argv)
-                harness.run(*argv)
-            client.call("SET", "end-marker", "x")
-            real = link.read_commands(lambda a: a[:2] == [b"SET", b"end-marker"])
-            link.close()
-        real = [a for a in real[:-1] if a[0].upper() not in (b"SELECT", b"MULTI", b"EXEC")]
-        mine = [argv for _, argv in harness.propagated]
-        assert [_scrub_time(a) for a in mine] == [_scrub_time(a) for a in real]
+        real = real_propagation(server.port, PROPAGATION_SCRIPT)
     finally:
         server.stop()
+    mine = harness_propagation(Harness(), PROPAGATION_SCRIPT)
+    assert [_scrub_time(a) for a in mine] == [_scrub_time(a) for a in real]

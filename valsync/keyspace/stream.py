@@ -26,6 +26,8 @@ from typing import Final
 
 from sortedcontainers import SortedDict
 
+from valsync.keyspace.canonical import is_canonical_int
+
 StreamID = tuple[int, int]
 
 U64_MAX: Final = (1 << 64) - 1
@@ -96,25 +98,6 @@ def signed_delta(a: int, b: int) -> int:
 # --- listpack sizes (the node split rule needs them exact) ------------------------------
 
 
-def _canonical_int(s: bytes) -> int | None:
-    n = len(s)
-    if n == 0 or n > 20:
-        return None
-    c = s[0]
-    if c == 0x2D:
-        if n == 1 or s[1] == 0x30:
-            return None
-        digits = s[1:]
-    else:
-        if c == 0x30:
-            return 0 if n == 1 else None
-        digits = s
-    if not digits.isdigit() or not digits.isascii():
-        return None
-    v = int(s)
-    return v if _I64_MIN <= v <= _I64_MAX else None
-
-
 def _backlen_size(n: int) -> int:
     return 1 if n <= 127 else 2 if n < 16383 else 3 if n < 2097151 else 4 if n < 268435455 else 5
 
@@ -136,9 +119,8 @@ def lp_int_size(v: int) -> int:
 
 def lp_str_size(s: bytes) -> int:
     """Bytes of one string element; integer-looking strings are stored as integers."""
-    v = _canonical_int(s)
-    if v is not None:
-        return lp_int_size(v)
+    if is_canonical_int(s):
+        return lp_int_size(int(s))
     n = len(s)
     head = 1 if n < 64 else 2 if n < 4096 else 5
     return head + n + _backlen_size(head + n)
