@@ -287,6 +287,7 @@ NODE_SCRIPT = (
     + [["XADD", "big", f"{i}-1", "other", "v"] for i in range(260, 280)]
     + [
         ["XINFO", "STREAM", "big"],
+        ["DUMP", "big"],
         ["XDEL", "big", "5-1", "101-1", "150-1"],
         ["XTRIM", "big", "MAXLEN", "~", "150"],
         ["XINFO", "STREAM", "big"],
@@ -296,18 +297,24 @@ NODE_SCRIPT = (
         ["XTRIM", "big", "MAXLEN", "~", "10", "LIMIT", "5"],
         ["XTRIM", "big", "MINID", "=", "270"],
         ["XINFO", "STREAM", "big", "FULL", "COUNT", "3"],
+        ["DUMP", "big"],
         ["XADD", "huge", "1-1", "f", "v" * 3000],
         ["XADD", "huge", "1-2", "f", "v" * 3000],
         ["XADD", "huge", "1-3", "f", "v"],
         ["XINFO", "STREAM", "huge"],
         ["XTRIM", "huge", "MAXLEN", "~", "1"],
+        ["DUMP", "huge"],
+        ["XADD", "empty", "1-1", "f", "v"],
+        ["XDEL", "empty", "1-1"],
+        ["DUMP", "empty"],
     ]
 )
 
 
 @pytest.mark.parametrize("resp", [2, 3])
 def test_nodes_and_approximate_trimming_match_valkey(server: ServerProcess, resp: int) -> None:
-    """Node boundaries (100 entries, 4096 bytes) decide ``~`` trimming and XINFO's counters."""
+    """Node boundaries (100 entries, 4096 bytes) decide ``~`` trimming and XINFO's counters;
+    DUMP shows the node listpacks byte for byte."""
     differ = Differ(server, resp=resp)
     try:
         differ.reset()
