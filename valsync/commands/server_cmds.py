@@ -510,7 +510,10 @@ def _command_info(spec: CommandSpec) -> Reply:
     return [
         spec.name.encode(),
         spec.arity,
-        [SimpleString(f) for f in sorted(spec.flags)],
+        [
+            SimpleString(f)
+            for f in sorted(spec.flags | ({"movablekeys"} if spec.key_finder else set()))
+        ],
         spec.first_key,
         spec.last_key,
         spec.step,
