@@ -34,7 +34,7 @@ NOT_YET_LANDED = {
     "streams": {"xack", "xadd", "xautoclaim", "xclaim", "xdel", "xgroup", "xinfo", "xlen"}
     | {"xpending", "xrange", "xread", "xreadgroup", "xrevrange", "xsetid", "xtrim"},
     "hyperloglog": {"pfadd", "pfcount", "pfdebug", "pfmerge", "pfselftest"},
-    "sort/lcs/lolwut": {"sort", "sort_ro", "lcs", "lolwut"},
+    "lcs/lolwut": {"lcs", "lolwut"},
     "introspection": {"slowlog", "latency", "commandlog", "monitor", "module"},
     "server": {"bgrewriteaof", "waitaof", "failover"},
     "keyspace": {"migrate", "memory"},
@@ -61,6 +61,8 @@ GETKEYS_CASES = [
     ["bitfield", "a", "GET", "u8", "0"],
     ["bitfield", "a", "SET", "u8", "0", "1"],
     ["zinter", "2", "a", "b"],
+    ["sort", "a", "BY", "x", "LIMIT", "0", "1", "STORE", "b"],
+    ["sort_ro", "a", "GET", "#"],
 ]
 
 
