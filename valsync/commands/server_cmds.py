@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, cast
 
 from valsync import VALKEY_COMPAT_VERSION
 from valsync.commands.context import ClientState, CommandContext
+from valsync.commands.debug import DEBUG_SUBCOMMANDS, lookup_debug_subcommand
 from valsync.commands.errors import (
     DB_INDEX_OUT_OF_RANGE,
     SYNTAX,
@@ -777,9 +778,13 @@ def debug(ctx: CommandContext, argv: list[bytes]) -> Reply:
             nosave=b"nosave" in [a.lower() for a in argv[2:]]
         )
         return reply
+    handler = lookup_debug_subcommand(argv)
+    if handler is not None:
+        return handler(server, ctx, argv[2:])
     if sub == b"help":
         return [
             b"DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            *(name.upper() for name in sorted(DEBUG_SUBCOMMANDS)),
             b"DIGEST",
             b"DIGEST-VALUE",
             b"OBJECT",
