@@ -36,6 +36,7 @@ HANDLER_MODULES = (
     "functions",
     "introspection",
     "lolwut",
+    "command_table",
     "digest",
     "server_cmds",
     "replication_cmds",
