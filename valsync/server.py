@@ -32,6 +32,7 @@ from valsync.config import Config
 from valsync.keyspace import Keyspace
 from valsync.log import ServerLog
 from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Reply
+from valsync.scripting.state import ScriptingState
 from valsync.stats import Stats
 
 if TYPE_CHECKING:
@@ -80,6 +81,7 @@ class Server:
         self.nursery: Any = None
         self.applying_primary_stream = False
         self.functions: list[bytes] = []
+        self.scripting = ScriptingState(self._script_log)
         self.notify_classes = ""
         """The class letters of ``notify-keyspace-events`` in force ("" = notifications off)."""
         self._spec_cache: dict[bytes, CommandSpec] = {}
@@ -94,6 +96,9 @@ class Server:
         """Directives read on every command are cached; CONFIG SET refreshes them."""
         self.lazy_expire_unlink = self.config.get_bool("lazyfree-lazy-expire")
         self.min_replicas_to_write = self.config.get_int("min-replicas-to-write")
+
+    def _script_log(self, level: str, message: str) -> None:
+        self.log.log(level, message)
 
     # --- clients -----------------------------------------------------------------------
 
@@ -208,7 +213,7 @@ class Server:
         repl = self.repl
         replica = repl is not None and repl.is_replica
         if self.loading or replica or (repl is not None and self.min_replicas_to_write):
-            refusal = self.refusal(client, spec.name, spec.flags)
+            refusal = self.refusal(client, spec.name, spec.effective_flags(self, argv))
             if refusal is not None:
                 return self._reject(client, refusal)
         ctx: CommandContext | None = client.context
@@ -316,7 +321,7 @@ class Server:
             if isinstance(spec, ErrorReply):
                 replies.append(spec)
                 continue
-            refusal = self.refusal(client, spec.name, spec.flags)
+            refusal = self.refusal(client, spec.name, spec.effective_flags(self, argv))
             if refusal is not None:
                 replies.append(ErrorReply(refusal))
                 continue
