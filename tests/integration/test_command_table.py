@@ -37,7 +37,7 @@ NOT_YET_LANDED = {
     "lcs/lolwut": {"lcs", "lolwut"},
     "introspection": {"slowlog", "latency", "commandlog", "monitor", "module"},
     "server": {"bgrewriteaof", "waitaof", "failover"},
-    "keyspace": {"migrate", "memory"},
+    "keyspace": {"migrate"},
 }
 
 GETKEYS_CASES = [
