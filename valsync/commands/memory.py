@@ -23,7 +23,7 @@ from valsync.commands.keys import object_encoding
 from valsync.commands.registry import command
 from valsync.keyspace.values import HashValue, Value, ZSetValue
 from valsync.rdb import intset, listpack
-from valsync.rdb.writer import score_text
+from valsync.rdb.writer import encode_object, score_text
 from valsync.resp.reply import OK, Double, MapReply, Reply, SimpleString, Verbatim
 
 if TYPE_CHECKING:
@@ -145,7 +145,8 @@ def value_usage(key: bytes, value: Value, samples: int = DEFAULT_SAMPLES) -> int
             return OBJECT_HEADER + alloc_size(listpack_size(flat))
         sizes = [_sds(len(m)) + SKIPLIST_ENTRY for m in islice(value.scores, limit)]
         return OBJECT_HEADER + _scaled(sizes, len(value))
-    return OBJECT_HEADER + alloc_size(len(value.payload))
+    # streams and module values: their serialized size stands in for their allocation
+    return OBJECT_HEADER + alloc_size(len(encode_object(value, key) or b""))
 
 
 def listpack_size(items: Iterable[bytes]) -> int:
