@@ -14,6 +14,7 @@ Typical use (one real server per module, a fresh :class:`Differ` per example)::
 
 from __future__ import annotations
 
+import itertools
 import socket
 import time
 from collections.abc import Callable, Sequence
@@ -208,3 +209,36 @@ def _elements(raw: bytes) -> object:
     if isinstance(value, list):
         return sorted(repr(v) for v in value)
     return raw
+
+
+_MARKS = itertools.count()
+
+
+def run_and_compare(
+    server: ServerProcess,
+    stream: ReplicaStream,
+    resp: int,
+    commands: Sequence[Sequence[Arg]],
+    state: Sequence[Sequence[Arg]] = (),
+) -> None:
+    """Run ``commands`` then the ``state`` reads on a fresh :class:`Differ` and on ``server``:
+    every reply, then DEBUG DIGEST, then the commands each side propagated (read from
+    ``stream``, a SYNC replica of ``server``) must match. PEXPIREAT is left out of the last
+    comparison: its absolute time comes from each side's clock."""
+    differ = Differ(server, resp=resp)
+    try:
+        mark = str(next(_MARKS)).encode()
+        differ.check("SET", "begin", mark)
+        stream.read_commands(lambda argv: argv == [b"SET", b"begin", mark])
+        differ.harness.propagated.clear()
+        for argv in [*commands, *state]:
+            differ.check(*argv)
+        differ.check_digest()
+        differ.real.call("SET", "end", mark)
+        got = stream.read_commands(lambda argv: argv == [b"SET", b"end", mark])[:-1]
+        skip = (b"SELECT", b"PEXPIREAT")
+        real = [a for a in got if a[0].upper() not in skip]
+        ours = [argv for _, argv in differ.harness.propagated if argv[0].upper() not in skip]
+        assert ours == real, f"{commands}: propagated {ours} != {real}"
+    finally:
+        differ.close()

@@ -696,6 +696,7 @@ _SPECS: tuple[_Directive, ...] = (
     _d("set-max-listpack-value", _Int(64, 0, _LONG_MAX)),
     _d("zset-max-listpack-entries", _Int(128, 0, _LONG_MAX), "zset-max-ziplist-entries"),
     _d("zset-max-listpack-value", _Int(64, 0, _LONG_MAX, memory=True), "zset-max-ziplist-value"),
+    _d("hll-sparse-max-bytes", _Int(3000, 0, _LONG_MAX, memory=True)),
 )
 
 _BY_NAME: dict[str, _Directive] = {n: d for d in _SPECS for n in d.names}

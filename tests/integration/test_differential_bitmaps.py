@@ -10,7 +10,6 @@ server streamed to a SYNC replica.
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Iterator
 
@@ -18,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.differential import Differ, ReplicaStream
+from tests.differential import ReplicaStream, run_and_compare
 from tests.realvalkey import ServerProcess, start_valkey
 
 BITMAPS = ["b1", "b2", "b3"]
@@ -112,8 +111,6 @@ SETUP = [
 ]
 STATE = [c for k in KEYS for c in (["GET", k], ["OBJECT", "ENCODING", k], ["TTL", k])]
 
-_MARKS = itertools.count()
-
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ServerProcess]:
@@ -126,36 +123,6 @@ def stream(server: ServerProcess) -> Iterator[ReplicaStream]:
     replica = ReplicaStream(server.port)
     yield replica
     replica.close()
-
-
-def run_and_compare(
-    server: ServerProcess,
-    stream: ReplicaStream,
-    resp: int,
-    commands: list[list[str]],
-    setup: list[list[str]],
-    state: list[list[str]],
-) -> None:
-    """Run setup + commands + state reads on both sides; replies, digests and the propagated
-    commands must all match."""
-    differ = Differ(server, resp=resp)
-    try:
-        mark = str(next(_MARKS)).encode()
-        differ.check("SET", "begin", mark)
-        stream.read_commands(lambda argv: argv == [b"SET", b"begin", mark])
-        differ.harness.propagated.clear()
-        for argv in setup + commands + state:
-            differ.check(*argv)
-        differ.check_digest()
-        differ.real.call("SET", "end", mark)
-        got = stream.read_commands(lambda argv: argv == [b"SET", b"end", mark])[:-1]
-        real = [a for a in got if a[0].upper() != b"SELECT"]
-        ours = [argv for _, argv in differ.harness.propagated]
-        real = [a for a in real if a[0].upper() != b"EXPIRE" and a[0] != b"PEXPIREAT"]
-        ours = [a for a in ours if a[0].upper() != b"EXPIRE" and a[0] != b"PEXPIREAT"]
-        assert ours == real, f"{commands}: propagated {ours} != {real}"
-    finally:
-        differ.close()
 
 
 SETTINGS = settings(
@@ -172,7 +139,7 @@ SETTINGS = settings(
 def test_bitmap_commands_match_valkey(
     server: ServerProcess, stream: ReplicaStream, resp: int, commands: list[list[str]]
 ) -> None:
-    run_and_compare(server, stream, resp, commands, SETUP, STATE)
+    run_and_compare(server, stream, resp, SETUP + commands, STATE)
 
 
 def test_bitmap_edges_match_valkey(server: ServerProcess, stream: ReplicaStream) -> None:
@@ -221,5 +188,5 @@ def test_bitmap_edges_match_valkey(server: ServerProcess, stream: ReplicaStream)
     ]
     for resp in (2, 3):
         run_and_compare(
-            server, stream, resp, commands, SETUP, STATE + [["GET", "d"], ["GET", "new"]]
+            server, stream, resp, SETUP + commands, [*STATE, ["GET", "d"], ["GET", "new"]]
         )
