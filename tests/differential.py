@@ -15,11 +15,14 @@ Typical use (one real server per module, a fresh :class:`Differ` per example)::
 from __future__ import annotations
 
 import itertools
+import os
 import socket
 import time
 from collections.abc import Callable, Sequence
 
 import hiredis
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 
 from tests.realvalkey import ServerProcess
 from tests.unit.cmdutil import Harness
@@ -242,3 +245,27 @@ def run_and_compare(
         assert ours == real, f"{commands}: propagated {ours} != {real}"
     finally:
         differ.close()
+
+
+def argv_strategy(*parts: st.SearchStrategy[object] | Arg) -> st.SearchStrategy[list[Arg]]:
+    """A command as a strategy: plain parts are literal, a strategy drawing a list splices it."""
+
+    def flatten(drawn: tuple[object, ...]) -> list[Arg]:
+        out: list[Arg] = []
+        for part in drawn:
+            out.extend(part) if isinstance(part, list) else out.append(part)  # type: ignore[arg-type]
+        return out
+
+    strategies = [p if isinstance(p, st.SearchStrategy) else st.just(p) for p in parts]
+    return st.tuples(*strategies).map(flatten)
+
+
+def example_settings(env: str, default: int) -> settings:
+    """Hypothesis settings for a differential test: ``default`` examples, derandomized, unless
+    the ``env`` variable asks for another number (then drawn at random, for longer hunts)."""
+    return settings(
+        max_examples=int(os.environ.get(env, str(default))),
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        derandomize=env not in os.environ,
+    )

@@ -11,16 +11,22 @@ DEBUG DIGEST must agree, and the propagated commands must be the same.
 
 from __future__ import annotations
 
-import os
 import random
-from collections.abc import Iterator
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.differential import Arg, Differ, RawClient, ReplicaStream, run_and_compare
-from tests.realvalkey import ServerProcess, start_valkey, start_valsync
+from tests.differential import (
+    Arg,
+    Differ,
+    RawClient,
+    ReplicaStream,
+    argv_strategy,
+    example_settings,
+    run_and_compare,
+)
+from tests.realvalkey import ServerProcess, start_valsync
 
 SPARSE_HEADER = b"HYLL\x01" + bytes(11)
 DENSE_HEADER = b"HYLL\x00" + bytes(11)
@@ -69,34 +75,23 @@ element_lists = st.one_of(
 )
 
 
-def _flatten(parts: tuple[object, ...]) -> list[object]:
-    out: list[object] = []
-    for p in parts:
-        out.extend(p) if isinstance(p, list) else out.append(p)
-    return out
-
-
-def cmd(*parts: st.SearchStrategy[object] | str) -> st.SearchStrategy[list[object]]:
-    return st.tuples(*(st.just(p) if isinstance(p, str) else p for p in parts)).map(_flatten)
-
-
 HLL_COMMANDS = st.one_of(
-    cmd("PFADD", hll_key, element_lists),
-    cmd("PFADD", hll_key, element_lists),
-    cmd("PFADD", any_key, st.lists(st.sampled_from(ELEMENTS), max_size=2)),
-    cmd("PFCOUNT", hll_key),
-    cmd("PFCOUNT", st.lists(any_key, min_size=1, max_size=3)),
-    cmd("PFMERGE", st.lists(any_key, min_size=1, max_size=4)),
-    cmd("PFMERGE", hll_key, st.lists(hll_key, min_size=1, max_size=3)),
-    cmd(
+    argv_strategy("PFADD", hll_key, element_lists),
+    argv_strategy("PFADD", hll_key, element_lists),
+    argv_strategy("PFADD", any_key, st.lists(st.sampled_from(ELEMENTS), max_size=2)),
+    argv_strategy("PFCOUNT", hll_key),
+    argv_strategy("PFCOUNT", st.lists(any_key, min_size=1, max_size=3)),
+    argv_strategy("PFMERGE", st.lists(any_key, min_size=1, max_size=4)),
+    argv_strategy("PFMERGE", hll_key, st.lists(hll_key, min_size=1, max_size=3)),
+    argv_strategy(
         "PFDEBUG",
         st.sampled_from(["ENCODING", "DECODE", "TODENSE", "todense", "GETREG", "nope"]),
         any_key,
     ),
-    cmd("SET", "crafted", st.sampled_from(list(CRAFTED.values()))),
-    cmd("GET", hll_key),
-    cmd("APPEND", hll_key, "x"),
-    cmd("SETBIT", hll_key, st.sampled_from(["3", "40", "200"]), "1"),
+    argv_strategy("SET", "crafted", st.sampled_from(list(CRAFTED.values()))),
+    argv_strategy("GET", hll_key),
+    argv_strategy("APPEND", hll_key, "x"),
+    argv_strategy("SETBIT", hll_key, st.sampled_from(["3", "40", "200"]), "1"),
 )
 
 SETUP: list[list[Arg]] = [
@@ -111,39 +106,21 @@ SETUP: list[list[Arg]] = [
 STATE: list[list[Arg]] = [c for k in KEYS for c in (["GET", k], ["OBJECT", "ENCODING", k])]
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[ServerProcess]:
-    with start_valkey("8.1.8", "--repl-diskless-sync", "no") as proc:
-        yield proc
-
-
-@pytest.fixture(scope="module")
-def stream(server: ServerProcess) -> Iterator[ReplicaStream]:
-    replica = ReplicaStream(server.port)
-    yield replica
-    replica.close()
-
-
-SETTINGS = settings(
-    max_examples=int(os.environ.get("HLL_EXAMPLES", "100")),
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    derandomize="HLL_EXAMPLES" not in os.environ,
-)
+SETTINGS = example_settings("HLL_EXAMPLES", 100)
 
 
 @pytest.mark.parametrize("resp", [2, 3])
 @SETTINGS
 @given(commands=st.lists(HLL_COMMANDS, min_size=1, max_size=10))
 def test_hll_commands_match_valkey(
-    server: ServerProcess, stream: ReplicaStream, resp: int, commands: list[list[Arg]]
+    valkey8_streamed: tuple[ServerProcess, ReplicaStream], resp: int, commands: list[list[Arg]]
 ) -> None:
-    run_and_compare(server, stream, resp, SETUP + commands, STATE)
+    run_and_compare(*valkey8_streamed, resp, SETUP + commands, STATE)
 
 
 @pytest.mark.parametrize("name", sorted(CRAFTED))
 def test_every_crafted_hll_matches_valkey(
-    server: ServerProcess, stream: ReplicaStream, name: str
+    valkey8_streamed: tuple[ServerProcess, ReplicaStream], name: str
 ) -> None:
     """Each crafted string through every command: corruption errors, cached counts, merges
     into sparse and dense targets, and edits of non-canonical opcodes."""
@@ -171,11 +148,11 @@ def test_every_crafted_hll_matches_valkey(
         ["PFCOUNT", "m1"],
     ]
     for resp in (2, 3):
-        run_and_compare(server, stream, resp, SETUP + commands, STATE)
+        run_and_compare(*valkey8_streamed, resp, SETUP + commands, STATE)
 
 
 def test_promotion_and_fixed_edges_match_valkey(
-    server: ServerProcess, stream: ReplicaStream
+    valkey8_streamed: tuple[ServerProcess, ReplicaStream],
 ) -> None:
     """Growth one element at a time through sparse -> dense (the step where the sparse string
     would pass hll-sparse-max-bytes), the empty PFADD, and the errors of PFDEBUG."""
@@ -197,13 +174,15 @@ def test_promotion_and_fixed_edges_match_valkey(
         ["PFCOUNT", "h1", "str"],
         ["PFSELFTEST"],
     ]
-    run_and_compare(server, stream, 2, SETUP + commands, STATE)
+    run_and_compare(*valkey8_streamed, 2, SETUP + commands, STATE)
 
 
-def test_one_key_pfcount_rewrites_the_cache_and_is_propagated(server: ServerProcess) -> None:
+def test_one_key_pfcount_rewrites_the_cache_and_is_propagated(
+    valkey8_streamed: tuple[ServerProcess, ReplicaStream],
+) -> None:
     """PFCOUNT of one key stores the cardinality in the header and bumps dirty, so a real
     primary streams it to its replicas; a second PFCOUNT (cache valid) streams nothing."""
-    differ = Differ(server)
+    differ = Differ(valkey8_streamed[0])
     try:
         differ.check("PFADD", "k", "a", "b")
         before = differ.check("GET", "k")
@@ -216,11 +195,13 @@ def test_one_key_pfcount_rewrites_the_cache_and_is_propagated(server: ServerProc
         differ.close()
 
 
-def test_lowered_sparse_limit_matches_valkey(server: ServerProcess) -> None:
+def test_lowered_sparse_limit_matches_valkey(
+    valkey8_streamed: tuple[ServerProcess, ReplicaStream],
+) -> None:
     """CONFIG SET hll-sparse-max-bytes on a running valsync: promotion happens at the same
     PFADD as on the real server, and the strings stay identical."""
     with start_valsync() as ours:
-        mine, theirs = RawClient(ours.port), RawClient(server.port)
+        mine, theirs = RawClient(ours.port), RawClient(valkey8_streamed[0].port)
         try:
             for client in (mine, theirs):
                 client.call("FLUSHALL")
