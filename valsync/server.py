@@ -13,7 +13,7 @@ import random
 import time
 import traceback
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from valsync import VALKEY_COMPAT_VERSION
 from valsync.commands import (
@@ -31,6 +31,7 @@ from valsync.commands.errors import EXECABORT, READONLY, CommandError
 from valsync.config import Config
 from valsync.keyspace import Keyspace
 from valsync.log import ServerLog
+from valsync.replication.unexpected_errors import backlog_log_line, unexpected_error
 from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Reply
 from valsync.stats import Stats
 
@@ -47,6 +48,13 @@ MULTI_CONTROL = frozenset({"exec", "discard", "watch", "quit", "reset"})
 CONTAINER_COMMANDS = frozenset({"client", "config", "command", "object"})
 # Commands allowed before AUTH, as Valkey's no_auth flag.
 NO_AUTH_COMMANDS = frozenset({"auth", "hello", "quit", "reset"})
+
+
+def command_fullname(name: str, argv: list[bytes]) -> str:
+    """``client|list`` for a subcommand, as CLIENT LIST and Valkey's logs show it."""
+    if name in CONTAINER_COMMANDS and len(argv) > 1:
+        return f"{name}|{argv[1].lower().decode('latin-1')}"
+    return name
 
 
 def now_ms() -> int:
@@ -191,14 +199,10 @@ class Server:
         if spec is None or (argc != arity if arity > 0 else argc < -arity):
             error = lookup_command(argv)
             assert isinstance(error, ErrorReply)
-            return self._reject(client, error.text)
+            return self._reject(client, error.text, spec.name if spec is not None else None)
         if not client.authenticated and "no_auth" not in spec.flags:
             return self._reject(client, NOAUTH)
-        client.last_command = (
-            f"{spec.name}|{argv[1].lower().decode('latin-1')}"
-            if spec.name in CONTAINER_COMMANDS and argc > 1
-            else spec.name
-        )
+        client.last_command = command_fullname(spec.name, argv)
         if client.in_multi:
             if "no_multi" in spec.flags:
                 return self._reject(client, "ERR Command not allowed inside a transaction")
@@ -235,10 +239,15 @@ class Server:
             )
             ctx.take_propagated()
             return self._reject(
-                client, f"ERR internal error in '{spec.name}': {type(exc).__name__}"
+                client,
+                f"ERR internal error in '{spec.name}': {type(exc).__name__}",
+                client.last_command,
             )
         ctx.finish(argv, spec.is_write, dirty_before)
         self.after_call(ctx, spec.name)
+        if type(reply) is ErrorReply and (client.is_primary_link or client.is_replica):
+            self.stats.total_error_replies += 1
+            self.unexpected_error_reply(client, reply.text, client.last_command)
         return reply
 
     def refusal(self, client: ClientState, name: str, flags: frozenset[str]) -> str | None:
@@ -260,11 +269,47 @@ class Server:
                 return NOREPLICAS
         return None
 
-    def _reject(self, client: ClientState, text: str) -> ErrorReply:
+    def _reject(self, client: ClientState, text: str, command: str | None = None) -> ErrorReply:
         if client.in_multi:
             client.multi_error = True
         self.stats.total_error_replies += 1
+        if client.is_primary_link or client.is_replica:
+            self.unexpected_error_reply(client, text, command)
         return ErrorReply(text)
+
+    def unexpected_error_reply(self, client: ClientState, text: str, command: str | None) -> None:
+        """An error reply to our primary's link or a replica's: log it, count it, and panic
+        if ``propagation-error-behavior`` says so (see :mod:`unexpected_errors`)."""
+        cfg = self.config
+        verdict = unexpected_error(
+            text,
+            command,
+            to_primary=client.is_primary_link,
+            behavior=cfg.get_str("propagation-error-behavior"),
+            replica_read_only=cfg.get_bool("replica-read-only"),
+        )
+        self.log.warning(verdict.warning)
+        backlog = self.repl.backlog if self.repl is not None else None
+        if verdict.show_backlog and backlog is not None and backlog.histlen > 0:
+            tail = backlog.read_from(max(backlog.first_byte_offset, backlog.end_offset - 255))
+            level, line = backlog_log_line(tail, cfg.get_bool("hide-user-data-from-log"))
+            self.log.log(level, line)
+        self.stats.unexpected_error_replies += 1
+        if verdict.panic is not None:
+            self.panic(verdict.panic)
+
+    def panic(self, message: str) -> NoReturn:
+        """Valkey's serverPanic: the bug-report lines, then abort() (the process dies of
+        SIGABRT, as valkey-server does)."""
+        log = self.log
+        log.raw_write("\n\n=== VALKEY BUG REPORT START: Cut & paste starting from here ===\n")
+        log.warning("------------------------------------------------")
+        log.warning("!!! Software Failure. Press left mouse button to continue")
+        log.warning(f"Guru Meditation: {message} #server.py:0")
+        log.raw_write(
+            "\n=== VALKEY BUG REPORT END. Make sure to include from START to END. ===\n\n"
+        )
+        os.abort()
 
     def after_call(self, ctx: CommandContext, name: str) -> None:
         stats = self.stats
@@ -323,6 +368,9 @@ class Server:
             reply = call(ctx, spec, argv)
             if isinstance(reply, BlockRequest):
                 reply = reply.timeout_reply
+            if type(reply) is ErrorReply and (client.is_primary_link or client.is_replica):
+                self.stats.total_error_replies += 1
+                self.unexpected_error_reply(client, reply.text, command_fullname(spec.name, argv))
             replies.append(reply)
             self.stats.total_commands_processed += 1
         self.dirty += ctx.dirty

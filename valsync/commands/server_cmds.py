@@ -714,6 +714,7 @@ def _info_section(server: Server, name: str) -> list[str] | None:
             f"total_forks:{st.total_forks}",
             f"client_query_buffer_limit_disconnections:{st.client_query_buffer_limit_disconnections}",
             f"client_output_buffer_limit_disconnections:{st.client_output_buffer_limit_disconnections}",
+            f"unexpected_error_replies:{st.unexpected_error_replies}",
             f"total_error_replies:{st.total_error_replies}",
         ]
     if name == "replication":
