@@ -48,6 +48,7 @@ bench: $(STAMP_TEST)
 	$(BIN)/python tools/bench/throughput.py
 	$(BIN)/python tools/bench/rdb.py
 	$(BIN)/python tools/bench/fullsync.py
+	$(BIN)/python tools/bench/dashboard_frame.py
 
 # Valkey's own Tcl suite against valsync and real valkey 8.1.8 (FILES=replication,unit or names)
 VALKEY_TESTS ?= ../shared/valkey-tests

@@ -28,11 +28,13 @@ from valsync.commands import (
     lookup_command,
 )
 from valsync.commands.errors import EXECABORT, READONLY, CommandError
+from valsync.commands.server_cmds import SUBCOMMAND_ARITY, check_subcommand
 from valsync.config import Config
 from valsync.keyspace import Keyspace
 from valsync.log import ServerLog
+from valsync.pubsub import PubSub
 from valsync.replication.unexpected_errors import backlog_log_line, unexpected_error
-from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Reply
+from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Reply, ReplySeries
 from valsync.stats import Stats
 
 if TYPE_CHECKING:
@@ -45,9 +47,15 @@ NOREPLICAS = "NOREPLICAS Not enough good replicas to write."
 # Commands that run even inside MULTI rather than being queued (Valkey's execCommand list).
 MULTI_CONTROL = frozenset({"exec", "discard", "watch", "quit", "reset"})
 # Commands with subcommands: CLIENT LIST shows them as ``client|list``, as Valkey does.
-CONTAINER_COMMANDS = frozenset({"client", "config", "command", "object"})
+CONTAINER_COMMANDS = frozenset({"client", "config", "command", "object", "pubsub"})
 # Commands allowed before AUTH, as Valkey's no_auth flag.
 NO_AUTH_COMMANDS = frozenset({"auth", "hello", "quit", "reset"})
+# What a RESP2 client with subscriptions may still run (Valkey's pub/sub context).
+SUBSCRIBED_CONTEXT_COMMANDS = frozenset(
+    "ping subscribe ssubscribe unsubscribe sunsubscribe psubscribe punsubscribe quit reset".split()
+)
+# What notify-keyspace-events' 'A' stands for.
+NOTIFY_ALL_CLASSES = "g$lshzxetd"
 
 
 def command_fullname(name: str, argv: list[bytes]) -> str:
@@ -90,11 +98,15 @@ class Server:
         self.functions: list[bytes] = []
         self.notify_classes = ""
         """The class letters of ``notify-keyspace-events`` in force ("" = notifications off)."""
+        self.pubsub = PubSub()
+        self._deferred_pushes = self.pubsub.deferred
         self._spec_cache: dict[bytes, CommandSpec] = {}
         self.lazy_expire_unlink = config.get_bool("lazyfree-lazy-expire")
         self.min_replicas_to_write = config.get_int("min-replicas-to-write")
         config.on_change("lazyfree-lazy-expire", self._reload_hot_config)
         config.on_change("min-replicas-to-write", self._reload_hot_config)
+        config.on_change("notify-keyspace-events", self._reload_notify_classes)
+        self._reload_notify_classes("")
         config.on_change("loglevel", self.log.set_level)
         config.on_change("logfile", lambda _v: self.log.set_logfile(config.logfile_path or ""))
 
@@ -102,6 +114,13 @@ class Server:
         """Directives read on every command are cached; CONFIG SET refreshes them."""
         self.lazy_expire_unlink = self.config.get_bool("lazyfree-lazy-expire")
         self.min_replicas_to_write = self.config.get_int("min-replicas-to-write")
+
+    def _reload_notify_classes(self, _value: str) -> None:
+        """Expand ``A`` and keep nothing unless K or E asks for a channel, so that the commands'
+        ``ctx.notify`` calls cost one test when notifications are off."""
+        classes = self.config.get_str("notify-keyspace-events").replace("A", NOTIFY_ALL_CLASSES)
+        wanted = ("K" in classes or "E" in classes) and bool(set(classes) - {"K", "E"})
+        self.notify_classes = classes if wanted else ""
 
     # --- clients -----------------------------------------------------------------------
 
@@ -122,6 +141,7 @@ class Server:
 
     def free_client(self, client: ClientState) -> None:
         self.unwatch_all(client)
+        self.pubsub.forget(client)
         self.clients.pop(client.id, None)
 
     # --- key change notifications ------------------------------------------------------
@@ -171,8 +191,20 @@ class Server:
                 if not listeners:
                     del self.key_ready_listeners[(dbid, key)]
 
-    def notify_keyspace_event(self, klass: str, event: str, key: bytes, dbid: int) -> None:
-        """Publish a keyspace notification (filled in by the pub/sub layer)."""
+    def notify_keyspace_event(
+        self, klass: str, event: str, key: bytes, dbid: int, client: ClientState | None = None
+    ) -> None:
+        """Valkey's ``notifyKeyspaceEvent``: publish ``event`` on ``__keyspace@<db>__:<key>``
+        (K) and ``key`` on ``__keyevent@<db>__:<event>`` (E) when ``klass`` is enabled.
+        ``client`` is the one whose command caused it (its own pushes follow its reply)."""
+        classes = self.notify_classes
+        if klass not in classes:
+            return
+        name = event.encode()
+        if "K" in classes:
+            self.pubsub.publish(b"__keyspace@%d__:%s" % (dbid, key), name, client)
+        if "E" in classes:
+            self.pubsub.publish(b"__keyevent@%d__:%s" % (dbid, name), key, client)
 
     # --- roles -------------------------------------------------------------------------
 
@@ -201,8 +233,10 @@ class Server:
             assert isinstance(error, ErrorReply)
             return self._reject(client, error.text, spec.name if spec is not None else None)
         if not client.authenticated and "no_auth" not in spec.flags:
-            return self._reject(client, NOAUTH)
+            return self._reject(client, NOAUTH, spec.name)
         client.last_command = command_fullname(spec.name, argv)
+        if client.pubsub and client.resp == 2 and spec.name not in SUBSCRIBED_CONTEXT_COMMANDS:
+            return self._reject(client, self._subscribed_refusal(client, spec, argv), spec.name)
         if client.in_multi:
             if "no_multi" in spec.flags:
                 return self._reject(client, "ERR Command not allowed inside a transaction")
@@ -214,7 +248,7 @@ class Server:
         if self.loading or replica or (repl is not None and self.min_replicas_to_write):
             refusal = self.refusal(client, spec.name, spec.flags)
             if refusal is not None:
-                return self._reject(client, refusal)
+                return self._reject(client, refusal, spec.name)
         ctx: CommandContext | None = client.context
         if ctx is None:
             ctx = client.context = CommandContext(
@@ -238,17 +272,49 @@ class Server:
                 + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).strip()
             )
             ctx.take_propagated()
-            return self._reject(
+            error = self._reject(
                 client,
                 f"ERR internal error in '{spec.name}': {type(exc).__name__}",
                 client.last_command,
             )
+            return self._flush_deferred_pushes(client, error) if self._deferred_pushes else error
         ctx.finish(argv, spec.is_write, dirty_before)
         self.after_call(ctx, spec.name)
         if type(reply) is ErrorReply and (client.is_primary_link or client.is_replica):
             self.stats.total_error_replies += 1
             self.unexpected_error_reply(client, reply.text, client.last_command)
+        if self._deferred_pushes:
+            return self._flush_deferred_pushes(client, reply)
         return reply
+
+    def _flush_deferred_pushes(
+        self, client: ClientState, reply: Reply | BlockRequest
+    ) -> Reply | BlockRequest:
+        """The client's own pushes go after its command's reply (Valkey's afterCommand)."""
+        pushes = list(self._deferred_pushes)
+        self._deferred_pushes.clear()
+        if isinstance(reply, BlockRequest):
+            if client.deliver is not None:
+                for push in pushes:
+                    client.deliver(push)
+            return reply
+        return ReplySeries([reply, *pushes])
+
+    def _subscribed_refusal(self, client: ClientState, spec: CommandSpec, argv: list[bytes]) -> str:
+        """The error a RESP2 subscriber gets for a command outside the pub/sub context, after
+        the checks Valkey makes first (subcommand, min-replicas, read-only replica)."""
+        if spec.name in SUBCOMMAND_ARITY:
+            try:
+                check_subcommand(spec.name, argv)
+            except CommandError as err:
+                return err.text
+        refusal = self.refusal(client, spec.name, spec.flags)
+        if refusal in (NOREPLICAS, READONLY):
+            return refusal
+        return (
+            f"ERR Can't execute '{client.last_command}': only (P|S)SUBSCRIBE / "
+            "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+        )
 
     def refusal(self, client: ClientState, name: str, flags: frozenset[str]) -> str | None:
         """The error Valkey gives before running a command here, if any."""
@@ -270,11 +336,17 @@ class Server:
         return None
 
     def _reject(self, client: ClientState, text: str, command: str | None = None) -> ErrorReply:
-        if client.in_multi:
-            client.multi_error = True
+        """Valkey's ``rejectCommand``: flag an open transaction; a refused EXEC discards it
+        and says why (a plain ``ERR`` loses its code there, as in ``execCommandAbort``)."""
         self.stats.total_error_replies += 1
         if client.is_primary_link or client.is_replica:
             self.unexpected_error_reply(client, text, command)
+        if command == "exec":
+            self.discard_transaction(client)
+            reason = text[4:] if text.startswith("ERR ") else text
+            return ErrorReply(f"EXECABORT Transaction discarded because of: {reason}")
+        if client.in_multi:
+            client.multi_error = True
         return ErrorReply(text)
 
     def unexpected_error_reply(self, client: ClientState, text: str, command: str | None) -> None:

@@ -184,7 +184,10 @@ def main() -> int:
     print(f"|---|{'---:|' * len(servers)}")
     for name in files:
         print(f"| {name} | {' | '.join(results[s][name].cell() for s in servers)} |")
-    totals = {s: (sum(r.ok for r in results[s].values()), sum(r.err for r in results[s].values())) for s in servers}
+    totals = {
+        s: (sum(r.ok for r in results[s].values()), sum(r.err for r in results[s].values()))
+        for s in servers
+    }
     print(f"| **total** | {' | '.join(f'{ok}/{err}' for ok, err in totals.values())} |")
     return 0
 

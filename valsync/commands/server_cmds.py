@@ -66,6 +66,14 @@ SUBCOMMAND_ARITY: dict[str, dict[bytes, int]] = {
         b"no-touch": 3,
     },
     "config": {b"get": -3, b"set": -4, b"resetstat": 2, b"rewrite": 2, b"help": 2},
+    "pubsub": {
+        b"channels": -2,
+        b"help": 2,
+        b"numpat": 2,
+        b"numsub": -2,
+        b"shardchannels": -2,
+        b"shardnumsub": -2,
+    },
 }
 
 
@@ -93,6 +101,8 @@ def unknown_subcommand(sub: bytes, cmd: str) -> CommandError:
 def ping(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if len(argv) > 2:
         raise CommandError(wrong_arity("ping"))
+    if ctx.client.pubsub and ctx.client.resp == 2:
+        return [b"pong", b"" if len(argv) == 1 else argv[1]]
     return PONG if len(argv) == 1 else argv[1]
 
 
@@ -120,6 +130,7 @@ def quit_(ctx: CommandContext, argv: list[bytes]) -> Reply:
 def reset(ctx: CommandContext, argv: list[bytes]) -> Reply:
     server = server_of(ctx)
     server.discard_transaction(ctx.client)
+    server.pubsub.forget(ctx.client)
     ctx.client.db = 0
     ctx.client.resp = 2
     ctx.client.name = b""
@@ -215,6 +226,8 @@ def client_flags(client: ClientState) -> str:
         flags += "S"
     if client.is_primary_link:
         flags += "M"
+    if client.pubsub:
+        flags += "P"
     if client.in_multi:
         flags += "x"
     if client.no_evict:
@@ -222,16 +235,23 @@ def client_flags(client: ClientState) -> str:
     return flags or "N"
 
 
-def client_info_line(server: Server, client: ClientState, now: int) -> str:
+def client_info_line(
+    server: Server, client: ClientState, now: int, hide_user_data: bool = False
+) -> str:
+    """One CLIENT LIST line; for the log, ``hide_user_data`` redacts the name and user as
+    ``hide-user-data-from-log`` asks."""
     age = (now - client.created_ms) // 1000
     idle = (now - client.last_interaction_ms) // 1000
+    name = "*redacted*" if hide_user_data else client.name.decode("utf-8", "replace")
+    user = "*redacted*" if hide_user_data else "default"
     return (
         f"id={client.id} addr={client.addr} laddr={client.laddr} fd={client.fd} "
-        f"name={client.name.decode('utf-8', 'replace')} age={age} idle={idle} "
-        f"flags={client_flags(client)} capa= db={client.db} sub=0 psub=0 ssub=0 "
+        f"name={name} age={age} idle={idle} "
+        f"flags={client_flags(client)} capa= db={client.db} sub={len(client.channels)} "
+        f"psub={len(client.patterns)} ssub={len(client.shard_channels)} "
         f"multi={len(client.multi_queue) if client.in_multi else -1} watch={len(client.watched)} "
         f"qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 "
-        f"tot-mem=0 events=r cmd={client.last_command} user=default redir=-1 resp={client.resp} "
+        f"tot-mem=0 events=r cmd={client.last_command} user={user} redir=-1 resp={client.resp} "
         f"lib-name={client.lib_name.decode('utf-8', 'replace')} "
         f"lib-ver={client.lib_ver.decode('utf-8', 'replace')}"
     )
@@ -242,6 +262,8 @@ def _client_type(client: ClientState) -> str:
         return "master"
     if client.is_replica:
         return "replica"
+    if client.pubsub:
+        return "pubsub"
     return "normal"
 
 
@@ -488,7 +510,10 @@ def _command_info(spec: CommandSpec) -> Reply:
     return [
         spec.name.encode(),
         spec.arity,
-        [SimpleString(f) for f in sorted(spec.flags)],
+        [
+            SimpleString(f)
+            for f in sorted(spec.flags | ({"movablekeys"} if spec.key_finder else set()))
+        ],
         spec.first_key,
         spec.last_key,
         spec.step,
@@ -667,6 +692,7 @@ def _info_section(server: Server, name: str) -> list[str] | None:
             "cluster_connections:0",
             f"maxclients:{cfg.get_int('maxclients')}",
             f"blocked_clients:{sum(len(v) for v in server.key_ready_listeners.values())}",
+            f"pubsub_clients:{server.pubsub.clients}",
             f"watching_clients:{sum(1 for c in clients if c.watched)}",
         ]
     if name == "memory":
@@ -711,6 +737,9 @@ def _info_section(server: Server, name: str) -> list[str] | None:
             f"evicted_keys:{st.evicted_keys}",
             f"keyspace_hits:{st.keyspace_hits}",
             f"keyspace_misses:{st.keyspace_misses}",
+            f"pubsub_channels:{len(server.pubsub.channels.table)}",
+            f"pubsub_patterns:{len(server.pubsub.patterns.table)}",
+            f"pubsubshard_channels:{len(server.pubsub.shard.table)}",
             f"total_forks:{st.total_forks}",
             f"client_query_buffer_limit_disconnections:{st.client_query_buffer_limit_disconnections}",
             f"client_output_buffer_limit_disconnections:{st.client_output_buffer_limit_disconnections}",

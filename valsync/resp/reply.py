@@ -77,6 +77,21 @@ class NoReply:
     """Commands that must not answer (REPLCONF ACK)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Push:
+    """RESP3 push (``>``): out-of-band data such as pub/sub messages; an array in RESP2."""
+
+    items: list[Reply]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplySeries:
+    """Several top-level replies written back to back: SUBSCRIBE answers one push per channel,
+    and pushes for the client that caused them follow its command's reply."""
+
+    items: list[Reply]
+
+
 Reply = (
     bytes
     | int
@@ -92,6 +107,8 @@ Reply = (
     | NullArray
     | Raw
     | NoReply
+    | Push
+    | ReplySeries
 )
 
 OK = SimpleString("OK")
@@ -180,6 +197,13 @@ def encode(reply: Reply, out: bytearray, resp: int = 2) -> None:
         out += reply.data
     elif isinstance(reply, NoReply):
         return
+    elif isinstance(reply, Push):
+        out += (b">%d\r\n" if resp == 3 else b"*%d\r\n") % len(reply.items)
+        for item in reply.items:
+            encode(item, out, resp)
+    elif isinstance(reply, ReplySeries):
+        for item in reply.items:
+            encode(item, out, resp)
     else:  # pragma: no cover - a handler bug
         raise TypeError(f"not a reply: {reply!r}")
 
