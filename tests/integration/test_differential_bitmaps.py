@@ -84,7 +84,7 @@ BITMAP_COMMANDS = st.one_of(
     argv_strategy("BITFIELD_RO", any_key, field_ops),
     argv_strategy("GET", bitmap_key),
     argv_strategy("SET", bitmap_key, st.sampled_from(["", "a", "123", "\xff\x00\x0f", "x" * 50])),
-    argv_strategy("EXPIRE", bitmap_key, "1000"),
+    argv_strategy("PEXPIREAT", bitmap_key, "99999999999000"),
 )
 
 SETUP = [
@@ -95,7 +95,7 @@ SETUP = [
     ["SETBIT", "b1", "70", "1"],
     ["SET", "b2", "\x00\xff\xf0\x0f\x01\x80"],
 ]
-STATE = [c for k in KEYS for c in (["GET", k], ["OBJECT", "ENCODING", k], ["TTL", k])]
+STATE = [c for k in KEYS for c in (["GET", k], ["OBJECT", "ENCODING", k], ["PEXPIRETIME", k])]
 
 
 SETTINGS = example_settings("BITS_EXAMPLES", 150)
