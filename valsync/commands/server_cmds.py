@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, cast
 
 from valsync import VALKEY_COMPAT_VERSION
 from valsync.commands.context import ClientState, CommandContext
+from valsync.commands.debug import DEBUG_SUBCOMMANDS, lookup_debug_subcommand
 from valsync.commands.errors import (
     DB_INDEX_OUT_OF_RANGE,
     SYNTAX,
@@ -15,7 +16,7 @@ from valsync.commands.errors import (
     parse_int,
     wrong_arity,
 )
-from valsync.commands.registry import COMMANDS, CommandSpec, command
+from valsync.commands.registry import command
 from valsync.resp.reply import (
     NO_REPLY,
     OK,
@@ -36,15 +37,6 @@ def server_of(ctx: CommandContext) -> Server:
 
 
 SUBCOMMAND_ARITY: dict[str, dict[bytes, int]] = {
-    "command": {
-        b"count": 2,
-        b"docs": -2,
-        b"getkeys": -3,
-        b"getkeysandflags": -3,
-        b"help": 2,
-        b"info": -2,
-        b"list": -2,
-    },
     "client": {
         b"id": 2,
         b"info": 2,
@@ -503,61 +495,6 @@ def lastsave(ctx: CommandContext, argv: list[bytes]) -> Reply:
     return server_of(ctx).lastsave
 
 
-# --- COMMAND ------------------------------------------------------------------------------
-
-
-def _command_info(spec: CommandSpec) -> Reply:
-    return [
-        spec.name.encode(),
-        spec.arity,
-        [
-            SimpleString(f)
-            for f in sorted(spec.flags | ({"movablekeys"} if spec.key_finder else set()))
-        ],
-        spec.first_key,
-        spec.last_key,
-        spec.step,
-        [],
-        [],
-        [],
-        [],
-    ]
-
-
-@command("command", -1, "loading stale")
-def command_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    if len(argv) == 1:
-        return [_command_info(s) for s in COMMANDS.values()]
-    sub = check_subcommand("command", argv)
-    if sub == b"count" and len(argv) == 2:
-        return len(COMMANDS)
-    if sub == b"info":
-        names = argv[2:] or [s.name.encode() for s in COMMANDS.values()]
-        out: list[Reply] = []
-        for name in names:
-            spec = COMMANDS.get(name.lower().decode("latin-1"))
-            out.append(_command_info(spec) if spec is not None else None)
-        return out
-    if sub == b"docs":
-        names = argv[2:] or [s.name.encode() for s in COMMANDS.values()]
-        pairs: list[tuple[Reply, Reply]] = []
-        for name in names:
-            spec = COMMANDS.get(name.lower().decode("latin-1"))
-            if spec is not None:
-                pairs.append(
-                    (spec.name.encode(), MapReply([(b"summary", b""), (b"group", b"generic")]))
-                )
-        return MapReply(pairs)
-    if sub == b"list" and len(argv) == 2:
-        return [s.name.encode() for s in COMMANDS.values()]
-    if sub == b"getkeys" and len(argv) >= 3:
-        spec = COMMANDS.get(argv[2].lower().decode("latin-1"))
-        if spec is None:
-            raise CommandError("ERR Invalid command specified")
-        return [argv[2 + i] for i in spec.key_positions(argv[2:])]
-    raise unknown_subcommand(argv[1], "command")
-
-
 # --- CONFIG -------------------------------------------------------------------------------
 
 
@@ -841,9 +778,13 @@ def debug(ctx: CommandContext, argv: list[bytes]) -> Reply:
             nosave=b"nosave" in [a.lower() for a in argv[2:]]
         )
         return reply
+    handler = lookup_debug_subcommand(argv)
+    if handler is not None:
+        return handler(server, ctx, argv[2:])
     if sub == b"help":
         return [
             b"DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            *(name.upper() for name in sorted(DEBUG_SUBCOMMANDS)),
             b"DIGEST",
             b"DIGEST-VALUE",
             b"OBJECT",

@@ -61,6 +61,14 @@ class Verbatim:
 
 
 @dataclass(frozen=True, slots=True)
+class Boolean:
+    """RESP3 boolean (``#t``/``#f``); ``:1``/``:0`` in RESP2. Plain ``bool`` is refused, so a
+    handler's ``x in y`` never reaches a client as a RESP3 boolean by mistake."""
+
+    value: bool
+
+
+@dataclass(frozen=True, slots=True)
 class NullArray:
     """``*-1`` in RESP2, ``_`` in RESP3 (e.g. BLPOP timeout, EXEC aborted by WATCH)."""
 
@@ -105,6 +113,7 @@ Reply = (
     | SetReply
     | Verbatim
     | NullArray
+    | Boolean
     | Raw
     | NoReply
     | Push
@@ -193,6 +202,11 @@ def encode(reply: Reply, out: bytearray, resp: int = 2) -> None:
             _bulk(reply.text, out)
     elif isinstance(reply, NullArray):
         out += b"_\r\n" if resp == 3 else b"*-1\r\n"
+    elif isinstance(reply, Boolean):
+        if resp == 3:
+            out += b"#t\r\n" if reply.value else b"#f\r\n"
+        else:
+            out += b":1\r\n" if reply.value else b":0\r\n"
     elif isinstance(reply, Raw):
         out += reply.data
     elif isinstance(reply, NoReply):
