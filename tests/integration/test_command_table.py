@@ -34,7 +34,6 @@ NOT_YET_LANDED = {
     "hyperloglog": {"pfadd", "pfcount", "pfdebug", "pfmerge", "pfselftest"},
     "introspection": {"slowlog", "latency", "commandlog", "monitor", "module"},
     "server": {"bgrewriteaof", "waitaof", "failover"},
-    "keyspace": {"migrate", "memory"},
 }
 
 GETKEYS_CASES = [
