@@ -60,6 +60,9 @@ class ClientState:
     is_primary_link: bool = False
     is_replica: bool = False
     no_evict: bool = False
+    no_touch: bool = False
+    monitor: bool = False
+    """In MONITOR mode: receives a line per executed command (CLIENT LIST ``flags=O``)."""
     kill_requested: bool = False
     last_write_offset: int = 0
     context: Any = None
@@ -68,6 +71,9 @@ class ClientState:
     deliver: Callable[[Reply], None] | None = None
     """Pushes a reply to this client outside the request/reply cycle (pub/sub messages,
     MONITOR lines); encoded in the client's protocol. None for clients with no socket."""
+    pushes_after_reply: list[Reply] = field(default_factory=list)
+    """Out-of-band replies caused by this client's own command, sent right after its reply
+    (a monitoring client's own commands, as Valkey orders them)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
