@@ -15,7 +15,7 @@ import time
 import traceback
 from collections.abc import Callable
 from time import perf_counter_ns
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from valsync import VALKEY_COMPAT_VERSION
 from valsync.cmdstats import CommandStats
@@ -37,6 +37,7 @@ from valsync.keyspace import Keyspace
 from valsync.latency import LatencyMonitor
 from valsync.log import ServerLog
 from valsync.monitor import ADMIN_SUBCOMMANDS, REDACTED_COMMANDS, monitor_line, redact
+from valsync.replication.unexpected_errors import backlog_log_line, unexpected_error
 from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Raw, Reply
 from valsync.stats import Stats
 
@@ -60,11 +61,11 @@ NEVER = sys.maxsize
 NO_AUTH_COMMANDS = frozenset({"auth", "hello", "quit", "reset"})
 
 
-def full_command_name(spec: CommandSpec, argv: list[bytes]) -> str:
-    """``client|list`` for a subcommand, the command's name otherwise (commandstats' key)."""
-    if spec.name in CONTAINER_COMMANDS and len(argv) > 1:
-        return f"{spec.name}|{argv[1].lower().decode('latin-1')}"
-    return spec.name
+def command_fullname(name: str, argv: list[bytes]) -> str:
+    """``client|list`` for a subcommand, as CLIENT LIST and Valkey's logs show it."""
+    if name in CONTAINER_COMMANDS and len(argv) > 1:
+        return f"{name}|{argv[1].lower().decode('latin-1')}"
+    return name
 
 
 def now_ms() -> int:
@@ -239,11 +240,7 @@ class Server:
             return self._reject(client, error.text, spec.name if spec is not None else None)
         if not client.authenticated and "no_auth" not in spec.flags:
             return self._reject(client, NOAUTH, spec.name)
-        name = client.last_command = (
-            f"{spec.name}|{argv[1].lower().decode('latin-1')}"
-            if spec.name in CONTAINER_COMMANDS and argc > 1
-            else spec.name
-        )
+        name = client.last_command = command_fullname(spec.name, argv)
         if client.in_multi:
             if "no_multi" in spec.flags:
                 return self._reject(client, "ERR Command not allowed inside a transaction", name)
@@ -284,11 +281,15 @@ class Server:
             )
             ctx.take_propagated()
             return self._reject(
-                client, f"ERR internal error in '{spec.name}': {type(exc).__name__}"
+                client,
+                f"ERR internal error in '{spec.name}': {type(exc).__name__}",
+                client.last_command,
             )
         usec = (perf_counter_ns() - start) // 1000
         ctx.finish(argv, spec.is_write, dirty_before)
         self.after_call(ctx, spec, name, argv, reply, usec)
+        if type(reply) is ErrorReply and (client.is_primary_link or client.is_replica):
+            self.unexpected_error_reply(client, reply.text, name)
         return reply
 
     def refusal(self, client: ClientState, name: str, flags: frozenset[str]) -> str | None:
@@ -318,7 +319,43 @@ class Server:
         self.cmdstats.count_error(text)
         if name is not None:
             self.cmdstats.stat(name).rejected += 1
+        if client.is_primary_link or client.is_replica:
+            self.unexpected_error_reply(client, text, name)
         return ErrorReply(text)
+
+    def unexpected_error_reply(self, client: ClientState, text: str, command: str | None) -> None:
+        """An error reply to our primary's link or a replica's: log it, count it, and panic
+        if ``propagation-error-behavior`` says so (see :mod:`unexpected_errors`)."""
+        cfg = self.config
+        verdict = unexpected_error(
+            text,
+            command,
+            to_primary=client.is_primary_link,
+            behavior=cfg.get_str("propagation-error-behavior"),
+            replica_read_only=cfg.get_bool("replica-read-only"),
+        )
+        self.log.warning(verdict.warning)
+        backlog = self.repl.backlog if self.repl is not None else None
+        if verdict.show_backlog and backlog is not None and backlog.histlen > 0:
+            tail = backlog.read_from(max(backlog.first_byte_offset, backlog.end_offset - 255))
+            level, line = backlog_log_line(tail, cfg.get_bool("hide-user-data-from-log"))
+            self.log.log(level, line)
+        self.stats.unexpected_error_replies += 1
+        if verdict.panic is not None:
+            self.panic(verdict.panic)
+
+    def panic(self, message: str) -> NoReturn:
+        """Valkey's serverPanic: the bug-report lines, then abort() (the process dies of
+        SIGABRT, as valkey-server does)."""
+        log = self.log
+        log.raw_write("\n\n=== VALKEY BUG REPORT START: Cut & paste starting from here ===\n")
+        log.warning("------------------------------------------------")
+        log.warning("!!! Software Failure. Press left mouse button to continue")
+        log.warning(f"Guru Meditation: {message} #server.py:0")
+        log.raw_write(
+            "\n=== VALKEY BUG REPORT END. Make sure to include from START to END. ===\n\n"
+        )
+        os.abort()
 
     def after_call(
         self,
@@ -455,7 +492,7 @@ class Server:
             if isinstance(spec, ErrorReply):
                 replies.append(spec)
                 continue
-            name = full_command_name(spec, argv)
+            name = command_fullname(spec.name, argv)
             refusal = self.refusal(client, spec.name, spec.flags)
             if refusal is not None:
                 replies.append(self._reject(client, refusal, name))
@@ -465,6 +502,8 @@ class Server:
             usec = (perf_counter_ns() - start) // 1000
             if isinstance(reply, BlockRequest):
                 reply = reply.timeout_reply
+            if type(reply) is ErrorReply and (client.is_primary_link or client.is_replica):
+                self.unexpected_error_reply(client, reply.text, name)
             replies.append(reply)
             self.account_call(client, spec, name, argv, reply, usec)
         self.dirty += ctx.dirty

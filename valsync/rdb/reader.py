@@ -350,6 +350,24 @@ _VALUE_TYPES = frozenset(
 )
 
 
+def decode_object(data: bytes, key: bytes = b"") -> tuple[Value, int]:
+    """One value from its type byte and encoding (a key record without its key, the body of
+    a DUMP payload); returns it and the bytes it took. Raises RdbError when malformed or cut;
+    ``key`` only names the key in errors."""
+    try:
+        rdb_type = data[0]
+        if rdb_type not in _VALUE_TYPES:
+            raise _Corrupt(f"unknown type {rdb_type}", 0)
+        value, end = _read_value(rdb_type, data, 1, key)
+        if end > len(data):
+            raise _Short(end)
+    except (IndexError, _Short):
+        raise RdbError("truncated", len(data)) from None
+    except _Corrupt as exc:
+        raise RdbError(exc.reason, exc.pos) from None
+    return value, end
+
+
 class RdbReader:
     """Feed an RDB stream in any chunking; :meth:`finish` returns the loaded result.
 

@@ -381,6 +381,34 @@ class RdbWriter:
         return b"".join(body)
 
 
+def encode_object(
+    value: Value,
+    key: bytes = b"",
+    dbi: int = 0,
+    *,
+    version: int = F.RDB_VERSION,
+    compression: bool = True,
+    limits: EncodingLimits = DEFAULT_LIMITS,
+) -> bytes | None:
+    """The type byte and encoding of one value, as a key record holds them without its key
+    (the body of a DUMP payload); None for an empty container. ``key`` and ``dbi`` only
+    name the key in errors."""
+    writer = RdbWriter(_NO_DATABASES, version=version, compression=compression, limits=limits)
+    record = writer._encode_value(dbi, key, value)
+    if record is None:
+        return None
+    return record[:1] + record[1 + len(encode_string(key, compression)) :]
+
+
+class _NoDatabases:
+    @property
+    def dbs(self) -> list[Database]:
+        return []
+
+
+_NO_DATABASES = _NoDatabases()
+
+
 def iter_rdb(keyspace: KeyspaceLike, **kwargs: Unpack[WriterOptions]) -> Iterator[bytes]:
     """Chunks of a dump of ``keyspace`` (keyword arguments as for :class:`RdbWriter`)."""
     return RdbWriter(keyspace, **kwargs).chunks()

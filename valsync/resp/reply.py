@@ -31,6 +31,14 @@ class Double:
 
 
 @dataclass(frozen=True, slots=True)
+class HumanDouble:
+    """A double already printed (``addReplyHumanLongDouble``): a RESP3 double carrying this
+    text, a bulk string in RESP2."""
+
+    text: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class MapReply:
     """RESP3 map (``%``); a flat array of key, value in RESP2."""
 
@@ -77,6 +85,7 @@ Reply = (
     | SimpleString
     | ErrorReply
     | Double
+    | HumanDouble
     | MapReply
     | SetReply
     | Verbatim
@@ -142,6 +151,11 @@ def encode(reply: Reply, out: bytearray, resp: int = 2) -> None:
             out += b"," + format_double(reply.value) + b"\r\n"
         else:
             _bulk(format_double(reply.value), out)
+    elif isinstance(reply, HumanDouble):
+        if resp == 3:
+            out += b"," + reply.text + b"\r\n"
+        else:
+            _bulk(reply.text, out)
     elif isinstance(reply, MapReply):
         if resp == 3:
             out += b"%%%d\r\n" % len(reply.pairs)
