@@ -32,13 +32,15 @@ from valsync.commands import (
     lookup_command,
 )
 from valsync.commands.errors import EXECABORT, READONLY, CommandError, CommandRejected
+from valsync.commands.server_cmds import SUBCOMMAND_ARITY, check_subcommand
 from valsync.config import Config
 from valsync.keyspace import Keyspace
 from valsync.latency import LatencyMonitor
 from valsync.log import ServerLog
 from valsync.monitor import ADMIN_SUBCOMMANDS, REDACTED_COMMANDS, monitor_line, redact
+from valsync.pubsub import PubSub
 from valsync.replication.unexpected_errors import backlog_log_line, unexpected_error
-from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Raw, Reply
+from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Raw, Reply, ReplySeries
 from valsync.stats import Stats
 
 if TYPE_CHECKING:
@@ -59,6 +61,12 @@ CONTAINER_COMMANDS = frozenset(
 NEVER = sys.maxsize
 # Commands allowed before AUTH, as Valkey's no_auth flag.
 NO_AUTH_COMMANDS = frozenset({"auth", "hello", "quit", "reset"})
+# What a RESP2 client with subscriptions may still run (Valkey's pub/sub context).
+SUBSCRIBED_CONTEXT_COMMANDS = frozenset(
+    "ping subscribe ssubscribe unsubscribe sunsubscribe psubscribe punsubscribe quit reset".split()
+)
+# What notify-keyspace-events' 'A' stands for.
+NOTIFY_ALL_CLASSES = "g$lshzxetd"
 
 
 def command_fullname(name: str, argv: list[bytes]) -> str:
@@ -102,8 +110,13 @@ class Server:
         self.nursery: Any = None
         self.applying_primary_stream = False
         self.functions: list[bytes] = []
+        self.cron_paused = False
+        self.skip_checksum_validation = False
+        """DEBUG SET-SKIP-CHECKSUM-VALIDATION: load dumps and RESTORE payloads unchecked."""
         self.notify_classes = ""
         """The class letters of ``notify-keyspace-events`` in force ("" = notifications off)."""
+        self.pubsub = PubSub()
+        self._deferred_pushes = self.pubsub.deferred
         self._spec_cache: dict[bytes, CommandSpec] = {}
         self.lazy_expire_unlink = config.get_bool("lazyfree-lazy-expire")
         self.min_replicas_to_write = config.get_int("min-replicas-to-write")
@@ -117,6 +130,8 @@ class Server:
             *MAX_LEN_DIRECTIVE.values(),
         ):
             config.on_change(name, self._reload_introspection_config)
+        config.on_change("notify-keyspace-events", self._reload_notify_classes)
+        self._reload_notify_classes("")
         config.on_change("loglevel", self.log.set_level)
         config.on_change("logfile", lambda _v: self.log.set_logfile(config.logfile_path or ""))
 
@@ -139,6 +154,13 @@ class Server:
         self.slow_threshold_usec = slow if slow >= 0 else NEVER
         self.spike_threshold_usec = min(self.slow_threshold_usec, self.latency_threshold_usec)
 
+    def _reload_notify_classes(self, _value: str) -> None:
+        """Expand ``A`` and keep nothing unless K or E asks for a channel, so that the commands'
+        ``ctx.notify`` calls cost one test when notifications are off."""
+        classes = self.config.get_str("notify-keyspace-events").replace("A", NOTIFY_ALL_CLASSES)
+        wanted = ("K" in classes or "E" in classes) and bool(set(classes) - {"K", "E"})
+        self.notify_classes = classes if wanted else ""
+
     # --- clients -----------------------------------------------------------------------
 
     def new_client(self, addr: str = "", laddr: str = "", fd: int = -1) -> ClientState:
@@ -158,6 +180,7 @@ class Server:
 
     def free_client(self, client: ClientState) -> None:
         self.unwatch_all(client)
+        self.pubsub.forget(client)
         self.clients.pop(client.id, None)
         if client.monitor:
             self.monitors.remove(client)
@@ -209,8 +232,20 @@ class Server:
                 if not listeners:
                     del self.key_ready_listeners[(dbid, key)]
 
-    def notify_keyspace_event(self, klass: str, event: str, key: bytes, dbid: int) -> None:
-        """Publish a keyspace notification (filled in by the pub/sub layer)."""
+    def notify_keyspace_event(
+        self, klass: str, event: str, key: bytes, dbid: int, client: ClientState | None = None
+    ) -> None:
+        """Valkey's ``notifyKeyspaceEvent``: publish ``event`` on ``__keyspace@<db>__:<key>``
+        (K) and ``key`` on ``__keyevent@<db>__:<event>`` (E) when ``klass`` is enabled.
+        ``client`` is the one whose command caused it (its own pushes follow its reply)."""
+        classes = self.notify_classes
+        if klass not in classes:
+            return
+        name = event.encode()
+        if "K" in classes:
+            self.pubsub.publish(b"__keyspace@%d__:%s" % (dbid, key), name, client)
+        if "E" in classes:
+            self.pubsub.publish(b"__keyevent@%d__:%s" % (dbid, name), key, client)
 
     # --- roles -------------------------------------------------------------------------
 
@@ -241,6 +276,8 @@ class Server:
         if not client.authenticated and "no_auth" not in spec.flags:
             return self._reject(client, NOAUTH, spec.name)
         name = client.last_command = command_fullname(spec.name, argv)
+        if client.pubsub and client.resp == 2 and spec.name not in SUBSCRIBED_CONTEXT_COMMANDS:
+            return self._reject(client, self._subscribed_refusal(client, spec, argv), name)
         if client.in_multi:
             if "no_multi" in spec.flags:
                 return self._reject(client, "ERR Command not allowed inside a transaction", name)
@@ -280,17 +317,49 @@ class Server:
                 + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).strip()
             )
             ctx.take_propagated()
-            return self._reject(
+            error = self._reject(
                 client,
                 f"ERR internal error in '{spec.name}': {type(exc).__name__}",
                 client.last_command,
             )
+            return self._flush_deferred_pushes(client, error) if self._deferred_pushes else error
         usec = (perf_counter_ns() - start) // 1000
         ctx.finish(argv, spec.is_write, dirty_before)
         self.after_call(ctx, spec, name, argv, reply, usec)
         if type(reply) is ErrorReply and (client.is_primary_link or client.is_replica):
             self.unexpected_error_reply(client, reply.text, name)
+        if self._deferred_pushes:
+            return self._flush_deferred_pushes(client, reply)
         return reply
+
+    def _flush_deferred_pushes(
+        self, client: ClientState, reply: Reply | BlockRequest
+    ) -> Reply | BlockRequest:
+        """The client's own pushes go after its command's reply (Valkey's afterCommand)."""
+        pushes = list(self._deferred_pushes)
+        self._deferred_pushes.clear()
+        if isinstance(reply, BlockRequest):
+            if client.deliver is not None:
+                for push in pushes:
+                    client.deliver(push)
+            return reply
+        return ReplySeries([reply, *pushes])
+
+    def _subscribed_refusal(self, client: ClientState, spec: CommandSpec, argv: list[bytes]) -> str:
+        """The error a RESP2 subscriber gets for a command outside the pub/sub context, after
+        the checks Valkey makes first (subcommand, min-replicas, read-only replica)."""
+        if spec.name in SUBCOMMAND_ARITY:
+            try:
+                check_subcommand(spec.name, argv)
+            except CommandError as err:
+                return err.text
+        refusal = self.refusal(client, spec.name, spec.flags)
+        if refusal in (NOREPLICAS, READONLY):
+            return refusal
+        return (
+            f"ERR Can't execute '{client.last_command}': only (P|S)SUBSCRIBE / "
+            "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+        )
 
     def refusal(self, client: ClientState, name: str, flags: frozenset[str]) -> str | None:
         """The error Valkey gives before running a command here, if any."""
@@ -311,16 +380,22 @@ class Server:
                 return NOREPLICAS
         return None
 
-    def _reject(self, client: ClientState, text: str, name: str | None = None) -> ErrorReply:
-        """Valkey's ``rejectCommand``: an error before the command ran (``rejected_calls``)."""
-        if client.in_multi:
+    def _reject(self, client: ClientState, text: str, command: str | None = None) -> ErrorReply:
+        """Valkey's ``rejectCommand``: counted in ``rejected_calls`` of ``command``; a refused
+        EXEC discards the transaction and says why (a plain ``ERR`` loses its code there, as in
+        ``execCommandAbort``); otherwise an open transaction is flagged."""
+        if client.is_primary_link or client.is_replica:
+            self.unexpected_error_reply(client, text, command)
+        if command == "exec":
+            self.discard_transaction(client)
+            reason = text[4:] if text.startswith("ERR ") else text
+            text = f"EXECABORT Transaction discarded because of: {reason}"
+        elif client.in_multi:
             client.multi_error = True
         self.stats.total_error_replies += 1
         self.cmdstats.count_error(text)
-        if name is not None:
-            self.cmdstats.stat(name).rejected += 1
-        if client.is_primary_link or client.is_replica:
-            self.unexpected_error_reply(client, text, name)
+        if command is not None:
+            self.cmdstats.stat(command).rejected += 1
         return ErrorReply(text)
 
     def unexpected_error_reply(self, client: ClientState, text: str, command: str | None) -> None:
@@ -453,7 +528,7 @@ class Server:
         line = Raw(monitor_line(client.db, source or client.addr, argv))
         for monitor in self.monitors:
             if monitor is client:
-                monitor.pushes_after_reply.append(line)
+                self._deferred_pushes.append(line)
             elif monitor.deliver is not None:
                 monitor.deliver(line)
 

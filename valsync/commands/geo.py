@@ -383,7 +383,19 @@ def _search(ctx: CommandContext, argv: list[bytes], kind: str) -> Reply:
     return out
 
 
-@command("georadius", -6, "write denyoom", 1, 1, 1)
+def _radius_keys(argv: list[bytes]) -> list[int]:
+    """``georadiusGetKeys``: the source key, and the last STORE/STOREDIST key."""
+    store = -1
+    i = 5
+    while i < len(argv):
+        if argv[i].lower() in (b"store", b"storedist") and i + 1 < len(argv):
+            store = i + 1
+            i += 1
+        i += 1
+    return [1] if store < 0 else [1, store]
+
+
+@command("georadius", -6, "write denyoom", 1, 1, 1, key_finder=_radius_keys)
 def georadius(ctx: CommandContext, argv: list[bytes]) -> Reply:
     return _search(ctx, argv, "radius")
 
@@ -393,7 +405,7 @@ def georadius_ro(ctx: CommandContext, argv: list[bytes]) -> Reply:
     return _search(ctx, argv, "radius_ro")
 
 
-@command("georadiusbymember", -5, "write denyoom", 1, 1, 1)
+@command("georadiusbymember", -5, "write denyoom", 1, 1, 1, key_finder=_radius_keys)
 def georadiusbymember(ctx: CommandContext, argv: list[bytes]) -> Reply:
     return _search(ctx, argv, "member")
 

@@ -38,6 +38,8 @@ async def _cron(server: Server, nursery: trio.Nursery, done: trio.Event) -> None
     while True:
         await trio.sleep(CRON_PERIOD)
         ticks += 1
+        if server.cron_paused and server.shutdown_requested is None:
+            continue
         server.active_expire_cycle()
         if server.repl is not None:
             server.repl.fast_cron()
