@@ -32,6 +32,7 @@ from valsync.commands import (
     lookup_command,
 )
 from valsync.commands.errors import EXECABORT, READONLY, CommandError, CommandRejected
+from valsync.commands.registry import command_fullname
 from valsync.commands.server_cmds import SUBCOMMAND_ARITY, check_subcommand
 from valsync.config import Config
 from valsync.keyspace import Keyspace
@@ -41,6 +42,7 @@ from valsync.monitor import ADMIN_SUBCOMMANDS, REDACTED_COMMANDS, monitor_line, 
 from valsync.pubsub import PubSub
 from valsync.replication.unexpected_errors import backlog_log_line, unexpected_error
 from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Raw, Reply, ReplySeries
+from valsync.scripting.state import ScriptingState
 from valsync.stats import Stats
 
 if TYPE_CHECKING:
@@ -52,11 +54,6 @@ NOREPLICAS = "NOREPLICAS Not enough good replicas to write."
 
 # Commands that run even inside MULTI rather than being queued (Valkey's execCommand list).
 MULTI_CONTROL = frozenset({"exec", "discard", "watch", "quit", "reset"})
-# Commands with subcommands: CLIENT LIST and INFO commandstats show them as ``client|list``.
-CONTAINER_COMMANDS = frozenset(
-    "client config command object slowlog commandlog latency memory script function pubsub "
-    "xinfo xgroup acl cluster module".split()
-)
 # A threshold no duration reaches: the feature is off.
 NEVER = sys.maxsize
 # Commands allowed before AUTH, as Valkey's no_auth flag.
@@ -69,11 +66,13 @@ SUBSCRIBED_CONTEXT_COMMANDS = frozenset(
 NOTIFY_ALL_CLASSES = "g$lshzxetd"
 
 
-def command_fullname(name: str, argv: list[bytes]) -> str:
-    """``client|list`` for a subcommand, as CLIENT LIST and Valkey's logs show it."""
-    if name in CONTAINER_COMMANDS and len(argv) > 1:
-        return f"{name}|{argv[1].lower().decode('latin-1')}"
-    return name
+def error_text(reply: object) -> str:
+    """The text of an error reply, whether an :class:`ErrorReply` or encoded bytes (a
+    script's error comes back as ``Raw(b"-CODE message\r\n")``)."""
+    if isinstance(reply, ErrorReply):
+        return reply.text
+    assert isinstance(reply, Raw)
+    return reply.data[1:].split(b"\r\n", 1)[0].decode("utf-8", "replace")
 
 
 def now_ms() -> int:
@@ -110,6 +109,7 @@ class Server:
         self.nursery: Any = None
         self.applying_primary_stream = False
         self.functions: list[bytes] = []
+        self.scripting = ScriptingState(self._script_log)
         self.cron_paused = False
         self.skip_checksum_validation = False
         """DEBUG SET-SKIP-CHECKSUM-VALIDATION: load dumps and RESTORE payloads unchecked."""
@@ -153,6 +153,9 @@ class Server:
         slow = self.commandlogs.slow_threshold
         self.slow_threshold_usec = slow if slow >= 0 else NEVER
         self.spike_threshold_usec = min(self.slow_threshold_usec, self.latency_threshold_usec)
+
+    def _script_log(self, level: str, message: str) -> None:
+        self.log.log(level, message)
 
     def _reload_notify_classes(self, _value: str) -> None:
         """Expand ``A`` and keep nothing unless K or E asks for a channel, so that the commands'
@@ -287,7 +290,7 @@ class Server:
         repl = self.repl
         replica = repl is not None and repl.is_replica
         if self.loading or replica or (repl is not None and self.min_replicas_to_write):
-            refusal = self.refusal(client, spec.name, spec.flags)
+            refusal = self.refusal(client, spec.name, spec.effective_flags(self, argv))
             if refusal is not None:
                 return self._reject(client, refusal, name)
         ctx: CommandContext | None = client.context
@@ -458,9 +461,15 @@ class Server:
         argv: list[bytes],
         reply: Reply | BlockRequest,
         usec: int,
+        script_caller: ClientState | None = None,
     ) -> None:
         """What Valkey's ``call()`` records after a command ran: commandstats, errorstats,
-        the latency histogram, the slow log, the latency monitor and MONITOR."""
+        the latency histogram, the slow log, the latency monitor and MONITOR.
+
+        ``script_caller``: the command ran inside a script called by that client. Its error
+        fails the command but reaches no client (no errorstats), the slow log names the
+        caller, and MONITOR shows ``lua``.
+        """
         blocked = type(reply) is BlockRequest
         if not blocked:
             # a command that blocked counts once, when it is served or times out
@@ -471,14 +480,16 @@ class Server:
             if self.latency_tracking:
                 histogram = stat.histogram
                 histogram[usec] = histogram.get(usec, 0) + 1
-            if type(reply) is ErrorReply:
+            kind = type(reply)
+            if kind is ErrorReply or (kind is Raw and reply.data[:1] == b"-"):  # type: ignore[union-attr]
                 stat.failed += 1
-                self.stats.total_error_replies += 1
-                self.cmdstats.count_error(reply.text)
+                if script_caller is None:
+                    self.stats.total_error_replies += 1
+                    self.cmdstats.count_error(error_text(reply))
         if usec >= self.spike_threshold_usec:
-            self.record_spike(client, spec, name, argv, usec, blocked)
+            self.record_spike(script_caller or client, spec, name, argv, usec, blocked)
         if self.monitors:
-            self.feed_monitors(client, spec, name, argv)
+            self.feed_monitors(client, spec, name, argv, "lua" if script_caller else "")
 
     def record_spike(
         self,
@@ -510,7 +521,7 @@ class Server:
             self.commandlogs.slow.push(argv, 0, client.addr, client.name, int(time.time()))
 
     def feed_monitors(
-        self, client: ClientState, spec: CommandSpec, name: str, argv: list[bytes]
+        self, client: ClientState, spec: CommandSpec, name: str, argv: list[bytes], source: str = ""
     ) -> None:
         """Send one executed command to the MONITOR clients, unless Valkey hides it."""
         if (
@@ -521,7 +532,8 @@ class Server:
             or client.extra.get("unblocked_rerun")
         ):
             return
-        self.feed_monitors_now(client, redact(name, argv) if name in REDACTED_COMMANDS else argv)
+        shown = redact(name, argv) if name in REDACTED_COMMANDS else argv
+        self.feed_monitors_now(client, shown, source)
 
     def feed_monitors_now(self, client: ClientState, argv: list[bytes], source: str = "") -> None:
         """The MONITOR line for ``argv`` run by ``client`` (``source`` "lua" inside scripts)."""
@@ -568,7 +580,7 @@ class Server:
                 replies.append(spec)
                 continue
             name = command_fullname(spec.name, argv)
-            refusal = self.refusal(client, spec.name, spec.flags)
+            refusal = self.refusal(client, spec.name, spec.effective_flags(self, argv))
             if refusal is not None:
                 replies.append(self._reject(client, refusal, name))
                 continue

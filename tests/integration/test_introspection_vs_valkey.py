@@ -54,6 +54,10 @@ STATS_SCRIPT: list[list[str]] = [
     ["hset", "h", "f"],
     ["zadd", "z", "nan", "m"],
     ["slowlog", "len", "x"],
+    ["eval", "return redis.call('incr','s')", "0"],
+    ["eval", "return redis.pcall('incr','s')", "0"],
+    ["eval", "redis.call('set','e','1') return redis.call('get','e')", "0"],
+    ["evalsha", "x", "0"],
 ]
 
 
@@ -159,6 +163,7 @@ SLOWLOG_SCRIPT: list[list[str]] = [
     ["EXEC"],
     ["BLPOP", "nokey", "0.01"],
     ["INCR", "a"],
+    ["EVAL", "redis.call('set','e','1') return redis.call('get','e')", "0"],
     ["SLOWLOG", "LEN"],
     ["SLOWLOG", "GET", "-1"],
     ["SLOWLOG", "GET", "2"],
@@ -252,6 +257,8 @@ MONITOR_SCRIPT: list[list[bytes | str]] = [
     ["exec"],
     ["incr", "a b"],
     ["get"],
+    ["eval", "redis.call('set','e','1') return redis.pcall('incr','e2', 'x')", "0"],
+    ["evalsha", "0000000000000000000000000000000000000000", "0"],
     ["client", "list"],
     ["client", "info"],
     ["client", "id"],

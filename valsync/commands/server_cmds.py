@@ -114,13 +114,13 @@ def select(ctx: CommandContext, argv: list[bytes]) -> Reply:
     return OK
 
 
-@command("quit", -1, "fast stale loading no_auth allow_busy")
+@command("quit", -1, "noscript fast stale loading no_auth allow_busy")
 def quit_(ctx: CommandContext, argv: list[bytes]) -> Reply:
     ctx.client.kill_requested = True
     return OK
 
 
-@command("reset", 1, "fast stale loading no_auth allow_busy")
+@command("reset", 1, "noscript fast stale loading no_auth allow_busy")
 def reset(ctx: CommandContext, argv: list[bytes]) -> Reply:
     server = server_of(ctx)
     server.discard_transaction(ctx.client)
@@ -154,7 +154,7 @@ def _check_password(
     return None
 
 
-@command("auth", -2, "fast stale loading no_auth allow_busy")
+@command("auth", -2, "noscript fast stale loading no_auth allow_busy")
 def auth(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if len(argv) > 3:
         raise CommandError(SYNTAX)
@@ -166,7 +166,7 @@ def auth(ctx: CommandContext, argv: list[bytes]) -> Reply:
     return err if err is not None else OK
 
 
-@command("hello", -1, "fast stale loading no_auth allow_busy")
+@command("hello", -1, "noscript fast stale loading no_auth allow_busy")
 def hello(ctx: CommandContext, argv: list[bytes]) -> Reply:
     server = server_of(ctx)
     version = ctx.client.resp
@@ -402,7 +402,7 @@ def _kill(client: ClientState) -> None:
 # --- MULTI / WATCH ------------------------------------------------------------------------
 
 
-@command("multi", 1, "fast loading stale allow_busy no_multi")
+@command("multi", 1, "noscript fast loading stale allow_busy no_multi")
 def multi(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if ctx.client.in_multi:
         raise CommandError("ERR MULTI calls can not be nested")
