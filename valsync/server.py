@@ -35,6 +35,7 @@ from valsync.log import ServerLog
 from valsync.pubsub import PubSub
 from valsync.replication.unexpected_errors import backlog_log_line, unexpected_error
 from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Reply, ReplySeries
+from valsync.scripting.state import ScriptingState
 from valsync.stats import Stats
 
 if TYPE_CHECKING:
@@ -96,6 +97,7 @@ class Server:
         self.nursery: Any = None
         self.applying_primary_stream = False
         self.functions: list[bytes] = []
+        self.scripting = ScriptingState(self._script_log)
         self.cron_paused = False
         self.skip_checksum_validation = False
         """DEBUG SET-SKIP-CHECKSUM-VALIDATION: load dumps and RESTORE payloads unchecked."""
@@ -117,6 +119,9 @@ class Server:
         """Directives read on every command are cached; CONFIG SET refreshes them."""
         self.lazy_expire_unlink = self.config.get_bool("lazyfree-lazy-expire")
         self.min_replicas_to_write = self.config.get_int("min-replicas-to-write")
+
+    def _script_log(self, level: str, message: str) -> None:
+        self.log.log(level, message)
 
     def _reload_notify_classes(self, _value: str) -> None:
         """Expand ``A`` and keep nothing unless K or E asks for a channel, so that the commands'
@@ -249,7 +254,7 @@ class Server:
         repl = self.repl
         replica = repl is not None and repl.is_replica
         if self.loading or replica or (repl is not None and self.min_replicas_to_write):
-            refusal = self.refusal(client, spec.name, spec.flags)
+            refusal = self.refusal(client, spec.name, spec.effective_flags(self, argv))
             if refusal is not None:
                 return self._reject(client, refusal, spec.name)
         ctx: CommandContext | None = client.context
@@ -436,7 +441,7 @@ class Server:
             if isinstance(spec, ErrorReply):
                 replies.append(spec)
                 continue
-            refusal = self.refusal(client, spec.name, spec.flags)
+            refusal = self.refusal(client, spec.name, spec.effective_flags(self, argv))
             if refusal is not None:
                 replies.append(ErrorReply(refusal))
                 continue

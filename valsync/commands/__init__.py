@@ -35,6 +35,8 @@ HANDLER_MODULES = (
     "scripting",
     "functions",
     "introspection",
+    "command_table",
+    "memory",
     "digest",
     "server_cmds",
     "replication_cmds",

@@ -39,6 +39,12 @@ class CommandSpec:
     is_write: bool = False
     key_finder: KeyFinder | None = None
     """For commands with ``movablekeys`` (SORT's STORE, GEORADIUS's STORE): all key indexes."""
+    flags_for: Callable[[object, list[bytes]], frozenset[str]] | None = None
+    """Flags that depend on the arguments (EVAL/FCALL take their script's flags), given the
+    server and argv; None = always :attr:`flags`."""
+
+    def effective_flags(self, server: object, argv: list[bytes]) -> frozenset[str]:
+        return self.flags if self.flags_for is None else self.flags_for(server, argv)
 
     def arity_ok(self, argc: int) -> bool:
         return argc == self.arity if self.arity > 0 else argc >= -self.arity

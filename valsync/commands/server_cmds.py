@@ -16,7 +16,7 @@ from valsync.commands.errors import (
     parse_int,
     wrong_arity,
 )
-from valsync.commands.registry import COMMANDS, CommandSpec, command
+from valsync.commands.registry import command
 from valsync.resp.reply import (
     NO_REPLY,
     OK,
@@ -37,15 +37,6 @@ def server_of(ctx: CommandContext) -> Server:
 
 
 SUBCOMMAND_ARITY: dict[str, dict[bytes, int]] = {
-    "command": {
-        b"count": 2,
-        b"docs": -2,
-        b"getkeys": -3,
-        b"getkeysandflags": -3,
-        b"help": 2,
-        b"info": -2,
-        b"list": -2,
-    },
     "client": {
         b"id": 2,
         b"info": 2,
@@ -121,13 +112,13 @@ def select(ctx: CommandContext, argv: list[bytes]) -> Reply:
     return OK
 
 
-@command("quit", -1, "fast stale loading no_auth allow_busy")
+@command("quit", -1, "noscript fast stale loading no_auth allow_busy")
 def quit_(ctx: CommandContext, argv: list[bytes]) -> Reply:
     ctx.client.kill_requested = True
     return OK
 
 
-@command("reset", 1, "fast stale loading no_auth allow_busy")
+@command("reset", 1, "noscript fast stale loading no_auth allow_busy")
 def reset(ctx: CommandContext, argv: list[bytes]) -> Reply:
     server = server_of(ctx)
     server.discard_transaction(ctx.client)
@@ -157,7 +148,7 @@ def _check_password(ctx: CommandContext, user: bytes, password: bytes) -> Reply 
     return None
 
 
-@command("auth", -2, "fast stale loading no_auth allow_busy")
+@command("auth", -2, "noscript fast stale loading no_auth allow_busy")
 def auth(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if len(argv) > 3:
         raise CommandError(SYNTAX)
@@ -169,7 +160,7 @@ def auth(ctx: CommandContext, argv: list[bytes]) -> Reply:
     return err if err is not None else OK
 
 
-@command("hello", -1, "fast stale loading no_auth allow_busy")
+@command("hello", -1, "noscript fast stale loading no_auth allow_busy")
 def hello(ctx: CommandContext, argv: list[bytes]) -> Reply:
     server = server_of(ctx)
     version = ctx.client.resp
@@ -401,7 +392,7 @@ def _kill(client: ClientState) -> None:
 # --- MULTI / WATCH ------------------------------------------------------------------------
 
 
-@command("multi", 1, "fast loading stale allow_busy no_multi")
+@command("multi", 1, "noscript fast loading stale allow_busy no_multi")
 def multi(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if ctx.client.in_multi:
         raise CommandError("ERR MULTI calls can not be nested")
@@ -502,61 +493,6 @@ def time_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
 @command("lastsave", 1, "fast loading stale")
 def lastsave(ctx: CommandContext, argv: list[bytes]) -> Reply:
     return server_of(ctx).lastsave
-
-
-# --- COMMAND ------------------------------------------------------------------------------
-
-
-def _command_info(spec: CommandSpec) -> Reply:
-    return [
-        spec.name.encode(),
-        spec.arity,
-        [
-            SimpleString(f)
-            for f in sorted(spec.flags | ({"movablekeys"} if spec.key_finder else set()))
-        ],
-        spec.first_key,
-        spec.last_key,
-        spec.step,
-        [],
-        [],
-        [],
-        [],
-    ]
-
-
-@command("command", -1, "loading stale")
-def command_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    if len(argv) == 1:
-        return [_command_info(s) for s in COMMANDS.values()]
-    sub = check_subcommand("command", argv)
-    if sub == b"count" and len(argv) == 2:
-        return len(COMMANDS)
-    if sub == b"info":
-        names = argv[2:] or [s.name.encode() for s in COMMANDS.values()]
-        out: list[Reply] = []
-        for name in names:
-            spec = COMMANDS.get(name.lower().decode("latin-1"))
-            out.append(_command_info(spec) if spec is not None else None)
-        return out
-    if sub == b"docs":
-        names = argv[2:] or [s.name.encode() for s in COMMANDS.values()]
-        pairs: list[tuple[Reply, Reply]] = []
-        for name in names:
-            spec = COMMANDS.get(name.lower().decode("latin-1"))
-            if spec is not None:
-                pairs.append(
-                    (spec.name.encode(), MapReply([(b"summary", b""), (b"group", b"generic")]))
-                )
-        return MapReply(pairs)
-    if sub == b"list" and len(argv) == 2:
-        return [s.name.encode() for s in COMMANDS.values()]
-    if sub == b"getkeys" and len(argv) >= 3:
-        spec = COMMANDS.get(argv[2].lower().decode("latin-1"))
-        if spec is None:
-            raise CommandError("ERR Invalid command specified")
-        return [argv[2 + i] for i in spec.key_positions(argv[2:])]
-    raise unknown_subcommand(argv[1], "command")
 
 
 # --- CONFIG -------------------------------------------------------------------------------
