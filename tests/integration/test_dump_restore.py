@@ -38,6 +38,15 @@ DATASET: list[tuple[str, list[list[str | int]], bool]] = [
     ("bigset", [["SADD", "bigset", *[f"member{i}" for i in range(300)]]], False),
     ("bighash", [["HSET", "bighash", *[x for i in range(600) for x in (f"f{i}", f"v{i}")]]], False),
     ("longhash", [["HSET", "longhash", "f", "v" * 100]], False),
+    (
+        "stream",
+        [
+            ["XADD", "stream", "1-1", "f", "v"],
+            ["XADD", "stream", "2-0", "a", "1", "b", "2"],
+            ["XGROUP", "CREATE", "stream", "g", "0"],
+        ],
+        True,
+    ),
 ]
 
 

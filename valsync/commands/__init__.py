@@ -36,6 +36,7 @@ HANDLER_MODULES = (
     "functions",
     "introspection",
     "command_table",
+    "memory",
     "digest",
     "server_cmds",
     "replication_cmds",
