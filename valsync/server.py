@@ -22,6 +22,8 @@ from valsync.commands import (
     ClientState,
     CommandContext,
     CommandSpec,
+    ExchangeRequest,
+    ExchangeResult,
     ExpireMode,
     Propagated,
     call,
@@ -335,6 +337,34 @@ class Server:
             f"ERR Can't execute '{client.last_command}': only (P|S)SUBSCRIBE / "
             "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
         )
+
+    def finish_exchange(
+        self, client: ClientState, request: ExchangeRequest, result: ExchangeResult
+    ) -> Reply:
+        """End a command that waited on another server (MIGRATE): its second half runs in a
+        fresh context, and what it changed is propagated like any write."""
+        assert request.finish is not None
+        ctx = CommandContext(
+            self.keyspace,
+            client,
+            now_ms(),
+            expire_mode=self.expire_mode_for(client),
+            lazy_expire_unlink=self.lazy_expire_unlink,
+            rng=self.rng,
+            server=self,
+        )
+        try:
+            reply = request.finish(ctx, result)
+        except CommandError as err:
+            reply = ErrorReply(err.text)
+        self.dirty += ctx.dirty
+        units = ctx.take_propagated()
+        if units:
+            self.propagate(units)
+            client.last_write_offset = self.repl.master_repl_offset if self.repl else 0
+        if type(reply) is ErrorReply:
+            self.stats.total_error_replies += 1
+        return reply
 
     def refusal(self, client: ClientState, name: str, flags: frozenset[str]) -> str | None:
         """The error Valkey gives before running a command here, if any."""

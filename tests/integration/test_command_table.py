@@ -35,7 +35,6 @@ NOT_YET_LANDED = {
     "lcs/lolwut": {"lcs", "lolwut"},
     "introspection": {"slowlog", "latency", "commandlog", "monitor", "module"},
     "server": {"bgrewriteaof", "waitaof", "failover"},
-    "keyspace": {"migrate"},
 }
 
 GETKEYS_CASES = [

@@ -9,6 +9,8 @@ from valsync.commands.context import (
     BlockRequest,
     ClientState,
     CommandContext,
+    ExchangeRequest,
+    ExchangeResult,
     ExpireMode,
     Propagated,
 )
@@ -56,6 +58,8 @@ __all__ = [
     "CommandContext",
     "CommandError",
     "CommandSpec",
+    "ExchangeRequest",
+    "ExchangeResult",
     "ExpireMode",
     "Propagated",
     "call",

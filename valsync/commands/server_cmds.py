@@ -526,7 +526,15 @@ def config_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
         server.command_calls.clear()
         return OK
     if sub == b"rewrite" and len(argv) == 2:
-        raise CommandError("ERR The server is running without a config file")
+        repl = server.repl
+        primary = repl.primary_address() if repl is not None else None
+        try:
+            server.config.rewrite(primary)
+        except ConfigError as err:
+            server.log.warning(f"CONFIG REWRITE failed: {err}")
+            raise CommandError(str(err)) from None
+        server.log.notice("CONFIG REWRITE executed with success.")
+        return OK
     if sub == b"help":
         return [
             b"CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 import trio
 import trio.lowlevel
 
-from valsync.commands import BlockRequest, ClientState
+from valsync.commands import BlockRequest, ClientState, ExchangeRequest
 from valsync.commands.server_cmds import client_info_line
+from valsync.net.exchange import run_exchange
 from valsync.resp import ProtocolError, RequestParser, encode
 from valsync.resp.reply import ErrorReply, Reply
 
@@ -243,7 +244,11 @@ class ClientConnection:
                     continue
                 client.pending_output = bool(out) or bool(self._out)
                 reply: Reply | BlockRequest = process(client, req.argv)
-                if isinstance(reply, BlockRequest):
+                if isinstance(reply, ExchangeRequest):
+                    self._queue(out)
+                    out = bytearray()
+                    reply = server.finish_exchange(client, reply, await run_exchange(reply))
+                elif isinstance(reply, BlockRequest):
                     self._queue(out)
                     out = bytearray()
                     reply = await self._block(req.argv, reply)
