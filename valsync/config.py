@@ -428,6 +428,43 @@ class _KeyspaceEvents(_Spec):
         return [RewriteLine(name, f"{name} {_repr(str(value))}", value != "")]
 
 
+class _Percentiles(_Spec):
+    """``latency-tracking-info-percentiles``: numbers in [0, 100], printed as ``%f`` trimmed."""
+
+    multi_arg = True
+
+    def default(self) -> Value:
+        return (50.0, 99.0, 99.9)
+
+    def parse(self, args: list[str], current: Value, loading: _LoadState | None) -> Value:
+        values = []
+        for word in args:
+            try:
+                if "_" in word:
+                    raise ValueError(word)
+                value = float(word)
+            except ValueError:
+                raise _Invalid("Invalid latency-tracking-info-percentiles parameters") from None
+            if not 0.0 <= value <= 100.0:
+                raise _Invalid(
+                    "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+                )
+            values.append(value)
+        return tuple(values)
+
+    def fmt(self, value: Value) -> str:
+        assert isinstance(value, tuple)
+        return " ".join(format_percentile(v) for v in value)
+
+
+def format_percentile(p: float) -> str:
+    """``%f`` with trailing zeros (and a trailing dot) trimmed, as Valkey prints percentiles."""
+    text = f"{p:f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
 def _check_dbfilename(name: str) -> None:
     if name == "":
         raise _Invalid("dbfilename can't be empty")
@@ -732,6 +769,13 @@ _SPECS: tuple[_Directive, ...] = (
     _d("enable-debug-assert", _Bool(False), immutable=True, hidden=True),
     _d("latency-monitor-threshold", _Int(0, 0, _LLONG_MAX)),
     _d("latency-tracking", _Bool(True)),
+    _d("latency-tracking-info-percentiles", _Percentiles()),
+    _d("commandlog-execution-slower-than", _Int(10000, -1, _LLONG_MAX), "slowlog-log-slower-than"),
+    _d("commandlog-slow-execution-max-len", _Int(128, 0, _LLONG_MAX), "slowlog-max-len"),
+    _d("commandlog-request-larger-than", _Int(1024 * 1024, -1, _LLONG_MAX)),
+    _d("commandlog-large-request-max-len", _Int(128, 0, _LLONG_MAX)),
+    _d("commandlog-reply-larger-than", _Int(1024 * 1024, -1, _LLONG_MAX)),
+    _d("commandlog-large-reply-max-len", _Int(128, 0, _LLONG_MAX)),
     _d("busy-reply-threshold", _Int(5000, 0, _LONG_MAX), "lua-time-limit"),
     _d("shutdown-timeout", _Int(10, 0, _INT_MAX)),
     _d("shutdown-on-sigint", _ShutdownFlags()),
