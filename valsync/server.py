@@ -98,6 +98,9 @@ class Server:
         self.persistence: Any = None
         self.nursery: Any = None
         self.applying_primary_stream = False
+        self.blocking_exchange: Callable[[ExchangeRequest], ExchangeResult] | None = None
+        """Runs an :class:`ExchangeRequest` synchronously (MIGRATE inside MULTI/EXEC); set by
+        the assembler to the net layer's blocking version."""
         self.functions: list[bytes] = []
         self.scripting = ScriptingState(self._script_log)
         self.cron_paused = False
@@ -476,7 +479,11 @@ class Server:
                 replies.append(ErrorReply(refusal))
                 continue
             reply = call(ctx, spec, argv)
-            if isinstance(reply, BlockRequest):
+            if isinstance(reply, ExchangeRequest) and self.blocking_exchange is not None:
+                # nothing can be awaited inside EXEC: like Valkey, block the server for it
+                assert reply.finish is not None
+                reply = reply.finish(ctx, self.blocking_exchange(reply))
+            elif isinstance(reply, BlockRequest):
                 reply = reply.timeout_reply
             if type(reply) is ErrorReply and (client.is_primary_link or client.is_replica):
                 self.stats.total_error_replies += 1

@@ -17,6 +17,18 @@ from valsync.commands import ExchangeRequest, ExchangeResult
 READ_SIZE = 64 * 1024
 
 
+def _take_lines(buf: bytes, lines: list[bytes], want: int) -> bytes:
+    """Move complete reply lines (CRLF stripped) from ``buf`` to ``lines``, up to ``want``
+    of them; returns what is left of ``buf``."""
+    while len(lines) < want:
+        end = buf.find(b"\n")
+        if end < 0:
+            break
+        lines.append(buf[:end].rstrip(b"\r"))
+        buf = buf[end + 1 :]
+    return buf
+
+
 async def run_exchange(request: ExchangeRequest) -> ExchangeResult:
     seconds = request.timeout_ms / 1000.0
     try:
@@ -35,16 +47,45 @@ async def run_exchange(request: ExchangeRequest) -> ExchangeResult:
         except (OSError, trio.TooSlowError, trio.BrokenResourceError):
             return ExchangeResult([], "writing")
         buf = b""
-        while len(lines) < request.replies:
-            end = buf.find(b"\n")
-            if end >= 0:
-                lines.append(buf[:end].rstrip(b"\r"))
-                buf = buf[end + 1 :]
-                continue
+        while True:
+            buf = _take_lines(buf, lines, request.replies)
+            if len(lines) >= request.replies:
+                break
             try:
                 with trio.fail_after(seconds):
                     data = await stream.receive_some(READ_SIZE)
             except (OSError, trio.TooSlowError, trio.BrokenResourceError):
+                return ExchangeResult(lines, "reading")
+            if not data:
+                return ExchangeResult(lines, "reading")
+            buf += data
+    return ExchangeResult(lines)
+
+
+def run_exchange_blocking(request: ExchangeRequest) -> ExchangeResult:
+    """The same exchange with blocking sockets, for where nothing can be awaited (MIGRATE
+    inside MULTI/EXEC): the whole server waits, as Valkey's does for every MIGRATE."""
+    seconds = request.timeout_ms / 1000.0
+    try:
+        sock = socket.create_connection((request.host, request.port), timeout=seconds)
+    except (socket.gaierror, TimeoutError):
+        return ExchangeResult([], "connecting")
+    except OSError:
+        return ExchangeResult([], "writing")
+    lines: list[bytes] = []
+    with sock:
+        try:
+            sock.sendall(request.payload)
+        except OSError:
+            return ExchangeResult([], "writing")
+        buf = b""
+        while True:
+            buf = _take_lines(buf, lines, request.replies)
+            if len(lines) >= request.replies:
+                break
+            try:
+                data = sock.recv(READ_SIZE)
+            except OSError:
                 return ExchangeResult(lines, "reading")
             if not data:
                 return ExchangeResult(lines, "reading")
