@@ -60,6 +60,9 @@ class ClientState:
     is_primary_link: bool = False
     is_replica: bool = False
     no_evict: bool = False
+    no_touch: bool = False
+    monitor: bool = False
+    """In MONITOR mode: receives a line per executed command (CLIENT LIST ``flags=O``)."""
     kill_requested: bool = False
     last_write_offset: int = 0
     context: Any = None

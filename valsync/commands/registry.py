@@ -23,7 +23,7 @@ KeyFinder = Callable[[list[bytes]], list[int]]
 # noscript, blocking, loading, stale, fast, no_auth, may_replicate, no_multi, allow_busy.
 KNOWN_FLAGS = frozenset(
     "write readonly denyoom admin pubsub noscript blocking loading stale fast no_auth "
-    "may_replicate no_multi allow_busy skip_monitor asking movablekeys".split()
+    "may_replicate no_multi allow_busy skip_monitor skip_slowlog asking movablekeys".split()
 )
 
 
@@ -95,3 +95,17 @@ def command(
         return handler
 
     return register
+
+
+# Commands with subcommands: CLIENT LIST and INFO commandstats show them as ``client|list``.
+CONTAINER_COMMANDS = frozenset(
+    "client config command object slowlog commandlog latency memory script function pubsub "
+    "xinfo xgroup acl cluster module".split()
+)
+
+
+def command_fullname(name: str, argv: list[bytes]) -> str:
+    """``client|list`` for a subcommand, as CLIENT LIST and Valkey's logs show it."""
+    if name in CONTAINER_COMMANDS and len(argv) > 1:
+        return f"{name}|{argv[1].lower().decode('latin-1')}"
+    return name

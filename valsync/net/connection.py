@@ -201,7 +201,8 @@ class ClientConnection:
 
     async def _receive(self) -> bytes:
         idle = self.server.config.get_int("timeout")
-        if idle > 0 and not self.client.is_replica and not self.client.is_primary_link:
+        client = self.client
+        if idle > 0 and not (client.is_replica or client.is_primary_link or client.monitor):
             with trio.move_on_after(idle):
                 return await self.stream.receive_some(READ_SIZE)
             return b""
@@ -285,6 +286,7 @@ class ClientConnection:
             finally:
                 server.remove_key_listener(dbid, block.keys, event.set)
             if not event.is_set():
+                server.record_unblocked_timeout(client, argv)
                 return block.on_timeout() if block.on_timeout is not None else block.timeout_reply
             # yield once so the writer's whole command (and its propagation) completes first
             await trio.lowlevel.checkpoint()

@@ -17,16 +17,26 @@ from valsync.commands import ExchangeRequest, ExchangeResult
 READ_SIZE = 64 * 1024
 
 
-def _take_lines(buf: bytes, lines: list[bytes], want: int) -> bytes:
-    """Move complete reply lines (CRLF stripped) from ``buf`` to ``lines``, up to ``want``
-    of them; returns what is left of ``buf``."""
-    while len(lines) < want:
-        end = buf.find(b"\n")
-        if end < 0:
-            break
-        lines.append(buf[:end].rstrip(b"\r"))
-        buf = buf[end + 1 :]
-    return buf
+class ReplyLines:
+    """Collects the expected number of reply lines (CRLF stripped) from bytes fed in any
+    chunking."""
+
+    def __init__(self, want: int) -> None:
+        self.want = want
+        self.lines: list[bytes] = []
+        self._buf = b""
+
+    def feed(self, data: bytes) -> bool:
+        """Add bytes; True once every expected line is in."""
+        buf = self._buf + data
+        while len(self.lines) < self.want:
+            end = buf.find(b"\n")
+            if end < 0:
+                break
+            self.lines.append(buf[:end].rstrip(b"\r"))
+            buf = buf[end + 1 :]
+        self._buf = buf
+        return len(self.lines) >= self.want
 
 
 async def run_exchange(request: ExchangeRequest) -> ExchangeResult:
@@ -39,27 +49,24 @@ async def run_exchange(request: ExchangeRequest) -> ExchangeResult:
     except OSError:
         # like Valkey's blocking connect, a refused connection is only seen when writing
         return ExchangeResult([], "writing")
-    lines: list[bytes] = []
+    replies = ReplyLines(request.replies)
     async with stream:
         try:
             with trio.fail_after(seconds):
                 await stream.send_all(request.payload)
         except (OSError, trio.TooSlowError, trio.BrokenResourceError):
             return ExchangeResult([], "writing")
-        buf = b""
-        while True:
-            buf = _take_lines(buf, lines, request.replies)
-            if len(lines) >= request.replies:
-                break
+        done = replies.feed(b"")
+        while not done:
             try:
                 with trio.fail_after(seconds):
                     data = await stream.receive_some(READ_SIZE)
             except (OSError, trio.TooSlowError, trio.BrokenResourceError):
-                return ExchangeResult(lines, "reading")
+                data = b""
             if not data:
-                return ExchangeResult(lines, "reading")
-            buf += data
-    return ExchangeResult(lines)
+                return ExchangeResult(replies.lines, "reading")
+            done = replies.feed(data)
+    return ExchangeResult(replies.lines)
 
 
 def run_exchange_blocking(request: ExchangeRequest) -> ExchangeResult:
@@ -72,22 +79,19 @@ def run_exchange_blocking(request: ExchangeRequest) -> ExchangeResult:
         return ExchangeResult([], "connecting")
     except OSError:
         return ExchangeResult([], "writing")
-    lines: list[bytes] = []
+    replies = ReplyLines(request.replies)
     with sock:
         try:
             sock.sendall(request.payload)
         except OSError:
             return ExchangeResult([], "writing")
-        buf = b""
-        while True:
-            buf = _take_lines(buf, lines, request.replies)
-            if len(lines) >= request.replies:
-                break
+        done = replies.feed(b"")
+        while not done:
             try:
                 data = sock.recv(READ_SIZE)
             except OSError:
-                return ExchangeResult(lines, "reading")
+                data = b""
             if not data:
-                return ExchangeResult(lines, "reading")
-            buf += data
-    return ExchangeResult(lines)
+                return ExchangeResult(replies.lines, "reading")
+            done = replies.feed(data)
+    return ExchangeResult(replies.lines)
