@@ -31,7 +31,6 @@ OTHER_ISSUES = {
 # Families being built now; when one lands, remove it here (the test fails until then, so this
 # list stays true), and its COMMAND INFO/DOCS come from the table with no further work.
 NOT_YET_LANDED = {
-    "lcs/lolwut": {"lcs", "lolwut"},
     "modules": {"module"},
     "server": {"bgrewriteaof", "waitaof", "failover"},
 }
