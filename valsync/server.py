@@ -45,6 +45,7 @@ from valsync.pause import PauseAction, PausePurpose, PauseState
 from valsync.pubsub import PubSub
 from valsync.replication.unexpected_errors import backlog_log_line, unexpected_error
 from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Raw, Reply, ReplySeries
+from valsync.scripting.functions import FunctionError
 from valsync.scripting.state import ScriptingState
 from valsync.stats import Stats
 
@@ -111,7 +112,6 @@ class Server:
         self.persistence: Any = None
         self.nursery: Any = None
         self.applying_primary_stream = False
-        self.functions: list[bytes] = []
         self.scripting = ScriptingState(self._script_log)
         self.cron_paused = False
         self.pause = PauseState()
@@ -163,6 +163,18 @@ class Server:
 
     def _script_log(self, level: str, message: str) -> None:
         self.log.log(level, message)
+
+    @property
+    def functions(self) -> list[bytes]:
+        """The sources of the loaded function libraries (what the RDB keeps)."""
+        return self.scripting.functions.sources()
+
+    @functions.setter
+    def functions(self, sources: list[bytes]) -> None:
+        try:
+            self.scripting.functions.replace_all(sources)
+        except FunctionError as err:
+            self.log.warning(f"Failed loading a function library: {err}")
 
     def _reload_notify_classes(self, _value: str) -> None:
         """Expand ``A`` and keep nothing unless K or E asks for a channel, so that the commands'
