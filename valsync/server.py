@@ -112,6 +112,9 @@ class Server:
         self.persistence: Any = None
         self.nursery: Any = None
         self.applying_primary_stream = False
+        self.blocking_exchange: Callable[[ExchangeRequest], ExchangeResult] | None = None
+        """Runs an :class:`ExchangeRequest` synchronously (MIGRATE inside MULTI/EXEC); set by
+        the assembler to the net layer's blocking version."""
         self.scripting = ScriptingState(self._script_log)
         self.cron_paused = False
         self.pause = PauseState()
@@ -458,6 +461,7 @@ class Server:
             client.last_write_offset = self.repl.master_repl_offset if self.repl else 0
         if type(reply) is ErrorReply:
             self.stats.total_error_replies += 1
+            self.cmdstats.count_error(reply.text)
         return reply
 
     def refusal(self, client: ClientState, name: str, flags: frozenset[str]) -> str | None:
@@ -683,7 +687,11 @@ class Server:
             start = perf_counter_ns()
             reply = call(ctx, spec, argv)
             usec = (perf_counter_ns() - start) // 1000
-            if isinstance(reply, BlockRequest):
+            if isinstance(reply, ExchangeRequest) and self.blocking_exchange is not None:
+                # nothing can be awaited inside EXEC: like Valkey, block the server for it
+                assert reply.finish is not None
+                reply = reply.finish(ctx, self.blocking_exchange(reply))
+            elif isinstance(reply, BlockRequest):
                 reply = reply.timeout_reply
             if type(reply) is ErrorReply and (client.is_primary_link or client.is_replica):
                 self.unexpected_error_reply(client, reply.text, name)
