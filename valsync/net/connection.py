@@ -17,6 +17,8 @@ from valsync.commands.server_cmds import client_info_line
 from valsync.resp import ProtocolError, RequestParser, encode
 from valsync.resp.reply import ErrorReply, Reply
 
+from valsync.server import BlockedWaiter
+
 if TYPE_CHECKING:
     from valsync.server import Server
 
@@ -264,33 +266,51 @@ class ClientConnection:
             self._queue(out)
 
     async def _block(self, argv: list[bytes], block: BlockRequest) -> Reply:
-        """Wait until a key of ``block`` changes or its deadline passes; re-run the command."""
+        """Wait until the server serves the blocked command (it re-runs it right after the
+        command that made one of its keys ready) or the deadline passes. A key signalled
+        outside any command (a replica's ACK for WAIT) is served here, after a checkpoint."""
         server, client = self.server, self.client
-        while True:
-            event = trio.Event()
-            dbid = client.db
-            server.add_key_listener(dbid, block.keys, event.set)
-            try:
-                if block.deadline_ms is None:
-                    await event.wait()
-                else:
-                    remaining = (block.deadline_ms - _now_ms()) / 1000.0
-                    with trio.move_on_after(max(remaining, 0.0)):
+        waiter = BlockedWaiter(server, client, argv, block)
+        dbid, keys = client.db, block.keys
+        server.add_key_listener(dbid, keys, waiter)
+        try:
+            while True:
+                event = trio.Event()
+                waiter.notify = event.set
+                block = waiter.block
+                if waiter.result is None and not waiter.ready:
+                    if block.deadline_ms is None:
                         await event.wait()
-            finally:
-                server.remove_key_listener(dbid, block.keys, event.set)
-            if not event.is_set():
-                return block.on_timeout() if block.on_timeout is not None else block.timeout_reply
-            # yield once so the writer's whole command (and its propagation) completes first
-            await trio.lowlevel.checkpoint()
-            client.extra["unblocked_rerun"] = True
-            try:
-                again = server.process(client, argv)
-            finally:
-                client.extra.pop("unblocked_rerun", None)
-            if not isinstance(again, BlockRequest):
-                return again
-            block = again
+                    else:
+                        remaining = (block.deadline_ms - _now_ms()) / 1000.0
+                        with trio.move_on_after(max(remaining, 0.0)):
+                            await event.wait()
+                if waiter.result is not None:
+                    return waiter.result
+                if not waiter.ready:
+                    if event.is_set():
+                        continue  # served and blocked again
+                    if block.on_timeout is not None:
+                        return block.on_timeout()
+                    return block.timeout_reply
+                waiter.unqueue()
+                # yield once so the writer's whole command (and its propagation) completes first
+                await trio.lowlevel.checkpoint()
+                if waiter.result is not None:
+                    return waiter.result
+                waiter.unqueue()
+                client.extra["unblocked_rerun"] = True
+                try:
+                    again = server.process(client, argv)
+                finally:
+                    client.extra.pop("unblocked_rerun", None)
+                if not isinstance(again, BlockRequest):
+                    return again
+                waiter.block = again
+        finally:
+            waiter.cancelled = True
+            waiter.unqueue()
+            server.remove_key_listener(dbid, keys, waiter)
 
 
 def _now_ms() -> int:
