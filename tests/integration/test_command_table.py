@@ -31,11 +31,8 @@ OTHER_ISSUES = {
 # Families being built now; when one lands, remove it here (the test fails until then, so this
 # list stays true), and its COMMAND INFO/DOCS come from the table with no further work.
 NOT_YET_LANDED = {
-    "hyperloglog": {"pfadd", "pfcount", "pfdebug", "pfmerge", "pfselftest"},
-    "lcs/lolwut": {"lcs", "lolwut"},
     "introspection": {"slowlog", "latency", "commandlog", "monitor", "module"},
     "server": {"bgrewriteaof", "waitaof", "failover"},
-    "keyspace": {"migrate"},
 }
 
 GETKEYS_CASES = [

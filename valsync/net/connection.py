@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 import trio
 import trio.lowlevel
 
-from valsync.commands import BlockRequest, ClientState
+from valsync.commands import BlockRequest, ClientState, ExchangeRequest
 from valsync.commands.server_cmds import client_info_line
+from valsync.net.exchange import run_exchange
 from valsync.resp import ProtocolError, RequestParser, encode
 from valsync.resp.reply import ErrorReply, Reply
-
 from valsync.server import BlockedWaiter
 
 if TYPE_CHECKING:
@@ -202,7 +202,8 @@ class ClientConnection:
 
     async def _receive(self) -> bytes:
         idle = self.server.config.get_int("timeout")
-        if idle > 0 and not self.client.is_replica and not self.client.is_primary_link:
+        client = self.client
+        if idle > 0 and not (client.is_replica or client.is_primary_link or client.monitor):
             with trio.move_on_after(idle):
                 return await self.stream.receive_some(READ_SIZE)
             return b""
@@ -245,7 +246,11 @@ class ClientConnection:
                     continue
                 client.pending_output = bool(out) or bool(self._out)
                 reply: Reply | BlockRequest = process(client, req.argv)
-                if isinstance(reply, BlockRequest):
+                if isinstance(reply, ExchangeRequest):
+                    self._queue(out)
+                    out = bytearray()
+                    reply = server.finish_exchange(client, reply, await run_exchange(reply))
+                elif isinstance(reply, BlockRequest):
                     self._queue(out)
                     out = bytearray()
                     reply = await self._block(req.argv, reply)
@@ -290,6 +295,7 @@ class ClientConnection:
                 if not waiter.ready:
                     if event.is_set():
                         continue  # served and blocked again
+                    server.record_unblocked_timeout(client, argv)
                     if block.on_timeout is not None:
                         return block.on_timeout()
                     return block.timeout_reply
