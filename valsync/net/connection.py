@@ -270,19 +270,42 @@ class ClientConnection:
                     break
             self._queue(out)
 
+    async def _wait_pause_end(self, deadline_ms: int | None) -> None:
+        """Until the pause holding this client is lifted or reaches its end."""
+        event = trio.Event()
+        self.server.pause_listeners.add(event.set)
+        try:
+            remaining = ((deadline_ms or 0) - _now_ms()) / 1000.0
+            with trio.move_on_after(max(remaining, 0.0)):
+                await event.wait()
+        finally:
+            self.server.pause_listeners.discard(event.set)
+
     async def _block(self, argv: list[bytes], block: BlockRequest) -> Reply:
         """Wait until the server serves the blocked command (it re-runs it right after the
         command that made one of its keys ready) or the deadline passes. A key signalled
-        outside any command (a replica's ACK for WAIT) is served here, after a checkpoint."""
+        outside any command (a replica's ACK for WAIT) is served here, after a checkpoint;
+        a command held by CLIENT PAUSE runs again when the pause ends."""
         server, client = self.server, self.client
         waiter = BlockedWaiter(server, client, argv, block)
         dbid, keys = client.db, block.keys
         server.add_key_listener(dbid, keys, waiter)
         try:
             while True:
+                block = waiter.block
+                if block.postponed:
+                    await self._wait_pause_end(block.deadline_ms)
+                    again = server.process(client, argv)
+                    if not isinstance(again, BlockRequest):
+                        return again
+                    waiter.block = again
+                    if again.keys != keys:
+                        server.remove_key_listener(dbid, keys, waiter)
+                        keys = again.keys
+                        server.add_key_listener(dbid, keys, waiter)
+                    continue
                 event = trio.Event()
                 waiter.notify = event.set
-                block = waiter.block
                 if waiter.result is None and not waiter.ready:
                     if block.deadline_ms is None:
                         await event.wait()
