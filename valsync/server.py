@@ -46,6 +46,7 @@ from valsync.replication.unexpected_errors import backlog_log_line, unexpected_e
 from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Raw, Reply, ReplySeries
 from valsync.scripting.state import ScriptingState
 from valsync.stats import Stats
+from valsync.tracking import TrackingTable
 
 if TYPE_CHECKING:
     from valsync.net.replication import ReplicationService
@@ -119,6 +120,16 @@ class Server:
         """The class letters of ``notify-keyspace-events`` in force ("" = notifications off)."""
         self.pubsub = PubSub()
         self._deferred_pushes = self.pubsub.deferred
+        self.tracking = TrackingTable(self.clients, self._deferred_pushes)
+        self.tracking.max_keys = config.get_int("tracking-table-max-keys")
+        config.on_change(
+            "tracking-table-max-keys",
+            lambda _v: setattr(
+                self.tracking, "max_keys", config.get_int("tracking-table-max-keys")
+            ),
+        )
+        self.current_client: ClientState | None = None
+        """The client whose command is running (None outside commands: cron, loading)."""
         self._spec_cache: dict[bytes, CommandSpec] = {}
         self.lazy_expire_unlink = config.get_bool("lazyfree-lazy-expire")
         self.min_replicas_to_write = config.get_int("min-replicas-to-write")
@@ -185,6 +196,7 @@ class Server:
 
     def free_client(self, client: ClientState) -> None:
         self.unwatch_all(client)
+        self.tracking.disable(client)
         self.pubsub.forget(client)
         self.clients.pop(client.id, None)
         if client.monitor:
@@ -193,7 +205,11 @@ class Server:
     # --- key change notifications ------------------------------------------------------
 
     def key_modified(self, dbid: int, key: bytes) -> None:
-        """Valkey's signalModifiedKey + signalKeyAsReady: WATCH and blocked clients."""
+        """Valkey's signalModifiedKey + signalKeyAsReady: WATCH, blocked clients, and the
+        invalidations of client-side caching."""
+        tracking = self.tracking
+        if tracking.keys or tracking.prefixes:
+            tracking.invalidate(key, self.current_client)
         if not self.watch_index and not self.key_ready_listeners:
             return
         ident = (dbid, key)
@@ -283,6 +299,14 @@ class Server:
         name = client.last_command = command_fullname(spec.name, argv)
         if client.pubsub and client.resp == 2 and spec.name not in SUBSCRIBED_CONTEXT_COMMANDS:
             return self._reject(client, self._subscribed_refusal(client, spec, argv), name)
+        if client.capa_redirect:
+            redirect = self.redirect_refusal(client, spec)
+            if redirect is not None:
+                if spec.name == "exec":
+                    self.discard_transaction(client)
+                    self.cmdstats.stat(name).rejected += 1
+                    return self._reject(client, redirect)
+                return self._reject(client, redirect, name)
         if client.in_multi:
             if "no_multi" in spec.flags:
                 return self._reject(client, "ERR Command not allowed inside a transaction", name)
@@ -308,10 +332,12 @@ class Server:
         ctx.reset(now, mode, self.lazy_expire_unlink)
         client.last_interaction_ms = now
         dirty_before = 0
+        self.current_client = client
         start = perf_counter_ns()
         try:
             reply = spec.handler(ctx, argv)
         except CommandRejected as err:
+            self.current_client = None
             ctx.take_propagated()
             return self._reject(client, err.text, name if err.counted else None)
         except CommandError as err:
@@ -321,6 +347,7 @@ class Server:
                 f"Internal error running '{spec.name}': "
                 + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).strip()
             )
+            self.current_client = None
             ctx.take_propagated()
             error = self._reject(
                 client,
@@ -331,6 +358,9 @@ class Server:
         usec = (perf_counter_ns() - start) // 1000
         ctx.finish(argv, spec.is_write, dirty_before)
         self.after_call(ctx, spec, name, argv, reply, usec)
+        if client.tracking is not None or self.tracking.pending_bcast:
+            self.tracking_after_command(client, spec)
+        self.current_client = None
         if type(reply) is ErrorReply and (client.is_primary_link or client.is_replica):
             self.unexpected_error_reply(client, reply.text, name)
         if self._deferred_pushes:
@@ -393,6 +423,22 @@ class Server:
         if type(reply) is ErrorReply:
             self.stats.total_error_replies += 1
         return reply
+
+    def redirect_refusal(self, client: ClientState, spec: CommandSpec) -> str | None:
+        """CLIENT CAPA redirect on a replica: a write, or a read without READONLY, is sent
+        to the primary (``-REDIRECT host:port``), as Valkey 8 does outside cluster mode."""
+        address = self.repl.primary_address() if self.repl is not None else None
+        if address is None or client.is_primary_link:
+            return None
+        flags = set(spec.flags)
+        if spec.name == "exec":
+            for queued in client.multi_queue:
+                queued_spec = COMMANDS.get(queued[0].lower().decode("latin-1"))
+                if queued_spec is not None:
+                    flags |= queued_spec.flags
+        if "write" in flags or ("readonly" in flags and not client.readonly):
+            return f"REDIRECT {address[0]}:{address[1]}"
+        return None
 
     def refusal(self, client: ClientState, name: str, flags: frozenset[str]) -> str | None:
         """The error Valkey gives before running a command here, if any."""
@@ -520,6 +566,20 @@ class Server:
             self.record_spike(script_caller or client, spec, name, argv, usec, blocked)
         if self.monitors:
             self.feed_monitors(client, spec, name, argv, "lua" if script_caller else "")
+        reader = script_caller or client
+        if reader.tracking is not None and "readonly" in spec.flags and not blocked:
+            if reader.tracking.remembers_reads() and "pubsub" not in spec.flags:
+                self.tracking.remember(reader, [argv[i] for i in spec.key_positions(argv)])
+
+    def tracking_after_command(self, client: ClientState, spec: CommandSpec) -> None:
+        """CLIENT CACHING holds for the next command only (or the whole transaction), and
+        BCAST invalidations collected during the command go out now."""
+        settings = client.tracking
+        if settings is not None and settings.caching and spec.name != "client":
+            if not client.in_multi:
+                settings.caching = False
+        if self.tracking.pending_bcast:
+            self.tracking.broadcast(client)
 
     def record_spike(
         self,
@@ -663,6 +723,8 @@ class Server:
                     expired += 1
                     units.append(Propagated(db.id, [unlink, key]))
         self.stats.expired_keys += expired
+        if self.tracking.pending_bcast:
+            self.tracking.broadcast(None)
         for unit in units:
             self.propagate([unit])
         self._reclaim_hash_fields(when, budget_keys, unlink)
