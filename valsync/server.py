@@ -41,9 +41,11 @@ from valsync.keyspace import Keyspace
 from valsync.latency import LatencyMonitor
 from valsync.log import ServerLog
 from valsync.monitor import ADMIN_SUBCOMMANDS, REDACTED_COMMANDS, monitor_line, redact
+from valsync.pause import PauseAction, PausePurpose, PauseState
 from valsync.pubsub import PubSub
 from valsync.replication.unexpected_errors import backlog_log_line, unexpected_error
 from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Raw, Reply, ReplySeries
+from valsync.scripting.functions import FunctionError
 from valsync.scripting.state import ScriptingState
 from valsync.stats import Stats
 from valsync.tracking import TrackingTable
@@ -111,9 +113,15 @@ class Server:
         self.persistence: Any = None
         self.nursery: Any = None
         self.applying_primary_stream = False
-        self.functions: list[bytes] = []
+        self.blocking_exchange: Callable[[ExchangeRequest], ExchangeResult] | None = None
+        """Runs an :class:`ExchangeRequest` synchronously (MIGRATE inside MULTI/EXEC); set by
+        the assembler to the net layer's blocking version."""
         self.scripting = ScriptingState(self._script_log)
         self.cron_paused = False
+        self.pause = PauseState()
+        self.paused = PauseAction(0)
+        """What is paused now (cached from :attr:`pause`; 0 on the fast path)."""
+        self.pause_listeners: set[Callable[[], None]] = set()
         self.skip_checksum_validation = False
         """DEBUG SET-SKIP-CHECKSUM-VALIDATION: load dumps and RESTORE payloads unchecked."""
         self.notify_classes = ""
@@ -169,6 +177,18 @@ class Server:
 
     def _script_log(self, level: str, message: str) -> None:
         self.log.log(level, message)
+
+    @property
+    def functions(self) -> list[bytes]:
+        """The sources of the loaded function libraries (what the RDB keeps)."""
+        return self.scripting.functions.sources()
+
+    @functions.setter
+    def functions(self, sources: list[bytes]) -> None:
+        try:
+            self.scripting.functions.replace_all(sources)
+        except FunctionError as err:
+            self.log.warning(f"Failed loading a function library: {err}")
 
     def _reload_notify_classes(self, _value: str) -> None:
         """Expand ``A`` and keep nothing unless K or E asks for a channel, so that the commands'
@@ -276,7 +296,7 @@ class Server:
 
     def expire_mode_for(self, client: ClientState) -> ExpireMode:
         if not self.is_replica:
-            return ExpireMode.DELETE
+            return ExpireMode.HIDE if self.paused & PauseAction.EXPIRE else ExpireMode.DELETE
         return ExpireMode.KEEP if client.is_primary_link else ExpireMode.HIDE
 
     # --- the command pipeline ----------------------------------------------------------
@@ -307,6 +327,10 @@ class Server:
                     self.cmdstats.stat(name).rejected += 1
                     return self._reject(client, redirect)
                 return self._reject(client, redirect, name)
+        if self.paused and not (client.is_replica or client.is_primary_link):
+            held = self._held_by_pause(client, spec)
+            if held is not None:
+                return held
         if client.in_multi:
             if "no_multi" in spec.flags:
                 return self._reject(client, "ERR Command not allowed inside a transaction", name)
@@ -327,6 +351,8 @@ class Server:
         now = int(time.time() * 1000)
         if replica:
             mode = ExpireMode.KEEP if client.is_primary_link else ExpireMode.HIDE
+        elif self.paused & PauseAction.EXPIRE:
+            mode = ExpireMode.HIDE  # expired keys read as missing; deleting them waits
         else:
             mode = ExpireMode.DELETE
         ctx.reset(now, mode, self.lazy_expire_unlink)
@@ -366,6 +392,49 @@ class Server:
         if self._deferred_pushes:
             return self._flush_deferred_pushes(client, reply)
         return reply
+
+    # --- pauses (CLIENT PAUSE, FAILOVER) ---------------------------------------------------
+
+    def pause_actions(self, purpose: PausePurpose, end_ms: int, actions: PauseAction) -> None:
+        self.pause.pause(purpose, end_ms, actions)
+        self._update_pause(now_ms())
+
+    def unpause_actions(self, purpose: PausePurpose) -> None:
+        self.pause.unpause(purpose)
+        self._update_pause(now_ms())
+
+    def _update_pause(self, now: int) -> PauseAction:
+        """Refresh :attr:`paused`; when the pause got lighter, re-run the held commands."""
+        before = self.paused
+        self.paused = self.pause.actions(now)
+        client_bits = PauseAction.CLIENT_WRITE | PauseAction.CLIENT_ALL
+        if (self.paused & client_bits) < (before & client_bits):
+            for wake in list(self.pause_listeners):
+                wake()
+        return self.paused
+
+    def _held_by_pause(self, client: ClientState, spec: CommandSpec) -> BlockRequest | None:
+        """Valkey's blockPostponeClient: a normal client's command waits out the pause."""
+        now = now_ms()
+        paused = self._update_pause(now)
+        if paused & PauseAction.CLIENT_ALL:
+            held = True
+        elif paused & PauseAction.CLIENT_WRITE:
+            flags = spec.flags
+            held = "write" in flags or "may_replicate" in flags
+            if spec.name == "exec" and not held:
+                held = any(
+                    "write" in queued.flags or "may_replicate" in queued.flags
+                    for queued in (
+                        COMMANDS.get(a[0].lower().decode("latin-1")) for a in client.multi_queue
+                    )
+                    if queued is not None
+                )
+        else:
+            held = False
+        if not held:
+            return None
+        return BlockRequest((), self.pause.end_ms(now), NULL_ARRAY, postponed=True)
 
     def _flush_deferred_pushes(
         self, client: ClientState, reply: Reply | BlockRequest
@@ -422,6 +491,7 @@ class Server:
             client.last_write_offset = self.repl.master_repl_offset if self.repl else 0
         if type(reply) is ErrorReply:
             self.stats.total_error_replies += 1
+            self.cmdstats.count_error(reply.text)
         return reply
 
     def redirect_refusal(self, client: ClientState, spec: CommandSpec) -> str | None:
@@ -677,7 +747,11 @@ class Server:
             start = perf_counter_ns()
             reply = call(ctx, spec, argv)
             usec = (perf_counter_ns() - start) // 1000
-            if isinstance(reply, BlockRequest):
+            if isinstance(reply, ExchangeRequest) and self.blocking_exchange is not None:
+                # nothing can be awaited inside EXEC: like Valkey, block the server for it
+                assert reply.finish is not None
+                reply = reply.finish(ctx, self.blocking_exchange(reply))
+            elif isinstance(reply, BlockRequest):
                 reply = reply.timeout_reply
             if type(reply) is ErrorReply and (client.is_primary_link or client.is_replica):
                 self.unexpected_error_reply(client, reply.text, name)
@@ -702,6 +776,8 @@ class Server:
     def active_expire_cycle(self, budget_keys: int = 200) -> int:
         """Delete keys whose TTL passed, sampling like Valkey's active expiry (primary only)."""
         if self.is_replica or not self.active_expire_enabled:
+            return 0
+        if self.paused and self._update_pause(now_ms()) & PauseAction.EXPIRE:
             return 0
         expired = 0
         units: list[Propagated] = []

@@ -37,6 +37,7 @@ HANDLER_MODULES = (
     "scripting",
     "functions",
     "introspection",
+    "lolwut",
     "command_table",
     "memory",
     "digest",

@@ -230,6 +230,7 @@ def run_script(
     keys: list[bytes],
     args: list[bytes],
     eval_mode: bool,
+    argv: list[bytes] | None = None,
 ) -> Reply:
     """Prepare, run and finish one script (EVAL) or function (FCALL)."""
     view = ServerView(ctx)
@@ -246,9 +247,9 @@ def run_script(
         run.on_hook = hook
     run.start = time.monotonic()
     state.running = run
-    state.running_write_dirty = False
+    state.running_argv = argv or []
     state.running_from_primary = view.obey
-    engine = state.engine if eval_mode else getattr(state, "function_engine", state.engine)
+    engine = state.engine if eval_mode else state.functions.engine
     try:
         reply = engine.run(fn, run, keys, args, ctx.client.resp)
     finally:
@@ -321,6 +322,7 @@ def _eval(ctx: CommandContext, argv: list[bytes], evalsha: bool, ro: bool) -> Re
         argv[3 : 3 + numkeys],
         argv[3 + numkeys :],
         eval_mode=True,
+        argv=argv,
     )
     state.cache.touch(script)
     return reply
