@@ -44,6 +44,7 @@ from valsync.keyspace import Keyspace
 from valsync.latency import LatencyMonitor
 from valsync.log import ServerLog
 from valsync.monitor import ADMIN_SUBCOMMANDS, REDACTED_COMMANDS, monitor_line, redact
+from valsync.pause import PauseAction, PausePurpose, PauseState
 from valsync.pubsub import PubSub
 from valsync.replication.unexpected_errors import backlog_log_line, unexpected_error
 from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Raw, Reply, ReplySeries
@@ -114,8 +115,15 @@ class Server:
         self.persistence: Any = None
         self.nursery: Any = None
         self.applying_primary_stream = False
+        self.blocking_exchange: Callable[[ExchangeRequest], ExchangeResult] | None = None
+        """Runs an :class:`ExchangeRequest` synchronously (MIGRATE inside MULTI/EXEC); set by
+        the assembler to the net layer's blocking version."""
         self.scripting = ScriptingState(self._script_log)
         self.cron_paused = False
+        self.pause = PauseState()
+        self.paused = PauseAction(0)
+        """What is paused now (cached from :attr:`pause`; 0 on the fast path)."""
+        self.pause_listeners: set[Callable[[], None]] = set()
         self.skip_checksum_validation = False
         """DEBUG SET-SKIP-CHECKSUM-VALIDATION: load dumps and RESTORE payloads unchecked."""
         self.notify_classes = ""
@@ -275,7 +283,7 @@ class Server:
 
     def expire_mode_for(self, client: ClientState) -> ExpireMode:
         if not self.is_replica:
-            return ExpireMode.DELETE
+            return ExpireMode.HIDE if self.paused & PauseAction.EXPIRE else ExpireMode.DELETE
         return ExpireMode.KEEP if client.is_primary_link else ExpireMode.HIDE
 
     # --- the command pipeline ----------------------------------------------------------
@@ -302,6 +310,10 @@ class Server:
                 return busy
         if client.pubsub and client.resp == 2 and spec.name not in SUBSCRIBED_CONTEXT_COMMANDS:
             return self._reject(client, self._subscribed_refusal(client, spec, argv), name)
+        if self.paused and not (client.is_replica or client.is_primary_link):
+            held = self._held_by_pause(client, spec)
+            if held is not None:
+                return held
         if client.in_multi:
             if "no_multi" in spec.flags:
                 return self._reject(client, "ERR Command not allowed inside a transaction", name)
@@ -322,6 +334,8 @@ class Server:
         now = int(time.time() * 1000)
         if replica:
             mode = ExpireMode.KEEP if client.is_primary_link else ExpireMode.HIDE
+        elif self.paused & PauseAction.EXPIRE:
+            mode = ExpireMode.HIDE  # expired keys read as missing; deleting them waits
         else:
             mode = ExpireMode.DELETE
         ctx.reset(now, mode, self.lazy_expire_unlink)
@@ -355,6 +369,49 @@ class Server:
         if self._deferred_pushes:
             return self._flush_deferred_pushes(client, reply)
         return reply
+
+    # --- pauses (CLIENT PAUSE, FAILOVER) ---------------------------------------------------
+
+    def pause_actions(self, purpose: PausePurpose, end_ms: int, actions: PauseAction) -> None:
+        self.pause.pause(purpose, end_ms, actions)
+        self._update_pause(now_ms())
+
+    def unpause_actions(self, purpose: PausePurpose) -> None:
+        self.pause.unpause(purpose)
+        self._update_pause(now_ms())
+
+    def _update_pause(self, now: int) -> PauseAction:
+        """Refresh :attr:`paused`; when the pause got lighter, re-run the held commands."""
+        before = self.paused
+        self.paused = self.pause.actions(now)
+        client_bits = PauseAction.CLIENT_WRITE | PauseAction.CLIENT_ALL
+        if (self.paused & client_bits) < (before & client_bits):
+            for wake in list(self.pause_listeners):
+                wake()
+        return self.paused
+
+    def _held_by_pause(self, client: ClientState, spec: CommandSpec) -> BlockRequest | None:
+        """Valkey's blockPostponeClient: a normal client's command waits out the pause."""
+        now = now_ms()
+        paused = self._update_pause(now)
+        if paused & PauseAction.CLIENT_ALL:
+            held = True
+        elif paused & PauseAction.CLIENT_WRITE:
+            flags = spec.flags
+            held = "write" in flags or "may_replicate" in flags
+            if spec.name == "exec" and not held:
+                held = any(
+                    "write" in queued.flags or "may_replicate" in queued.flags
+                    for queued in (
+                        COMMANDS.get(a[0].lower().decode("latin-1")) for a in client.multi_queue
+                    )
+                    if queued is not None
+                )
+        else:
+            held = False
+        if not held:
+            return None
+        return BlockRequest((), self.pause.end_ms(now), NULL_ARRAY, postponed=True)
 
     def _flush_deferred_pushes(
         self, client: ClientState, reply: Reply | BlockRequest
@@ -448,6 +505,7 @@ class Server:
             client.last_write_offset = self.repl.master_repl_offset if self.repl else 0
         if type(reply) is ErrorReply:
             self.stats.total_error_replies += 1
+            self.cmdstats.count_error(reply.text)
         return reply
 
     def refusal(self, client: ClientState, name: str, flags: frozenset[str]) -> str | None:
@@ -673,7 +731,11 @@ class Server:
             start = perf_counter_ns()
             reply = call(ctx, spec, argv)
             usec = (perf_counter_ns() - start) // 1000
-            if isinstance(reply, BlockRequest):
+            if isinstance(reply, ExchangeRequest) and self.blocking_exchange is not None:
+                # nothing can be awaited inside EXEC: like Valkey, block the server for it
+                assert reply.finish is not None
+                reply = reply.finish(ctx, self.blocking_exchange(reply))
+            elif isinstance(reply, BlockRequest):
                 reply = reply.timeout_reply
             if type(reply) is ErrorReply and (client.is_primary_link or client.is_replica):
                 self.unexpected_error_reply(client, reply.text, name)
@@ -698,6 +760,8 @@ class Server:
     def active_expire_cycle(self, budget_keys: int = 200) -> int:
         """Delete keys whose TTL passed, sampling like Valkey's active expiry (primary only)."""
         if self.is_replica or not self.active_expire_enabled or self.scripting.running:
+            return 0
+        if self.paused and self._update_pause(now_ms()) & PauseAction.EXPIRE:
             return 0
         expired = 0
         units: list[Propagated] = []

@@ -30,6 +30,7 @@ DATA: list[list[str | int]] = [
     ["SET", "k2", "2"],
     ["SET", "k3", "3"],
     ["SET", "c", "copy-me"],
+    ["SET", "m1", "in-multi"],
 ]
 
 
@@ -58,7 +59,11 @@ def _cases(port: int, dead: int) -> list[list[str | int]]:
         ["MIGRATE", h, dead, "s2", 0, 500],
         ["MIGRATE", h, "notaport", "s2", 0, 500],
         ["MIGRATE", h, p, "s2", 0],
-        ["EXISTS", "s1", "s2", "ttl", "l", "busy", "c", "k1", "k2", "k3", "h", "z", "set"],
+        ["MULTI"],
+        ["MIGRATE", h, p, "m1", 0, 5000, *auth],
+        ["SET", "after", "1"],
+        ["EXEC"],
+        ["EXISTS", "s1", "s2", "ttl", "l", "busy", "c", "k1", "k2", "k3", "h", "z", "set", "m1"],
         ["SET", "end", "1"],
     ]
 

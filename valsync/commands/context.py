@@ -99,6 +99,10 @@ class BlockRequest:
     deadline_ms: int | None
     timeout_reply: Reply
     on_timeout: Callable[[], Reply] | None = None
+    postponed: bool = False
+    """A command held by a pause (CLIENT PAUSE, FAILOVER): the connection waits until the
+    pause is lifted or ``deadline_ms`` (its end), then runs the command again; it never
+    answers ``timeout_reply``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,7 +83,9 @@ def restore_generic(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if ttl < 0:
         raise CommandError(BAD_TTL)
     payload = argv[3]
-    if not verify_dump_payload(payload):
+    server = ctx.server
+    unchecked = server is not None and server.skip_checksum_validation
+    if not verify_dump_payload(payload, check_crc=not unchecked):
         raise CommandError(BAD_PAYLOAD)
     try:
         value = load_dump_payload(payload, key)

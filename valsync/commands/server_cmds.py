@@ -18,6 +18,7 @@ from valsync.commands.errors import (
     wrong_arity,
 )
 from valsync.commands.registry import command
+from valsync.pause import ALL_SET, WRITE_SET, PausePurpose
 from valsync.resp.reply import (
     NO_REPLY,
     OK,
@@ -321,6 +322,11 @@ def client_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
         elif len(argv) != 2:
             raise CommandError(SYNTAX)
         return Verbatim("".join(client_info_line(server, c, now) + "\n" for c in clients).encode())
+    if sub == b"pause":
+        return _client_pause(server, argv)
+    if sub == b"unpause" and len(argv) == 2:
+        server.unpause_actions(PausePurpose.CLIENT_PAUSE)
+        return OK
     if sub == b"kill":
         return _client_kill(ctx, server, argv)
     if sub == b"help":
@@ -338,6 +344,25 @@ def client_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if sub in (b"id", b"setname", b"getname", b"info", b"no-evict", b"setinfo"):
         raise CommandError(f"ERR wrong number of arguments for 'client|{sub.decode()}' command")
     raise unknown_subcommand(argv[1], "client")
+
+
+def _client_pause(server: Server, argv: list[bytes]) -> Reply:
+    """CLIENT PAUSE timeout [WRITE|ALL] (words after the mode are ignored, as in Valkey)."""
+    try:
+        timeout = parse_int(argv[2])
+    except CommandError:
+        raise CommandError("ERR timeout is not an integer or out of range") from None
+    if timeout < 0:
+        raise CommandError("ERR timeout is negative")
+    actions = ALL_SET
+    if len(argv) > 3:
+        mode = argv[3].lower()
+        if mode == b"write":
+            actions = WRITE_SET
+        elif mode != b"all":
+            raise CommandError("ERR CLIENT PAUSE mode must be WRITE or ALL")
+    server.pause_actions(PausePurpose.CLIENT_PAUSE, int(time.time() * 1000) + timeout, actions)
+    return OK
 
 
 def _client_kill(ctx: CommandContext, server: Server, argv: list[bytes]) -> Reply:
@@ -653,6 +678,7 @@ def _info_section(server: Server, name: str) -> list[str] | None:
             f"blocked_clients:{sum(len(v) for v in server.key_ready_listeners.values())}",
             f"pubsub_clients:{server.pubsub.clients}",
             f"watching_clients:{sum(1 for c in clients if c.watched)}",
+            *server.pause.info_lines(int(time.time() * 1000)),
         ]
     if name == "memory":
         rss = _rss_bytes()

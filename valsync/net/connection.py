@@ -303,10 +303,28 @@ class ClientConnection:
         result = await trio.to_thread.run_sync(job, on_server_thread)
         return self.server.finish_script(self.client, request, result)
 
+    async def _wait_pause_end(self, deadline_ms: int | None) -> None:
+        """Until the pause holding this client is lifted or reaches its end."""
+        event = trio.Event()
+        self.server.pause_listeners.add(event.set)
+        try:
+            remaining = ((deadline_ms or 0) - _now_ms()) / 1000.0
+            with trio.move_on_after(max(remaining, 0.0)):
+                await event.wait()
+        finally:
+            self.server.pause_listeners.discard(event.set)
+
     async def _block(self, argv: list[bytes], block: BlockRequest) -> Reply:
         """Wait until a key of ``block`` changes or its deadline passes; re-run the command."""
         server, client = self.server, self.client
         while True:
+            if block.postponed:
+                await self._wait_pause_end(block.deadline_ms)
+                again = server.process(client, argv)
+                if not isinstance(again, BlockRequest):
+                    return again
+                block = again
+                continue
             event = trio.Event()
             dbid = client.db
             server.add_key_listener(dbid, block.keys, event.set)
