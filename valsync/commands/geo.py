@@ -100,11 +100,8 @@ def geoadd(ctx: CommandContext, argv: list[bytes]) -> Reply:
         lon, lat = _long_lat(argv[i], argv[i + 1])
         zadd_argv.append(b"%d" % geohash.score_of(lon, lat))
         zadd_argv.append(argv[i + 2])
-    dirty_before = ctx.dirty
     reply = zadd(ctx, zadd_argv)
     assert not isinstance(reply, BlockRequest)
-    if ctx.dirty > dirty_before:
-        ctx.notify("z", "zadd", argv[1])
     ctx.rewrite(zadd_argv)
     return reply
 
