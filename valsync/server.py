@@ -30,11 +30,14 @@ from valsync.commands import (
     ExchangeResult,
     ExpireMode,
     Propagated,
+    ScriptRequest,
+    ScriptWait,
     call,
     lookup_command,
 )
 from valsync.commands.errors import EXECABORT, READONLY, CommandError, CommandRejected
 from valsync.commands.registry import command_fullname
+from valsync.commands.scripting import SLOW_EVAL, SLOW_FUNCTION
 from valsync.commands.server_cmds import SUBCOMMAND_ARITY, check_subcommand
 from valsync.config import Config
 from valsync.keyspace import Keyspace
@@ -317,6 +320,10 @@ class Server:
         if not client.authenticated and "no_auth" not in spec.flags:
             return self._reject(client, NOAUTH, spec.name)
         name = client.last_command = command_fullname(spec.name, argv)
+        if self.scripting.running is not None and not client.is_primary_link:
+            busy = self._while_script_runs(client, spec, name, argv)
+            if busy is not None:
+                return busy
         if client.pubsub and client.resp == 2 and spec.name not in SUBSCRIBED_CONTEXT_COMMANDS:
             return self._reject(client, self._subscribed_refusal(client, spec, argv), name)
         if client.capa_redirect:
@@ -464,6 +471,43 @@ class Server:
             f"ERR Can't execute '{client.last_command}': only (P|S)SUBSCRIBE / "
             "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
         )
+
+    def _while_script_runs(
+        self, client: ClientState, spec: CommandSpec, name: str, argv: list[bytes]
+    ) -> Reply | BlockRequest | None:
+        """Valkey answers nobody while a script runs, then -BUSY past ``busy-reply-threshold``
+        except to the commands flagged ``allow_busy`` (SCRIPT KILL, FUNCTION KILL, ...)."""
+        run = self.scripting.running
+        assert run is not None
+        until = run.start + self.config.get_int("busy-reply-threshold") / 1000.0
+        if time.monotonic() < until:
+            return ScriptWait((), None, None, until=until)
+        if "allow_busy" in spec.effective_flags(self, argv):
+            if spec.name == "shutdown":
+                run.killed = True  # SHUTDOWN NOSAVE ends even a script that wrote
+            return None
+        return self._reject(client, SLOW_EVAL if run.eval_mode else SLOW_FUNCTION, name)
+
+    def finish_script(self, client: ClientState, request: ScriptRequest, result: object) -> Reply:
+        """End a script that ran in a worker thread: its effects form one replication unit,
+        propagated like the effects of a script run in place."""
+        assert request.finish is not None
+        ctx = CommandContext(
+            self.keyspace,
+            client,
+            now_ms(),
+            expire_mode=self.expire_mode_for(client),
+            lazy_expire_unlink=self.lazy_expire_unlink,
+            rng=self.rng,
+            server=self,
+        )
+        reply = request.finish(ctx, result)
+        self.dirty += ctx.dirty
+        units = ctx.take_propagated()
+        if units:
+            self.propagate(units)
+            client.last_write_offset = self.repl.master_repl_offset if self.repl else 0
+        return reply
 
     def finish_exchange(
         self, client: ClientState, request: ExchangeRequest, result: ExchangeResult
@@ -775,7 +819,7 @@ class Server:
 
     def active_expire_cycle(self, budget_keys: int = 200) -> int:
         """Delete keys whose TTL passed, sampling like Valkey's active expiry (primary only)."""
-        if self.is_replica or not self.active_expire_enabled:
+        if self.is_replica or not self.active_expire_enabled or self.scripting.running:
             return 0
         if self.paused and self._update_pause(now_ms()) & PauseAction.EXPIRE:
             return 0

@@ -123,6 +123,27 @@ class ExchangeResult:
 
 
 @dataclass(frozen=True, slots=True)
+class ScriptRequest(BlockRequest):
+    """Returned by EVAL/FCALL from a client connection: the connection runs ``job`` (the Lua
+    interpreter) in a worker thread, so the server keeps answering other clients (-BUSY past
+    ``busy-reply-threshold``) and SCRIPT KILL can reach it. ``job`` takes the function that
+    runs a callable on the server's thread (every ``server.call`` goes through it); then the
+    server runs ``finish`` in a fresh context to take the script's effects and its reply."""
+
+    job: Callable[[Callable[[Callable[[], Any]], Any]], Any] | None = None
+    finish: Callable[[CommandContext, Any], Reply] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptWait(BlockRequest):
+    """Returned for any command while a script runs: the connection waits for the script to
+    end, at most until ``until`` (monotonic seconds, when the script turns busy), then runs
+    the command again."""
+
+    until: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class ExchangeRequest(BlockRequest):
     """Returned by a command that must talk to another server (MIGRATE): the connection
     sends ``payload`` to ``host:port``, reads ``replies`` reply lines (each step within
