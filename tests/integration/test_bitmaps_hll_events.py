@@ -5,8 +5,8 @@ PFMERGE, nothing for writes that change nothing, for PFCOUNT or for PFDEBUG)."""
 
 from __future__ import annotations
 
-from tests.differential import RawClient
-from tests.realvalkey import ServerProcess, start_valkey, start_valsync
+from tests.differential import keyspace_events
+from tests.realvalkey import start_valkey, start_valsync
 
 WRITES = [
     ["SETBIT", "b", "7", "1"],
@@ -29,24 +29,12 @@ WRITES = [
 ]
 
 
-def _events(server: ServerProcess) -> list[bytes]:
-    with RawClient(server.port) as client, RawClient(server.port) as sub:
-        assert client.call("CONFIG", "SET", "notify-keyspace-events", "KEA") == b"+OK\r\n"
-        sub.call("PSUBSCRIBE", "__key*__:*")
-        for argv in WRITES:
-            client.call(*argv)
-        out: list[bytes] = []
-        while not out or b"end-marker" not in out[-1] or b"keyevent" not in out[-1]:
-            out.append(sub.read_reply())
-        return out
-
-
 def test_bitmap_and_hll_events_match_valkey() -> None:
     real = start_valkey("8.1.8")
     ours = start_valsync()
     try:
-        theirs = _events(real)
-        mine = _events(ours)
+        theirs = keyspace_events(real, WRITES)
+        mine = keyspace_events(ours, WRITES)
     finally:
         ours.stop()
         real.stop()
