@@ -18,6 +18,7 @@ from tests.realvalkey import start_valkey, start_valsync
 
 SHAPES: list[list[str | int]] = [
     ["SET", "k", "v"],
+    ["SET", "key10chars", "v" * 30],
     ["SET", "kint", "12345"],
     ["SET", "k100", "x" * 100],
     ["SET", "k1000", "x" * 1000],

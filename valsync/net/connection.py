@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import trio
 import trio.lowlevel
 
-from valsync.commands import BlockRequest, ClientState, ExchangeRequest
+from valsync.commands import BlockRequest, ClientState, ExchangeRequest, ScriptRequest, ScriptWait
 from valsync.commands.server_cmds import client_info_line
 from valsync.net.exchange import run_exchange
 from valsync.resp import ProtocolError, RequestParser, encode
@@ -62,6 +62,7 @@ class ClientConnection:
         self.scope = trio.CancelScope()
         self.client.extra["kill"] = self.kill
         self.client.deliver = self._deliver
+        self.client.extra["offload_scripts"] = True
         self._out = bytearray()
         self._writer_wake = trio.Event()
         self._drained = trio.Event()
@@ -245,6 +246,10 @@ class ClientConnection:
                     continue
                 client.pending_output = bool(out) or bool(self._out)
                 reply: Reply | BlockRequest = process(client, req.argv)
+                if isinstance(reply, (ScriptWait, ScriptRequest)):
+                    self._queue(out)
+                    out = bytearray()
+                    reply = await self._script_turn(req.argv, reply)
                 if isinstance(reply, ExchangeRequest):
                     self._queue(out)
                     out = bytearray()
@@ -268,6 +273,35 @@ class ClientConnection:
                 if server.shutdown_requested is not None:
                     break
             self._queue(out)
+
+    async def _script_turn(
+        self, argv: list[bytes], request: ScriptWait | ScriptRequest
+    ) -> Reply | BlockRequest:
+        """Run a script in a worker thread, or wait while another client's script runs."""
+        server, client = self.server, self.client
+        while True:
+            if isinstance(request, ScriptRequest):
+                return await self._run_script(request)
+            ended = trio.Event()
+            server.scripting.waiters.append(ended.set)
+            with trio.move_on_at(trio.current_time() + max(0.0, request.until - time.monotonic())):
+                await ended.wait()
+            again = server.process(client, argv)
+            if not isinstance(again, (ScriptWait, ScriptRequest)):
+                return again
+            request = again
+
+    async def _run_script(self, request: ScriptRequest) -> Reply:
+        """The interpreter runs in a thread; each ``server.call`` comes back to this thread."""
+        assert request.job is not None
+        job = request.job
+        token = trio.lowlevel.current_trio_token()
+
+        def on_server_thread(fn: Callable[[], object]) -> object:
+            return trio.from_thread.run_sync(fn, trio_token=token)
+
+        result = await trio.to_thread.run_sync(job, on_server_thread)
+        return self.server.finish_script(self.client, request, result)
 
     async def _wait_pause_end(self, deadline_ms: int | None) -> None:
         """Until the pause holding this client is lifted or reaches its end."""
