@@ -405,7 +405,12 @@ class Hll:
         """Raise register ``index`` to ``count``: 1 if it rose, 0 if not, -1 if corrupt."""
         if self.sparse is not None:
             try:
-                return self.sparse.set(index, count, max_bytes)
+                changed = self.sparse.set(index, count, max_bytes)
+                if changed == 1:
+                    # hllSparseSet marks the cached cardinality stale at once (it shows when
+                    # a later element finds the string corrupt)
+                    self.invalidate_cache()
+                return changed
             except PromoteToDense:
                 try:
                     self.to_dense()
