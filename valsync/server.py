@@ -40,7 +40,7 @@ from valsync.commands.registry import command_fullname
 from valsync.commands.scripting import SLOW_EVAL, SLOW_FUNCTION
 from valsync.commands.server_cmds import SUBCOMMAND_ARITY, check_subcommand
 from valsync.config import Config
-from valsync.keyspace import Keyspace
+from valsync.keyspace import Keyspace, StreamValue
 from valsync.latency import LatencyMonitor
 from valsync.log import ServerLog
 from valsync.monitor import ADMIN_SUBCOMMANDS, REDACTED_COMMANDS, monitor_line, redact
@@ -87,6 +87,41 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+class BlockedWaiter:
+    """A client blocked on keys (BLPOP, XREAD BLOCK, WAIT...): called as a key listener when
+    one of its keys is signalled ready, it queues itself on the server, which re-runs its
+    command at the end of the current command; ``notify`` wakes the waiting connection."""
+
+    __slots__ = ("server", "client", "argv", "block", "result", "ready", "cancelled", "notify")
+
+    def __init__(
+        self, server: Server, client: ClientState, argv: list[bytes], block: BlockRequest
+    ) -> None:
+        self.server = server
+        self.client = client
+        self.argv = argv
+        self.block = block
+        self.result: Reply | None = None
+        self.ready = False
+        self.cancelled = False
+        self.notify: Callable[[], None] = _nothing
+
+    def __call__(self) -> None:
+        if not self.ready and not self.cancelled and self.result is None:
+            self.ready = True
+            self.server.ready_waiters.append(self)
+            self.notify()
+
+    def unqueue(self) -> None:
+        if self.ready:
+            self.ready = False
+            self.server.ready_waiters.remove(self)
+
+
+def _nothing() -> None:
+    return None
+
+
 class Server:
     """One valsync server instance (sans trio: the net layer drives it)."""
 
@@ -102,7 +137,9 @@ class Server:
         self.clients: dict[int, ClientState] = {}
         self._next_client_id = 1
         self.watch_index: dict[tuple[int, bytes], set[ClientState]] = {}
-        self.key_ready_listeners: dict[tuple[int, bytes], set[Callable[[], None]]] = {}
+        self.key_ready_listeners: dict[tuple[int, bytes], dict[Callable[[], None], None]] = {}
+        self.ready_waiters: list[BlockedWaiter] = []
+        self._serving_waiters = False
         self.dirty = 0
         self.lastsave = int(time.time())
         self.active_expire_enabled = True
@@ -154,10 +191,18 @@ class Server:
             *MAX_LEN_DIRECTIVE.values(),
         ):
             config.on_change(name, self._reload_introspection_config)
+        for name in ("stream-node-max-bytes", "stream-node-max-entries"):
+            config.on_change(name, self._reload_stream_limits)
+        self._reload_stream_limits("")
         config.on_change("notify-keyspace-events", self._reload_notify_classes)
         self._reload_notify_classes("")
         config.on_change("loglevel", self.log.set_level)
         config.on_change("logfile", lambda _v: self.log.set_logfile(config.logfile_path or ""))
+
+    def _reload_stream_limits(self, _value: str) -> None:
+        """XADD starts a new stream node at these limits (process-wide, as in Valkey)."""
+        StreamValue.node_max_bytes = self.config.get_int("stream-node-max-bytes")
+        StreamValue.node_max_entries = self.config.get_int("stream-node-max-entries")
 
     def _reload_hot_config(self, _value: str) -> None:
         """Directives read on every command are cached; CONFIG SET refreshes them."""
@@ -245,6 +290,36 @@ class Server:
             for wake in list(listeners):
                 wake()
 
+    def serve_ready_waiters(self) -> None:
+        """Valkey's ``handleClientsBlockedOnKeys``: right after the command that made their
+        keys ready, re-run the blocked clients' commands, first blocked first served, so the
+        next command of any client sees what they did. Commands these re-runs make ready
+        are served in the same pass (bounded, like Valkey's per-key count)."""
+        if self._serving_waiters:
+            return
+        self._serving_waiters = True
+        try:
+            for _ in range(1000):
+                if not self.ready_waiters:
+                    break
+                batch, self.ready_waiters = self.ready_waiters, []
+                for waiter in batch:
+                    waiter.ready = False
+                    if waiter.cancelled or waiter.result is not None:
+                        continue
+                    waiter.client.extra["unblocked_rerun"] = True
+                    try:
+                        again = self.process(waiter.client, waiter.argv)
+                    finally:
+                        waiter.client.extra.pop("unblocked_rerun", None)
+                    if isinstance(again, BlockRequest):
+                        waiter.block = again
+                    else:
+                        waiter.result = again
+                    waiter.notify()
+        finally:
+            self._serving_waiters = False
+
     def watch(self, client: ClientState, key: bytes) -> None:
         ident = (client.db, key)
         client.watched.add(ident)
@@ -264,7 +339,7 @@ class Server:
         self, dbid: int, keys: tuple[bytes, ...], wake: Callable[[], None]
     ) -> None:
         for key in keys:
-            self.key_ready_listeners.setdefault((dbid, key), set()).add(wake)
+            self.key_ready_listeners.setdefault((dbid, key), {})[wake] = None
 
     def remove_key_listener(
         self, dbid: int, keys: tuple[bytes, ...], wake: Callable[[], None]
@@ -272,7 +347,7 @@ class Server:
         for key in keys:
             listeners = self.key_ready_listeners.get((dbid, key))
             if listeners is not None:
-                listeners.discard(wake)
+                listeners.pop(wake, None)
                 if not listeners:
                     del self.key_ready_listeners[(dbid, key)]
 
@@ -305,7 +380,14 @@ class Server:
     # --- the command pipeline ----------------------------------------------------------
 
     def process(self, client: ClientState, argv: list[bytes]) -> Reply | BlockRequest:
-        """Run one client command through Valkey's checks; returns its reply."""
+        """Run one client command through Valkey's checks; returns its reply. Clients blocked
+        on keys it made ready are served before it returns."""
+        reply = self._process(client, argv)
+        if self.ready_waiters:
+            self.serve_ready_waiters()
+        return reply
+
+    def _process(self, client: ClientState, argv: list[bytes]) -> Reply | BlockRequest:
         spec = self._spec_cache.get(argv[0])
         if spec is None:
             spec = COMMANDS.get(argv[0].lower().decode("latin-1"))
@@ -820,7 +902,10 @@ class Server:
             if isinstance(reply, ExchangeRequest) and self.blocking_exchange is not None:
                 # nothing can be awaited inside EXEC: like Valkey, block the server for it
                 assert reply.finish is not None
+                cleanup = reply.cleanup
                 reply = reply.finish(ctx, self.blocking_exchange(reply))
+                if cleanup is not None:
+                    cleanup()
             elif isinstance(reply, BlockRequest):
                 reply = reply.timeout_reply
             if type(reply) is ErrorReply and (client.is_primary_link or client.is_replica):
