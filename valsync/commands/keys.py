@@ -64,6 +64,7 @@ def del_generic(ctx: CommandContext, argv: list[bytes]) -> Reply:
     for key in argv[1:]:
         if ctx.lookup(key) is not None and ctx.db.delete(key):
             deleted += 1
+            ctx.notify("g", "del", key)
     ctx.dirty += deleted
     return deleted
 
@@ -74,17 +75,17 @@ command("unlink", -2, "write fast", 1, -1, 1)(del_generic)
 
 @command("exists", -2, "readonly fast", 1, -1, 1)
 def exists_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    return sum(1 for key in argv[1:] if ctx.lookup(key) is not None)
+    return sum(1 for key in argv[1:] if ctx.lookup_read(key) is not None)
 
 
 @command("touch", -2, "readonly fast", 1, -1, 1)
 def touch_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    return sum(1 for key in argv[1:] if ctx.lookup(key) is not None)
+    return sum(1 for key in argv[1:] if ctx.lookup_read(key) is not None)
 
 
 @command("type", 2, "readonly fast", 1, 1, 1)
 def type_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    value = ctx.lookup(argv[1])
+    value = ctx.lookup_read(argv[1])
     return SimpleString("none" if value is None else type_name(value))
 
 
@@ -140,6 +141,7 @@ def expire_generic(ctx: CommandContext, argv: list[bytes], seconds: bool, relati
     ctx.db.set_expire(key, when)
     if name != "pexpireat":
         ctx.rewrite([b"PEXPIREAT", key, str(when).encode()])
+    ctx.notify("g", "expire", key)
     ctx.dirty += 1
     return 1
 
@@ -165,7 +167,7 @@ def pexpireat_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 
 def ttl_generic(ctx: CommandContext, key: bytes, ms: bool, absolute: bool) -> Reply:
-    if ctx.lookup(key) is None:
+    if ctx.lookup_read(key) is None:
         return -2
     when = ctx.db.expires.get(key)
     if when is None:
@@ -201,6 +203,7 @@ def persist_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if ctx.lookup(argv[1]) is None:
         return 0
     if ctx.db.persist(argv[1]):
+        ctx.notify("g", "persist", argv[1])
         ctx.dirty += 1
         return 1
     return 0
@@ -231,6 +234,8 @@ def rename_generic(ctx: CommandContext, argv: list[bytes], nx: bool) -> Reply:
         ctx.db.delete(dst)
     put(ctx.db, src, dst, value, expire)
     ctx.db.delete(src)
+    ctx.notify("g", "rename_from", src)
+    ctx.notify("g", "rename_to", dst)
     ctx.dirty += 1
     return 1 if nx else OK
 
@@ -260,6 +265,8 @@ def move_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
         return 0
     put(dst, key, key, value, expire)
     src.delete(key)
+    ctx.notify("g", "move_from", key, src.id)
+    ctx.notify("g", "move_to", key, dst.id)
     ctx.dirty += 1
     return 1
 
@@ -302,7 +309,7 @@ def copy_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
         j += 1
     if src is dst and src_key == dst_key:
         raise CommandError(SAME_OBJECT)
-    value = ctx.lookup(src_key)
+    value = ctx.lookup_read(src_key)
     if value is None:
         return 0
     expire = src.expires.get(src_key)
@@ -311,6 +318,7 @@ def copy_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
             return 0
         dst.delete(dst_key)
     put(dst, src_key, dst_key, copy_value(value), expire)
+    ctx.notify("g", "copy_to", dst_key, dst.id)
     ctx.dirty += 1
     return 1
 

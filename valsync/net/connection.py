@@ -67,6 +67,8 @@ class ClientConnection:
         self._drained.set()
         self._broken = False
         self._soft_limit_since: int | None = None
+        self._executing = False
+        self._held = bytearray()
 
     def kill(self) -> None:
         self.client.kill_requested = True
@@ -157,6 +159,10 @@ class ClientConnection:
         return now - self._soft_limit_since > soft_seconds
 
     def _deliver(self, reply: Reply) -> None:
+        if self._executing:
+            # caused by this client's own command: Valkey sends it after that command's reply
+            encode(reply, self._held, self.client.resp)
+            return
         out = bytearray()
         encode(reply, out, self.client.resp)
         self._queue(out)
@@ -242,12 +248,17 @@ class ClientConnection:
                 if not req.argv:
                     continue
                 client.pending_output = bool(out) or bool(self._out)
+                self._executing = True
                 reply: Reply | BlockRequest = process(client, req.argv)
+                self._executing = False
                 if isinstance(reply, BlockRequest):
                     self._queue(out)
                     out = bytearray()
                     reply = await self._block(req.argv, reply)
                 encode(reply, out, client.resp)
+                if self._held:
+                    out += self._held
+                    del self._held[:]
                 parser.authenticated = client.authenticated
                 handoff = client.handoff
                 if handoff is not None:
@@ -284,9 +295,11 @@ class ClientConnection:
             # yield once so the writer's whole command (and its propagation) completes first
             await trio.lowlevel.checkpoint()
             client.extra["unblocked_rerun"] = True
+            self._executing = True
             try:
                 again = server.process(client, argv)
             finally:
+                self._executing = False
                 client.extra.pop("unblocked_rerun", None)
             if not isinstance(again, BlockRequest):
                 return again
