@@ -14,11 +14,15 @@ Typical use (one real server per module, a fresh :class:`Differ` per example)::
 
 from __future__ import annotations
 
+import itertools
+import os
 import socket
 import time
 from collections.abc import Callable, Sequence
 
 import hiredis
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 
 from tests.realvalkey import ServerProcess
 from tests.unit.cmdutil import Harness
@@ -102,6 +106,38 @@ class RawClient:
         return self.read_reply()
 
 
+ReplyTree = tuple[bytes, object]
+
+
+def parse_reply_tree(raw: bytes, pos: int = 0) -> tuple[ReplyTree, int]:
+    """A raw reply as (header line, children or payload) so member lists can be reordered."""
+    end = raw.index(b"\r\n", pos)
+    line = raw[pos : end + 2]
+    kind = line[:1]
+    pos = end + 2
+    if kind in (b"$", b"=", b"!"):
+        n = int(line[1:-2])
+        if n < 0:
+            return (line, b""), pos
+        return (line, raw[pos : pos + n + 2]), pos + n + 2
+    if kind in (b"*", b"~", b">", b"%", b"|"):
+        n = max(int(line[1:-2]), 0) * (2 if kind in (b"%", b"|") else 1)
+        children = []
+        for _ in range(n):
+            child, pos = parse_reply_tree(raw, pos)
+            children.append(child)
+        return (line, children), pos
+    return (line, b""), pos
+
+
+def dump_reply_tree(node: ReplyTree) -> bytes:
+    line, body = node
+    if isinstance(body, list):
+        return line + b"".join(dump_reply_tree(c) for c in body)
+    assert isinstance(body, bytes)
+    return line + body
+
+
 def parse_command(raw: bytes) -> list[bytes]:
     """A multibulk's arguments (for replication stream entries)."""
     lines = raw.split(b"\r\n")
@@ -142,6 +178,33 @@ class ReplicaStream:
 
     def close(self) -> None:
         self.client.close()
+
+
+def real_propagation(port: int, script: Sequence[Sequence[Arg]]) -> list[list[bytes]]:
+    """What a primary at ``port`` (started with ``--repl-diskless-sync no``) streams for
+    ``script``, SELECTs left out, up to an end marker written after it."""
+    link = ReplicaStream(port)
+    try:
+        with RawClient(port) as client:
+            for argv in script:
+                client.call(*argv)
+            client.call("SET", "propagation-end-marker", "x")
+        got = link.read_commands(lambda a: a[:2] == [b"SET", b"propagation-end-marker"])
+    finally:
+        link.close()
+    return [a for a in got[:-1] if a[0].upper() != b"SELECT"]
+
+
+def harness_propagation(harness: Harness, script: Sequence[Sequence[Arg]]) -> list[list[bytes]]:
+    """What valsync streams for ``script``: each command's units, wrapped in MULTI/EXEC when a
+    command propagates more than one, as the replication encoder does."""
+    out: list[list[bytes]] = []
+    for argv in script:
+        before = len(harness.propagated)
+        harness.run(*argv)
+        unit = [a for _, a in harness.propagated[before:]]
+        out += [[b"MULTI"], *unit, [b"EXEC"]] if len(unit) > 1 else unit
+    return out
 
 
 class Differ:
@@ -208,3 +271,60 @@ def _elements(raw: bytes) -> object:
     if isinstance(value, list):
         return sorted(repr(v) for v in value)
     return raw
+
+
+_MARKS = itertools.count()
+
+
+def run_and_compare(
+    server: ServerProcess,
+    stream: ReplicaStream,
+    resp: int,
+    commands: Sequence[Sequence[Arg]],
+    state: Sequence[Sequence[Arg]] = (),
+) -> None:
+    """Run ``commands`` then the ``state`` reads on a fresh :class:`Differ` and on ``server``:
+    every reply, then DEBUG DIGEST, then the commands each side propagated (read from
+    ``stream``, a SYNC replica of ``server``) must match. PEXPIREAT is left out of the last
+    comparison: its absolute time comes from each side's clock."""
+    differ = Differ(server, resp=resp)
+    try:
+        mark = str(next(_MARKS)).encode()
+        differ.check("SET", "begin", mark)
+        stream.read_commands(lambda argv: argv == [b"SET", b"begin", mark])
+        differ.harness.propagated.clear()
+        for argv in [*commands, *state]:
+            differ.check(*argv)
+        differ.check_digest()
+        differ.real.call("SET", "end", mark)
+        got = stream.read_commands(lambda argv: argv == [b"SET", b"end", mark])[:-1]
+        skip = (b"SELECT", b"PEXPIREAT")
+        real = [a for a in got if a[0].upper() not in skip]
+        ours = [argv for _, argv in differ.harness.propagated if argv[0].upper() not in skip]
+        assert ours == real, f"{commands}: propagated {ours} != {real}"
+    finally:
+        differ.close()
+
+
+def argv_strategy(*parts: st.SearchStrategy[object] | Arg) -> st.SearchStrategy[list[Arg]]:
+    """A command as a strategy: plain parts are literal, a strategy drawing a list splices it."""
+
+    def flatten(drawn: tuple[object, ...]) -> list[Arg]:
+        out: list[Arg] = []
+        for part in drawn:
+            out.extend(part) if isinstance(part, list) else out.append(part)  # type: ignore[arg-type]
+        return out
+
+    strategies = [p if isinstance(p, st.SearchStrategy) else st.just(p) for p in parts]
+    return st.tuples(*strategies).map(flatten)
+
+
+def example_settings(env: str, default: int) -> settings:
+    """Hypothesis settings for a differential test: ``default`` examples, derandomized, unless
+    the ``env`` variable asks for another number (then drawn at random, for longer hunts)."""
+    return settings(
+        max_examples=int(os.environ.get(env, str(default))),
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        derandomize=env not in os.environ,
+    )

@@ -12,7 +12,7 @@ A payload is accepted when its version is one Valkey 8.1.8 accepts (0..11) or 80
 
 from __future__ import annotations
 
-from valsync.keyspace import Value
+from valsync.keyspace import StreamValue, Value
 from valsync.rdb import format as F
 from valsync.rdb.format import CRC64, RdbError
 from valsync.rdb.reader import decode_object
@@ -70,6 +70,8 @@ def load_dump_payload(payload: bytes, key: bytes = b"") -> Value:
 
 
 def _has_elements(value: Value) -> bool:
+    if isinstance(value, StreamValue):
+        return True  # an empty stream is still a key (XADD then XDEL leaves one)
     try:
         return len(value) > 0  # type: ignore[arg-type]
     except TypeError:

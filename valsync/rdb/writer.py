@@ -18,11 +18,12 @@ from typing import Protocol, TypedDict, Unpack
 
 import lzf
 
-from valsync.keyspace import HashValue, OpaqueValue, Value, ZSetValue
+from valsync.keyspace import HashValue, OpaqueValue, StreamValue, Value, ZSetValue
 from valsync.keyspace.database import Database
 from valsync.rdb import format as F
 from valsync.rdb import intset, listpack
 from valsync.rdb.format import CRC64, RdbError, is_canonical_int
+from valsync.rdb.stream import encode_stream_payload
 
 CHUNK_SIZE = 64 * 1024
 
@@ -301,6 +302,8 @@ class RdbWriter:
                 body.append(encode_string(m, comp))
                 body.append(pack(s))
             return b"".join(body)
+        if isinstance(value, StreamValue):
+            return bytes((F.TYPE_STREAM_LISTPACKS_3,)) + k + encode_stream_payload(value, comp)
         if isinstance(value, OpaqueValue):
             if value.rdb_type == F.TYPE_MODULE_2:
                 raise RdbError(
