@@ -17,12 +17,15 @@ import enum
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from valsync.commands.errors import WRONGTYPE, CommandError
 from valsync.keyspace.database import Database, Keyspace
 from valsync.keyspace.values import Value
 from valsync.resp.reply import Reply
+
+if TYPE_CHECKING:
+    from valsync.tracking import ClientTracking
 
 V = TypeVar("V")
 
@@ -61,6 +64,11 @@ class ClientState:
     is_replica: bool = False
     no_evict: bool = False
     no_touch: bool = False
+    capa_redirect: bool = False
+    """CLIENT CAPA redirect: on a replica, data commands answer -REDIRECT to the primary."""
+    readonly: bool = False
+    tracking: ClientTracking | None = None
+    """CLIENT TRACKING settings (None: tracking off)."""
     monitor: bool = False
     """In MONITOR mode: receives a line per executed command (CLIENT LIST ``flags=O``)."""
     kill_requested: bool = False
@@ -112,6 +120,27 @@ class ExchangeResult:
 
     lines: list[bytes]
     failed: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptRequest(BlockRequest):
+    """Returned by EVAL/FCALL from a client connection: the connection runs ``job`` (the Lua
+    interpreter) in a worker thread, so the server keeps answering other clients (-BUSY past
+    ``busy-reply-threshold``) and SCRIPT KILL can reach it. ``job`` takes the function that
+    runs a callable on the server's thread (every ``server.call`` goes through it); then the
+    server runs ``finish`` in a fresh context to take the script's effects and its reply."""
+
+    job: Callable[[Callable[[Callable[[], Any]], Any]], Any] | None = None
+    finish: Callable[[CommandContext, Any], Reply] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptWait(BlockRequest):
+    """Returned for any command while a script runs: the connection waits for the script to
+    end, at most until ``until`` (monotonic seconds, when the script turns busy), then runs
+    the command again."""
+
+    until: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from valsync import VALKEY_COMPAT_VERSION
 from valsync.commands import ClientState
 from valsync.rdb.snapshot import IncrementalLoad, RdbError
 from valsync.replication.errors import RemoteProtocolError
+from valsync.replication.failover import FailoverState
 from valsync.replication.handshake import (
     CachedPrimary,
     Continue,
@@ -230,7 +231,8 @@ class PrimaryLinkDriver:
                 primary_auth=auth,
                 dual_channel=cfg.get_bool("dual-channel-replication-enabled"),
             )
-            hs = ReplicaHandshake(hs_config, self.cached)
+            failover = self.service.failover is FailoverState.IN_PROGRESS
+            hs = ReplicaHandshake(hs_config, self.cached, failover=failover)
             await self._send(hs.initiate())
             outcome = None
             while outcome is None:
@@ -249,6 +251,10 @@ class PrimaryLinkDriver:
                     else:
                         outcome = ev
             leftover = hs.unused_data
+            if failover:
+                self.service.failover_psync_result(
+                    isinstance(outcome, (Continue, FullResyncReply, DualChannelSyncReply))
+                )
             if isinstance(outcome, HandshakeFailed):
                 raise LinkLost(outcome.message)
             if isinstance(outcome, TryLater):
