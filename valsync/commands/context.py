@@ -62,6 +62,8 @@ class ClientState:
     dirty_cas: bool = False
     is_primary_link: bool = False
     is_replica: bool = False
+    is_script: bool = False
+    """The client a Lua script's commands run as (Valkey's ``CLIENT_SCRIPT``)."""
     no_evict: bool = False
     no_touch: bool = False
     capa_redirect: bool = False
@@ -160,6 +162,8 @@ class ExchangeRequest(BlockRequest):
     payload: bytes = b""
     replies: int = 0
     finish: Callable[[CommandContext, ExchangeResult], Reply] | None = None
+    cleanup: Callable[[], None] | None = None
+    """Called once the command is over (finished or abandoned), after ``finish``."""
 
 
 class CommandContext:

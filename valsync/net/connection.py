@@ -262,10 +262,15 @@ class ClientConnection:
                 if isinstance(reply, ExchangeRequest):
                     self._queue(out)
                     out = bytearray()
-                    result = await run_exchange(reply)
-                    self._executing = True
-                    reply = server.finish_exchange(client, reply, result)
-                    self._executing = False
+                    cleanup = reply.cleanup
+                    try:
+                        result = await run_exchange(reply)
+                        self._executing = True
+                        reply = server.finish_exchange(client, reply, result)
+                    finally:
+                        self._executing = False
+                        if cleanup is not None:
+                            cleanup()
                 elif isinstance(reply, BlockRequest):
                     self._queue(out)
                     out = bytearray()
