@@ -257,6 +257,8 @@ def permission_refusal(
 ) -> str | None:
     """The ``NOPERM`` text (without the code) for a command the client's user may not run,
     after logging it; None when allowed. Called only when some user is restricted."""
+    if client.is_primary_link:
+        return None  # our primary's stream runs with no user, as in Valkey
     user = user_of(server, client)
     if user.unrestricted:
         return None
