@@ -86,8 +86,14 @@ def test_user_without_psync_is_refused_alike() -> None:
                 assert c.call("ACL", "SETUSER", "repl", "-psync") == b"+OK\r\n"
             replicas.append(
                 start_valkey(
-                    "8.1.8", "--replicaof", "127.0.0.1", str(primary.port),
-                    "--masteruser", "repl", "--masterauth", "rpass",
+                    "8.1.8",
+                    "--replicaof",
+                    "127.0.0.1",
+                    str(primary.port),
+                    "--masteruser",
+                    "repl",
+                    "--masterauth",
+                    "rpass",
                 )  # fmt: skip
             )
         logs = [wait_until(lambda s=s: b"psync" in _acl_log(s) and _acl_log(s), 20, "denial")
