@@ -47,7 +47,7 @@ from valsync.monitor import ADMIN_SUBCOMMANDS, REDACTED_COMMANDS, monitor_line, 
 from valsync.pause import PauseAction, PausePurpose, PauseState
 from valsync.pubsub import PubSub
 from valsync.replication.unexpected_errors import backlog_log_line, unexpected_error
-from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Raw, Reply, ReplySeries, encode
+from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Raw, Reply, encode
 from valsync.scripting.functions import FunctionError
 from valsync.scripting.state import ScriptingState
 from valsync.stats import Stats
@@ -57,6 +57,9 @@ if TYPE_CHECKING:
     from valsync.net.replication import ReplicationService
 
 NOAUTH = "NOAUTH Authentication required."
+UNBLOCKED_ROLE_CHANGE = (
+    "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)"
+)
 MASTERDOWN = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
 NOREPLICAS = "NOREPLICAS Not enough good replicas to write."
 
@@ -161,6 +164,9 @@ class Server:
         the assembler to the net layer's blocking version."""
         self.scripting = ScriptingState(self._script_log)
         self.cron_paused = False
+        self.replica_keys_with_expire: set[tuple[int, bytes]] = set()
+        self.blocked_clients: dict[int, BlockedWaiter] = {}
+        """Clients waiting in a blocking command, by client id."""
         self.pause = PauseState()
         self.paused = PauseAction(0)
         """What is paused now (cached from :attr:`pause`; 0 on the fast path)."""
@@ -170,8 +176,7 @@ class Server:
         self.notify_classes = ""
         """The class letters of ``notify-keyspace-events`` in force ("" = notifications off)."""
         self.pubsub = PubSub()
-        self._deferred_pushes = self.pubsub.deferred
-        self.tracking = TrackingTable(self.clients, self._deferred_pushes)
+        self.tracking = TrackingTable(self.clients)
         self.tracking.max_keys = config.get_int("tracking-table-max-keys")
         config.on_change(
             "tracking-table-max-keys",
@@ -251,9 +256,10 @@ class Server:
     def _reload_notify_classes(self, _value: str) -> None:
         """Expand ``A`` and keep nothing unless K or E asks for a channel, so that the commands'
         ``ctx.notify`` calls cost one test when notifications are off."""
-        classes = self.config.get_str("notify-keyspace-events").replace("A", NOTIFY_ALL_CLASSES)
+        classes = self.config.keyspace_event_classes.replace("A", NOTIFY_ALL_CLASSES)
         wanted = ("K" in classes or "E" in classes) and bool(set(classes) - {"K", "E"})
         self.notify_classes = classes if wanted else ""
+        self.keyspace.set_added_listener(self._key_added if "n" in self.notify_classes else None)
 
     # --- clients -----------------------------------------------------------------------
 
@@ -361,20 +367,20 @@ class Server:
                 if not listeners:
                     del self.key_ready_listeners[(dbid, key)]
 
-    def notify_keyspace_event(
-        self, klass: str, event: str, key: bytes, dbid: int, client: ClientState | None = None
-    ) -> None:
+    def notify_keyspace_event(self, klass: str, event: str, key: bytes, dbid: int) -> None:
         """Valkey's ``notifyKeyspaceEvent``: publish ``event`` on ``__keyspace@<db>__:<key>``
-        (K) and ``key`` on ``__keyevent@<db>__:<event>`` (E) when ``klass`` is enabled.
-        ``client`` is the one whose command caused it (its own pushes follow its reply)."""
+        (K) and ``key`` on ``__keyevent@<db>__:<event>`` (E) when ``klass`` is enabled."""
         classes = self.notify_classes
         if klass not in classes:
             return
         name = event.encode()
         if "K" in classes:
-            self.pubsub.publish(b"__keyspace@%d__:%s" % (dbid, key), name, client)
+            self.pubsub.publish(b"__keyspace@%d__:%s" % (dbid, key), name)
         if "E" in classes:
-            self.pubsub.publish(b"__keyevent@%d__:%s" % (dbid, name), key, client)
+            self.pubsub.publish(b"__keyevent@%d__:%s" % (dbid, name), key)
+
+    def _key_added(self, dbid: int, key: bytes) -> None:
+        self.notify_keyspace_event("n", "new", key, dbid)
 
     # --- roles -------------------------------------------------------------------------
 
@@ -449,7 +455,14 @@ class Server:
             )
         now = int(time.time() * 1000)
         if replica:
-            mode = ExpireMode.KEEP if client.is_primary_link else ExpireMode.HIDE
+            if client.is_primary_link:
+                mode = ExpireMode.KEEP
+            elif spec.is_write:
+                # a writable replica's own write: expired keys are deleted here, locally
+                # (a replica propagates nothing), as Valkey's EXPIRE_FORCE_DELETE_EXPIRED
+                mode = ExpireMode.DELETE
+            else:
+                mode = ExpireMode.HIDE
         elif self.paused & PauseAction.EXPIRE:
             mode = ExpireMode.HIDE  # expired keys read as missing; deleting them waits
         else:
@@ -474,22 +487,21 @@ class Server:
             )
             self.current_client = None
             ctx.take_propagated()
-            error = self._reject(
+            return self._reject(
                 client,
                 f"ERR internal error in '{spec.name}': {type(exc).__name__}",
                 client.last_command,
             )
-            return self._flush_deferred_pushes(client, error) if self._deferred_pushes else error
         usec = (perf_counter_ns() - start) // 1000
         ctx.finish(argv, spec.is_write, dirty_before)
+        if replica and ctx.dirty and spec.is_write and not client.is_primary_link:
+            self._track_replica_keys_with_expire(client.db, spec, argv)
         self.after_call(ctx, spec, name, argv, reply, usec)
         if client.tracking is not None or self.tracking.pending_bcast:
             self.tracking_after_command(client, spec)
         self.current_client = None
         if type(reply) is ErrorReply and (client.is_primary_link or client.is_replica):
             self.unexpected_error_reply(client, reply.text, name)
-        if self._deferred_pushes:
-            return self._flush_deferred_pushes(client, reply)
         return reply
 
     # --- pauses (CLIENT PAUSE, FAILOVER) ---------------------------------------------------
@@ -534,19 +546,6 @@ class Server:
         if not held:
             return None
         return BlockRequest((), self.pause.end_ms(now), NULL_ARRAY, postponed=True)
-
-    def _flush_deferred_pushes(
-        self, client: ClientState, reply: Reply | BlockRequest
-    ) -> Reply | BlockRequest:
-        """The client's own pushes go after its command's reply (Valkey's afterCommand)."""
-        pushes = list(self._deferred_pushes)
-        self._deferred_pushes.clear()
-        if isinstance(reply, BlockRequest):
-            if client.deliver is not None:
-                for push in pushes:
-                    client.deliver(push)
-            return reply
-        return ReplySeries([reply, *pushes])
 
     def _subscribed_refusal(self, client: ClientState, spec: CommandSpec, argv: list[bytes]) -> str:
         """The error a RESP2 subscriber gets for a command outside the pub/sub context, after
@@ -888,9 +887,8 @@ class Server:
         """The MONITOR line for ``argv`` run by ``client`` (``source`` "lua" inside scripts)."""
         line = Raw(monitor_line(client.db, source or client.addr, argv))
         for monitor in self.monitors:
-            if monitor is client:
-                self._deferred_pushes.append(line)
-            elif monitor.deliver is not None:
+            # the monitor's own connection holds a line for its running command until the reply
+            if monitor.deliver is not None:
                 monitor.deliver(line)
 
     def propagate(self, unit: list[Propagated]) -> None:
@@ -970,9 +968,56 @@ class Server:
 
     # --- cron ----------------------------------------------------------------------------
 
+    def _track_replica_keys_with_expire(
+        self, dbid: int, spec: CommandSpec, argv: list[bytes]
+    ) -> None:
+        """Valkey's rememberReplicaKeyWithExpire: keys a writable replica's own clients gave
+        a TTL are expired by the replica itself (its primary knows nothing of them)."""
+        expires = self.keyspace.dbs[dbid].expires
+        for i in spec.key_positions(argv):
+            if argv[i] in expires:
+                self.replica_keys_with_expire.add((dbid, argv[i]))
+
+    def expire_replica_keys(self, now: int) -> int:
+        """Valkey's expireReplicaKeys: delete (locally) tracked keys whose TTL passed."""
+        expired = 0
+        for ident in list(self.replica_keys_with_expire):
+            dbid, key = ident
+            db = self.keyspace.dbs[dbid]
+            when = db.expires.get(key)
+            if when is None:
+                self.replica_keys_with_expire.discard(ident)
+            elif when <= now:
+                db.delete(key)
+                self.replica_keys_with_expire.discard(ident)
+                expired += 1
+        self.stats.expired_keys += expired
+        return expired
+
+    def unblock_clients_on_role_change(self) -> None:
+        """Valkey's disconnectAllBlockedClients: clients blocked on keys are answered with
+        -UNBLOCKED when this server turns into a replica."""
+        for waiter in list(self.blocked_clients.values()):
+            if waiter.result is None and not waiter.block.postponed:
+                waiter.result = self.record_rejected_unblock(waiter.client, UNBLOCKED_ROLE_CHANGE)
+                waiter.notify()
+
+    def record_rejected_unblock(self, client: ClientState, text: str) -> ErrorReply:
+        """A blocked command ended by an error: 8.1.8 counts it as a call and a rejected one."""
+        self.stats.total_error_replies += 1
+        self.cmdstats.count_error(text)
+        stat = self.cmdstats.stat(client.last_command)
+        stat.calls += 1
+        stat.rejected += 1
+        return ErrorReply(text)
+
     def active_expire_cycle(self, budget_keys: int = 200) -> int:
         """Delete keys whose TTL passed, sampling like Valkey's active expiry (primary only)."""
-        if self.is_replica or not self.active_expire_enabled or self.scripting.running:
+        if self.is_replica:
+            if self.replica_keys_with_expire and self.active_expire_enabled:
+                return self.expire_replica_keys(now_ms())
+            return 0
+        if not self.active_expire_enabled or self.scripting.running:
             return 0
         if self.paused and self._update_pause(now_ms()) & PauseAction.EXPIRE:
             return 0
@@ -994,6 +1039,7 @@ class Server:
                 if deadline is not None and deadline <= when:
                     db.delete(key)
                     expired += 1
+                    self.notify_keyspace_event("x", "expired", key, db.id)
                     units.append(Propagated(db.id, [unlink, key]))
         self.stats.expired_keys += expired
         if self.tracking.pending_bcast:
@@ -1023,6 +1069,9 @@ class Server:
                 if isinstance(value, HashValue) and value.field_expires:
                     commands = reclaim_expired_fields(db, key, when, unlink=unlink)
                     if commands:
+                        self.notify_keyspace_event("x", "hexpired", key, db.id)
+                        if key not in db.data:
+                            self.notify_keyspace_event("g", "del", key, db.id)
                         self.propagate([Propagated(db.id, argv) for argv in commands])
 
     def info_version(self) -> str:
