@@ -155,5 +155,7 @@ def test_server_latency_samples_follow_the_threshold() -> None:
     inputs = DoctorInputs(threshold_ms=2, slowlog_slower_than=10000, slowlog_max_len=128, hz=10)
     server.latency_sample("fork", 7_000)
     report = doctor_report(server.latency, inputs, int(time.time()))
-    assert "2. fork: 1 latency spikes" in report and "Fork rate is 0.00 GB/sec (terrible)." in report
+    assert (
+        "2. fork: 1 latency spikes" in report and "Fork rate is 0.00 GB/sec (terrible)." in report
+    )
     assert "- If you are using a virtual machine" in report and "'hz' configuration" in report
