@@ -776,6 +776,7 @@ _SPECS: tuple[_Directive, ...] = (
     _d("commandlog-large-request-max-len", _Int(128, 0, _LLONG_MAX)),
     _d("commandlog-reply-larger-than", _Int(1024 * 1024, -1, _LLONG_MAX)),
     _d("commandlog-large-reply-max-len", _Int(128, 0, _LLONG_MAX)),
+    _d("tracking-table-max-keys", _Int(1_000_000, 0, _LLONG_MAX)),
     _d("busy-reply-threshold", _Int(5000, 0, _LONG_MAX), "lua-time-limit"),
     _d("shutdown-timeout", _Int(10, 0, _INT_MAX)),
     _d("shutdown-on-sigint", _ShutdownFlags()),

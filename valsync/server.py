@@ -51,6 +51,7 @@ from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Raw, Reply, Reply
 from valsync.scripting.functions import FunctionError
 from valsync.scripting.state import ScriptingState
 from valsync.stats import Stats
+from valsync.tracking import TrackingTable
 
 if TYPE_CHECKING:
     from valsync.net.replication import ReplicationService
@@ -86,6 +87,41 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+class BlockedWaiter:
+    """A client blocked on keys (BLPOP, XREAD BLOCK, WAIT...): called as a key listener when
+    one of its keys is signalled ready, it queues itself on the server, which re-runs its
+    command at the end of the current command; ``notify`` wakes the waiting connection."""
+
+    __slots__ = ("server", "client", "argv", "block", "result", "ready", "cancelled", "notify")
+
+    def __init__(
+        self, server: Server, client: ClientState, argv: list[bytes], block: BlockRequest
+    ) -> None:
+        self.server = server
+        self.client = client
+        self.argv = argv
+        self.block = block
+        self.result: Reply | None = None
+        self.ready = False
+        self.cancelled = False
+        self.notify: Callable[[], None] = _nothing
+
+    def __call__(self) -> None:
+        if not self.ready and not self.cancelled and self.result is None:
+            self.ready = True
+            self.server.ready_waiters.append(self)
+            self.notify()
+
+    def unqueue(self) -> None:
+        if self.ready:
+            self.ready = False
+            self.server.ready_waiters.remove(self)
+
+
+def _nothing() -> None:
+    return None
+
+
 class Server:
     """One valsync server instance (sans trio: the net layer drives it)."""
 
@@ -101,7 +137,9 @@ class Server:
         self.clients: dict[int, ClientState] = {}
         self._next_client_id = 1
         self.watch_index: dict[tuple[int, bytes], set[ClientState]] = {}
-        self.key_ready_listeners: dict[tuple[int, bytes], set[Callable[[], None]]] = {}
+        self.key_ready_listeners: dict[tuple[int, bytes], dict[Callable[[], None], None]] = {}
+        self.ready_waiters: list[BlockedWaiter] = []
+        self._serving_waiters = False
         self.dirty = 0
         self.lastsave = int(time.time())
         self.active_expire_enabled = True
@@ -130,6 +168,16 @@ class Server:
         """The class letters of ``notify-keyspace-events`` in force ("" = notifications off)."""
         self.pubsub = PubSub()
         self._deferred_pushes = self.pubsub.deferred
+        self.tracking = TrackingTable(self.clients, self._deferred_pushes)
+        self.tracking.max_keys = config.get_int("tracking-table-max-keys")
+        config.on_change(
+            "tracking-table-max-keys",
+            lambda _v: setattr(
+                self.tracking, "max_keys", config.get_int("tracking-table-max-keys")
+            ),
+        )
+        self.current_client: ClientState | None = None
+        """The client whose command is running (None outside commands: cron, loading)."""
         self._spec_cache: dict[bytes, CommandSpec] = {}
         self.lazy_expire_unlink = config.get_bool("lazyfree-lazy-expire")
         self.min_replicas_to_write = config.get_int("min-replicas-to-write")
@@ -208,6 +256,7 @@ class Server:
 
     def free_client(self, client: ClientState) -> None:
         self.unwatch_all(client)
+        self.tracking.disable(client)
         self.pubsub.forget(client)
         self.clients.pop(client.id, None)
         if client.monitor:
@@ -216,7 +265,11 @@ class Server:
     # --- key change notifications ------------------------------------------------------
 
     def key_modified(self, dbid: int, key: bytes) -> None:
-        """Valkey's signalModifiedKey + signalKeyAsReady: WATCH and blocked clients."""
+        """Valkey's signalModifiedKey + signalKeyAsReady: WATCH, blocked clients, and the
+        invalidations of client-side caching."""
+        tracking = self.tracking
+        if tracking.keys or tracking.prefixes:
+            tracking.invalidate(key, self.current_client)
         if not self.watch_index and not self.key_ready_listeners:
             return
         ident = (dbid, key)
@@ -228,6 +281,36 @@ class Server:
         if listeners:
             for wake in list(listeners):
                 wake()
+
+    def serve_ready_waiters(self) -> None:
+        """Valkey's ``handleClientsBlockedOnKeys``: right after the command that made their
+        keys ready, re-run the blocked clients' commands, first blocked first served, so the
+        next command of any client sees what they did. Commands these re-runs make ready
+        are served in the same pass (bounded, like Valkey's per-key count)."""
+        if self._serving_waiters:
+            return
+        self._serving_waiters = True
+        try:
+            for _ in range(1000):
+                if not self.ready_waiters:
+                    break
+                batch, self.ready_waiters = self.ready_waiters, []
+                for waiter in batch:
+                    waiter.ready = False
+                    if waiter.cancelled or waiter.result is not None:
+                        continue
+                    waiter.client.extra["unblocked_rerun"] = True
+                    try:
+                        again = self.process(waiter.client, waiter.argv)
+                    finally:
+                        waiter.client.extra.pop("unblocked_rerun", None)
+                    if isinstance(again, BlockRequest):
+                        waiter.block = again
+                    else:
+                        waiter.result = again
+                    waiter.notify()
+        finally:
+            self._serving_waiters = False
 
     def watch(self, client: ClientState, key: bytes) -> None:
         ident = (client.db, key)
@@ -248,7 +331,7 @@ class Server:
         self, dbid: int, keys: tuple[bytes, ...], wake: Callable[[], None]
     ) -> None:
         for key in keys:
-            self.key_ready_listeners.setdefault((dbid, key), set()).add(wake)
+            self.key_ready_listeners.setdefault((dbid, key), {})[wake] = None
 
     def remove_key_listener(
         self, dbid: int, keys: tuple[bytes, ...], wake: Callable[[], None]
@@ -256,7 +339,7 @@ class Server:
         for key in keys:
             listeners = self.key_ready_listeners.get((dbid, key))
             if listeners is not None:
-                listeners.discard(wake)
+                listeners.pop(wake, None)
                 if not listeners:
                     del self.key_ready_listeners[(dbid, key)]
 
@@ -289,7 +372,14 @@ class Server:
     # --- the command pipeline ----------------------------------------------------------
 
     def process(self, client: ClientState, argv: list[bytes]) -> Reply | BlockRequest:
-        """Run one client command through Valkey's checks; returns its reply."""
+        """Run one client command through Valkey's checks; returns its reply. Clients blocked
+        on keys it made ready are served before it returns."""
+        reply = self._process(client, argv)
+        if self.ready_waiters:
+            self.serve_ready_waiters()
+        return reply
+
+    def _process(self, client: ClientState, argv: list[bytes]) -> Reply | BlockRequest:
         spec = self._spec_cache.get(argv[0])
         if spec is None:
             spec = COMMANDS.get(argv[0].lower().decode("latin-1"))
@@ -310,6 +400,14 @@ class Server:
                 return busy
         if client.pubsub and client.resp == 2 and spec.name not in SUBSCRIBED_CONTEXT_COMMANDS:
             return self._reject(client, self._subscribed_refusal(client, spec, argv), name)
+        if client.capa_redirect:
+            redirect = self.redirect_refusal(client, spec)
+            if redirect is not None:
+                if spec.name == "exec":
+                    self.discard_transaction(client)
+                    self.cmdstats.stat(name).rejected += 1
+                    return self._reject(client, redirect)
+                return self._reject(client, redirect, name)
         if self.paused and not (client.is_replica or client.is_primary_link):
             held = self._held_by_pause(client, spec)
             if held is not None:
@@ -341,10 +439,12 @@ class Server:
         ctx.reset(now, mode, self.lazy_expire_unlink)
         client.last_interaction_ms = now
         dirty_before = 0
+        self.current_client = client
         start = perf_counter_ns()
         try:
             reply = spec.handler(ctx, argv)
         except CommandRejected as err:
+            self.current_client = None
             ctx.take_propagated()
             return self._reject(client, err.text, name if err.counted else None)
         except CommandError as err:
@@ -354,6 +454,7 @@ class Server:
                 f"Internal error running '{spec.name}': "
                 + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).strip()
             )
+            self.current_client = None
             ctx.take_propagated()
             error = self._reject(
                 client,
@@ -364,6 +465,9 @@ class Server:
         usec = (perf_counter_ns() - start) // 1000
         ctx.finish(argv, spec.is_write, dirty_before)
         self.after_call(ctx, spec, name, argv, reply, usec)
+        if client.tracking is not None or self.tracking.pending_bcast:
+            self.tracking_after_command(client, spec)
+        self.current_client = None
         if type(reply) is ErrorReply and (client.is_primary_link or client.is_replica):
             self.unexpected_error_reply(client, reply.text, name)
         if self._deferred_pushes:
@@ -508,6 +612,22 @@ class Server:
             self.cmdstats.count_error(reply.text)
         return reply
 
+    def redirect_refusal(self, client: ClientState, spec: CommandSpec) -> str | None:
+        """CLIENT CAPA redirect on a replica: a write, or a read without READONLY, is sent
+        to the primary (``-REDIRECT host:port``), as Valkey 8 does outside cluster mode."""
+        address = self.repl.primary_address() if self.repl is not None else None
+        if address is None or client.is_primary_link:
+            return None
+        flags = set(spec.flags)
+        if spec.name == "exec":
+            for queued in client.multi_queue:
+                queued_spec = COMMANDS.get(queued[0].lower().decode("latin-1"))
+                if queued_spec is not None:
+                    flags |= queued_spec.flags
+        if "write" in flags or ("readonly" in flags and not client.readonly):
+            return f"REDIRECT {address[0]}:{address[1]}"
+        return None
+
     def refusal(self, client: ClientState, name: str, flags: frozenset[str]) -> str | None:
         """The error Valkey gives before running a command here, if any."""
         if self.loading and "loading" not in flags:
@@ -634,6 +754,20 @@ class Server:
             self.record_spike(script_caller or client, spec, name, argv, usec, blocked)
         if self.monitors:
             self.feed_monitors(client, spec, name, argv, "lua" if script_caller else "")
+        reader = script_caller or client
+        if reader.tracking is not None and "readonly" in spec.flags and not blocked:
+            if reader.tracking.remembers_reads() and "pubsub" not in spec.flags:
+                self.tracking.remember(reader, [argv[i] for i in spec.key_positions(argv)])
+
+    def tracking_after_command(self, client: ClientState, spec: CommandSpec) -> None:
+        """CLIENT CACHING holds for the next command only (or the whole transaction), and
+        BCAST invalidations collected during the command go out now."""
+        settings = client.tracking
+        if settings is not None and settings.caching and spec.name != "client":
+            if not client.in_multi:
+                settings.caching = False
+        if self.tracking.pending_bcast:
+            self.tracking.broadcast(client)
 
     def record_spike(
         self,
@@ -783,6 +917,8 @@ class Server:
                     expired += 1
                     units.append(Propagated(db.id, [unlink, key]))
         self.stats.expired_keys += expired
+        if self.tracking.pending_bcast:
+            self.tracking.broadcast(None)
         for unit in units:
             self.propagate([unit])
         self._reclaim_hash_fields(when, budget_keys, unlink)

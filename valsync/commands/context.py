@@ -17,12 +17,15 @@ import enum
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from valsync.commands.errors import WRONGTYPE, CommandError
 from valsync.keyspace.database import Database, Keyspace
 from valsync.keyspace.values import Value
 from valsync.resp.reply import Reply
+
+if TYPE_CHECKING:
+    from valsync.tracking import ClientTracking
 
 V = TypeVar("V")
 
@@ -61,6 +64,11 @@ class ClientState:
     is_replica: bool = False
     no_evict: bool = False
     no_touch: bool = False
+    capa_redirect: bool = False
+    """CLIENT CAPA redirect: on a replica, data commands answer -REDIRECT to the primary."""
+    readonly: bool = False
+    tracking: ClientTracking | None = None
+    """CLIENT TRACKING settings (None: tracking off)."""
     monitor: bool = False
     """In MONITOR mode: receives a line per executed command (CLIENT LIST ``flags=O``)."""
     kill_requested: bool = False

@@ -17,6 +17,7 @@ from valsync.commands.server_cmds import client_info_line
 from valsync.net.exchange import run_exchange
 from valsync.resp import ProtocolError, RequestParser, encode
 from valsync.resp.reply import ErrorReply, Reply
+from valsync.server import BlockedWaiter
 
 if TYPE_CHECKING:
     from valsync.server import Server
@@ -315,41 +316,64 @@ class ClientConnection:
             self.server.pause_listeners.discard(event.set)
 
     async def _block(self, argv: list[bytes], block: BlockRequest) -> Reply:
-        """Wait until a key of ``block`` changes or its deadline passes; re-run the command."""
+        """Wait until the server serves the blocked command (it re-runs it right after the
+        command that made one of its keys ready) or the deadline passes. A key signalled
+        outside any command (a replica's ACK for WAIT) is served here, after a checkpoint;
+        a command held by CLIENT PAUSE runs again when the pause ends."""
         server, client = self.server, self.client
-        while True:
-            if block.postponed:
-                await self._wait_pause_end(block.deadline_ms)
-                again = server.process(client, argv)
+        waiter = BlockedWaiter(server, client, argv, block)
+        dbid, keys = client.db, block.keys
+        server.add_key_listener(dbid, keys, waiter)
+        try:
+            while True:
+                block = waiter.block
+                if block.postponed:
+                    await self._wait_pause_end(block.deadline_ms)
+                    again = server.process(client, argv)
+                    if not isinstance(again, BlockRequest):
+                        return again
+                    waiter.block = again
+                    if again.keys != keys:
+                        server.remove_key_listener(dbid, keys, waiter)
+                        keys = again.keys
+                        server.add_key_listener(dbid, keys, waiter)
+                    continue
+                event = trio.Event()
+                waiter.notify = event.set
+                if waiter.result is None and not waiter.ready:
+                    if block.deadline_ms is None:
+                        await event.wait()
+                    else:
+                        remaining = (block.deadline_ms - _now_ms()) / 1000.0
+                        with trio.move_on_after(max(remaining, 0.0)):
+                            await event.wait()
+                if waiter.result is not None:
+                    return waiter.result
+                if not waiter.ready:
+                    if event.is_set():
+                        continue  # served and blocked again
+                    server.record_unblocked_timeout(client, argv)
+                    if block.on_timeout is not None:
+                        return block.on_timeout()
+                    return block.timeout_reply
+                waiter.unqueue()
+                # yield once so the writer's whole command (and its propagation) completes first
+                await trio.lowlevel.checkpoint()
+                if waiter.result is not None:
+                    return waiter.result
+                waiter.unqueue()
+                client.extra["unblocked_rerun"] = True
+                try:
+                    again = server.process(client, argv)
+                finally:
+                    client.extra.pop("unblocked_rerun", None)
                 if not isinstance(again, BlockRequest):
                     return again
-                block = again
-                continue
-            event = trio.Event()
-            dbid = client.db
-            server.add_key_listener(dbid, block.keys, event.set)
-            try:
-                if block.deadline_ms is None:
-                    await event.wait()
-                else:
-                    remaining = (block.deadline_ms - _now_ms()) / 1000.0
-                    with trio.move_on_after(max(remaining, 0.0)):
-                        await event.wait()
-            finally:
-                server.remove_key_listener(dbid, block.keys, event.set)
-            if not event.is_set():
-                server.record_unblocked_timeout(client, argv)
-                return block.on_timeout() if block.on_timeout is not None else block.timeout_reply
-            # yield once so the writer's whole command (and its propagation) completes first
-            await trio.lowlevel.checkpoint()
-            client.extra["unblocked_rerun"] = True
-            try:
-                again = server.process(client, argv)
-            finally:
-                client.extra.pop("unblocked_rerun", None)
-            if not isinstance(again, BlockRequest):
-                return again
-            block = again
+                waiter.block = again
+        finally:
+            waiter.cancelled = True
+            waiter.unqueue()
+            server.remove_key_listener(dbid, keys, waiter)
 
 
 def _now_ms() -> int:
