@@ -175,3 +175,23 @@ def test_partial_sort_ties_match_valkey(server: ServerProcess) -> None:
         differ.check_digest()
     finally:
         differ.close()
+
+
+@pytest.mark.parametrize("resp", [2, 3])
+def test_sort_nosort_on_a_set_in_a_script_sorts(server: ServerProcess, resp: int) -> None:
+    """Inside a script Valkey sorts a set ALPHA even when asked not to sort (its hash order
+    must not leak into a script's result)."""
+    differ = Differ(server, resp=resp)
+    try:
+        differ.reset()
+        differ.check("SADD", "s", "b", "c", "a", "x", "10", "\xe9")
+        for args in (
+            ["by", "nosort"],
+            ["by", "nosort", "desc", "limit", "1", "2"],
+            ["by", "nosort", "get", "#", "get", "w_*"],
+        ):
+            call = ", ".join(f"'{a}'" for a in args)
+            for name in ("sort", "sort_ro"):
+                differ.check("EVAL", f"return redis.call('{name}', KEYS[1], {call})", "1", "s")
+    finally:
+        differ.close()

@@ -62,6 +62,8 @@ class ClientState:
     dirty_cas: bool = False
     is_primary_link: bool = False
     is_replica: bool = False
+    is_script: bool = False
+    """The client a Lua script's commands run as (Valkey's ``CLIENT_SCRIPT``)."""
     no_evict: bool = False
     no_touch: bool = False
     capa_redirect: bool = False

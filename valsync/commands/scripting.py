@@ -149,7 +149,7 @@ class ScriptExecutor:
         self.read_only = read_only
         self.run = run
         self.write_dirty = False
-        client = ClientState(id=0, db=caller.client.db, resp=2)
+        client = ClientState(id=0, db=caller.client.db, resp=2, is_script=True)
         self.ctx = CommandContext(
             caller.keyspace,
             client,
