@@ -868,7 +868,10 @@ class Server:
             if isinstance(reply, ExchangeRequest) and self.blocking_exchange is not None:
                 # nothing can be awaited inside EXEC: like Valkey, block the server for it
                 assert reply.finish is not None
+                cleanup = reply.cleanup
                 reply = reply.finish(ctx, self.blocking_exchange(reply))
+                if cleanup is not None:
+                    cleanup()
             elif isinstance(reply, BlockRequest):
                 reply = reply.timeout_reply
             if type(reply) is ErrorReply and (client.is_primary_link or client.is_replica):

@@ -162,6 +162,8 @@ class ExchangeRequest(BlockRequest):
     payload: bytes = b""
     replies: int = 0
     finish: Callable[[CommandContext, ExchangeResult], Reply] | None = None
+    cleanup: Callable[[], None] | None = None
+    """Called once the command is over (finished or abandoned), after ``finish``."""
 
 
 class CommandContext:

@@ -254,7 +254,12 @@ class ClientConnection:
                 if isinstance(reply, ExchangeRequest):
                     self._queue(out)
                     out = bytearray()
-                    reply = server.finish_exchange(client, reply, await run_exchange(reply))
+                    cleanup = reply.cleanup
+                    try:
+                        reply = server.finish_exchange(client, reply, await run_exchange(reply))
+                    finally:
+                        if cleanup is not None:
+                            cleanup()
                 elif isinstance(reply, BlockRequest):
                     self._queue(out)
                     out = bytearray()
