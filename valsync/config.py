@@ -790,6 +790,8 @@ _SPECS: tuple[_Directive, ...] = (
     _d("zset-max-listpack-entries", _Int(128, 0, _LONG_MAX), "zset-max-ziplist-entries"),
     _d("zset-max-listpack-value", _Int(64, 0, _LONG_MAX, memory=True), "zset-max-ziplist-value"),
     _d("hll-sparse-max-bytes", _Int(3000, 0, _LONG_MAX, memory=True)),
+    _d("stream-node-max-bytes", _Int(4096, 0, _LONG_MAX, memory=True)),
+    _d("stream-node-max-entries", _Int(100, 0, _LLONG_MAX)),
     # Accepted with Valkey 8.1.8's names, defaults and ranges so that configs written for
     # Valkey load; valsync has no cluster, AOF, TLS, RDMA, defrag, io-threads or syslog, and
     # these settings change nothing there.

@@ -40,7 +40,7 @@ from valsync.commands.registry import command_fullname
 from valsync.commands.scripting import SLOW_EVAL, SLOW_FUNCTION
 from valsync.commands.server_cmds import SUBCOMMAND_ARITY, check_subcommand
 from valsync.config import Config
-from valsync.keyspace import Keyspace
+from valsync.keyspace import Keyspace, StreamValue
 from valsync.latency import LatencyMonitor
 from valsync.log import ServerLog
 from valsync.monitor import ADMIN_SUBCOMMANDS, REDACTED_COMMANDS, monitor_line, redact
@@ -191,10 +191,18 @@ class Server:
             *MAX_LEN_DIRECTIVE.values(),
         ):
             config.on_change(name, self._reload_introspection_config)
+        for name in ("stream-node-max-bytes", "stream-node-max-entries"):
+            config.on_change(name, self._reload_stream_limits)
+        self._reload_stream_limits("")
         config.on_change("notify-keyspace-events", self._reload_notify_classes)
         self._reload_notify_classes("")
         config.on_change("loglevel", self.log.set_level)
         config.on_change("logfile", lambda _v: self.log.set_logfile(config.logfile_path or ""))
+
+    def _reload_stream_limits(self, _value: str) -> None:
+        """XADD starts a new stream node at these limits (process-wide, as in Valkey)."""
+        StreamValue.node_max_bytes = self.config.get_int("stream-node-max-bytes")
+        StreamValue.node_max_entries = self.config.get_int("stream-node-max-entries")
 
     def _reload_hot_config(self, _value: str) -> None:
         """Directives read on every command are cached; CONFIG SET refreshes them."""

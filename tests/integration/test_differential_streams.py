@@ -34,7 +34,39 @@ from valsync.resp import encode
 
 KEYS = ["s1", "s1", "s2", "str", "nokey"]
 IDS = ["1-1", "1-2", "1", "2-0", "2-5", "3", "5-0", "0-1", "0-0", "10", "1-*", "2-*", "abc", "+"]
-BOUNDS = ["-", "+", "1", "1-2", "(1-1", "(2", "2-5", "3", "(0-0", "x", "(+", "5"]
+ODD_IDS = [
+    "18446744073709551615-18446744073709551615",
+    "18446744073709551615-*",
+    "18446744073709551615",
+    "18446744073709551616",
+    "-1",
+    " 5",
+    "+5",
+    "007-1",
+    "1-",
+    "-",
+    "1-1-1",
+    "0x10",
+    "3-18446744073709551615",
+]
+BOUNDS = [
+    "-",
+    "+",
+    "1",
+    "1-2",
+    "(1-1",
+    "(2",
+    "2-5",
+    "3",
+    "(0-0",
+    "x",
+    "(+",
+    "5",
+    "(-",
+    "(18446744073709551615-18446744073709551615",
+    "(",
+    "-5",
+]
 GROUPS = ["g1", "g1", "g2"]
 CONSUMERS = ["c1", "c2", "c3"]
 COUNTS = ["0", "1", "2", "3", "10", "-1", "x"]
@@ -88,7 +120,7 @@ def normalise(argv: list[str], raw: bytes) -> bytes:
 # --- strategies ------------------------------------------------------------------------------
 
 key = st.sampled_from(KEYS)
-sid = st.sampled_from(IDS)
+sid = st.one_of(st.sampled_from(IDS), st.sampled_from(ODD_IDS))
 bound = st.sampled_from(BOUNDS)
 group = st.sampled_from(GROUPS)
 consumer = st.sampled_from(CONSUMERS)
@@ -217,7 +249,12 @@ def misc(draw: st.DrawFn) -> list[str]:
         ]
     if kind == 3:
         opts = draw(st.sampled_from([[], ["ENTRIESADDED", "10"], ["MAXDELETEDID", "1-1"]]))
-        return ["XSETID", k, draw(st.sampled_from(["5-0", "10-0", "1-1", "0-0"])), *opts]
+        target = draw(
+            st.sampled_from(
+                ["5-0", "10-0", "1-1", "0-0", "18446744073709551615-18446744073709551615"]
+            )
+        )
+        return ["XSETID", k, target, *opts]
     return ["XREAD", "BLOCK", "10", "STREAMS", k, "0"]
 
 
@@ -515,4 +552,40 @@ def test_blocking_reads_match_valkey(server: ServerProcess, resp: int) -> None:
             theirs = _run_blocking(server.port, setup, blocked, writes, resp)
             assert _run_blocking(mine.port, setup, blocked, writes, resp) == theirs, blocked
     finally:
+        mine.stop()
+
+
+SMALL_NODES_SCRIPT = [
+    ["CONFIG", "SET", "stream-node-max-entries", "3"],
+    ["CONFIG", "SET", "stream-node-max-bytes", "120"],
+    ["CONFIG", "GET", "stream-node-max-entries"],
+    ["CONFIG", "GET", "stream-node-max-bytes"],
+    *[["XADD", "s", f"{i}-0", "f", "v" * (i % 5 * 9)] for i in range(1, 30)],
+    ["XINFO", "STREAM", "s"],
+    ["XTRIM", "s", "MAXLEN", "~", "10"],
+    ["XADD", "s", "MAXLEN", "~", "5", "LIMIT", "6", "40-0", "f", "v"],
+    ["XINFO", "STREAM", "s"],
+    ["DUMP", "s"],
+    ["CONFIG", "SET", "stream-node-max-entries", "0"],
+    ["CONFIG", "SET", "stream-node-max-bytes", "0"],
+    *[["XADD", "s", f"{i}-0", "f", "x" * 100] for i in range(50, 90)],
+    ["XINFO", "STREAM", "s"],
+    ["XTRIM", "s", "MINID", "~", "70"],
+    ["XINFO", "STREAM", "s"],
+]
+
+
+def test_node_limits_follow_config_set(server: ServerProcess) -> None:
+    """CONFIG SET stream-node-max-entries / -bytes change where XADD starts a node, and so
+    what ``~`` trims, XINFO STREAM and DUMP show; 0 lifts a limit."""
+    mine = start_valsync()
+    try:
+        with RawClient(server.port) as real, RawClient(mine.port) as ours:
+            real.call("FLUSHALL")
+            for argv in SMALL_NODES_SCRIPT:
+                assert ours.call(*argv) == real.call(*argv), argv
+    finally:
+        with RawClient(server.port) as real:
+            real.call("CONFIG", "SET", "stream-node-max-entries", "100")
+            real.call("CONFIG", "SET", "stream-node-max-bytes", "4096")
         mine.stop()

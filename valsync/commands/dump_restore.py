@@ -3,7 +3,8 @@
 The payload is the value's RDB encoding with a version and CRC-64 footer
 (:mod:`valsync.rdb.dump_payload`). RESTORE propagates as received, except that a relative
 TTL becomes absolute: ``RESTORE key <unix ms> payload ... ABSTTL``, and a REPLACE whose TTL
-is already past propagates the deletion (``UNLINK``/``DEL``) instead.
+is already past propagates the deletion (``UNLINK``/``DEL``) instead. IDLETIME and FREQ are
+checked as Valkey checks them but not kept: valsync holds no per-key LRU/LFU data.
 """
 
 from __future__ import annotations
