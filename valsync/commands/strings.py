@@ -9,7 +9,6 @@ marker subclasses :class:`RawStr` / :class:`EmbStr`; plain ``bytes`` mean "as
 from __future__ import annotations
 
 import re
-from array import array
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
@@ -660,23 +659,26 @@ __all__ = ["EmbStr", "RawStr", "NOT_FLOAT", "string_encoding", "reattach"]
 LCS_NOT_STRINGS = "ERR The specified keys must contain string values"
 
 
-def _lcs_table(a: bytes, b: bytes) -> list[array[int]]:
-    """``table[i][j]``: the LCS length of ``a[:i]`` and ``b[:j]``."""
-    width = len(b) + 1
-    table = [array("I", bytes(4 * width))]
-    for ch in a:
-        prev = table[-1]
-        row = array("I", bytes(4 * width))
-        left = 0
-        for j, other in enumerate(b, 1):
-            if ch == other:
-                left = prev[j - 1] + 1
-            else:
-                up = prev[j]
-                left = up if up > left else left
-            row[j] = left
-        table.append(row)
-    return table
+class LcsTable:
+    """The lengths ``LCS(a[:i], b[:j])`` of Valkey's dynamic-programming table, kept as one
+    bit vector per row (Allison-Dix/Hyyro bit-parallel LCS): a clear bit ``j`` in row ``i``
+    means the length grows from column ``j`` to ``j + 1``. Rows cost a few big-integer
+    operations each instead of a Python loop over every cell."""
+
+    def __init__(self, a: bytes, b: bytes) -> None:
+        full = (1 << len(b)) - 1
+        matches: dict[int, int] = {}
+        for j, ch in enumerate(b):
+            matches[ch] = matches.get(ch, 0) | (1 << j)
+        row = full
+        self.rows = [row]
+        for ch in a:
+            u = row & matches.get(ch, 0)
+            row = ((row + u) | (row - u)) & full
+            self.rows.append(row)
+
+    def at(self, i: int, j: int) -> int:
+        return j - (self.rows[i] & ((1 << j) - 1)).bit_count()
 
 
 @command("lcs", -3, "readonly", 1, 2, 1)
@@ -715,8 +717,8 @@ def lcs_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
         raise CommandError(
             "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"
         )
-    table = _lcs_table(a, b)
-    total = table[len(a)][len(b)]
+    table = LcsTable(a, b)
+    total = table.at(len(a), len(b))
     if getlen:
         return total
     result = bytearray(total)
@@ -742,7 +744,7 @@ def lcs_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
             i -= 1
             j -= 1
         else:
-            if table[i - 1][j] > table[i][j - 1]:
+            if table.at(i - 1, j) > table.at(i, j - 1):
                 i -= 1
             else:
                 j -= 1
