@@ -589,6 +589,7 @@ class Server:
         if units:
             self.propagate(units)
             client.last_write_offset = self.repl.master_repl_offset if self.repl else 0
+        self.account_completion(client, reply)
         return reply
 
     def finish_exchange(
@@ -615,9 +616,7 @@ class Server:
         if units:
             self.propagate(units)
             client.last_write_offset = self.repl.master_repl_offset if self.repl else 0
-        if type(reply) is ErrorReply:
-            self.stats.total_error_replies += 1
-            self.cmdstats.count_error(reply.text)
+        self.account_completion(client, reply)
         return reply
 
     def redirect_refusal(self, client: ClientState, spec: CommandSpec) -> str | None:
@@ -742,7 +741,10 @@ class Server:
         fails the command but reaches no client (no errorstats), the slow log names the
         caller, and MONITOR shows ``lua``.
         """
-        blocked = type(reply) is BlockRequest
+        blocked = isinstance(reply, BlockRequest)
+        if blocked and getattr(reply, "finish", None) is not None:
+            # its work goes on in the connection; account_completion counts it at the end
+            client.extra["deferred_call"] = (spec, name, argv, perf_counter_ns() - usec * 1000)
         if not blocked:
             # a command that blocked counts once, when it is served or times out
             self.stats.total_commands_processed += 1
@@ -760,8 +762,11 @@ class Server:
                     self.cmdstats.count_error(error_text(reply))
         if usec >= self.spike_threshold_usec:
             self.record_spike(script_caller or client, spec, name, argv, usec, blocked)
-        if self.monitors:
-            self.feed_monitors(client, spec, name, argv, "lua" if script_caller else "")
+        if self.monitors and (type(reply) is BlockRequest or not blocked):
+            # shown once: a blocking command when it blocks; never a command held back
+            # (pause, busy script) until it really runs
+            if not (blocked and reply.postponed):  # type: ignore[union-attr]
+                self.feed_monitors(client, spec, name, argv, "lua" if script_caller else "")
         reader = script_caller or client
         if reader.tracking is not None and "readonly" in spec.flags and not blocked:
             if reader.tracking.remembers_reads() and "pubsub" not in spec.flags:
@@ -794,6 +799,27 @@ class Server:
         if usec >= self.slow_threshold_usec and not blocked and "skip_slowlog" not in spec.flags:
             shown = redact(name, argv) if name in REDACTED_COMMANDS else argv
             self.commandlogs.slow.push(shown, usec, client.addr, client.name, now_s)
+
+    def account_completion(self, client: ClientState, reply: Reply) -> None:
+        """A command that handed its work to the connection (a script in a worker thread,
+        MIGRATE's exchange) completes here: it counts now, with its reply's error."""
+        pending = client.extra.pop("deferred_call", None)
+        if pending is None:
+            return
+        spec, name, argv, start = pending
+        usec = (perf_counter_ns() - start) // 1000
+        self.stats.total_commands_processed += 1
+        stat = self.cmdstats.stat(name)
+        stat.calls += 1
+        stat.usec += usec
+        if self.latency_tracking:
+            stat.histogram[usec] = stat.histogram.get(usec, 0) + 1
+        if type(reply) is ErrorReply or (type(reply) is Raw and reply.data[:1] == b"-"):
+            stat.failed += 1
+            self.stats.total_error_replies += 1
+            self.cmdstats.count_error(error_text(reply))
+        if usec >= self.spike_threshold_usec:
+            self.record_spike(client, spec, name, argv, usec)
 
     def record_unblocked_timeout(self, client: ClientState, argv: list[bytes]) -> None:
         """A blocked command that timed out completes here (Valkey's updateStatsOnUnblock:
