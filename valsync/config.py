@@ -416,13 +416,14 @@ class _KeyspaceEvents(_Spec):
             else:
                 raise _Invalid("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
         if set(self._ALL) <= classes:
-            text = "A"
+            text = "An" if "n" in classes else "A"
         else:
             text = "".join(ch for ch in self._ORDER if ch in classes)
         return text + "".join(ch for ch in "KEm" if ch in classes)
 
     def fmt(self, value: Value) -> str:
-        return str(value)
+        # like Valkey's keyspaceEventsFlagsToString, "A" hides "n" (which it does not include)
+        return str(value).replace("An", "A")
 
     def rewrite(self, name: str, value: Value) -> list[RewriteLine]:
         return [RewriteLine(name, f"{name} {_repr(str(value))}", value != "")]
@@ -1267,6 +1268,12 @@ class Config:
         limits = value[_OBUF_NAMES[cls.lower()]]
         assert isinstance(limits, tuple)
         return limits
+
+    @property
+    def keyspace_event_classes(self) -> str:
+        """``notify-keyspace-events`` with every class in force (CONFIG GET hides ``n``
+        next to ``A``)."""
+        return str(self._values["notify-keyspace-events"])
 
     @property
     def replicaof(self) -> tuple[str, int] | None:

@@ -47,7 +47,7 @@ from valsync.monitor import ADMIN_SUBCOMMANDS, REDACTED_COMMANDS, monitor_line, 
 from valsync.pause import PauseAction, PausePurpose, PauseState
 from valsync.pubsub import PubSub
 from valsync.replication.unexpected_errors import backlog_log_line, unexpected_error
-from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Raw, Reply, ReplySeries
+from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Raw, Reply
 from valsync.scripting.functions import FunctionError
 from valsync.scripting.state import ScriptingState
 from valsync.stats import Stats
@@ -167,8 +167,7 @@ class Server:
         self.notify_classes = ""
         """The class letters of ``notify-keyspace-events`` in force ("" = notifications off)."""
         self.pubsub = PubSub()
-        self._deferred_pushes = self.pubsub.deferred
-        self.tracking = TrackingTable(self.clients, self._deferred_pushes)
+        self.tracking = TrackingTable(self.clients)
         self.tracking.max_keys = config.get_int("tracking-table-max-keys")
         config.on_change(
             "tracking-table-max-keys",
@@ -241,9 +240,10 @@ class Server:
     def _reload_notify_classes(self, _value: str) -> None:
         """Expand ``A`` and keep nothing unless K or E asks for a channel, so that the commands'
         ``ctx.notify`` calls cost one test when notifications are off."""
-        classes = self.config.get_str("notify-keyspace-events").replace("A", NOTIFY_ALL_CLASSES)
+        classes = self.config.keyspace_event_classes.replace("A", NOTIFY_ALL_CLASSES)
         wanted = ("K" in classes or "E" in classes) and bool(set(classes) - {"K", "E"})
         self.notify_classes = classes if wanted else ""
+        self.keyspace.set_added_listener(self._key_added if "n" in self.notify_classes else None)
 
     # --- clients -----------------------------------------------------------------------
 
@@ -351,20 +351,20 @@ class Server:
                 if not listeners:
                     del self.key_ready_listeners[(dbid, key)]
 
-    def notify_keyspace_event(
-        self, klass: str, event: str, key: bytes, dbid: int, client: ClientState | None = None
-    ) -> None:
+    def notify_keyspace_event(self, klass: str, event: str, key: bytes, dbid: int) -> None:
         """Valkey's ``notifyKeyspaceEvent``: publish ``event`` on ``__keyspace@<db>__:<key>``
-        (K) and ``key`` on ``__keyevent@<db>__:<event>`` (E) when ``klass`` is enabled.
-        ``client`` is the one whose command caused it (its own pushes follow its reply)."""
+        (K) and ``key`` on ``__keyevent@<db>__:<event>`` (E) when ``klass`` is enabled."""
         classes = self.notify_classes
         if klass not in classes:
             return
         name = event.encode()
         if "K" in classes:
-            self.pubsub.publish(b"__keyspace@%d__:%s" % (dbid, key), name, client)
+            self.pubsub.publish(b"__keyspace@%d__:%s" % (dbid, key), name)
         if "E" in classes:
-            self.pubsub.publish(b"__keyevent@%d__:%s" % (dbid, name), key, client)
+            self.pubsub.publish(b"__keyevent@%d__:%s" % (dbid, name), key)
+
+    def _key_added(self, dbid: int, key: bytes) -> None:
+        self.notify_keyspace_event("n", "new", key, dbid)
 
     # --- roles -------------------------------------------------------------------------
 
@@ -464,12 +464,11 @@ class Server:
             )
             self.current_client = None
             ctx.take_propagated()
-            error = self._reject(
+            return self._reject(
                 client,
                 f"ERR internal error in '{spec.name}': {type(exc).__name__}",
                 client.last_command,
             )
-            return self._flush_deferred_pushes(client, error) if self._deferred_pushes else error
         usec = (perf_counter_ns() - start) // 1000
         ctx.finish(argv, spec.is_write, dirty_before)
         self.after_call(ctx, spec, name, argv, reply, usec)
@@ -478,8 +477,6 @@ class Server:
         self.current_client = None
         if type(reply) is ErrorReply and (client.is_primary_link or client.is_replica):
             self.unexpected_error_reply(client, reply.text, name)
-        if self._deferred_pushes:
-            return self._flush_deferred_pushes(client, reply)
         return reply
 
     # --- pauses (CLIENT PAUSE, FAILOVER) ---------------------------------------------------
@@ -524,19 +521,6 @@ class Server:
         if not held:
             return None
         return BlockRequest((), self.pause.end_ms(now), NULL_ARRAY, postponed=True)
-
-    def _flush_deferred_pushes(
-        self, client: ClientState, reply: Reply | BlockRequest
-    ) -> Reply | BlockRequest:
-        """The client's own pushes go after its command's reply (Valkey's afterCommand)."""
-        pushes = list(self._deferred_pushes)
-        self._deferred_pushes.clear()
-        if isinstance(reply, BlockRequest):
-            if client.deliver is not None:
-                for push in pushes:
-                    client.deliver(push)
-            return reply
-        return ReplySeries([reply, *pushes])
 
     def _subscribed_refusal(self, client: ClientState, spec: CommandSpec, argv: list[bytes]) -> str:
         """The error a RESP2 subscriber gets for a command outside the pub/sub context, after
@@ -851,9 +835,8 @@ class Server:
         """The MONITOR line for ``argv`` run by ``client`` (``source`` "lua" inside scripts)."""
         line = Raw(monitor_line(client.db, source or client.addr, argv))
         for monitor in self.monitors:
-            if monitor is client:
-                self._deferred_pushes.append(line)
-            elif monitor.deliver is not None:
+            # the monitor's own connection holds a line for its running command until the reply
+            if monitor.deliver is not None:
                 monitor.deliver(line)
 
     def propagate(self, unit: list[Propagated]) -> None:
@@ -952,6 +935,7 @@ class Server:
                 if deadline is not None and deadline <= when:
                     db.delete(key)
                     expired += 1
+                    self.notify_keyspace_event("x", "expired", key, db.id)
                     units.append(Propagated(db.id, [unlink, key]))
         self.stats.expired_keys += expired
         if self.tracking.pending_bcast:
@@ -981,6 +965,9 @@ class Server:
                 if isinstance(value, HashValue) and value.field_expires:
                     commands = reclaim_expired_fields(db, key, when, unlink=unlink)
                     if commands:
+                        self.notify_keyspace_event("x", "hexpired", key, db.id)
+                        if key not in db.data:
+                            self.notify_keyspace_event("g", "del", key, db.id)
                         self.propagate([Propagated(db.id, argv) for argv in commands])
 
     def info_version(self) -> str:

@@ -48,7 +48,7 @@ def dump_value(ctx: CommandContext, key: bytes, value: Value) -> bytes:
 
 @command("dump", 2, "readonly", 1, 1, 1)
 def dump_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    value = ctx.lookup(argv[1])
+    value = ctx.lookup_read(argv[1])
     if value is None:
         return None
     return dump_value(ctx, argv[1], value)

@@ -192,7 +192,7 @@ def _sort_key(req: SortRequest) -> Callable[[SortItem], Any]:
 
 def _sort(ctx: CommandContext, argv: list[bytes], readonly: bool) -> Reply:
     req = _parse(argv, readonly)
-    value = ctx.lookup(argv[1])
+    value = ctx.lookup_read(argv[1])
     if value is not None and not isinstance(value, (deque, set, ZSetValue)):
         raise CommandError(WRONGTYPE)
     if value is None:
