@@ -57,6 +57,9 @@ if TYPE_CHECKING:
     from valsync.net.replication import ReplicationService
 
 NOAUTH = "NOAUTH Authentication required."
+UNBLOCKED_ROLE_CHANGE = (
+    "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)"
+)
 MASTERDOWN = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
 NOREPLICAS = "NOREPLICAS Not enough good replicas to write."
 
@@ -158,6 +161,9 @@ class Server:
         the assembler to the net layer's blocking version."""
         self.scripting = ScriptingState(self._script_log)
         self.cron_paused = False
+        self.replica_keys_with_expire: set[tuple[int, bytes]] = set()
+        self.blocked_clients: dict[int, BlockedWaiter] = {}
+        """Clients waiting in a blocking command, by client id."""
         self.pause = PauseState()
         self.paused = PauseAction(0)
         """What is paused now (cached from :attr:`pause`; 0 on the fast path)."""
@@ -439,7 +445,14 @@ class Server:
             )
         now = int(time.time() * 1000)
         if replica:
-            mode = ExpireMode.KEEP if client.is_primary_link else ExpireMode.HIDE
+            if client.is_primary_link:
+                mode = ExpireMode.KEEP
+            elif spec.is_write:
+                # a writable replica's own write: expired keys are deleted here, locally
+                # (a replica propagates nothing), as Valkey's EXPIRE_FORCE_DELETE_EXPIRED
+                mode = ExpireMode.DELETE
+            else:
+                mode = ExpireMode.HIDE
         elif self.paused & PauseAction.EXPIRE:
             mode = ExpireMode.HIDE  # expired keys read as missing; deleting them waits
         else:
@@ -471,6 +484,8 @@ class Server:
             )
         usec = (perf_counter_ns() - start) // 1000
         ctx.finish(argv, spec.is_write, dirty_before)
+        if replica and ctx.dirty and spec.is_write and not client.is_primary_link:
+            self._track_replica_keys_with_expire(client.db, spec, argv)
         self.after_call(ctx, spec, name, argv, reply, usec)
         if client.tracking is not None or self.tracking.pending_bcast:
             self.tracking_after_command(client, spec)
@@ -911,9 +926,56 @@ class Server:
 
     # --- cron ----------------------------------------------------------------------------
 
+    def _track_replica_keys_with_expire(
+        self, dbid: int, spec: CommandSpec, argv: list[bytes]
+    ) -> None:
+        """Valkey's rememberReplicaKeyWithExpire: keys a writable replica's own clients gave
+        a TTL are expired by the replica itself (its primary knows nothing of them)."""
+        expires = self.keyspace.dbs[dbid].expires
+        for i in spec.key_positions(argv):
+            if argv[i] in expires:
+                self.replica_keys_with_expire.add((dbid, argv[i]))
+
+    def expire_replica_keys(self, now: int) -> int:
+        """Valkey's expireReplicaKeys: delete (locally) tracked keys whose TTL passed."""
+        expired = 0
+        for ident in list(self.replica_keys_with_expire):
+            dbid, key = ident
+            db = self.keyspace.dbs[dbid]
+            when = db.expires.get(key)
+            if when is None:
+                self.replica_keys_with_expire.discard(ident)
+            elif when <= now:
+                db.delete(key)
+                self.replica_keys_with_expire.discard(ident)
+                expired += 1
+        self.stats.expired_keys += expired
+        return expired
+
+    def unblock_clients_on_role_change(self) -> None:
+        """Valkey's disconnectAllBlockedClients: clients blocked on keys are answered with
+        -UNBLOCKED when this server turns into a replica."""
+        for waiter in list(self.blocked_clients.values()):
+            if waiter.result is None and not waiter.block.postponed:
+                waiter.result = self.record_rejected_unblock(waiter.client, UNBLOCKED_ROLE_CHANGE)
+                waiter.notify()
+
+    def record_rejected_unblock(self, client: ClientState, text: str) -> ErrorReply:
+        """A blocked command ended by an error: 8.1.8 counts it as a call and a rejected one."""
+        self.stats.total_error_replies += 1
+        self.cmdstats.count_error(text)
+        stat = self.cmdstats.stat(client.last_command)
+        stat.calls += 1
+        stat.rejected += 1
+        return ErrorReply(text)
+
     def active_expire_cycle(self, budget_keys: int = 200) -> int:
         """Delete keys whose TTL passed, sampling like Valkey's active expiry (primary only)."""
-        if self.is_replica or not self.active_expire_enabled or self.scripting.running:
+        if self.is_replica:
+            if self.replica_keys_with_expire and self.active_expire_enabled:
+                return self.expire_replica_keys(now_ms())
+            return 0
+        if not self.active_expire_enabled or self.scripting.running:
             return 0
         if self.paused and self._update_pause(now_ms()) & PauseAction.EXPIRE:
             return 0

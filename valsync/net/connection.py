@@ -349,6 +349,7 @@ class ClientConnection:
         a command held by CLIENT PAUSE runs again when the pause ends."""
         server, client = self.server, self.client
         waiter = BlockedWaiter(server, client, argv, block)
+        server.blocked_clients[client.id] = waiter
         dbid, keys = client.db, block.keys
         server.add_key_listener(dbid, keys, waiter)
         try:
@@ -404,6 +405,7 @@ class ClientConnection:
         finally:
             waiter.cancelled = True
             waiter.unqueue()
+            server.blocked_clients.pop(client.id, None)
             server.remove_key_listener(dbid, keys, waiter)
 
 
