@@ -356,6 +356,8 @@ def _search(ctx: CommandContext, argv: list[bytes], kind: str) -> Reply:
     if req.store_key is not None:
         pairs = [(p.dist if req.store_dist else p.score, p.member) for p in chosen]
         dirty_before = ctx.dirty
+        if chosen:
+            ctx.lookup(req.store_key)  # setKey's lookupKeyWrite: an expired one is UNLINKed
         _store_zset(ctx, req.store_key, pairs)
         if chosen:
             event = "geosearchstore" if kind.startswith("search") else "georadiusstore"
