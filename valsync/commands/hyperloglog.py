@@ -344,6 +344,28 @@ class SparseRegisters:
 
 # --- an HLL value being worked on --------------------------------------------------------
 
+# Decoded sparse HLLs by the identity of the string they were decoded from (kept alive by the
+# entry, so an id is never reused while cached): a PFADD to a sparse key skips decoding the
+# string the previous PFADD stored. An entry is taken (popped) by whoever decodes that string
+# again, and put back only for a string that matches the state exactly.
+_DECODED: dict[int, tuple[bytes, SparseRegisters]] = {}
+_DECODED_MAX = 32
+
+
+def _take_decoded(value: bytes) -> SparseRegisters | None:
+    entry = _DECODED.pop(id(value), None)
+    return entry[1] if entry is not None and entry[0] is value else None
+
+
+def remember(value: bytes, hll: Hll) -> None:
+    """Cache ``hll``'s sparse state as the decoding of ``value`` (which must be its bytes)."""
+    sparse = hll.sparse
+    if sparse is None or sparse.truncated:
+        return
+    if len(_DECODED) >= _DECODED_MAX:
+        del _DECODED[next(iter(_DECODED))]
+    _DECODED[id(value)] = (value, sparse)
+
 
 class Hll:
     """A validated HLL string, decoded for updates; :meth:`to_bytes` re-encodes it."""
@@ -355,7 +377,7 @@ class Hll:
         self.sparse: SparseRegisters | None = None
         self.dense: bytearray | None = None
         if value[4] == SPARSE:
-            self.sparse = SparseRegisters(value[HLL_HDR_SIZE:])
+            self.sparse = _take_decoded(value) or SparseRegisters(value[HLL_HDR_SIZE:])
         else:
             self.dense = bytearray(value[HLL_HDR_SIZE:]) + b"\0"
 
@@ -383,7 +405,12 @@ class Hll:
         """Raise register ``index`` to ``count``: 1 if it rose, 0 if not, -1 if corrupt."""
         if self.sparse is not None:
             try:
-                return self.sparse.set(index, count, max_bytes)
+                changed = self.sparse.set(index, count, max_bytes)
+                if changed == 1:
+                    # hllSparseSet marks the cached cardinality stale at once (it shows when
+                    # a later element finds the string corrupt)
+                    self.invalidate_cache()
+                return changed
             except PromoteToDense:
                 try:
                     self.to_dense()
@@ -497,8 +524,10 @@ def unshare(ctx: CommandContext, key: bytes, value: bytes) -> None:
 
 
 def store_hll(ctx: CommandContext, key: bytes, hll: Hll) -> None:
-    ctx.db.data[key] = hll.to_bytes()
+    value = hll.to_bytes()
+    ctx.db.data[key] = value
     ctx.db.modified(key)
+    remember(value, hll)
 
 
 @command("pfadd", -2, "write denyoom fast", 1, 1, 1)
@@ -527,6 +556,10 @@ def pfadd_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
         store_hll(ctx, key, hll)
         ctx.notify("$", "pfadd", key)
         ctx.dirty += updated
+    else:
+        stored = ctx.db.data[key]
+        assert isinstance(stored, bytes)
+        remember(stored, hll)
     return 1 if updated else 0
 
 
@@ -550,12 +583,14 @@ def union_registers(ctx: CommandContext, keys: list[bytes]) -> tuple[bytes, bool
         value = ctx.lookup(key)
         if value is None:
             continue
-        hll = Hll(check_hll(value))
+        checked = check_hll(value)
+        hll = Hll(checked)
         any_dense = any_dense or hll.dense is not None
         try:
             regs = hll.registers()
         except CorruptHll:
             raise CommandError(INVALID_HLL) from None
+        remember(checked, hll)
         union = bytes(regs) if union is None else registers_max(union, regs)
     return (bytes(HLL_REGISTERS) if union is None else union), any_dense
 
