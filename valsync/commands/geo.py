@@ -355,15 +355,10 @@ def _search(ctx: CommandContext, argv: list[bytes], kind: str) -> Reply:
         p.dist /= conversion
     if req.store_key is not None:
         pairs = [(p.dist if req.store_dist else p.score, p.member) for p in chosen]
-        dirty_before = ctx.dirty
         if chosen:
             ctx.lookup(req.store_key)  # setKey's lookupKeyWrite: an expired one is UNLINKed
-        _store_zset(ctx, req.store_key, pairs)
-        if chosen:
-            event = "geosearchstore" if kind.startswith("search") else "georadiusstore"
-            ctx.notify("z", event, req.store_key)
-        elif ctx.dirty > dirty_before:
-            ctx.notify("g", "del", req.store_key)
+        event = "geosearchstore" if kind.startswith("search") else "georadiusstore"
+        _store_zset(ctx, req.store_key, pairs, event)
         return wanted
     out: list[Reply] = []
     extras = req.withdist or req.withhash or req.withcoord
