@@ -35,6 +35,14 @@ from valsync.commands import (
     call,
     lookup_command,
 )
+from valsync.commands.acl_cmds import (
+    CONTEXT_MULTI,
+    CONTEXT_TOPLEVEL,
+    ServerAcl,
+    load_acl_file,
+    load_config_users,
+    permission_refusal,
+)
 from valsync.commands.errors import EXECABORT, READONLY, CommandError, CommandRejected
 from valsync.commands.registry import command_fullname
 from valsync.commands.scripting import SLOW_EVAL, SLOW_FUNCTION
@@ -173,6 +181,15 @@ class Server:
         self.notify_classes = ""
         """The class letters of ``notify-keyspace-events`` in force ("" = notifications off)."""
         self.pubsub = PubSub()
+        self.acl = ServerAcl(config.get_str("acl-pubsub-default") == "allchannels")
+        self.acl.set_default_password(
+            config.get_str("requirepass").encode("utf-8", "surrogateescape") or None
+        )
+        config.on_change("requirepass", self._reload_requirepass)
+        config.on_change(
+            "acl-pubsub-default",
+            lambda v: setattr(self.acl, "pubsub_default_all", v == "allchannels"),
+        )
         self.tracking = TrackingTable(self.clients)
         self.tracking.max_keys = config.get_int("tracking-table-max-keys")
         config.on_change(
@@ -203,6 +220,33 @@ class Server:
         self._reload_notify_classes("")
         config.on_change("loglevel", self.log.set_level)
         config.on_change("logfile", lambda _v: self.log.set_logfile(config.logfile_path or ""))
+
+    def _reload_requirepass(self, value: str) -> None:
+        """requirepass is the default user's one password (Valkey's
+        ``ACLUpdateDefaultUserPassword``)."""
+        self.acl.set_default_password(value.encode("utf-8", "surrogateescape") or None)
+
+    def load_users(self) -> str | None:
+        """At start: the config file's ``user`` lines, then the ACL file (not both, as Valkey
+        refuses). Returns the error that must stop the server, or None."""
+        lines = self.config.user_lines
+        path = self.config.get_str("aclfile")
+        if path and lines:
+            return (
+                "Configuring Valkey with users defined in valkey.conf and at the same setting "
+                "an ACL file path is invalid. This setup is very likely to lead to "
+                "configuration errors and security holes, please define either an ACL file or "
+                "declare users directly in your valkey.conf, but not both."
+            )
+        if lines:
+            error = load_config_users(self.acl, lines)
+            if error is not None:
+                return error
+        if path:
+            error = load_acl_file(self, path)
+            if error is not None:
+                return f"Aborting Valkey startup because of ACL errors: {error}"
+        return None
 
     def _reload_stream_limits(self, _value: str) -> None:
         """XADD starts a new stream node at these limits (process-wide, as in Valkey)."""
@@ -260,7 +304,7 @@ class Server:
             laddr=laddr,
             fd=fd,
             created_ms=now_ms(),
-            authenticated=not self.config.get_str("requirepass"),
+            authenticated=not self.acl.auth_required,
         )
         client.last_interaction_ms = client.created_ms
         self._next_client_id += 1
@@ -405,9 +449,17 @@ class Server:
             error = lookup_command(argv)
             assert isinstance(error, ErrorReply)
             return self._reject(client, error.text, spec.name if spec is not None else None)
-        if not client.authenticated and "no_auth" not in spec.flags:
+        if not client.authenticated and "no_auth" not in spec.flags and self.acl.auth_required:
             return self._reject(client, NOAUTH, spec.name)
         name = client.last_command = command_fullname(spec.name, argv)
+        if self.acl.restricted:
+            if client.in_multi and "no_multi" in spec.flags:
+                return self._reject(client, "ERR Command not allowed inside a transaction", name)
+            denied = permission_refusal(
+                self, client, argv, CONTEXT_MULTI if client.in_multi else CONTEXT_TOPLEVEL
+            )
+            if denied is not None:
+                return self._reject(client, "NOPERM " + denied, name)
         if self.scripting.running is not None and not client.is_primary_link:
             busy = self._while_script_runs(client, spec, name, argv)
             if busy is not None:

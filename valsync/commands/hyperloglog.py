@@ -537,7 +537,7 @@ def pfadd_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
     updated = 0
     if value is None:
         hll = Hll.empty()
-        ctx.db.data[key] = hll.to_bytes()
+        ctx.db.set(key, hll.to_bytes())
         updated = 1
     else:
         checked = check_hll(value)
@@ -580,7 +580,7 @@ def union_registers(ctx: CommandContext, keys: list[bytes]) -> tuple[bytes, bool
     union: bytes | None = None
     any_dense = False
     for key in keys:
-        value = ctx.lookup(key)
+        value = ctx.lookup_read(key)
         if value is None:
             continue
         checked = check_hll(value)
@@ -601,7 +601,7 @@ def pfcount_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
         union, _ = union_registers(ctx, argv[1:])
         return estimate(histogram(union))
     key = argv[1]
-    value = ctx.lookup(key)
+    value = ctx.lookup_read(key)
     if value is None:
         return 0
     checked = check_hll(value)
@@ -628,7 +628,7 @@ def pfmerge_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
     value = ctx.lookup(key)
     if value is None:
         hll = Hll.empty()
-        ctx.db.data[key] = hll.to_bytes()
+        ctx.db.set(key, hll.to_bytes())
     else:
         assert isinstance(value, bytes)
         unshare(ctx, key, value)
