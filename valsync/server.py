@@ -55,7 +55,7 @@ from valsync.monitor import ADMIN_SUBCOMMANDS, REDACTED_COMMANDS, monitor_line, 
 from valsync.pause import PauseAction, PausePurpose, PauseState
 from valsync.pubsub import PubSub
 from valsync.replication.unexpected_errors import backlog_log_line, unexpected_error
-from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Raw, Reply
+from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Raw, Reply, encode
 from valsync.scripting.functions import FunctionError
 from valsync.scripting.state import ScriptingState
 from valsync.stats import Stats
@@ -161,6 +161,9 @@ class Server:
         self.commandlogs = CommandLogs()
         self.latency = LatencyMonitor()
         self.monitors: list[ClientState] = []
+        self.last_executed: list[bytes] | None = None
+        """The argv of the last command that ran (COMMANDLOG's large-* logs skip rejected
+        commands)."""
         self.persistence: Any = None
         self.nursery: Any = None
         self.applying_primary_stream = False
@@ -270,6 +273,13 @@ class Server:
             self.commandlogs.configure(kind, threshold if max_len > 0 else -1, max_len)
         slow = self.commandlogs.slow_threshold
         self.slow_threshold_usec = slow if slow >= 0 else NEVER
+        thresholds = self.commandlogs.thresholds
+        self.large_request_bytes = thresholds["large-request"]
+        self.large_reply_bytes = thresholds["large-reply"]
+        if self.large_request_bytes < 0:
+            self.large_request_bytes = NEVER
+        if self.large_reply_bytes < 0:
+            self.large_reply_bytes = NEVER
         self.spike_threshold_usec = min(self.slow_threshold_usec, self.latency_threshold_usec)
 
     def _script_log(self, level: str, message: str) -> None:
@@ -792,6 +802,8 @@ class Server:
         fails the command but reaches no client (no errorstats), the slow log names the
         caller, and MONITOR shows ``lua``.
         """
+        if script_caller is None:
+            self.last_executed = argv
         blocked = isinstance(reply, BlockRequest)
         if blocked and getattr(reply, "finish", None) is not None:
             # its work goes on in the connection; account_completion counts it at the end
@@ -851,6 +863,30 @@ class Server:
             shown = redact(name, argv) if name in REDACTED_COMMANDS else argv
             self.commandlogs.slow.push(shown, usec, client.addr, client.name, now_s)
 
+    def record_large(
+        self,
+        client: ClientState,
+        argv: list[bytes],
+        request_bytes: int,
+        reply_bytes: int,
+        name: str | None = None,
+    ) -> None:
+        """COMMANDLOG large-request / large-reply, for a command that ran (not a rejected
+        one): the sizes are those of its request and of its reply on the wire."""
+        if self.last_executed is not argv:
+            return
+        name = name or client.last_command
+        spec = COMMANDS.get(argv[0].lower().decode("latin-1"))
+        if spec is None or "skip_slowlog" in spec.flags:
+            return  # EXEC: its commands are logged one by one
+        shown = redact(name, argv) if name in REDACTED_COMMANDS else argv
+        now_s = int(time.time())
+        logs = self.commandlogs.logs
+        if request_bytes >= self.large_request_bytes:
+            logs["large-request"].push(shown, request_bytes, client.addr, client.name, now_s)
+        if reply_bytes >= self.large_reply_bytes:
+            logs["large-reply"].push(shown, reply_bytes, client.addr, client.name, now_s)
+
     def account_completion(self, client: ClientState, reply: Reply) -> None:
         """A command that handed its work to the connection (a script in a worker thread,
         MIGRATE's exchange) completes here: it counts now, with its reply's error."""
@@ -858,6 +894,7 @@ class Server:
         if pending is None:
             return
         spec, name, argv, start = pending
+        self.last_executed = argv
         usec = (perf_counter_ns() - start) // 1000
         self.stats.total_commands_processed += 1
         stat = self.cmdstats.stat(name)
@@ -962,6 +999,11 @@ class Server:
                 self.unexpected_error_reply(client, reply.text, name)
             replies.append(reply)
             self.account_call(client, spec, name, argv, reply, usec)
+            if self.large_reply_bytes != NEVER:
+                encoded = bytearray()
+                encode(reply, encoded, client.resp)
+                if len(encoded) >= self.large_reply_bytes:
+                    self.record_large(client, argv, 0, len(encoded), name)
         self.dirty += ctx.dirty
         self.stats.expired_keys += ctx.expired_keys
         units = ctx.take_propagated()
