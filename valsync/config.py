@@ -942,6 +942,8 @@ class Config:
         self._listeners: dict[str, list[Callable[[str], None]]] = {}
         #: absolute path of the config file given at startup (INFO's config_file), or None.
         self.config_file: str | None = None
+        #: the ``user`` lines, in order (username then rules), loaded once the server exists.
+        self.user_lines: list[list[bytes]] = []
 
     # --- startup ------------------------------------------------------------------------
 
@@ -1035,6 +1037,9 @@ class Config:
                 self._values[directive.name] = value
                 continue
             if name in _DEPRECATED and len(argv) == 2:
+                continue
+            if name == "user" and len(argv) >= 2:
+                self.user_lines.append([w.encode("utf-8", "surrogateescape") for w in argv[1:]])
                 continue
             if name == "include" and len(argv) == 2:
                 self._include(argv[1], state)

@@ -35,6 +35,14 @@ from valsync.commands import (
     call,
     lookup_command,
 )
+from valsync.commands.acl_cmds import (
+    CONTEXT_MULTI,
+    CONTEXT_TOPLEVEL,
+    ServerAcl,
+    load_acl_file,
+    load_config_users,
+    permission_refusal,
+)
 from valsync.commands.errors import EXECABORT, READONLY, CommandError, CommandRejected
 from valsync.commands.registry import command_fullname
 from valsync.commands.scripting import SLOW_EVAL, SLOW_FUNCTION
@@ -47,7 +55,7 @@ from valsync.monitor import ADMIN_SUBCOMMANDS, REDACTED_COMMANDS, monitor_line, 
 from valsync.pause import PauseAction, PausePurpose, PauseState
 from valsync.pubsub import PubSub
 from valsync.replication.unexpected_errors import backlog_log_line, unexpected_error
-from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Raw, Reply
+from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Raw, Reply, encode
 from valsync.scripting.functions import FunctionError
 from valsync.scripting.state import ScriptingState
 from valsync.stats import Stats
@@ -153,6 +161,9 @@ class Server:
         self.commandlogs = CommandLogs()
         self.latency = LatencyMonitor()
         self.monitors: list[ClientState] = []
+        self.last_executed: list[bytes] | None = None
+        """The argv of the last command that ran (COMMANDLOG's large-* logs skip rejected
+        commands)."""
         self.persistence: Any = None
         self.nursery: Any = None
         self.applying_primary_stream = False
@@ -173,6 +184,15 @@ class Server:
         self.notify_classes = ""
         """The class letters of ``notify-keyspace-events`` in force ("" = notifications off)."""
         self.pubsub = PubSub()
+        self.acl = ServerAcl(config.get_str("acl-pubsub-default") == "allchannels")
+        self.acl.set_default_password(
+            config.get_str("requirepass").encode("utf-8", "surrogateescape") or None
+        )
+        config.on_change("requirepass", self._reload_requirepass)
+        config.on_change(
+            "acl-pubsub-default",
+            lambda v: setattr(self.acl, "pubsub_default_all", v == "allchannels"),
+        )
         self.tracking = TrackingTable(self.clients)
         self.tracking.max_keys = config.get_int("tracking-table-max-keys")
         config.on_change(
@@ -204,6 +224,33 @@ class Server:
         config.on_change("loglevel", self.log.set_level)
         config.on_change("logfile", lambda _v: self.log.set_logfile(config.logfile_path or ""))
 
+    def _reload_requirepass(self, value: str) -> None:
+        """requirepass is the default user's one password (Valkey's
+        ``ACLUpdateDefaultUserPassword``)."""
+        self.acl.set_default_password(value.encode("utf-8", "surrogateescape") or None)
+
+    def load_users(self) -> str | None:
+        """At start: the config file's ``user`` lines, then the ACL file (not both, as Valkey
+        refuses). Returns the error that must stop the server, or None."""
+        lines = self.config.user_lines
+        path = self.config.get_str("aclfile")
+        if path and lines:
+            return (
+                "Configuring Valkey with users defined in valkey.conf and at the same setting "
+                "an ACL file path is invalid. This setup is very likely to lead to "
+                "configuration errors and security holes, please define either an ACL file or "
+                "declare users directly in your valkey.conf, but not both."
+            )
+        if lines:
+            error = load_config_users(self.acl, lines)
+            if error is not None:
+                return error
+        if path:
+            error = load_acl_file(self, path)
+            if error is not None:
+                return f"Aborting Valkey startup because of ACL errors: {error}"
+        return None
+
     def _reload_stream_limits(self, _value: str) -> None:
         """XADD starts a new stream node at these limits (process-wide, as in Valkey)."""
         StreamValue.node_max_bytes = self.config.get_int("stream-node-max-bytes")
@@ -226,6 +273,13 @@ class Server:
             self.commandlogs.configure(kind, threshold if max_len > 0 else -1, max_len)
         slow = self.commandlogs.slow_threshold
         self.slow_threshold_usec = slow if slow >= 0 else NEVER
+        thresholds = self.commandlogs.thresholds
+        self.large_request_bytes = thresholds["large-request"]
+        self.large_reply_bytes = thresholds["large-reply"]
+        if self.large_request_bytes < 0:
+            self.large_request_bytes = NEVER
+        if self.large_reply_bytes < 0:
+            self.large_reply_bytes = NEVER
         self.spike_threshold_usec = min(self.slow_threshold_usec, self.latency_threshold_usec)
 
     def _script_log(self, level: str, message: str) -> None:
@@ -260,7 +314,7 @@ class Server:
             laddr=laddr,
             fd=fd,
             created_ms=now_ms(),
-            authenticated=not self.config.get_str("requirepass"),
+            authenticated=not self.acl.auth_required,
         )
         client.last_interaction_ms = client.created_ms
         self._next_client_id += 1
@@ -407,9 +461,17 @@ class Server:
             error = lookup_command(argv)
             assert isinstance(error, ErrorReply)
             return self._reject(client, error.text, spec.name if spec is not None else None)
-        if not client.authenticated and "no_auth" not in spec.flags:
+        if not client.authenticated and "no_auth" not in spec.flags and self.acl.auth_required:
             return self._reject(client, NOAUTH, spec.name)
         name = client.last_command = command_fullname(spec.name, argv)
+        if self.acl.restricted:
+            if client.in_multi and "no_multi" in spec.flags:
+                return self._reject(client, "ERR Command not allowed inside a transaction", name)
+            denied = permission_refusal(
+                self, client, argv, CONTEXT_MULTI if client.in_multi else CONTEXT_TOPLEVEL
+            )
+            if denied is not None:
+                return self._reject(client, "NOPERM " + denied, name)
         if self.scripting.running is not None and not client.is_primary_link:
             busy = self._while_script_runs(client, spec, name, argv)
             if busy is not None:
@@ -742,6 +804,8 @@ class Server:
         fails the command but reaches no client (no errorstats), the slow log names the
         caller, and MONITOR shows ``lua``.
         """
+        if script_caller is None:
+            self.last_executed = argv
         blocked = isinstance(reply, BlockRequest)
         if blocked and getattr(reply, "finish", None) is not None:
             # its work goes on in the connection; account_completion counts it at the end
@@ -801,6 +865,30 @@ class Server:
             shown = redact(name, argv) if name in REDACTED_COMMANDS else argv
             self.commandlogs.slow.push(shown, usec, client.addr, client.name, now_s)
 
+    def record_large(
+        self,
+        client: ClientState,
+        argv: list[bytes],
+        request_bytes: int,
+        reply_bytes: int,
+        name: str | None = None,
+    ) -> None:
+        """COMMANDLOG large-request / large-reply, for a command that ran (not a rejected
+        one): the sizes are those of its request and of its reply on the wire."""
+        if self.last_executed is not argv:
+            return
+        name = name or client.last_command
+        spec = COMMANDS.get(argv[0].lower().decode("latin-1"))
+        if spec is None or "skip_slowlog" in spec.flags:
+            return  # EXEC: its commands are logged one by one
+        shown = redact(name, argv) if name in REDACTED_COMMANDS else argv
+        now_s = int(time.time())
+        logs = self.commandlogs.logs
+        if request_bytes >= self.large_request_bytes:
+            logs["large-request"].push(shown, request_bytes, client.addr, client.name, now_s)
+        if reply_bytes >= self.large_reply_bytes:
+            logs["large-reply"].push(shown, reply_bytes, client.addr, client.name, now_s)
+
     def account_completion(self, client: ClientState, reply: Reply) -> None:
         """A command that handed its work to the connection (a script in a worker thread,
         MIGRATE's exchange) completes here: it counts now, with its reply's error."""
@@ -808,6 +896,7 @@ class Server:
         if pending is None:
             return
         spec, name, argv, start = pending
+        self.last_executed = argv
         usec = (perf_counter_ns() - start) // 1000
         self.stats.total_commands_processed += 1
         stat = self.cmdstats.stat(name)
@@ -912,6 +1001,11 @@ class Server:
                 self.unexpected_error_reply(client, reply.text, name)
             replies.append(reply)
             self.account_call(client, spec, name, argv, reply, usec)
+            if self.large_reply_bytes != NEVER:
+                encoded = bytearray()
+                encode(reply, encoded, client.resp)
+                if len(encoded) >= self.large_reply_bytes:
+                    self.record_large(client, argv, 0, len(encoded), name)
         self.dirty += ctx.dirty
         self.stats.expired_keys += ctx.expired_keys
         units = ctx.take_propagated()

@@ -25,6 +25,7 @@ from valsync.keyspace.values import Value
 from valsync.resp.reply import Reply
 
 if TYPE_CHECKING:
+    from valsync.acl import User
     from valsync.tracking import ClientTracking
 
 V = TypeVar("V")
@@ -50,6 +51,8 @@ class ClientState:
     db: int = 0
     resp: int = 2
     authenticated: bool = True
+    user: User | None = None
+    """The ACL user the client runs as (None: the default user)."""
     created_ms: int = 0
     last_interaction_ms: int = 0
     last_command: str = "NULL"

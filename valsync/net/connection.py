@@ -274,7 +274,13 @@ class ClientConnection:
                     self._queue(out)
                     out = bytearray()
                     reply = await self._block(req.argv, reply)
+                size = len(out)
                 encode(reply, out, client.resp)
+                if (
+                    req.nbytes >= server.large_request_bytes
+                    or len(out) - size >= server.large_reply_bytes
+                ):
+                    server.record_large(client, req.argv, req.nbytes, len(out) - size)
                 if self._held:
                     out += self._held
                     del self._held[:]
