@@ -35,6 +35,14 @@ from valsync.commands import (
     call,
     lookup_command,
 )
+from valsync.commands.acl_cmds import (
+    CONTEXT_MULTI,
+    CONTEXT_TOPLEVEL,
+    ServerAcl,
+    load_acl_file,
+    load_config_users,
+    permission_refusal,
+)
 from valsync.commands.errors import EXECABORT, READONLY, CommandError, CommandRejected
 from valsync.commands.registry import command_fullname
 from valsync.commands.scripting import SLOW_EVAL, SLOW_FUNCTION
@@ -47,7 +55,7 @@ from valsync.monitor import ADMIN_SUBCOMMANDS, REDACTED_COMMANDS, monitor_line, 
 from valsync.pause import PauseAction, PausePurpose, PauseState
 from valsync.pubsub import PubSub
 from valsync.replication.unexpected_errors import backlog_log_line, unexpected_error
-from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Raw, Reply, ReplySeries
+from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Raw, Reply, encode
 from valsync.scripting.functions import FunctionError
 from valsync.scripting.state import ScriptingState
 from valsync.stats import Stats
@@ -57,6 +65,9 @@ if TYPE_CHECKING:
     from valsync.net.replication import ReplicationService
 
 NOAUTH = "NOAUTH Authentication required."
+UNBLOCKED_ROLE_CHANGE = (
+    "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)"
+)
 MASTERDOWN = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
 NOREPLICAS = "NOREPLICAS Not enough good replicas to write."
 
@@ -150,6 +161,9 @@ class Server:
         self.commandlogs = CommandLogs()
         self.latency = LatencyMonitor()
         self.monitors: list[ClientState] = []
+        self.last_executed: list[bytes] | None = None
+        """The argv of the last command that ran (COMMANDLOG's large-* logs skip rejected
+        commands)."""
         self.persistence: Any = None
         self.nursery: Any = None
         self.applying_primary_stream = False
@@ -158,6 +172,9 @@ class Server:
         the assembler to the net layer's blocking version."""
         self.scripting = ScriptingState(self._script_log)
         self.cron_paused = False
+        self.replica_keys_with_expire: set[tuple[int, bytes]] = set()
+        self.blocked_clients: dict[int, BlockedWaiter] = {}
+        """Clients waiting in a blocking command, by client id."""
         self.pause = PauseState()
         self.paused = PauseAction(0)
         """What is paused now (cached from :attr:`pause`; 0 on the fast path)."""
@@ -167,8 +184,16 @@ class Server:
         self.notify_classes = ""
         """The class letters of ``notify-keyspace-events`` in force ("" = notifications off)."""
         self.pubsub = PubSub()
-        self._deferred_pushes = self.pubsub.deferred
-        self.tracking = TrackingTable(self.clients, self._deferred_pushes)
+        self.acl = ServerAcl(config.get_str("acl-pubsub-default") == "allchannels")
+        self.acl.set_default_password(
+            config.get_str("requirepass").encode("utf-8", "surrogateescape") or None
+        )
+        config.on_change("requirepass", self._reload_requirepass)
+        config.on_change(
+            "acl-pubsub-default",
+            lambda v: setattr(self.acl, "pubsub_default_all", v == "allchannels"),
+        )
+        self.tracking = TrackingTable(self.clients)
         self.tracking.max_keys = config.get_int("tracking-table-max-keys")
         config.on_change(
             "tracking-table-max-keys",
@@ -199,6 +224,33 @@ class Server:
         config.on_change("loglevel", self.log.set_level)
         config.on_change("logfile", lambda _v: self.log.set_logfile(config.logfile_path or ""))
 
+    def _reload_requirepass(self, value: str) -> None:
+        """requirepass is the default user's one password (Valkey's
+        ``ACLUpdateDefaultUserPassword``)."""
+        self.acl.set_default_password(value.encode("utf-8", "surrogateescape") or None)
+
+    def load_users(self) -> str | None:
+        """At start: the config file's ``user`` lines, then the ACL file (not both, as Valkey
+        refuses). Returns the error that must stop the server, or None."""
+        lines = self.config.user_lines
+        path = self.config.get_str("aclfile")
+        if path and lines:
+            return (
+                "Configuring Valkey with users defined in valkey.conf and at the same setting "
+                "an ACL file path is invalid. This setup is very likely to lead to "
+                "configuration errors and security holes, please define either an ACL file or "
+                "declare users directly in your valkey.conf, but not both."
+            )
+        if lines:
+            error = load_config_users(self.acl, lines)
+            if error is not None:
+                return error
+        if path:
+            error = load_acl_file(self, path)
+            if error is not None:
+                return f"Aborting Valkey startup because of ACL errors: {error}"
+        return None
+
     def _reload_stream_limits(self, _value: str) -> None:
         """XADD starts a new stream node at these limits (process-wide, as in Valkey)."""
         StreamValue.node_max_bytes = self.config.get_int("stream-node-max-bytes")
@@ -221,6 +273,13 @@ class Server:
             self.commandlogs.configure(kind, threshold if max_len > 0 else -1, max_len)
         slow = self.commandlogs.slow_threshold
         self.slow_threshold_usec = slow if slow >= 0 else NEVER
+        thresholds = self.commandlogs.thresholds
+        self.large_request_bytes = thresholds["large-request"]
+        self.large_reply_bytes = thresholds["large-reply"]
+        if self.large_request_bytes < 0:
+            self.large_request_bytes = NEVER
+        if self.large_reply_bytes < 0:
+            self.large_reply_bytes = NEVER
         self.spike_threshold_usec = min(self.slow_threshold_usec, self.latency_threshold_usec)
 
     def _script_log(self, level: str, message: str) -> None:
@@ -241,9 +300,10 @@ class Server:
     def _reload_notify_classes(self, _value: str) -> None:
         """Expand ``A`` and keep nothing unless K or E asks for a channel, so that the commands'
         ``ctx.notify`` calls cost one test when notifications are off."""
-        classes = self.config.get_str("notify-keyspace-events").replace("A", NOTIFY_ALL_CLASSES)
+        classes = self.config.keyspace_event_classes.replace("A", NOTIFY_ALL_CLASSES)
         wanted = ("K" in classes or "E" in classes) and bool(set(classes) - {"K", "E"})
         self.notify_classes = classes if wanted else ""
+        self.keyspace.set_added_listener(self._key_added if "n" in self.notify_classes else None)
 
     # --- clients -----------------------------------------------------------------------
 
@@ -254,7 +314,7 @@ class Server:
             laddr=laddr,
             fd=fd,
             created_ms=now_ms(),
-            authenticated=not self.config.get_str("requirepass"),
+            authenticated=not self.acl.auth_required,
         )
         client.last_interaction_ms = client.created_ms
         self._next_client_id += 1
@@ -351,20 +411,20 @@ class Server:
                 if not listeners:
                     del self.key_ready_listeners[(dbid, key)]
 
-    def notify_keyspace_event(
-        self, klass: str, event: str, key: bytes, dbid: int, client: ClientState | None = None
-    ) -> None:
+    def notify_keyspace_event(self, klass: str, event: str, key: bytes, dbid: int) -> None:
         """Valkey's ``notifyKeyspaceEvent``: publish ``event`` on ``__keyspace@<db>__:<key>``
-        (K) and ``key`` on ``__keyevent@<db>__:<event>`` (E) when ``klass`` is enabled.
-        ``client`` is the one whose command caused it (its own pushes follow its reply)."""
+        (K) and ``key`` on ``__keyevent@<db>__:<event>`` (E) when ``klass`` is enabled."""
         classes = self.notify_classes
         if klass not in classes:
             return
         name = event.encode()
         if "K" in classes:
-            self.pubsub.publish(b"__keyspace@%d__:%s" % (dbid, key), name, client)
+            self.pubsub.publish(b"__keyspace@%d__:%s" % (dbid, key), name)
         if "E" in classes:
-            self.pubsub.publish(b"__keyevent@%d__:%s" % (dbid, name), key, client)
+            self.pubsub.publish(b"__keyevent@%d__:%s" % (dbid, name), key)
+
+    def _key_added(self, dbid: int, key: bytes) -> None:
+        self.notify_keyspace_event("n", "new", key, dbid)
 
     # --- roles -------------------------------------------------------------------------
 
@@ -399,9 +459,17 @@ class Server:
             error = lookup_command(argv)
             assert isinstance(error, ErrorReply)
             return self._reject(client, error.text, spec.name if spec is not None else None)
-        if not client.authenticated and "no_auth" not in spec.flags:
+        if not client.authenticated and "no_auth" not in spec.flags and self.acl.auth_required:
             return self._reject(client, NOAUTH, spec.name)
         name = client.last_command = command_fullname(spec.name, argv)
+        if self.acl.restricted:
+            if client.in_multi and "no_multi" in spec.flags:
+                return self._reject(client, "ERR Command not allowed inside a transaction", name)
+            denied = permission_refusal(
+                self, client, argv, CONTEXT_MULTI if client.in_multi else CONTEXT_TOPLEVEL
+            )
+            if denied is not None:
+                return self._reject(client, "NOPERM " + denied, name)
         if self.scripting.running is not None and not client.is_primary_link:
             busy = self._while_script_runs(client, spec, name, argv)
             if busy is not None:
@@ -439,7 +507,14 @@ class Server:
             )
         now = int(time.time() * 1000)
         if replica:
-            mode = ExpireMode.KEEP if client.is_primary_link else ExpireMode.HIDE
+            if client.is_primary_link:
+                mode = ExpireMode.KEEP
+            elif spec.is_write:
+                # a writable replica's own write: expired keys are deleted here, locally
+                # (a replica propagates nothing), as Valkey's EXPIRE_FORCE_DELETE_EXPIRED
+                mode = ExpireMode.DELETE
+            else:
+                mode = ExpireMode.HIDE
         elif self.paused & PauseAction.EXPIRE:
             mode = ExpireMode.HIDE  # expired keys read as missing; deleting them waits
         else:
@@ -464,22 +539,21 @@ class Server:
             )
             self.current_client = None
             ctx.take_propagated()
-            error = self._reject(
+            return self._reject(
                 client,
                 f"ERR internal error in '{spec.name}': {type(exc).__name__}",
                 client.last_command,
             )
-            return self._flush_deferred_pushes(client, error) if self._deferred_pushes else error
         usec = (perf_counter_ns() - start) // 1000
         ctx.finish(argv, spec.is_write, dirty_before)
+        if replica and ctx.dirty and spec.is_write and not client.is_primary_link:
+            self._track_replica_keys_with_expire(client.db, spec, argv)
         self.after_call(ctx, spec, name, argv, reply, usec)
         if client.tracking is not None or self.tracking.pending_bcast:
             self.tracking_after_command(client, spec)
         self.current_client = None
         if type(reply) is ErrorReply and (client.is_primary_link or client.is_replica):
             self.unexpected_error_reply(client, reply.text, name)
-        if self._deferred_pushes:
-            return self._flush_deferred_pushes(client, reply)
         return reply
 
     # --- pauses (CLIENT PAUSE, FAILOVER) ---------------------------------------------------
@@ -524,19 +598,6 @@ class Server:
         if not held:
             return None
         return BlockRequest((), self.pause.end_ms(now), NULL_ARRAY, postponed=True)
-
-    def _flush_deferred_pushes(
-        self, client: ClientState, reply: Reply | BlockRequest
-    ) -> Reply | BlockRequest:
-        """The client's own pushes go after its command's reply (Valkey's afterCommand)."""
-        pushes = list(self._deferred_pushes)
-        self._deferred_pushes.clear()
-        if isinstance(reply, BlockRequest):
-            if client.deliver is not None:
-                for push in pushes:
-                    client.deliver(push)
-            return reply
-        return ReplySeries([reply, *pushes])
 
     def _subscribed_refusal(self, client: ClientState, spec: CommandSpec, argv: list[bytes]) -> str:
         """The error a RESP2 subscriber gets for a command outside the pub/sub context, after
@@ -589,6 +650,7 @@ class Server:
         if units:
             self.propagate(units)
             client.last_write_offset = self.repl.master_repl_offset if self.repl else 0
+        self.account_completion(client, reply)
         return reply
 
     def finish_exchange(
@@ -615,9 +677,7 @@ class Server:
         if units:
             self.propagate(units)
             client.last_write_offset = self.repl.master_repl_offset if self.repl else 0
-        if type(reply) is ErrorReply:
-            self.stats.total_error_replies += 1
-            self.cmdstats.count_error(reply.text)
+        self.account_completion(client, reply)
         return reply
 
     def redirect_refusal(self, client: ClientState, spec: CommandSpec) -> str | None:
@@ -742,7 +802,12 @@ class Server:
         fails the command but reaches no client (no errorstats), the slow log names the
         caller, and MONITOR shows ``lua``.
         """
-        blocked = type(reply) is BlockRequest
+        if script_caller is None:
+            self.last_executed = argv
+        blocked = isinstance(reply, BlockRequest)
+        if blocked and getattr(reply, "finish", None) is not None:
+            # its work goes on in the connection; account_completion counts it at the end
+            client.extra["deferred_call"] = (spec, name, argv, perf_counter_ns() - usec * 1000)
         if not blocked:
             # a command that blocked counts once, when it is served or times out
             self.stats.total_commands_processed += 1
@@ -760,8 +825,11 @@ class Server:
                     self.cmdstats.count_error(error_text(reply))
         if usec >= self.spike_threshold_usec:
             self.record_spike(script_caller or client, spec, name, argv, usec, blocked)
-        if self.monitors:
-            self.feed_monitors(client, spec, name, argv, "lua" if script_caller else "")
+        if self.monitors and (type(reply) is BlockRequest or not blocked):
+            # shown once: a blocking command when it blocks; never a command held back
+            # (pause, busy script) until it really runs
+            if not (blocked and reply.postponed):  # type: ignore[union-attr]
+                self.feed_monitors(client, spec, name, argv, "lua" if script_caller else "")
         reader = script_caller or client
         if reader.tracking is not None and "readonly" in spec.flags and not blocked:
             if reader.tracking.remembers_reads() and "pubsub" not in spec.flags:
@@ -795,6 +863,52 @@ class Server:
             shown = redact(name, argv) if name in REDACTED_COMMANDS else argv
             self.commandlogs.slow.push(shown, usec, client.addr, client.name, now_s)
 
+    def record_large(
+        self,
+        client: ClientState,
+        argv: list[bytes],
+        request_bytes: int,
+        reply_bytes: int,
+        name: str | None = None,
+    ) -> None:
+        """COMMANDLOG large-request / large-reply, for a command that ran (not a rejected
+        one): the sizes are those of its request and of its reply on the wire."""
+        if self.last_executed is not argv:
+            return
+        name = name or client.last_command
+        spec = COMMANDS.get(argv[0].lower().decode("latin-1"))
+        if spec is None or "skip_slowlog" in spec.flags:
+            return  # EXEC: its commands are logged one by one
+        shown = redact(name, argv) if name in REDACTED_COMMANDS else argv
+        now_s = int(time.time())
+        logs = self.commandlogs.logs
+        if request_bytes >= self.large_request_bytes:
+            logs["large-request"].push(shown, request_bytes, client.addr, client.name, now_s)
+        if reply_bytes >= self.large_reply_bytes:
+            logs["large-reply"].push(shown, reply_bytes, client.addr, client.name, now_s)
+
+    def account_completion(self, client: ClientState, reply: Reply) -> None:
+        """A command that handed its work to the connection (a script in a worker thread,
+        MIGRATE's exchange) completes here: it counts now, with its reply's error."""
+        pending = client.extra.pop("deferred_call", None)
+        if pending is None:
+            return
+        spec, name, argv, start = pending
+        self.last_executed = argv
+        usec = (perf_counter_ns() - start) // 1000
+        self.stats.total_commands_processed += 1
+        stat = self.cmdstats.stat(name)
+        stat.calls += 1
+        stat.usec += usec
+        if self.latency_tracking:
+            stat.histogram[usec] = stat.histogram.get(usec, 0) + 1
+        if type(reply) is ErrorReply or (type(reply) is Raw and reply.data[:1] == b"-"):
+            stat.failed += 1
+            self.stats.total_error_replies += 1
+            self.cmdstats.count_error(error_text(reply))
+        if usec >= self.spike_threshold_usec:
+            self.record_spike(client, spec, name, argv, usec)
+
     def record_unblocked_timeout(self, client: ClientState, argv: list[bytes]) -> None:
         """A blocked command that timed out completes here (Valkey's updateStatsOnUnblock:
         counted, timed and slow-logged with the time it ran, not the time it waited)."""
@@ -825,9 +939,8 @@ class Server:
         """The MONITOR line for ``argv`` run by ``client`` (``source`` "lua" inside scripts)."""
         line = Raw(monitor_line(client.db, source or client.addr, argv))
         for monitor in self.monitors:
-            if monitor is client:
-                self._deferred_pushes.append(line)
-            elif monitor.deliver is not None:
+            # the monitor's own connection holds a line for its running command until the reply
+            if monitor.deliver is not None:
                 monitor.deliver(line)
 
     def propagate(self, unit: list[Propagated]) -> None:
@@ -886,6 +999,11 @@ class Server:
                 self.unexpected_error_reply(client, reply.text, name)
             replies.append(reply)
             self.account_call(client, spec, name, argv, reply, usec)
+            if self.large_reply_bytes != NEVER:
+                encoded = bytearray()
+                encode(reply, encoded, client.resp)
+                if len(encoded) >= self.large_reply_bytes:
+                    self.record_large(client, argv, 0, len(encoded), name)
         self.dirty += ctx.dirty
         self.stats.expired_keys += ctx.expired_keys
         units = ctx.take_propagated()
@@ -902,9 +1020,56 @@ class Server:
 
     # --- cron ----------------------------------------------------------------------------
 
+    def _track_replica_keys_with_expire(
+        self, dbid: int, spec: CommandSpec, argv: list[bytes]
+    ) -> None:
+        """Valkey's rememberReplicaKeyWithExpire: keys a writable replica's own clients gave
+        a TTL are expired by the replica itself (its primary knows nothing of them)."""
+        expires = self.keyspace.dbs[dbid].expires
+        for i in spec.key_positions(argv):
+            if argv[i] in expires:
+                self.replica_keys_with_expire.add((dbid, argv[i]))
+
+    def expire_replica_keys(self, now: int) -> int:
+        """Valkey's expireReplicaKeys: delete (locally) tracked keys whose TTL passed."""
+        expired = 0
+        for ident in list(self.replica_keys_with_expire):
+            dbid, key = ident
+            db = self.keyspace.dbs[dbid]
+            when = db.expires.get(key)
+            if when is None:
+                self.replica_keys_with_expire.discard(ident)
+            elif when <= now:
+                db.delete(key)
+                self.replica_keys_with_expire.discard(ident)
+                expired += 1
+        self.stats.expired_keys += expired
+        return expired
+
+    def unblock_clients_on_role_change(self) -> None:
+        """Valkey's disconnectAllBlockedClients: clients blocked on keys are answered with
+        -UNBLOCKED when this server turns into a replica."""
+        for waiter in list(self.blocked_clients.values()):
+            if waiter.result is None and not waiter.block.postponed:
+                waiter.result = self.record_rejected_unblock(waiter.client, UNBLOCKED_ROLE_CHANGE)
+                waiter.notify()
+
+    def record_rejected_unblock(self, client: ClientState, text: str) -> ErrorReply:
+        """A blocked command ended by an error: 8.1.8 counts it as a call and a rejected one."""
+        self.stats.total_error_replies += 1
+        self.cmdstats.count_error(text)
+        stat = self.cmdstats.stat(client.last_command)
+        stat.calls += 1
+        stat.rejected += 1
+        return ErrorReply(text)
+
     def active_expire_cycle(self, budget_keys: int = 200) -> int:
         """Delete keys whose TTL passed, sampling like Valkey's active expiry (primary only)."""
-        if self.is_replica or not self.active_expire_enabled or self.scripting.running:
+        if self.is_replica:
+            if self.replica_keys_with_expire and self.active_expire_enabled:
+                return self.expire_replica_keys(now_ms())
+            return 0
+        if not self.active_expire_enabled or self.scripting.running:
             return 0
         if self.paused and self._update_pause(now_ms()) & PauseAction.EXPIRE:
             return 0
@@ -926,6 +1091,7 @@ class Server:
                 if deadline is not None and deadline <= when:
                     db.delete(key)
                     expired += 1
+                    self.notify_keyspace_event("x", "expired", key, db.id)
                     units.append(Propagated(db.id, [unlink, key]))
         self.stats.expired_keys += expired
         if self.tracking.pending_bcast:
@@ -955,6 +1121,9 @@ class Server:
                 if isinstance(value, HashValue) and value.field_expires:
                     commands = reclaim_expired_fields(db, key, when, unlink=unlink)
                     if commands:
+                        self.notify_keyspace_event("x", "hexpired", key, db.id)
+                        if key not in db.data:
+                            self.notify_keyspace_event("g", "del", key, db.id)
                         self.propagate([Propagated(db.id, argv) for argv in commands])
 
     def info_version(self) -> str:

@@ -84,13 +84,12 @@ def prefixes_overlap(prefixes: list[bytes]) -> tuple[bytes, bytes] | None:
 class TrackingTable:
     """The server's tracking state: remembered keys, broadcast prefixes, pending messages.
 
-    ``clients`` is the server's id → client map; ``deferred`` the list of pushes sent to the
-    running client after its reply.
+    ``clients`` is the server's id → client map. A message for the client whose command is
+    running is held by its connection until that command's reply is out.
     """
 
-    def __init__(self, clients: dict[int, ClientState], deferred: list[Reply]) -> None:
+    def __init__(self, clients: dict[int, ClientState]) -> None:
         self.clients = clients
-        self.deferred = deferred
         self.keys: dict[bytes, set[int]] = {}
         self.prefixes: dict[bytes, set[int]] = {}
         self.pending_bcast: dict[bytes, dict[bytes, int]] = {}
@@ -230,8 +229,5 @@ class TrackingTable:
     def _deliver(self, receiver: ClientState, message: Reply, current: ClientState | None) -> None:
         out = bytearray()
         encode(message, out, receiver.resp)
-        raw = Raw(bytes(out))
-        if receiver is current:
-            self.deferred.append(raw)
-        elif receiver.deliver is not None:
-            receiver.deliver(raw)
+        if receiver.deliver is not None:
+            receiver.deliver(Raw(bytes(out)))

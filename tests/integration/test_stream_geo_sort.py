@@ -5,10 +5,12 @@ Both end with equal DEBUG DIGEST and equal replication offsets."""
 from __future__ import annotations
 
 import random
+import time
 
 import pytest
 import valkey
 
+from tests.differential import RawClient, ReplicaStream
 from tests.integration.support import connect, digest, info, wait_synced
 from tests.realvalkey import ServerProcess, start_valkey, start_valsync
 
@@ -94,3 +96,40 @@ def test_valsync_primary_streams_to_real_replica(
     replica = start_valkey(version, "--replicaof", "127.0.0.1", str(primary.port))
     servers.append(replica)
     stream_and_compare(p, connect(replica))
+
+
+EXPIRED_DESTINATIONS = [
+    ["SORT", "l", "STORE", "d"],
+    ["GEOSEARCHSTORE", "e", "g", "FROMMEMBER", "m", "BYRADIUS", "1", "km"],
+    ["GEORADIUS", "g", "1", "1", "1", "km", "STORE", "f"],
+    ["SORT", "nokey", "STORE", "h"],
+]
+
+
+def _stream_of_stores(server: ServerProcess) -> list[list[bytes]]:
+    """What a replica receives when the STORE destinations have expired (active expiry off):
+    Valkey UNLINKs each before overwriting it, in one MULTI with the command."""
+    with RawClient(server.port) as client:
+        client.call("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+        stream = ReplicaStream(server.port)
+        client.call("RPUSH", "l", "1")
+        client.call("GEOADD", "g", "1", "1", "m")
+        for key in ("d", "e", "f", "h"):
+            client.call("SET", key, "x", "PX", "1")
+        time.sleep(0.05)
+        for argv in EXPIRED_DESTINATIONS:
+            client.call(*argv)
+        client.call("SET", "end-marker", "1")
+        seen = stream.read_commands(lambda argv: argv[:2] == [b"SET", b"end-marker"])
+        stream.close()
+    return [argv for argv in seen if argv[0] != b"SET"]  # SET ... PXAT differs by the clock
+
+
+def test_expired_destinations_propagate_like_valkey(servers: list[ServerProcess]) -> None:
+    real = start_valkey("8.1.8", "--repl-diskless-sync", "no")
+    servers.append(real)
+    ours = start_valsync("--enable-debug-command", "yes", "--repl-diskless-sync", "no")
+    servers.append(ours)
+    theirs = _stream_of_stores(real)
+    assert [b"UNLINK", b"d"] in theirs
+    assert _stream_of_stores(ours) == theirs

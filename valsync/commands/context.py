@@ -25,6 +25,7 @@ from valsync.keyspace.values import Value
 from valsync.resp.reply import Reply
 
 if TYPE_CHECKING:
+    from valsync.acl import User
     from valsync.tracking import ClientTracking
 
 V = TypeVar("V")
@@ -50,6 +51,8 @@ class ClientState:
     db: int = 0
     resp: int = 2
     authenticated: bool = True
+    user: User | None = None
+    """The ACL user the client runs as (None: the default user)."""
     created_ms: int = 0
     last_interaction_ms: int = 0
     last_command: str = "NULL"
@@ -226,6 +229,7 @@ class CommandContext:
             return True
         db.delete(key)
         self.expired_keys += 1
+        self.notify("x", "expired", key, db.id)
         self.also_propagate([b"UNLINK" if self.lazy_expire_unlink else b"DEL", key], db.id)
         return True
 
@@ -236,9 +240,20 @@ class CommandContext:
             return None
         return db.data.get(key)
 
-    def lookup_typed(self, key: bytes, cls: type[V], db: Database | None = None) -> V | None:
-        """Like :meth:`lookup` but raises WRONGTYPE when the value is not a ``cls``."""
+    def lookup_read(self, key: bytes, db: Database | None = None) -> Value | None:
+        """Valkey's ``lookupKeyRead``: :meth:`lookup`, and a miss is a ``keymiss`` event
+        (writes look keys up with :meth:`lookup`, which never reports one)."""
         value = self.lookup(key, db)
+        if value is None:
+            self.notify("m", "keymiss", key, self.client.db if db is None else db.id)
+        return value
+
+    def lookup_typed(
+        self, key: bytes, cls: type[V], db: Database | None = None, read: bool = False
+    ) -> V | None:
+        """Like :meth:`lookup` (:meth:`lookup_read` with ``read``) but raises WRONGTYPE when
+        the value is not a ``cls``."""
+        value = self.lookup_read(key, db) if read else self.lookup(key, db)
         if value is None:
             return None
         if not isinstance(value, cls):
@@ -278,7 +293,7 @@ class CommandContext:
         server = self.server
         if server is not None and server.notify_classes:
             server.notify_keyspace_event(
-                klass, event, key, self.client.db if dbid is None else dbid, self.client
+                klass, event, key, self.client.db if dbid is None else dbid
             )
 
     def take_propagated(self) -> list[Propagated]:

@@ -3,7 +3,8 @@
 The payload is the value's RDB encoding with a version and CRC-64 footer
 (:mod:`valsync.rdb.dump_payload`). RESTORE propagates as received, except that a relative
 TTL becomes absolute: ``RESTORE key <unix ms> payload ... ABSTTL``, and a REPLACE whose TTL
-is already past propagates the deletion (``UNLINK``/``DEL``) instead.
+is already past propagates the deletion (``UNLINK``/``DEL``) instead. IDLETIME and FREQ are
+checked as Valkey checks them but not kept: valsync holds no per-key LRU/LFU data.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def dump_value(ctx: CommandContext, key: bytes, value: Value) -> bytes:
 
 @command("dump", 2, "readonly", 1, 1, 1)
 def dump_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    value = ctx.lookup(argv[1])
+    value = ctx.lookup_read(argv[1])
     if value is None:
         return None
     return dump_value(ctx, argv[1], value)

@@ -29,7 +29,7 @@ NO_MEMBER = "ERR could not decode requested zset member"
 
 
 def _zset(ctx: CommandContext, key: bytes) -> ZSetValue | None:
-    return ctx.lookup_typed(key, ZSetValue)
+    return ctx.lookup_typed(key, ZSetValue, read=True)
 
 
 def _unit(arg: bytes) -> float:
@@ -100,7 +100,7 @@ def geoadd(ctx: CommandContext, argv: list[bytes]) -> Reply:
         lon, lat = _long_lat(argv[i], argv[i + 1])
         zadd_argv.append(b"%d" % geohash.score_of(lon, lat))
         zadd_argv.append(argv[i + 2])
-    reply = zadd(ctx, zadd_argv)
+    reply = zadd(ctx, zadd_argv)  # sends the "zadd" event, as Valkey's GEOADD does
     assert not isinstance(reply, BlockRequest)
     ctx.rewrite(zadd_argv)
     return reply
@@ -355,13 +355,10 @@ def _search(ctx: CommandContext, argv: list[bytes], kind: str) -> Reply:
         p.dist /= conversion
     if req.store_key is not None:
         pairs = [(p.dist if req.store_dist else p.score, p.member) for p in chosen]
-        dirty_before = ctx.dirty
-        _store_zset(ctx, req.store_key, pairs)
         if chosen:
-            event = "geosearchstore" if kind.startswith("search") else "georadiusstore"
-            ctx.notify("z", event, req.store_key)
-        elif ctx.dirty > dirty_before:
-            ctx.notify("g", "del", req.store_key)
+            ctx.lookup(req.store_key)  # setKey's lookupKeyWrite: an expired one is UNLINKed
+        event = "geosearchstore" if kind.startswith("search") else "georadiusstore"
+        _store_zset(ctx, req.store_key, pairs, event)
         return wanted
     out: list[Reply] = []
     extras = req.withdist or req.withhash or req.withcoord

@@ -70,6 +70,8 @@ class ClientConnection:
         self._drained.set()
         self._broken = False
         self._soft_limit_since: int | None = None
+        self._executing = False
+        self._held = bytearray()
 
     def kill(self) -> None:
         self.client.kill_requested = True
@@ -160,6 +162,10 @@ class ClientConnection:
         return now - self._soft_limit_since > soft_seconds
 
     def _deliver(self, reply: Reply) -> None:
+        if self._executing:
+            # caused by this client's own command: Valkey sends it after that command's reply
+            encode(reply, self._held, self.client.resp)
+            return
         out = bytearray()
         encode(reply, out, self.client.resp)
         self._queue(out)
@@ -246,7 +252,9 @@ class ClientConnection:
                 if not req.argv:
                     continue
                 client.pending_output = bool(out) or bool(self._out)
+                self._executing = True
                 reply: Reply | BlockRequest = process(client, req.argv)
+                self._executing = False
                 if isinstance(reply, (ScriptWait, ScriptRequest)):
                     self._queue(out)
                     out = bytearray()
@@ -256,15 +264,27 @@ class ClientConnection:
                     out = bytearray()
                     cleanup = reply.cleanup
                     try:
-                        reply = server.finish_exchange(client, reply, await run_exchange(reply))
+                        result = await run_exchange(reply)
+                        self._executing = True
+                        reply = server.finish_exchange(client, reply, result)
                     finally:
+                        self._executing = False
                         if cleanup is not None:
                             cleanup()
                 elif isinstance(reply, BlockRequest):
                     self._queue(out)
                     out = bytearray()
                     reply = await self._block(req.argv, reply)
+                size = len(out)
                 encode(reply, out, client.resp)
+                if (
+                    req.nbytes >= server.large_request_bytes
+                    or len(out) - size >= server.large_reply_bytes
+                ):
+                    server.record_large(client, req.argv, req.nbytes, len(out) - size)
+                if self._held:
+                    out += self._held
+                    del self._held[:]
                 parser.authenticated = client.authenticated
                 handoff = client.handoff
                 if handoff is not None:
@@ -287,12 +307,20 @@ class ClientConnection:
         server, client = self.server, self.client
         while True:
             if isinstance(request, ScriptRequest):
-                return await self._run_script(request)
+                # other clients wait while a script runs: what reaches this client meanwhile
+                # comes from the script, and goes after its reply
+                self._executing = True
+                try:
+                    return await self._run_script(request)
+                finally:
+                    self._executing = False
             ended = trio.Event()
             server.scripting.waiters.append(ended.set)
             with trio.move_on_at(trio.current_time() + max(0.0, request.until - time.monotonic())):
                 await ended.wait()
+            self._executing = True
             again = server.process(client, argv)
+            self._executing = False
             if not isinstance(again, (ScriptWait, ScriptRequest)):
                 return again
             request = again
@@ -357,6 +385,7 @@ class ClientConnection:
         a command held by CLIENT PAUSE runs again when the pause ends."""
         server, client = self.server, self.client
         waiter = BlockedWaiter(server, client, argv, block)
+        server.blocked_clients[client.id] = waiter
         dbid, keys = client.db, block.keys
         server.add_key_listener(dbid, keys, waiter)
         try:
@@ -364,7 +393,9 @@ class ClientConnection:
                 block = waiter.block
                 if block.postponed:
                     await self._wait_pause_end(block.deadline_ms)
+                    self._executing = True
                     again = server.process(client, argv)
+                    self._executing = False
                     if not isinstance(again, BlockRequest):
                         return again
                     waiter.block = again
@@ -395,9 +426,11 @@ class ClientConnection:
                     return waiter.result
                 waiter.unqueue()
                 client.extra["unblocked_rerun"] = True
+                self._executing = True
                 try:
                     again = server.process(client, argv)
                 finally:
+                    self._executing = False
                     client.extra.pop("unblocked_rerun", None)
                 if not isinstance(again, BlockRequest):
                     return again
@@ -405,6 +438,7 @@ class ClientConnection:
         finally:
             waiter.cancelled = True
             waiter.unqueue()
+            server.blocked_clients.pop(client.id, None)
             server.remove_key_listener(dbid, keys, waiter)
 
 

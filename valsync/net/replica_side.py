@@ -102,6 +102,8 @@ class PrimaryLinkDriver:
             return False
         was_primary = self.host is None
         self.host, self.port = host, port
+        if was_primary:
+            self.server.unblock_clients_on_role_change()
         ids = self.service.ids
         if from_rdb is not None:
             ids.replid = from_rdb.replid

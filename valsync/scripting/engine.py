@@ -83,7 +83,7 @@ class ScriptRun:
 
     funcname: str
     execute: CommandExecutor
-    acl_lookup: Callable[[list[bytes]], bool]
+    acl_lookup: Callable[[list[bytes]], bool | None]
     eval_mode: bool = True
     resp: int = 2
     repl_flags: int = PROPAGATE_AOF | PROPAGATE_REPL
@@ -342,9 +342,10 @@ class LuaEngine:
             argv = lua_args_to_argv(args)
         except ArgumentError:
             raise self._error(b"Command arguments must be strings or integers") from None
-        if run is None or not run.acl_lookup(argv):
+        allowed = run.acl_lookup(argv) if run is not None else None
+        if allowed is None:
             raise self._error(b"Invalid command passed to server.acl_check_cmd()")
-        return True
+        return allowed
 
     def _register_function(self, *args: Any) -> None:
         """``server.register_function(name, callback)`` or ``({function_name=, callback=,
