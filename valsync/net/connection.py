@@ -70,7 +70,6 @@ class ClientConnection:
         self._drained.set()
         self._broken = False
         self._soft_limit_since: int | None = None
-        self._executing = False
         self._held = bytearray()
 
     def kill(self) -> None:
@@ -162,7 +161,7 @@ class ClientConnection:
         return now - self._soft_limit_since > soft_seconds
 
     def _deliver(self, reply: Reply) -> None:
-        if self._executing:
+        if self.client.executing:
             # caused by this client's own command: Valkey sends it after that command's reply
             encode(reply, self._held, self.client.resp)
             return
@@ -252,9 +251,9 @@ class ClientConnection:
                 if not req.argv:
                     continue
                 client.pending_output = bool(out) or bool(self._out)
-                self._executing = True
+                client.executing = True
                 reply: Reply | BlockRequest = process(client, req.argv)
-                self._executing = False
+                client.executing = False
                 if isinstance(reply, (ScriptWait, ScriptRequest)):
                     self._queue(out)
                     out = bytearray()
@@ -265,10 +264,10 @@ class ClientConnection:
                     cleanup = reply.cleanup
                     try:
                         result = await run_exchange(reply)
-                        self._executing = True
+                        client.executing = True
                         reply = server.finish_exchange(client, reply, result)
                     finally:
-                        self._executing = False
+                        client.executing = False
                         if cleanup is not None:
                             cleanup()
                 elif isinstance(reply, BlockRequest):
@@ -309,18 +308,18 @@ class ClientConnection:
             if isinstance(request, ScriptRequest):
                 # other clients wait while a script runs: what reaches this client meanwhile
                 # comes from the script, and goes after its reply
-                self._executing = True
+                client.executing = True
                 try:
                     return await self._run_script(request)
                 finally:
-                    self._executing = False
+                    client.executing = False
             ended = trio.Event()
             server.scripting.waiters.append(ended.set)
             with trio.move_on_at(trio.current_time() + max(0.0, request.until - time.monotonic())):
                 await ended.wait()
-            self._executing = True
+            client.executing = True
             again = server.process(client, argv)
-            self._executing = False
+            client.executing = False
             if not isinstance(again, (ScriptWait, ScriptRequest)):
                 return again
             request = again
@@ -393,9 +392,9 @@ class ClientConnection:
                 block = waiter.block
                 if block.postponed:
                     await self._wait_pause_end(block.deadline_ms)
-                    self._executing = True
+                    client.executing = True
                     again = server.process(client, argv)
-                    self._executing = False
+                    client.executing = False
                     if not isinstance(again, BlockRequest):
                         return again
                     waiter.block = again
@@ -426,11 +425,11 @@ class ClientConnection:
                     return waiter.result
                 waiter.unqueue()
                 client.extra["unblocked_rerun"] = True
-                self._executing = True
+                client.executing = True
                 try:
                     again = server.process(client, argv)
                 finally:
-                    self._executing = False
+                    client.executing = False
                     client.extra.pop("unblocked_rerun", None)
                 if not isinstance(again, BlockRequest):
                     return again
