@@ -158,6 +158,7 @@ class Server:
         self.shutdown_requested: str | None = None
         self.repl: ReplicationService | None = None
         self.cmdstats = CommandStats()
+        self._command_stats = self.cmdstats.commands
         self.commandlogs = CommandLogs()
         self.latency = LatencyMonitor()
         self.monitors: list[ClientState] = []
@@ -794,36 +795,53 @@ class Server:
         """
         if script_caller is None:
             self.last_executed = argv
-        blocked = isinstance(reply, BlockRequest)
-        if blocked and getattr(reply, "finish", None) is not None:
-            # its work goes on in the connection; account_completion counts it at the end
-            client.extra["deferred_call"] = (spec, name, argv, perf_counter_ns() - usec * 1000)
-        if not blocked:
-            # a command that blocked counts once, when it is served or times out
-            self.stats.total_commands_processed += 1
-            stat = self.cmdstats.commands.get(name) or self.cmdstats.stat(name)
-            stat.calls += 1
-            stat.usec += usec
-            if self.latency_tracking:
-                histogram = stat.histogram
-                histogram[usec] = histogram.get(usec, 0) + 1
-            kind = type(reply)
-            if kind is ErrorReply or (kind is Raw and reply.data[:1] == b"-"):  # type: ignore[union-attr]
-                stat.failed += 1
-                if script_caller is None:
-                    self.stats.total_error_replies += 1
-                    self.cmdstats.count_error(error_text(reply))
+        if isinstance(reply, BlockRequest):
+            self._account_blocked(client, spec, name, argv, reply, usec, script_caller)
+            return
+        self.stats.total_commands_processed += 1
+        stat = self._command_stats.get(name)
+        if stat is None:
+            stat = self.cmdstats.stat(name)
+        stat.calls += 1
+        stat.usec += usec
+        if self.latency_tracking:
+            histogram = stat.histogram
+            histogram[usec] = histogram.get(usec, 0) + 1
+        kind = type(reply)
+        if kind is ErrorReply or (kind is Raw and reply.data[:1] == b"-"):  # type: ignore[union-attr]
+            stat.failed += 1
+            if script_caller is None:
+                self.stats.total_error_replies += 1
+                self.cmdstats.count_error(error_text(reply))
         if usec >= self.spike_threshold_usec:
-            self.record_spike(script_caller or client, spec, name, argv, usec, blocked)
-        if self.monitors and (type(reply) is BlockRequest or not blocked):
-            # shown once: a blocking command when it blocks; never a command held back
-            # (pause, busy script) until it really runs
-            if not (blocked and reply.postponed):  # type: ignore[union-attr]
-                self.feed_monitors(client, spec, name, argv, "lua" if script_caller else "")
+            self.record_spike(script_caller or client, spec, name, argv, usec)
+        if self.monitors:
+            self.feed_monitors(client, spec, name, argv, "lua" if script_caller else "")
         reader = script_caller or client
-        if reader.tracking is not None and "readonly" in spec.flags and not blocked:
+        if reader.tracking is not None and "readonly" in spec.flags:
             if reader.tracking.remembers_reads() and "pubsub" not in spec.flags:
                 self.tracking.remember(reader, [argv[i] for i in spec.key_positions(argv)])
+
+    def _account_blocked(
+        self,
+        client: ClientState,
+        spec: CommandSpec,
+        name: str,
+        argv: list[bytes],
+        reply: BlockRequest,
+        usec: int,
+        script_caller: ClientState | None,
+    ) -> None:
+        """A command that did not complete: it counts when it is served, times out, or
+        finishes in the connection (a script in a worker thread, MIGRATE's exchange)."""
+        if getattr(reply, "finish", None) is not None:
+            client.extra["deferred_call"] = (spec, name, argv, perf_counter_ns() - usec * 1000)
+        if usec >= self.latency_threshold_usec:
+            self.record_spike(script_caller or client, spec, name, argv, usec, blocked=True)
+        # a blocking command is shown to MONITOR once, when it blocks; a command held back
+        # (pause, busy script) only when it really runs
+        if self.monitors and type(reply) is BlockRequest and not reply.postponed:
+            self.feed_monitors(client, spec, name, argv, "lua" if script_caller else "")
 
     def tracking_after_command(self, client: ClientState, spec: CommandSpec) -> None:
         """CLIENT CACHING holds for the next command only (or the whole transaction), and
@@ -834,6 +852,12 @@ class Server:
                 settings.caching = False
         if self.tracking.pending_bcast:
             self.tracking.broadcast(client)
+
+    def latency_sample(self, event: str, usec: int) -> None:
+        """Valkey's latencyAddSampleIfNeeded for the events outside commands (fork,
+        expire-cycle): recorded in milliseconds when at or above the threshold."""
+        if usec >= self.latency_threshold_usec:
+            self.latency.add(event, usec // 1000, int(time.time()))
 
     def record_spike(
         self,
@@ -847,8 +871,9 @@ class Server:
         """A command at or above a threshold: the slow log and the latency monitor."""
         now_s = int(time.time())
         if usec >= self.latency_threshold_usec:
-            event = "fast-command" if "fast" in spec.flags else "command"
-            self.latency.add(event, usec // 1000, now_s)
+            self.latency.add(
+                "fast-command" if "fast" in spec.flags else "command", usec // 1000, now_s
+            )
         if usec >= self.slow_threshold_usec and not blocked and "skip_slowlog" not in spec.flags:
             shown = redact(name, argv) if name in REDACTED_COMMANDS else argv
             self.commandlogs.slow.push(shown, usec, client.addr, client.name, now_s)
