@@ -369,9 +369,11 @@ class Server:
                     if waiter.cancelled or waiter.result is not None:
                         continue
                     waiter.client.extra["unblocked_rerun"] = True
+                    waiter.client.executing = True
                     try:
                         again = self.process(waiter.client, waiter.argv)
                     finally:
+                        waiter.client.executing = False
                         waiter.client.extra.pop("unblocked_rerun", None)
                     if isinstance(again, BlockRequest):
                         waiter.block = again
