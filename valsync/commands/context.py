@@ -86,6 +86,9 @@ class ClientState:
     deliver: Callable[[Reply], None] | None = None
     """Pushes a reply to this client outside the request/reply cycle (pub/sub messages,
     MONITOR lines); encoded in the client's protocol. None for clients with no socket."""
+    executing: bool = False
+    """A command of this client is running: pushes it causes to itself wait for the reply
+    (Valkey sends them after it); set by whoever runs the command."""
     pubsub: bool = False
     """Valkey's pubsub flag: at least one subscription (RESP2 then limits the commands)."""
     channels: dict[bytes, None] = field(default_factory=dict)
