@@ -56,7 +56,7 @@ from valsync.monitor import ADMIN_SUBCOMMANDS, REDACTED_COMMANDS, monitor_line, 
 from valsync.pause import PauseAction, PausePurpose, PauseState
 from valsync.pubsub import PubSub
 from valsync.replication.unexpected_errors import backlog_log_line, unexpected_error
-from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Raw, Reply
+from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Raw, Reply, encode
 from valsync.scripting.functions import FunctionError
 from valsync.scripting.state import ScriptingState
 from valsync.stats import Stats
@@ -159,9 +159,13 @@ class Server:
         self.shutdown_requested: str | None = None
         self.repl: ReplicationService | None = None
         self.cmdstats = CommandStats()
+        self._command_stats = self.cmdstats.commands
         self.commandlogs = CommandLogs()
         self.latency = LatencyMonitor()
         self.monitors: list[ClientState] = []
+        self.last_executed: list[bytes] | None = None
+        """The argv of the last command that ran (COMMANDLOG's large-* logs skip rejected
+        commands)."""
         self.persistence: Any = None
         self.nursery: Any = None
         self.applying_primary_stream = False
@@ -278,6 +282,13 @@ class Server:
             self.commandlogs.configure(kind, threshold if max_len > 0 else -1, max_len)
         slow = self.commandlogs.slow_threshold
         self.slow_threshold_usec = slow if slow >= 0 else NEVER
+        thresholds = self.commandlogs.thresholds
+        self.large_request_bytes = thresholds["large-request"]
+        self.large_reply_bytes = thresholds["large-reply"]
+        if self.large_request_bytes < 0:
+            self.large_request_bytes = NEVER
+        if self.large_reply_bytes < 0:
+            self.large_reply_bytes = NEVER
         self.spike_threshold_usec = min(self.slow_threshold_usec, self.latency_threshold_usec)
 
     def _script_log(self, level: str, message: str) -> None:
@@ -366,9 +377,11 @@ class Server:
                     if waiter.cancelled or waiter.result is not None:
                         continue
                     waiter.client.extra["unblocked_rerun"] = True
+                    waiter.client.executing = True
                     try:
                         again = self.process(waiter.client, waiter.argv)
                     finally:
+                        waiter.client.executing = False
                         waiter.client.extra.pop("unblocked_rerun", None)
                     if isinstance(again, BlockRequest):
                         waiter.block = again
@@ -633,23 +646,7 @@ class Server:
         """End a script that ran in a worker thread: its effects form one replication unit,
         propagated like the effects of a script run in place."""
         assert request.finish is not None
-        ctx = CommandContext(
-            self.keyspace,
-            client,
-            now_ms(),
-            expire_mode=self.expire_mode_for(client),
-            lazy_expire_unlink=self.lazy_expire_unlink,
-            rng=self.rng,
-            server=self,
-        )
-        reply = request.finish(ctx, result)
-        self.dirty += ctx.dirty
-        units = ctx.take_propagated()
-        if units:
-            self.propagate(units)
-            client.last_write_offset = self.repl.master_repl_offset if self.repl else 0
-        self.account_completion(client, reply)
-        return reply
+        return self._finish_deferred(client, request.finish, result)
 
     def finish_exchange(
         self, client: ClientState, request: ExchangeRequest, result: ExchangeResult
@@ -657,6 +654,12 @@ class Server:
         """End a command that waited on another server (MIGRATE): its second half runs in a
         fresh context, and what it changed is propagated like any write."""
         assert request.finish is not None
+        return self._finish_deferred(client, request.finish, result)
+
+    def _finish_deferred(
+        self, client: ClientState, finish: Callable[[CommandContext, Any], Reply], result: Any
+    ) -> Reply:
+        """The second half of a command the connection finished later, in a fresh context."""
         ctx = CommandContext(
             self.keyspace,
             client,
@@ -667,7 +670,7 @@ class Server:
             server=self,
         )
         try:
-            reply = request.finish(ctx, result)
+            reply = finish(ctx, result)
         except CommandError as err:
             reply = ErrorReply(err.text)
         self.dirty += ctx.dirty
@@ -800,36 +803,55 @@ class Server:
         fails the command but reaches no client (no errorstats), the slow log names the
         caller, and MONITOR shows ``lua``.
         """
-        blocked = isinstance(reply, BlockRequest)
-        if blocked and getattr(reply, "finish", None) is not None:
-            # its work goes on in the connection; account_completion counts it at the end
-            client.extra["deferred_call"] = (spec, name, argv, perf_counter_ns() - usec * 1000)
-        if not blocked:
-            # a command that blocked counts once, when it is served or times out
-            self.stats.total_commands_processed += 1
-            stat = self.cmdstats.commands.get(name) or self.cmdstats.stat(name)
-            stat.calls += 1
-            stat.usec += usec
-            if self.latency_tracking:
-                histogram = stat.histogram
-                histogram[usec] = histogram.get(usec, 0) + 1
-            kind = type(reply)
-            if kind is ErrorReply or (kind is Raw and reply.data[:1] == b"-"):  # type: ignore[union-attr]
-                stat.failed += 1
-                if script_caller is None:
-                    self.stats.total_error_replies += 1
-                    self.cmdstats.count_error(error_text(reply))
+        if script_caller is None:
+            self.last_executed = argv
+        if isinstance(reply, BlockRequest):
+            self._account_blocked(client, spec, name, argv, reply, usec, script_caller)
+            return
+        self.stats.total_commands_processed += 1
+        stat = self._command_stats.get(name)
+        if stat is None:
+            stat = self.cmdstats.stat(name)
+        stat.calls += 1
+        stat.usec += usec
+        if self.latency_tracking:
+            histogram = stat.histogram
+            histogram[usec] = histogram.get(usec, 0) + 1
+        kind = type(reply)
+        if kind is ErrorReply or (kind is Raw and reply.data[:1] == b"-"):  # type: ignore[union-attr]
+            stat.failed += 1
+            if script_caller is None:
+                self.stats.total_error_replies += 1
+                self.cmdstats.count_error(error_text(reply))
         if usec >= self.spike_threshold_usec:
-            self.record_spike(script_caller or client, spec, name, argv, usec, blocked)
-        if self.monitors and (type(reply) is BlockRequest or not blocked):
-            # shown once: a blocking command when it blocks; never a command held back
-            # (pause, busy script) until it really runs
-            if not (blocked and reply.postponed):  # type: ignore[union-attr]
-                self.feed_monitors(client, spec, name, argv, "lua" if script_caller else "")
+            self.record_spike(script_caller or client, spec, name, argv, usec)
+        if self.monitors:
+            self.feed_monitors(client, spec, name, argv, "lua" if script_caller else "")
         reader = script_caller or client
-        if reader.tracking is not None and "readonly" in spec.flags and not blocked:
+        if reader.tracking is not None and "readonly" in spec.flags:
             if reader.tracking.remembers_reads() and "pubsub" not in spec.flags:
                 self.tracking.remember(reader, [argv[i] for i in spec.key_positions(argv)])
+
+    def _account_blocked(
+        self,
+        client: ClientState,
+        spec: CommandSpec,
+        name: str,
+        argv: list[bytes],
+        reply: BlockRequest,
+        usec: int,
+        script_caller: ClientState | None,
+    ) -> None:
+        """A command that did not complete: it counts when it is served, times out, or
+        finishes in the connection (a script in a worker thread, MIGRATE's exchange)."""
+        if getattr(reply, "finish", None) is not None:
+            client.extra["deferred_call"] = (spec, name, argv, perf_counter_ns() - usec * 1000)
+        if usec >= self.latency_threshold_usec:
+            self.record_spike(script_caller or client, spec, name, argv, usec, blocked=True)
+        # a blocking command is shown to MONITOR once, when it blocks; a command held back
+        # (pause, busy script) only when it really runs
+        if self.monitors and type(reply) is BlockRequest and not reply.postponed:
+            self.feed_monitors(client, spec, name, argv, "lua" if script_caller else "")
 
     def tracking_after_command(self, client: ClientState, spec: CommandSpec) -> None:
         """CLIENT CACHING holds for the next command only (or the whole transaction), and
@@ -840,6 +862,12 @@ class Server:
                 settings.caching = False
         if self.tracking.pending_bcast:
             self.tracking.broadcast(client)
+
+    def latency_sample(self, event: str, usec: int) -> None:
+        """Valkey's latencyAddSampleIfNeeded for the events outside commands (fork,
+        expire-cycle): recorded in milliseconds when at or above the threshold."""
+        if usec >= self.latency_threshold_usec:
+            self.latency.add(event, usec // 1000, int(time.time()))
 
     def record_spike(
         self,
@@ -853,11 +881,36 @@ class Server:
         """A command at or above a threshold: the slow log and the latency monitor."""
         now_s = int(time.time())
         if usec >= self.latency_threshold_usec:
-            event = "fast-command" if "fast" in spec.flags else "command"
-            self.latency.add(event, usec // 1000, now_s)
+            self.latency.add(
+                "fast-command" if "fast" in spec.flags else "command", usec // 1000, now_s
+            )
         if usec >= self.slow_threshold_usec and not blocked and "skip_slowlog" not in spec.flags:
             shown = redact(name, argv) if name in REDACTED_COMMANDS else argv
             self.commandlogs.slow.push(shown, usec, client.addr, client.name, now_s)
+
+    def record_large(
+        self,
+        client: ClientState,
+        argv: list[bytes],
+        request_bytes: int,
+        reply_bytes: int,
+        name: str | None = None,
+    ) -> None:
+        """COMMANDLOG large-request / large-reply, for a command that ran (not a rejected
+        one): the sizes are those of its request and of its reply on the wire."""
+        if self.last_executed is not argv:
+            return
+        name = name or client.last_command
+        spec = COMMANDS.get(argv[0].lower().decode("latin-1"))
+        if spec is None or "skip_slowlog" in spec.flags:
+            return  # EXEC: its commands are logged one by one
+        shown = redact(name, argv) if name in REDACTED_COMMANDS else argv
+        now_s = int(time.time())
+        logs = self.commandlogs.logs
+        if request_bytes >= self.large_request_bytes:
+            logs["large-request"].push(shown, request_bytes, client.addr, client.name, now_s)
+        if reply_bytes >= self.large_reply_bytes:
+            logs["large-reply"].push(shown, reply_bytes, client.addr, client.name, now_s)
 
     def account_completion(self, client: ClientState, reply: Reply) -> None:
         """A command that handed its work to the connection (a script in a worker thread,
@@ -866,6 +919,7 @@ class Server:
         if pending is None:
             return
         spec, name, argv, start = pending
+        self.last_executed = argv
         usec = (perf_counter_ns() - start) // 1000
         self.stats.total_commands_processed += 1
         stat = self.cmdstats.stat(name)
@@ -977,6 +1031,11 @@ class Server:
                 self.unexpected_error_reply(client, reply.text, name)
             replies.append(reply)
             self.account_call(client, spec, name, argv, reply, usec)
+            if self.large_reply_bytes != NEVER:
+                encoded = bytearray()
+                encode(reply, encoded, client.resp)
+                if len(encoded) >= self.large_reply_bytes:
+                    self.record_large(client, argv, 0, len(encoded), name)
         self.dirty += ctx.dirty
         self.stats.expired_keys += ctx.expired_keys
         units = ctx.take_propagated()

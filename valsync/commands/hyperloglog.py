@@ -14,7 +14,8 @@ Theory of operation:
    to merge adjacent VALs in a window of five opcodes from the one before it), because the
    resulting bytes are what DEBUG DIGEST, GET and the RDB show. :class:`SparseRegisters`
    holds the opcodes as a list with their first register indexes, so an update is a bisect
-   rather than a walk over the bytes. A value above 32, or growth past
+   rather than a walk over the bytes; the state decoded for the string a command stored is
+   kept for the next command on it. A value above 32, or growth past
    ``hll-sparse-max-bytes``, converts to dense.
 4. The estimate is Ertl's improved estimator over the register histogram, in doubles, rounded
    like ``llroundl``; PFCOUNT of one key stores it in the header (a change Valkey propagates).
@@ -27,6 +28,7 @@ import random
 import re
 import struct
 from bisect import bisect_right
+from collections.abc import Callable
 from itertools import accumulate
 from operator import itemgetter
 
@@ -107,8 +109,8 @@ def dense_set(regs: bytearray, index: int, value: int) -> None:
     regs[b + 1] = (regs[b + 1] & ~(63 >> (8 - fb)) & 0xFF) | (value >> (8 - fb))
 
 
-def _table(f: object) -> bytes:
-    assert callable(f)
+def _table(f: Callable[[int], int]) -> bytes:
+    """A ``bytes.translate`` table applying ``f`` to every byte value."""
     return bytes(f(i) & 0xFF for i in range(256))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import time
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -40,7 +41,9 @@ async def _cron(server: Server, nursery: trio.Nursery, done: trio.Event) -> None
         ticks += 1
         if server.cron_paused and server.shutdown_requested is None:
             continue
+        started = time.perf_counter_ns()
         server.active_expire_cycle()
+        server.latency_sample("expire-cycle", (time.perf_counter_ns() - started) // 1000)
         if server.repl is not None:
             server.repl.fast_cron()
             if ticks % 10 == 0:
