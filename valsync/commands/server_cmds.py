@@ -738,6 +738,7 @@ def _info_section(server: Server, name: str) -> list[str] | None:
             f"maxmemory:{cfg.get_int('maxmemory')}",
             f"maxmemory_policy:{cfg.get_str('maxmemory-policy')}",
             f"mem_total_replication_buffers:{server.repl.replication_buffer_bytes() if server.repl else 0}",
+            *server.scripting.info_memory_lines(),
             "mem_allocator:libc",
         ]
     if name == "persistence":
@@ -768,6 +769,7 @@ def _info_section(server: Server, name: str) -> list[str] | None:
             f"sync_partial_err:{st.sync_partial_err}",
             f"expired_keys:{st.expired_keys}",
             f"evicted_keys:{st.evicted_keys}",
+            f"evicted_scripts:{server.scripting.cache.evicted}",
             f"keyspace_hits:{st.keyspace_hits}",
             f"keyspace_misses:{st.keyspace_misses}",
             f"pubsub_channels:{len(server.pubsub.channels.table)}",
