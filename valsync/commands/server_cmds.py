@@ -556,8 +556,11 @@ def swapdb(ctx: CommandContext, argv: list[bytes]) -> Reply:
     da, db_ = ctx.keyspace[a], ctx.keyspace[b]
     da.data, db_.data = db_.data, da.data
     da.expires, db_.expires = db_.expires, da.expires
-    for key in list(da.data) + list(db_.data):
+    # both DBs changed content for every key either holds (clients blocked on a key of db b
+    # must wake too, like Valkey's scanDatabaseForReadyKeys / ForDeletedKeys on both)
+    for key in set(da.data) | set(db_.data):
         da.modified(key)
+        db_.modified(key)
     ctx.dirty += 1
     return OK
 

@@ -16,7 +16,7 @@ from valsync.commands import BlockRequest, ClientState, ExchangeRequest, ScriptR
 from valsync.commands.server_cmds import client_info_line
 from valsync.net.exchange import run_exchange
 from valsync.resp import ProtocolError, RequestParser, encode
-from valsync.resp.reply import ErrorReply, Reply
+from valsync.resp.reply import NO_REPLY, ErrorReply, Reply
 from valsync.server import BlockedWaiter
 
 if TYPE_CHECKING:
@@ -347,6 +347,36 @@ class ClientConnection:
         finally:
             self.server.pause_listeners.discard(event.set)
 
+    async def _wait_or_hangup(self, event: trio.Event, deadline_ms: int | None) -> bool:
+        """Wait for ``event`` until ``deadline_ms``, reading the socket meanwhile as Valkey
+        does for a blocked client: what arrives is queued for later, and a peer that hangs
+        up ends the wait (False), so a closed client is never served."""
+        hung_up = False
+        async with trio.open_nursery() as nursery:
+
+            async def watch_socket() -> None:
+                nonlocal hung_up
+                while True:
+                    try:
+                        data = await self.stream.receive_some(READ_SIZE)
+                    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                        data = b""
+                    if not data:
+                        hung_up = True
+                        nursery.cancel_scope.cancel()
+                        return
+                    self.server.stats.total_net_input_bytes += len(data)
+                    self.parser.feed(data)
+
+            nursery.start_soon(watch_socket)
+            if deadline_ms is None:
+                await event.wait()
+            else:
+                with trio.move_on_after(max((deadline_ms - _now_ms()) / 1000.0, 0.0)):
+                    await event.wait()
+            nursery.cancel_scope.cancel()
+        return not hung_up
+
     async def _block(self, argv: list[bytes], block: BlockRequest) -> Reply:
         """Wait until the server serves the blocked command (it re-runs it right after the
         command that made one of its keys ready) or the deadline passes. A key signalled
@@ -376,12 +406,9 @@ class ClientConnection:
                 event = trio.Event()
                 waiter.notify = event.set
                 if waiter.result is None and not waiter.ready:
-                    if block.deadline_ms is None:
-                        await event.wait()
-                    else:
-                        remaining = (block.deadline_ms - _now_ms()) / 1000.0
-                        with trio.move_on_after(max(remaining, 0.0)):
-                            await event.wait()
+                    if not await self._wait_or_hangup(event, block.deadline_ms):
+                        client.kill_requested = True
+                        return NO_REPLY
                 if waiter.result is not None:
                     return waiter.result
                 if not waiter.ready:
