@@ -13,6 +13,7 @@ import trio
 import trio.lowlevel
 
 from valsync.commands import BlockRequest, ClientState, ExchangeRequest, ScriptRequest, ScriptWait
+from valsync.commands.context import filter_reply
 from valsync.commands.server_cmds import client_info_line
 from valsync.net.exchange import run_exchange
 from valsync.resp import ProtocolError, RequestParser, encode
@@ -274,6 +275,8 @@ class ClientConnection:
                     self._queue(out)
                     out = bytearray()
                     reply = await self._block(req.argv, reply)
+                if client.reply_mode:
+                    reply = filter_reply(client, reply)
                 size = len(out)
                 encode(reply, out, client.resp)
                 if (
