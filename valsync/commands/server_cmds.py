@@ -127,12 +127,17 @@ def quit_(ctx: CommandContext, argv: list[bytes]) -> Reply:
 @command("reset", 1, "noscript fast stale loading no_auth allow_busy")
 def reset(ctx: CommandContext, argv: list[bytes]) -> Reply:
     server = server_of(ctx)
-    server.discard_transaction(ctx.client)
-    server.pubsub.forget(ctx.client)
-    ctx.client.db = 0
-    ctx.client.resp = 2
-    ctx.client.name = b""
-    ctx.client.no_evict = False
+    client = ctx.client
+    if client.monitor:
+        server.monitors.remove(client)
+        client.monitor = False
+    server.tracking.disable(client)
+    server.discard_transaction(client)
+    server.pubsub.forget(client)
+    client.db = 0
+    client.resp = 2
+    client.name = b""
+    client.no_evict = client.no_touch = client.readonly = False
     ctx.client.user = None
     ctx.client.authenticated = not server.acl.auth_required
     return SimpleString("RESET")
