@@ -931,7 +931,7 @@ def debug(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 
 def _is_local(addr: str) -> bool:
-    return addr.startswith("127.") or addr.startswith("[::1]") or addr == ""
+    return addr.startswith(("127.", "[::1]", "/")) or addr == ""
 
 
 __all__ = ["info_text", "server_of"]
