@@ -658,23 +658,7 @@ class Server:
         """End a script that ran in a worker thread: its effects form one replication unit,
         propagated like the effects of a script run in place."""
         assert request.finish is not None
-        ctx = CommandContext(
-            self.keyspace,
-            client,
-            now_ms(),
-            expire_mode=self.expire_mode_for(client),
-            lazy_expire_unlink=self.lazy_expire_unlink,
-            rng=self.rng,
-            server=self,
-        )
-        reply = request.finish(ctx, result)
-        self.dirty += ctx.dirty
-        units = ctx.take_propagated()
-        if units:
-            self.propagate(units)
-            client.last_write_offset = self.repl.master_repl_offset if self.repl else 0
-        self.account_completion(client, reply)
-        return reply
+        return self._finish_deferred(client, request.finish, result)
 
     def finish_exchange(
         self, client: ClientState, request: ExchangeRequest, result: ExchangeResult
@@ -682,6 +666,12 @@ class Server:
         """End a command that waited on another server (MIGRATE): its second half runs in a
         fresh context, and what it changed is propagated like any write."""
         assert request.finish is not None
+        return self._finish_deferred(client, request.finish, result)
+
+    def _finish_deferred(
+        self, client: ClientState, finish: Callable[[CommandContext, Any], Reply], result: Any
+    ) -> Reply:
+        """The second half of a command the connection finished later, in a fresh context."""
         ctx = CommandContext(
             self.keyspace,
             client,
@@ -692,7 +682,7 @@ class Server:
             server=self,
         )
         try:
-            reply = request.finish(ctx, result)
+            reply = finish(ctx, result)
         except CommandError as err:
             reply = ErrorReply(err.text)
         self.dirty += ctx.dirty

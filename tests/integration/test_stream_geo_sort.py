@@ -15,9 +15,10 @@ from tests.integration.support import connect, digest, info, wait_synced
 from tests.realvalkey import ServerProcess, start_valkey, start_valsync
 
 
-def geo_sort_writes(p: valkey.Valkey) -> None:
+def geo_sort_writes(p: valkey.Valkey, valkey9: bool) -> None:
     """GEOADD (rewritten to ZADD), the STORE searches and SORT ... STORE (propagated as they
-    are, so the replica recomputes them), including ones that store nothing and delete."""
+    are, so the replica recomputes them), including ones that store nothing and delete; with
+    ``valkey9``, also Valkey 9's BYPOLYGON searches."""
     rng = random.Random(21)
     for batch in range(5):
         args: list[object] = []
@@ -37,6 +38,11 @@ def geo_sort_writes(p: valkey.Valkey) -> None:
     p.execute_command("GEORADIUS", "geo", 14, 37, 50, "km", "STORE", "gr", "COUNT", 10)
     p.execute_command("GEORADIUSBYMEMBER", "geo", "p2-5", 30, "mi", "STOREDIST", "grm")
     p.execute_command("GEORADIUS", "geo", 0, 0, 1, "m", "STORE", "gs")  # empty: deletes gs
+    if valkey9:
+        p.execute_command(
+            "GEOSEARCHSTORE", "gp", "geo", "BYPOLYGON", 4, 12, 36, 16, 36.5, 15, 39, 12.5, 38,
+            "STOREDIST",
+        )  # fmt: skip
     p.execute_command("GEOSEARCH", "geo", "FROMLONLAT", 14, 37.5, "BYRADIUS", 80, "km")
     p.rpush("lst", *[rng.randrange(1000) for _ in range(50)])
     p.sadd("st", *[f"m{i}" for i in range(30)])
@@ -56,13 +62,13 @@ def geo_sort_writes(p: valkey.Valkey) -> None:
     p.execute_command("SELECT", 0)
 
 
-def stream_and_compare(p: valkey.Valkey, r: valkey.Valkey) -> None:
+def stream_and_compare(p: valkey.Valkey, r: valkey.Valkey, valkey9: bool) -> None:
     wait_synced(p, r)
-    geo_sort_writes(p)
+    geo_sort_writes(p, valkey9)
     wait_synced(p, r)
     assert digest(r) == digest(p)
     assert info(r)["slave_repl_offset"] == info(p)["master_repl_offset"]
-    for key in ("gs2", "gd", "grm"):
+    for key in ("gs2", "gd", "grm", "gp"):
         assert r.zrange(key, 0, -1, withscores=True) == p.zrange(key, 0, -1, withscores=True)
     for key in ("s2", "s3", "s4", "s6"):
         assert r.lrange(key, 0, -1) == p.lrange(key, 0, -1)
@@ -82,7 +88,7 @@ def test_real_primary_streams_to_valsync_replica(
         "--enable-debug-command", "yes", "--replicaof", "127.0.0.1", str(primary.port)
     )
     servers.append(replica)
-    stream_and_compare(p, connect(replica))
+    stream_and_compare(p, connect(replica), version.startswith("9"))
 
 
 @pytest.mark.parametrize("version", ["8.1.8", "9.1.2"])
@@ -95,7 +101,7 @@ def test_valsync_primary_streams_to_real_replica(
     p.execute_command("GEOADD", "before", 13.361389, 38.115556, "Palermo")
     replica = start_valkey(version, "--replicaof", "127.0.0.1", str(primary.port))
     servers.append(replica)
-    stream_and_compare(p, connect(replica))
+    stream_and_compare(p, connect(replica), version.startswith("9"))
 
 
 EXPIRED_DESTINATIONS = [
