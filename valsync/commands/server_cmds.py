@@ -561,10 +561,8 @@ def flushall(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 @command("swapdb", 3, "write fast")
 def swapdb(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    try:
-        a, b = parse_int(argv[1]), parse_int(argv[2])
-    except CommandError:
-        raise CommandError("ERR invalid first DB index") from None
+    a = parse_int(argv[1], "ERR invalid first DB index")
+    b = parse_int(argv[2], "ERR invalid second DB index")
     n = len(ctx.keyspace)
     if not (0 <= a < n and 0 <= b < n):
         raise CommandError(DB_INDEX_OUT_OF_RANGE)
