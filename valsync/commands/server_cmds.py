@@ -561,10 +561,8 @@ def flushall(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 @command("swapdb", 3, "write fast")
 def swapdb(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    try:
-        a, b = parse_int(argv[1]), parse_int(argv[2])
-    except CommandError:
-        raise CommandError("ERR invalid first DB index") from None
+    a = parse_int(argv[1], "ERR invalid first DB index")
+    b = parse_int(argv[2], "ERR invalid second DB index")
     n = len(ctx.keyspace)
     if not (0 <= a < n and 0 <= b < n):
         raise CommandError(DB_INDEX_OUT_OF_RANGE)
@@ -750,10 +748,11 @@ def _info_section(server: Server, name: str) -> list[str] | None:
             f"connected_clients:{sum(1 for c in clients if not c.is_replica)}",
             "cluster_connections:0",
             f"maxclients:{cfg.get_int('maxclients')}",
-            f"blocked_clients:{sum(len(v) for v in server.key_ready_listeners.values())}",
+            f"blocked_clients:{server.blocked_client_count()}",
             f"tracking_clients:{server.tracking.tracking_clients}",
             f"pubsub_clients:{server.pubsub.clients}",
             f"watching_clients:{sum(1 for c in clients if c.watched)}",
+            *server.blocking_keys_info(),
             *server.pause.info_lines(int(time.time() * 1000)),
         ]
     if name == "memory":
