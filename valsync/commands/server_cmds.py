@@ -568,10 +568,8 @@ def flushall(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 @command("swapdb", 3, "write fast")
 def swapdb(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    try:
-        a, b = parse_int(argv[1]), parse_int(argv[2])
-    except CommandError:
-        raise CommandError("ERR invalid first DB index") from None
+    a = parse_int(argv[1], "ERR invalid first DB index")
+    b = parse_int(argv[2], "ERR invalid second DB index")
     n = len(ctx.keyspace)
     if not (0 <= a < n and 0 <= b < n):
         raise CommandError(DB_INDEX_OUT_OF_RANGE)
@@ -757,10 +755,11 @@ def _info_section(server: Server, name: str) -> list[str] | None:
             f"connected_clients:{sum(1 for c in clients if not c.is_replica)}",
             "cluster_connections:0",
             f"maxclients:{cfg.get_int('maxclients')}",
-            f"blocked_clients:{sum(len(v) for v in server.key_ready_listeners.values())}",
+            f"blocked_clients:{server.blocked_client_count()}",
             f"tracking_clients:{server.tracking.tracking_clients}",
             f"pubsub_clients:{server.pubsub.clients}",
             f"watching_clients:{sum(1 for c in clients if c.watched)}",
+            *server.blocking_keys_info(),
             *server.pause.info_lines(int(time.time() * 1000)),
         ]
     if name == "memory":
@@ -773,6 +772,7 @@ def _info_section(server: Server, name: str) -> list[str] | None:
             f"maxmemory:{cfg.get_int('maxmemory')}",
             f"maxmemory_policy:{cfg.get_str('maxmemory-policy')}",
             f"mem_total_replication_buffers:{server.repl.replication_buffer_bytes() if server.repl else 0}",
+            *server.scripting.info_memory_lines(),
             "mem_allocator:libc",
         ]
     if name == "persistence":
@@ -803,6 +803,7 @@ def _info_section(server: Server, name: str) -> list[str] | None:
             f"sync_partial_err:{st.sync_partial_err}",
             f"expired_keys:{st.expired_keys}",
             f"evicted_keys:{st.evicted_keys}",
+            f"evicted_scripts:{server.scripting.cache.evicted}",
             f"keyspace_hits:{st.keyspace_hits}",
             f"keyspace_misses:{st.keyspace_misses}",
             f"pubsub_channels:{len(server.pubsub.channels.table)}",
@@ -940,7 +941,7 @@ def debug(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 
 def _is_local(addr: str) -> bool:
-    return addr.startswith("127.") or addr.startswith("[::1]") or addr == ""
+    return addr.startswith(("127.", "[::1]", "/")) or addr == ""
 
 
 __all__ = ["info_text", "server_of"]

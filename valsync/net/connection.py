@@ -42,7 +42,13 @@ def _peer(sock: trio.socket.SocketType, local: bool = False) -> str:
     if isinstance(name, tuple):
         host, port = name[0], name[1]
         return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
-    return str(name)
+    # a unix socket: Valkey shows the server's socket path for both ends
+    if not name:
+        try:
+            name = sock.getsockname()
+        except OSError:
+            return ""
+    return f"{name}:0"
 
 
 class ClientConnection:
