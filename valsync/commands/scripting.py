@@ -156,7 +156,9 @@ class ScriptExecutor:
         self.read_only = read_only
         self.run = run
         self.write_dirty = False
-        client = ClientState(id=0, db=caller.client.db, resp=2, is_script=True)
+        client = ClientState(
+            id=0, db=caller.client.db, resp=2, is_script=True, user=caller.client.user
+        )
         self.ctx = CommandContext(
             caller.keyspace,
             client,
@@ -477,7 +479,12 @@ def script(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if sub == b"kill":
         return kill_script(state, is_eval=True)
     if sub == b"debug":
-        raise CommandError("ERR SCRIPT DEBUG is not supported by valsync")
+        mode = argv[2].lower()
+        if mode == b"no":
+            return OK
+        if mode in (b"yes", b"sync"):
+            raise CommandError("ERR SCRIPT DEBUG (the Lua debugger) is not supported by valsync")
+        raise CommandError("ERR Use SCRIPT DEBUG YES/SYNC/NO")
     raise CommandError(f"ERR unknown subcommand '{argv[1].decode('utf-8', 'replace')}'")
 
 
