@@ -155,6 +155,8 @@ class ServerSnapshot:
     ops_per_sec: int | None = None
     replica_clients: int | None = None
     replica_output_bytes: int | None = None
+    failover_state: str | None = None
+    """INFO ``master_failover_state`` (``no-failover`` when idle)."""
 
     @property
     def target(self) -> str:
@@ -299,6 +301,7 @@ def build_snapshot(
         ops_per_sec=_int(fields, "instantaneous_ops_per_sec"),
         replica_clients=replica_clients,
         replica_output_bytes=replica_output,
+        failover_state=fields.get("master_failover_state"),
     )
 
 
