@@ -180,7 +180,11 @@ class Server:
     # --- the command pipeline ----------------------------------------------------------
 
     def process(self, client: ClientState, argv: list[bytes]) -> Reply | BlockRequest:
-        """Run one client command through Valkey's checks; returns its reply."""
+        """Run one client command through Valkey's checks; returns its reply.
+
+        Every command of every client and of the primary's stream passes here, so the checks
+        that rarely apply are guarded by one cheap test each.
+        """
         spec = self._spec_cache.get(argv[0])
         if spec is None:
             spec = COMMANDS.get(argv[0].lower().decode("latin-1"))
@@ -194,21 +198,27 @@ class Server:
             return self._reject(client, error.text)
         if not client.authenticated and "no_auth" not in spec.flags:
             return self._reject(client, NOAUTH)
+        name = spec.name
         client.last_command = (
-            f"{spec.name}|{argv[1].lower().decode('latin-1')}"
-            if spec.name in CONTAINER_COMMANDS and argc > 1
-            else spec.name
+            f"{name}|{argv[1].lower().decode('latin-1')}"
+            if name in CONTAINER_COMMANDS and argc > 1
+            else name
         )
         if client.in_multi:
             if "no_multi" in spec.flags:
                 return self._reject(client, "ERR Command not allowed inside a transaction")
-            if spec.name not in MULTI_CONTROL:
+            if name not in MULTI_CONTROL:
                 client.multi_queue.append(argv)
                 return QUEUED
         repl = self.repl
-        replica = repl is not None and repl.is_replica
-        if self.loading or replica or (repl is not None and self.min_replicas_to_write):
-            refusal = self.refusal(client, spec.name, spec.flags)
+        replica = streaming = guarded = False
+        if repl is not None:
+            replica = repl.is_replica
+            streaming = not replica and (repl.backlog is not None or bool(repl.links))
+            # READONLY, MASTERDOWN, NOREPLICAS never apply to the primary's own stream
+            guarded = (replica or self.min_replicas_to_write > 0) and not client.is_primary_link
+        if self.loading or guarded:
+            refusal = self.refusal(client, name, spec.flags)
             if refusal is not None:
                 return self._reject(client, refusal)
         ctx: CommandContext | None = client.context
@@ -223,22 +233,21 @@ class Server:
             mode = ExpireMode.DELETE
         ctx.reset(now, mode, self.lazy_expire_unlink)
         client.last_interaction_ms = now
-        dirty_before = 0
         try:
             reply = spec.handler(ctx, argv)
         except CommandError as err:
             reply = ErrorReply(err.text)
         except Exception as exc:  # noqa: BLE001 - a handler bug answers an error, the server lives
             self.log.warning(
-                f"Internal error running '{spec.name}': "
+                f"Internal error running '{name}': "
                 + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).strip()
             )
             ctx.take_propagated()
-            return self._reject(
-                client, f"ERR internal error in '{spec.name}': {type(exc).__name__}"
-            )
-        ctx.finish(argv, spec.is_write, dirty_before)
-        self.after_call(ctx, spec.name)
+            return self._reject(client, f"ERR internal error in '{name}': {type(exc).__name__}")
+        if ctx.dirty:
+            # the request's own bytes go down the stream when it is unchanged (no re-encoding)
+            ctx.finish(argv, spec.is_write, 0, client.current_request if streaming else None)
+        self.after_call(ctx, name)
         return reply
 
     def refusal(self, client: ClientState, name: str, flags: frozenset[str]) -> str | None:
@@ -275,7 +284,8 @@ class Server:
             self.command_calls[name][0] += 1
         except KeyError:
             self.command_calls[name] = [1, 0]
-        self.dirty += ctx.dirty
+        if ctx.dirty:
+            self.dirty += ctx.dirty
         if ctx.propagated:
             units = ctx.take_propagated()
             self.propagate(units)

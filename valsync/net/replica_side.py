@@ -47,7 +47,7 @@ from valsync.replication.rdb_transfer import (
     RdbPayloadReceiver,
 )
 from valsync.replication.replicas import role_replica_reply
-from valsync.replication.stream import ReplicationStreamReader, encode_ack
+from valsync.replication.stream import ReplicationStreamReader, encode_ack, is_getack
 from valsync.resp.reply import Reply
 
 if TYPE_CHECKING:
@@ -523,32 +523,48 @@ class PrimaryLinkDriver:
     async def _apply(
         self, reader: ReplicationStreamReader, raw: bytearray, client: ClientState
     ) -> None:
+        """Run every complete command of the stream; proxy the applied bytes once per batch.
+
+        ``raw`` holds the stream bytes not yet proxied, in order; the applied ones go to our
+        backlog and sub-replicas in one piece, keepalive newlines dropped (never counted).
+        """
         server = self.server
+        process = server.process
+        applied = 0
+        keepalives = reader.keepalives
         while True:
-            cmd = reader.next_command()
-            if cmd is None:
+            before = reader.applied_offset
+            argv = reader.next_argv()
+            if argv is None:
                 break
-            if cmd.is_getack:
+            if reader.keepalives != keepalives:
+                keepalives = reader.keepalives
+                self._proxy(raw, applied)
+                applied = 0
+                while raw and raw[0] == 0x0A:
+                    del raw[0]
+            if is_getack(argv):
                 if not self._pre_psync:
                     await self._send(encode_ack(reader.applied_offset))
             else:
                 server.applying_primary_stream = True
                 try:
-                    server.process(client, cmd.argv)
+                    process(client, argv)
                 finally:
                     server.applying_primary_stream = False
-            before = reader.applied_offset
-            reader.command_done(cmd)
-            self.read_offset = reader.read_offset
-            applied = reader.applied_offset - before
-            if applied > 0:
-                while raw and raw[0] == 0x0A:
-                    del raw[0]
-                chunk = bytes(raw[:applied])
-                del raw[:applied]
-                self.service.feed_raw(chunk)
-                self.applied_offset = reader.applied_offset
+            reader.argv_done(argv)
+            applied += reader.applied_offset - before
+        self._proxy(raw, applied)
+        self.read_offset = reader.read_offset
+        self.applied_offset = reader.applied_offset
         self.stream_db = client.db
+
+    def _proxy(self, raw: bytearray, applied: int) -> None:
+        """Send the first ``applied`` bytes of ``raw`` down our own stream."""
+        if applied > 0:
+            chunk = bytes(raw[:applied])
+            del raw[:applied]
+            self.service.feed_raw(chunk)
 
     async def _ack_every_second(self, reader: ReplicationStreamReader) -> None:
         while True:

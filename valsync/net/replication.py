@@ -372,7 +372,7 @@ class ReplicationService:
             finally:
                 self.drop_link(link, "connection closed")
 
-        link = ReplicaLink(client, info, None)  # type: ignore[arg-type]
+        link = ReplicaLink(client, info, None, self.server.stats)  # type: ignore[arg-type]
         handoff_link["link"] = link
         link.scope = trio.CancelScope()
         client.handoff = handoff

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import time
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -38,6 +39,7 @@ async def _cron(server: Server, nursery: trio.Nursery, done: trio.Event) -> None
     while True:
         await trio.sleep(CRON_PERIOD)
         ticks += 1
+        server.stats.sample_instantaneous(time.monotonic_ns() // 1000)
         server.active_expire_cycle()
         if server.repl is not None:
             server.repl.fast_cron()
