@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test lint typecheck unit integration bench soak clean
+.PHONY: run test lint typecheck unit integration bench soak valkey-suite clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -48,6 +48,14 @@ bench: $(STAMP_TEST)
 	$(BIN)/python tools/bench/throughput.py
 	$(BIN)/python tools/bench/rdb.py
 	$(BIN)/python tools/bench/fullsync.py
+	$(BIN)/python tools/bench/dashboard_frame.py
+
+# Valkey's own Tcl suite against valsync and real valkey 8.1.8 (FILES=replication,unit or names)
+VALKEY_TESTS ?= ../shared/valkey-tests
+FILES ?= replication,unit
+valkey-suite: $(STAMP_TEST)
+	bash tools/ensure-debian-packages.sh
+	$(BIN)/python tools/valkey_suite/run.py --suite $(VALKEY_TESTS) --files $(FILES) --failures
 
 clean:
 	rm -rf $(VENV) data .mypy_cache .ruff_cache

@@ -102,6 +102,38 @@ class RawClient:
         return self.read_reply()
 
 
+ReplyTree = tuple[bytes, object]
+
+
+def parse_reply_tree(raw: bytes, pos: int = 0) -> tuple[ReplyTree, int]:
+    """A raw reply as (header line, children or payload) so member lists can be reordered."""
+    end = raw.index(b"\r\n", pos)
+    line = raw[pos : end + 2]
+    kind = line[:1]
+    pos = end + 2
+    if kind in (b"$", b"=", b"!"):
+        n = int(line[1:-2])
+        if n < 0:
+            return (line, b""), pos
+        return (line, raw[pos : pos + n + 2]), pos + n + 2
+    if kind in (b"*", b"~", b">", b"%", b"|"):
+        n = max(int(line[1:-2]), 0) * (2 if kind in (b"%", b"|") else 1)
+        children = []
+        for _ in range(n):
+            child, pos = parse_reply_tree(raw, pos)
+            children.append(child)
+        return (line, children), pos
+    return (line, b""), pos
+
+
+def dump_reply_tree(node: ReplyTree) -> bytes:
+    line, body = node
+    if isinstance(body, list):
+        return line + b"".join(dump_reply_tree(c) for c in body)
+    assert isinstance(body, bytes)
+    return line + body
+
+
 def parse_command(raw: bytes) -> list[bytes]:
     """A multibulk's arguments (for replication stream entries)."""
     lines = raw.split(b"\r\n")
@@ -142,6 +174,33 @@ class ReplicaStream:
 
     def close(self) -> None:
         self.client.close()
+
+
+def real_propagation(port: int, script: Sequence[Sequence[Arg]]) -> list[list[bytes]]:
+    """What a primary at ``port`` (started with ``--repl-diskless-sync no``) streams for
+    ``script``, SELECTs left out, up to an end marker written after it."""
+    link = ReplicaStream(port)
+    try:
+        with RawClient(port) as client:
+            for argv in script:
+                client.call(*argv)
+            client.call("SET", "propagation-end-marker", "x")
+        got = link.read_commands(lambda a: a[:2] == [b"SET", b"propagation-end-marker"])
+    finally:
+        link.close()
+    return [a for a in got[:-1] if a[0].upper() != b"SELECT"]
+
+
+def harness_propagation(harness: Harness, script: Sequence[Sequence[Arg]]) -> list[list[bytes]]:
+    """What valsync streams for ``script``: each command's units, wrapped in MULTI/EXEC when a
+    command propagates more than one, as the replication encoder does."""
+    out: list[list[bytes]] = []
+    for argv in script:
+        before = len(harness.propagated)
+        harness.run(*argv)
+        unit = [a for _, a in harness.propagated[before:]]
+        out += [[b"MULTI"], *unit, [b"EXEC"]] if len(unit) > 1 else unit
+    return out
 
 
 class Differ:

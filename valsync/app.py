@@ -6,6 +6,7 @@ import os
 
 import trio
 
+from valsync import banner
 from valsync.config import Config
 from valsync.log import ServerLog
 from valsync.net.server_loop import run_server
@@ -15,7 +16,16 @@ from valsync.server import Server
 def build_server(config: Config, log: ServerLog) -> Server:
     """Create the server; load the dump at start (refusing to start on a corrupt one)."""
     server = Server(config, log)
-    log.notice(f"oO0OoO0OoO0Oo valsync is starting oO0OoO0OoO0Oo (pid {os.getpid()})")
+    pid = os.getpid()
+    port = config.get_int("port")
+    log.notice("oO0OoO0OoO0Oo valsync is starting oO0OoO0OoO0Oo")
+    log.notice(banner.version_line(pid))
+    log.notice("Configuration loaded")
+    if config.get_bool("always-show-logo"):
+        log.raw_write(banner.logo(port, pid))
+    else:
+        log.notice(banner.running_mode_line(port))
+    log.notice("Server initialized")
     from valsync.persistence import Persistence
 
     server.persistence = Persistence(server)

@@ -83,7 +83,11 @@ class Persistence:
         log = self.server.log
         t0 = time.monotonic()
         try:
-            result = load_rdb_file(path, databases=len(self.server.keyspace))
+            result = load_rdb_file(
+                path,
+                databases=len(self.server.keyspace),
+                verify_checksum=not self.server.skip_checksum_validation,
+            )
         except (RdbError, OSError) as err:
             log.warning(f"Fatal error loading the DB, check server logs. Exiting. ({err})")
             raise SystemExit(1) from None
@@ -236,10 +240,15 @@ class Persistence:
             if isinstance(reply, ErrorReply):
                 return reply
         try:
-            result = load_rdb_file(self.path, databases=len(self.server.keyspace))
+            result = load_rdb_file(
+                self.path,
+                databases=len(self.server.keyspace),
+                verify_checksum=not self.server.skip_checksum_validation,
+            )
         except (RdbError, OSError) as err:
             return ErrorReply(f"ERR Error trying to load the RDB dump: {err}")
         self.server.keyspace.swap(result.keyspace)
+        self.server.functions = result.functions
         return OK
 
     def note_replication_save(self) -> None:

@@ -13,7 +13,7 @@ import random
 import time
 import traceback
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from valsync import VALKEY_COMPAT_VERSION
 from valsync.commands import (
@@ -28,10 +28,14 @@ from valsync.commands import (
     lookup_command,
 )
 from valsync.commands.errors import EXECABORT, READONLY, CommandError
+from valsync.commands.server_cmds import SUBCOMMAND_ARITY, check_subcommand
 from valsync.config import Config
 from valsync.keyspace import Keyspace
 from valsync.log import ServerLog
-from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Reply
+from valsync.pubsub import PubSub
+from valsync.replication.unexpected_errors import backlog_log_line, unexpected_error
+from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Reply, ReplySeries
+from valsync.scripting.state import ScriptingState
 from valsync.stats import Stats
 
 if TYPE_CHECKING:
@@ -44,9 +48,22 @@ NOREPLICAS = "NOREPLICAS Not enough good replicas to write."
 # Commands that run even inside MULTI rather than being queued (Valkey's execCommand list).
 MULTI_CONTROL = frozenset({"exec", "discard", "watch", "quit", "reset"})
 # Commands with subcommands: CLIENT LIST shows them as ``client|list``, as Valkey does.
-CONTAINER_COMMANDS = frozenset({"client", "config", "command", "object"})
+CONTAINER_COMMANDS = frozenset({"client", "config", "command", "object", "pubsub"})
 # Commands allowed before AUTH, as Valkey's no_auth flag.
 NO_AUTH_COMMANDS = frozenset({"auth", "hello", "quit", "reset"})
+# What a RESP2 client with subscriptions may still run (Valkey's pub/sub context).
+SUBSCRIBED_CONTEXT_COMMANDS = frozenset(
+    "ping subscribe ssubscribe unsubscribe sunsubscribe psubscribe punsubscribe quit reset".split()
+)
+# What notify-keyspace-events' 'A' stands for.
+NOTIFY_ALL_CLASSES = "g$lshzxetd"
+
+
+def command_fullname(name: str, argv: list[bytes]) -> str:
+    """``client|list`` for a subcommand, as CLIENT LIST and Valkey's logs show it."""
+    if name in CONTAINER_COMMANDS and len(argv) > 1:
+        return f"{name}|{argv[1].lower().decode('latin-1')}"
+    return name
 
 
 def now_ms() -> int:
@@ -80,13 +97,21 @@ class Server:
         self.nursery: Any = None
         self.applying_primary_stream = False
         self.functions: list[bytes] = []
+        self.scripting = ScriptingState(self._script_log)
+        self.cron_paused = False
+        self.skip_checksum_validation = False
+        """DEBUG SET-SKIP-CHECKSUM-VALIDATION: load dumps and RESTORE payloads unchecked."""
         self.notify_classes = ""
         """The class letters of ``notify-keyspace-events`` in force ("" = notifications off)."""
+        self.pubsub = PubSub()
+        self._deferred_pushes = self.pubsub.deferred
         self._spec_cache: dict[bytes, CommandSpec] = {}
         self.lazy_expire_unlink = config.get_bool("lazyfree-lazy-expire")
         self.min_replicas_to_write = config.get_int("min-replicas-to-write")
         config.on_change("lazyfree-lazy-expire", self._reload_hot_config)
         config.on_change("min-replicas-to-write", self._reload_hot_config)
+        config.on_change("notify-keyspace-events", self._reload_notify_classes)
+        self._reload_notify_classes("")
         config.on_change("loglevel", self.log.set_level)
         config.on_change("logfile", lambda _v: self.log.set_logfile(config.logfile_path or ""))
 
@@ -94,6 +119,16 @@ class Server:
         """Directives read on every command are cached; CONFIG SET refreshes them."""
         self.lazy_expire_unlink = self.config.get_bool("lazyfree-lazy-expire")
         self.min_replicas_to_write = self.config.get_int("min-replicas-to-write")
+
+    def _script_log(self, level: str, message: str) -> None:
+        self.log.log(level, message)
+
+    def _reload_notify_classes(self, _value: str) -> None:
+        """Expand ``A`` and keep nothing unless K or E asks for a channel, so that the commands'
+        ``ctx.notify`` calls cost one test when notifications are off."""
+        classes = self.config.get_str("notify-keyspace-events").replace("A", NOTIFY_ALL_CLASSES)
+        wanted = ("K" in classes or "E" in classes) and bool(set(classes) - {"K", "E"})
+        self.notify_classes = classes if wanted else ""
 
     # --- clients -----------------------------------------------------------------------
 
@@ -114,6 +149,7 @@ class Server:
 
     def free_client(self, client: ClientState) -> None:
         self.unwatch_all(client)
+        self.pubsub.forget(client)
         self.clients.pop(client.id, None)
 
     # --- key change notifications ------------------------------------------------------
@@ -163,8 +199,20 @@ class Server:
                 if not listeners:
                     del self.key_ready_listeners[(dbid, key)]
 
-    def notify_keyspace_event(self, klass: str, event: str, key: bytes, dbid: int) -> None:
-        """Publish a keyspace notification (filled in by the pub/sub layer)."""
+    def notify_keyspace_event(
+        self, klass: str, event: str, key: bytes, dbid: int, client: ClientState | None = None
+    ) -> None:
+        """Valkey's ``notifyKeyspaceEvent``: publish ``event`` on ``__keyspace@<db>__:<key>``
+        (K) and ``key`` on ``__keyevent@<db>__:<event>`` (E) when ``klass`` is enabled.
+        ``client`` is the one whose command caused it (its own pushes follow its reply)."""
+        classes = self.notify_classes
+        if klass not in classes:
+            return
+        name = event.encode()
+        if "K" in classes:
+            self.pubsub.publish(b"__keyspace@%d__:%s" % (dbid, key), name, client)
+        if "E" in classes:
+            self.pubsub.publish(b"__keyevent@%d__:%s" % (dbid, name), key, client)
 
     # --- roles -------------------------------------------------------------------------
 
@@ -195,15 +243,13 @@ class Server:
         if spec is None or (argc != arity if arity > 0 else argc < -arity):
             error = lookup_command(argv)
             assert isinstance(error, ErrorReply)
-            return self._reject(client, error.text)
+            return self._reject(client, error.text, spec.name if spec is not None else None)
         if not client.authenticated and "no_auth" not in spec.flags:
-            return self._reject(client, NOAUTH)
+            return self._reject(client, NOAUTH, spec.name)
         name = spec.name
-        client.last_command = (
-            f"{name}|{argv[1].lower().decode('latin-1')}"
-            if name in CONTAINER_COMMANDS and argc > 1
-            else name
-        )
+        client.last_command = command_fullname(name, argv)
+        if client.pubsub and client.resp == 2 and name not in SUBSCRIBED_CONTEXT_COMMANDS:
+            return self._reject(client, self._subscribed_refusal(client, spec, argv), name)
         if client.in_multi:
             if "no_multi" in spec.flags:
                 return self._reject(client, "ERR Command not allowed inside a transaction")
@@ -218,9 +264,9 @@ class Server:
             # READONLY, MASTERDOWN, NOREPLICAS never apply to the primary's own stream
             guarded = (replica or self.min_replicas_to_write > 0) and not client.is_primary_link
         if self.loading or guarded:
-            refusal = self.refusal(client, name, spec.flags)
+            refusal = self.refusal(client, name, spec.effective_flags(self, argv))
             if refusal is not None:
-                return self._reject(client, refusal)
+                return self._reject(client, refusal, spec.name)
         ctx: CommandContext | None = client.context
         if ctx is None:
             ctx = client.context = CommandContext(
@@ -243,12 +289,51 @@ class Server:
                 + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).strip()
             )
             ctx.take_propagated()
-            return self._reject(client, f"ERR internal error in '{name}': {type(exc).__name__}")
+            error = self._reject(
+                client,
+                f"ERR internal error in '{name}': {type(exc).__name__}",
+                client.last_command,
+            )
+            return self._flush_deferred_pushes(client, error) if self._deferred_pushes else error
         if ctx.dirty:
             # the request's own bytes go down the stream when it is unchanged (no re-encoding)
             ctx.finish(argv, spec.is_write, 0, client.current_request if streaming else None)
         self.after_call(ctx, name)
+        if type(reply) is ErrorReply and (client.is_primary_link or client.is_replica):
+            self.stats.total_error_replies += 1
+            self.unexpected_error_reply(client, reply.text, client.last_command)
+        if self._deferred_pushes:
+            return self._flush_deferred_pushes(client, reply)
         return reply
+
+    def _flush_deferred_pushes(
+        self, client: ClientState, reply: Reply | BlockRequest
+    ) -> Reply | BlockRequest:
+        """The client's own pushes go after its command's reply (Valkey's afterCommand)."""
+        pushes = list(self._deferred_pushes)
+        self._deferred_pushes.clear()
+        if isinstance(reply, BlockRequest):
+            if client.deliver is not None:
+                for push in pushes:
+                    client.deliver(push)
+            return reply
+        return ReplySeries([reply, *pushes])
+
+    def _subscribed_refusal(self, client: ClientState, spec: CommandSpec, argv: list[bytes]) -> str:
+        """The error a RESP2 subscriber gets for a command outside the pub/sub context, after
+        the checks Valkey makes first (subcommand, min-replicas, read-only replica)."""
+        if spec.name in SUBCOMMAND_ARITY:
+            try:
+                check_subcommand(spec.name, argv)
+            except CommandError as err:
+                return err.text
+        refusal = self.refusal(client, spec.name, spec.flags)
+        if refusal in (NOREPLICAS, READONLY):
+            return refusal
+        return (
+            f"ERR Can't execute '{client.last_command}': only (P|S)SUBSCRIBE / "
+            "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+        )
 
     def refusal(self, client: ClientState, name: str, flags: frozenset[str]) -> str | None:
         """The error Valkey gives before running a command here, if any."""
@@ -269,11 +354,53 @@ class Server:
                 return NOREPLICAS
         return None
 
-    def _reject(self, client: ClientState, text: str) -> ErrorReply:
+    def _reject(self, client: ClientState, text: str, command: str | None = None) -> ErrorReply:
+        """Valkey's ``rejectCommand``: flag an open transaction; a refused EXEC discards it
+        and says why (a plain ``ERR`` loses its code there, as in ``execCommandAbort``)."""
+        self.stats.total_error_replies += 1
+        if client.is_primary_link or client.is_replica:
+            self.unexpected_error_reply(client, text, command)
+        if command == "exec":
+            self.discard_transaction(client)
+            reason = text[4:] if text.startswith("ERR ") else text
+            return ErrorReply(f"EXECABORT Transaction discarded because of: {reason}")
         if client.in_multi:
             client.multi_error = True
-        self.stats.total_error_replies += 1
         return ErrorReply(text)
+
+    def unexpected_error_reply(self, client: ClientState, text: str, command: str | None) -> None:
+        """An error reply to our primary's link or a replica's: log it, count it, and panic
+        if ``propagation-error-behavior`` says so (see :mod:`unexpected_errors`)."""
+        cfg = self.config
+        verdict = unexpected_error(
+            text,
+            command,
+            to_primary=client.is_primary_link,
+            behavior=cfg.get_str("propagation-error-behavior"),
+            replica_read_only=cfg.get_bool("replica-read-only"),
+        )
+        self.log.warning(verdict.warning)
+        backlog = self.repl.backlog if self.repl is not None else None
+        if verdict.show_backlog and backlog is not None and backlog.histlen > 0:
+            tail = backlog.read_from(max(backlog.first_byte_offset, backlog.end_offset - 255))
+            level, line = backlog_log_line(tail, cfg.get_bool("hide-user-data-from-log"))
+            self.log.log(level, line)
+        self.stats.unexpected_error_replies += 1
+        if verdict.panic is not None:
+            self.panic(verdict.panic)
+
+    def panic(self, message: str) -> NoReturn:
+        """Valkey's serverPanic: the bug-report lines, then abort() (the process dies of
+        SIGABRT, as valkey-server does)."""
+        log = self.log
+        log.raw_write("\n\n=== VALKEY BUG REPORT START: Cut & paste starting from here ===\n")
+        log.warning("------------------------------------------------")
+        log.warning("!!! Software Failure. Press left mouse button to continue")
+        log.warning(f"Guru Meditation: {message} #server.py:0")
+        log.raw_write(
+            "\n=== VALKEY BUG REPORT END. Make sure to include from START to END. ===\n\n"
+        )
+        os.abort()
 
     def after_call(self, ctx: CommandContext, name: str) -> None:
         stats = self.stats
@@ -326,13 +453,16 @@ class Server:
             if isinstance(spec, ErrorReply):
                 replies.append(spec)
                 continue
-            refusal = self.refusal(client, spec.name, spec.flags)
+            refusal = self.refusal(client, spec.name, spec.effective_flags(self, argv))
             if refusal is not None:
                 replies.append(ErrorReply(refusal))
                 continue
             reply = call(ctx, spec, argv)
             if isinstance(reply, BlockRequest):
                 reply = reply.timeout_reply
+            if type(reply) is ErrorReply and (client.is_primary_link or client.is_replica):
+                self.stats.total_error_replies += 1
+                self.unexpected_error_reply(client, reply.text, command_fullname(spec.name, argv))
             replies.append(reply)
             self.stats.total_commands_processed += 1
         self.dirty += ctx.dirty

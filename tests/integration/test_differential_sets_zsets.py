@@ -28,6 +28,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.differential import Differ, RawClient, parse_command
+from tests.differential import dump_reply_tree as _dump
+from tests.differential import parse_reply_tree as _parse
 from tests.realvalkey import ServerProcess, start_valkey
 from tests.unit.cmdutil import Harness
 from valsync.commands import BlockRequest
@@ -68,35 +70,6 @@ def server() -> Iterator[ServerProcess]:
 
 
 # --- reply normalisation ---------------------------------------------------------------------
-
-
-def _parse(raw: bytes, pos: int = 0) -> tuple[tuple[bytes, object], int]:
-    """A raw reply as (header line, children or payload) so member lists can be reordered."""
-    end = raw.index(b"\r\n", pos)
-    line = raw[pos : end + 2]
-    kind = line[:1]
-    pos = end + 2
-    if kind in (b"$", b"=", b"!"):
-        n = int(line[1:-2])
-        if n < 0:
-            return (line, b""), pos
-        return (line, raw[pos : pos + n + 2]), pos + n + 2
-    if kind in (b"*", b"~", b">", b"%", b"|"):
-        n = max(int(line[1:-2]), 0) * (2 if kind in (b"%", b"|") else 1)
-        children = []
-        for _ in range(n):
-            child, pos = _parse(raw, pos)
-            children.append(child)
-        return (line, children), pos
-    return (line, b""), pos
-
-
-def _dump(node: tuple[bytes, object]) -> bytes:
-    line, body = node
-    if isinstance(body, list):
-        return line + b"".join(_dump(c) for c in body)
-    assert isinstance(body, bytes)
-    return line + body
 
 
 def _sorted(node: tuple[bytes, object]) -> tuple[bytes, object]:

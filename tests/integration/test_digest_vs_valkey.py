@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 
 from tests.realvalkey import ServerProcess, start_valkey
-from valsync.keyspace import HashValue, Keyspace, OpaqueValue, Value, ZSetValue
+from valsync.keyspace import HashValue, Keyspace, Value, ZSetValue
 from valsync.keyspace.digest import digest_keyspace, digest_value
+from valsync.rdb.stream import decode_stream_payload
 
 VERSIONS = ["8.1.8", "9.1.2"]
 FAR_FUTURE_MS = int(time.time() * 1000) + 86_400_000
@@ -114,7 +115,7 @@ def load_into_valkey(server: ServerProcess, entries: list[Entry]) -> None:
 
 
 def add_streams(server: ServerProcess, entries: list[Entry]) -> None:
-    """Streams are written with XADD and read back with DUMP: valsync keeps RDB payloads."""
+    """Streams are written with XADD and read back with DUMP, decoded by valsync's codec."""
     c = client(server, 1)
     c.execute_command("XADD", "stream", "1-1", "f", "v")
     c.execute_command("XADD", "stream", "1-2", "f", "w", "n", "-77")
@@ -126,7 +127,7 @@ def add_streams(server: ServerProcess, entries: list[Entry]) -> None:
     c.pexpireat("stream", FAR_FUTURE_MS)
     for key, expire in ((b"stream", FAR_FUTURE_MS), (b"bigstream", None)):
         dump = c.dump(key)
-        entries.append((1, key, OpaqueValue(dump[0], dump[1:-10]), expire))
+        entries.append((1, key, decode_stream_payload(dump[1:-10], dump[0]), expire))
 
 
 def build_keyspace(entries: list[Entry]) -> Keyspace:

@@ -3,7 +3,8 @@
 valsync writes a dump with every type and encoding, a real server starts on it, and every key
 read back through the client must match; then a real server is filled (DEBUG POPULATE plus
 every type, field TTLs on 9.1.2), SAVEs, and valsync's reader must see the same data. A dump
-valsync rewrites from Valkey's (streams kept verbatim) must load back into Valkey unchanged.
+valsync rewrites from Valkey's (streams decoded and re-encoded) must load back into Valkey
+unchanged, consumer groups included.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.realvalkey import start_valkey
-from valsync.keyspace import HashValue, Keyspace, OpaqueValue, ZSetValue
+from valsync.keyspace import HashValue, Keyspace, StreamValue, ZSetValue
 from valsync.rdb import dump_rdb_bytes, load_rdb_bytes, make_aux
 
 FAR = 4102444800000
@@ -88,7 +89,7 @@ def model_snapshot(ks: Keyspace) -> Snapshot:
             elif isinstance(value, ZSetValue):
                 item = ("zset", list(value.items()))
             else:
-                assert isinstance(value, OpaqueValue)
+                assert isinstance(value, StreamValue)
                 item = ("stream",)
             snap[(db.id, key)] = (*item, expire)
     return snap

@@ -689,3 +689,10 @@ def test_dash_reads_config_lines_from_stdin(tmp_path: Path) -> None:
     assert (cfg.get("port"), cfg.get("hz")) == ("7201", "20")
     cfg = Config.from_args(["-"], stdin=["timeout 9\n"])
     assert cfg.get_int("timeout") == 9
+
+
+def test_no_directive_name_is_defined_twice() -> None:
+    from valsync.config import _SPECS
+
+    names = [name for directive in _SPECS for name in directive.names]
+    assert len(names) == len(set(names)), sorted({n for n in names if names.count(n) > 1})

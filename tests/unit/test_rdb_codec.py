@@ -7,7 +7,7 @@ from collections import deque
 
 import pytest
 
-from valsync.keyspace import HashValue, Keyspace, OpaqueValue, ZSetValue
+from valsync.keyspace import HashValue, Keyspace, StreamValue, ZSetValue
 from valsync.rdb import (
     RdbError,
     RdbKey,
@@ -20,6 +20,7 @@ from valsync.rdb import (
     ziplist,
 )
 from valsync.rdb.format import CRC64, EncodingError, is_canonical_int
+from valsync.rdb.stream import decode_stream_payload, encode_stream_payload
 from valsync.rdb.writer import encode_len, encode_string, score_text
 
 
@@ -401,18 +402,20 @@ def test_legacy_encodings_load() -> None:
     assert data.data[b"lr"] == b"v"
 
 
-def test_stream_is_kept_verbatim_and_rewritten() -> None:
+def test_stream_round_trips_byte_for_byte() -> None:
     payload = bytes.fromhex(
         "0110000000000000000100000000000000012b2b0000000f000201000101018"
         "46e616d6505000102010001000181610204010201000101018162020401ff02"
         "0102010100000201026731000081ffffffffffffffff0000"
     )
     ks = Keyspace()
-    ks[0].data[b"s"] = OpaqueValue(21, payload)
+    ks[0].data[b"s"] = decode_stream_payload(payload)
     for version in (11, 80):
         blob = dump_rdb_bytes(ks, aux={}, version=version)
         assert b"\x15\x01s" + payload in blob
-        assert load_rdb_bytes(blob).keyspace[0].data[b"s"] == OpaqueValue(21, payload)
+        loaded = load_rdb_bytes(blob).keyspace[0].data[b"s"]
+        assert isinstance(loaded, StreamValue)
+        assert encode_stream_payload(loaded) == payload
 
 
 def test_trailing_bytes_after_crc_are_kept() -> None:
@@ -472,11 +475,22 @@ def _stream_payload(rdb_type: int) -> bytes:
 
 
 @pytest.mark.parametrize("rdb_type", [15, 19, 21])
-def test_stream_versions_are_skipped_exactly(rdb_type: int) -> None:
+def test_stream_versions_load_with_their_groups(rdb_type: int) -> None:
     payload = _stream_payload(rdb_type)
     record = bytes((rdb_type,)) + b"\x01s" + payload + b"\x00\x05after\x01v"
     data = load_rdb_bytes(_dump_with(record)).keyspace[0].data
-    assert data[b"s"] == OpaqueValue(rdb_type, payload)
+    s = data[b"s"]
+    assert isinstance(s, StreamValue)
+    assert list(s.items()) == [((1, 1), [b"name", b"a"]), ((1, 2), [b"name", b"b"])]
+    assert (s.length, s.last_id, s.first_id, s.entries_added) == (2, (1, 2), (1, 1), 2)
+    group = s.groups[b"g1"]
+    alice = group.consumers[b"alice"]
+    assert group.pel[(1, 1)] is alice.pel[(1, 1)]
+    assert alice.pel[(1, 1)].delivery_time == 1795745293000
+    assert alice.active_time == (1795745293002 if rdb_type == 21 else 1795745293001)
+    assert group.entries_read == 1
+    if rdb_type == 21:
+        assert bytes((21,)) + b"\x01s" + encode_stream_payload(s) in _dump_with(record)
     assert data[b"after"] == b"v"
     for cut in range(len(record)):
         body = b"REDIS0011\xfe\x00" + record[:cut]

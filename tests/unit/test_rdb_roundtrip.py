@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from valsync.keyspace import HashValue, Keyspace, OpaqueValue, Value, ZSetValue
+from valsync.keyspace import HashValue, Keyspace, Value, ZSetValue
 from valsync.rdb import (
     DEFAULT_LIMITS,
     EncodingLimits,
@@ -24,6 +24,7 @@ from valsync.rdb import (
     load_rdb_bytes,
     make_aux,
 )
+from valsync.rdb.stream import decode_stream_payload
 
 TINY_LIMITS = EncodingLimits(
     list_max_listpack_bytes=48,
@@ -132,7 +133,7 @@ def values(field_ttls: bool) -> st.SearchStrategy[Value]:
         sets,
         zsets.map(_zset),
         hash_values(field_ttls),
-        st.just(OpaqueValue(21, STREAM_PAYLOAD)),
+        st.builds(lambda: decode_stream_payload(STREAM_PAYLOAD)),
     )
 
 
@@ -235,7 +236,7 @@ def _all_types(version: int = 11) -> Keyspace:
     d[b"zset:sl"] = _zset({b"a": 1.0, b"m" * 70: -0.25})
     d[b"hash:lp"] = HashValue({b"f": b"v", b"n": b"123"})
     d[b"hash:ht"] = HashValue({b"f": b"v" * 70})
-    d[b"stream"] = OpaqueValue(21, STREAM_PAYLOAD)
+    d[b"stream"] = decode_stream_payload(STREAM_PAYLOAD)
     ks[0].expires[b"str:raw"] = 4102444800000
     ks[5].data[b"db5"] = b"five"
     if version == 80:

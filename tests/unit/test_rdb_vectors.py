@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from valsync.keyspace import HashValue, Keyspace, OpaqueValue, Value, ZSetValue
+from valsync.keyspace import HashValue, Keyspace, StreamValue, Value, ZSetValue
 from valsync.rdb import RdbError, RdbReader, load_rdb_bytes, tools
+from valsync.rdb.stream import encode_stream_payload
 from valsync.rdb.writer import dump_rdb_bytes, encode_string
 
 VECTORS = Path(__file__).resolve().parent.parent / "vectors" / "rdb"
@@ -78,9 +79,21 @@ def _check_against_json(data: bytes, desc: dict[str, Any]) -> None:
         value, expire = seen[(entry["db"], entry["key"].encode())]
         assert expire == entry.get("expire_ms")
         if entry["type"] == "stream":
-            assert isinstance(value, OpaqueValue)
-            assert value.rdb_type == entry["rdb_type"]
-            record = bytes((value.rdb_type,)) + encode_string(entry["key"].encode()) + value.payload
+            assert isinstance(value, StreamValue)
+            described = entry["value"]
+            assert [
+                [f"{ms}-{seq}", [x.decode() for x in pairs]] for (ms, seq), pairs in value.items()
+            ] == described["entries"]
+            assert [g.decode() for g in value.groups] == described["groups"]
+            detail = entry["rdb_detail"]
+            assert value.length == detail["length"]
+            assert value.entries_added == detail["entries_added"]
+            for g in detail["groups"]:
+                group = value.groups[g["name"].encode()]
+                assert group.entries_read & (2**64 - 1) == g["entries_read"]
+                assert len(group.pel) == g["pel"]
+            payload = encode_stream_payload(value)
+            record = bytes((entry["rdb_type"],)) + encode_string(entry["key"].encode()) + payload
             off = entry["offset_in_file"]
             assert data[off : off + len(record)] == record
             following = [k["offset_in_file"] for k in desc["keys"] if k["offset_in_file"] > off]

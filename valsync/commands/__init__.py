@@ -35,6 +35,7 @@ HANDLER_MODULES = (
     "scripting",
     "functions",
     "introspection",
+    "command_table",
     "digest",
     "server_cmds",
     "replication_cmds",

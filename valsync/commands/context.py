@@ -71,6 +71,11 @@ class ClientState:
     deliver: Callable[[Reply], None] | None = None
     """Pushes a reply to this client outside the request/reply cycle (pub/sub messages,
     MONITOR lines); encoded in the client's protocol. None for clients with no socket."""
+    pubsub: bool = False
+    """Valkey's pubsub flag: at least one subscription (RESP2 then limits the commands)."""
+    channels: dict[bytes, None] = field(default_factory=dict)
+    patterns: dict[bytes, None] = field(default_factory=dict)
+    shard_channels: dict[bytes, None] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -220,7 +225,7 @@ class CommandContext:
         server = self.server
         if server is not None and server.notify_classes:
             server.notify_keyspace_event(
-                klass, event, key, self.client.db if dbid is None else dbid
+                klass, event, key, self.client.db if dbid is None else dbid, self.client
             )
 
     def take_propagated(self) -> list[Propagated]:

@@ -27,6 +27,7 @@ from valsync.commands.strings import (
 )
 from valsync.keyspace.database import Database
 from valsync.keyspace.glob import stringmatch
+from valsync.keyspace.stream import StreamValue
 from valsync.keyspace.values import HashValue, OpaqueValue, Value, ZSetValue, type_name
 from valsync.resp.reply import OK, Reply, SimpleString
 
@@ -281,6 +282,8 @@ def copy_value(value: Value) -> Value:
         for member, score in value.items():
             zs.add(member, score)
         return zs
+    if isinstance(value, StreamValue):
+        return value.copy()
     return OpaqueValue(value.rdb_type, value.payload, value.type_name, dict(value.extra))
 
 
@@ -517,6 +520,8 @@ def object_encoding(value: Value, key: bytes | None = None) -> str:
             len(m) <= SMALL_MAX_VALUE for m in value.scores
         )
         return "listpack" if small else "skiplist"
+    if isinstance(value, StreamValue):
+        return "stream"
     return value.type_name
 
 

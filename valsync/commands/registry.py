@@ -17,12 +17,13 @@ if TYPE_CHECKING:
     from valsync.commands.context import BlockRequest, CommandContext
 
 Handler = Callable[["CommandContext", list[bytes]], "Reply | BlockRequest"]
+KeyFinder = Callable[[list[bytes]], list[int]]
 
 # Flags in Valkey's words (COMMAND INFO prints them): write, readonly, denyoom, admin, pubsub,
 # noscript, blocking, loading, stale, fast, no_auth, may_replicate, no_multi, allow_busy.
 KNOWN_FLAGS = frozenset(
     "write readonly denyoom admin pubsub noscript blocking loading stale fast no_auth "
-    "may_replicate no_multi allow_busy skip_monitor".split()
+    "may_replicate no_multi allow_busy skip_monitor asking movablekeys".split()
 )
 
 
@@ -36,12 +37,22 @@ class CommandSpec:
     last_key: int = 0
     step: int = 0
     is_write: bool = False
+    key_finder: KeyFinder | None = None
+    """For commands with ``movablekeys`` (SORT's STORE, GEORADIUS's STORE): all key indexes."""
+    flags_for: Callable[[object, list[bytes]], frozenset[str]] | None = None
+    """Flags that depend on the arguments (EVAL/FCALL take their script's flags), given the
+    server and argv; None = always :attr:`flags`."""
+
+    def effective_flags(self, server: object, argv: list[bytes]) -> frozenset[str]:
+        return self.flags if self.flags_for is None else self.flags_for(server, argv)
 
     def arity_ok(self, argc: int) -> bool:
         return argc == self.arity if self.arity > 0 else argc >= -self.arity
 
     def key_positions(self, argv: list[bytes]) -> list[int]:
         """Indexes of key arguments (first/last/step form; ``last_key`` -1 = up to the end)."""
+        if self.key_finder is not None:
+            return self.key_finder(argv)
         if self.first_key <= 0:
             return []
         last = self.last_key if self.last_key >= 0 else len(argv) + self.last_key
@@ -58,6 +69,7 @@ def command(
     first_key: int = 0,
     last_key: int = 0,
     step: int = 0,
+    key_finder: KeyFinder | None = None,
 ) -> Callable[[Handler], Handler]:
     """Register a handler under ``name`` (lower case)."""
     flag_set = frozenset(flags.split())
@@ -70,7 +82,15 @@ def command(
         if key in COMMANDS:
             raise ValueError(f"command {key} registered twice")
         COMMANDS[key] = CommandSpec(
-            key, handler, arity, flag_set, first_key, last_key, step, "write" in flag_set
+            key,
+            handler,
+            arity,
+            flag_set,
+            first_key,
+            last_key,
+            step,
+            "write" in flag_set,
+            key_finder,
         )
         return handler
 

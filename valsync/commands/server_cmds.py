@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, cast
 
 from valsync import VALKEY_COMPAT_VERSION
 from valsync.commands.context import ClientState, CommandContext
+from valsync.commands.debug import DEBUG_SUBCOMMANDS, lookup_debug_subcommand
 from valsync.commands.errors import (
     DB_INDEX_OUT_OF_RANGE,
     SYNTAX,
@@ -15,7 +16,7 @@ from valsync.commands.errors import (
     parse_int,
     wrong_arity,
 )
-from valsync.commands.registry import COMMANDS, CommandSpec, command
+from valsync.commands.registry import command
 from valsync.resp.reply import (
     NO_REPLY,
     OK,
@@ -36,15 +37,6 @@ def server_of(ctx: CommandContext) -> Server:
 
 
 SUBCOMMAND_ARITY: dict[str, dict[bytes, int]] = {
-    "command": {
-        b"count": 2,
-        b"docs": -2,
-        b"getkeys": -3,
-        b"getkeysandflags": -3,
-        b"help": 2,
-        b"info": -2,
-        b"list": -2,
-    },
     "client": {
         b"id": 2,
         b"info": 2,
@@ -66,6 +58,14 @@ SUBCOMMAND_ARITY: dict[str, dict[bytes, int]] = {
         b"no-touch": 3,
     },
     "config": {b"get": -3, b"set": -4, b"resetstat": 2, b"rewrite": 2, b"help": 2},
+    "pubsub": {
+        b"channels": -2,
+        b"help": 2,
+        b"numpat": 2,
+        b"numsub": -2,
+        b"shardchannels": -2,
+        b"shardnumsub": -2,
+    },
 }
 
 
@@ -93,6 +93,8 @@ def unknown_subcommand(sub: bytes, cmd: str) -> CommandError:
 def ping(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if len(argv) > 2:
         raise CommandError(wrong_arity("ping"))
+    if ctx.client.pubsub and ctx.client.resp == 2:
+        return [b"pong", b"" if len(argv) == 1 else argv[1]]
     return PONG if len(argv) == 1 else argv[1]
 
 
@@ -110,16 +112,17 @@ def select(ctx: CommandContext, argv: list[bytes]) -> Reply:
     return OK
 
 
-@command("quit", -1, "fast stale loading no_auth allow_busy")
+@command("quit", -1, "noscript fast stale loading no_auth allow_busy")
 def quit_(ctx: CommandContext, argv: list[bytes]) -> Reply:
     ctx.client.kill_requested = True
     return OK
 
 
-@command("reset", 1, "fast stale loading no_auth allow_busy")
+@command("reset", 1, "noscript fast stale loading no_auth allow_busy")
 def reset(ctx: CommandContext, argv: list[bytes]) -> Reply:
     server = server_of(ctx)
     server.discard_transaction(ctx.client)
+    server.pubsub.forget(ctx.client)
     ctx.client.db = 0
     ctx.client.resp = 2
     ctx.client.name = b""
@@ -145,7 +148,7 @@ def _check_password(ctx: CommandContext, user: bytes, password: bytes) -> Reply 
     return None
 
 
-@command("auth", -2, "fast stale loading no_auth allow_busy")
+@command("auth", -2, "noscript fast stale loading no_auth allow_busy")
 def auth(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if len(argv) > 3:
         raise CommandError(SYNTAX)
@@ -157,7 +160,7 @@ def auth(ctx: CommandContext, argv: list[bytes]) -> Reply:
     return err if err is not None else OK
 
 
-@command("hello", -1, "fast stale loading no_auth allow_busy")
+@command("hello", -1, "noscript fast stale loading no_auth allow_busy")
 def hello(ctx: CommandContext, argv: list[bytes]) -> Reply:
     server = server_of(ctx)
     version = ctx.client.resp
@@ -215,6 +218,8 @@ def client_flags(client: ClientState) -> str:
         flags += "S"
     if client.is_primary_link:
         flags += "M"
+    if client.pubsub:
+        flags += "P"
     if client.in_multi:
         flags += "x"
     if client.no_evict:
@@ -222,16 +227,23 @@ def client_flags(client: ClientState) -> str:
     return flags or "N"
 
 
-def client_info_line(server: Server, client: ClientState, now: int) -> str:
+def client_info_line(
+    server: Server, client: ClientState, now: int, hide_user_data: bool = False
+) -> str:
+    """One CLIENT LIST line; for the log, ``hide_user_data`` redacts the name and user as
+    ``hide-user-data-from-log`` asks."""
     age = (now - client.created_ms) // 1000
     idle = (now - client.last_interaction_ms) // 1000
+    name = "*redacted*" if hide_user_data else client.name.decode("utf-8", "replace")
+    user = "*redacted*" if hide_user_data else "default"
     return (
         f"id={client.id} addr={client.addr} laddr={client.laddr} fd={client.fd} "
-        f"name={client.name.decode('utf-8', 'replace')} age={age} idle={idle} "
-        f"flags={client_flags(client)} capa= db={client.db} sub=0 psub=0 ssub=0 "
+        f"name={name} age={age} idle={idle} "
+        f"flags={client_flags(client)} capa= db={client.db} sub={len(client.channels)} "
+        f"psub={len(client.patterns)} ssub={len(client.shard_channels)} "
         f"multi={len(client.multi_queue) if client.in_multi else -1} watch={len(client.watched)} "
         f"qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 "
-        f"tot-mem=0 events=r cmd={client.last_command} user=default redir=-1 resp={client.resp} "
+        f"tot-mem=0 events=r cmd={client.last_command} user={user} redir=-1 resp={client.resp} "
         f"lib-name={client.lib_name.decode('utf-8', 'replace')} "
         f"lib-ver={client.lib_ver.decode('utf-8', 'replace')}"
     )
@@ -242,6 +254,8 @@ def _client_type(client: ClientState) -> str:
         return "master"
     if client.is_replica:
         return "replica"
+    if client.pubsub:
+        return "pubsub"
     return "normal"
 
 
@@ -378,7 +392,7 @@ def _kill(client: ClientState) -> None:
 # --- MULTI / WATCH ------------------------------------------------------------------------
 
 
-@command("multi", 1, "fast loading stale allow_busy no_multi")
+@command("multi", 1, "noscript fast loading stale allow_busy no_multi")
 def multi(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if ctx.client.in_multi:
         raise CommandError("ERR MULTI calls can not be nested")
@@ -479,58 +493,6 @@ def time_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
 @command("lastsave", 1, "fast loading stale")
 def lastsave(ctx: CommandContext, argv: list[bytes]) -> Reply:
     return server_of(ctx).lastsave
-
-
-# --- COMMAND ------------------------------------------------------------------------------
-
-
-def _command_info(spec: CommandSpec) -> Reply:
-    return [
-        spec.name.encode(),
-        spec.arity,
-        [SimpleString(f) for f in sorted(spec.flags)],
-        spec.first_key,
-        spec.last_key,
-        spec.step,
-        [],
-        [],
-        [],
-        [],
-    ]
-
-
-@command("command", -1, "loading stale")
-def command_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    if len(argv) == 1:
-        return [_command_info(s) for s in COMMANDS.values()]
-    sub = check_subcommand("command", argv)
-    if sub == b"count" and len(argv) == 2:
-        return len(COMMANDS)
-    if sub == b"info":
-        names = argv[2:] or [s.name.encode() for s in COMMANDS.values()]
-        out: list[Reply] = []
-        for name in names:
-            spec = COMMANDS.get(name.lower().decode("latin-1"))
-            out.append(_command_info(spec) if spec is not None else None)
-        return out
-    if sub == b"docs":
-        names = argv[2:] or [s.name.encode() for s in COMMANDS.values()]
-        pairs: list[tuple[Reply, Reply]] = []
-        for name in names:
-            spec = COMMANDS.get(name.lower().decode("latin-1"))
-            if spec is not None:
-                pairs.append(
-                    (spec.name.encode(), MapReply([(b"summary", b""), (b"group", b"generic")]))
-                )
-        return MapReply(pairs)
-    if sub == b"list" and len(argv) == 2:
-        return [s.name.encode() for s in COMMANDS.values()]
-    if sub == b"getkeys" and len(argv) >= 3:
-        spec = COMMANDS.get(argv[2].lower().decode("latin-1"))
-        if spec is None:
-            raise CommandError("ERR Invalid command specified")
-        return [argv[2 + i] for i in spec.key_positions(argv[2:])]
-    raise unknown_subcommand(argv[1], "command")
 
 
 # --- CONFIG -------------------------------------------------------------------------------
@@ -667,6 +629,7 @@ def _info_section(server: Server, name: str) -> list[str] | None:
             "cluster_connections:0",
             f"maxclients:{cfg.get_int('maxclients')}",
             f"blocked_clients:{sum(len(v) for v in server.key_ready_listeners.values())}",
+            f"pubsub_clients:{server.pubsub.clients}",
             f"watching_clients:{sum(1 for c in clients if c.watched)}",
         ]
     if name == "memory":
@@ -716,9 +679,13 @@ def _info_section(server: Server, name: str) -> list[str] | None:
             f"evicted_keys:{st.evicted_keys}",
             f"keyspace_hits:{st.keyspace_hits}",
             f"keyspace_misses:{st.keyspace_misses}",
+            f"pubsub_channels:{len(server.pubsub.channels.table)}",
+            f"pubsub_patterns:{len(server.pubsub.patterns.table)}",
+            f"pubsubshard_channels:{len(server.pubsub.shard.table)}",
             f"total_forks:{st.total_forks}",
             f"client_query_buffer_limit_disconnections:{st.client_query_buffer_limit_disconnections}",
             f"client_output_buffer_limit_disconnections:{st.client_output_buffer_limit_disconnections}",
+            f"unexpected_error_replies:{st.unexpected_error_replies}",
             f"total_error_replies:{st.total_error_replies}",
         ]
     if name == "replication":
@@ -816,9 +783,13 @@ def debug(ctx: CommandContext, argv: list[bytes]) -> Reply:
             nosave=b"nosave" in [a.lower() for a in argv[2:]]
         )
         return reply
+    handler = lookup_debug_subcommand(argv)
+    if handler is not None:
+        return handler(server, ctx, argv[2:])
     if sub == b"help":
         return [
             b"DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            *(name.upper() for name in sorted(DEBUG_SUBCOMMANDS)),
             b"DIGEST",
             b"DIGEST-VALUE",
             b"OBJECT",

@@ -360,6 +360,56 @@ def msetnx_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
     return 1
 
 
+INVALID_NUMKEYS = "ERR invalid numkeys value or out of range"
+_EXPIRE_TOKENS = (b"EX", b"PX", b"EXAT", b"PXAT")
+
+
+@command("msetex", -4, "write denyoom movablekeys", 0, 0, 0)
+def msetex_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    """Valkey 9.1's MSETEX numkeys key value [...] [NX|XX] [EX|PX|EXAT|PXAT t|KEEPTTL]:
+    all keys or none (NX: none may exist, XX: all must). A relative or second-based expiry
+    propagates as ``PXAT`` in place of the last expiry option; a past deadline is stored as
+    such (9.1.2 does not delete at once, unlike SET)."""
+    try:
+        numkeys = parse_int(argv[1])
+    except CommandError:
+        raise CommandError(INVALID_NUMKEYS) from None
+    if not 0 < numkeys <= 2**31 - 1:
+        raise CommandError(INVALID_NUMKEYS)
+    start = 2 + 2 * numkeys
+    if start > len(argv):
+        raise CommandError(SYNTAX)
+    flags, expire, _ = parse_extended(argv, start, True)
+    if flags & (F_GET | F_IFEQ):
+        raise CommandError(SYNTAX)
+    when = expire_ms(ctx, expire, flags, "msetex") if expire is not None else None
+    pairs = [(argv[i], argv[i + 1]) for i in range(2, start, 2)]
+    found = [ctx.lookup(key) is not None for key, _ in pairs]
+    if (flags & F_NX and any(found)) or (flags & F_XX and not all(found)):
+        return 0
+    for key, value in pairs:
+        store(ctx, key, value, keep_ttl=bool(flags & F_KEEPTTL), expire_at=when)
+    ctx.dirty += numkeys
+    if when is not None and not flags & F_PXAT:
+        last = max(i for i in range(start, len(argv)) if argv[i].upper() in _EXPIRE_TOKENS)
+        ctx.rewrite([*argv[:last], b"PXAT", b"%d" % when, *argv[last + 2 :]])
+    return 1
+
+
+@command("delifeq", 3, "write fast", 1, 1, 1)
+def delifeq_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    """Valkey 9.0's DELIFEQ key value: delete a string key holding exactly ``value``;
+    propagates as ``DEL key``."""
+    current = get_string(ctx, argv[1])
+    if current is None or current != argv[2]:
+        return 0
+    ctx.db.delete(argv[1])
+    ctx.rewrite([b"DEL", argv[1]])
+    ctx.notify("g", "del", argv[1])
+    ctx.dirty += 1
+    return 1
+
+
 # --- counters ----------------------------------------------------------------------------
 
 

@@ -1,9 +1,10 @@
 """In-memory value types of the keyspace.
 
 Valkey's logical types map onto Python containers: string -> ``bytes``, list -> ``deque``,
-set -> ``set``, hash -> :class:`HashValue`, sorted set -> :class:`ZSetValue`. Streams and
-module values are kept as opaque RDB payloads (:class:`OpaqueValue`) so a dump that holds
-them round-trips, while commands on them answer WRONGTYPE.
+set -> ``set``, hash -> :class:`HashValue`, sorted set -> :class:`ZSetValue`, stream ->
+:class:`~valsync.keyspace.stream.StreamValue`. Module values are kept as opaque RDB payloads
+(:class:`OpaqueValue`) so a dump that holds them round-trips, while commands on them answer
+WRONGTYPE.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from sortedcontainers import SortedList
+
+from valsync.keyspace.stream import StreamValue
 
 
 class HashValue(dict[bytes, bytes]):
@@ -112,15 +115,15 @@ class ZSetValue:
 
 @dataclass(eq=True)
 class OpaqueValue:
-    """A value valsync stores but does not interpret (streams, modules): its RDB type and bytes."""
+    """A value valsync stores but does not interpret (module values): its RDB type and bytes."""
 
     rdb_type: int
     payload: bytes
-    type_name: str = "stream"
+    type_name: str = "module"
     extra: dict[str, object] = field(default_factory=dict)
 
 
-Value = bytes | deque[bytes] | set[bytes] | HashValue | ZSetValue | OpaqueValue
+Value = bytes | deque[bytes] | set[bytes] | HashValue | ZSetValue | StreamValue | OpaqueValue
 
 
 def type_name(value: Value) -> str:
@@ -135,4 +138,6 @@ def type_name(value: Value) -> str:
         return "hash"
     if isinstance(value, ZSetValue):
         return "zset"
+    if isinstance(value, StreamValue):
+        return "stream"
     return value.type_name

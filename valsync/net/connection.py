@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import traceback
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
@@ -12,6 +13,7 @@ import trio
 import trio.lowlevel
 
 from valsync.commands import BlockRequest, ClientState
+from valsync.commands.server_cmds import client_info_line
 from valsync.resp import ProtocolError, RequestParser, encode
 from valsync.resp.reply import ErrorReply, Reply
 
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
 READ_SIZE = 64 * 1024
 DRAIN_ON_CLOSE_SECONDS = 10
 MAX_CLIENTS_REPLY = b"-ERR max number of clients reached\r\n"
+LIMIT_CHECK_SECONDS = 1.0
 
 # A SYNC/PSYNC handler leaves one of these in ``client.extra['handoff']``; the connection then
 # hands its stream (and the bytes it already read) to the replication driver.
@@ -64,6 +67,7 @@ class ClientConnection:
         self._drained = trio.Event()
         self._drained.set()
         self._broken = False
+        self._soft_limit_since: int | None = None
 
     def kill(self) -> None:
         self.client.kill_requested = True
@@ -115,15 +119,43 @@ class ClientConnection:
         if self._out:
             self._drained = trio.Event() if self._drained.is_set() else self._drained
             self._writer_wake.set()
-            limit = self.server.config.client_output_buffer_limit("normal")[0]
-            if limit and len(self._out) > limit and not self.client.is_replica:
-                self.server.stats.client_output_buffer_limit_disconnections += 1
-                self.server.log.warning(
-                    f"Client id={self.client.id} addr={self.client.addr} closed for overcoming "
-                    "of output buffer limits."
-                )
-                self._broken = True
-                self.scope.cancel()
+            if not self.client.is_replica and self._over_output_limit():
+                self._close_for_output_limit(scheduled=True)
+
+    def _close_for_output_limit(self, scheduled: bool) -> None:
+        """Drop the client, count it and log it in Valkey's words: "scheduled to be closed
+        ASAP" when found while queueing output, "closed" when found by the periodic check."""
+        server = self.server
+        server.stats.client_output_buffer_limit_disconnections += 1
+        info = client_info_line(
+            server,
+            self.client,
+            int(time.time() * 1000),
+            server.config.get_bool("hide-user-data-from-log"),
+        )
+        how = "scheduled to be closed ASAP" if scheduled else "closed"
+        server.log.warning(f"Client {info} {how} for overcoming of output buffer limits.")
+        self._broken = True
+        self._out.clear()
+        self.scope.cancel()
+
+    def _over_output_limit(self) -> bool:
+        """Valkey's ``checkClientOutputBufferLimits`` for the client's class (``pubsub`` while it
+        has subscriptions, else ``normal``): at the hard limit at once, over the soft limit
+        once it has stayed there longer than its seconds. Checked as output is queued."""
+        kind = "pubsub" if self.client.pubsub else "normal"
+        hard, soft, soft_seconds = self.server.config.client_output_buffer_limit(kind)
+        used = len(self._out)
+        if hard and used >= hard:
+            return True
+        if not soft or used < soft:
+            self._soft_limit_since = None
+            return False
+        now = int(time.time())
+        if self._soft_limit_since is None:
+            self._soft_limit_since = now
+            return False
+        return now - self._soft_limit_since > soft_seconds
 
     def _deliver(self, reply: Reply) -> None:
         out = bytearray()
@@ -149,8 +181,14 @@ class ClientConnection:
             await self._writer_wake.wait()
             self._writer_wake = trio.Event()
             while self._out and not self._broken:
-                await trio.lowlevel.wait_writable(self._fd)
-                self._write_some()
+                # like Valkey's clientsCron, look at the limits about once a second while the
+                # peer is not reading: a soft limit can expire without new output
+                with trio.move_on_after(LIMIT_CHECK_SECONDS) as waiting:
+                    await trio.lowlevel.wait_writable(self._fd)
+                if not waiting.cancelled_caught:
+                    self._write_some()
+                elif not self.client.is_replica and self._over_output_limit():
+                    self._close_for_output_limit(scheduled=False)
             self._drained.set()
 
     async def _drain(self) -> None:
@@ -279,8 +317,6 @@ class ClientConnection:
 
 
 def _now_ms() -> int:
-    import time
-
     return int(time.time() * 1000)
 
 

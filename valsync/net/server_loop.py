@@ -39,6 +39,8 @@ async def _cron(server: Server, nursery: trio.Nursery, done: trio.Event) -> None
     while True:
         await trio.sleep(CRON_PERIOD)
         ticks += 1
+        if server.cron_paused and server.shutdown_requested is None:
+            continue
         server.stats.sample_instantaneous(time.monotonic_ns() // 1000)
         server.active_expire_cycle()
         if server.repl is not None:

@@ -9,6 +9,8 @@ from typing import Final
 
 import anycrc
 
+from valsync.keyspace.canonical import is_canonical_int
+
 RDB_VERSION: Final = 11
 RDB_VERSION_VALKEY: Final = 80
 MAGIC_LEN: Final = 9
@@ -76,6 +78,8 @@ CRC64 = anycrc.Model("CRC64-REDIS")
 INT64_MIN: Final = -(1 << 63)
 INT64_MAX: Final = (1 << 63) - 1
 
+__all__ = ["is_canonical_int"]
+
 
 class RdbError(Exception):
     """A dump that cannot be loaded (or a value that cannot be saved), with the byte offset.
@@ -95,23 +99,3 @@ class RdbError(Exception):
 
 class EncodingError(ValueError):
     """A listpack, ziplist, intset or zipmap blob is malformed; the reader adds the offset."""
-
-
-def is_canonical_int(s: bytes) -> bool:
-    """True when ``s`` is the exact decimal text of an int64, as Valkey's ``string2ll`` demands."""
-    n = len(s)
-    if n == 0 or n > 20:
-        return False
-    c = s[0]
-    if c == 0x2D:
-        if n == 1 or s[1] == 0x30:
-            return False
-        digits = s[1:]
-    else:
-        if c == 0x30:
-            return n == 1
-        digits = s
-    if not digits.isdigit() or not digits.isascii():
-        return False
-    v = int(s)
-    return INT64_MIN <= v <= INT64_MAX

@@ -21,7 +21,7 @@ from typing import TypeVar
 import lzf
 from sortedcontainers import SortedList
 
-from valsync.keyspace import HashValue, Keyspace, OpaqueValue, Value, ZSetValue
+from valsync.keyspace import HashValue, Keyspace, Value, ZSetValue
 from valsync.rdb import format as F
 from valsync.rdb import intset, listpack, ziplist
 from valsync.rdb.format import CRC64, EncodingError, RdbError
@@ -142,57 +142,6 @@ def _read_lzf(buf: bytes, p: int) -> tuple[bytes, int]:
     return bytes(out), q
 
 
-def _skip_string(buf: bytes, p: int) -> int:
-    b = buf[p]
-    if b >= 0xC0:
-        if b == 0xC0:
-            return p + 2
-        if b == 0xC1:
-            return p + 3
-        if b == 0xC2:
-            return p + 5
-        if b == 0xC3:
-            clen, p = _read_len(buf, p + 1)
-            _, p = _read_len(buf, p)
-            return p + clen
-        raise _Corrupt(f"unknown string encoding 0x{b:02x}", p)
-    n, p = _read_len(buf, p)
-    return p + n
-
-
-def _skip_stream(buf: bytes, p: int, rdb_type: int) -> int:
-    """End of a stream value (types 15, 19, 21): walk its layout without building anything."""
-    nodes, p = _read_len(buf, p)
-    for _ in range(nodes):
-        p = _skip_string(buf, p)
-        p = _skip_string(buf, p)
-    for _ in range(3):
-        _, p = _read_len(buf, p)
-    if rdb_type >= F.TYPE_STREAM_LISTPACKS_2:
-        for _ in range(5):
-            _, p = _read_len(buf, p)
-    groups, p = _read_len(buf, p)
-    for _ in range(groups):
-        p = _skip_string(buf, p)
-        _, p = _read_len(buf, p)
-        _, p = _read_len(buf, p)
-        if rdb_type >= F.TYPE_STREAM_LISTPACKS_2:
-            _, p = _read_len(buf, p)
-        pel, p = _read_len(buf, p)
-        for _ in range(pel):
-            p += 24
-            _, p = _read_len(buf, p)
-        consumers, p = _read_len(buf, p)
-        for _ in range(consumers):
-            p = _skip_string(buf, p)
-            p += 16 if rdb_type >= F.TYPE_STREAM_LISTPACKS_3 else 8
-            pel, p = _read_len(buf, p)
-            p += 16 * pel
-    if p > len(buf):
-        raise _Short(p)
-    return p
-
-
 def _read_double_text(buf: bytes, p: int) -> tuple[float, int]:
     n = buf[p]
     if n == 253:
@@ -310,8 +259,12 @@ def _read_value(rdb_type: int, buf: bytes, p: int, key: bytes) -> tuple[Value, i
                 lst.extend(_blob(ziplist.decode, blob, blob_pos))
             return lst, p
         if rdb_type in F.STREAM_TYPES:
-            p = _skip_stream(buf, p, rdb_type)
-            return OpaqueValue(rdb_type, buf[start:p]), p
+            from valsync.rdb.stream import StreamFormatError, read_stream
+
+            try:
+                return read_stream(buf, p, rdb_type)
+            except StreamFormatError as err:
+                raise _Corrupt(str(err), start) from None
         if rdb_type in (F.TYPE_MODULE_2, F.TYPE_MODULE_PRE_GA):
             raise _Corrupt(
                 f"module value (type {rdb_type}) of key '{_key_repr(key)}' is not supported", start
@@ -348,6 +301,24 @@ def _blob(decode: Callable[[bytes], list[_T]], blob: bytes, pos: int) -> list[_T
 _VALUE_TYPES = frozenset(
     {0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22}
 )
+
+
+def decode_object(data: bytes, key: bytes = b"") -> tuple[Value, int]:
+    """One value from its type byte and encoding (a key record without its key, the body of
+    a DUMP payload); returns it and the bytes it took. Raises RdbError when malformed or cut;
+    ``key`` only names the key in errors."""
+    try:
+        rdb_type = data[0]
+        if rdb_type not in _VALUE_TYPES:
+            raise _Corrupt(f"unknown type {rdb_type}", 0)
+        value, end = _read_value(rdb_type, data, 1, key)
+        if end > len(data):
+            raise _Short(end)
+    except (IndexError, _Short):
+        raise RdbError("truncated", len(data)) from None
+    except _Corrupt as exc:
+        raise RdbError(exc.reason, exc.pos) from None
+    return value, end
 
 
 class RdbReader:

@@ -114,8 +114,8 @@ class LoadedDump:
 class IncrementalLoad:
     """Feed RDB bytes as they arrive; :meth:`finish` returns the new keyspace (or raises)."""
 
-    def __init__(self, databases: int = 16) -> None:
-        self.reader = RdbReader(databases=databases)
+    def __init__(self, databases: int = 16, verify_checksum: bool = True) -> None:
+        self.reader = RdbReader(databases=databases, verify_checksum=verify_checksum)
 
     def feed(self, data: bytes) -> int:
         """Decode what can be decoded; returns how many keys this chunk completed."""
@@ -128,9 +128,11 @@ class IncrementalLoad:
         )
 
 
-def load_rdb_file(path: Path | str, databases: int = 16, chunk: int = 1 << 22) -> LoadedDump:
+def load_rdb_file(
+    path: Path | str, databases: int = 16, chunk: int = 1 << 22, verify_checksum: bool = True
+) -> LoadedDump:
     """Load a dump file into a fresh keyspace; RdbError when it is truncated or corrupt."""
-    loader = IncrementalLoad(databases)
+    loader = IncrementalLoad(databases, verify_checksum)
     with open(path, "rb") as f:
         while True:
             data = f.read(chunk)

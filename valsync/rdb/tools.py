@@ -6,7 +6,7 @@ from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
-from valsync.keyspace import HashValue, OpaqueValue, Value, ZSetValue, type_name
+from valsync.keyspace import HashValue, OpaqueValue, StreamValue, Value, ZSetValue, type_name
 from valsync.rdb.format import RdbError
 from valsync.rdb.reader import RdbReader, load_rdb_bytes
 
@@ -35,6 +35,14 @@ def value_to_json(value: Value) -> object:
         return [[_text(f), _text(v)] for f, v in value.items()]
     if isinstance(value, ZSetValue):
         return [[_text(m), s] for m, s in value.items()]
+    if isinstance(value, StreamValue):
+        return {
+            "entries": [
+                [f"{ms}-{seq}", [_text(x) for x in pairs]] for (ms, seq), pairs in value.items()
+            ],
+            "last_id": f"{value.last_id[0]}-{value.last_id[1]}",
+            "groups": [_text(name) for name in value.groups],
+        }
     assert isinstance(value, OpaqueValue)
     return {"rdb_type": value.rdb_type, "hex": value.payload.hex()}
 

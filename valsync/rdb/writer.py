@@ -18,11 +18,12 @@ from typing import Protocol, TypedDict, Unpack
 
 import lzf
 
-from valsync.keyspace import HashValue, OpaqueValue, Value, ZSetValue
+from valsync.keyspace import HashValue, OpaqueValue, StreamValue, Value, ZSetValue
 from valsync.keyspace.database import Database
 from valsync.rdb import format as F
 from valsync.rdb import intset, listpack
 from valsync.rdb.format import CRC64, RdbError, is_canonical_int
+from valsync.rdb.stream import encode_stream_payload
 
 CHUNK_SIZE = 64 * 1024
 
@@ -301,6 +302,8 @@ class RdbWriter:
                 body.append(encode_string(m, comp))
                 body.append(pack(s))
             return b"".join(body)
+        if isinstance(value, StreamValue):
+            return bytes((F.TYPE_STREAM_LISTPACKS_3,)) + k + encode_stream_payload(value, comp)
         if isinstance(value, OpaqueValue):
             if value.rdb_type == F.TYPE_MODULE_2:
                 raise RdbError(
@@ -379,6 +382,34 @@ class RdbWriter:
             body.append(encode_string(f, comp))
             body.append(encode_string(v, comp))
         return b"".join(body)
+
+
+def encode_object(
+    value: Value,
+    key: bytes = b"",
+    dbi: int = 0,
+    *,
+    version: int = F.RDB_VERSION,
+    compression: bool = True,
+    limits: EncodingLimits = DEFAULT_LIMITS,
+) -> bytes | None:
+    """The type byte and encoding of one value, as a key record holds them without its key
+    (the body of a DUMP payload); None for an empty container. ``key`` and ``dbi`` only
+    name the key in errors."""
+    writer = RdbWriter(_NO_DATABASES, version=version, compression=compression, limits=limits)
+    record = writer._encode_value(dbi, key, value)
+    if record is None:
+        return None
+    return record[:1] + record[1 + len(encode_string(key, compression)) :]
+
+
+class _NoDatabases:
+    @property
+    def dbs(self) -> list[Database]:
+        return []
+
+
+_NO_DATABASES = _NoDatabases()
 
 
 def iter_rdb(keyspace: KeyspaceLike, **kwargs: Unpack[WriterOptions]) -> Iterator[bytes]:

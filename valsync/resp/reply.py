@@ -31,6 +31,14 @@ class Double:
 
 
 @dataclass(frozen=True, slots=True)
+class HumanDouble:
+    """A double already printed (``addReplyHumanLongDouble``): a RESP3 double carrying this
+    text, a bulk string in RESP2."""
+
+    text: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class MapReply:
     """RESP3 map (``%``); a flat array of key, value in RESP2."""
 
@@ -53,6 +61,14 @@ class Verbatim:
 
 
 @dataclass(frozen=True, slots=True)
+class Boolean:
+    """RESP3 boolean (``#t``/``#f``); ``:1``/``:0`` in RESP2. Plain ``bool`` is refused, so a
+    handler's ``x in y`` never reaches a client as a RESP3 boolean by mistake."""
+
+    value: bool
+
+
+@dataclass(frozen=True, slots=True)
 class NullArray:
     """``*-1`` in RESP2, ``_`` in RESP3 (e.g. BLPOP timeout, EXEC aborted by WATCH)."""
 
@@ -69,6 +85,21 @@ class NoReply:
     """Commands that must not answer (REPLCONF ACK)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Push:
+    """RESP3 push (``>``): out-of-band data such as pub/sub messages; an array in RESP2."""
+
+    items: list[Reply]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplySeries:
+    """Several top-level replies written back to back: SUBSCRIBE answers one push per channel,
+    and pushes for the client that caused them follow its command's reply."""
+
+    items: list[Reply]
+
+
 Reply = (
     bytes
     | int
@@ -77,12 +108,16 @@ Reply = (
     | SimpleString
     | ErrorReply
     | Double
+    | HumanDouble
     | MapReply
     | SetReply
     | Verbatim
     | NullArray
+    | Boolean
     | Raw
     | NoReply
+    | Push
+    | ReplySeries
 )
 
 OK = SimpleString("OK")
@@ -142,6 +177,11 @@ def encode(reply: Reply, out: bytearray, resp: int = 2) -> None:
             out += b"," + format_double(reply.value) + b"\r\n"
         else:
             _bulk(format_double(reply.value), out)
+    elif isinstance(reply, HumanDouble):
+        if resp == 3:
+            out += b"," + reply.text + b"\r\n"
+        else:
+            _bulk(reply.text, out)
     elif isinstance(reply, MapReply):
         if resp == 3:
             out += b"%%%d\r\n" % len(reply.pairs)
@@ -162,10 +202,22 @@ def encode(reply: Reply, out: bytearray, resp: int = 2) -> None:
             _bulk(reply.text, out)
     elif isinstance(reply, NullArray):
         out += b"_\r\n" if resp == 3 else b"*-1\r\n"
+    elif isinstance(reply, Boolean):
+        if resp == 3:
+            out += b"#t\r\n" if reply.value else b"#f\r\n"
+        else:
+            out += b":1\r\n" if reply.value else b":0\r\n"
     elif isinstance(reply, Raw):
         out += reply.data
     elif isinstance(reply, NoReply):
         return
+    elif isinstance(reply, Push):
+        out += (b">%d\r\n" if resp == 3 else b"*%d\r\n") % len(reply.items)
+        for item in reply.items:
+            encode(item, out, resp)
+    elif isinstance(reply, ReplySeries):
+        for item in reply.items:
+            encode(item, out, resp)
     else:  # pragma: no cover - a handler bug
         raise TypeError(f"not a reply: {reply!r}")
 

@@ -306,7 +306,7 @@ class RequestParser:
         if count is None or count > INT_MAX:
             raise ProtocolError("Protocol error: invalid multibulk length")
         if not self.authenticated and count > UNAUTH_MAX_MULTIBULK:
-            raise ProtocolError("Protocol error: invalid multibulk length")
+            raise ProtocolError("Protocol error: unauthenticated multibulk length")
         pos = cr + 2
         if count <= 0:
             self._pos = pos
@@ -330,7 +330,11 @@ class RequestParser:
                 raise ProtocolError("Protocol error: invalid bulk length")
             length = int(text)
             if length > max_bulk:
-                raise ProtocolError("Protocol error: invalid bulk length")
+                raise ProtocolError(
+                    "Protocol error: invalid bulk length"
+                    if self.authenticated
+                    else "Protocol error: unauthenticated bulk length"
+                )
             data_start = cr + 2
             data_end = data_start + length
             if data_end + 2 > end:

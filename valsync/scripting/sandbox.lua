@@ -1,0 +1,317 @@
+-- valsync's Lua sandbox: the globals a Valkey 8.1.8 script sees, built on stock Lua 5.1.
+--
+-- Valkey patches its Lua VM with read-only tables; stock Lua has none, so every protected
+-- table is shown to scripts through an empty proxy whose metatable forwards reads and refuses
+-- writes.  The raw-access builtins (rawset, rawget, next, pairs, getmetatable, setmetatable)
+-- are wrapped so that they see through a proxy and refuse to modify one, with Valkey's words.
+-- Frames of this chunk are hidden from the error handler, which then reports the script's
+-- own line as Valkey does.
+--
+-- Called once with a table of host (Python) functions; returns the engine's entry points.
+
+local host = ...
+
+local G = _G
+local raw_rawset, raw_rawget, raw_next, raw_type = rawset, rawget, next, type
+local raw_setmetatable, raw_getmetatable = setmetatable, getmetatable
+local raw_pcall, raw_error, raw_select, raw_unpack = pcall, error, select, unpack
+local raw_xpcall = xpcall
+local raw_loadstring, raw_load, raw_setfenv, raw_tostring = loadstring, load, setfenv, tostring
+local dbg = debug
+local string_byte = string.byte
+local string_lib = string
+
+local READONLY = "Attempt to modify a readonly table"
+
+-- proxy -> the table it protects
+local backing = raw_setmetatable({}, { __mode = "k" })
+-- protected table -> its proxy
+local proxy_of = raw_setmetatable({}, { __mode = "k" })
+
+local function refuse_write()
+    raw_error(READONLY, 2)
+end
+
+local function protect(t, index)
+    local existing = proxy_of[t]
+    if existing then
+        return existing
+    end
+    local p = {}
+    backing[p] = t
+    proxy_of[t] = p
+    raw_setmetatable(p, { __index = index or t, __newindex = refuse_write })
+    return p
+end
+
+local function see_through(t)
+    return backing[t] or t
+end
+
+-- libraries the host provides (cjson, bit, struct, cmsgpack) join the globals here
+for name, lib in raw_next, host.libraries do
+    raw_rawset(G, name, lib)
+end
+
+-- Valkey's math.random/randomseed: the server's own rand48, not the C library's
+local host_random = host.math_random
+math.random = function(...)
+    local ok, value = host_random(...)
+    if not ok then
+        raw_error(value, 2)
+    end
+    return value
+end
+math.randomseed = host.math_randomseed
+
+local server = {}
+for name, value in raw_next, host.api do
+    server[name] = value
+end
+
+local function pack(...)
+    return { n = raw_select("#", ...), ... }
+end
+
+-- The host functions are called as they are (C functions to Lua, so a tail call keeps the
+-- script's frame for the error position); they raise a host exception carrying the error
+-- table, which host.unwrap turns back into the table.
+local unwrap = host.unwrap
+for _, name in raw_next, {
+    "call", "pcall", "sha1hex", "setresp", "set_repl", "log", "acl_check_cmd", "error_reply",
+    "status_reply",
+} do
+    server[name] = host[name]
+end
+local function unwrap_error(e)
+    if raw_type(e) == "userdata" then
+        return unwrap(e)
+    end
+    return e
+end
+server.breakpoint = function()
+    return false
+end
+server.debug = function()
+end
+server.replicate_commands = function()
+    return true
+end
+
+-- the global pcall of Valkey replaces an error table by its 'err' string
+local function valkey_pcall(f, ...)
+    local result = pack(raw_pcall(f, ...))
+    if not result[1] then
+        local e = unwrap_error(result[2])
+        if raw_type(e) == "table" then
+            local msg = e.err
+            local t = raw_type(msg)
+            if t == "string" or t == "number" then
+                e = msg
+            end
+        end
+        return false, e
+    end
+    return raw_unpack(result, 1, result.n)
+end
+
+-- the script environment: reads fall through to G, unknown names are an error
+local env_meta_index = function(_, name)
+    local value = raw_rawget(G, name)
+    if value == nil then
+        raw_error("Script attempted to access nonexistent global variable '" .. raw_tostring(name) .. "'", 2)
+    end
+    return value
+end
+local env = {}
+local env_meta = { __index = env_meta_index, __newindex = refuse_write }
+raw_setmetatable(env, env_meta)
+backing[env] = G
+proxy_of[G] = env
+local env_meta_view = protect({ __index = env_meta_index })
+
+local function wrapped_loadstring(s, chunkname)
+    if raw_type(s) == "string" and string_byte(s, 1) == 27 then
+        return nil
+    end
+    local f, err = raw_loadstring(s, chunkname)
+    if f then
+        raw_setfenv(f, env)
+    end
+    return f, err
+end
+
+local function wrapped_load(fn, chunkname)
+    local f, err = raw_load(fn, chunkname)
+    if f then
+        raw_setfenv(f, env)
+    end
+    return f, err
+end
+
+local function wrapped_next(t, k)
+    return raw_next(see_through(t), k)
+end
+
+local string_meta = raw_getmetatable("")
+
+local overrides = {
+    pcall = valkey_pcall,
+    xpcall = function(f, handler)
+        return raw_xpcall(f, function(e)
+            return handler(unwrap_error(e))
+        end)
+    end,
+    loadstring = wrapped_loadstring,
+    load = wrapped_load,
+    next = wrapped_next,
+    pairs = function(t)
+        return wrapped_next, t, nil
+    end,
+    rawget = function(t, k)
+        return raw_rawget(see_through(t), k)
+    end,
+    rawset = function(t, k, v)
+        if backing[t] or proxy_of[t] then
+            raw_error(READONLY, 0)
+        end
+        return raw_rawset(t, k, v)
+    end,
+    getmetatable = function(obj)
+        if obj == env then
+            return env_meta_view
+        end
+        if backing[obj] then
+            local mt = raw_getmetatable(backing[obj])
+            return mt and protect(mt) or nil
+        end
+        local mt = raw_getmetatable(obj)
+        if mt == string_meta then
+            return protect(mt)
+        end
+        return mt
+    end,
+    setmetatable = function(t, mt)
+        if backing[t] or proxy_of[t] then
+            raw_error(READONLY, 0)
+        end
+        return raw_setmetatable(t, mt)
+    end,
+}
+for name, fn in raw_next, overrides do
+    raw_rawset(G, name, fn)
+end
+
+-- what Valkey 8.1.8 leaves out of the globals
+for _, name in raw_next, {
+    "print", "dofile", "loadfile", "debug", "getfenv", "setfenv", "newproxy", "module",
+    "require", "package", "io", "python", "gcinfo_", "_LOADED",
+} do
+    raw_rawset(G, name, nil)
+end
+local os_clock = os.clock
+raw_rawset(G, "os", { clock = os_clock })
+
+-- the error handler of every script run (Valkey's __server__err__handler), hiding our frames
+local function error_handler(err)
+    local level, first, second = 2, nil, nil
+    while true do
+        local info = dbg.getinfo(level, "nSl")
+        if not info then
+            break
+        end
+        if info.source ~= "=valsync" then
+            if first == nil then
+                first = info
+            else
+                second = info
+                break
+            end
+        end
+        level = level + 1
+    end
+    local i = first
+    if i and i.what == "C" then
+        i = second
+    end
+    err = unwrap_error(err)
+    if raw_type(err) ~= "table" then
+        err = { err = "ERR " .. raw_tostring(err) }
+    end
+    if i then
+        err.source = i.source
+        err.line = i.currentline
+    end
+    return err
+end
+G.__server__err__handler = error_handler
+G.__redis__err__handler = error_handler
+
+-- protect every table reachable from the globals
+G.server = server
+G.redis = server
+for name, value in raw_next, G do
+    if raw_type(value) == "table" and value ~= G then
+        raw_rawset(G, name, protect(value))
+    end
+end
+raw_rawset(G, "_G", env)
+string_meta.__index = proxy_of[string_lib]
+
+local engine = {}
+
+-- compile a script body; its globals are the protected environment
+function engine.compile(body, chunkname)
+    local f, err = raw_loadstring(body, chunkname)
+    if not f then
+        return nil, err
+    end
+    raw_setfenv(f, env)
+    return f
+end
+
+-- the count hook (Valkey's luaMaskCountHook): the host says when the run was killed; from
+-- then on every line raises the kill error again, so a pcall cannot swallow it
+local host_hook, killed_error = host.hook, host.killed_error
+local function count_hook()
+    local message = host_hook()
+    if message then
+        dbg.sethook(count_hook, "l")
+        raw_error(killed_error(message))
+    end
+end
+
+local function start(hook_every)
+    if hook_every > 0 then
+        dbg.sethook(count_hook, "", hook_every)
+    end
+end
+
+-- run an EVAL script: KEYS/ARGV are globals, the error handler shapes failures
+function engine.run_eval(f, keys, argv, hook_every)
+    raw_rawset(G, "KEYS", keys)
+    raw_rawset(G, "ARGV", argv)
+    start(hook_every)
+    local result = pack(raw_xpcall(f, error_handler))
+    dbg.sethook()
+    return result[1], result[2]
+end
+
+-- run a function of a library: called with its keys and args
+function engine.run_function(f, keys, argv, hook_every)
+    start(hook_every)
+    local result = pack(raw_xpcall(function()
+        return f(keys, argv)
+    end, error_handler))
+    dbg.sethook()
+    return result[1], result[2]
+end
+
+engine.rawget = raw_rawget
+engine.next = raw_next
+engine.env = env
+engine.protect = protect
+engine.setfenv = raw_setfenv
+engine.error = raw_error
+engine.pack = pack
+return engine
