@@ -247,7 +247,9 @@ class Server:
         if not client.authenticated and "no_auth" not in spec.flags:
             return self._reject(client, NOAUTH, spec.name)
         name = spec.name
-        client.last_command = command_fullname(name, argv)
+        client.last_command = (
+            name if name not in CONTAINER_COMMANDS else command_fullname(name, argv)
+        )
         if client.pubsub and client.resp == 2 and name not in SUBSCRIBED_CONTEXT_COMMANDS:
             return self._reject(client, self._subscribed_refusal(client, spec, argv), name)
         if client.in_multi:
@@ -295,9 +297,10 @@ class Server:
                 client.last_command,
             )
             return self._flush_deferred_pushes(client, error) if self._deferred_pushes else error
-        if ctx.dirty:
-            # the request's own bytes go down the stream when it is unchanged (no re-encoding)
-            ctx.finish(argv, spec.is_write, 0, client.current_request if streaming else None)
+        if ctx.dirty and streaming:
+            # the request's own bytes go down the stream when it is unchanged (no re-encoding);
+            # with no backlog and no replica (or as a replica) there is no stream to feed
+            ctx.finish(argv, spec.is_write, 0, client.current_request)
         self.after_call(ctx, name)
         if type(reply) is ErrorReply and (client.is_primary_link or client.is_replica):
             self.stats.total_error_replies += 1
@@ -380,6 +383,8 @@ class Server:
             replica_read_only=cfg.get_bool("replica-read-only"),
         )
         self.log.warning(verdict.warning)
+        if self.repl is not None:
+            self.repl.primary.flush_applied()
         backlog = self.repl.backlog if self.repl is not None else None
         if verdict.show_backlog and backlog is not None and backlog.histlen > 0:
             tail = backlog.read_from(max(backlog.first_byte_offset, backlog.end_offset - 255))

@@ -3,7 +3,7 @@
 Rates depend on timing, so the test compares shapes, not numbers: both servers report the
 same fields in the same order, a write load makes the same ones non-zero on each (commands,
 client input/output, replication output on the primary, replication input on the replica),
-and the command rate falls back to zero once the load stops, as Valkey's 1.6 s window does.
+and the command rate falls back to (almost) zero once the load stops, as Valkey's 1.6 s window does.
 """
 
 from __future__ import annotations
@@ -85,10 +85,12 @@ def test_instantaneous_rates_like_valkey(servers: list[ServerProcess]) -> None:
         seen_p, seen_r = load_and_watch(p, r)
         # the window is 16 samples of 100 ms: after 2 s without commands the rate is 0 again
         time.sleep(2.0)
-        results[kind] = (rates, seen_p, seen_r, info(p, "stats")["instantaneous_ops_per_sec"])
+        # (the replica's REPLCONF ACK, once a second, is the only command left)
+        idle = info(p, "stats")["instantaneous_ops_per_sec"] <= 1
+        results[kind] = (rates, seen_p, seen_r, idle)
     assert results["valsync"] == results["valkey"]
-    rates, primary_seen, replica_seen, idle_ops = results["valsync"]
-    assert idle_ops == 0
+    rates, primary_seen, replica_seen, idle = results["valsync"]
+    assert idle
     assert rates == list(RATES)
     assert {"instantaneous_output_repl_kbps", "instantaneous_ops_per_sec"} <= primary_seen
     assert "instantaneous_input_repl_kbps" in replica_seen

@@ -14,6 +14,7 @@ Usage: ``replication.py [BURST] [SECONDS]`` (defaults 300000 and 10).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -129,6 +130,7 @@ def ops_with_replica(primary_kind: str, attach: bool) -> float:
 
 
 def main() -> None:
+    print(f"load average {os.getloadavg()[0]:.1f}")
     print(f"catch-up of a burst of {BURST:,} pipelined SETs sent to a valkey 8.1.8 primary")
     base = with_pair("valkey", catch_up)
     mine = with_pair("valsync", catch_up)

@@ -211,12 +211,16 @@ class ReplicaLink:
                 if not data:
                     scope.cancel()
                     return
+                if self.stats is not None:
+                    self.stats.total_net_input_bytes += len(data)
                 parser.feed(data)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             scope.cancel()
 
     def _replica_command(self, argv: list[bytes]) -> None:
         """A replica's commands get no reply; only ACKs matter (Valkey ignores the rest here)."""
+        if self.stats is not None:
+            self.stats.total_commands_processed += 1
         if not argv or argv[0].lower() != b"replconf":
             return
         outcome = apply_replconf(self.info, argv[1:], now=int(time.time()))

@@ -92,6 +92,8 @@ class PrimaryLinkDriver:
         self.nursery: trio.Nursery | None = None
         self.repl_buffer_size = 0
         self.repl_buffer_peak = 0
+        self._unproxied = bytearray()
+        self._applied_unproxied = 0
 
     # --- configuration ---------------------------------------------------------------------
 
@@ -505,7 +507,8 @@ class PrimaryLinkDriver:
             max(start, 0) if start >= 0 else self.service.ids.master_repl_offset
         )
         self.log.notice(f"PRIMARY <-> REPLICA sync: streaming from offset {start}")
-        raw = bytearray()
+        raw = self._unproxied = bytearray()
+        self._applied_unproxied = 0
         if not self._pre_psync:
             await self._send(encode_ack(start))
         async with trio.open_nursery() as nursery:
@@ -527,10 +530,11 @@ class PrimaryLinkDriver:
 
         ``raw`` holds the stream bytes not yet proxied, in order; the applied ones go to our
         backlog and sub-replicas in one piece, keepalive newlines dropped (never counted).
+        Whoever needs the backlog exact in the middle of a batch (the error log, a GETACK)
+        calls :meth:`flush_applied` first.
         """
         server = self.server
         process = server.process
-        applied = 0
         keepalives = reader.keepalives
         while True:
             before = reader.applied_offset
@@ -539,12 +543,12 @@ class PrimaryLinkDriver:
                 break
             if reader.keepalives != keepalives:
                 keepalives = reader.keepalives
-                self._proxy(raw, applied)
-                applied = 0
+                self.flush_applied()
                 while raw and raw[0] == 0x0A:
                     del raw[0]
             if is_getack(argv):
                 if not self._pre_psync:
+                    self.flush_applied()
                     await self._send(encode_ack(reader.applied_offset))
             else:
                 server.applying_primary_stream = True
@@ -553,17 +557,21 @@ class PrimaryLinkDriver:
                 finally:
                     server.applying_primary_stream = False
             reader.argv_done(argv)
-            applied += reader.applied_offset - before
-        self._proxy(raw, applied)
+            self._applied_unproxied += reader.applied_offset - before
+        self.flush_applied()
         self.read_offset = reader.read_offset
         self.applied_offset = reader.applied_offset
         self.stream_db = client.db
 
-    def _proxy(self, raw: bytearray, applied: int) -> None:
-        """Send the first ``applied`` bytes of ``raw`` down our own stream."""
+    def flush_applied(self) -> None:
+        """Send the stream bytes applied so far down our own stream (backlog, sub-replicas),
+        as Valkey does after each command it applied."""
+        applied = self._applied_unproxied
         if applied > 0:
+            raw = self._unproxied
             chunk = bytes(raw[:applied])
             del raw[:applied]
+            self._applied_unproxied = 0
             self.service.feed_raw(chunk)
 
     async def _ack_every_second(self, reader: ReplicationStreamReader) -> None:
