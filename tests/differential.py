@@ -14,11 +14,15 @@ Typical use (one real server per module, a fresh :class:`Differ` per example)::
 
 from __future__ import annotations
 
+import itertools
+import os
 import socket
 import time
 from collections.abc import Callable, Sequence
 
 import hiredis
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 
 from tests.realvalkey import ServerProcess
 from tests.unit.cmdutil import Harness
@@ -267,3 +271,60 @@ def _elements(raw: bytes) -> object:
     if isinstance(value, list):
         return sorted(repr(v) for v in value)
     return raw
+
+
+_MARKS = itertools.count()
+
+
+def run_and_compare(
+    server: ServerProcess,
+    stream: ReplicaStream,
+    resp: int,
+    commands: Sequence[Sequence[Arg]],
+    state: Sequence[Sequence[Arg]] = (),
+) -> None:
+    """Run ``commands`` then the ``state`` reads on a fresh :class:`Differ` and on ``server``:
+    every reply, then DEBUG DIGEST, then the commands each side propagated (read from
+    ``stream``, a SYNC replica of ``server``) must match. PEXPIREAT is left out of the last
+    comparison: its absolute time comes from each side's clock."""
+    differ = Differ(server, resp=resp)
+    try:
+        mark = str(next(_MARKS)).encode()
+        differ.check("SET", "begin", mark)
+        stream.read_commands(lambda argv: argv == [b"SET", b"begin", mark])
+        differ.harness.propagated.clear()
+        for argv in [*commands, *state]:
+            differ.check(*argv)
+        differ.check_digest()
+        differ.real.call("SET", "end", mark)
+        got = stream.read_commands(lambda argv: argv == [b"SET", b"end", mark])[:-1]
+        skip = (b"SELECT", b"PEXPIREAT")
+        real = [a for a in got if a[0].upper() not in skip]
+        ours = [argv for _, argv in differ.harness.propagated if argv[0].upper() not in skip]
+        assert ours == real, f"{commands}: propagated {ours} != {real}"
+    finally:
+        differ.close()
+
+
+def argv_strategy(*parts: st.SearchStrategy[object] | Arg) -> st.SearchStrategy[list[Arg]]:
+    """A command as a strategy: plain parts are literal, a strategy drawing a list splices it."""
+
+    def flatten(drawn: tuple[object, ...]) -> list[Arg]:
+        out: list[Arg] = []
+        for part in drawn:
+            out.extend(part) if isinstance(part, list) else out.append(part)  # type: ignore[arg-type]
+        return out
+
+    strategies = [p if isinstance(p, st.SearchStrategy) else st.just(p) for p in parts]
+    return st.tuples(*strategies).map(flatten)
+
+
+def example_settings(env: str, default: int) -> settings:
+    """Hypothesis settings for a differential test: ``default`` examples, derandomized, unless
+    the ``env`` variable asks for another number (then drawn at random, for longer hunts)."""
+    return settings(
+        max_examples=int(os.environ.get(env, str(default))),
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        derandomize=env not in os.environ,
+    )

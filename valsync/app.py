@@ -33,6 +33,9 @@ def build_server(config: Config, log: ServerLog) -> Server:
     from valsync.net.replication import ReplicationService
 
     server.repl = ReplicationService(server)
+    from valsync.net.exchange import run_exchange_blocking
+
+    server.blocking_exchange = run_exchange_blocking
     return server
 
 

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from valsync import VALKEY_COMPAT_VERSION
+from valsync.config_rewrite import RewriteLine, format_memory, rewrite_config_text
 
 __all__ = ["Config", "ConfigError", "split_args", "stringmatch"]
 
@@ -261,6 +262,10 @@ class _Spec:
     def fmt(self, value: Value) -> str:
         raise NotImplementedError
 
+    def rewrite(self, name: str, value: Value) -> list[RewriteLine]:
+        """CONFIG REWRITE's lines for this directive (Valkey's per-type rewrite functions)."""
+        return [RewriteLine(name, f"{name} {self.fmt(value)}", value != self.default())]
+
 
 @dataclass
 class _LoadState:
@@ -317,6 +322,11 @@ class _Int(_Spec):
 
     def fmt(self, value: Value) -> str:
         return str(value)
+
+    def rewrite(self, name: str, value: Value) -> list[RewriteLine]:
+        assert isinstance(value, int)
+        text = format_memory(value) if self.memory and value >= 0 else str(value)
+        return [RewriteLine(name, f"{name} {text}", value != self._default)]
 
 
 class _Enum(_Spec):
@@ -378,6 +388,9 @@ class _Str(_Spec):
             self._check(args[0])
         return args[0]
 
+    def rewrite(self, name: str, value: Value) -> list[RewriteLine]:
+        return [RewriteLine(name, f"{name} {_repr(str(value))}", value != self._default)]
+
     def fmt(self, value: Value) -> str:
         return str(value)
 
@@ -411,6 +424,46 @@ class _KeyspaceEvents(_Spec):
     def fmt(self, value: Value) -> str:
         return str(value)
 
+    def rewrite(self, name: str, value: Value) -> list[RewriteLine]:
+        return [RewriteLine(name, f"{name} {_repr(str(value))}", value != "")]
+
+
+class _Percentiles(_Spec):
+    """``latency-tracking-info-percentiles``: numbers in [0, 100], printed as ``%f`` trimmed."""
+
+    multi_arg = True
+
+    def default(self) -> Value:
+        return (50.0, 99.0, 99.9)
+
+    def parse(self, args: list[str], current: Value, loading: _LoadState | None) -> Value:
+        values = []
+        for word in args:
+            try:
+                if "_" in word:
+                    raise ValueError(word)
+                value = float(word)
+            except ValueError:
+                raise _Invalid("Invalid latency-tracking-info-percentiles parameters") from None
+            if not 0.0 <= value <= 100.0:
+                raise _Invalid(
+                    "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+                )
+            values.append(value)
+        return tuple(values)
+
+    def fmt(self, value: Value) -> str:
+        assert isinstance(value, tuple)
+        return " ".join(format_percentile(v) for v in value)
+
+
+def format_percentile(p: float) -> str:
+    """``%f`` with trailing zeros (and a trailing dot) trimmed, as Valkey prints percentiles."""
+    text = f"{p:f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
 
 def _check_dbfilename(name: str) -> None:
     if name == "":
@@ -443,6 +496,9 @@ class _Dir(_Spec):
     def fmt(self, value: Value) -> str:
         return str(value)
 
+    def rewrite(self, name: str, value: Value) -> list[RewriteLine]:
+        return [RewriteLine(name, f"{name} {_repr(str(value))}", True)]
+
 
 class _Save(_Spec):
     multi_arg = True
@@ -474,6 +530,11 @@ class _Save(_Spec):
     def fmt(self, value: Value) -> str:
         assert isinstance(value, list)
         return " ".join(f"{s} {c}" for s, c in value)
+
+    def rewrite(self, name: str, value: Value) -> list[RewriteLine]:
+        assert isinstance(value, list)
+        line = f"{name} {self.fmt(value)}" if value else f'{name} ""'
+        return [RewriteLine(name, line, True)]
 
 
 _OBUF_CLASSES = ("normal", "replica", "pubsub")
@@ -515,6 +576,20 @@ class _OutputBufferLimit(_Spec):
             for c, (h, s, t) in ((c, value[c]) for c in _OBUF_CLASSES)
         )
 
+    def rewrite(self, name: str, value: Value) -> list[RewriteLine]:
+        assert isinstance(value, dict)
+        default = self.default()
+        assert isinstance(default, dict)
+        return [
+            RewriteLine(
+                name,
+                f"{name} {'slave' if c == 'replica' else c} {format_memory(value[c][0])} "
+                f"{format_memory(value[c][1])} {value[c][2]}",
+                value[c] != default[c],
+            )
+            for c in _OBUF_CLASSES
+        ]
+
 
 class _Bind(_Spec):
     multi_arg = True
@@ -532,6 +607,10 @@ class _Bind(_Spec):
     def fmt(self, value: Value) -> str:
         assert isinstance(value, list)
         return " ".join(value)
+
+    def rewrite(self, name: str, value: Value) -> list[RewriteLine]:
+        assert isinstance(value, list)
+        return [RewriteLine(name, f"{name} {self.fmt(value)}", value != self.default())]
 
 
 class _ReplicaOf(_Spec):
@@ -555,6 +634,12 @@ class _ReplicaOf(_Spec):
             return ""
         assert isinstance(value, tuple)
         return f"{value[0]} {value[1]}"
+
+    def rewrite(self, name: str, value: Value) -> list[RewriteLine]:
+        """Written from the live replication state (see :meth:`Config.rewrite_text`)."""
+        if value is None:
+            return [RewriteLine(name, None, False)]
+        return [RewriteLine(name, f"{name} {self.fmt(value)}", True)]
 
 
 @dataclass(frozen=True)
@@ -684,6 +769,13 @@ _SPECS: tuple[_Directive, ...] = (
     _d("enable-debug-assert", _Bool(False), immutable=True, hidden=True),
     _d("latency-monitor-threshold", _Int(0, 0, _LLONG_MAX)),
     _d("latency-tracking", _Bool(True)),
+    _d("latency-tracking-info-percentiles", _Percentiles()),
+    _d("commandlog-execution-slower-than", _Int(10000, -1, _LLONG_MAX), "slowlog-log-slower-than"),
+    _d("commandlog-slow-execution-max-len", _Int(128, 0, _LLONG_MAX), "slowlog-max-len"),
+    _d("commandlog-request-larger-than", _Int(1024 * 1024, -1, _LLONG_MAX)),
+    _d("commandlog-large-request-max-len", _Int(128, 0, _LLONG_MAX)),
+    _d("commandlog-reply-larger-than", _Int(1024 * 1024, -1, _LLONG_MAX)),
+    _d("commandlog-large-reply-max-len", _Int(128, 0, _LLONG_MAX)),
     _d("busy-reply-threshold", _Int(5000, 0, _LONG_MAX), "lua-time-limit"),
     _d("shutdown-timeout", _Int(10, 0, _INT_MAX)),
     _d("shutdown-on-sigint", _ShutdownFlags()),
@@ -696,6 +788,7 @@ _SPECS: tuple[_Directive, ...] = (
     _d("set-max-listpack-value", _Int(64, 0, _LONG_MAX)),
     _d("zset-max-listpack-entries", _Int(128, 0, _LONG_MAX), "zset-max-ziplist-entries"),
     _d("zset-max-listpack-value", _Int(64, 0, _LONG_MAX, memory=True), "zset-max-ziplist-value"),
+    _d("hll-sparse-max-bytes", _Int(3000, 0, _LONG_MAX, memory=True)),
     # Accepted with Valkey 8.1.8's names, defaults and ranges so that configs written for
     # Valkey load; valsync has no cluster, AOF, TLS, RDMA, defrag, io-threads or syslog, and
     # these settings change nothing there.
@@ -969,6 +1062,47 @@ class Config:
         assert isinstance(hz, int)
         self._values["hz"] = max(_MIN_HZ, min(_MAX_HZ, hz))
 
+    # --- CONFIG REWRITE -------------------------------------------------------------------
+
+    def rewrite_text(self, old_text: str, replicaof: tuple[str, int] | None) -> str:
+        """The config file as CONFIG REWRITE leaves it; ``replicaof`` is the live primary."""
+        options: list[RewriteLine] = []
+        for d in _SPECS:
+            value = replicaof if d.name == "replicaof" else self._values[d.name]
+            options += d.spec.rewrite(d.name, value)
+        return rewrite_config_text(
+            old_text, options, lambda word: d.name if (d := _BY_NAME.get(word)) else None
+        )
+
+    def rewrite(self, replicaof: tuple[str, int] | None) -> None:
+        """CONFIG REWRITE: merge into the startup file, replaced atomically (temp + rename).
+
+        Raises:
+            ConfigError: ``ERR ...`` as Valkey words it (no config file, or an I/O error).
+        """
+        path = self.config_file
+        if path is None:
+            raise ConfigError("ERR The server is running without a config file")
+        try:
+            try:
+                with open(path, encoding="utf-8", errors="surrogateescape", newline="") as f:
+                    old = f.read()
+            except FileNotFoundError:
+                old = ""
+            new = self.rewrite_text(old, replicaof)
+            tmp = f"{path}.tmp-{os.getpid()}"
+            try:
+                with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as f:
+                    f.write(new)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, path)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+        except OSError as err:
+            raise ConfigError(f"ERR Rewriting config file: {os.strerror(err.errno or 0)}") from None
+
     # --- reading --------------------------------------------------------------------------
 
     @staticmethod
@@ -1151,35 +1285,6 @@ class Config:
         """The log file resolved against ``dir`` as Valkey's chdir would; empty means stdout."""
         logfile = self.get("logfile")
         return os.path.join(self.get("dir"), logfile) if logfile else ""
-
-    def rewrite_text(self) -> str:
-        """Config-file lines for every visible directive that differs from its default."""
-        lines = []
-        for d in _SPECS:
-            if d.name in ("dir",) or d.spec.fmt(self._values[d.name]) == d.spec.fmt(
-                d.spec.default()
-            ):
-                continue
-            if isinstance(d.spec, _OutputBufferLimit):
-                value = self._values[d.name]
-                assert isinstance(value, dict)
-                for c in _OBUF_CLASSES:
-                    h, s, t = value[c]
-                    lines.append(f"{d.name} {'slave' if c == 'replica' else c} {h} {s} {t}")
-                continue
-            if isinstance(d.spec, _Save):
-                points = self.save_points
-                lines.extend(f"save {s} {c}" for s, c in points)
-                if not points:
-                    lines.append('save ""')
-                continue
-            text = d.spec.fmt(self._values[d.name])
-            if d.spec.multi_arg:
-                lines.append(f"{d.name} {text}" if text else f'{d.name} ""')
-            else:
-                lines.append(f"{d.name} {_repr(text)}")
-        lines.append(f"dir {_repr(self.get('dir'))}")
-        return "\n".join(lines) + "\n"
 
 
 def _set_error(name: str, reason: str) -> ConfigError:

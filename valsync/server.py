@@ -10,31 +10,42 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 import time
 import traceback
 from collections.abc import Callable
+from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from valsync import VALKEY_COMPAT_VERSION
+from valsync.cmdstats import CommandStats
+from valsync.commandlog import LOG_TYPES, MAX_LEN_DIRECTIVE, THRESHOLD_DIRECTIVE, CommandLogs
 from valsync.commands import (
     COMMANDS,
     BlockRequest,
     ClientState,
     CommandContext,
     CommandSpec,
+    ExchangeRequest,
+    ExchangeResult,
     ExpireMode,
     Propagated,
     call,
     lookup_command,
 )
-from valsync.commands.errors import EXECABORT, READONLY, CommandError
+from valsync.commands.errors import EXECABORT, READONLY, CommandError, CommandRejected
+from valsync.commands.registry import CONTAINER_COMMANDS, command_fullname
 from valsync.commands.server_cmds import SUBCOMMAND_ARITY, check_subcommand
 from valsync.config import Config
 from valsync.keyspace import Keyspace
+from valsync.latency import LatencyMonitor
 from valsync.log import ServerLog
+from valsync.monitor import ADMIN_SUBCOMMANDS, REDACTED_COMMANDS, monitor_line, redact
+from valsync.pause import PauseAction, PausePurpose, PauseState
 from valsync.pubsub import PubSub
 from valsync.replication.unexpected_errors import backlog_log_line, unexpected_error
-from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Reply, ReplySeries
+from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Raw, Reply, ReplySeries
+from valsync.scripting.functions import FunctionError
 from valsync.scripting.state import ScriptingState
 from valsync.stats import Stats
 
@@ -47,8 +58,8 @@ NOREPLICAS = "NOREPLICAS Not enough good replicas to write."
 
 # Commands that run even inside MULTI rather than being queued (Valkey's execCommand list).
 MULTI_CONTROL = frozenset({"exec", "discard", "watch", "quit", "reset"})
-# Commands with subcommands: CLIENT LIST shows them as ``client|list``, as Valkey does.
-CONTAINER_COMMANDS = frozenset({"client", "config", "command", "object", "pubsub"})
+# A threshold no duration reaches: the feature is off.
+NEVER = sys.maxsize
 # Commands allowed before AUTH, as Valkey's no_auth flag.
 NO_AUTH_COMMANDS = frozenset({"auth", "hello", "quit", "reset"})
 # What a RESP2 client with subscriptions may still run (Valkey's pub/sub context).
@@ -59,11 +70,13 @@ SUBSCRIBED_CONTEXT_COMMANDS = frozenset(
 NOTIFY_ALL_CLASSES = "g$lshzxetd"
 
 
-def command_fullname(name: str, argv: list[bytes]) -> str:
-    """``client|list`` for a subcommand, as CLIENT LIST and Valkey's logs show it."""
-    if name in CONTAINER_COMMANDS and len(argv) > 1:
-        return f"{name}|{argv[1].lower().decode('latin-1')}"
-    return name
+def error_text(reply: object) -> str:
+    """The text of an error reply, whether an :class:`ErrorReply` or encoded bytes (a
+    script's error comes back as ``Raw(b"-CODE message\r\n")``)."""
+    if isinstance(reply, ErrorReply):
+        return reply.text
+    assert isinstance(reply, Raw)
+    return reply.data[1:].split(b"\r\n", 1)[0].decode("utf-8", "replace")
 
 
 def now_ms() -> int:
@@ -92,13 +105,22 @@ class Server:
         self.loading = False
         self.shutdown_requested: str | None = None
         self.repl: ReplicationService | None = None
-        self.command_calls: dict[str, list[int]] = {}
+        self.cmdstats = CommandStats()
+        self.commandlogs = CommandLogs()
+        self.latency = LatencyMonitor()
+        self.monitors: list[ClientState] = []
         self.persistence: Any = None
         self.nursery: Any = None
         self.applying_primary_stream = False
-        self.functions: list[bytes] = []
+        self.blocking_exchange: Callable[[ExchangeRequest], ExchangeResult] | None = None
+        """Runs an :class:`ExchangeRequest` synchronously (MIGRATE inside MULTI/EXEC); set by
+        the assembler to the net layer's blocking version."""
         self.scripting = ScriptingState(self._script_log)
         self.cron_paused = False
+        self.pause = PauseState()
+        self.paused = PauseAction(0)
+        """What is paused now (cached from :attr:`pause`; 0 on the fast path)."""
+        self.pause_listeners: set[Callable[[], None]] = set()
         self.skip_checksum_validation = False
         """DEBUG SET-SKIP-CHECKSUM-VALIDATION: load dumps and RESTORE payloads unchecked."""
         self.notify_classes = ""
@@ -110,6 +132,14 @@ class Server:
         self.min_replicas_to_write = config.get_int("min-replicas-to-write")
         config.on_change("lazyfree-lazy-expire", self._reload_hot_config)
         config.on_change("min-replicas-to-write", self._reload_hot_config)
+        self._reload_introspection_config("")
+        for name in (
+            "latency-tracking",
+            "latency-monitor-threshold",
+            *THRESHOLD_DIRECTIVE.values(),
+            *MAX_LEN_DIRECTIVE.values(),
+        ):
+            config.on_change(name, self._reload_introspection_config)
         config.on_change("notify-keyspace-events", self._reload_notify_classes)
         self._reload_notify_classes("")
         config.on_change("loglevel", self.log.set_level)
@@ -120,8 +150,34 @@ class Server:
         self.lazy_expire_unlink = self.config.get_bool("lazyfree-lazy-expire")
         self.min_replicas_to_write = self.config.get_int("min-replicas-to-write")
 
+    def _reload_introspection_config(self, _value: str) -> None:
+        """Thresholds read after every command, kept as plain ints (NEVER = off)."""
+        cfg = self.config
+        self.latency_tracking = cfg.get_bool("latency-tracking")
+        threshold_ms = cfg.get_int("latency-monitor-threshold")
+        self.latency_threshold_usec = threshold_ms * 1000 if threshold_ms > 0 else NEVER
+        for kind in LOG_TYPES:
+            threshold = cfg.get_int(THRESHOLD_DIRECTIVE[kind])
+            max_len = cfg.get_int(MAX_LEN_DIRECTIVE[kind])
+            self.commandlogs.configure(kind, threshold if max_len > 0 else -1, max_len)
+        slow = self.commandlogs.slow_threshold
+        self.slow_threshold_usec = slow if slow >= 0 else NEVER
+        self.spike_threshold_usec = min(self.slow_threshold_usec, self.latency_threshold_usec)
+
     def _script_log(self, level: str, message: str) -> None:
         self.log.log(level, message)
+
+    @property
+    def functions(self) -> list[bytes]:
+        """The sources of the loaded function libraries (what the RDB keeps)."""
+        return self.scripting.functions.sources()
+
+    @functions.setter
+    def functions(self, sources: list[bytes]) -> None:
+        try:
+            self.scripting.functions.replace_all(sources)
+        except FunctionError as err:
+            self.log.warning(f"Failed loading a function library: {err}")
 
     def _reload_notify_classes(self, _value: str) -> None:
         """Expand ``A`` and keep nothing unless K or E asks for a channel, so that the commands'
@@ -151,6 +207,8 @@ class Server:
         self.unwatch_all(client)
         self.pubsub.forget(client)
         self.clients.pop(client.id, None)
+        if client.monitor:
+            self.monitors.remove(client)
 
     # --- key change notifications ------------------------------------------------------
 
@@ -222,7 +280,7 @@ class Server:
 
     def expire_mode_for(self, client: ClientState) -> ExpireMode:
         if not self.is_replica:
-            return ExpireMode.DELETE
+            return ExpireMode.HIDE if self.paused & PauseAction.EXPIRE else ExpireMode.DELETE
         return ExpireMode.KEEP if client.is_primary_link else ExpireMode.HIDE
 
     # --- the command pipeline ----------------------------------------------------------
@@ -247,15 +305,19 @@ class Server:
         if not client.authenticated and "no_auth" not in spec.flags:
             return self._reject(client, NOAUTH, spec.name)
         name = spec.name
-        client.last_command = (
-            name if name not in CONTAINER_COMMANDS else command_fullname(name, argv)
-        )
-        if client.pubsub and client.resp == 2 and name not in SUBSCRIBED_CONTEXT_COMMANDS:
+        if name in CONTAINER_COMMANDS:
+            name = command_fullname(name, argv)
+        client.last_command = name
+        if client.pubsub and client.resp == 2 and spec.name not in SUBSCRIBED_CONTEXT_COMMANDS:
             return self._reject(client, self._subscribed_refusal(client, spec, argv), name)
+        if self.paused and not (client.is_replica or client.is_primary_link):
+            held = self._held_by_pause(client, spec)
+            if held is not None:
+                return held
         if client.in_multi:
             if "no_multi" in spec.flags:
-                return self._reject(client, "ERR Command not allowed inside a transaction")
-            if name not in MULTI_CONTROL:
+                return self._reject(client, "ERR Command not allowed inside a transaction", name)
+            if spec.name not in MULTI_CONTROL:
                 client.multi_queue.append(argv)
                 return QUEUED
         repl = self.repl
@@ -266,9 +328,9 @@ class Server:
             # READONLY, MASTERDOWN, NOREPLICAS never apply to the primary's own stream
             guarded = (replica or self.min_replicas_to_write > 0) and not client.is_primary_link
         if self.loading or guarded:
-            refusal = self.refusal(client, name, spec.effective_flags(self, argv))
+            refusal = self.refusal(client, spec.name, spec.effective_flags(self, argv))
             if refusal is not None:
-                return self._reject(client, refusal, spec.name)
+                return self._reject(client, refusal, name)
         ctx: CommandContext | None = client.context
         if ctx is None:
             ctx = client.context = CommandContext(
@@ -277,37 +339,86 @@ class Server:
         now = int(time.time() * 1000)
         if replica:
             mode = ExpireMode.KEEP if client.is_primary_link else ExpireMode.HIDE
+        elif self.paused & PauseAction.EXPIRE:
+            mode = ExpireMode.HIDE  # expired keys read as missing; deleting them waits
         else:
             mode = ExpireMode.DELETE
         ctx.reset(now, mode, self.lazy_expire_unlink)
         client.last_interaction_ms = now
+        start = perf_counter_ns()
         try:
             reply = spec.handler(ctx, argv)
+        except CommandRejected as err:
+            ctx.take_propagated()
+            return self._reject(client, err.text, name if err.counted else None)
         except CommandError as err:
             reply = ErrorReply(err.text)
         except Exception as exc:  # noqa: BLE001 - a handler bug answers an error, the server lives
             self.log.warning(
-                f"Internal error running '{name}': "
+                f"Internal error running '{spec.name}': "
                 + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).strip()
             )
             ctx.take_propagated()
             error = self._reject(
                 client,
-                f"ERR internal error in '{name}': {type(exc).__name__}",
+                f"ERR internal error in '{spec.name}': {type(exc).__name__}",
                 client.last_command,
             )
             return self._flush_deferred_pushes(client, error) if self._deferred_pushes else error
+        usec = (perf_counter_ns() - start) // 1000
         if ctx.dirty and streaming:
             # the request's own bytes go down the stream when it is unchanged (no re-encoding);
             # with no backlog and no replica (or as a replica) there is no stream to feed
             ctx.finish(argv, spec.is_write, 0, client.current_request)
-        self.after_call(ctx, name)
+        self.after_call(ctx, spec, name, argv, reply, usec)
         if type(reply) is ErrorReply and (client.is_primary_link or client.is_replica):
-            self.stats.total_error_replies += 1
-            self.unexpected_error_reply(client, reply.text, client.last_command)
+            self.unexpected_error_reply(client, reply.text, name)
         if self._deferred_pushes:
             return self._flush_deferred_pushes(client, reply)
         return reply
+
+    # --- pauses (CLIENT PAUSE, FAILOVER) ---------------------------------------------------
+
+    def pause_actions(self, purpose: PausePurpose, end_ms: int, actions: PauseAction) -> None:
+        self.pause.pause(purpose, end_ms, actions)
+        self._update_pause(now_ms())
+
+    def unpause_actions(self, purpose: PausePurpose) -> None:
+        self.pause.unpause(purpose)
+        self._update_pause(now_ms())
+
+    def _update_pause(self, now: int) -> PauseAction:
+        """Refresh :attr:`paused`; when the pause got lighter, re-run the held commands."""
+        before = self.paused
+        self.paused = self.pause.actions(now)
+        client_bits = PauseAction.CLIENT_WRITE | PauseAction.CLIENT_ALL
+        if (self.paused & client_bits) < (before & client_bits):
+            for wake in list(self.pause_listeners):
+                wake()
+        return self.paused
+
+    def _held_by_pause(self, client: ClientState, spec: CommandSpec) -> BlockRequest | None:
+        """Valkey's blockPostponeClient: a normal client's command waits out the pause."""
+        now = now_ms()
+        paused = self._update_pause(now)
+        if paused & PauseAction.CLIENT_ALL:
+            held = True
+        elif paused & PauseAction.CLIENT_WRITE:
+            flags = spec.flags
+            held = "write" in flags or "may_replicate" in flags
+            if spec.name == "exec" and not held:
+                held = any(
+                    "write" in queued.flags or "may_replicate" in queued.flags
+                    for queued in (
+                        COMMANDS.get(a[0].lower().decode("latin-1")) for a in client.multi_queue
+                    )
+                    if queued is not None
+                )
+        else:
+            held = False
+        if not held:
+            return None
+        return BlockRequest((), self.pause.end_ms(now), NULL_ARRAY, postponed=True)
 
     def _flush_deferred_pushes(
         self, client: ClientState, reply: Reply | BlockRequest
@@ -338,6 +449,35 @@ class Server:
             "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
         )
 
+    def finish_exchange(
+        self, client: ClientState, request: ExchangeRequest, result: ExchangeResult
+    ) -> Reply:
+        """End a command that waited on another server (MIGRATE): its second half runs in a
+        fresh context, and what it changed is propagated like any write."""
+        assert request.finish is not None
+        ctx = CommandContext(
+            self.keyspace,
+            client,
+            now_ms(),
+            expire_mode=self.expire_mode_for(client),
+            lazy_expire_unlink=self.lazy_expire_unlink,
+            rng=self.rng,
+            server=self,
+        )
+        try:
+            reply = request.finish(ctx, result)
+        except CommandError as err:
+            reply = ErrorReply(err.text)
+        self.dirty += ctx.dirty
+        units = ctx.take_propagated()
+        if units:
+            self.propagate(units)
+            client.last_write_offset = self.repl.master_repl_offset if self.repl else 0
+        if type(reply) is ErrorReply:
+            self.stats.total_error_replies += 1
+            self.cmdstats.count_error(reply.text)
+        return reply
+
     def refusal(self, client: ClientState, name: str, flags: frozenset[str]) -> str | None:
         """The error Valkey gives before running a command here, if any."""
         if self.loading and "loading" not in flags:
@@ -358,17 +498,21 @@ class Server:
         return None
 
     def _reject(self, client: ClientState, text: str, command: str | None = None) -> ErrorReply:
-        """Valkey's ``rejectCommand``: flag an open transaction; a refused EXEC discards it
-        and says why (a plain ``ERR`` loses its code there, as in ``execCommandAbort``)."""
-        self.stats.total_error_replies += 1
+        """Valkey's ``rejectCommand``: counted in ``rejected_calls`` of ``command``; a refused
+        EXEC discards the transaction and says why (a plain ``ERR`` loses its code there, as in
+        ``execCommandAbort``); otherwise an open transaction is flagged."""
         if client.is_primary_link or client.is_replica:
             self.unexpected_error_reply(client, text, command)
         if command == "exec":
             self.discard_transaction(client)
             reason = text[4:] if text.startswith("ERR ") else text
-            return ErrorReply(f"EXECABORT Transaction discarded because of: {reason}")
-        if client.in_multi:
+            text = f"EXECABORT Transaction discarded because of: {reason}"
+        elif client.in_multi:
             client.multi_error = True
+        self.stats.total_error_replies += 1
+        self.cmdstats.count_error(text)
+        if command is not None:
+            self.cmdstats.stat(command).rejected += 1
         return ErrorReply(text)
 
     def unexpected_error_reply(self, client: ClientState, text: str, command: str | None) -> None:
@@ -407,21 +551,114 @@ class Server:
         )
         os.abort()
 
-    def after_call(self, ctx: CommandContext, name: str) -> None:
-        stats = self.stats
-        stats.total_commands_processed += 1
+    def after_call(
+        self,
+        ctx: CommandContext,
+        spec: CommandSpec,
+        name: str,
+        argv: list[bytes],
+        reply: Reply | BlockRequest,
+        usec: int,
+    ) -> None:
         if ctx.expired_keys:
-            stats.expired_keys += ctx.expired_keys
-        try:
-            self.command_calls[name][0] += 1
-        except KeyError:
-            self.command_calls[name] = [1, 0]
-        if ctx.dirty:
-            self.dirty += ctx.dirty
+            self.stats.expired_keys += ctx.expired_keys
+        self.account_call(ctx.client, spec, name, argv, reply, usec)
+        self.dirty += ctx.dirty
         if ctx.propagated:
             units = ctx.take_propagated()
             self.propagate(units)
             ctx.client.last_write_offset = self.repl.master_repl_offset if self.repl else 0
+
+    def account_call(
+        self,
+        client: ClientState,
+        spec: CommandSpec,
+        name: str,
+        argv: list[bytes],
+        reply: Reply | BlockRequest,
+        usec: int,
+        script_caller: ClientState | None = None,
+    ) -> None:
+        """What Valkey's ``call()`` records after a command ran: commandstats, errorstats,
+        the latency histogram, the slow log, the latency monitor and MONITOR.
+
+        ``script_caller``: the command ran inside a script called by that client. Its error
+        fails the command but reaches no client (no errorstats), the slow log names the
+        caller, and MONITOR shows ``lua``.
+        """
+        blocked = type(reply) is BlockRequest
+        if not blocked:
+            # a command that blocked counts once, when it is served or times out
+            self.stats.total_commands_processed += 1
+            stat = self.cmdstats.commands.get(name) or self.cmdstats.stat(name)
+            stat.calls += 1
+            stat.usec += usec
+            if self.latency_tracking:
+                histogram = stat.histogram
+                histogram[usec] = histogram.get(usec, 0) + 1
+            kind = type(reply)
+            if kind is ErrorReply or (kind is Raw and reply.data[:1] == b"-"):  # type: ignore[union-attr]
+                stat.failed += 1
+                if script_caller is None:
+                    self.stats.total_error_replies += 1
+                    self.cmdstats.count_error(error_text(reply))
+        if usec >= self.spike_threshold_usec:
+            self.record_spike(script_caller or client, spec, name, argv, usec, blocked)
+        if self.monitors:
+            self.feed_monitors(client, spec, name, argv, "lua" if script_caller else "")
+
+    def record_spike(
+        self,
+        client: ClientState,
+        spec: CommandSpec,
+        name: str,
+        argv: list[bytes],
+        usec: int,
+        blocked: bool = False,
+    ) -> None:
+        """A command at or above a threshold: the slow log and the latency monitor."""
+        now_s = int(time.time())
+        if usec >= self.latency_threshold_usec:
+            event = "fast-command" if "fast" in spec.flags else "command"
+            self.latency.add(event, usec // 1000, now_s)
+        if usec >= self.slow_threshold_usec and not blocked and "skip_slowlog" not in spec.flags:
+            shown = redact(name, argv) if name in REDACTED_COMMANDS else argv
+            self.commandlogs.slow.push(shown, usec, client.addr, client.name, now_s)
+
+    def record_unblocked_timeout(self, client: ClientState, argv: list[bytes]) -> None:
+        """A blocked command that timed out completes here (Valkey's updateStatsOnUnblock:
+        counted, timed and slow-logged with the time it ran, not the time it waited)."""
+        self.stats.total_commands_processed += 1
+        stat = self.cmdstats.stat(client.last_command)
+        stat.calls += 1
+        if self.latency_tracking:
+            stat.histogram[0] = stat.histogram.get(0, 0) + 1
+        if self.slow_threshold_usec == 0:
+            self.commandlogs.slow.push(argv, 0, client.addr, client.name, int(time.time()))
+
+    def feed_monitors(
+        self, client: ClientState, spec: CommandSpec, name: str, argv: list[bytes], source: str = ""
+    ) -> None:
+        """Send one executed command to the MONITOR clients, unless Valkey hides it."""
+        if (
+            self.loading
+            or "admin" in spec.flags
+            or "skip_monitor" in spec.flags
+            or name in ADMIN_SUBCOMMANDS
+            or client.extra.get("unblocked_rerun")
+        ):
+            return
+        shown = redact(name, argv) if name in REDACTED_COMMANDS else argv
+        self.feed_monitors_now(client, shown, source)
+
+    def feed_monitors_now(self, client: ClientState, argv: list[bytes], source: str = "") -> None:
+        """The MONITOR line for ``argv`` run by ``client`` (``source`` "lua" inside scripts)."""
+        line = Raw(monitor_line(client.db, source or client.addr, argv))
+        for monitor in self.monitors:
+            if monitor is client:
+                self._deferred_pushes.append(line)
+            elif monitor.deliver is not None:
+                monitor.deliver(line)
 
     def propagate(self, unit: list[Propagated]) -> None:
         """Send one execution unit down the replication stream."""
@@ -458,18 +695,24 @@ class Server:
             if isinstance(spec, ErrorReply):
                 replies.append(spec)
                 continue
+            name = command_fullname(spec.name, argv)
             refusal = self.refusal(client, spec.name, spec.effective_flags(self, argv))
             if refusal is not None:
-                replies.append(ErrorReply(refusal))
+                replies.append(self._reject(client, refusal, name))
                 continue
+            start = perf_counter_ns()
             reply = call(ctx, spec, argv)
-            if isinstance(reply, BlockRequest):
+            usec = (perf_counter_ns() - start) // 1000
+            if isinstance(reply, ExchangeRequest) and self.blocking_exchange is not None:
+                # nothing can be awaited inside EXEC: like Valkey, block the server for it
+                assert reply.finish is not None
+                reply = reply.finish(ctx, self.blocking_exchange(reply))
+            elif isinstance(reply, BlockRequest):
                 reply = reply.timeout_reply
             if type(reply) is ErrorReply and (client.is_primary_link or client.is_replica):
-                self.stats.total_error_replies += 1
-                self.unexpected_error_reply(client, reply.text, command_fullname(spec.name, argv))
+                self.unexpected_error_reply(client, reply.text, name)
             replies.append(reply)
-            self.stats.total_commands_processed += 1
+            self.account_call(client, spec, name, argv, reply, usec)
         self.dirty += ctx.dirty
         self.stats.expired_keys += ctx.expired_keys
         units = ctx.take_propagated()
@@ -489,6 +732,8 @@ class Server:
     def active_expire_cycle(self, budget_keys: int = 200) -> int:
         """Delete keys whose TTL passed, sampling like Valkey's active expiry (primary only)."""
         if self.is_replica or not self.active_expire_enabled:
+            return 0
+        if self.paused and self._update_pause(now_ms()) & PauseAction.EXPIRE:
             return 0
         expired = 0
         units: list[Propagated] = []

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.realvalkey import ServerProcess
+from tests.differential import ReplicaStream
+from tests.realvalkey import ServerProcess, start_valkey
 
 
 @pytest.fixture
@@ -19,3 +20,14 @@ def servers() -> Iterator[list[ServerProcess]]:
         if server.proc.poll() is None:
             server.proc.send_signal(signal.SIGCONT)
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def valkey8_streamed() -> Iterator[tuple[ServerProcess, ReplicaStream]]:
+    """A real 8.1.8 for differential tests, with a SYNC replica stream of what it propagates."""
+    with start_valkey("8.1.8", "--repl-diskless-sync", "no") as server:
+        stream = ReplicaStream(server.port)
+        try:
+            yield server, stream
+        finally:
+            stream.close()

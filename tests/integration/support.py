@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -102,3 +103,103 @@ def raw_exchange(
             if until is not None and until in out:
                 break
         return out
+
+
+# --- streams -------------------------------------------------------------------------------
+
+STREAM_KEYS = ("rdb:s", "rdb:empty", "live:s", "live:s2")
+
+
+def raw_client(server: ServerProcess) -> valkey.Valkey:
+    """A client that returns replies as the server sent them (no per-command parsing)."""
+    c = connect(server)
+    c.response_callbacks.clear()
+    return c
+
+
+def populate_streams(c: valkey.Valkey) -> None:
+    """Streams with tombstones, several nodes, two groups, pending entries, an idle consumer,
+    and an empty stream (``c`` from :func:`raw_client`)."""
+    for i in range(250):
+        c.execute_command("XADD", "rdb:s", "*", "n", i, "pad", "x" * (i % 60))
+    first = c.execute_command("XRANGE", "rdb:s", "-", "+", "COUNT", "30")
+    c.execute_command("XDEL", "rdb:s", *[e[0] for e in first][::7])
+    c.execute_command("XGROUP", "CREATE", "rdb:s", "g", "0")
+    c.execute_command("XREADGROUP", "GROUP", "g", "alice", "COUNT", "40", "STREAMS", "rdb:s", ">")
+    c.execute_command("XREADGROUP", "GROUP", "g", "bob", "COUNT", "5", "STREAMS", "rdb:s", ">")
+    c.execute_command("XGROUP", "CREATE", "rdb:s", "g2", "$", "ENTRIESREAD", "3")
+    c.execute_command("XGROUP", "CREATECONSUMER", "rdb:s", "g2", "idle")
+    c.execute_command("XADD", "rdb:empty", "1-1", "f", "v")
+    c.execute_command("XDEL", "rdb:empty", "1-1")
+
+
+def stream_traffic(c: valkey.Valkey, port: int) -> None:
+    """Stream writes of every kind after :func:`populate_streams`, a blocked XREADGROUP
+    served by XADD among them (``port`` is the server's, for the blocked client)."""
+    blocked: list[Any] = []
+
+    def blocked_read() -> None:
+        b = valkey.Valkey(host="127.0.0.1", port=port, socket_timeout=10)
+        try:
+            blocked.append(
+                b.execute_command(
+                    "XREADGROUP", "GROUP", "g", "carol", "BLOCK", "5000", "STREAMS", "live:s", ">"
+                )
+            )
+        except valkey.ValkeyError as err:
+            blocked.append(err)
+        finally:
+            b.close()
+
+    c.execute_command("XGROUP", "CREATE", "live:s", "g", "$", "MKSTREAM")
+    reader = threading.Thread(target=blocked_read)
+    reader.start()
+    for _ in range(100):
+        if any(
+            b"cmd=xreadgroup" in line for line in c.execute_command("CLIENT", "LIST").splitlines()
+        ):
+            break
+        threading.Event().wait(0.02)
+    for i in range(300):
+        c.execute_command("XADD", "live:s", "MAXLEN", "~", "120", "*", "i", i)
+    reader.join(10)
+    assert blocked and blocked[0], blocked
+    c.execute_command("XREADGROUP", "GROUP", "g", "dave", "COUNT", "10", "STREAMS", "live:s", ">")
+    c.execute_command(
+        "XREADGROUP", "GROUP", "g", "erin", "COUNT", "5", "NOACK", "STREAMS", "live:s", ">"
+    )
+    pending = c.execute_command("XPENDING", "live:s", "g", "-", "+", "100")
+    c.execute_command("XACK", "live:s", "g", *[p[0] for p in pending[::3]])
+    c.execute_command("XCLAIM", "live:s", "g", "frank", "0", pending[1][0], pending[4][0])
+    c.execute_command(
+        "XCLAIM", "live:s", "g", "frank", "0", pending[2][0], "JUSTID", "RETRYCOUNT", 9
+    )
+    c.execute_command("XDEL", "live:s", pending[5][0])
+    c.execute_command("XAUTOCLAIM", "live:s", "g", "gina", "0", "0", "COUNT", "4")
+    c.execute_command("XTRIM", "live:s", "MINID", "~", pending[7][0])
+    c.execute_command("XTRIM", "live:s", "MAXLEN", "=", "90")
+    c.execute_command("XCLAIM", "rdb:s", "g", "alice", "0", "0-1", "FORCE")
+    c.execute_command("XGROUP", "DELCONSUMER", "rdb:s", "g", "bob")
+    c.execute_command("XGROUP", "SETID", "rdb:s", "g2", "$")
+    c.execute_command("XADD", "live:s2", "NOMKSTREAM", "*", "f", "v")
+    c.execute_command("XADD", "live:s2", "5-*", "f", "v")
+    c.execute_command("XSETID", "live:s2", "10-0", "ENTRIESADDED", "7", "MAXDELETEDID", "5-0")
+    c.execute_command("XADD", "live:s2", "MINID", "~", "0", "*", "f", "v")
+
+
+def stream_views(c: valkey.Valkey, keys: tuple[str, ...] = STREAM_KEYS) -> dict[str, Any]:
+    """XINFO STREAM, XINFO GROUPS, each group's consumers (name, pending) and PEL (ID, owner,
+    delivery count) of ``keys``: what a replica or a reloaded dump must show identically."""
+    view: dict[str, Any] = {}
+    for key in keys:
+        view[key] = c.execute_command("XINFO", "STREAM", key)
+        groups = c.execute_command("XINFO", "GROUPS", key)
+        view[key + ":groups"] = groups
+        for g in groups:
+            name = dict(zip(g[0::2], g[1::2], strict=True))[b"name"]
+            consumers = c.execute_command("XINFO", "CONSUMERS", key, name)
+            view[f"{key}:{name!r}:consumers"] = [(x[1], x[3]) for x in consumers]
+            view[f"{key}:{name!r}:pel"] = [
+                (p[0], p[1], p[3]) for p in c.execute_command("XPENDING", key, name, "-", "+", 500)
+            ]
+    return view

@@ -39,15 +39,6 @@ def test_every_directive_default_matches(valkey: ServerProcess) -> None:
 
 # Directives whose features are being built in other changes; each lands with its directive.
 PENDING_DIRECTIVES = {
-    "slowlog-log-slower-than",
-    "slowlog-max-len",
-    "commandlog-execution-slower-than",
-    "commandlog-slow-execution-max-len",
-    "commandlog-request-larger-than",
-    "commandlog-large-request-max-len",
-    "commandlog-reply-larger-than",
-    "commandlog-large-reply-max-len",
-    "latency-tracking-info-percentiles",
     "tracking-table-max-keys",
     "hll-sparse-max-bytes",
     "stream-node-max-bytes",

@@ -10,16 +10,12 @@ server streamed to a SYNC replica.
 
 from __future__ import annotations
 
-import itertools
-import os
-from collections.abc import Iterator
-
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.differential import Differ, ReplicaStream
-from tests.realvalkey import ServerProcess, start_valkey
+from tests.differential import ReplicaStream, argv_strategy, example_settings, run_and_compare
+from tests.realvalkey import ServerProcess
 
 BITMAPS = ["b1", "b2", "b3"]
 OTHER = ["int", "emb", "lst", "nokey"]
@@ -49,17 +45,6 @@ offset = st.sampled_from(OFFSETS)
 integer = st.sampled_from(INTS)
 
 
-def _flatten(parts: tuple[object, ...]) -> list[str]:
-    out: list[str] = []
-    for p in parts:
-        out.extend(str(x) for x in p) if isinstance(p, list) else out.append(str(p))
-    return out
-
-
-def cmd(*parts: st.SearchStrategy[object] | str) -> st.SearchStrategy[list[str]]:
-    return st.tuples(*(st.just(p) if isinstance(p, str) else p for p in parts)).map(_flatten)
-
-
 unit = st.sampled_from([[], ["BYTE"], ["BIT"], ["bit"], ["bits"]])
 rng = st.one_of(
     st.just([]),
@@ -83,23 +68,23 @@ field_ops = st.lists(field_op, max_size=4).map(lambda ops: [a for op in ops for 
 sources = st.lists(any_key, min_size=1, max_size=3)
 
 BITMAP_COMMANDS = st.one_of(
-    cmd("SETBIT", bitmap_key, offset, st.sampled_from(["0", "1", "1", "2", "-1", "x"])),
-    cmd("SETBIT", bitmap_key, offset, "1"),
-    cmd("GETBIT", any_key, offset),
-    cmd("BITCOUNT", any_key, rng),
-    cmd("BITPOS", any_key, st.sampled_from(["0", "1", "1", "2", "x"]), rng),
-    cmd(
+    argv_strategy("SETBIT", bitmap_key, offset, st.sampled_from(["0", "1", "1", "2", "-1", "x"])),
+    argv_strategy("SETBIT", bitmap_key, offset, "1"),
+    argv_strategy("GETBIT", any_key, offset),
+    argv_strategy("BITCOUNT", any_key, rng),
+    argv_strategy("BITPOS", any_key, st.sampled_from(["0", "1", "1", "2", "x"]), rng),
+    argv_strategy(
         "BITOP",
         st.sampled_from(["AND", "OR", "XOR", "NOT", "and", "not", "DIFF", "x"]),
         any_key,
         sources,
     ),
-    cmd("BITFIELD", bitmap_key, field_ops),
-    cmd("BITFIELD", bitmap_key, field_ops),
-    cmd("BITFIELD_RO", any_key, field_ops),
-    cmd("GET", bitmap_key),
-    cmd("SET", bitmap_key, st.sampled_from(["", "a", "123", "\xff\x00\x0f", "x" * 50])),
-    cmd("EXPIRE", bitmap_key, "1000"),
+    argv_strategy("BITFIELD", bitmap_key, field_ops),
+    argv_strategy("BITFIELD", bitmap_key, field_ops),
+    argv_strategy("BITFIELD_RO", any_key, field_ops),
+    argv_strategy("GET", bitmap_key),
+    argv_strategy("SET", bitmap_key, st.sampled_from(["", "a", "123", "\xff\x00\x0f", "x" * 50])),
+    argv_strategy("PEXPIREAT", bitmap_key, "99999999999000"),
 )
 
 SETUP = [
@@ -110,72 +95,22 @@ SETUP = [
     ["SETBIT", "b1", "70", "1"],
     ["SET", "b2", "\x00\xff\xf0\x0f\x01\x80"],
 ]
-STATE = [c for k in KEYS for c in (["GET", k], ["OBJECT", "ENCODING", k], ["TTL", k])]
-
-_MARKS = itertools.count()
+STATE = [c for k in KEYS for c in (["GET", k], ["OBJECT", "ENCODING", k], ["PEXPIRETIME", k])]
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[ServerProcess]:
-    with start_valkey("8.1.8", "--repl-diskless-sync", "no") as proc:
-        yield proc
-
-
-@pytest.fixture(scope="module")
-def stream(server: ServerProcess) -> Iterator[ReplicaStream]:
-    replica = ReplicaStream(server.port)
-    yield replica
-    replica.close()
-
-
-def run_and_compare(
-    server: ServerProcess,
-    stream: ReplicaStream,
-    resp: int,
-    commands: list[list[str]],
-    setup: list[list[str]],
-    state: list[list[str]],
-) -> None:
-    """Run setup + commands + state reads on both sides; replies, digests and the propagated
-    commands must all match."""
-    differ = Differ(server, resp=resp)
-    try:
-        mark = str(next(_MARKS)).encode()
-        differ.check("SET", "begin", mark)
-        stream.read_commands(lambda argv: argv == [b"SET", b"begin", mark])
-        differ.harness.propagated.clear()
-        for argv in setup + commands + state:
-            differ.check(*argv)
-        differ.check_digest()
-        differ.real.call("SET", "end", mark)
-        got = stream.read_commands(lambda argv: argv == [b"SET", b"end", mark])[:-1]
-        real = [a for a in got if a[0].upper() != b"SELECT"]
-        ours = [argv for _, argv in differ.harness.propagated]
-        real = [a for a in real if a[0].upper() != b"EXPIRE" and a[0] != b"PEXPIREAT"]
-        ours = [a for a in ours if a[0].upper() != b"EXPIRE" and a[0] != b"PEXPIREAT"]
-        assert ours == real, f"{commands}: propagated {ours} != {real}"
-    finally:
-        differ.close()
-
-
-SETTINGS = settings(
-    max_examples=int(os.environ.get("BITS_EXAMPLES", "150")),
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    derandomize="BITS_EXAMPLES" not in os.environ,
-)
+SETTINGS = example_settings("BITS_EXAMPLES", 150)
 
 
 @pytest.mark.parametrize("resp", [2, 3])
 @SETTINGS
 @given(commands=st.lists(BITMAP_COMMANDS, min_size=1, max_size=12))
 def test_bitmap_commands_match_valkey(
-    server: ServerProcess, stream: ReplicaStream, resp: int, commands: list[list[str]]
+    valkey8_streamed: tuple[ServerProcess, ReplicaStream], resp: int, commands: list[list[str]]
 ) -> None:
-    run_and_compare(server, stream, resp, commands, SETUP, STATE)
+    run_and_compare(*valkey8_streamed, resp, SETUP + commands, STATE)
 
 
-def test_bitmap_edges_match_valkey(server: ServerProcess, stream: ReplicaStream) -> None:
+def test_bitmap_edges_match_valkey(valkey8_streamed: tuple[ServerProcess, ReplicaStream]) -> None:
     """Fixed cases: the offset limit, BITFIELD's overflow arithmetic at the int64 edges, the
     ``#`` offset multiplication that wraps, long bitmaps (the fast paths), and no-ops that
     change only the encoding."""
@@ -221,5 +156,5 @@ def test_bitmap_edges_match_valkey(server: ServerProcess, stream: ReplicaStream)
     ]
     for resp in (2, 3):
         run_and_compare(
-            server, stream, resp, commands, SETUP, STATE + [["GET", "d"], ["GET", "new"]]
+            *valkey8_streamed, resp, SETUP + commands, [*STATE, ["GET", "d"], ["GET", "new"]]
         )

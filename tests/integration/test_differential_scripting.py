@@ -1,4 +1,4 @@
-"""Lua scripting, byte for byte against a real valkey-server 8.1.8.
+"""Lua scripting and functions, byte for byte against a real valkey-server 8.1.8.
 
 A corpus of scripts (the API, conversions in both protocols, errors and their decorations,
 the sandbox, shebang flags, the script cache) runs on a valsync process and on the real
@@ -247,7 +247,7 @@ def _prepare(client: RawClient) -> None:
         client.call(*cmd)
 
 
-def _check(mine: RawClient, real: RawClient, *args: str) -> None:
+def _check(mine: RawClient, real: RawClient, *args: str | bytes) -> None:
     theirs = real.call(*args)
     ours = mine.call(*args)
     assert ours == theirs, f"{args!r}: valsync {ours!r} != valkey {theirs!r}"
@@ -314,3 +314,143 @@ def test_script_commands_match_valkey(pair: tuple[ServerProcess, ServerProcess],
         for cmd in COMMANDS:
             _check(mine, real, *cmd)
         _check(mine, real, "DEBUG", "DIGEST")
+
+
+LIB = (
+    "#!lua name=mylib\n"
+    "redis.register_function('f', function(keys, args) "
+    "return {keys[1], args[1], redis.call('ping')} end)\n"
+    "redis.register_function{function_name='g', callback=function(keys, args) "
+    "return redis.call('set', keys[1], args[1]) end, description='sets', "
+    "flags={'allow-oom', 'no-cluster'}}\n"
+)
+ONE = (
+    "#!lua name=one\n"
+    "redis.register_function{function_name='ro', callback=function(keys, args) "
+    "return redis.call('get', keys[1]) end, flags={'no-writes'}}\n"
+)
+ERRS = (
+    "#!lua name=errs\n"
+    "redis.register_function('e1', function() error('boom') end)\n"
+    "redis.register_function('e2', function() return redis.call('nosuch') end)\n"
+    "redis.register_function('e3', function() return a.b end)\n"
+    "redis.register_function('e4', function() x = 1 end)\n"
+    "redis.register_function('e5', function() return {type(redis.setresp), type(KEYS)} end)\n"
+    "redis.register_function('e6', function(k, a) redis.setresp(3) "
+    "return redis.call('hgetall', k[1]) end)\n"
+)
+
+
+def _lib(body: str, name: str = "mylib") -> str:
+    return f"#!lua name={name}\n{body}"
+
+
+FUNCTIONS: list[tuple[str, ...]] = [
+    ("FUNCTION", "FLUSH"),
+    ("FUNCTION", "LOAD", "return 1"),
+    ("FUNCTION", "LOAD", "#!lua\nreturn 1"),
+    ("FUNCTION", "LOAD", "#!lua name=mylib"),
+    ("FUNCTION", "LOAD", _lib("error('x')")),
+    ("FUNCTION", "LOAD", _lib("local x = string.len('a')")),
+    ("FUNCTION", "LOAD", _lib("redis.register_function('f-1', function() end)")),
+    ("FUNCTION", "LOAD", _lib("redis.register_function()")),
+    ("FUNCTION", "LOAD", _lib("redis.register_function('f')")),
+    ("FUNCTION", "LOAD", _lib("redis.register_function(1, function() end)")),
+    ("FUNCTION", "LOAD", _lib("redis.register_function('f', 1)")),
+    ("FUNCTION", "LOAD", _lib("redis.register_function(1)")),
+    ("FUNCTION", "LOAD", _lib("redis.register_function{function_name='f'}")),
+    ("FUNCTION", "LOAD", _lib("redis.register_function{callback=function() end}")),
+    ("FUNCTION", "LOAD", _lib("redis.register_function{function_name=1, callback=print}")),
+    ("FUNCTION", "LOAD", _lib("redis.register_function{function_name='f', foo=1}")),
+    (
+        "FUNCTION",
+        "LOAD",
+        _lib("redis.register_function{function_name='f', callback=function() end, flags={'bad'}}"),
+    ),
+    (
+        "FUNCTION",
+        "LOAD",
+        _lib(
+            "redis.register_function('f', function() end) redis.register_function('f', function() end)"
+        ),
+    ),
+    ("FUNCTION", "LOAD", _lib("redis.call('set','x','y')")),
+    ("FUNCTION", "LOAD", _lib("return 1", name="my-lib")),
+    ("FUNCTION", "LOAD", "#!lua name=mylib foo=bar\nreturn 1"),
+    ("FUNCTION", "LOAD", "#!lua name=a name=b\nreturn 1"),
+    ("FUNCTION", "LOAD", _lib("return (")),
+    ("FUNCTION", "LOAD", "#!py name=mylib\nreturn 1"),
+    ("FUNCTION", "LOAD", _lib("local x = 1")),
+    ("FUNCTION", "LOAD", "BADOPT", _lib("local x = 1")),
+    ("FUNCTION", "LOAD", LIB),
+    ("FUNCTION", "LOAD", LIB),
+    ("FUNCTION", "LOAD", "REPLACE", LIB),
+    ("FUNCTION", "LOAD", _lib("redis.register_function('f', function() end)", name="other")),
+    ("FUNCTION", "LIST", "LIBRARYNAME"),
+    ("FUNCTION", "LIST", "bad"),
+    ("FUNCTION", "DUMP"),
+    ("FCALL", "f", "1", "k", "a"),
+    ("FCALL", "g", "1", "k", "v"),
+    ("FCALL_RO", "g", "1", "k", "v"),
+    ("FCALL", "nosuch", "0"),
+    ("FCALL", "f", "x"),
+    ("FCALL", "f", "-1"),
+    ("FCALL", "f", "3", "a"),
+    ("FUNCTION", "LOAD", ONE),
+    ("FUNCTION", "LIST", "LIBRARYNAME", "one"),
+    ("FUNCTION", "LIST", "WITHCODE", "LIBRARYNAME", "o*"),
+    ("FUNCTION", "LIST", "LIBRARYNAME", "nomatch*"),
+    ("FCALL", "ro", "1", "k"),
+    ("FCALL_RO", "ro", "1", "k"),
+    ("FUNCTION", "LOAD", ERRS),
+    ("HSET", "h", "a", "1"),
+    ("FCALL", "e1", "0"),
+    ("FCALL", "e2", "0"),
+    ("FCALL", "e3", "0"),
+    ("FCALL", "e4", "0"),
+    ("FCALL", "e5", "0"),
+    ("FCALL", "e6", "1", "h"),
+    ("FUNCTION", "STATS"),
+    ("FUNCTION", "DELETE", "nosuch"),
+    ("FUNCTION", "DELETE", "errs"),
+    ("FUNCTION", "DELETE", "one"),
+    ("FUNCTION", "STATS"),
+    ("FUNCTION", "KILL"),
+    ("FUNCTION", "HELP"),
+    ("FUNCTION", "NOSUCH"),
+    ("FUNCTION", "FLUSH", "BAD"),
+    ("FUNCTION", "RESTORE", "garbage"),
+    ("FUNCTION", "RESTORE", "garbage", "BADPOLICY"),
+    ("FUNCTION", "FLUSH", "ASYNC"),
+    ("FUNCTION", "LIST"),
+    ("FUNCTION", "DUMP"),
+]
+
+
+@pytest.mark.parametrize("resp", [2, 3])
+def test_functions_match_valkey(pair: tuple[ServerProcess, ServerProcess], resp: int) -> None:
+    mine, real = _clients(pair, resp)
+    with mine, real:
+        for client in (mine, real):
+            _prepare(client)
+            client.call("FUNCTION", "FLUSH")
+        for cmd in FUNCTIONS:
+            _check(mine, real, *cmd)
+        _check(mine, real, "DEBUG", "DIGEST")
+
+
+def test_function_dump_restores_across(pair: tuple[ServerProcess, ServerProcess]) -> None:
+    """A dump of one side restores on the other (and the policies refuse the same way)."""
+    mine, real = _clients(pair, 2)
+    with mine, real:
+        for client in (mine, real):
+            client.call("FUNCTION", "FLUSH")
+            client.call("FUNCTION", "LOAD", LIB)
+        ours, theirs = mine.call("FUNCTION", "DUMP"), real.call("FUNCTION", "DUMP")
+        assert ours == theirs
+        payload = theirs.split(b"\r\n", 1)[1][:-2]
+        for policy in ("APPEND", "REPLACE", "FLUSH"):
+            _check(mine, real, "FUNCTION", "RESTORE", payload, policy)
+        _check(mine, real, "FUNCTION", "DELETE", "mylib")
+        _check(mine, real, "FUNCTION", "RESTORE", payload)
+        _check(mine, real, "FCALL", "f", "1", "a", "b")

@@ -38,6 +38,15 @@ DATASET: list[tuple[str, list[list[str | int]], bool]] = [
     ("bigset", [["SADD", "bigset", *[f"member{i}" for i in range(300)]]], False),
     ("bighash", [["HSET", "bighash", *[x for i in range(600) for x in (f"f{i}", f"v{i}")]]], False),
     ("longhash", [["HSET", "longhash", "f", "v" * 100]], False),
+    (
+        "stream",
+        [
+            ["XADD", "stream", "1-1", "f", "v"],
+            ["XADD", "stream", "2-0", "a", "1", "b", "2"],
+            ["XGROUP", "CREATE", "stream", "g", "0"],
+        ],
+        True,
+    ),
 ]
 
 
@@ -197,4 +206,21 @@ def test_restore_propagates_like_valkey(server8: ServerProcess) -> None:
             assert m == t
     finally:
         stream.close()
+        d.close()
+
+
+@pytest.mark.parametrize("resp", [2, 3])
+def test_hash_field_ttls_dump_as_valkey_9(server9: ServerProcess, resp: int) -> None:
+    """A hash whose fields have TTLs needs RDB type 22, so its payload says RDB 80, as 9.1.2's."""
+    d = Differ(server9, resp=resp)
+    try:
+        d.reset()
+        d.check("HSET", "h", "a", "1")
+        d.check("HSETEX", "h", "PXAT", 99999999999000, "FIELDS", 2, "b", "2", "c", "x" * 30)
+        payload = _bulk(d.check("DUMP", "h"))
+        assert payload[0] == 22 and payload[-10:-8] == b"P\x00"
+        d.check("RESTORE", "h2", 0, payload)
+        d.check("HPEXPIRETIME", "h2", "FIELDS", 3, "a", "b", "c")
+        d.check_digest()
+    finally:
         d.close()

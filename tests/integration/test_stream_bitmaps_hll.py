@@ -42,14 +42,36 @@ def bitmap_writes(p: valkey.Valkey) -> None:
     p.execute_command("SELECT", 0)
 
 
+def hll_writes(p: valkey.Valkey) -> None:
+    """PFADD into sparse HLLs until one turns dense, PFMERGE of mixed encodings, and PFCOUNT,
+    whose cache update Valkey propagates."""
+    p.pfadd("hl:a", *[f"a{i}" for i in range(50)])
+    for start in range(0, 3000, 500):
+        p.pfadd("hl:big", *[f"b{i}" for i in range(start, start + 500)])
+    p.pfadd("hl:a", "a1")
+    p.pfcount("hl:a")
+    p.pfcount("hl:a")
+    p.pfcount("hl:a", "hl:big")
+    p.pfmerge("hl:m", "hl:a", "hl:big")
+    p.pfmerge("hl:s", "hl:a", "hl:none")
+    p.pfmerge("hl:a", "hl:s")
+    p.execute_command("PFDEBUG", "TODENSE", "hl:s")
+    p.pfadd("hl:s", "one more")
+    p.pfcount("hl:m")
+    p.execute_command("SELECT", 2)
+    p.pfadd("hl:db2", "x", "y")
+    p.execute_command("SELECT", 0)
+
+
 def stream_and_compare(p: valkey.Valkey, r: valkey.Valkey) -> None:
     """Write through ``p`` once ``r`` is in sync; the two must end equal, offsets included."""
     wait_synced(p, r)
     bitmap_writes(p)
+    hll_writes(p)
     wait_synced(p, r)
     assert digest(r) == digest(p)
     assert info(r)["slave_repl_offset"] == info(p)["master_repl_offset"]
-    for key in ("bm:a", "bm:or", "bm:f", "bm:b"):
+    for key in ("bm:a", "bm:or", "bm:f", "bm:b", "hl:a", "hl:big", "hl:m", "hl:s"):
         assert r.get(key) == p.get(key), key
 
 

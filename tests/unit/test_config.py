@@ -601,7 +601,7 @@ def test_rewrite_text_round_trips(tmp_path: Path) -> None:
     cfg = Config.from_args(["--port", "7003", "--save", "", "--requirepass", "a b"])
     cfg.config_set([("client-output-buffer-limit", "replica 1mb 1mb 1")])
     conf = tmp_path / "r.conf"
-    conf.write_text(cfg.rewrite_text())
+    conf.write_text(cfg.rewrite_text("", None))
     again = Config.from_args([str(conf)])
     assert again.config_get(["*"]) == cfg.config_get(["*"])
 

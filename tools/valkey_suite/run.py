@@ -101,7 +101,7 @@ def prepare(suite: Path, server: str, work: Path) -> Path:
     return dest
 
 
-def run_file(dest: Path, name: str, timeout: float, verbose: bool) -> FileResult:
+def run_file(dest: Path, name: str, timeout: float, verbose: bool, baseport: int) -> FileResult:
     result = FileResult(failures=[])
     argv = [
         shutil.which("tclsh") or "tclsh",
@@ -114,6 +114,10 @@ def run_file(dest: Path, name: str, timeout: float, verbose: bool) -> FileResult
         "valsync-skipfile",
         "--timeout",
         str(int(timeout)),
+        "--baseport",
+        str(baseport),
+        "--portcount",
+        "1000",
     ]
     t0 = time.monotonic()
     with tempfile.TemporaryFile() as out:
@@ -155,6 +159,12 @@ def main() -> int:
     parser.add_argument("--files", default="replication,unit", help="replication, unit, or names")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per file")
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument(
+        "--baseport",
+        type=int,
+        default=12000 + (os.getpid() % 20) * 1500,
+        help="first port of the harness's range (runs side by side need different ones)",
+    )
     parser.add_argument("--failures", action="store_true", help="list failed tests")
     args = parser.parse_args()
     suite = Path(args.suite).resolve()
@@ -172,7 +182,7 @@ def main() -> int:
         dests = {s: prepare(suite, s, Path(tmp)) for s in servers}
         for name in files:
             for server in servers:
-                res = run_file(dests[server], name, args.timeout, args.verbose)
+                res = run_file(dests[server], name, args.timeout, args.verbose, args.baseport)
                 results[server][name] = res
                 print(f"{name:45} {server:8} {res.cell():>24} {res.seconds:7.1f}s", flush=True)
                 if args.failures and res.failures:

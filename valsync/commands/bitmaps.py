@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from valsync.commands.context import CommandContext
 from valsync.commands.errors import SYNTAX, CommandError, parse_int
 from valsync.commands.registry import command
-from valsync.commands.strings import PROTO_MAX_BULK_LEN, RawStr, get_string
+from valsync.commands.strings import RawStr, get_string, proto_max_bulk_len
 from valsync.resp.reply import Reply
 
 BIT_OFFSET_ERROR = "ERR bit offset is not an integer or out of range"
@@ -35,11 +35,6 @@ U64 = (1 << 64) - 1
 def wrap64(value: int) -> int:
     """``value`` as C's int64_t arithmetic leaves it (two's complement wrap-around)."""
     return ((value + (1 << 63)) & U64) - (1 << 63)
-
-
-def proto_max_bulk_len(ctx: CommandContext) -> int:
-    server = ctx.server
-    return PROTO_MAX_BULK_LEN if server is None else server.config.get_int("proto-max-bulk-len")
 
 
 def parse_bit_offset(ctx: CommandContext, arg: bytes, bits: int = 0) -> int:

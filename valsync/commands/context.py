@@ -60,6 +60,9 @@ class ClientState:
     is_primary_link: bool = False
     is_replica: bool = False
     no_evict: bool = False
+    no_touch: bool = False
+    monitor: bool = False
+    """In MONITOR mode: receives a line per executed command (CLIENT LIST ``flags=O``)."""
     kill_requested: bool = False
     last_write_offset: int = 0
     context: Any = None
@@ -101,6 +104,38 @@ class BlockRequest:
     deadline_ms: int | None
     timeout_reply: Reply
     on_timeout: Callable[[], Reply] | None = None
+    postponed: bool = False
+    """A command held by a pause (CLIENT PAUSE, FAILOVER): the connection waits until the
+    pause is lifted or ``deadline_ms`` (its end), then runs the command again; it never
+    answers ``timeout_reply``."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeResult:
+    """What a :class:`ExchangeRequest` got back: the reply lines read (without CRLF), in
+    order, and where the exchange failed (``connecting``, ``writing``, ``reading``) if it did."""
+
+    lines: list[bytes]
+    failed: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeRequest(BlockRequest):
+    """Returned by a command that must talk to another server (MIGRATE): the connection
+    sends ``payload`` to ``host:port``, reads ``replies`` reply lines (each step within
+    ``timeout_ms``), then the server runs ``finish`` with the result to end the command.
+
+    It is a :class:`BlockRequest` with no keys so that every path that can meet a blocking
+    reply handles it; where nothing can be awaited (inside MULTI/EXEC) the command answers
+    ``timeout_reply``.
+    """
+
+    host: str = ""
+    port: int = 0
+    timeout_ms: int = 1000
+    payload: bytes = b""
+    replies: int = 0
+    finish: Callable[[CommandContext, ExchangeResult], Reply] | None = None
 
 
 class CommandContext:

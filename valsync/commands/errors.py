@@ -36,6 +36,16 @@ class CommandError(Exception):
         self.text = text
 
 
+class CommandRejected(CommandError):
+    """Raised when Valkey would refuse the command before running it (an unknown subcommand, a
+    subcommand's arity): counted as a rejected call, not a call, and never shown to MONITOR.
+    ``counted`` False: Valkey found no command to charge it to (an unknown subcommand)."""
+
+    def __init__(self, text: str, counted: bool = True) -> None:
+        super().__init__(text)
+        self.counted = counted
+
+
 def wrong_arity(name: str) -> str:
     return f"ERR wrong number of arguments for '{name}' command"
 

@@ -100,11 +100,8 @@ def geoadd(ctx: CommandContext, argv: list[bytes]) -> Reply:
         lon, lat = _long_lat(argv[i], argv[i + 1])
         zadd_argv.append(b"%d" % geohash.score_of(lon, lat))
         zadd_argv.append(argv[i + 2])
-    dirty_before = ctx.dirty
     reply = zadd(ctx, zadd_argv)
     assert not isinstance(reply, BlockRequest)
-    if ctx.dirty > dirty_before:
-        ctx.notify("z", "zadd", argv[1])
     ctx.rewrite(zadd_argv)
     return reply
 
@@ -383,19 +380,7 @@ def _search(ctx: CommandContext, argv: list[bytes], kind: str) -> Reply:
     return out
 
 
-def _radius_keys(argv: list[bytes]) -> list[int]:
-    """``georadiusGetKeys``: the source key, and the last STORE/STOREDIST key."""
-    store = -1
-    i = 5
-    while i < len(argv):
-        if argv[i].lower() in (b"store", b"storedist") and i + 1 < len(argv):
-            store = i + 1
-            i += 1
-        i += 1
-    return [1] if store < 0 else [1, store]
-
-
-@command("georadius", -6, "write denyoom", 1, 1, 1, key_finder=_radius_keys)
+@command("georadius", -6, "write denyoom", 1, 1, 1)
 def georadius(ctx: CommandContext, argv: list[bytes]) -> Reply:
     return _search(ctx, argv, "radius")
 
@@ -405,7 +390,7 @@ def georadius_ro(ctx: CommandContext, argv: list[bytes]) -> Reply:
     return _search(ctx, argv, "radius_ro")
 
 
-@command("georadiusbymember", -5, "write denyoom", 1, 1, 1, key_finder=_radius_keys)
+@command("georadiusbymember", -5, "write denyoom", 1, 1, 1)
 def georadiusbymember(ctx: CommandContext, argv: list[bytes]) -> Reply:
     return _search(ctx, argv, "member")
 

@@ -38,6 +38,11 @@ LFU_NOT_SELECTED = (
     "that when switching between policies at runtime LRU and LFU data will take some time "
     "to adjust."
 )
+LRU_NOT_SELECTED = (
+    "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when "
+    "switching between policies at runtime LRU and LFU data will take some time to adjust."
+)
+LFU_INIT_VAL = 5
 INT_RANGE = "ERR value is out of range, value must between -2147483648 and 2147483647"
 KNOWN_TYPES = frozenset({b"string", b"list", b"set", b"zset", b"hash", b"stream"})
 
@@ -543,9 +548,20 @@ def object_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
         return object_encoding(value, argv[2]).encode()
     if sub == b"refcount":
         return 1
+    lfu = _lfu_policy(ctx)
     if sub == b"idletime":
+        if lfu:
+            raise CommandError(LRU_NOT_SELECTED)
         return 0
-    raise CommandError(LFU_NOT_SELECTED)
+    if not lfu:
+        raise CommandError(LFU_NOT_SELECTED)
+    # valsync counts no accesses: every key reports the counter a new key starts with
+    return LFU_INIT_VAL
+
+
+def _lfu_policy(ctx: CommandContext) -> bool:
+    server = ctx.server
+    return server is not None and "lfu" in server.config.get_str("maxmemory-policy")
 
 
 __all__ = ["INT64_MIN", "copy_value", "object_encoding"]

@@ -17,13 +17,12 @@ if TYPE_CHECKING:
     from valsync.commands.context import BlockRequest, CommandContext
 
 Handler = Callable[["CommandContext", list[bytes]], "Reply | BlockRequest"]
-KeyFinder = Callable[[list[bytes]], list[int]]
 
 # Flags in Valkey's words (COMMAND INFO prints them): write, readonly, denyoom, admin, pubsub,
 # noscript, blocking, loading, stale, fast, no_auth, may_replicate, no_multi, allow_busy.
 KNOWN_FLAGS = frozenset(
     "write readonly denyoom admin pubsub noscript blocking loading stale fast no_auth "
-    "may_replicate no_multi allow_busy skip_monitor asking movablekeys".split()
+    "may_replicate no_multi allow_busy skip_monitor skip_slowlog asking movablekeys".split()
 )
 
 
@@ -37,8 +36,6 @@ class CommandSpec:
     last_key: int = 0
     step: int = 0
     is_write: bool = False
-    key_finder: KeyFinder | None = None
-    """For commands with ``movablekeys`` (SORT's STORE, GEORADIUS's STORE): all key indexes."""
     flags_for: Callable[[object, list[bytes]], frozenset[str]] | None = None
     """Flags that depend on the arguments (EVAL/FCALL take their script's flags), given the
     server and argv; None = always :attr:`flags`."""
@@ -51,8 +48,6 @@ class CommandSpec:
 
     def key_positions(self, argv: list[bytes]) -> list[int]:
         """Indexes of key arguments (first/last/step form; ``last_key`` -1 = up to the end)."""
-        if self.key_finder is not None:
-            return self.key_finder(argv)
         if self.first_key <= 0:
             return []
         last = self.last_key if self.last_key >= 0 else len(argv) + self.last_key
@@ -69,7 +64,6 @@ def command(
     first_key: int = 0,
     last_key: int = 0,
     step: int = 0,
-    key_finder: KeyFinder | None = None,
 ) -> Callable[[Handler], Handler]:
     """Register a handler under ``name`` (lower case)."""
     flag_set = frozenset(flags.split())
@@ -90,8 +84,21 @@ def command(
             last_key,
             step,
             "write" in flag_set,
-            key_finder,
         )
         return handler
 
     return register
+
+
+# Commands with subcommands: CLIENT LIST and INFO commandstats show them as ``client|list``.
+CONTAINER_COMMANDS = frozenset(
+    "client config command object slowlog commandlog latency memory script function pubsub "
+    "xinfo xgroup acl cluster module".split()
+)
+
+
+def command_fullname(name: str, argv: list[bytes]) -> str:
+    """``client|list`` for a subcommand, as CLIENT LIST and Valkey's logs show it."""
+    if name in CONTAINER_COMMANDS and len(argv) > 1:
+        return f"{name}|{argv[1].lower().decode('latin-1')}"
+    return name

@@ -12,12 +12,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from time import perf_counter_ns
 from typing import Any
 
 from valsync.commands.context import BlockRequest, ClientState, CommandContext
 from valsync.commands.dispatch import call
 from valsync.commands.errors import NOT_INTEGER, READONLY, CommandError, parse_int
-from valsync.commands.registry import COMMANDS, command
+from valsync.commands.registry import COMMANDS, command, command_fullname
 from valsync.commands.server_cmds import SUBCOMMAND_ARITY, check_subcommand
 from valsync.resp.reply import OK, ErrorReply, Reply, SimpleString
 from valsync.scripting.engine import PROPAGATE_REPL, Refusal, ScriptRun
@@ -186,7 +187,9 @@ class ScriptExecutor:
         ctx = self.ctx
         ctx.client.resp = self.run.resp
         before = len(ctx.propagated)
+        start = perf_counter_ns()
         reply: Reply | BlockRequest = call(ctx, spec, argv)
+        usec = (perf_counter_ns() - start) // 1000
         if isinstance(reply, BlockRequest):
             reply = reply.on_timeout() if reply.on_timeout is not None else reply.timeout_reply
         if not self.run.repl_flags & PROPAGATE_REPL and len(ctx.propagated) > before:
@@ -194,11 +197,10 @@ class ScriptExecutor:
         self.commands_run += 1
         server = self.caller.server
         if server is not None:
-            server.stats.total_commands_processed += 1
-            try:
-                server.command_calls[spec.name][0] += 1
-            except KeyError:
-                server.command_calls[spec.name] = [1, 0]
+            name = command_fullname(spec.name, argv)
+            server.account_call(
+                ctx.client, spec, name, argv, reply, usec, script_caller=self.caller.client
+            )
         return reply
 
     def finish(self) -> None:
@@ -228,6 +230,7 @@ def run_script(
     keys: list[bytes],
     args: list[bytes],
     eval_mode: bool,
+    argv: list[bytes] | None = None,
 ) -> Reply:
     """Prepare, run and finish one script (EVAL) or function (FCALL)."""
     view = ServerView(ctx)
@@ -244,9 +247,9 @@ def run_script(
         run.on_hook = hook
     run.start = time.monotonic()
     state.running = run
-    state.running_write_dirty = False
+    state.running_argv = argv or []
     state.running_from_primary = view.obey
-    engine = state.engine if eval_mode else getattr(state, "function_engine", state.engine)
+    engine = state.engine if eval_mode else state.functions.engine
     try:
         reply = engine.run(fn, run, keys, args, ctx.client.resp)
     finally:
@@ -295,6 +298,10 @@ def create_script(state: ScriptingState, body: bytes, evictable: bool) -> Script
 
 def _eval(ctx: CommandContext, argv: list[bytes], evalsha: bool, ro: bool) -> Reply:
     state = scripting_state(ctx)
+    server = ctx.server
+    if server is not None and server.monitors:
+        # shown before the script's own commands, as Valkey's evalCommand feeds it
+        server.feed_monitors_now(ctx.client, argv)
     if evalsha and len(argv[1]) != 40:
         raise CommandError(NOSCRIPT)
     numkeys = _numkeys(argv)
@@ -315,6 +322,7 @@ def _eval(ctx: CommandContext, argv: list[bytes], evalsha: bool, ro: bool) -> Re
         argv[3 : 3 + numkeys],
         argv[3 + numkeys :],
         eval_mode=True,
+        argv=argv,
     )
     state.cache.touch(script)
     return reply

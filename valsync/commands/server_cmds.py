@@ -13,10 +13,12 @@ from valsync.commands.errors import (
     DB_INDEX_OUT_OF_RANGE,
     SYNTAX,
     CommandError,
+    CommandRejected,
     parse_int,
     wrong_arity,
 )
 from valsync.commands.registry import command
+from valsync.pause import ALL_SET, WRITE_SET, PausePurpose
 from valsync.resp.reply import (
     NO_REPLY,
     OK,
@@ -76,13 +78,14 @@ def check_subcommand(cmd: str, argv: list[bytes]) -> bytes:
     if arity is None:
         raise unknown_subcommand(argv[1], cmd)
     if (arity > 0 and len(argv) != arity) or (arity < 0 and len(argv) < -arity):
-        raise CommandError(wrong_arity(f"{cmd}|{sub.decode('latin-1')}"))
+        raise CommandRejected(wrong_arity(f"{cmd}|{sub.decode('latin-1')}"))
     return sub
 
 
 def unknown_subcommand(sub: bytes, cmd: str) -> CommandError:
-    return CommandError(
-        f"ERR unknown subcommand '{sub.decode('utf-8', 'replace')}'. Try {cmd.upper()} HELP."
+    return CommandRejected(
+        f"ERR unknown subcommand '{sub.decode('utf-8', 'replace')}'. Try {cmd.upper()} HELP.",
+        counted=False,
     )
 
 
@@ -131,11 +134,15 @@ def reset(ctx: CommandContext, argv: list[bytes]) -> Reply:
     return SimpleString("RESET")
 
 
-def _check_password(ctx: CommandContext, user: bytes, password: bytes) -> Reply | None:
+def _check_password(
+    ctx: CommandContext, user: bytes, password: bytes, from_hello: bool = False
+) -> Reply | None:
     required = server_of(ctx).config.get_str("requirepass")
     if user != b"default":
         return ErrorReply("WRONGPASS invalid username-password pair or user is disabled.")
     if not required:
+        if from_hello:
+            return None  # the default user is "nopass": any password authenticates
         if len(password) > 0 and user == b"default":
             return ErrorReply(
                 "ERR AUTH <password> called without any password configured for the default user. "
@@ -177,7 +184,7 @@ def hello(ctx: CommandContext, argv: list[bytes]) -> Reply:
     while i < len(argv):
         opt = argv[i].lower()
         if opt == b"auth" and i + 2 < len(argv):
-            err = _check_password(ctx, argv[i + 1], argv[i + 2])
+            err = _check_password(ctx, argv[i + 1], argv[i + 2], from_hello=True)
             if err is not None:
                 return err
             i += 3
@@ -214,7 +221,9 @@ def hello(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 def client_flags(client: ClientState) -> str:
     flags = ""
-    if client.is_replica:
+    if client.monitor:
+        flags += "O"
+    elif client.is_replica:
         flags += "S"
     if client.is_primary_link:
         flags += "M"
@@ -224,6 +233,8 @@ def client_flags(client: ClientState) -> str:
         flags += "x"
     if client.no_evict:
         flags += "e"
+    if client.no_touch:
+        flags += "T"
     return flags or "N"
 
 
@@ -306,11 +317,16 @@ def client_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
                 )
             clients = [c for c in clients if _client_type(c) == wanted]
         elif len(argv) >= 4 and argv[2].lower() == b"id":
-            ids = {parse_int(a) for a in argv[3:]}
+            ids = {parse_int(a, SYNTAX) for a in argv[3:]}
             clients = [c for c in clients if c.id in ids]
         elif len(argv) != 2:
             raise CommandError(SYNTAX)
         return Verbatim("".join(client_info_line(server, c, now) + "\n" for c in clients).encode())
+    if sub == b"pause":
+        return _client_pause(server, argv)
+    if sub == b"unpause" and len(argv) == 2:
+        server.unpause_actions(PausePurpose.CLIENT_PAUSE)
+        return OK
     if sub == b"kill":
         return _client_kill(ctx, server, argv)
     if sub == b"help":
@@ -328,6 +344,25 @@ def client_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if sub in (b"id", b"setname", b"getname", b"info", b"no-evict", b"setinfo"):
         raise CommandError(f"ERR wrong number of arguments for 'client|{sub.decode()}' command")
     raise unknown_subcommand(argv[1], "client")
+
+
+def _client_pause(server: Server, argv: list[bytes]) -> Reply:
+    """CLIENT PAUSE timeout [WRITE|ALL] (words after the mode are ignored, as in Valkey)."""
+    try:
+        timeout = parse_int(argv[2])
+    except CommandError:
+        raise CommandError("ERR timeout is not an integer or out of range") from None
+    if timeout < 0:
+        raise CommandError("ERR timeout is negative")
+    actions = ALL_SET
+    if len(argv) > 3:
+        mode = argv[3].lower()
+        if mode == b"write":
+            actions = WRITE_SET
+        elif mode != b"all":
+            raise CommandError("ERR CLIENT PAUSE mode must be WRITE or ALL")
+    server.pause_actions(PausePurpose.CLIENT_PAUSE, int(time.time() * 1000) + timeout, actions)
+    return OK
 
 
 def _client_kill(ctx: CommandContext, server: Server, argv: list[bytes]) -> Reply:
@@ -402,7 +437,7 @@ def multi(ctx: CommandContext, argv: list[bytes]) -> Reply:
     return OK
 
 
-@command("exec", 1, "noscript loading stale skip_monitor")
+@command("exec", 1, "noscript loading stale skip_slowlog")
 def exec_(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if not ctx.client.in_multi:
         raise CommandError("ERR EXEC without MULTI")
@@ -523,10 +558,18 @@ def config_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
         return OK
     if sub == b"resetstat" and len(argv) == 2:
         server.stats.reset()
-        server.command_calls.clear()
+        server.cmdstats.reset()
         return OK
     if sub == b"rewrite" and len(argv) == 2:
-        raise CommandError("ERR The server is running without a config file")
+        repl = server.repl
+        primary = repl.primary_address() if repl is not None else None
+        try:
+            server.config.rewrite(primary)
+        except ConfigError as err:
+            server.log.warning(f"CONFIG REWRITE failed: {err}")
+            raise CommandError(str(err)) from None
+        server.log.notice("CONFIG REWRITE executed with success.")
+        return OK
     if sub == b"help":
         return [
             b"CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -568,9 +611,12 @@ ALL_SECTIONS = (
     "stats",
     "replication",
     "cpu",
+    "commandstats",
+    "errorstats",
+    "latencystats",
     "keyspace",
 )
-DEFAULT_SECTIONS = ALL_SECTIONS
+DEFAULT_SECTIONS = tuple(s for s in ALL_SECTIONS if s not in ("commandstats", "latencystats"))
 
 
 def _rss_bytes() -> int:
@@ -586,7 +632,8 @@ def info_text(server: Server, sections: list[str]) -> str:
     for s in sections or ["default"]:
         s = s.lower()
         if s in ("all", "everything", "default"):
-            wanted.extend(x for x in ALL_SECTIONS if x not in wanted)
+            chosen = DEFAULT_SECTIONS if s == "default" else ALL_SECTIONS
+            wanted.extend(x for x in chosen if x not in wanted)
         elif s not in wanted:
             wanted.append(s)
     parts: list[str] = []
@@ -631,6 +678,7 @@ def _info_section(server: Server, name: str) -> list[str] | None:
             f"blocked_clients:{sum(len(v) for v in server.key_ready_listeners.values())}",
             f"pubsub_clients:{server.pubsub.clients}",
             f"watching_clients:{sum(1 for c in clients if c.watched)}",
+            *server.pause.info_lines(int(time.time() * 1000)),
         ]
     if name == "memory":
         rss = _rss_bytes()
@@ -701,10 +749,12 @@ def _info_section(server: Server, name: str) -> list[str] | None:
             f"used_cpu_user_children:{t.children_user:.6f}",
         ]
     if name == "commandstats":
-        return [
-            f"cmdstat_{n}:calls={c[0]},usec=0,usec_per_call=0.00,rejected_calls=0,failed_calls=0"
-            for n, c in sorted(server.command_calls.items())
-        ]
+        return server.cmdstats.info_commandstats()
+    if name == "errorstats":
+        return server.cmdstats.info_errorstats()
+    if name == "latencystats":
+        percentiles = cfg.get("latency-tracking-info-percentiles").split()
+        return server.cmdstats.info_latencystats(float(p) for p in percentiles)
     if name == "keyspace":
         out = []
         for db in server.keyspace.dbs:

@@ -280,22 +280,7 @@ def _sort(ctx: CommandContext, argv: list[bytes], readonly: bool) -> Reply:
     return len(stored)
 
 
-def _sort_keys(argv: list[bytes]) -> list[int]:
-    """``sortGetKeys``: the sorted key, and the last STORE destination."""
-    store = -1
-    skip = {b"limit": 2, b"get": 1, b"by": 1}
-    i = 2
-    while i < len(argv):
-        opt = argv[i].lower()
-        if opt in skip:
-            i += skip[opt]
-        elif opt == b"store" and i + 1 < len(argv):
-            store = i + 1
-        i += 1
-    return [1] if store < 0 else [1, store]
-
-
-@command("sort", -2, "write denyoom", 1, 1, 1, key_finder=_sort_keys)
+@command("sort", -2, "write denyoom", 1, 1, 1)
 def sort_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
     return _sort(ctx, argv, False)
 

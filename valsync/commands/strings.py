@@ -9,6 +9,7 @@ marker subclasses :class:`RawStr` / :class:`EmbStr`; plain ``bytes`` mean "as
 from __future__ import annotations
 
 import re
+from array import array
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
@@ -27,7 +28,7 @@ from valsync.commands.errors import (
 from valsync.commands.registry import command
 from valsync.keyspace.database import Database
 from valsync.keyspace.values import Value
-from valsync.resp.reply import OK, Reply
+from valsync.resp.reply import OK, MapReply, Reply
 
 PROTO_MAX_BULK_LEN = 512 * 1024 * 1024
 NAN_OR_INF = "ERR increment would produce NaN or Infinity"
@@ -131,6 +132,11 @@ def store(
     db.set(key, attach(key, value, key in db.expires, encoding), keep_ttl=keep_ttl)
     if expire_at is not None:
         db.set_expire(key, expire_at)
+
+
+def proto_max_bulk_len(ctx: CommandContext) -> int:
+    server = ctx.server
+    return PROTO_MAX_BULK_LEN if server is None else server.config.get_int("proto-max-bulk-len")
 
 
 def get_string(ctx: CommandContext, key: bytes, db: Database | None = None) -> bytes | None:
@@ -648,3 +654,108 @@ def setrange_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 
 __all__ = ["EmbStr", "RawStr", "NOT_FLOAT", "string_encoding", "reattach"]
+
+
+# --- LCS -------------------------------------------------------------------------------------
+
+LCS_NOT_STRINGS = "ERR The specified keys must contain string values"
+
+
+def _lcs_table(a: bytes, b: bytes) -> list[array[int]]:
+    """``table[i][j]``: the LCS length of ``a[:i]`` and ``b[:j]``."""
+    width = len(b) + 1
+    table = [array("I", bytes(4 * width))]
+    for ch in a:
+        prev = table[-1]
+        row = array("I", bytes(4 * width))
+        left = 0
+        for j, other in enumerate(b, 1):
+            if ch == other:
+                left = prev[j - 1] + 1
+            else:
+                up = prev[j]
+                left = up if up > left else left
+            row[j] = left
+        table.append(row)
+    return table
+
+
+@command("lcs", -3, "readonly", 1, 2, 1)
+def lcs_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    """Valkey's ``lcsCommand``: the longest common subsequence by dynamic programming, walked
+    back from the end; IDX lists the matching ranges from the last one to the first."""
+    a_val, b_val = ctx.lookup(argv[1]), ctx.lookup(argv[2])
+    if (a_val is not None and not isinstance(a_val, bytes)) or (
+        b_val is not None and not isinstance(b_val, bytes)
+    ):
+        raise CommandError(LCS_NOT_STRINGS)
+    a = a_val if isinstance(a_val, bytes) else b""
+    b = b_val if isinstance(b_val, bytes) else b""
+    getlen = getidx = withmatchlen = False
+    minmatchlen = 0
+    j = 3
+    while j < len(argv):
+        opt = argv[j].lower()
+        if opt == b"idx":
+            getidx = True
+        elif opt == b"len":
+            getlen = True
+        elif opt == b"withmatchlen":
+            withmatchlen = True
+        elif opt == b"minmatchlen" and j + 1 < len(argv):
+            minmatchlen = max(parse_int(argv[j + 1]), 0)
+            j += 1
+        else:
+            raise CommandError(SYNTAX)
+        j += 1
+    if getlen and getidx:
+        raise CommandError("ERR If you want both the length and indexes, please just use IDX.")
+    if len(a) >= 2**32 - 2 or len(b) >= 2**32 - 2:
+        raise CommandError("ERR String too long for LCS")
+    if (len(a) + 1) * (len(b) + 1) * 4 > proto_max_bulk_len(ctx):
+        raise CommandError(
+            "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"
+        )
+    table = _lcs_table(a, b)
+    total = table[len(a)][len(b)]
+    if getlen:
+        return total
+    result = bytearray(total)
+    matches: list[Reply] = []
+    idx = total
+    i, j = len(a), len(b)
+    a_start = a_end = b_start = b_end = -1  # -1: no range open
+    while i > 0 and j > 0:
+        emit = False
+        if a[i - 1] == b[j - 1]:
+            result[idx - 1] = a[i - 1]
+            if a_start < 0:
+                a_start = a_end = i - 1
+                b_start = b_end = j - 1
+            elif a_start == i and b_start == j:
+                a_start -= 1
+                b_start -= 1
+            else:
+                emit = True
+            if a_start == 0 or b_start == 0:
+                emit = True
+            idx -= 1
+            i -= 1
+            j -= 1
+        else:
+            if table[i - 1][j] > table[i][j - 1]:
+                i -= 1
+            else:
+                j -= 1
+            emit = a_start >= 0
+        if emit:
+            match_len = a_end - a_start + 1
+            if getidx and (minmatchlen == 0 or match_len >= minmatchlen):
+                entry: list[Reply] = [[a_start, a_end], [b_start, b_end]]
+                if withmatchlen:
+                    entry.append(match_len)
+                matches.append(entry)
+            a_start = -1
+    if getidx:
+        return MapReply([(b"matches", matches), (b"len", total)])
+    return bytes(result)

@@ -330,6 +330,7 @@ def _zadd(ctx: CommandContext, argv: list[bytes], incr: bool) -> Reply:
     ctx.dirty += added + updated
     if added or updated:
         ctx.db.modified(key)
+        ctx.notify("z", "zincr" if incr else "zadd", key)
     if incr:
         return Double(score) if processed else None
     return added + updated if ch else added

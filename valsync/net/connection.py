@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 import trio
 import trio.lowlevel
 
-from valsync.commands import BlockRequest, ClientState
+from valsync.commands import BlockRequest, ClientState, ExchangeRequest
 from valsync.commands.server_cmds import client_info_line
+from valsync.net.exchange import run_exchange
 from valsync.resp import ProtocolError, RequestParser, encode
 from valsync.resp.reply import ErrorReply, Reply
 
@@ -202,7 +203,8 @@ class ClientConnection:
     async def _wait_readable(self) -> bool:
         """Sleep until the socket has bytes; False when the client stayed idle past ``timeout``."""
         idle = self.server.config.get_int("timeout")
-        if idle > 0 and not self.client.is_replica and not self.client.is_primary_link:
+        client = self.client
+        if idle > 0 and not (client.is_replica or client.is_primary_link or client.monitor):
             with trio.move_on_after(idle):
                 await trio.lowlevel.wait_readable(self._fd)
                 return True
@@ -266,7 +268,11 @@ class ClientConnection:
                     continue
                 client.pending_output = bool(out) or bool(self._out)
                 reply: Reply | BlockRequest = process(client, argv)
-                if isinstance(reply, BlockRequest):
+                if isinstance(reply, ExchangeRequest):
+                    self._queue(out)
+                    out = bytearray()
+                    reply = server.finish_exchange(client, reply, await run_exchange(reply))
+                elif isinstance(reply, BlockRequest):
                     self._queue(out)
                     out = bytearray()
                     reply = await self._block(argv, reply)
@@ -286,10 +292,28 @@ class ClientConnection:
                     break
             self._queue(out)
 
+    async def _wait_pause_end(self, deadline_ms: int | None) -> None:
+        """Until the pause holding this client is lifted or reaches its end."""
+        event = trio.Event()
+        self.server.pause_listeners.add(event.set)
+        try:
+            remaining = ((deadline_ms or 0) - _now_ms()) / 1000.0
+            with trio.move_on_after(max(remaining, 0.0)):
+                await event.wait()
+        finally:
+            self.server.pause_listeners.discard(event.set)
+
     async def _block(self, argv: list[bytes], block: BlockRequest) -> Reply:
         """Wait until a key of ``block`` changes or its deadline passes; re-run the command."""
         server, client = self.server, self.client
         while True:
+            if block.postponed:
+                await self._wait_pause_end(block.deadline_ms)
+                again = server.process(client, argv)
+                if not isinstance(again, BlockRequest):
+                    return again
+                block = again
+                continue
             event = trio.Event()
             dbid = client.db
             server.add_key_listener(dbid, block.keys, event.set)
@@ -303,6 +327,7 @@ class ClientConnection:
             finally:
                 server.remove_key_listener(dbid, block.keys, event.set)
             if not event.is_set():
+                server.record_unblocked_timeout(client, argv)
                 return block.on_timeout() if block.on_timeout is not None else block.timeout_reply
             # yield once so the writer's whole command (and its propagation) completes first
             await trio.lowlevel.checkpoint()

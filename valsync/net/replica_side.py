@@ -266,6 +266,10 @@ class PrimaryLinkDriver:
                 self.log.notice("Successful partial resynchronization with primary.")
                 if changed:
                     self.log.notice(f"Primary replication ID changed to {outcome.replid}")
+                    # as Valkey: sub-replicas reconnect and learn the new ID by PSYNC with us,
+                    # so they can later follow the new primary directly by partial resync
+                    for link in list(self.service.links.values()):
+                        self.service.drop_link(link, "primary replication ID changed")
                 start = self.cached.offset
                 self._pre_psync = False
             elif isinstance(outcome, (FullResyncReply, SyncFallback)):

@@ -127,6 +127,11 @@ class ReplicationService:
     def link_up(self) -> bool:
         return self.primary.link_up
 
+    def primary_address(self) -> tuple[str, int] | None:
+        """The primary we replicate from (CONFIG REWRITE's ``replicaof``), None as a primary."""
+        host = self.primary.host
+        return (host, self.primary.port) if host is not None else None
+
     @property
     def master_repl_offset(self) -> int:
         return self.ids.master_repl_offset

@@ -33,6 +33,7 @@ from valsync.scripting.conversion import (
     lua_to_reply,
 )
 from valsync.scripting.rand48 import LRAND48_MAX, Rand48
+from valsync.scripting.scripts import SCRIPT_FLAGS
 
 VALKEY_VERSION = b"8.1.8"
 VALKEY_VERSION_NUM = 0x080108
@@ -90,6 +91,48 @@ class ScriptRun:
     killed: bool = False
     on_hook: Callable[[ScriptRun], None] | None = None
 
+    def duration_ms(self) -> int:
+        return int((time.monotonic() - self.start) * 1000)
+
+
+FUNCTION_NAME_ERROR = (
+    "Function names can only contain letters, numbers, or underscores(_) and must be at "
+    "least one character long"
+)
+
+
+def valid_name(name: bytes) -> bool:
+    """``functionsVerifyName``: letters, digits and underscores, at least one."""
+    return bool(name) and all(c == 0x5F or chr(c).isascii() and chr(c).isalnum() for c in name)
+
+
+@dataclass
+class RegisteredFunction:
+    name: bytes
+    callback: Any
+    description: bytes | None
+    flags: frozenset[str]
+
+
+@dataclass
+class LibraryLoad:
+    """The functions a library registers while FUNCTION LOAD runs its code."""
+
+    timeout: float
+    start: float = field(default_factory=time.monotonic)
+    functions: dict[bytes, RegisteredFunction] = field(default_factory=dict)
+    fatal: str | None = None
+
+    def add(
+        self, name: bytes, callback: Any, description: bytes | None, flags: frozenset[str]
+    ) -> str | None:
+        if not valid_name(name):
+            return FUNCTION_NAME_ERROR
+        if name in self.functions:
+            return "Function already exists in the library"
+        self.functions[name] = RegisteredFunction(name, callback, description, flags)
+        return None
+
 
 def _lua_tostring(value: Any) -> bytes | None:
     """``lua_tolstring``: strings as they are, numbers printed with ``%.14g``."""
@@ -136,7 +179,9 @@ def _c_int(value: float | None) -> int:
 class LuaEngine:
     """A sandboxed Lua 5.1 state with Valkey's scripting API."""
 
-    def __init__(self, log: Callable[[str, str], None] | None = None) -> None:
+    def __init__(
+        self, log: Callable[[str, str], None] | None = None, function_mode: bool = False
+    ) -> None:
         self.runtime = lua51.LuaRuntime(
             encoding=None,
             unpack_returned_tuples=True,
@@ -147,6 +192,8 @@ class LuaEngine:
         self.log = log
         self.rand = Rand48()
         self.current: ScriptRun | None = None
+        self.function_mode = function_mode
+        self.loading: LibraryLoad | None = None
         self.builder = LuaBuilder(self.runtime.table)
         sandbox = resources.files("valsync.scripting").joinpath("sandbox.lua").read_bytes()
         loader = self.runtime.eval(b"function(src) return loadstring(src, '=valsync') end")
@@ -191,6 +238,9 @@ class LuaEngine:
         host[b"status_reply"] = self._status_reply
         host[b"math_random"] = self._math_random
         host[b"math_randomseed"] = self._math_randomseed
+        host[b"function_mode"] = self.function_mode
+        host[b"register_function"] = self._register_function
+        host[b"load_hook"] = self._load_hook
         host[b"hook"] = self._hook
         host[b"unwrap"] = self._unwrap
         host[b"killed_error"] = lambda message: self.builder.error_table(message)
@@ -293,6 +343,114 @@ class LuaEngine:
         if run is None or not run.acl_lookup(argv):
             raise self._error(b"Invalid command passed to server.acl_check_cmd()")
         return True
+
+    def _register_function(self, *args: Any) -> None:
+        """``server.register_function(name, callback)`` or ``({function_name=, callback=,
+        flags=, description=})``, during FUNCTION LOAD only."""
+        load = self.loading
+        if load is None:
+            raise self._error(
+                b"server.register_function can only be called on FUNCTION LOAD command"
+            )
+        name: Any = None
+        callback: Any = None
+        description: bytes | None = None
+        flags: set[str] = set()
+        if len(args) == 1:
+            table = args[0]
+            if lua51.lua_type(table) != "table":
+                raise self._error(
+                    b"calling server.register_function with a single argument is only "
+                    b"applicable to Lua table (representing named arguments)."
+                )
+            for key, value in self._items(table):
+                if not isinstance(key, bytes):
+                    raise self._error(
+                        b"named argument key given to server.register_function is not a string"
+                    )
+                field = key.lower()
+                if field == b"function_name":
+                    value = _lua_tostring(value)
+                    if value is None:
+                        raise self._error(
+                            b"function_name argument given to server.register_function must "
+                            b"be a string"
+                        )
+                    name = value
+                elif field == b"description":
+                    value = _lua_tostring(value)
+                    if value is None:
+                        raise self._error(
+                            b"description argument given to server.register_function must be "
+                            b"a string"
+                        )
+                    description = value
+                elif field == b"callback":
+                    if lua51.lua_type(value) != "function":
+                        raise self._error(
+                            b"callback argument given to server.register_function must be a "
+                            b"function"
+                        )
+                    callback = value
+                elif field == b"flags":
+                    if lua51.lua_type(value) != "table":
+                        raise self._error(
+                            b"flags argument to server.register_function must be a table "
+                            b"representing function flags"
+                        )
+                    for _, flag in self._items(value):
+                        text = flag.decode("latin-1") if isinstance(flag, bytes) else None
+                        if text not in SCRIPT_FLAGS:
+                            raise self._error(b"unknown flag given")
+                        flags.add(text)
+                else:
+                    raise self._error(b"unknown argument given to server.register_function")
+            if name is None:
+                raise self._error(b"server.register_function must get a function name argument")
+            if callback is None:
+                raise self._error(b"server.register_function must get a callback argument")
+        elif len(args) == 2:
+            name, callback = _lua_tostring(args[0]), args[1]
+            if name is None:
+                raise self._error(b"first argument to server.register_function must be a string")
+            if lua51.lua_type(callback) != "function":
+                raise self._error(b"second argument to server.register_function must be a function")
+        else:
+            raise self._error(b"wrong number of arguments to server.register_function")
+        problem = load.add(name, callback, description, frozenset(flags))
+        if problem is not None:
+            load.fatal = problem
+            raise self._error(problem.encode())
+
+    def _load_hook(self) -> bytes | None:
+        load = self.loading
+        if load is not None and load.timeout and time.monotonic() - load.start > load.timeout:
+            return b"FUNCTION LOAD timeout"
+        return None
+
+    def load_library(self, code: bytes, load: LibraryLoad) -> str | None:
+        """Run a library's code so that it registers its functions; the error text, if any."""
+        self.loading = load
+        try:
+            result = self.api[b"load_library"](code, HOOK_INSTRUCTIONS)
+        finally:
+            self.loading = None
+        if not isinstance(result, tuple):
+            result = (result,)
+        if result[0]:
+            return None
+        if load.fatal is not None:
+            return load.fatal
+        err, compiling = result[1], result[2]
+        if compiling:
+            return "Error compiling function: " + (_lua_tostring(err) or b"").decode(
+                "utf-8", "replace"
+            )
+        if err is not None and lua51.lua_type(err) == "table":
+            message = _lua_tostring(self._rawget(err, b"err")) or b""
+        else:
+            message = b"ERR " + (_lua_tostring(err) or b"")
+        return "Error registering functions: " + message.decode("utf-8", "replace")
 
     def _error_reply(self, *args: Any) -> Any:
         if len(args) != 1 or not isinstance(args[0], bytes):

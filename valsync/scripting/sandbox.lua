@@ -89,13 +89,16 @@ local function unwrap_error(e)
     end
     return e
 end
-server.breakpoint = function()
-    return false
-end
-server.debug = function()
-end
-server.replicate_commands = function()
-    return true
+local function_mode = host.function_mode
+if not function_mode then
+    server.breakpoint = function()
+        return false
+    end
+    server.debug = function()
+    end
+    server.replicate_commands = function()
+        return true
+    end
 end
 
 -- the global pcall of Valkey replaces an error table by its 'err' string
@@ -115,9 +118,11 @@ local function valkey_pcall(f, ...)
     return raw_unpack(result, 1, result.n)
 end
 
--- the script environment: reads fall through to G, unknown names are an error
+-- the script environment: reads fall through to G (to the library API while a function
+-- library loads), unknown names are an error
+local lookup = G
 local env_meta_index = function(_, name)
-    local value = raw_rawget(G, name)
+    local value = raw_rawget(lookup, name)
     if value == nil then
         raw_error("Script attempted to access nonexistent global variable '" .. raw_tostring(name) .. "'", 2)
     end
@@ -244,8 +249,10 @@ local function error_handler(err)
     end
     return err
 end
-G.__server__err__handler = error_handler
-G.__redis__err__handler = error_handler
+if not function_mode then
+    G.__server__err__handler = error_handler
+    G.__redis__err__handler = error_handler
+end
 
 -- protect every table reachable from the globals
 G.server = server
@@ -305,6 +312,53 @@ function engine.run_function(f, keys, argv, hook_every)
     end, error_handler))
     dbg.sethook()
     return result[1], result[2]
+end
+
+-- FUNCTION LOAD: the library's code sees only server/redis with register_function and log
+local library_api
+if function_mode then
+    local lib_server = {}
+    for name, value in raw_next, host.api do
+        lib_server[name] = value
+    end
+    lib_server.register_function = host.register_function
+    lib_server.log = host.log
+    local lib_raw = lib_server
+    lib_server = protect(lib_raw, function(_, name)
+        local value = raw_rawget(lib_raw, name)
+        if value == nil then
+            raw_error("Script attempted to access nonexistent global variable '" .. raw_tostring(name) .. "'", 2)
+        end
+        return value
+    end)
+    library_api = { server = lib_server, redis = lib_server }
+end
+
+local load_hook = host.load_hook
+local function library_load_hook()
+    local message = load_hook()
+    if message then
+        raw_error(killed_error(message))
+    end
+end
+
+function engine.load_library(code, hook_every)
+    local f, err = raw_loadstring(code, "@user_function")
+    if not f then
+        return false, err, true
+    end
+    raw_setfenv(f, env)
+    lookup = library_api
+    if hook_every > 0 then
+        dbg.sethook(library_load_hook, "", hook_every)
+    end
+    local ok, e = raw_pcall(f)
+    dbg.sethook()
+    lookup = G
+    if not ok then
+        return false, unwrap_error(e), false
+    end
+    return true
 end
 
 engine.rawget = raw_rawget

@@ -1,0 +1,97 @@
+"""The socket side of a command that talks to another server (MIGRATE's RESTOREs).
+
+One connection per request: connect, send the whole payload, read the expected number of
+reply lines, each step under the request's timeout, as Valkey's ``connBlockingConnect`` /
+``connSyncWrite`` / ``connSyncReadLine`` do. What the lines mean is decided by the command
+(:class:`~valsync.commands.ExchangeRequest`); nothing here interprets them.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import trio
+
+from valsync.commands import ExchangeRequest, ExchangeResult
+
+READ_SIZE = 64 * 1024
+
+
+class ReplyLines:
+    """Collects the expected number of reply lines (CRLF stripped) from bytes fed in any
+    chunking."""
+
+    def __init__(self, want: int) -> None:
+        self.want = want
+        self.lines: list[bytes] = []
+        self._buf = b""
+
+    def feed(self, data: bytes) -> bool:
+        """Add bytes; True once every expected line is in."""
+        buf = self._buf + data
+        while len(self.lines) < self.want:
+            end = buf.find(b"\n")
+            if end < 0:
+                break
+            self.lines.append(buf[:end].rstrip(b"\r"))
+            buf = buf[end + 1 :]
+        self._buf = buf
+        return len(self.lines) >= self.want
+
+
+async def run_exchange(request: ExchangeRequest) -> ExchangeResult:
+    seconds = request.timeout_ms / 1000.0
+    try:
+        with trio.fail_after(seconds):
+            stream = await trio.open_tcp_stream(request.host, request.port)
+    except (socket.gaierror, trio.TooSlowError):
+        return ExchangeResult([], "connecting")
+    except OSError:
+        # like Valkey's blocking connect, a refused connection is only seen when writing
+        return ExchangeResult([], "writing")
+    replies = ReplyLines(request.replies)
+    async with stream:
+        try:
+            with trio.fail_after(seconds):
+                await stream.send_all(request.payload)
+        except (OSError, trio.TooSlowError, trio.BrokenResourceError):
+            return ExchangeResult([], "writing")
+        done = replies.feed(b"")
+        while not done:
+            try:
+                with trio.fail_after(seconds):
+                    data = await stream.receive_some(READ_SIZE)
+            except (OSError, trio.TooSlowError, trio.BrokenResourceError):
+                data = b""
+            if not data:
+                return ExchangeResult(replies.lines, "reading")
+            done = replies.feed(data)
+    return ExchangeResult(replies.lines)
+
+
+def run_exchange_blocking(request: ExchangeRequest) -> ExchangeResult:
+    """The same exchange with blocking sockets, for where nothing can be awaited (MIGRATE
+    inside MULTI/EXEC): the whole server waits, as Valkey's does for every MIGRATE."""
+    seconds = request.timeout_ms / 1000.0
+    try:
+        sock = socket.create_connection((request.host, request.port), timeout=seconds)
+    except (socket.gaierror, TimeoutError):
+        return ExchangeResult([], "connecting")
+    except OSError:
+        return ExchangeResult([], "writing")
+    replies = ReplyLines(request.replies)
+    with sock:
+        try:
+            sock.sendall(request.payload)
+        except OSError:
+            return ExchangeResult([], "writing")
+        done = replies.feed(b"")
+        while not done:
+            try:
+                data = sock.recv(READ_SIZE)
+            except OSError:
+                data = b""
+            if not data:
+                return ExchangeResult(replies.lines, "reading")
+            done = replies.feed(data)
+    return ExchangeResult(replies.lines)
