@@ -540,28 +540,30 @@ class PrimaryLinkDriver:
         server = self.server
         process = server.process
         keepalives = reader.keepalives
-        while True:
-            before = reader.applied_offset
-            argv = reader.next_argv()
-            if argv is None:
-                break
-            if reader.keepalives != keepalives:
-                keepalives = reader.keepalives
-                self.flush_applied()
-                while raw and raw[0] == 0x0A:
-                    del raw[0]
-            if is_getack(argv):
-                if not self._pre_psync:
+        server.applying_primary_stream = True
+        try:
+            while True:
+                before = reader.applied_offset
+                argv = reader.next_argv()
+                if argv is None:
+                    break
+                if reader.keepalives != keepalives:
+                    keepalives = reader.keepalives
                     self.flush_applied()
-                    await self._send(encode_ack(reader.applied_offset))
-            else:
-                server.applying_primary_stream = True
-                try:
+                    while raw and raw[0] == 0x0A:
+                        del raw[0]
+                if is_getack(argv):
+                    if not self._pre_psync:
+                        self.flush_applied()
+                        server.applying_primary_stream = False
+                        await self._send(encode_ack(reader.applied_offset))
+                        server.applying_primary_stream = True
+                else:
                     process(client, argv)
-                finally:
-                    server.applying_primary_stream = False
-            reader.argv_done(argv)
-            self._applied_unproxied += reader.applied_offset - before
+                reader.argv_done(argv)
+                self._applied_unproxied += reader.applied_offset - before
+        finally:
+            server.applying_primary_stream = False
         self.flush_applied()
         self.read_offset = reader.read_offset
         self.applied_offset = reader.applied_offset
