@@ -339,7 +339,7 @@ class Server:
         now = int(time.time() * 1000)
         if replica:
             mode = ExpireMode.KEEP if client.is_primary_link else ExpireMode.HIDE
-        elif self.paused & PauseAction.EXPIRE:
+        elif self.paused and self.paused & PauseAction.EXPIRE:
             mode = ExpireMode.HIDE  # expired keys read as missing; deleting them waits
         else:
             mode = ExpireMode.DELETE
