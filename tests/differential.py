@@ -328,3 +328,21 @@ def example_settings(env: str, default: int) -> settings:
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
         derandomize=env not in os.environ,
     )
+
+
+def keyspace_events(
+    server: ServerProcess, writes: Sequence[Sequence[Arg]], setup: Sequence[Sequence[Arg]] = ()
+) -> list[bytes]:
+    """The raw keyspace/keyevent messages (``notify-keyspace-events KEA``) that ``writes``
+    publish on ``server``; the last write must touch a key named ``end-marker``."""
+    with RawClient(server.port) as client, RawClient(server.port) as sub:
+        for argv in setup:
+            client.call(*argv)
+        assert client.call("CONFIG", "SET", "notify-keyspace-events", "KEA") == b"+OK\r\n"
+        sub.call("PSUBSCRIBE", "__key*__:*")
+        for argv in writes:
+            client.call(*argv)
+        out: list[bytes] = []
+        while not out or b"end-marker" not in out[-1] or b"keyevent" not in out[-1]:
+            out.append(sub.read_reply())
+        return out

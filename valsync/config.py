@@ -416,13 +416,14 @@ class _KeyspaceEvents(_Spec):
             else:
                 raise _Invalid("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
         if set(self._ALL) <= classes:
-            text = "A"
+            text = "An" if "n" in classes else "A"
         else:
             text = "".join(ch for ch in self._ORDER if ch in classes)
         return text + "".join(ch for ch in "KEm" if ch in classes)
 
     def fmt(self, value: Value) -> str:
-        return str(value)
+        # like Valkey's keyspaceEventsFlagsToString, "A" hides "n" (which it does not include)
+        return str(value).replace("An", "A")
 
     def rewrite(self, name: str, value: Value) -> list[RewriteLine]:
         return [RewriteLine(name, f"{name} {_repr(str(value))}", value != "")]
@@ -776,6 +777,7 @@ _SPECS: tuple[_Directive, ...] = (
     _d("commandlog-large-request-max-len", _Int(128, 0, _LLONG_MAX)),
     _d("commandlog-reply-larger-than", _Int(1024 * 1024, -1, _LLONG_MAX)),
     _d("commandlog-large-reply-max-len", _Int(128, 0, _LLONG_MAX)),
+    _d("tracking-table-max-keys", _Int(1_000_000, 0, _LLONG_MAX)),
     _d("busy-reply-threshold", _Int(5000, 0, _LONG_MAX), "lua-time-limit"),
     _d("shutdown-timeout", _Int(10, 0, _INT_MAX)),
     _d("shutdown-on-sigint", _ShutdownFlags()),
@@ -789,6 +791,8 @@ _SPECS: tuple[_Directive, ...] = (
     _d("zset-max-listpack-entries", _Int(128, 0, _LONG_MAX), "zset-max-ziplist-entries"),
     _d("zset-max-listpack-value", _Int(64, 0, _LONG_MAX, memory=True), "zset-max-ziplist-value"),
     _d("hll-sparse-max-bytes", _Int(3000, 0, _LONG_MAX, memory=True)),
+    _d("stream-node-max-bytes", _Int(4096, 0, _LONG_MAX, memory=True)),
+    _d("stream-node-max-entries", _Int(100, 0, _LLONG_MAX)),
     # Accepted with Valkey 8.1.8's names, defaults and ranges so that configs written for
     # Valkey load; valsync has no cluster, AOF, TLS, RDMA, defrag, io-threads or syslog, and
     # these settings change nothing there.
@@ -1264,6 +1268,12 @@ class Config:
         limits = value[_OBUF_NAMES[cls.lower()]]
         assert isinstance(limits, tuple)
         return limits
+
+    @property
+    def keyspace_event_classes(self) -> str:
+        """``notify-keyspace-events`` with every class in force (CONFIG GET hides ``n``
+        next to ``A``)."""
+        return str(self._values["notify-keyspace-events"])
 
     @property
     def replicaof(self) -> tuple[str, int] | None:

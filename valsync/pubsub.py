@@ -8,10 +8,8 @@ Valkey's ``pubsub`` flag (``ClientState.pubsub``): in RESP2 it may then only run
 subscription commands, PING, QUIT and RESET.
 
 Delivery: a message becomes one push (``message``/``pmessage``/``smessage``), encoded once per
-protocol and queued to each receiver with ``ClientState.deliver``. A push for the client whose
-command is running (a RESP3 client publishing to itself, or its own keyspace event) is held in
-:attr:`PubSub.deferred` and written after that command's reply, as Valkey's
-``pending_push_messages`` are.
+protocol and queued to each receiver with ``ClientState.deliver`` (whose connection holds a
+push for its own running command back until that command's reply is out).
 """
 
 from __future__ import annotations
@@ -19,7 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from valsync.keyspace.glob import stringmatch
-from valsync.resp.reply import Push, Raw, Reply, encode
+from valsync.resp.reply import Push, Raw, encode
 
 if TYPE_CHECKING:
     from valsync.commands.context import ClientState
@@ -48,8 +46,6 @@ class PubSub:
         self.channels = Kind("channels", b"subscribe", b"unsubscribe", b"message")
         self.patterns = Kind("patterns", b"psubscribe", b"punsubscribe", b"pmessage")
         self.shard = Kind("shard_channels", b"ssubscribe", b"sunsubscribe", b"smessage")
-        self.deferred: list[Reply] = []
-        """Pushes for the client whose command is running, sent after its reply."""
         self.clients = 0
         """Clients carrying the pubsub flag (INFO ``pubsub_clients``)."""
 
@@ -105,30 +101,23 @@ class PubSub:
 
     # --- publishing ----------------------------------------------------------------------
 
-    def publish(
-        self,
-        channel: bytes,
-        message: bytes,
-        current: ClientState | None = None,
-        shard: bool = False,
-    ) -> int:
+    def publish(self, channel: bytes, message: bytes, shard: bool = False) -> int:
         """Deliver to the channel's subscribers, then (not for shard channels) to every
         matching pattern's; returns the number of deliveries, as PUBLISH answers."""
         kind = self.shard if shard else self.channels
         receivers = 0
         subscribers = kind.table.get(channel)
         if subscribers:
-            receivers += self._send(subscribers, Push([kind.message, channel, message]), current)
+            receivers += self._send(subscribers, Push([kind.message, channel, message]))
         if shard or not self.patterns.table:
             return receivers
         for pattern, subscribers in list(self.patterns.table.items()):
             if stringmatch(pattern, channel):
-                receivers += self._send(
-                    subscribers, Push([b"pmessage", pattern, channel, message]), current
-                )
+                receivers += self._send(subscribers, Push([b"pmessage", pattern, channel, message]))
         return receivers
 
-    def _send(self, subscribers: Subscribers, push: Push, current: ClientState | None) -> int:
+    @staticmethod
+    def _send(subscribers: Subscribers, push: Push) -> int:
         encoded: dict[int, Raw] = {}
         sent = 0
         for client in list(subscribers):
@@ -138,9 +127,7 @@ class PubSub:
                 out = bytearray()
                 encode(push, out, client.resp)
                 raw = encoded[client.resp] = Raw(bytes(out))
-            if client is current:
-                self.deferred.append(raw)
-            elif client.deliver is not None:
+            if client.deliver is not None:
                 client.deliver(raw)
         return sent
 

@@ -30,29 +30,36 @@ from valsync.commands import (
     ExchangeResult,
     ExpireMode,
     Propagated,
+    ScriptRequest,
+    ScriptWait,
     call,
     lookup_command,
 )
 from valsync.commands.errors import EXECABORT, READONLY, CommandError, CommandRejected
 from valsync.commands.registry import CONTAINER_COMMANDS, command_fullname
+from valsync.commands.scripting import SLOW_EVAL, SLOW_FUNCTION
 from valsync.commands.server_cmds import SUBCOMMAND_ARITY, check_subcommand
 from valsync.config import Config
-from valsync.keyspace import Keyspace
+from valsync.keyspace import Keyspace, StreamValue
 from valsync.latency import LatencyMonitor
 from valsync.log import ServerLog
 from valsync.monitor import ADMIN_SUBCOMMANDS, REDACTED_COMMANDS, monitor_line, redact
 from valsync.pause import PauseAction, PausePurpose, PauseState
 from valsync.pubsub import PubSub
 from valsync.replication.unexpected_errors import backlog_log_line, unexpected_error
-from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Raw, Reply, ReplySeries
+from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Raw, Reply
 from valsync.scripting.functions import FunctionError
 from valsync.scripting.state import ScriptingState
 from valsync.stats import Stats
+from valsync.tracking import TrackingTable
 
 if TYPE_CHECKING:
     from valsync.net.replication import ReplicationService
 
 NOAUTH = "NOAUTH Authentication required."
+UNBLOCKED_ROLE_CHANGE = (
+    "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)"
+)
 MASTERDOWN = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
 NOREPLICAS = "NOREPLICAS Not enough good replicas to write."
 
@@ -83,6 +90,41 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+class BlockedWaiter:
+    """A client blocked on keys (BLPOP, XREAD BLOCK, WAIT...): called as a key listener when
+    one of its keys is signalled ready, it queues itself on the server, which re-runs its
+    command at the end of the current command; ``notify`` wakes the waiting connection."""
+
+    __slots__ = ("server", "client", "argv", "block", "result", "ready", "cancelled", "notify")
+
+    def __init__(
+        self, server: Server, client: ClientState, argv: list[bytes], block: BlockRequest
+    ) -> None:
+        self.server = server
+        self.client = client
+        self.argv = argv
+        self.block = block
+        self.result: Reply | None = None
+        self.ready = False
+        self.cancelled = False
+        self.notify: Callable[[], None] = _nothing
+
+    def __call__(self) -> None:
+        if not self.ready and not self.cancelled and self.result is None:
+            self.ready = True
+            self.server.ready_waiters.append(self)
+            self.notify()
+
+    def unqueue(self) -> None:
+        if self.ready:
+            self.ready = False
+            self.server.ready_waiters.remove(self)
+
+
+def _nothing() -> None:
+    return None
+
+
 class Server:
     """One valsync server instance (sans trio: the net layer drives it)."""
 
@@ -98,7 +140,9 @@ class Server:
         self.clients: dict[int, ClientState] = {}
         self._next_client_id = 1
         self.watch_index: dict[tuple[int, bytes], set[ClientState]] = {}
-        self.key_ready_listeners: dict[tuple[int, bytes], set[Callable[[], None]]] = {}
+        self.key_ready_listeners: dict[tuple[int, bytes], dict[Callable[[], None], None]] = {}
+        self.ready_waiters: list[BlockedWaiter] = []
+        self._serving_waiters = False
         self.dirty = 0
         self.lastsave = int(time.time())
         self.active_expire_enabled = True
@@ -117,6 +161,9 @@ class Server:
         the assembler to the net layer's blocking version."""
         self.scripting = ScriptingState(self._script_log)
         self.cron_paused = False
+        self.replica_keys_with_expire: set[tuple[int, bytes]] = set()
+        self.blocked_clients: dict[int, BlockedWaiter] = {}
+        """Clients waiting in a blocking command, by client id."""
         self.pause = PauseState()
         self.paused = PauseAction(0)
         """What is paused now (cached from :attr:`pause`; 0 on the fast path)."""
@@ -126,7 +173,16 @@ class Server:
         self.notify_classes = ""
         """The class letters of ``notify-keyspace-events`` in force ("" = notifications off)."""
         self.pubsub = PubSub()
-        self._deferred_pushes = self.pubsub.deferred
+        self.tracking = TrackingTable(self.clients)
+        self.tracking.max_keys = config.get_int("tracking-table-max-keys")
+        config.on_change(
+            "tracking-table-max-keys",
+            lambda _v: setattr(
+                self.tracking, "max_keys", config.get_int("tracking-table-max-keys")
+            ),
+        )
+        self.current_client: ClientState | None = None
+        """The client whose command is running (None outside commands: cron, loading)."""
         self._spec_cache: dict[bytes, CommandSpec] = {}
         self.lazy_expire_unlink = config.get_bool("lazyfree-lazy-expire")
         self.min_replicas_to_write = config.get_int("min-replicas-to-write")
@@ -140,10 +196,18 @@ class Server:
             *MAX_LEN_DIRECTIVE.values(),
         ):
             config.on_change(name, self._reload_introspection_config)
+        for name in ("stream-node-max-bytes", "stream-node-max-entries"):
+            config.on_change(name, self._reload_stream_limits)
+        self._reload_stream_limits("")
         config.on_change("notify-keyspace-events", self._reload_notify_classes)
         self._reload_notify_classes("")
         config.on_change("loglevel", self.log.set_level)
         config.on_change("logfile", lambda _v: self.log.set_logfile(config.logfile_path or ""))
+
+    def _reload_stream_limits(self, _value: str) -> None:
+        """XADD starts a new stream node at these limits (process-wide, as in Valkey)."""
+        StreamValue.node_max_bytes = self.config.get_int("stream-node-max-bytes")
+        StreamValue.node_max_entries = self.config.get_int("stream-node-max-entries")
 
     def _reload_hot_config(self, _value: str) -> None:
         """Directives read on every command are cached; CONFIG SET refreshes them."""
@@ -182,9 +246,10 @@ class Server:
     def _reload_notify_classes(self, _value: str) -> None:
         """Expand ``A`` and keep nothing unless K or E asks for a channel, so that the commands'
         ``ctx.notify`` calls cost one test when notifications are off."""
-        classes = self.config.get_str("notify-keyspace-events").replace("A", NOTIFY_ALL_CLASSES)
+        classes = self.config.keyspace_event_classes.replace("A", NOTIFY_ALL_CLASSES)
         wanted = ("K" in classes or "E" in classes) and bool(set(classes) - {"K", "E"})
         self.notify_classes = classes if wanted else ""
+        self.keyspace.set_added_listener(self._key_added if "n" in self.notify_classes else None)
 
     # --- clients -----------------------------------------------------------------------
 
@@ -205,6 +270,7 @@ class Server:
 
     def free_client(self, client: ClientState) -> None:
         self.unwatch_all(client)
+        self.tracking.disable(client)
         self.pubsub.forget(client)
         self.clients.pop(client.id, None)
         if client.monitor:
@@ -213,7 +279,11 @@ class Server:
     # --- key change notifications ------------------------------------------------------
 
     def key_modified(self, dbid: int, key: bytes) -> None:
-        """Valkey's signalModifiedKey + signalKeyAsReady: WATCH and blocked clients."""
+        """Valkey's signalModifiedKey + signalKeyAsReady: WATCH, blocked clients, and the
+        invalidations of client-side caching."""
+        tracking = self.tracking
+        if tracking.keys or tracking.prefixes:
+            tracking.invalidate(key, self.current_client)
         if not self.watch_index and not self.key_ready_listeners:
             return
         ident = (dbid, key)
@@ -225,6 +295,36 @@ class Server:
         if listeners:
             for wake in list(listeners):
                 wake()
+
+    def serve_ready_waiters(self) -> None:
+        """Valkey's ``handleClientsBlockedOnKeys``: right after the command that made their
+        keys ready, re-run the blocked clients' commands, first blocked first served, so the
+        next command of any client sees what they did. Commands these re-runs make ready
+        are served in the same pass (bounded, like Valkey's per-key count)."""
+        if self._serving_waiters:
+            return
+        self._serving_waiters = True
+        try:
+            for _ in range(1000):
+                if not self.ready_waiters:
+                    break
+                batch, self.ready_waiters = self.ready_waiters, []
+                for waiter in batch:
+                    waiter.ready = False
+                    if waiter.cancelled or waiter.result is not None:
+                        continue
+                    waiter.client.extra["unblocked_rerun"] = True
+                    try:
+                        again = self.process(waiter.client, waiter.argv)
+                    finally:
+                        waiter.client.extra.pop("unblocked_rerun", None)
+                    if isinstance(again, BlockRequest):
+                        waiter.block = again
+                    else:
+                        waiter.result = again
+                    waiter.notify()
+        finally:
+            self._serving_waiters = False
 
     def watch(self, client: ClientState, key: bytes) -> None:
         ident = (client.db, key)
@@ -245,7 +345,7 @@ class Server:
         self, dbid: int, keys: tuple[bytes, ...], wake: Callable[[], None]
     ) -> None:
         for key in keys:
-            self.key_ready_listeners.setdefault((dbid, key), set()).add(wake)
+            self.key_ready_listeners.setdefault((dbid, key), {})[wake] = None
 
     def remove_key_listener(
         self, dbid: int, keys: tuple[bytes, ...], wake: Callable[[], None]
@@ -253,24 +353,24 @@ class Server:
         for key in keys:
             listeners = self.key_ready_listeners.get((dbid, key))
             if listeners is not None:
-                listeners.discard(wake)
+                listeners.pop(wake, None)
                 if not listeners:
                     del self.key_ready_listeners[(dbid, key)]
 
-    def notify_keyspace_event(
-        self, klass: str, event: str, key: bytes, dbid: int, client: ClientState | None = None
-    ) -> None:
+    def notify_keyspace_event(self, klass: str, event: str, key: bytes, dbid: int) -> None:
         """Valkey's ``notifyKeyspaceEvent``: publish ``event`` on ``__keyspace@<db>__:<key>``
-        (K) and ``key`` on ``__keyevent@<db>__:<event>`` (E) when ``klass`` is enabled.
-        ``client`` is the one whose command caused it (its own pushes follow its reply)."""
+        (K) and ``key`` on ``__keyevent@<db>__:<event>`` (E) when ``klass`` is enabled."""
         classes = self.notify_classes
         if klass not in classes:
             return
         name = event.encode()
         if "K" in classes:
-            self.pubsub.publish(b"__keyspace@%d__:%s" % (dbid, key), name, client)
+            self.pubsub.publish(b"__keyspace@%d__:%s" % (dbid, key), name)
         if "E" in classes:
-            self.pubsub.publish(b"__keyevent@%d__:%s" % (dbid, name), key, client)
+            self.pubsub.publish(b"__keyevent@%d__:%s" % (dbid, name), key)
+
+    def _key_added(self, dbid: int, key: bytes) -> None:
+        self.notify_keyspace_event("n", "new", key, dbid)
 
     # --- roles -------------------------------------------------------------------------
 
@@ -286,11 +386,14 @@ class Server:
     # --- the command pipeline ----------------------------------------------------------
 
     def process(self, client: ClientState, argv: list[bytes]) -> Reply | BlockRequest:
-        """Run one client command through Valkey's checks; returns its reply.
+        """Run one client command through Valkey's checks; returns its reply. Clients blocked
+        on keys it made ready are served before it returns."""
+        reply = self._process(client, argv)
+        if self.ready_waiters:
+            self.serve_ready_waiters()
+        return reply
 
-        Every command of every client and of the primary's stream passes here, so the checks
-        that rarely apply are guarded by one cheap test each.
-        """
+    def _process(self, client: ClientState, argv: list[bytes]) -> Reply | BlockRequest:
         spec = self._spec_cache.get(argv[0])
         if spec is None:
             spec = COMMANDS.get(argv[0].lower().decode("latin-1"))
@@ -308,8 +411,20 @@ class Server:
         if name in CONTAINER_COMMANDS:
             name = command_fullname(name, argv)
         client.last_command = name
+        if self.scripting.running is not None and not client.is_primary_link:
+            busy = self._while_script_runs(client, spec, name, argv)
+            if busy is not None:
+                return busy
         if client.pubsub and client.resp == 2 and spec.name not in SUBSCRIBED_CONTEXT_COMMANDS:
             return self._reject(client, self._subscribed_refusal(client, spec, argv), name)
+        if client.capa_redirect:
+            redirect = self.redirect_refusal(client, spec)
+            if redirect is not None:
+                if spec.name == "exec":
+                    self.discard_transaction(client)
+                    self.cmdstats.stat(name).rejected += 1
+                    return self._reject(client, redirect)
+                return self._reject(client, redirect, name)
         if self.paused and not (client.is_replica or client.is_primary_link):
             held = self._held_by_pause(client, spec)
             if held is not None:
@@ -338,17 +453,26 @@ class Server:
             )
         now = int(time.time() * 1000)
         if replica:
-            mode = ExpireMode.KEEP if client.is_primary_link else ExpireMode.HIDE
+            if client.is_primary_link:
+                mode = ExpireMode.KEEP
+            elif spec.is_write:
+                # a writable replica's own write: expired keys are deleted here, locally
+                # (a replica propagates nothing), as Valkey's EXPIRE_FORCE_DELETE_EXPIRED
+                mode = ExpireMode.DELETE
+            else:
+                mode = ExpireMode.HIDE
         elif self.paused and self.paused & PauseAction.EXPIRE:
             mode = ExpireMode.HIDE  # expired keys read as missing; deleting them waits
         else:
             mode = ExpireMode.DELETE
         ctx.reset(now, mode, self.lazy_expire_unlink)
         client.last_interaction_ms = now
+        self.current_client = client
         start = perf_counter_ns()
         try:
             reply = spec.handler(ctx, argv)
         except CommandRejected as err:
+            self.current_client = None
             ctx.take_propagated()
             return self._reject(client, err.text, name if err.counted else None)
         except CommandError as err:
@@ -358,23 +482,26 @@ class Server:
                 f"Internal error running '{spec.name}': "
                 + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).strip()
             )
+            self.current_client = None
             ctx.take_propagated()
-            error = self._reject(
+            return self._reject(
                 client,
                 f"ERR internal error in '{spec.name}': {type(exc).__name__}",
                 client.last_command,
             )
-            return self._flush_deferred_pushes(client, error) if self._deferred_pushes else error
         usec = (perf_counter_ns() - start) // 1000
         if ctx.dirty and streaming:
             # the request's own bytes go down the stream when it is unchanged (no re-encoding);
             # with no backlog and no replica (or as a replica) there is no stream to feed
             ctx.finish(argv, spec.is_write, 0, client.current_request)
+        if replica and ctx.dirty and spec.is_write and not client.is_primary_link:
+            self._track_replica_keys_with_expire(client.db, spec, argv)
         self.after_call(ctx, spec, name, argv, reply, usec)
+        if client.tracking is not None or self.tracking.pending_bcast:
+            self.tracking_after_command(client, spec)
+        self.current_client = None
         if type(reply) is ErrorReply and (client.is_primary_link or client.is_replica):
             self.unexpected_error_reply(client, reply.text, name)
-        if self._deferred_pushes:
-            return self._flush_deferred_pushes(client, reply)
         return reply
 
     # --- pauses (CLIENT PAUSE, FAILOVER) ---------------------------------------------------
@@ -420,19 +547,6 @@ class Server:
             return None
         return BlockRequest((), self.pause.end_ms(now), NULL_ARRAY, postponed=True)
 
-    def _flush_deferred_pushes(
-        self, client: ClientState, reply: Reply | BlockRequest
-    ) -> Reply | BlockRequest:
-        """The client's own pushes go after its command's reply (Valkey's afterCommand)."""
-        pushes = list(self._deferred_pushes)
-        self._deferred_pushes.clear()
-        if isinstance(reply, BlockRequest):
-            if client.deliver is not None:
-                for push in pushes:
-                    client.deliver(push)
-            return reply
-        return ReplySeries([reply, *pushes])
-
     def _subscribed_refusal(self, client: ClientState, spec: CommandSpec, argv: list[bytes]) -> str:
         """The error a RESP2 subscriber gets for a command outside the pub/sub context, after
         the checks Valkey makes first (subcommand, min-replicas, read-only replica)."""
@@ -448,6 +562,44 @@ class Server:
             f"ERR Can't execute '{client.last_command}': only (P|S)SUBSCRIBE / "
             "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
         )
+
+    def _while_script_runs(
+        self, client: ClientState, spec: CommandSpec, name: str, argv: list[bytes]
+    ) -> Reply | BlockRequest | None:
+        """Valkey answers nobody while a script runs, then -BUSY past ``busy-reply-threshold``
+        except to the commands flagged ``allow_busy`` (SCRIPT KILL, FUNCTION KILL, ...)."""
+        run = self.scripting.running
+        assert run is not None
+        until = run.start + self.config.get_int("busy-reply-threshold") / 1000.0
+        if time.monotonic() < until:
+            return ScriptWait((), None, None, until=until)
+        if "allow_busy" in spec.effective_flags(self, argv):
+            if spec.name == "shutdown":
+                run.killed = True  # SHUTDOWN NOSAVE ends even a script that wrote
+            return None
+        return self._reject(client, SLOW_EVAL if run.eval_mode else SLOW_FUNCTION, name)
+
+    def finish_script(self, client: ClientState, request: ScriptRequest, result: object) -> Reply:
+        """End a script that ran in a worker thread: its effects form one replication unit,
+        propagated like the effects of a script run in place."""
+        assert request.finish is not None
+        ctx = CommandContext(
+            self.keyspace,
+            client,
+            now_ms(),
+            expire_mode=self.expire_mode_for(client),
+            lazy_expire_unlink=self.lazy_expire_unlink,
+            rng=self.rng,
+            server=self,
+        )
+        reply = request.finish(ctx, result)
+        self.dirty += ctx.dirty
+        units = ctx.take_propagated()
+        if units:
+            self.propagate(units)
+            client.last_write_offset = self.repl.master_repl_offset if self.repl else 0
+        self.account_completion(client, reply)
+        return reply
 
     def finish_exchange(
         self, client: ClientState, request: ExchangeRequest, result: ExchangeResult
@@ -473,10 +625,24 @@ class Server:
         if units:
             self.propagate(units)
             client.last_write_offset = self.repl.master_repl_offset if self.repl else 0
-        if type(reply) is ErrorReply:
-            self.stats.total_error_replies += 1
-            self.cmdstats.count_error(reply.text)
+        self.account_completion(client, reply)
         return reply
+
+    def redirect_refusal(self, client: ClientState, spec: CommandSpec) -> str | None:
+        """CLIENT CAPA redirect on a replica: a write, or a read without READONLY, is sent
+        to the primary (``-REDIRECT host:port``), as Valkey 8 does outside cluster mode."""
+        address = self.repl.primary_address() if self.repl is not None else None
+        if address is None or client.is_primary_link:
+            return None
+        flags = set(spec.flags)
+        if spec.name == "exec":
+            for queued in client.multi_queue:
+                queued_spec = COMMANDS.get(queued[0].lower().decode("latin-1"))
+                if queued_spec is not None:
+                    flags |= queued_spec.flags
+        if "write" in flags or ("readonly" in flags and not client.readonly):
+            return f"REDIRECT {address[0]}:{address[1]}"
+        return None
 
     def refusal(self, client: ClientState, name: str, flags: frozenset[str]) -> str | None:
         """The error Valkey gives before running a command here, if any."""
@@ -586,7 +752,10 @@ class Server:
         fails the command but reaches no client (no errorstats), the slow log names the
         caller, and MONITOR shows ``lua``.
         """
-        blocked = type(reply) is BlockRequest
+        blocked = isinstance(reply, BlockRequest)
+        if blocked and getattr(reply, "finish", None) is not None:
+            # its work goes on in the connection; account_completion counts it at the end
+            client.extra["deferred_call"] = (spec, name, argv, perf_counter_ns() - usec * 1000)
         if not blocked:
             # a command that blocked counts once, when it is served or times out
             self.stats.total_commands_processed += 1
@@ -604,8 +773,25 @@ class Server:
                     self.cmdstats.count_error(error_text(reply))
         if usec >= self.spike_threshold_usec:
             self.record_spike(script_caller or client, spec, name, argv, usec, blocked)
-        if self.monitors:
-            self.feed_monitors(client, spec, name, argv, "lua" if script_caller else "")
+        if self.monitors and (type(reply) is BlockRequest or not blocked):
+            # shown once: a blocking command when it blocks; never a command held back
+            # (pause, busy script) until it really runs
+            if not (blocked and reply.postponed):  # type: ignore[union-attr]
+                self.feed_monitors(client, spec, name, argv, "lua" if script_caller else "")
+        reader = script_caller or client
+        if reader.tracking is not None and "readonly" in spec.flags and not blocked:
+            if reader.tracking.remembers_reads() and "pubsub" not in spec.flags:
+                self.tracking.remember(reader, [argv[i] for i in spec.key_positions(argv)])
+
+    def tracking_after_command(self, client: ClientState, spec: CommandSpec) -> None:
+        """CLIENT CACHING holds for the next command only (or the whole transaction), and
+        BCAST invalidations collected during the command go out now."""
+        settings = client.tracking
+        if settings is not None and settings.caching and spec.name != "client":
+            if not client.in_multi:
+                settings.caching = False
+        if self.tracking.pending_bcast:
+            self.tracking.broadcast(client)
 
     def record_spike(
         self,
@@ -624,6 +810,27 @@ class Server:
         if usec >= self.slow_threshold_usec and not blocked and "skip_slowlog" not in spec.flags:
             shown = redact(name, argv) if name in REDACTED_COMMANDS else argv
             self.commandlogs.slow.push(shown, usec, client.addr, client.name, now_s)
+
+    def account_completion(self, client: ClientState, reply: Reply) -> None:
+        """A command that handed its work to the connection (a script in a worker thread,
+        MIGRATE's exchange) completes here: it counts now, with its reply's error."""
+        pending = client.extra.pop("deferred_call", None)
+        if pending is None:
+            return
+        spec, name, argv, start = pending
+        usec = (perf_counter_ns() - start) // 1000
+        self.stats.total_commands_processed += 1
+        stat = self.cmdstats.stat(name)
+        stat.calls += 1
+        stat.usec += usec
+        if self.latency_tracking:
+            stat.histogram[usec] = stat.histogram.get(usec, 0) + 1
+        if type(reply) is ErrorReply or (type(reply) is Raw and reply.data[:1] == b"-"):
+            stat.failed += 1
+            self.stats.total_error_replies += 1
+            self.cmdstats.count_error(error_text(reply))
+        if usec >= self.spike_threshold_usec:
+            self.record_spike(client, spec, name, argv, usec)
 
     def record_unblocked_timeout(self, client: ClientState, argv: list[bytes]) -> None:
         """A blocked command that timed out completes here (Valkey's updateStatsOnUnblock:
@@ -655,9 +862,8 @@ class Server:
         """The MONITOR line for ``argv`` run by ``client`` (``source`` "lua" inside scripts)."""
         line = Raw(monitor_line(client.db, source or client.addr, argv))
         for monitor in self.monitors:
-            if monitor is client:
-                self._deferred_pushes.append(line)
-            elif monitor.deliver is not None:
+            # the monitor's own connection holds a line for its running command until the reply
+            if monitor.deliver is not None:
                 monitor.deliver(line)
 
     def propagate(self, unit: list[Propagated]) -> None:
@@ -706,7 +912,10 @@ class Server:
             if isinstance(reply, ExchangeRequest) and self.blocking_exchange is not None:
                 # nothing can be awaited inside EXEC: like Valkey, block the server for it
                 assert reply.finish is not None
+                cleanup = reply.cleanup
                 reply = reply.finish(ctx, self.blocking_exchange(reply))
+                if cleanup is not None:
+                    cleanup()
             elif isinstance(reply, BlockRequest):
                 reply = reply.timeout_reply
             if type(reply) is ErrorReply and (client.is_primary_link or client.is_replica):
@@ -729,9 +938,56 @@ class Server:
 
     # --- cron ----------------------------------------------------------------------------
 
+    def _track_replica_keys_with_expire(
+        self, dbid: int, spec: CommandSpec, argv: list[bytes]
+    ) -> None:
+        """Valkey's rememberReplicaKeyWithExpire: keys a writable replica's own clients gave
+        a TTL are expired by the replica itself (its primary knows nothing of them)."""
+        expires = self.keyspace.dbs[dbid].expires
+        for i in spec.key_positions(argv):
+            if argv[i] in expires:
+                self.replica_keys_with_expire.add((dbid, argv[i]))
+
+    def expire_replica_keys(self, now: int) -> int:
+        """Valkey's expireReplicaKeys: delete (locally) tracked keys whose TTL passed."""
+        expired = 0
+        for ident in list(self.replica_keys_with_expire):
+            dbid, key = ident
+            db = self.keyspace.dbs[dbid]
+            when = db.expires.get(key)
+            if when is None:
+                self.replica_keys_with_expire.discard(ident)
+            elif when <= now:
+                db.delete(key)
+                self.replica_keys_with_expire.discard(ident)
+                expired += 1
+        self.stats.expired_keys += expired
+        return expired
+
+    def unblock_clients_on_role_change(self) -> None:
+        """Valkey's disconnectAllBlockedClients: clients blocked on keys are answered with
+        -UNBLOCKED when this server turns into a replica."""
+        for waiter in list(self.blocked_clients.values()):
+            if waiter.result is None and not waiter.block.postponed:
+                waiter.result = self.record_rejected_unblock(waiter.client, UNBLOCKED_ROLE_CHANGE)
+                waiter.notify()
+
+    def record_rejected_unblock(self, client: ClientState, text: str) -> ErrorReply:
+        """A blocked command ended by an error: 8.1.8 counts it as a call and a rejected one."""
+        self.stats.total_error_replies += 1
+        self.cmdstats.count_error(text)
+        stat = self.cmdstats.stat(client.last_command)
+        stat.calls += 1
+        stat.rejected += 1
+        return ErrorReply(text)
+
     def active_expire_cycle(self, budget_keys: int = 200) -> int:
         """Delete keys whose TTL passed, sampling like Valkey's active expiry (primary only)."""
-        if self.is_replica or not self.active_expire_enabled:
+        if self.is_replica:
+            if self.replica_keys_with_expire and self.active_expire_enabled:
+                return self.expire_replica_keys(now_ms())
+            return 0
+        if not self.active_expire_enabled or self.scripting.running:
             return 0
         if self.paused and self._update_pause(now_ms()) & PauseAction.EXPIRE:
             return 0
@@ -753,8 +1009,11 @@ class Server:
                 if deadline is not None and deadline <= when:
                     db.delete(key)
                     expired += 1
+                    self.notify_keyspace_event("x", "expired", key, db.id)
                     units.append(Propagated(db.id, [unlink, key]))
         self.stats.expired_keys += expired
+        if self.tracking.pending_bcast:
+            self.tracking.broadcast(None)
         for unit in units:
             self.propagate([unit])
         self._reclaim_hash_fields(when, budget_keys, unlink)
@@ -780,6 +1039,9 @@ class Server:
                 if isinstance(value, HashValue) and value.field_expires:
                     commands = reclaim_expired_fields(db, key, when, unlink=unlink)
                     if commands:
+                        self.notify_keyspace_event("x", "hexpired", key, db.id)
+                        if key not in db.data:
+                            self.notify_keyspace_event("g", "del", key, db.id)
                         self.propagate([Propagated(db.id, argv) for argv in commands])
 
     def info_version(self) -> str:

@@ -39,7 +39,6 @@ def test_every_directive_default_matches(valkey: ServerProcess) -> None:
 
 # Directives whose features are being built in other changes; each lands with its directive.
 PENDING_DIRECTIVES = {
-    "tracking-table-max-keys",
     "hll-sparse-max-bytes",
     "stream-node-max-bytes",
     "stream-node-max-entries",

@@ -255,3 +255,23 @@ def test_geo_propagation_matches_valkey() -> None:
         assert [argv for _, argv in harness.propagated] == real[:-1]
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("resp", [2, 3])
+def test_geo_replies_inside_scripts_match_valkey(server: ServerProcess, resp: int) -> None:
+    """Coordinates reach Lua as strings (RESP2) or doubles parsed from Valkey's text (RESP3)."""
+    differ = Differ(server, resp=resp)
+    try:
+        differ.reset()
+        differ.check("GEOADD", "g", "13.361389", "38.115556", "a", "-73.9", "40.7", "b")
+        for body in (
+            "return redis.call('geopos', KEYS[1], 'a', 'b', 'c')",
+            "redis.setresp(3); return redis.call('geopos', KEYS[1], 'a', 'c')",
+            "redis.setresp(3); return redis.call('geosearch', KEYS[1], 'frommember', 'a',"
+            " 'byradius', 10000, 'km', 'withcoord', 'withdist', 'withhash')",
+            "redis.setresp(3); return tostring(redis.call('geopos', KEYS[1], 'b')[1][2]['double'])",
+            "return redis.call('geodist', KEYS[1], 'a', 'b', 'mi')",
+        ):
+            differ.check("EVAL", body, "1", "g")
+    finally:
+        differ.close()

@@ -92,6 +92,7 @@ HLL_COMMANDS = st.one_of(
     argv_strategy("GET", hll_key),
     argv_strategy("APPEND", hll_key, "x"),
     argv_strategy("SETBIT", hll_key, st.sampled_from(["3", "40", "200"]), "1"),
+    argv_strategy("PEXPIREAT", hll_key, "99999999999000"),
 )
 
 SETUP: list[list[Arg]] = [
@@ -103,10 +104,12 @@ SETUP: list[list[Arg]] = [
     ["PFDEBUG", "TODENSE", "dense"],
     ["SET", "crafted", CRAFTED["unmerged"]],
 ]
-STATE: list[list[Arg]] = [c for k in KEYS for c in (["GET", k], ["OBJECT", "ENCODING", k])]
+STATE: list[list[Arg]] = [
+    c for k in KEYS for c in (["GET", k], ["OBJECT", "ENCODING", k], ["PEXPIRETIME", k])
+]
 
 
-SETTINGS = example_settings("HLL_EXAMPLES", 100)
+SETTINGS = example_settings("HLL_EXAMPLES", 60)
 
 
 @pytest.mark.parametrize("resp", [2, 3])
@@ -216,3 +219,41 @@ def test_lowered_sparse_limit_matches_valkey(
             theirs.call("CONFIG", "SET", "hll-sparse-max-bytes", "3000")
             mine.close()
             theirs.close()
+
+
+def test_corrupted_strings_are_edited_as_valkey_edits_them(
+    valkey8_streamed: tuple[ServerProcess, ReplicaStream],
+) -> None:
+    """Like Valkey's own fuzz test, bytes of HLL strings are overwritten or appended at random
+    between PFADDs and PFCOUNTs: every reply and every resulting string must be Valkey's,
+    whether it reports the corruption, counts, or (as Valkey does when the damaged opcodes
+    still cover the register) edits the damaged string in place."""
+    rng = random.Random(11)
+    differ = Differ(valkey8_streamed[0])
+    try:
+        for trial in range(30):
+            differ.reset()
+            differ.check("PFADD", "h", *[f"x{trial}-{i}" for i in range(rng.choice([3, 30, 300]))])
+            for step in range(25):
+                roll = rng.random()
+                length = int(differ.check("STRLEN", "h")[1:-2])
+                argv: list[Arg]
+                if roll < 0.1:
+                    argv = [
+                        "SETRANGE",
+                        "h",
+                        rng.randrange(16, max(17, length)),
+                        bytes([rng.randrange(256)]),
+                    ]
+                elif roll < 0.15:
+                    argv = ["APPEND", "h", bytes([rng.randrange(256)])]
+                elif roll < 0.25:
+                    argv = ["PFCOUNT", "h"]
+                else:
+                    elements = [f"y{trial}-{step}-{i}" for i in range(rng.choice([1, 1, 5, 50]))]
+                    argv = ["PFADD", "h", *elements]
+                differ.check(*argv)
+                differ.check("GET", "h")
+            differ.check_digest()
+    finally:
+        differ.close()

@@ -153,3 +153,22 @@ def test_random_lolwut_has_valkeys_shape(server: ServerProcess, argv: list[str])
             assert m_len == t_len
     finally:
         differ.close()
+
+
+def test_long_strings_match_valkey(server: ServerProcess) -> None:
+    """Long DNA-like strings (many matches, many ranges), and strings whose table would pass
+    proto-max-bulk-len, which Valkey refuses before computing."""
+    import random
+
+    rng = random.Random(1)
+    differ = Differ(server, resp=2)
+    try:
+        differ.reset()
+        a = "".join(rng.choice("acgt") for _ in range(2500))
+        b = "".join(rng.choice("acgt") for _ in range(2000))
+        differ.check("MSET", "a", a, "b", b, "huge1", "x" * 12000, "huge2", "y" * 12000)
+        for opts in ([], ["LEN"], ["IDX", "MINMATCHLEN", "4", "WITHMATCHLEN"]):
+            differ.check("LCS", "a", "b", *opts)
+        differ.check("LCS", "huge1", "huge2", "LEN")
+    finally:
+        differ.close()

@@ -175,3 +175,51 @@ def test_partial_sort_ties_match_valkey(server: ServerProcess) -> None:
         differ.check_digest()
     finally:
         differ.close()
+
+
+@pytest.mark.parametrize("resp", [2, 3])
+def test_sort_nosort_on_a_set_in_a_script_sorts(server: ServerProcess, resp: int) -> None:
+    """Inside a script Valkey sorts a set ALPHA even when asked not to sort (its hash order
+    must not leak into a script's result)."""
+    differ = Differ(server, resp=resp)
+    try:
+        differ.reset()
+        differ.check("SADD", "s", "b", "c", "a", "x", "10", "\xe9")
+        for args in (
+            ["by", "nosort"],
+            ["by", "nosort", "desc", "limit", "1", "2"],
+            ["by", "nosort", "get", "#", "get", "w_*"],
+        ):
+            call = ", ".join(f"'{a}'" for a in args)
+            for name in ("sort", "sort_ro"):
+                differ.check("EVAL", f"return redis.call('{name}', KEYS[1], {call})", "1", "s")
+    finally:
+        differ.close()
+
+
+KEY_CASES = [
+    ["SORT", "l", "LIMIT", "0", "1", "STORE", "d"],
+    ["SORT", "l", "STORE", "d", "BY", "store", "STORE", "e"],
+    ["SORT", "l", "GET", "store", "STORE", "d"],
+    ["SORT_RO", "l", "BY", "x"],
+    ["GEORADIUS", "g", "0", "0", "1", "km", "STORE", "d", "STOREDIST", "e"],
+    ["GEORADIUSBYMEMBER", "g", "m", "1", "km", "STOREDIST", "d"],
+    ["GEORADIUS_RO", "g", "0", "0", "1", "km"],
+    ["GEOSEARCHSTORE", "d", "g", "FROMMEMBER", "m", "BYRADIUS", "1", "km"],
+    ["GEOADD", "g", "0", "0", "m"],
+    ["LCS", "a", "b"],
+]
+
+
+def test_command_keys_match_valkey(server: ServerProcess) -> None:
+    """The keys SORT, the geo commands and LCS declare (STORE destinations included), and
+    their COMMAND INFO entries."""
+    differ = Differ(server, resp=3)
+    try:
+        for argv in KEY_CASES:
+            differ.check("COMMAND", "GETKEYS", *argv)
+            differ.check("COMMAND", "GETKEYSANDFLAGS", *argv)
+        names = ["sort", "sort_ro", "geoadd", "georadius", "geosearchstore", "lcs", "lolwut"]
+        differ.check("COMMAND", "INFO", *names)
+    finally:
+        differ.close()

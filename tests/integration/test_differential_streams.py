@@ -22,19 +22,51 @@ from tests.differential import (
     Differ,
     RawClient,
     ReplyTree,
+    dump_reply_tree,
     harness_propagation,
+    parse_reply_tree,
     real_propagation,
 )
-from tests.differential import dump_reply_tree as _dump
-from tests.differential import parse_reply_tree as _parse
-from tests.realvalkey import ServerProcess, start_valkey
+from tests.realvalkey import ServerProcess, start_valkey, start_valsync
 from tests.unit.cmdutil import Harness
 from valsync.commands import BlockRequest
 from valsync.resp import encode
 
 KEYS = ["s1", "s1", "s2", "str", "nokey"]
 IDS = ["1-1", "1-2", "1", "2-0", "2-5", "3", "5-0", "0-1", "0-0", "10", "1-*", "2-*", "abc", "+"]
-BOUNDS = ["-", "+", "1", "1-2", "(1-1", "(2", "2-5", "3", "(0-0", "x", "(+", "5"]
+ODD_IDS = [
+    "18446744073709551615-18446744073709551615",
+    "18446744073709551615-*",
+    "18446744073709551615",
+    "18446744073709551616",
+    "-1",
+    " 5",
+    "+5",
+    "007-1",
+    "1-",
+    "-",
+    "1-1-1",
+    "0x10",
+    "3-18446744073709551615",
+]
+BOUNDS = [
+    "-",
+    "+",
+    "1",
+    "1-2",
+    "(1-1",
+    "(2",
+    "2-5",
+    "3",
+    "(0-0",
+    "x",
+    "(+",
+    "5",
+    "(-",
+    "(18446744073709551615-18446744073709551615",
+    "(",
+    "-5",
+]
 GROUPS = ["g1", "g1", "g2"]
 CONSUMERS = ["c1", "c2", "c3"]
 COUNTS = ["0", "1", "2", "3", "10", "-1", "x"]
@@ -44,7 +76,7 @@ Tree = ReplyTree
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ServerProcess]:
-    proc = start_valkey("8.1.8")
+    proc = start_valkey(os.environ.get("STREAM_VALKEY", "8.1.8"))
     yield proc
     proc.stop()
 
@@ -81,14 +113,14 @@ def _scrub(node: Tree, xpending: bool) -> Tree:
 def normalise(argv: list[str], raw: bytes) -> bytes:
     name = argv[0].upper()
     if name in ("XPENDING", "XINFO"):
-        return _dump(_scrub(_parse(raw)[0], name == "XPENDING"))
+        return dump_reply_tree(_scrub(parse_reply_tree(raw)[0], name == "XPENDING"))
     return raw
 
 
 # --- strategies ------------------------------------------------------------------------------
 
 key = st.sampled_from(KEYS)
-sid = st.sampled_from(IDS)
+sid = st.one_of(st.sampled_from(IDS), st.sampled_from(ODD_IDS))
 bound = st.sampled_from(BOUNDS)
 group = st.sampled_from(GROUPS)
 consumer = st.sampled_from(CONSUMERS)
@@ -217,7 +249,12 @@ def misc(draw: st.DrawFn) -> list[str]:
         ]
     if kind == 3:
         opts = draw(st.sampled_from([[], ["ENTRIESADDED", "10"], ["MAXDELETEDID", "1-1"]]))
-        return ["XSETID", k, draw(st.sampled_from(["5-0", "10-0", "1-1", "0-0"])), *opts]
+        target = draw(
+            st.sampled_from(
+                ["5-0", "10-0", "1-1", "0-0", "18446744073709551615-18446744073709551615"]
+            )
+        )
+        return ["XSETID", k, target, *opts]
     return ["XREAD", "BLOCK", "10", "STREAMS", k, "0"]
 
 
@@ -402,3 +439,153 @@ def test_propagation_matches_valkey() -> None:
         server.stop()
     mine = harness_propagation(Harness(), PROPAGATION_SCRIPT)
     assert [_scrub_time(a) for a in mine] == [_scrub_time(a) for a in real]
+
+
+def _events(server: ServerProcess, script: list[list[str]]) -> list[tuple[bytes, bytes]]:
+    """(channel, key) of every keyspace event the script raises, in order."""
+    with RawClient(server.port) as admin, RawClient(server.port) as sub:
+        assert admin.call("CONFIG", "SET", "notify-keyspace-events", "KEA") == b"+OK\r\n"
+        sub.call("PSUBSCRIBE", "__keyevent@0__:*")
+        for argv in script:
+            admin.call(*argv)
+        admin.call("XADD", "events-end", "1-1", "f", "v")
+        got: list[tuple[bytes, bytes]] = []
+        while True:
+            msg = parse_reply_tree(sub.read_reply())[0][1]
+            assert isinstance(msg, list)
+            channel, key = (dump_reply_tree(m).split(b"\r\n")[1] for m in msg[2:4])
+            if key == b"events-end":
+                return got
+            got.append((channel, key))
+
+
+def test_keyspace_events_match_valkey(server: ServerProcess) -> None:
+    """Every stream write raises Valkey's events (xadd, xtrim, xdel, xgroup-*, xsetid, and
+    the generic ones), in the same order."""
+    mine = start_valsync()
+    try:
+        with RawClient(server.port) as c:
+            c.call("FLUSHALL")
+        assert _events(mine, PROPAGATION_SCRIPT) == _events(server, PROPAGATION_SCRIPT)
+    finally:
+        mine.stop()
+
+
+BLOCKING_SCENARIOS: list[tuple[list[str], list[list[str]], list[list[str]]]] = [
+    # (setup, blocked command, writes from another client)
+    (
+        [["XADD", "s", "1-1", "f", "v"]],
+        ["XREAD", "BLOCK", "0", "STREAMS", "s", "$"],
+        [["XADD", "s", "2-1", "g", "w"]],
+    ),
+    ([], ["XREAD", "BLOCK", "50", "STREAMS", "s", "$"], []),
+    (
+        [],
+        ["XREAD", "COUNT", "1", "BLOCK", "0", "STREAMS", "s1", "s2", "$", "$"],
+        [["XADD", "s2", "3-3", "a", "b"]],
+    ),
+    (
+        [["XADD", "s", "1-1", "f", "v"]],
+        ["XREAD", "BLOCK", "0", "STREAMS", "s", "$"],
+        [["DEL", "s"], ["SET", "s", "x"], ["DEL", "s"], ["XADD", "s", "1-5", "h", "1"]],
+    ),
+    (
+        [["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]],
+        ["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"],
+        [["XADD", "s", "5-0", "f", "v"], ["XPENDING", "s", "g"]],
+    ),
+    (
+        [["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]],
+        ["XREADGROUP", "GROUP", "g", "c", "NOACK", "BLOCK", "0", "STREAMS", "s", ">"],
+        [["XADD", "s", "5-0", "f", "v"]],
+    ),
+    (
+        [["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]],
+        ["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"],
+        [["XGROUP", "DESTROY", "s", "g"]],
+    ),
+    (
+        [["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]],
+        ["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"],
+        [["DEL", "s"]],
+    ),
+    (
+        [["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]],
+        ["XREADGROUP", "GROUP", "g", "c", "BLOCK", "50", "STREAMS", "s", ">"],
+        [],
+    ),
+]
+
+
+def _blocked_client_seen(admin: RawClient) -> bool:
+    return b"cmd=xread" in admin.call("CLIENT", "LIST")
+
+
+def _run_blocking(
+    port: int, setup: list[list[str]], blocked: list[str], writes: list[list[str]], resp: int
+) -> list[bytes]:
+    with RawClient(port) as admin, RawClient(port) as reader:
+        admin.call("FLUSHALL")
+        if resp == 3:
+            reader.call("HELLO", "3")
+        out = [admin.call(*argv) for argv in setup]
+        reader.send(*blocked)
+        for _ in range(200):
+            if _blocked_client_seen(admin):
+                break
+            time.sleep(0.01)
+        for argv in writes:
+            out.append(admin.call(*argv))
+        out.append(reader.read_reply())
+        out.append(admin.call("XINFO", "GROUPS", "s") if setup else b"")
+        return out
+
+
+@pytest.mark.parametrize("resp", [2, 3])
+def test_blocking_reads_match_valkey(server: ServerProcess, resp: int) -> None:
+    """XREAD / XREADGROUP BLOCK on a valsync server: served by a later XADD (``$`` kept as the
+    ID it stood for when the client blocked), left blocked by a key of another type, timed
+    out, or ended with NOGROUP when the group or key goes away, exactly as Valkey answers."""
+    mine = start_valsync()
+    try:
+        for setup, blocked, writes in BLOCKING_SCENARIOS:
+            theirs = _run_blocking(server.port, setup, blocked, writes, resp)
+            assert _run_blocking(mine.port, setup, blocked, writes, resp) == theirs, blocked
+    finally:
+        mine.stop()
+
+
+SMALL_NODES_SCRIPT = [
+    ["CONFIG", "SET", "stream-node-max-entries", "3"],
+    ["CONFIG", "SET", "stream-node-max-bytes", "120"],
+    ["CONFIG", "GET", "stream-node-max-entries"],
+    ["CONFIG", "GET", "stream-node-max-bytes"],
+    *[["XADD", "s", f"{i}-0", "f", "v" * (i % 5 * 9)] for i in range(1, 30)],
+    ["XINFO", "STREAM", "s"],
+    ["XTRIM", "s", "MAXLEN", "~", "10"],
+    ["XADD", "s", "MAXLEN", "~", "5", "LIMIT", "6", "40-0", "f", "v"],
+    ["XINFO", "STREAM", "s"],
+    ["DUMP", "s"],
+    ["CONFIG", "SET", "stream-node-max-entries", "0"],
+    ["CONFIG", "SET", "stream-node-max-bytes", "0"],
+    *[["XADD", "s", f"{i}-0", "f", "x" * 100] for i in range(50, 90)],
+    ["XINFO", "STREAM", "s"],
+    ["XTRIM", "s", "MINID", "~", "70"],
+    ["XINFO", "STREAM", "s"],
+]
+
+
+def test_node_limits_follow_config_set(server: ServerProcess) -> None:
+    """CONFIG SET stream-node-max-entries / -bytes change where XADD starts a node, and so
+    what ``~`` trims, XINFO STREAM and DUMP show; 0 lifts a limit."""
+    mine = start_valsync()
+    try:
+        with RawClient(server.port) as real, RawClient(mine.port) as ours:
+            real.call("FLUSHALL")
+            for argv in SMALL_NODES_SCRIPT:
+                assert ours.call(*argv) == real.call(*argv), argv
+    finally:
+        with RawClient(server.port) as real:
+            real.call("CONFIG", "SET", "stream-node-max-entries", "100")
+            real.call("CONFIG", "SET", "stream-node-max-bytes", "4096")
+        mine.stop()

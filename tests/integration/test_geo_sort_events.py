@@ -3,8 +3,8 @@ valkey-server 8.1.8: the same commands on both servers must publish the same mes
 
 from __future__ import annotations
 
-from tests.differential import RawClient
-from tests.realvalkey import ServerProcess, start_valkey, start_valsync
+from tests.differential import keyspace_events
+from tests.realvalkey import start_valkey, start_valsync
 
 WRITES = [
     ["GEOADD", "g", "13.361389", "38.115556", "Palermo", "15.087269", "37.502669", "Catania"],
@@ -26,25 +26,12 @@ WRITES = [
 ]
 
 
-def _events(server: ServerProcess) -> list[bytes]:
-    with RawClient(server.port) as client, RawClient(server.port) as sub:
-        client.call("RPUSH", "l", "3", "1", "2")
-        assert client.call("CONFIG", "SET", "notify-keyspace-events", "KEA") == b"+OK\r\n"
-        sub.call("PSUBSCRIBE", "__key*__:*")
-        for argv in WRITES:
-            client.call(*argv)
-        out: list[bytes] = []
-        while not out or b"end-marker" not in out[-1] or b"keyevent" not in out[-1]:
-            out.append(sub.read_reply())
-        return out
-
-
 def test_geo_sort_zadd_events_match_valkey() -> None:
     real = start_valkey("8.1.8")
     ours = start_valsync()
     try:
-        theirs = _events(real)
-        mine = _events(ours)
+        theirs = keyspace_events(real, WRITES, [["RPUSH", "l", "3", "1", "2"]])
+        mine = keyspace_events(ours, WRITES, [["RPUSH", "l", "3", "1", "2"]])
     finally:
         ours.stop()
         real.stop()

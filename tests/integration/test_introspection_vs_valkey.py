@@ -496,3 +496,174 @@ def test_monitor_client_not_timed_out(servers: list[ServerProcess]) -> None:
         wait_until(lambda: time.sleep(1.5) or True, what="idle time")
         c.set("after", "idle")
         assert b'"after"' in _read_until(mon.sock, b'"idle"')
+
+
+def _drain(client: RawClient, wait: float = 0.2) -> bytes:
+    """Whatever the server pushed to ``client`` without being asked."""
+    client.sock.settimeout(wait)
+    data = client.buf
+    client.buf = b""
+    try:
+        while True:
+            chunk = client.sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except TimeoutError:
+        pass
+    client.sock.settimeout(5.0)
+    return data
+
+
+def _tracking_session(server: ServerProcess) -> list[tuple[str, bytes]]:
+    """One scripted client-side-caching session; every reply and every push, in order."""
+    log: list[tuple[str, bytes]] = []
+    with (
+        RawClient(server.port) as r3,
+        RawClient(server.port) as writer,
+        RawClient(server.port) as sub2,
+        RawClient(server.port) as r2,
+    ):
+
+        def do(name: str, client: RawClient, *args: str) -> None:
+            """The command's reply; RESP3 pushes read before it are logged apart."""
+            client.send(*args)
+            while True:
+                reply = client.read_reply()
+                if not reply.startswith(b">"):
+                    break
+                log.append((name + " push", reply))
+            log.append((name, reply))
+
+        def pushes(name: str, client: RawClient) -> None:
+            log.append((name + " pushes", _drain(client)))
+
+        r3.call("HELLO", "3")
+        do("r3", r3, "CLIENT", "TRACKING", "ON")
+        for key in ("a", "b", "c"):
+            writer.call("SET", key, "1")
+        do("r3", r3, "GET", "a")
+        do("r3", r3, "MGET", "b", "c", "nokey")
+        do("w", writer, "SET", "a", "2")
+        pushes("r3", r3)
+        do("w", writer, "MSET", "b", "2", "c", "2")
+        do("w", writer, "SET", "a", "3")  # a was not read again: no second invalidation
+        pushes("r3", r3)
+        do("r3", r3, "GET", "a")
+        do("r3", r3, "SET", "a", "4")  # its own write: the reply, then the invalidation
+        pushes("r3", r3)
+        do("r3", r3, "CLIENT", "TRACKING", "ON", "NOLOOP")
+        do("r3", r3, "GET", "a")
+        do("r3", r3, "INCR", "a")
+        pushes("r3", r3)
+        do("r3", r3, "GET", "a")
+        do("w", writer, "FLUSHALL")
+        pushes("r3", r3)
+        # OPTIN: only reads after CLIENT CACHING YES are tracked
+        do("r3", r3, "CLIENT", "TRACKING", "OFF")
+        do("r3", r3, "CLIENT", "TRACKING", "ON", "OPTIN")
+        do("r3", r3, "GET", "x")
+        do("r3", r3, "CLIENT", "CACHING", "YES")
+        do("r3", r3, "GET", "y")
+        do("r3", r3, "GET", "z")
+        do("w", writer, "MSET", "x", "1", "y", "1", "z", "1")
+        pushes("r3", r3)
+        # OPTOUT: every read but the one after CLIENT CACHING NO
+        do("r3", r3, "CLIENT", "TRACKING", "OFF")
+        do("r3", r3, "CLIENT", "TRACKING", "ON", "OPTOUT")
+        do("r3", r3, "CLIENT", "CACHING", "NO")
+        do("r3", r3, "GET", "x")
+        do("r3", r3, "GET", "y")
+        do("w", writer, "MSET", "x", "2", "y", "2")
+        pushes("r3", r3)
+        # BCAST with prefixes, and its NOLOOP
+        do("r3", r3, "CLIENT", "TRACKING", "OFF")
+        do("r3", r3, "CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "user:", "PREFIX", "obj:")
+        do("r3", r3, "CLIENT", "TRACKINGINFO")
+        do("w", writer, "MSET", "user:1", "a", "other", "b", "obj:9", "c", "user:2", "d")
+        pushes("r3", r3)
+        do("r3", r3, "SET", "user:3", "x")
+        pushes("r3", r3)
+        do("r3", r3, "CLIENT", "TRACKING", "OFF")
+        # RESP2 through REDIRECT to a subscriber of __redis__:invalidate
+        sub_id = sub2.call("CLIENT", "ID")[1:-2].decode()
+        do("sub2", sub2, "SUBSCRIBE", "__redis__:invalidate")
+        do("r2", r2, "CLIENT", "TRACKING", "ON", "REDIRECT", sub_id)
+        do("r2", r2, "CLIENT", "GETREDIR")
+        do("r2", r2, "GET", "k")
+        do("w", writer, "SET", "k", "v")
+        pushes("sub2", sub2)
+        do("w", writer, "FLUSHDB")
+        pushes("sub2", sub2)
+        do("r2", r2, "GET", "k")
+        sub2.close()
+        time.sleep(0.2)
+        # the redirect client is gone: RESP2 gets nothing, the flag says broken_redirect
+        do("w", writer, "SET", "k", "again")
+        pushes("r2", r2)
+        do("r2", r2, "CLIENT", "TRACKINGINFO")
+        # a RESP3 client whose redirect client is gone is told so
+        r3.call("CLIENT", "TRACKING", "OFF")
+        with RawClient(server.port) as gone:
+            gone_id = gone.call("CLIENT", "ID")[1:-2].decode()
+            do("r3", r3, "CLIENT", "TRACKING", "ON", "REDIRECT", gone_id)
+        time.sleep(0.2)
+        do("r3", r3, "GET", "k")
+        do("w", writer, "SET", "k", "more")
+        log.append(("r3 broken", _drain(r3).replace(gone_id.encode(), b"ID")))
+        log.append(("r3 info", r3.call("CLIENT", "TRACKINGINFO").replace(gone_id.encode(), b"ID")))
+    redirect = b":%s\r\n" % sub_id.encode()
+    return [
+        (step, raw.replace(redirect, b":ID\r\n") if step.startswith("r2") else raw)
+        for step, raw in log
+    ]
+
+
+def test_client_tracking_invalidations_match(pair: tuple[ServerProcess, ServerProcess]) -> None:
+    real, mine = pair
+    theirs, ours = _tracking_session(real), _tracking_session(mine)
+    for (step, t), (_, m) in zip(theirs, ours, strict=True):
+        assert m == t, step
+
+
+def test_capa_redirect_on_replicas_of_a_real_primary(servers: list[ServerProcess]) -> None:
+    """CLIENT CAPA redirect on a real and on a valsync replica of one real 8.1.8 primary."""
+    primary = start_valkey("8.1.8", "--repl-diskless-sync-delay", "0")
+    servers.append(primary)
+    replicas = [
+        start_valkey("8.1.8", "--replicaof", "127.0.0.1", str(primary.port)),
+        start_valsync("--replicaof", "127.0.0.1", str(primary.port)),
+    ]
+    servers.extend(replicas)
+    p = connect(primary)
+    p.set("k", "v")
+    for replica in replicas:
+        wait_synced(p, connect(replica))
+    script = [
+        ["GET", "k"],
+        ["CLIENT", "CAPA", "redirect"],
+        ["GET", "k"],
+        ["SET", "k", "x"],
+        ["PING"],
+        ["MULTI"],
+        ["SET", "a", "b"],
+        ["EXEC"],
+        ["READONLY"],
+        ["GET", "k"],
+        ["SET", "k", "x"],
+        ["MULTI"],
+        ["GET", "k"],
+        ["EXEC"],
+        ["READWRITE"],
+        ["GET", "k"],
+        ["CONFIG", "RESETSTAT"],
+        ["GET", "k"],
+    ]
+    results = []
+    for replica in replicas:
+        with RawClient(replica.port) as c:
+            replies = [c.call(*cmd) for cmd in script]
+            stats = _info(c, "commandstats")
+            results.append((replies, _fields(stats["cmdstat_get"])["rejected_calls"]))
+    assert results[1] == results[0]
+    assert results[0][0][2] == f"-REDIRECT 127.0.0.1:{primary.port}\r\n".encode()

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.differential import RawClient, ReplicaStream
-from tests.integration.support import populate_all_types
+from tests.integration.support import populate_all_types, wait_until
 from tests.realvalkey import ServerProcess, free_port, start_valkey, start_valsync
 
 DATA: list[list[str | int]] = [
@@ -134,3 +134,41 @@ def test_migrate_from_valkey_into_valsync(servers: list[ServerProcess]) -> None:
     for k in keys:
         assert t.execute_command("DEBUG", "DIGEST-VALUE", k)[0] == expected[k], k
     assert t.pttl("m:ttl") > 0
+
+
+def test_a_write_during_the_migration_is_not_lost(servers: list[ServerProcess]) -> None:
+    """Other clients run while valsync waits for the target (Valkey would block them): a key
+    written meanwhile, even in place, stays on the source instead of being deleted."""
+    import signal
+    import threading
+
+    source = start_valsync("--repl-diskless-sync", "no")
+    servers.append(source)
+    target = start_valkey("8.1.8")
+    servers.append(target)
+    with RawClient(source.port) as c, RawClient(source.port) as other:
+        c.call("RPUSH", "l", "a", "b")
+        c.call("SET", "s", "v")
+        stream = ReplicaStream(source.port)
+        target.proc.send_signal(signal.SIGSTOP)
+        try:
+            c.send("MIGRATE", "127.0.0.1", target.port, "", 0, 10000, "KEYS", "l", "s")
+            wait_until(lambda: b"cmd=migrate" in other.call("CLIENT", "LIST"), 10, "MIGRATE")
+            done = threading.Timer(0.5, lambda: target.proc.send_signal(signal.SIGCONT))
+            assert other.call("RPUSH", "l", "written-meanwhile") == b":3\r\n"
+            done.start()
+            assert c.read_reply() == b"+OK\r\n"
+        finally:
+            target.proc.send_signal(signal.SIGCONT)
+        assert other.call("LRANGE", "l", 0, -1) == (
+            b"*3\r\n$1\r\na\r\n$1\r\nb\r\n$17\r\nwritten-meanwhile\r\n"
+        )
+        assert other.call("EXISTS", "s") == b":0\r\n"
+        other.call("SET", "end", "1")
+        dels = [
+            argv
+            for argv in stream.read_commands(lambda argv: argv[1:2] == [b"end"])
+            if argv[0] == b"DEL"
+        ]
+        assert dels == [[b"DEL", b"s"]]
+        stream.close()

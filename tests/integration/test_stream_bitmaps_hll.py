@@ -11,6 +11,15 @@ from tests.integration.support import connect, digest, info, wait_synced
 from tests.realvalkey import ServerProcess, start_valkey, start_valsync
 
 
+def before_sync(p: valkey.Valkey) -> None:
+    """Keys the full sync carries in its RDB: a bitmap, a sparse and a dense HLL (one with a
+    stale cached cardinality, one with a fresh one)."""
+    p.setbit("before", 100, 1)
+    p.pfadd("before:sparse", *[f"s{i}" for i in range(100)])
+    p.pfadd("before:dense", *[f"d{i}" for i in range(3000)])
+    p.pfcount("before:dense")
+
+
 def bitmap_writes(p: valkey.Valkey) -> None:
     """SETBIT/BITOP/BITFIELD writes, including ones Valkey does not propagate (no-op SETBIT,
     GET-only BITFIELD, failed overflow) and ones that create, grow or delete keys."""
@@ -71,7 +80,8 @@ def stream_and_compare(p: valkey.Valkey, r: valkey.Valkey) -> None:
     wait_synced(p, r)
     assert digest(r) == digest(p)
     assert info(r)["slave_repl_offset"] == info(p)["master_repl_offset"]
-    for key in ("bm:a", "bm:or", "bm:f", "bm:b", "hl:a", "hl:big", "hl:m", "hl:s"):
+    keys = ["bm:a", "bm:or", "bm:f", "bm:b", "hl:a", "hl:big", "hl:m", "hl:s"]
+    for key in [*keys, "before:sparse", "before:dense"]:
         assert r.get(key) == p.get(key), key
 
 
@@ -82,7 +92,7 @@ def test_real_primary_streams_to_valsync_replica(
     primary = start_valkey(version, "--repl-diskless-sync-delay", "0")
     servers.append(primary)
     p = connect(primary)
-    p.setbit("before", 100, 1)
+    before_sync(p)
     replica = start_valsync(
         "--enable-debug-command", "yes", "--replicaof", "127.0.0.1", str(primary.port)
     )
@@ -97,7 +107,7 @@ def test_valsync_primary_streams_to_real_replica(
     primary = start_valsync("--enable-debug-command", "yes", "--repl-diskless-sync-delay", "0")
     servers.append(primary)
     p = connect(primary)
-    p.setbit("before", 100, 1)
+    before_sync(p)
     replica = start_valkey(version, "--replicaof", "127.0.0.1", str(primary.port))
     servers.append(replica)
     stream_and_compare(p, connect(replica))

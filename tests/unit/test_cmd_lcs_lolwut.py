@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 from tests.unit.cmdutil import Harness
 from valsync.commands.lolwut import lolwut_text
+from valsync.commands.strings import LcsTable
 
 
 def test_lcs_reply_shapes() -> None:
@@ -28,3 +31,19 @@ def test_lolwut_version_line() -> None:
     assert lolwut_text([b"LOLWUT", b"VERSION", b"5", b"1", b"1", b"1"], lambda: 0) == (
         "\u280b\n\nGeorg Nees - schotter, plotter on paper, 1968. Redis ver. 8.1.8\n".encode()
     )
+
+
+def test_bit_parallel_table_equals_the_plain_table() -> None:
+    rng = random.Random(9)
+    for _ in range(300):
+        a = bytes(rng.choice(b"abc") for _ in range(rng.randrange(12)))
+        b = bytes(rng.choice(b"abcd") for _ in range(rng.randrange(12)))
+        plain = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
+        for i in range(1, len(a) + 1):
+            for j in range(1, len(b) + 1):
+                if a[i - 1] == b[j - 1]:
+                    plain[i][j] = plain[i - 1][j - 1] + 1
+                else:
+                    plain[i][j] = max(plain[i - 1][j], plain[i][j - 1])
+        table = LcsTable(a, b)
+        assert [[table.at(i, j) for j in range(len(b) + 1)] for i in range(len(a) + 1)] == plain

@@ -30,6 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 from tests.realvalkey import valkey_cli_bin, valkey_server_bin  # noqa: E402
 
+SENTINEL_FILES = "sentinel"  # --files sentinel: runtest-sentinel's whole suite
+
 REPLICATION_FILES = [
     "integration/replication",
     "integration/replication-2",
@@ -88,7 +90,8 @@ def prepare(suite: Path, server: str, work: Path) -> Path:
         _wrapper(src / "valkey-server", f"env {env_path} {sys.executable} -m valsync serve".strip())
     else:
         _wrapper(src / "valkey-server", real)
-    _wrapper(src / "valkey-sentinel", f"{real} --sentinel")
+    # the real binary runs as a sentinel when its name says so
+    (src / "valkey-sentinel").symlink_to(real)
     _wrapper(src / "valkey-cli", valkey_cli_bin())
     bench = shutil.which("redis-benchmark") or "false"
     _wrapper(src / "valkey-benchmark", bench)

@@ -13,6 +13,8 @@ from valsync.commands.context import (
     ExchangeResult,
     ExpireMode,
     Propagated,
+    ScriptRequest,
+    ScriptWait,
 )
 from valsync.commands.dispatch import call, execute, lookup_command
 from valsync.commands.errors import CommandError
@@ -60,6 +62,8 @@ __all__ = [
     "CommandError",
     "CommandSpec",
     "ExchangeRequest",
+    "ScriptRequest",
+    "ScriptWait",
     "ExchangeResult",
     "ExpireMode",
     "Propagated",

@@ -58,7 +58,7 @@ def string_for_bit_write(ctx: CommandContext, key: bytes, max_bit: int) -> tuple
     current = get_string(ctx, key)
     db = ctx.db
     if current is None:
-        db.data[key] = RawStr(bytes(need))
+        db.set(key, RawStr(bytes(need)))
         return bytearray(need), True
     if type(current) is not RawStr:
         db.data[key] = RawStr(current)
@@ -98,7 +98,7 @@ def setbit_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
 @command("getbit", 3, "readonly fast", 1, 1, 1)
 def getbit_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
     offset = parse_bit_offset(ctx, argv[2])
-    value = get_string(ctx, argv[1])
+    value = get_string(ctx, argv[1], read=True)
     byte = offset >> 3
     if value is None or byte >= len(value):
         return 0
@@ -160,7 +160,7 @@ def bitcount_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
             is_bit = _unit_is_bit(argv[4])
         if argc >= 4:
             end = parse_int(argv[3])
-    value = get_string(ctx, argv[1])
+    value = get_string(ctx, argv[1], read=True)
     if value is None:
         return 0
     if argc == 2:
@@ -208,7 +208,7 @@ def bitpos_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
         if argc >= 5:
             end = parse_int(argv[4])
             end_given = True
-    value = get_string(ctx, argv[1])
+    value = get_string(ctx, argv[1], read=True)
     if value is None:
         return -1 if bit else 0
     if argc == 3:
@@ -262,7 +262,7 @@ def bitop_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if op == "not" and len(argv) != 4:
         raise CommandError(BITOP_NOT_ERROR)
     target = argv[2]
-    sources = [get_string(ctx, key) or b"" for key in argv[3:]]
+    sources = [get_string(ctx, key, read=True) or b"" for key in argv[3:]]
     maxlen = max(len(s) for s in sources)
     if maxlen:
         ints = [int.from_bytes(s, "big") << (8 * (maxlen - len(s))) for s in sources]
@@ -440,7 +440,7 @@ def bitfield_generic(ctx: CommandContext, argv: list[bytes], readonly_command: b
     ops = parse_bitfield_ops(ctx, argv)
     writes = [op for op in ops if op.opcode != GET]
     if not writes:
-        value = get_string(ctx, key)
+        value = get_string(ctx, key, read=True)
         data = b"" if value is None else value
         return [read_field(data, op.offset, op.bits, op.signed) for op in ops]
     if readonly_command:

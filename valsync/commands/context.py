@@ -17,12 +17,15 @@ import enum
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from valsync.commands.errors import WRONGTYPE, CommandError
 from valsync.keyspace.database import Database, Keyspace
 from valsync.keyspace.values import Value
 from valsync.resp.reply import Reply
+
+if TYPE_CHECKING:
+    from valsync.tracking import ClientTracking
 
 V = TypeVar("V")
 
@@ -59,8 +62,15 @@ class ClientState:
     dirty_cas: bool = False
     is_primary_link: bool = False
     is_replica: bool = False
+    is_script: bool = False
+    """The client a Lua script's commands run as (Valkey's ``CLIENT_SCRIPT``)."""
     no_evict: bool = False
     no_touch: bool = False
+    capa_redirect: bool = False
+    """CLIENT CAPA redirect: on a replica, data commands answer -REDIRECT to the primary."""
+    readonly: bool = False
+    tracking: ClientTracking | None = None
+    """CLIENT TRACKING settings (None: tracking off)."""
     monitor: bool = False
     """In MONITOR mode: receives a line per executed command (CLIENT LIST ``flags=O``)."""
     kill_requested: bool = False
@@ -120,6 +130,27 @@ class ExchangeResult:
 
 
 @dataclass(frozen=True, slots=True)
+class ScriptRequest(BlockRequest):
+    """Returned by EVAL/FCALL from a client connection: the connection runs ``job`` (the Lua
+    interpreter) in a worker thread, so the server keeps answering other clients (-BUSY past
+    ``busy-reply-threshold``) and SCRIPT KILL can reach it. ``job`` takes the function that
+    runs a callable on the server's thread (every ``server.call`` goes through it); then the
+    server runs ``finish`` in a fresh context to take the script's effects and its reply."""
+
+    job: Callable[[Callable[[Callable[[], Any]], Any]], Any] | None = None
+    finish: Callable[[CommandContext, Any], Reply] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptWait(BlockRequest):
+    """Returned for any command while a script runs: the connection waits for the script to
+    end, at most until ``until`` (monotonic seconds, when the script turns busy), then runs
+    the command again."""
+
+    until: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class ExchangeRequest(BlockRequest):
     """Returned by a command that must talk to another server (MIGRATE): the connection
     sends ``payload`` to ``host:port``, reads ``replies`` reply lines (each step within
@@ -136,6 +167,8 @@ class ExchangeRequest(BlockRequest):
     payload: bytes = b""
     replies: int = 0
     finish: Callable[[CommandContext, ExchangeResult], Reply] | None = None
+    cleanup: Callable[[], None] | None = None
+    """Called once the command is over (finished or abandoned), after ``finish``."""
 
 
 class CommandContext:
@@ -198,6 +231,7 @@ class CommandContext:
             return True
         db.delete(key)
         self.expired_keys += 1
+        self.notify("x", "expired", key, db.id)
         self.also_propagate([b"UNLINK" if self.lazy_expire_unlink else b"DEL", key], db.id)
         return True
 
@@ -208,9 +242,20 @@ class CommandContext:
             return None
         return db.data.get(key)
 
-    def lookup_typed(self, key: bytes, cls: type[V], db: Database | None = None) -> V | None:
-        """Like :meth:`lookup` but raises WRONGTYPE when the value is not a ``cls``."""
+    def lookup_read(self, key: bytes, db: Database | None = None) -> Value | None:
+        """Valkey's ``lookupKeyRead``: :meth:`lookup`, and a miss is a ``keymiss`` event
+        (writes look keys up with :meth:`lookup`, which never reports one)."""
         value = self.lookup(key, db)
+        if value is None:
+            self.notify("m", "keymiss", key, self.client.db if db is None else db.id)
+        return value
+
+    def lookup_typed(
+        self, key: bytes, cls: type[V], db: Database | None = None, read: bool = False
+    ) -> V | None:
+        """Like :meth:`lookup` (:meth:`lookup_read` with ``read``) but raises WRONGTYPE when
+        the value is not a ``cls``."""
+        value = self.lookup_read(key, db) if read else self.lookup(key, db)
         if value is None:
             return None
         if not isinstance(value, cls):
@@ -260,7 +305,7 @@ class CommandContext:
         server = self.server
         if server is not None and server.notify_classes:
             server.notify_keyspace_event(
-                klass, event, key, self.client.db if dbid is None else dbid, self.client
+                klass, event, key, self.client.db if dbid is None else dbid
             )
 
     def take_propagated(self) -> list[Propagated]:

@@ -3,12 +3,14 @@
 The payload is the value's RDB encoding with a version and CRC-64 footer
 (:mod:`valsync.rdb.dump_payload`). RESTORE propagates as received, except that a relative
 TTL becomes absolute: ``RESTORE key <unix ms> payload ... ABSTTL``, and a REPLACE whose TTL
-is already past propagates the deletion (``UNLINK``/``DEL``) instead.
+is already past propagates the deletion (``UNLINK``/``DEL``) instead. IDLETIME and FREQ are
+checked as Valkey checks them but not kept: valsync holds no per-key LRU/LFU data.
 """
 
 from __future__ import annotations
 
 from valsync.commands.context import (
+    ClientState,
     CommandContext,
     ExchangeRequest,
     ExchangeResult,
@@ -46,7 +48,7 @@ def dump_value(ctx: CommandContext, key: bytes, value: Value) -> bytes:
 
 @command("dump", 2, "readonly", 1, 1, 1)
 def dump_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    value = ctx.lookup(argv[1])
+    value = ctx.lookup_read(argv[1])
     if value is None:
         return None
     return dump_value(ctx, argv[1], value)
@@ -211,9 +213,22 @@ def migrate_command(ctx: CommandContext, argv: list[bytes]) -> Reply | ExchangeR
         restore = [b"RESTORE", key, b"%d" % ttl, dump_value(ctx, key, value)]
         parts.append(_bulk_command(*restore, *([b"REPLACE"] if replace else [])))
     with_auth = password is not None
+    # WATCH each key while the target works: a write to it meanwhile (even one that changes
+    # the value in place) keeps it here rather than deleting that write with the key
+    server = ctx.server
+    watchers = {key: ClientState(id=0, db=db.id) for key, _ in moved}
+    if server is not None:
+        for key, watcher in watchers.items():
+            server.watch(watcher, key)
 
     def finish(after: CommandContext, result: ExchangeResult) -> Reply:
-        return _migrate_finish(after, result, moved, copy, with_auth, db.id)
+        untouched = {k for k in watchers if not watchers[k].dirty_cas}
+        return _migrate_finish(after, result, moved, untouched, copy, with_auth, db.id)
+
+    def cleanup() -> None:
+        if server is not None:
+            for watcher in watchers.values():
+                server.unwatch_all(watcher)
 
     return ExchangeRequest(
         keys=(),
@@ -225,6 +240,7 @@ def migrate_command(ctx: CommandContext, argv: list[bytes]) -> Reply | ExchangeR
         payload=b"".join(parts),
         replies=int(with_auth) + 1 + len(moved),
         finish=finish,
+        cleanup=cleanup,
     )
 
 
@@ -232,6 +248,7 @@ def _migrate_finish(
     ctx: CommandContext,
     result: ExchangeResult,
     moved: list[tuple[bytes, Value]],
+    untouched: set[bytes],
     copy: bool,
     with_auth: bool,
     dbid: int,
@@ -262,7 +279,7 @@ def _migrate_finish(
                 error = (
                     head_error if head_error is not None else line[1:].decode("utf-8", "replace")
                 )
-        elif not copy and db.data.get(key) is value:
+        elif not copy and key in untouched and db.data.get(key) is value:
             db.delete(key)
             ctx.notify("g", "del", key, dbid)
             ctx.dirty += 1

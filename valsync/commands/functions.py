@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from valsync.commands.context import CommandContext
+from valsync.commands.context import CommandContext, ScriptRequest
 from valsync.commands.errors import CommandError
 from valsync.commands.registry import COMMANDS, command
 from valsync.commands.scripting import (
@@ -86,8 +86,11 @@ WRITE_SUBCOMMANDS = frozenset({b"load", b"delete", b"flush", b"restore"})
 
 def _function_flags(server: object, argv: list[bytes]) -> frozenset[str]:
     spec = COMMANDS["function"]
-    if len(argv) > 1 and argv[1].lower() in WRITE_SUBCOMMANDS:
+    sub = argv[1].lower() if len(argv) > 1 else b""
+    if sub in WRITE_SUBCOMMANDS:
         return spec.flags | {"write"}
+    if sub in (b"kill", b"stats"):
+        return spec.flags | {"allow_busy"}
     return spec.flags
 
 
@@ -249,7 +252,7 @@ def _stats(state: ScriptingState) -> Reply:
     )
 
 
-def _fcall(ctx: CommandContext, argv: list[bytes], ro: bool) -> Reply:
+def _fcall(ctx: CommandContext, argv: list[bytes], ro: bool) -> Reply | ScriptRequest:
     state = scripting_state(ctx)
     found = state.functions.functions.get(argv[1])
     if found is None:
@@ -293,12 +296,12 @@ def _fcall_flags(server: object, argv: list[bytes]) -> frozenset[str]:
 
 
 @command("fcall", -3, "noscript stale skip_monitor")
-def fcall(ctx: CommandContext, argv: list[bytes]) -> Reply:
+def fcall(ctx: CommandContext, argv: list[bytes]) -> Reply | ScriptRequest:
     return _fcall(ctx, argv, ro=False)
 
 
 @command("fcall_ro", -3, "readonly noscript stale skip_monitor")
-def fcall_ro(ctx: CommandContext, argv: list[bytes]) -> Reply:
+def fcall_ro(ctx: CommandContext, argv: list[bytes]) -> Reply | ScriptRequest:
     return _fcall(ctx, argv, ro=True)
 
 

@@ -29,7 +29,7 @@ NO_MEMBER = "ERR could not decode requested zset member"
 
 
 def _zset(ctx: CommandContext, key: bytes) -> ZSetValue | None:
-    return ctx.lookup_typed(key, ZSetValue)
+    return ctx.lookup_typed(key, ZSetValue, read=True)
 
 
 def _unit(arg: bytes) -> float:
@@ -100,7 +100,7 @@ def geoadd(ctx: CommandContext, argv: list[bytes]) -> Reply:
         lon, lat = _long_lat(argv[i], argv[i + 1])
         zadd_argv.append(b"%d" % geohash.score_of(lon, lat))
         zadd_argv.append(argv[i + 2])
-    reply = zadd(ctx, zadd_argv)
+    reply = zadd(ctx, zadd_argv)  # sends the "zadd" event, as Valkey's GEOADD does
     assert not isinstance(reply, BlockRequest)
     ctx.rewrite(zadd_argv)
     return reply

@@ -84,8 +84,8 @@ def _live_items(ctx: CommandContext, h: HashValue) -> Iterator[tuple[bytes, byte
             yield f, v
 
 
-def _hash(ctx: CommandContext, key: bytes) -> HashValue | None:
-    return ctx.lookup_typed(key, HashValue)
+def _hash(ctx: CommandContext, key: bytes, read: bool = False) -> HashValue | None:
+    return ctx.lookup_typed(key, HashValue, read=read)
 
 
 def _hash_create(ctx: CommandContext, key: bytes) -> HashValue:
@@ -108,12 +108,22 @@ def _remove(h: HashValue, f: bytes) -> None:
 
 
 def _touched(ctx: CommandContext, key: bytes, h: HashValue, n: int = 1) -> None:
-    """After an in-place change: delete an emptied hash, else signal the modification."""
+    """After an in-place change: delete an emptied hash (a ``del`` event), else signal the
+    modification."""
     if h:
         ctx.db.modified(key)
     else:
         ctx.db.delete(key)
+        ctx.notify("g", "del", key)
     ctx.dirty += n
+
+
+def _overwriting_expired(
+    ctx: CommandContext, key: bytes, h: HashValue, fields: list[bytes]
+) -> None:
+    """9.1.2 sends one ``hexpired`` before a write that replaces fields past their TTL."""
+    if h.field_expires and any(f in h and not _alive(ctx, h, f) for f in fields):
+        ctx.notify("h", "hexpired", key)
 
 
 def _past(ctx: CommandContext, when: int) -> bool:
@@ -128,12 +138,14 @@ def _hset_pairs(ctx: CommandContext, argv: list[bytes]) -> int:
     if len(argv) % 2 == 1:
         raise CommandError(wrong_arity(argv[0].decode("latin-1").lower()))
     h = _hash_create(ctx, argv[1])
+    _overwriting_expired(ctx, argv[1], h, argv[2::2])
     created = 0
     for i in range(2, len(argv), 2):
         if not _alive(ctx, h, argv[i]):
             created += 1
         _store(h, argv[i], argv[i + 1])
     _touched(ctx, argv[1], h, (len(argv) - 2) // 2)
+    ctx.notify("h", "hset", argv[1])
     return created
 
 
@@ -154,9 +166,11 @@ def hsetnx(ctx: CommandContext, argv: list[bytes]) -> Reply:
     h = _hash_create(ctx, key)
     if _alive(ctx, h, f):
         return 0
+    _overwriting_expired(ctx, key, h, [f])
     volatile = bool(h.field_expires)
     _store(h, f, argv[3])
     _touched(ctx, key, h)
+    ctx.notify("h", "hset", key)
     if volatile:
         ctx.rewrite([b"HSET", key, f, argv[3]])
     return 1
@@ -164,12 +178,12 @@ def hsetnx(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 @command("hget", 3, "readonly fast", 1, 1, 1)
 def hget(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    return _get(ctx, _hash(ctx, argv[1]), argv[2])
+    return _get(ctx, _hash(ctx, argv[1], read=True), argv[2])
 
 
 @command("hmget", -3, "readonly fast", 1, 1, 1)
 def hmget(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    h = _hash(ctx, argv[1])
+    h = _hash(ctx, argv[1], read=True)
     return [_get(ctx, h, f) for f in argv[2:]]
 
 
@@ -187,42 +201,43 @@ def hdel(ctx: CommandContext, argv: list[bytes]) -> Reply:
             if not h:
                 break
     if deleted:
+        ctx.notify("h", "hdel", key)
         _touched(ctx, key, h, deleted)
     return deleted
 
 
 @command("hexists", 3, "readonly fast", 1, 1, 1)
 def hexists(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    return 0 if _get(ctx, _hash(ctx, argv[1]), argv[2]) is None else 1
+    return 0 if _get(ctx, _hash(ctx, argv[1], read=True), argv[2]) is None else 1
 
 
 @command("hlen", 2, "readonly fast", 1, 1, 1)
 def hlen(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    h = _hash(ctx, argv[1])
+    h = _hash(ctx, argv[1], read=True)
     return 0 if h is None else len(h)
 
 
 @command("hstrlen", 3, "readonly fast", 1, 1, 1)
 def hstrlen(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    value = _get(ctx, _hash(ctx, argv[1]), argv[2])
+    value = _get(ctx, _hash(ctx, argv[1], read=True), argv[2])
     return 0 if value is None else len(value)
 
 
 @command("hgetall", 2, "readonly", 1, 1, 1)
 def hgetall(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    h = _hash(ctx, argv[1])
+    h = _hash(ctx, argv[1], read=True)
     return MapReply([] if h is None else [(f, v) for f, v in _live_items(ctx, h)])
 
 
 @command("hkeys", 2, "readonly", 1, 1, 1)
 def hkeys(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    h = _hash(ctx, argv[1])
+    h = _hash(ctx, argv[1], read=True)
     return [] if h is None else [f for f, _ in _live_items(ctx, h)]
 
 
 @command("hvals", 2, "readonly", 1, 1, 1)
 def hvals(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    h = _hash(ctx, argv[1])
+    h = _hash(ctx, argv[1], read=True)
     return [] if h is None else [v for _, v in _live_items(ctx, h)]
 
 
@@ -249,8 +264,10 @@ def hincrby(ctx: CommandContext, argv: list[bytes]) -> Reply:
             ctx.db.delete(key)
         raise CommandError(OVERFLOW)
     value = str(new).encode()
+    _overwriting_expired(ctx, key, h, [f])
     _store(h, f, value, keep_ttl=not replaced_expired)
     _touched(ctx, key, h)
+    ctx.notify("h", "hincrby", key)
     if volatile:
         _ttl_rewrite(ctx, key, h, f, value)
     return new
@@ -284,8 +301,10 @@ def hincrbyfloat(ctx: CommandContext, argv: list[bytes]) -> Reply:
         raise
     value = format_long_double(new)
     replaced_expired = f in h and not alive
+    _overwriting_expired(ctx, key, h, [f])
     _store(h, f, value, keep_ttl=not replaced_expired)
     _touched(ctx, key, h)
+    ctx.notify("h", "hincrbyfloat", key)
     _ttl_rewrite(ctx, key, h, f, value)
     return value
 
@@ -296,7 +315,7 @@ def hincrbyfloat(ctx: CommandContext, argv: list[bytes]) -> Reply:
 @command("hrandfield", -2, "readonly", 1, 1, 1)
 def hrandfield(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if len(argv) == 2:
-        h = _hash(ctx, argv[1])
+        h = _hash(ctx, argv[1], read=True)
         live = [] if h is None else list(_live_items(ctx, h))
         return ctx.rng.choice(live)[0] if live else None
     count = parse_int(argv[2])
@@ -307,7 +326,7 @@ def hrandfield(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if len(argv) > 4 or (len(argv) == 4 and argv[3].lower() != b"withvalues"):
         raise CommandError(SYNTAX)
     withvalues = len(argv) == 4
-    h = _hash(ctx, argv[1])
+    h = _hash(ctx, argv[1], read=True)
     live = [] if h is None else list(_live_items(ctx, h))
     if not live or count == 0:
         return []
@@ -327,7 +346,7 @@ def hrandfield(ctx: CommandContext, argv: list[bytes]) -> Reply:
 @command("hscan", -3, "readonly", 1, 1, 1)
 def hscan(ctx: CommandContext, argv: list[bytes]) -> Reply:
     cursor = parse_cursor(argv[2])
-    h = _hash(ctx, argv[1])
+    h = _hash(ctx, argv[1], read=True)
     if h is None:
         return [b"0", []]
     count, pattern, novalues = parse_scan_options(argv, b"novalues")
@@ -454,7 +473,14 @@ def hsetex(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if b"fxx" in flags and (h is None or not all(_alive(ctx, h, f) for f, _ in pairs)):
         return 0
     if deadline is not None and _past(ctx, deadline):
+        # 9.1.2 sets the fields (creating the hash), gives them the deadline, then finds them
+        # expired; the net change is only the fields that were there before
         if h is None:
+            ctx.notify("n", "new", key)
+        for event in ("hset", "hexpire", "hexpired"):
+            ctx.notify("h", event, key)
+        if h is None:
+            ctx.notify("g", "del", key)
             return 1
         gone = list(dict.fromkeys(f for f, _ in pairs if _alive(ctx, h, f)))
         for f in gone:
@@ -467,12 +493,16 @@ def hsetex(ctx: CommandContext, argv: list[bytes]) -> Reply:
         h = HashValue()
         ctx.db.set(key, h)
     keep = b"keepttl" in flags
+    _overwriting_expired(ctx, key, h, [f for f, _ in pairs])
     for f, v in pairs:
         keep_f = keep and _alive(ctx, h, f)
         _store(h, f, v, keep_ttl=keep_f)
         if deadline is not None:
             h.expire_field(f, deadline)
     _touched(ctx, key, h, len(pairs))
+    ctx.notify("h", "hset", key)
+    if deadline is not None:
+        ctx.notify("h", "hexpire", key)
     ctx.rewrite(_hsetex_rewrite(argv, idx, deadline))
     return 1
 
@@ -504,7 +534,7 @@ def hgetex(ctx: CommandContext, argv: list[bytes]) -> Reply:
     idx = _find_fields(argv, 2)
     kind, value, flags = _parse_expiry_opts(argv, 2, idx, frozenset({b"persist"}))
     fields = _count_fields(argv, idx, 1)
-    h = _hash(ctx, key)
+    h = _hash(ctx, key, read=True)
     deadline = _expiry_deadline(ctx, kind, value, "hgetex")
     values: list[Reply] = [_get(ctx, h, f) for f in fields]
     if h is None:
@@ -514,18 +544,21 @@ def hgetex(ctx: CommandContext, argv: list[bytes]) -> Reply:
         if _past(ctx, deadline):
             for f in live:
                 _remove(h, f)
+            ctx.notify("h", "hexpired", key)
             _touched(ctx, key, h, len(live))
             _propagate_hdel(ctx, key, live)
         else:
             for f in live:
                 h.expire_field(f, deadline)
             _touched(ctx, key, h, len(live))
+            ctx.notify("h", "hexpire", key)
             when = str(deadline).encode()
             ctx.rewrite([b"HPEXPIREAT", key, when, b"FIELDS", str(len(live)).encode(), *live])
     elif b"persist" in flags:
         persisted = [f for f in live if h.field_expires.pop(f, None) is not None]
         if persisted:
             _touched(ctx, key, h, len(persisted))
+            ctx.notify("h", "hpersist", key)
             ctx.rewrite([b"HPERSIST", key, b"FIELDS", str(len(persisted)).encode(), *persisted])
     return values
 
@@ -548,6 +581,7 @@ def hgetdel(ctx: CommandContext, argv: list[bytes]) -> Reply:
             _remove(h, f)
             deleted += 1
     if deleted:
+        ctx.notify("h", "hdel", key)
         _touched(ctx, key, h, deleted)
     return out
 
@@ -602,10 +636,12 @@ def _hexpire_generic(ctx: CommandContext, argv: list[bytes], unit_ms: int, relat
             updated += 1
             replies.append(1)
     if deleted:
+        ctx.notify("h", "hexpired", key)
         _touched(ctx, key, h, len(deleted))
         _propagate_hdel(ctx, key, deleted)
     elif updated:
         _touched(ctx, key, h, updated)
+        ctx.notify("h", "hexpire", key)
         ctx.rewrite([b"HPEXPIREAT", key, str(when).encode(), *argv[3:]])
     return replies
 
@@ -634,7 +670,7 @@ def _ttl_generic(ctx: CommandContext, argv: list[bytes], absolute: bool, unit_ms
     if argv[2].lower() != b"fields":
         raise CommandError(SYNTAX)
     _, fields = _fields_at(argv, 2, 1, SYNTAX)
-    h = _hash(ctx, argv[1])
+    h = _hash(ctx, argv[1], read=True)
     out: list[Reply] = []
     for f in fields:
         if h is None or not _alive(ctx, h, f):
@@ -689,6 +725,7 @@ def hpersist(ctx: CommandContext, argv: list[bytes]) -> Reply:
             out.append(1)
     if changed and h is not None:
         _touched(ctx, argv[1], h, changed)
+        ctx.notify("h", "hpersist", argv[1])
     return out
 
 

@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import struct
 from bisect import bisect_right
-from collections import Counter
+from itertools import accumulate
+from operator import itemgetter
 
 from valsync.commands.context import CommandContext
 from valsync.commands.errors import WRONGTYPE, CommandError
@@ -159,89 +161,92 @@ class PromoteToDense(Exception):
     """A sparse update that Valkey performs by converting to dense first."""
 
 
+# One opcode per match: XZERO takes the next byte too (none when the string ends there).
+_OPCODE = re.compile(rb"[\x40-\x7f][\x00-\xff]?|[\x00-\x3f\x80-\xff]", re.DOTALL)
+
+
+def _one_byte_opcode(byte: int) -> tuple[int, int, int]:
+    if byte & 0x80:
+        return VAL, ((byte >> 2) & 0x1F) + 1, (byte & 3) + 1
+    return ZERO, 0, (byte & 0x3F) + 1
+
+
+_OPS = {bytes((b,)): _one_byte_opcode(b) for b in range(256) if not 0x40 <= b < 0x80}
+_CODES = {op: code for code, op in _OPS.items()}
+_RUNS = {op: bytes((op[1],)) * op[2] for op in _OPS.values()}
+
+
+def _xzero(token: bytes, ghost: int) -> tuple[int, int, int]:
+    """An XZERO; a truncated one (a lone first byte) reads ``ghost`` as its second byte."""
+    low = token[1] if len(token) > 1 else ghost
+    return XZERO, 0, (((token[0] & 0x3F) << 8) | low) + 1
+
+
+def _xzero_code(run: int) -> bytes:
+    return bytes((0x40 | ((run - 1) >> 8), (run - 1) & 0xFF))
+
+
 class SparseRegisters:
     """The opcodes of a sparse HLL as (kind, value, run length), with the first register
-    each covers (``starts``) and the string's length in bytes (``size``).
+    each covers (``starts``), kept in step with the string itself (``body``, and each
+    opcode's width in it), so that an edit is a bisect and a splice.
 
     A string edited by hand may end in the first byte of an XZERO. Valkey then reads the byte
     after the string (``ghost``: the NUL terminator, or what its own edit of that opcode
     left there) as the second one; ``truncated`` marks that case, which is re-decoded from
     the bytes after each edit rather than kept in step opcode by opcode."""
 
-    __slots__ = ("ops", "starts", "size", "truncated")
+    __slots__ = ("ops", "starts", "widths", "body", "truncated")
 
     def __init__(self, body: bytes, ghost: int = 0) -> None:
         self._decode(body, ghost)
 
     def _decode(self, body: bytes, ghost: int) -> None:
-        ops: list[tuple[int, int, int]] = []
-        starts: list[int] = []
-        first = pos = 0
-        n = len(body)
-        self.truncated = False
-        while pos < n:
-            byte = body[pos]
-            if byte & 0x80:
-                op = (VAL, ((byte >> 2) & 0x1F) + 1, (byte & 3) + 1)
-                pos += 1
-            elif byte & 0x40:
-                if pos + 1 < n:
-                    low = body[pos + 1]
-                else:
-                    low, self.truncated = ghost, True
-                op = (XZERO, 0, (((byte & 0x3F) << 8) | low) + 1)
-                pos += 2
-            else:
-                op = (ZERO, 0, (byte & 0x3F) + 1)
-                pos += 1
-            ops.append(op)
-            starts.append(first)
-            first += op[2]
-        self.ops = ops
-        self.starts = starts
-        self.size = n
+        tokens = _OPCODE.findall(body)
+        ops = list(map(_OPS.get, tokens))
+        at = -1
+        try:
+            while True:  # XZEROs, whose two bytes are not in the table
+                at = ops.index(None, at + 1)
+                ops[at] = _xzero(tokens[at], ghost)
+        except ValueError:
+            pass
+        self.truncated = bool(tokens) and len(tokens[-1]) == 1 and 0x40 <= tokens[-1][0] < 0x80
+        self.ops: list[tuple[int, int, int]] = ops  # type: ignore[assignment]
+        self.starts = list(accumulate(map(itemgetter(2), self.ops), initial=0))[:-1]
+        self.widths = list(map(len, tokens))
+        self.body = bytearray(body)
 
-    def _encode_ops(self) -> bytes:
-        out = bytearray()
-        for kind, value, run in self.ops:
-            if kind == VAL:
-                out.append(0x80 | ((value - 1) << 2) | (run - 1))
-            elif kind == ZERO:
-                out.append(run - 1)
-            else:
-                out += bytes((0x40 | ((run - 1) >> 8), (run - 1) & 0xFF))
-        return bytes(out)
+    @property
+    def size(self) -> int:
+        return len(self.body)
 
     def encode(self) -> bytes:
-        return self._encode_ops()[: self.size]
+        return bytes(self.body)
 
     def _reload(self, overflowed: bool) -> None:
-        """Decode the string again after an edit; ``overflowed``: the edit wrote its last
-        byte just past the end, where the next read of a truncated XZERO finds it."""
-        full = self._encode_ops()
-        ghost = full[self.size] if overflowed and len(full) > self.size else 0
-        self._decode(full[: self.size], ghost)
+        """Decode a truncated string again after an edit. ``overflowed``: the edit split
+        the truncated XZERO itself, and Valkey, counting it as two bytes, left the last byte
+        written just past the end, where the next read of a truncated XZERO finds it."""
+        ghost = self.body.pop() if overflowed else 0
+        self._decode(bytes(self.body), ghost)
+
+    def _offset(self, i: int) -> int:
+        return sum(self.widths[:i])
 
     def total(self) -> int:
         return self.starts[-1] + self.ops[-1][2] if self.ops else 0
 
-    def histogram(self) -> Counter[int]:
-        hist: Counter[int] = Counter()
+    def histogram(self) -> list[int]:
+        hist = [0] * 64
         for _kind, value, run in self.ops:
             hist[value] += run
         return hist
 
-    def registers(self) -> bytearray:
+    def registers(self) -> bytes:
         """hllSparseToDense's decoding: raises CorruptHll unless exactly 16384 registers."""
-        regs = bytearray(HLL_REGISTERS)
-        idx = 0
-        for kind, value, run in self.ops:
-            if kind == VAL:
-                if idx + run > HLL_REGISTERS:
-                    raise CorruptHll
-                regs[idx : idx + run] = bytes((value,)) * run
-            idx += run
-        if idx != HLL_REGISTERS:
+        regs = b"".join([_RUNS.get(op) or bytes(op[2]) for op in self.ops])
+        if len(regs) != HLL_REGISTERS:
             raise CorruptHll
         return regs
 
@@ -260,6 +265,7 @@ class SparseRegisters:
             return 0
         if (kind == VAL or kind == ZERO) and run == 1:
             ops[i] = (VAL, count, 1)
+            self.body[self._offset(i)] = _CODES[ops[i]][0]
         else:
             tail = self.truncated and i == len(ops) - 1
             self._split(i, kind, value, first, first + run - 1, index, count, max_bytes)
@@ -283,7 +289,6 @@ class SparseRegisters:
     ) -> None:
         seq: list[tuple[int, int, int]] = []
         seq_starts: list[int] = []
-        seq_bytes = 0
         for lo, hi, is_target in (
             (first, index - 1, False),
             (index, index, True),
@@ -300,13 +305,16 @@ class SparseRegisters:
                 op = (XZERO if run > SPARSE_ZERO_MAX_LEN else ZERO, 0, run)
             seq.append(op)
             seq_starts.append(lo)
-            seq_bytes += 2 if op[0] == XZERO else 1
-        delta = seq_bytes - (2 if kind == XZERO else 1)
+        codes = [_CODES.get(op) or _xzero_code(op[2]) for op in seq]
+        old_width = 2 if kind == XZERO else 1
+        delta = sum(map(len, codes)) - old_width
         if delta > 0 and HLL_HDR_SIZE + self.size + delta > max_bytes:
             raise PromoteToDense
+        offset = self._offset(i)
+        self.body[offset : offset + self.widths[i]] = b"".join(codes)
         self.ops[i : i + 1] = seq
         self.starts[i : i + 1] = seq_starts
-        self.size += delta
+        self.widths[i : i + 1] = list(map(len, codes))
 
     def _merge(self, j: int) -> bool:
         """Valkey's step 4: merge equal adjacent VALs, scanning at most five opcodes."""
@@ -325,7 +333,9 @@ class SparseRegisters:
                     ops[j] = (VAL, value, run + nrun)
                     del ops[j + 1]
                     del self.starts[j + 1]
-                    self.size -= 1
+                    del self.widths[j + 1]
+                    offset = self._offset(j)
+                    self.body[offset : offset + 2] = _CODES[ops[j]]
                     merged = True
                     continue
             j += 1
@@ -390,7 +400,7 @@ class Hll:
         index, count = pattern_length(element)
         return self.set(index, count, max_bytes)
 
-    def registers(self) -> bytearray:
+    def registers(self) -> bytes | bytearray:
         if self.sparse is not None:
             return self.sparse.registers()
         assert self.dense is not None
@@ -399,10 +409,6 @@ class Hll:
     def invalidate_cache(self) -> None:
         self.header[15] |= CACHE_STALE
 
-    @property
-    def cache_valid(self) -> bool:
-        return not self.header[15] & CACHE_STALE
-
     def count(self) -> int:
         """hllCount; raises CorruptHll when a sparse HLL covers other than 16384 registers."""
         if self.sparse is not None:
@@ -410,7 +416,7 @@ class Hll:
                 raise CorruptHll
             return estimate(self.sparse.histogram())
         assert self.dense is not None
-        return estimate(Counter(dense_to_registers(self.dense)))
+        return estimate(histogram(dense_to_registers(self.dense)))
 
 
 # --- the estimator -----------------------------------------------------------------------
@@ -444,7 +450,12 @@ def _tau(x: float) -> float:
             return z / 3
 
 
-def estimate(histogram: Counter[int]) -> int:
+def histogram(registers: bytes | bytearray) -> list[int]:
+    """How many registers hold each value 0..63."""
+    return [registers.count(value) for value in range(64)]
+
+
+def estimate(histogram: list[int]) -> int:
     """Ertl's estimator over the register histogram, with Valkey's order of double operations."""
     m = float(HLL_REGISTERS)
     z = m * _tau((m - histogram[HLL_Q + 1]) / m)
@@ -519,10 +530,21 @@ def pfadd_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
     return 1 if updated else 0
 
 
-def union_registers(ctx: CommandContext, keys: list[bytes]) -> tuple[bytearray, bool]:
+_LANE_HIGH = int.from_bytes(b"\x80" * HLL_REGISTERS, "little")
+
+
+def registers_max(a: bytes | bytearray, b: bytes | bytearray) -> bytes:
+    """Register-wise maximum of two register arrays (values below 128), on whole integers:
+    in each byte lane ``0x80 + b - a`` keeps its top bit exactly when ``b >= a``."""
+    x, y = int.from_bytes(a, "little"), int.from_bytes(b, "little")
+    pick_y = ((((y | _LANE_HIGH) - x) & _LANE_HIGH) >> 7) * 0xFF
+    return ((y & pick_y) | (x & ~pick_y)).to_bytes(len(a), "little")
+
+
+def union_registers(ctx: CommandContext, keys: list[bytes]) -> tuple[bytes, bool]:
     """The register-wise maximum of the HLLs at ``keys`` (missing keys are empty HLLs), and
     whether any of them is dense."""
-    union = bytearray(HLL_REGISTERS)
+    union: bytes | None = None
     any_dense = False
     for key in keys:
         value = ctx.lookup(key)
@@ -534,24 +556,24 @@ def union_registers(ctx: CommandContext, keys: list[bytes]) -> tuple[bytearray, 
             regs = hll.registers()
         except CorruptHll:
             raise CommandError(INVALID_HLL) from None
-        union = bytearray(map(max, union, regs))
-    return union, any_dense
+        union = bytes(regs) if union is None else registers_max(union, regs)
+    return (bytes(HLL_REGISTERS) if union is None else union), any_dense
 
 
 @command("pfcount", -2, "readonly", 1, -1, 1)
 def pfcount_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if len(argv) > 2:
         union, _ = union_registers(ctx, argv[1:])
-        return estimate(Counter(union))
+        return estimate(histogram(union))
     key = argv[1]
     value = ctx.lookup(key)
     if value is None:
         return 0
     checked = check_hll(value)
     unshare(ctx, key, checked)
+    if not checked[15] & CACHE_STALE:
+        return int.from_bytes(checked[8:16], "little")
     hll = Hll(checked)
-    if hll.cache_valid:
-        return int.from_bytes(hll.header[8:16], "little")
     try:
         card = hll.count()
     except CorruptHll:
@@ -583,7 +605,7 @@ def pfmerge_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
             raise CommandError(INVALID_HLL) from None
     if hll.dense is not None:
         current = dense_to_registers(hll.dense)
-        hll.dense = registers_to_dense(bytes(map(max, current, union)))
+        hll.dense = registers_to_dense(registers_max(current, union))
     else:
         max_bytes = sparse_max_bytes(ctx)
         for index, count in enumerate(union):

@@ -12,11 +12,17 @@ from typing import TYPE_CHECKING
 from valsync.cmdstats import cumulative_distribution
 from valsync.commandlog import LOG_TYPES, CommandLog
 from valsync.commands.context import CommandContext
-from valsync.commands.errors import CommandError, parse_int
+from valsync.commands.errors import SYNTAX, CommandError, parse_int
 from valsync.commands.registry import COMMANDS, command
-from valsync.commands.server_cmds import SUBCOMMAND_ARITY, check_subcommand, server_of
+from valsync.commands.server_cmds import (
+    CLIENT_SUBCOMMANDS,
+    SUBCOMMAND_ARITY,
+    check_subcommand,
+    server_of,
+)
 from valsync.latency import DoctorInputs, anon_huge_pages_kb, doctor_report
-from valsync.resp.reply import NO_REPLY, OK, MapReply, Reply, SimpleString, Verbatim
+from valsync.resp.reply import NO_REPLY, OK, MapReply, Reply, SetReply, SimpleString, Verbatim
+from valsync.tracking import ClientTracking, prefixes_overlap
 
 SUBCOMMAND_ARITY["slowlog"] = {b"get": -2, b"len": 2, b"reset": 2, b"help": 2}
 SUBCOMMAND_ARITY["commandlog"] = {b"get": 4, b"len": 3, b"reset": 3, b"help": 2}
@@ -242,3 +248,163 @@ def _histograms(server: Server, names: list[bytes]) -> Reply:
             )
         )
     return MapReply(pairs)
+
+
+# --- CLIENT TRACKING / CACHING / GETREDIR / TRACKINGINFO / NO-TOUCH / CAPA ---------------
+
+
+def _client_tracking(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    server = server_of(ctx)
+    client = ctx.client
+    settings = ClientTracking()
+    redirect_given = False
+    i = 3
+    while i < len(argv):
+        opt = argv[i].lower()
+        more = i + 1 < len(argv)
+        if opt == b"redirect" and more:
+            i += 1
+            if redirect_given:
+                raise CommandError("ERR A client can only redirect to a single other client")
+            settings.redirect = parse_int(argv[i])
+            redirect_given = True
+            if settings.redirect not in server.clients:
+                raise CommandError("ERR The client ID you want redirect to does not exist")
+        elif opt == b"bcast":
+            settings.bcast = True
+        elif opt == b"optin":
+            settings.optin = True
+        elif opt == b"optout":
+            settings.optout = True
+        elif opt == b"noloop":
+            settings.noloop = True
+        elif opt == b"prefix" and more:
+            i += 1
+            settings.prefixes.append(argv[i])
+        else:
+            raise CommandError(SYNTAX)
+        i += 1
+    mode = argv[2].lower()
+    if mode == b"off":
+        server.tracking.disable(client)
+        return OK
+    if mode != b"on":
+        raise CommandError(SYNTAX)
+    current = client.tracking
+    if not settings.bcast and settings.prefixes:
+        raise CommandError("ERR PREFIX option requires BCAST mode to be enabled")
+    if current is not None and current.bcast != settings.bcast:
+        raise CommandError(
+            "ERR You can't switch BCAST mode on/off before disabling tracking for this client, "
+            "and then re-enabling it with a different mode."
+        )
+    if settings.bcast and (settings.optin or settings.optout):
+        raise CommandError("ERR OPTIN and OPTOUT are not compatible with BCAST")
+    if settings.optin and settings.optout:
+        raise CommandError("ERR You can't specify both OPTIN mode and OPTOUT mode")
+    if current is not None and (
+        (settings.optin and current.optout) or (settings.optout and current.optin)
+    ):
+        raise CommandError(
+            "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, "
+            "and then re-enabling it with a different mode."
+        )
+    if settings.bcast:
+        overlap = prefixes_overlap(settings.prefixes)
+        if overlap is not None:
+            a, b = (p.decode("utf-8", "replace") for p in overlap)
+            raise CommandError(
+                f"ERR Prefix '{a}' overlaps with another provided prefix '{b}'. "
+                "Prefixes for a single client must not overlap."
+            )
+    if current is not None and current.bcast:
+        # prefixes add up across CLIENT TRACKING ON calls in BCAST mode
+        settings.prefixes = current.prefixes + [
+            p for p in settings.prefixes if p not in current.prefixes
+        ]
+    server.tracking.enable(client, settings)
+    return OK
+
+
+def _client_caching(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    settings = ctx.client.tracking
+    if settings is None:
+        raise CommandError(
+            "ERR CLIENT CACHING can be called only when the client is in tracking mode with "
+            "OPTIN or OPTOUT mode enabled"
+        )
+    opt = argv[2].lower()
+    if opt == b"yes":
+        if not settings.optin:
+            raise CommandError(
+                "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode."
+            )
+    elif opt == b"no":
+        if not settings.optout:
+            raise CommandError(
+                "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode."
+            )
+    else:
+        raise CommandError(SYNTAX)
+    settings.caching = True
+    return OK
+
+
+def _client_getredir(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    settings = ctx.client.tracking
+    return settings.redirect if settings is not None else -1
+
+
+def _client_trackinginfo(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    settings = ctx.client.tracking
+    if settings is None:
+        return MapReply([(b"flags", SetReply([b"off"])), (b"redirect", -1), (b"prefixes", [])])
+    prefixes: list[Reply] = list(sorted(settings.prefixes) if settings.bcast else [])
+    flags: list[Reply] = list(settings.flags())
+    return MapReply(
+        [(b"flags", SetReply(flags)), (b"redirect", settings.redirect), (b"prefixes", prefixes)]
+    )
+
+
+def _on_off(arg: bytes) -> bool:
+    word = arg.lower()
+    if word not in (b"on", b"off"):
+        raise CommandError(SYNTAX)
+    return word == b"on"
+
+
+def _client_no_touch(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    ctx.client.no_touch = _on_off(argv[2])
+    return OK
+
+
+def _client_capa(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    for arg in argv[2:]:
+        if arg.lower() == b"redirect":
+            ctx.client.capa_redirect = True
+    return OK
+
+
+CLIENT_SUBCOMMANDS.update(
+    {
+        b"tracking": _client_tracking,
+        b"caching": _client_caching,
+        b"getredir": _client_getredir,
+        b"trackinginfo": _client_trackinginfo,
+        b"no-touch": _client_no_touch,
+        b"capa": _client_capa,
+    }
+)
+
+
+@command("readonly", 1, "fast loading stale")
+def readonly(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    """Reads on a replica are served to a CLIENT CAPA redirect client (outside cluster mode)."""
+    ctx.client.readonly = True
+    return OK
+
+
+@command("readwrite", 1, "fast loading stale")
+def readwrite(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    ctx.client.readonly = False
+    return OK

@@ -70,6 +70,7 @@ def del_generic(ctx: CommandContext, argv: list[bytes]) -> Reply:
     for key in argv[1:]:
         if ctx.lookup(key) is not None and ctx.db.delete(key):
             deleted += 1
+            ctx.notify("g", "del", key)
     ctx.dirty += deleted
     return deleted
 
@@ -80,17 +81,17 @@ command("unlink", -2, "write fast", 1, -1, 1)(del_generic)
 
 @command("exists", -2, "readonly fast", 1, -1, 1)
 def exists_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    return sum(1 for key in argv[1:] if ctx.lookup(key) is not None)
+    return sum(1 for key in argv[1:] if ctx.lookup_read(key) is not None)
 
 
 @command("touch", -2, "readonly fast", 1, -1, 1)
 def touch_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    return sum(1 for key in argv[1:] if ctx.lookup(key) is not None)
+    return sum(1 for key in argv[1:] if ctx.lookup_read(key) is not None)
 
 
 @command("type", 2, "readonly fast", 1, 1, 1)
 def type_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    value = ctx.lookup(argv[1])
+    value = ctx.lookup_read(argv[1])
     return SimpleString("none" if value is None else type_name(value))
 
 
@@ -146,6 +147,7 @@ def expire_generic(ctx: CommandContext, argv: list[bytes], seconds: bool, relati
     ctx.db.set_expire(key, when)
     if name != "pexpireat":
         ctx.rewrite([b"PEXPIREAT", key, str(when).encode()])
+    ctx.notify("g", "expire", key)
     ctx.dirty += 1
     return 1
 
@@ -171,7 +173,7 @@ def pexpireat_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 
 def ttl_generic(ctx: CommandContext, key: bytes, ms: bool, absolute: bool) -> Reply:
-    if ctx.lookup(key) is None:
+    if ctx.lookup_read(key) is None:
         return -2
     when = ctx.db.expires.get(key)
     if when is None:
@@ -207,6 +209,7 @@ def persist_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if ctx.lookup(argv[1]) is None:
         return 0
     if ctx.db.persist(argv[1]):
+        ctx.notify("g", "persist", argv[1])
         ctx.dirty += 1
         return 1
     return 0
@@ -237,6 +240,8 @@ def rename_generic(ctx: CommandContext, argv: list[bytes], nx: bool) -> Reply:
         ctx.db.delete(dst)
     put(ctx.db, src, dst, value, expire)
     ctx.db.delete(src)
+    ctx.notify("g", "rename_from", src)
+    ctx.notify("g", "rename_to", dst)
     ctx.dirty += 1
     return 1 if nx else OK
 
@@ -266,6 +271,8 @@ def move_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
         return 0
     put(dst, key, key, value, expire)
     src.delete(key)
+    ctx.notify("g", "move_from", key, src.id)
+    ctx.notify("g", "move_to", key, dst.id)
     ctx.dirty += 1
     return 1
 
@@ -310,7 +317,7 @@ def copy_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
         j += 1
     if src is dst and src_key == dst_key:
         raise CommandError(SAME_OBJECT)
-    value = ctx.lookup(src_key)
+    value = ctx.lookup_read(src_key)
     if value is None:
         return 0
     expire = src.expires.get(src_key)
@@ -319,6 +326,7 @@ def copy_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
             return 0
         dst.delete(dst_key)
     put(dst, src_key, dst_key, copy_value(value), expire)
+    ctx.notify("g", "copy_to", dst_key, dst.id)
     ctx.dirty += 1
     return 1
 

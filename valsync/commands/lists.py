@@ -89,17 +89,25 @@ def parse_timeout(ctx: CommandContext, arg: bytes) -> int | None:
 # --- shared mechanics -----------------------------------------------------------------------
 
 
-def _list(ctx: CommandContext, key: bytes) -> List | None:
-    return ctx.lookup_typed(key, deque)
+def _list(ctx: CommandContext, key: bytes, read: bool = False) -> List | None:
+    return ctx.lookup_typed(key, deque, read=read)
 
 
 def _changed(ctx: CommandContext, key: bytes, lst: List, n: int = 1) -> None:
-    """After an in-place change: delete an emptied list, else signal the modification."""
+    """After an in-place change: delete an emptied list (a ``del`` event), else signal the
+    modification."""
     if lst:
         ctx.db.modified(key)
     else:
         ctx.db.delete(key)
+        ctx.notify("g", "del", key)
     ctx.dirty += n
+
+
+def _popped(ctx: CommandContext, key: bytes, lst: List, head: bool, n: int = 1) -> None:
+    """Valkey's ``listElementsRemoved``: the ``lpop``/``rpop`` event, then the cleanup."""
+    ctx.notify("l", "lpop" if head else "rpop", key)
+    _changed(ctx, key, lst, n)
 
 
 def _pop(lst: List, head: bool) -> bytes:
@@ -119,6 +127,7 @@ def _push(ctx: CommandContext, key: bytes, items: list[bytes], head: bool, creat
         lst.extend(items)
     ctx.db.modified(key)
     ctx.dirty += len(items)
+    ctx.notify("l", "lpush" if head else "rpush", key)
     return len(lst)
 
 
@@ -176,7 +185,7 @@ def rpushx(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 @command("llen", 2, "readonly fast", 1, 1, 1)
 def llen(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    lst = _list(ctx, argv[1])
+    lst = _list(ctx, argv[1], read=True)
     return 0 if lst is None else len(lst)
 
 
@@ -199,7 +208,7 @@ def _clamp_range(start: int, end: int, n: int) -> tuple[int, int] | None:
 def lrange(ctx: CommandContext, argv: list[bytes]) -> Reply:
     start = parse_int(argv[2])
     end = parse_int(argv[3])
-    lst = _list(ctx, argv[1])
+    lst = _list(ctx, argv[1], read=True)
     if lst is None:
         return []
     span = _clamp_range(start, end, len(lst))
@@ -212,7 +221,7 @@ def lrange(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 @command("lindex", 3, "readonly", 1, 1, 1)
 def lindex(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    lst = _list(ctx, argv[1])
+    lst = _list(ctx, argv[1], read=True)
     if lst is None:
         return None
     index = parse_int(argv[2])
@@ -244,7 +253,7 @@ def lpos(ctx: CommandContext, argv: list[bytes]) -> Reply:
         else:
             raise CommandError(SYNTAX)
         i += 2
-    lst = _list(ctx, argv[1])
+    lst = _list(ctx, argv[1], read=True)
     if lst is None:
         return [] if count != -1 else None
     element = argv[2]
@@ -282,6 +291,7 @@ def lset(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if not 0 <= index < len(lst):
         raise CommandError(INDEX_OUT_OF_RANGE)
     lst[index] = argv[3]
+    ctx.notify("l", "lset", argv[1])
     _changed(ctx, argv[1], lst)
     return OK
 
@@ -299,6 +309,7 @@ def linsert(ctx: CommandContext, argv: list[bytes]) -> Reply:
     except ValueError:
         return -1
     lst.insert(idx if where == b"before" else idx + 1, argv[4])
+    ctx.notify("l", "linsert", argv[1])
     _changed(ctx, argv[1], lst)
     return len(lst)
 
@@ -324,6 +335,7 @@ def lrem(ctx: CommandContext, argv: list[bytes]) -> Reply:
             kept.reverse()
         lst.clear()
         lst.extend(kept)
+        ctx.notify("l", "lrem", argv[1])
         _changed(ctx, argv[1], lst, removed)
     return removed
 
@@ -347,11 +359,8 @@ def ltrim(ctx: CommandContext, argv: list[bytes]) -> Reply:
         lst.pop()
     # Valkey counts only removed elements as dirty, so an LTRIM that removed none is not
     # propagated.
-    if lst:
-        ctx.db.modified(argv[1])
-    else:
-        ctx.db.delete(argv[1])
-    ctx.dirty += ltrim_head + ltrim_tail
+    ctx.notify("l", "ltrim", argv[1])
+    _changed(ctx, argv[1], lst, ltrim_head + ltrim_tail)
     return OK
 
 
@@ -370,12 +379,12 @@ def _pop_command(ctx: CommandContext, argv: list[bytes], head: bool) -> Reply:
         return NULL_ARRAY if count != -1 else None
     if count == -1:
         value = _pop(lst, head)
-        _changed(ctx, key, lst)
+        _popped(ctx, key, lst, head)
         return value
     if count == 0:
         return []
     out = [_pop(lst, head) for _ in range(min(count, len(lst)))]
-    _changed(ctx, key, lst, len(out))
+    _popped(ctx, key, lst, head, len(out))
     return list(out)
 
 
@@ -408,7 +417,8 @@ def _move(
         target.appendleft(value)
     else:
         target.append(value)
-    _changed(ctx, src, lst)
+    ctx.notify("l", "lpush" if to_head else "rpush", dst)
+    _popped(ctx, src, lst, from_head)
     if dst != src:
         ctx.db.modified(dst)
     return value
@@ -453,7 +463,7 @@ def _mpop_serve(ctx: CommandContext, keys: list[bytes], head: bool, count: int) 
         if lst is None:
             continue
         out = [_pop(lst, head) for _ in range(min(count, len(lst)))]
-        _changed(ctx, key, lst, len(out))
+        _popped(ctx, key, lst, head, len(out))
         ctx.rewrite([b"LPOP" if head else b"RPOP", key, str(len(out)).encode()])
         return [key, list(out)]
     return None
@@ -479,7 +489,7 @@ def _bpop(ctx: CommandContext, argv: list[bytes], head: bool) -> Reply | BlockRe
         if lst is None:
             continue
         value = _pop(lst, head)
-        _changed(ctx, key, lst)
+        _popped(ctx, key, lst, head)
         ctx.rewrite([b"LPOP" if head else b"RPOP", key])
         return [key, value]
     if _blocking_denied(ctx):

@@ -73,14 +73,14 @@ def sunsubscribe(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 @command("publish", 3, "pubsub loading stale fast")
 def publish(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    receivers = _pubsub(ctx).publish(argv[1], argv[2], ctx.client)
+    receivers = _pubsub(ctx).publish(argv[1], argv[2])
     ctx.also_propagate(argv)
     return receivers
 
 
 @command("spublish", 3, "pubsub loading stale fast", 1, 1, 1)
 def spublish(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    receivers = _pubsub(ctx).publish(argv[1], argv[2], ctx.client, shard=True)
+    receivers = _pubsub(ctx).publish(argv[1], argv[2], shard=True)
     ctx.also_propagate(argv)
     return receivers
 

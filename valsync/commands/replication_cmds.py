@@ -6,6 +6,7 @@ from valsync.commands.context import BlockRequest, CommandContext
 from valsync.commands.errors import SYNTAX, CommandError, parse_int
 from valsync.commands.registry import command
 from valsync.commands.server_cmds import server_of
+from valsync.replication.failover import FailoverState, FailoverSyntaxError, parse_failover
 from valsync.resp.reply import OK, Reply, SimpleString
 
 
@@ -111,3 +112,21 @@ def bgsave(ctx: CommandContext, argv: list[bytes]) -> Reply:
         raise CommandError(SYNTAX)
     persistence = server_of(ctx).persistence
     return persistence.bgsave(schedule)  # type: ignore[no-any-return]
+
+
+@command("failover", -1, "admin noscript stale")
+def failover(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    repl = _repl(ctx)
+    try:
+        request = parse_failover(argv)
+    except FailoverSyntaxError as err:
+        raise CommandError(str(err)) from None
+    if request.abort:
+        if repl.failover is FailoverState.NONE:
+            raise CommandError("ERR No failover in progress.")
+        repl.abort_failover("Failover manually aborted")
+        return OK
+    refusal = repl.start_failover(request)
+    if refusal is not None:
+        raise CommandError(refusal)
+    return OK

@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from time import perf_counter_ns
-from typing import Any
+from typing import Any, cast
 
-from valsync.commands.context import BlockRequest, ClientState, CommandContext
+from valsync.commands.context import BlockRequest, ClientState, CommandContext, ScriptRequest
 from valsync.commands.dispatch import call
 from valsync.commands.errors import NOT_INTEGER, READONLY, CommandError, parse_int
 from valsync.commands.registry import COMMANDS, command, command_fullname
@@ -149,7 +149,7 @@ class ScriptExecutor:
         self.read_only = read_only
         self.run = run
         self.write_dirty = False
-        client = ClientState(id=0, db=caller.client.db, resp=2)
+        client = ClientState(id=0, db=caller.client.db, resp=2, is_script=True)
         self.ctx = CommandContext(
             caller.keyspace,
             client,
@@ -183,7 +183,7 @@ class ScriptExecutor:
             if not view.enough_replicas():
                 return Refusal(b"-" + NOREPLICAS.encode())
         if is_write:
-            self.write_dirty = True
+            self.write_dirty = self.run.write_dirty = True
         ctx = self.ctx
         ctx.client.resp = self.run.resp
         before = len(ctx.propagated)
@@ -231,8 +231,12 @@ def run_script(
     args: list[bytes],
     eval_mode: bool,
     argv: list[bytes] | None = None,
-) -> Reply:
-    """Prepare, run and finish one script (EVAL) or function (FCALL)."""
+) -> Reply | ScriptRequest:
+    """Prepare, run and finish one script (EVAL) or function (FCALL).
+
+    From a client connection (outside MULTI) the run is handed to the connection as a
+    :class:`ScriptRequest`, to execute in a worker thread; elsewhere it runs here.
+    """
     view = ServerView(ctx)
     refusal = prepare_refusal(view, flags, compat, ro)
     if refusal is not None:
@@ -241,21 +245,39 @@ def run_script(
     run = ScriptRun(funcname=funcname, execute=_unset, acl_lookup=acl_lookup, eval_mode=eval_mode)
     executor = ScriptExecutor(ctx, view, read_only, run)
     run.execute = executor
-    server = ctx.server
-    hook = getattr(server, "script_hook", None)
-    if hook is not None:
-        run.on_hook = hook
     run.start = time.monotonic()
     state.running = run
     state.running_argv = argv or []
     state.running_from_primary = view.obey
     engine = state.engine if eval_mode else state.functions.engine
+    caller_resp = ctx.client.resp
+    if ctx.client.extra.get("offload_scripts") and not ctx.in_multi_exec:
+
+        def job(on_server_thread: Callable[[Callable[[], Any]], Any]) -> Reply:
+            run.execute = lambda command: on_server_thread(lambda: executor(command))
+            run.on_hook = _no_op_hook
+            try:
+                return engine.run(fn, run, keys, args, caller_resp)
+            except Exception as exc:  # noqa: BLE001 - the thread reports, the server lives
+                return ErrorReply(f"ERR internal error running the script: {exc!r}")
+
+        def finish(fresh: CommandContext, reply: Any) -> Reply:
+            executor.caller = fresh
+            state.end_run()
+            executor.finish()
+            return cast(Reply, reply)
+
+        return ScriptRequest((), None, None, job=job, finish=finish)
     try:
-        reply = engine.run(fn, run, keys, args, ctx.client.resp)
+        reply = engine.run(fn, run, keys, args, caller_resp)
     finally:
-        state.running = None
+        state.end_run()
         executor.finish()
     return reply
+
+
+def _no_op_hook(run: ScriptRun) -> None:
+    """Threaded runs only need the count hook to notice SCRIPT KILL."""
 
 
 def _unset(argv: list[bytes]) -> Reply | Refusal:
@@ -296,7 +318,7 @@ def create_script(state: ScriptingState, body: bytes, evictable: bool) -> Script
     return script
 
 
-def _eval(ctx: CommandContext, argv: list[bytes], evalsha: bool, ro: bool) -> Reply:
+def _eval(ctx: CommandContext, argv: list[bytes], evalsha: bool, ro: bool) -> Reply | ScriptRequest:
     state = scripting_state(ctx)
     server = ctx.server
     if server is not None and server.monitors:
@@ -329,22 +351,22 @@ def _eval(ctx: CommandContext, argv: list[bytes], evalsha: bool, ro: bool) -> Re
 
 
 @command("eval", -3, "noscript stale skip_monitor")
-def eval_(ctx: CommandContext, argv: list[bytes]) -> Reply:
+def eval_(ctx: CommandContext, argv: list[bytes]) -> Reply | ScriptRequest:
     return _eval(ctx, argv, evalsha=False, ro=False)
 
 
 @command("evalsha", -3, "noscript stale skip_monitor")
-def evalsha(ctx: CommandContext, argv: list[bytes]) -> Reply:
+def evalsha(ctx: CommandContext, argv: list[bytes]) -> Reply | ScriptRequest:
     return _eval(ctx, argv, evalsha=True, ro=False)
 
 
 @command("eval_ro", -3, "readonly noscript stale skip_monitor")
-def eval_ro(ctx: CommandContext, argv: list[bytes]) -> Reply:
+def eval_ro(ctx: CommandContext, argv: list[bytes]) -> Reply | ScriptRequest:
     return _eval(ctx, argv, evalsha=False, ro=True)
 
 
 @command("evalsha_ro", -3, "readonly noscript stale skip_monitor")
-def evalsha_ro(ctx: CommandContext, argv: list[bytes]) -> Reply:
+def evalsha_ro(ctx: CommandContext, argv: list[bytes]) -> Reply | ScriptRequest:
     return _eval(ctx, argv, evalsha=True, ro=True)
 
 
@@ -393,6 +415,14 @@ for _name, _sha in (("eval", False), ("evalsha", True), ("eval_ro", False), ("ev
     COMMANDS[_name] = replace(COMMANDS[_name], flags_for=_eval_flags(_sha))
 
 
+def _script_flags(server: object, argv: list[bytes]) -> frozenset[str]:
+    """SCRIPT KILL runs while a script is busy (``script|kill`` is ``allow_busy``)."""
+    flags = COMMANDS["script"].flags
+    if len(argv) > 1 and argv[1].lower() == b"kill":
+        return flags | {"allow_busy"}
+    return flags
+
+
 @command("script", -2, "noscript stale")
 def script(ctx: CommandContext, argv: list[bytes]) -> Reply:
     sub = check_subcommand("script", argv)
@@ -430,6 +460,9 @@ SLOW_FUNCTION = (
 )
 
 
+COMMANDS["script"] = replace(COMMANDS["script"], flags_for=_script_flags)
+
+
 def kill_script(state: ScriptingState, is_eval: bool) -> Reply:
     """``scriptKill``."""
     run = state.running
@@ -440,8 +473,7 @@ def kill_script(state: ScriptingState, is_eval: bool) -> Reply:
             "UNKILLABLE The busy script was sent by a master instance in the context of "
             "replication and cannot be killed."
         )
-    executor = run.execute
-    if isinstance(executor, ScriptExecutor) and executor.write_dirty:
+    if run.write_dirty:
         return ErrorReply(
             "UNKILLABLE Sorry the script already executed write commands against the "
             "dataset. You can either wait the script termination or kill the server in a "

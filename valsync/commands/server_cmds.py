@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
 from valsync import VALKEY_COMPAT_VERSION
@@ -58,6 +59,7 @@ SUBCOMMAND_ARITY: dict[str, dict[bytes, int]] = {
         b"trackinginfo": 2,
         b"unblock": -3,
         b"no-touch": 3,
+        b"capa": -3,
     },
     "config": {b"get": -3, b"set": -4, b"resetstat": 2, b"rewrite": 2, b"help": 2},
     "pubsub": {
@@ -231,6 +233,17 @@ def client_flags(client: ClientState) -> str:
         flags += "P"
     if client.in_multi:
         flags += "x"
+    tracking = client.tracking
+    if tracking is not None:
+        flags += "t"
+        if tracking.broken_redirect:
+            flags += "R"
+        if tracking.bcast:
+            flags += "B"
+    if client.dirty_cas:
+        flags += "d"
+    if client.readonly:
+        flags += "r"
     if client.no_evict:
         flags += "e"
     if client.no_touch:
@@ -250,11 +263,14 @@ def client_info_line(
     return (
         f"id={client.id} addr={client.addr} laddr={client.laddr} fd={client.fd} "
         f"name={name} age={age} idle={idle} "
-        f"flags={client_flags(client)} capa= db={client.db} sub={len(client.channels)} "
+        f"flags={client_flags(client)} capa={'r' if client.capa_redirect else ''} "
+        f"db={client.db} sub={len(client.channels)} "
         f"psub={len(client.patterns)} ssub={len(client.shard_channels)} "
         f"multi={len(client.multi_queue) if client.in_multi else -1} watch={len(client.watched)} "
         f"qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 "
-        f"tot-mem=0 events=r cmd={client.last_command} user={user} redir=-1 resp={client.resp} "
+        f"tot-mem=0 events=r cmd={client.last_command} user={user} "
+        f"redir={client.tracking.redirect if client.tracking is not None else -1} "
+        f"resp={client.resp} "
         f"lib-name={client.lib_name.decode('utf-8', 'replace')} "
         f"lib-ver={client.lib_ver.decode('utf-8', 'replace')}"
     )
@@ -270,10 +286,17 @@ def _client_type(client: ClientState) -> str:
     return "normal"
 
 
+# CLIENT subcommands implemented in other modules (tracking, capa, no-touch: introspection).
+CLIENT_SUBCOMMANDS: dict[bytes, Callable[[CommandContext, list[bytes]], Reply]] = {}
+
+
 @command("client", -2, "stale loading")
 def client_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
     server = server_of(ctx)
     sub = check_subcommand("client", argv)
+    extension = CLIENT_SUBCOMMANDS.get(sub)
+    if extension is not None:
+        return extension(ctx, argv)
     now = int(time.time() * 1000)
     if sub == b"id" and len(argv) == 2:
         return ctx.client.id
@@ -487,15 +510,30 @@ def _flush_mode(argv: list[bytes], name: str) -> None:
 @command("flushdb", -1, "write")
 def flushdb(ctx: CommandContext, argv: list[bytes]) -> Reply:
     _flush_mode(argv, "flushdb")
-    ctx.db.clear()
+    _flush(ctx, ctx.db.clear)
     ctx.dirty += 1
     return OK
+
+
+def _flush(ctx: CommandContext, clear: Callable[[], object]) -> None:
+    """Empty the data; tracking clients get one "flush everything" invalidation instead of
+    one per key (Valkey's trackingInvalidateKeysOnFlush)."""
+    tracking = ctx.server.tracking if ctx.server is not None else None
+    if tracking is None:
+        clear()
+        return
+    tracking.flush(ctx.client)
+    tracking.flushing = True
+    try:
+        clear()
+    finally:
+        tracking.flushing = False
 
 
 @command("flushall", -1, "write")
 def flushall(ctx: CommandContext, argv: list[bytes]) -> Reply:
     _flush_mode(argv, "flushall")
-    ctx.keyspace.flush_all()
+    _flush(ctx, ctx.keyspace.flush_all)
     ctx.dirty += 1
     return OK
 
@@ -676,6 +714,7 @@ def _info_section(server: Server, name: str) -> list[str] | None:
             "cluster_connections:0",
             f"maxclients:{cfg.get_int('maxclients')}",
             f"blocked_clients:{sum(len(v) for v in server.key_ready_listeners.values())}",
+            f"tracking_clients:{server.tracking.tracking_clients}",
             f"pubsub_clients:{server.pubsub.clients}",
             f"watching_clients:{sum(1 for c in clients if c.watched)}",
             *server.pause.info_lines(int(time.time() * 1000)),
@@ -733,6 +772,9 @@ def _info_section(server: Server, name: str) -> list[str] | None:
             f"total_forks:{st.total_forks}",
             f"client_query_buffer_limit_disconnections:{st.client_query_buffer_limit_disconnections}",
             f"client_output_buffer_limit_disconnections:{st.client_output_buffer_limit_disconnections}",
+            f"tracking_total_keys:{len(server.tracking.keys)}",
+            f"tracking_total_items:{server.tracking.total_items}",
+            f"tracking_total_prefixes:{len(server.tracking.prefixes)}",
             f"unexpected_error_replies:{st.unexpected_error_replies}",
             f"total_error_replies:{st.total_error_replies}",
         ]

@@ -104,17 +104,19 @@ def scan_members(
 # --- set helpers -----------------------------------------------------------------------------
 
 
-def _set(ctx: CommandContext, key: bytes) -> set[bytes] | None:
-    return ctx.lookup_typed(key, set)
+def _set(ctx: CommandContext, key: bytes, read: bool = False) -> set[bytes] | None:
+    return ctx.lookup_typed(key, set, read=read)
 
 
-def _store_set(ctx: CommandContext, dst: bytes, result: set[bytes]) -> int:
+def _store_set(ctx: CommandContext, dst: bytes, result: set[bytes], event: str) -> int:
     """Store ``result`` at ``dst`` (overwriting any type), or delete ``dst`` when empty."""
     db = ctx.db
     if result:
         db.set(dst, result)
+        ctx.notify("s", event, dst)
         ctx.dirty += 1
     elif db.delete(dst):
+        ctx.notify("g", "del", dst)
         ctx.dirty += 1
     return len(result)
 
@@ -126,6 +128,7 @@ def _remove_members(
         s.discard(m)
     if not s:
         ctx.db.delete(key)
+        ctx.notify("g", "del", key)
     else:
         ctx.db.modified(key)
 
@@ -145,6 +148,7 @@ def sadd(ctx: CommandContext, argv: list[bytes]) -> Reply:
     added = len(s) - before
     if added:
         ctx.db.modified(key)
+        ctx.notify("s", "sadd", key)
     ctx.dirty += added
     return added
 
@@ -163,8 +167,10 @@ def srem(ctx: CommandContext, argv: list[bytes]) -> Reply:
             if not s:
                 break
     if deleted:
+        ctx.notify("s", "srem", key)
         if not s:
             ctx.db.delete(key)
+            ctx.notify("g", "del", key)
         else:
             ctx.db.modified(key)
         ctx.dirty += deleted
@@ -173,25 +179,25 @@ def srem(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 @command("smembers", 2, "readonly", 1, 1, 1)
 def smembers(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    s = _set(ctx, argv[1])
+    s = _set(ctx, argv[1], read=True)
     return SetReply(list(s) if s else [])
 
 
 @command("sismember", 3, "readonly fast", 1, 1, 1)
 def sismember(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    s = _set(ctx, argv[1])
+    s = _set(ctx, argv[1], read=True)
     return int(s is not None and argv[2] in s)
 
 
 @command("smismember", -3, "readonly fast", 1, 1, 1)
 def smismember(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    s = _set(ctx, argv[1]) or set()
+    s = _set(ctx, argv[1], read=True) or set()
     return [int(m in s) for m in argv[2:]]
 
 
 @command("scard", 2, "readonly fast", 1, 1, 1)
 def scard(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    s = _set(ctx, argv[1])
+    s = _set(ctx, argv[1], read=True)
     return len(s) if s else 0
 
 
@@ -228,6 +234,7 @@ def spop(ctx: CommandContext, argv: list[bytes]) -> Reply:
         if s is None:
             return None
         member = _random_members(ctx, s, 1)[0]
+        ctx.notify("s", "spop", key)
         _remove_members(ctx, key, s, [member])
         ctx.rewrite([b"SREM", key, member])
         ctx.dirty += 1
@@ -240,10 +247,13 @@ def spop(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if count >= size:
         members = list(s)
         ctx.db.delete(key)
+        ctx.notify("s", "spop", key)
+        ctx.notify("g", "del", key)
         ctx.dirty += size
         ctx.rewrite([b"UNLINK" if _lazy_server_del(ctx) else b"DEL", key])
         return SetReply(list(members))
     popped = _random_members(ctx, s, count)
+    ctx.notify("s", "spop", key)
     _remove_members(ctx, key, s, popped)
     ctx.dirty += count
     for i in range(0, count, SPOP_BATCH):
@@ -257,10 +267,10 @@ def srandmember(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if len(argv) > 3:
         raise CommandError(SYNTAX)
     if len(argv) == 2:
-        s = _set(ctx, argv[1])
+        s = _set(ctx, argv[1], read=True)
         return None if s is None else _random_members(ctx, s, 1)[0]
     n = parse_range(argv[2], -LONG_MAX, LONG_MAX)
-    s = _set(ctx, argv[1])
+    s = _set(ctx, argv[1], read=True)
     if s is None or n == 0:
         return []
     if n < 0:
@@ -286,6 +296,7 @@ def smove(ctx: CommandContext, argv: list[bytes]) -> Reply:
         return int(member in src)
     if member not in src:
         return 0
+    ctx.notify("s", "srem", src_key)
     _remove_members(ctx, src_key, src, [member])
     ctx.dirty += 1
     if dst is None:
@@ -294,13 +305,14 @@ def smove(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if member not in dst:
         dst.add(member)
         ctx.db.modified(dst_key)
+        ctx.notify("s", "sadd", dst_key)
         ctx.dirty += 1
     return 1
 
 
 def _lookup_sets(ctx: CommandContext, keys: list[bytes]) -> list[set[bytes] | None]:
     """Every key's set (None when missing); WRONGTYPE on the first non-set, as Valkey checks all."""
-    return [_set(ctx, k) for k in keys]
+    return [_set(ctx, k, read=True) for k in keys]
 
 
 def _intersect(sets: list[set[bytes] | None], limit: int = 0) -> set[bytes] | None:
@@ -365,7 +377,7 @@ def sintercard(ctx: CommandContext, argv: list[bytes]) -> Reply:
 @command("sinterstore", -3, "write denyoom", 1, -1, 1)
 def sinterstore(ctx: CommandContext, argv: list[bytes]) -> Reply:
     result = _intersect(_lookup_sets(ctx, argv[2:]))
-    return _store_set(ctx, argv[1], result or set())
+    return _store_set(ctx, argv[1], result or set(), "sinterstore")
 
 
 @command("sunion", -2, "readonly", 1, -1, 1)
@@ -375,7 +387,7 @@ def sunion(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 @command("sunionstore", -3, "write denyoom", 1, -1, 1)
 def sunionstore(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    return _store_set(ctx, argv[1], _union(_lookup_sets(ctx, argv[2:])))
+    return _store_set(ctx, argv[1], _union(_lookup_sets(ctx, argv[2:])), "sunionstore")
 
 
 @command("sdiff", -2, "readonly", 1, -1, 1)
@@ -385,13 +397,13 @@ def sdiff(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 @command("sdiffstore", -3, "write denyoom", 1, -1, 1)
 def sdiffstore(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    return _store_set(ctx, argv[1], _diff(_lookup_sets(ctx, argv[2:])))
+    return _store_set(ctx, argv[1], _diff(_lookup_sets(ctx, argv[2:])), "sdiffstore")
 
 
 @command("sscan", -3, "readonly", 1, 1, 1)
 def sscan(ctx: CommandContext, argv: list[bytes]) -> Reply:
     cursor = parse_cursor(argv[2])
-    s = _set(ctx, argv[1])
+    s = _set(ctx, argv[1], read=True)
     if s is None:
         return [b"0", []]
     count, pattern, _ = parse_scan_options(argv, None)

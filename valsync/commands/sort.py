@@ -5,8 +5,8 @@ Theory of operation, in Valkey's steps:
 1. Options are parsed first (their errors come before WRONGTYPE). A BY pattern without ``*``
    (``BY nosort``) means "do not sort", and stays so even if a later BY has a ``*``.
 2. The key must hold a list, set or sorted set; a missing key sorts as an empty list. Not
-   sorting a set that is being STOREd would make the stored order depend on the hash table,
-   so Valkey sorts it ALPHA then.
+   sorting a set that is being STOREd, or read by a script, would make the result depend on
+   the hash table, so Valkey sorts it ALPHA then.
 3. LIMIT is clamped to the collection; lists and sorted sets that are not sorted are read
    directly in that window, in their own order (reversed by DESC).
 4. Weights come from the element itself or from the BY pattern (``*`` replaced by the element;
@@ -192,12 +192,12 @@ def _sort_key(req: SortRequest) -> Callable[[SortItem], Any]:
 
 def _sort(ctx: CommandContext, argv: list[bytes], readonly: bool) -> Reply:
     req = _parse(argv, readonly)
-    value = ctx.lookup(argv[1])
+    value = ctx.lookup_read(argv[1])
     if value is not None and not isinstance(value, (deque, set, ZSetValue)):
         raise CommandError(WRONGTYPE)
     if value is None:
         value = deque()
-    if req.dontsort and isinstance(value, set) and req.store_key is not None:
+    if req.dontsort and isinstance(value, set) and (req.store_key or ctx.client.is_script):
         req.dontsort = False
         req.alpha = True
         req.sortby = None

@@ -9,7 +9,6 @@ marker subclasses :class:`RawStr` / :class:`EmbStr`; plain ``bytes`` mean "as
 from __future__ import annotations
 
 import re
-from array import array
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
@@ -139,8 +138,11 @@ def proto_max_bulk_len(ctx: CommandContext) -> int:
     return PROTO_MAX_BULK_LEN if server is None else server.config.get_int("proto-max-bulk-len")
 
 
-def get_string(ctx: CommandContext, key: bytes, db: Database | None = None) -> bytes | None:
-    return ctx.lookup_typed(key, bytes, db)
+def get_string(
+    ctx: CommandContext, key: bytes, db: Database | None = None, read: bool = False
+) -> bytes | None:
+    """The string at ``key``; ``read`` for a read lookup (a miss is a ``keymiss`` event)."""
+    return ctx.lookup_typed(key, bytes, db, read)
 
 
 def already_expired(ctx: CommandContext, when_ms: int) -> bool:
@@ -152,6 +154,7 @@ def delete_expired_and_propagate(ctx: CommandContext, key: bytes) -> None:
     """deleteExpiredKeyFromOverwriteAndPropagate: delete now, replicate UNLINK (or DEL)."""
     ctx.db.delete(key)
     ctx.rewrite([b"UNLINK" if ctx.lazy_expire_unlink else b"DEL", key])
+    ctx.notify("x", "expired", key)
     ctx.dirty += 1
 
 
@@ -235,7 +238,7 @@ def set_generic(
 ) -> Reply:
     reply: Reply = ok_reply
     if flags & F_GET:
-        reply = get_string(ctx, key)
+        reply = get_string(ctx, key, read=True)
     existing = ctx.lookup(key)
     found = existing is not None
     if flags & F_IFEQ:
@@ -251,6 +254,9 @@ def set_generic(
         return reply
     store(ctx, key, value, keep_ttl=bool(flags & F_KEEPTTL), expire_at=when)
     ctx.dirty += 1
+    ctx.notify("$", "set", key)
+    if when is not None:
+        ctx.notify("g", "expire", key)
     if when is not None and not flags & F_PXAT:
         ctx.rewrite([b"SET", key, value, b"PXAT", str(when).encode()])
     elif flags & F_GET and when is None:
@@ -265,6 +271,9 @@ def set_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
         ctx.lookup(argv[1])
         store(ctx, argv[1], argv[2])
         ctx.dirty += 1
+        server = ctx.server
+        if server is not None and server.notify_classes:
+            ctx.notify("$", "set", argv[1])
         return OK
     flags, expire, compare = parse_extended(argv, 3, True)
     when = expire_ms(ctx, expire, flags, "set") if expire is not None else None
@@ -290,13 +299,14 @@ def psetex_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 @command("get", 2, "readonly fast", 1, 1, 1)
 def get_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    return get_string(ctx, argv[1])
+    return get_string(ctx, argv[1], read=True)
 
 
 @command("getset", 3, "write denyoom fast", 1, 1, 1)
 def getset_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    old = get_string(ctx, argv[1])
+    old = get_string(ctx, argv[1], read=True)
     store(ctx, argv[1], argv[2])
+    ctx.notify("$", "set", argv[1])
     ctx.dirty += 1
     ctx.rewrite([b"SET", argv[1], argv[2]])
     return old
@@ -304,9 +314,10 @@ def getset_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 @command("getdel", 2, "write fast", 1, 1, 1)
 def getdel_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    value = get_string(ctx, argv[1])
+    value = get_string(ctx, argv[1], read=True)
     if value is not None and ctx.db.delete(argv[1]):
         ctx.rewrite([b"DEL", argv[1]])
+        ctx.notify("g", "del", argv[1])
         ctx.dirty += 1
     return value
 
@@ -315,7 +326,7 @@ def getdel_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
 def getex_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
     key = argv[1]
     flags, expire, _ = parse_extended(argv, 2, False)
-    value = get_string(ctx, key)
+    value = get_string(ctx, key, read=True)
     if value is None:
         return None
     when = expire_ms(ctx, expire, flags, "getex") if expire is not None else None
@@ -324,9 +335,11 @@ def getex_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
     elif when is not None:
         ctx.db.set_expire(key, when)
         ctx.rewrite([b"PEXPIREAT", key, str(when).encode()])
+        ctx.notify("g", "expire", key)
         ctx.dirty += 1
     elif flags & F_PERSIST and ctx.db.persist(key):
         ctx.rewrite([b"PERSIST", key])
+        ctx.notify("g", "persist", key)
         ctx.dirty += 1
     return value
 
@@ -335,7 +348,7 @@ def getex_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
 def mget_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
     out: list[Reply] = []
     for key in argv[1:]:
-        value = ctx.lookup(key)
+        value = ctx.lookup_read(key)
         out.append(value if isinstance(value, bytes) else None)
     return out
 
@@ -351,6 +364,7 @@ def mset_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
     for key, value in _mset_pairs(argv, "mset"):
         ctx.lookup(key)
         store(ctx, key, value)
+        ctx.notify("$", "set", key)
     ctx.dirty += (len(argv) - 1) // 2
     return OK
 
@@ -362,6 +376,7 @@ def msetnx_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
         return 0
     for key, value in pairs:
         store(ctx, key, value)
+        ctx.notify("$", "set", key)
     ctx.dirty += len(pairs)
     return 1
 
@@ -395,6 +410,9 @@ def msetex_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
         return 0
     for key, value in pairs:
         store(ctx, key, value, keep_ttl=bool(flags & F_KEEPTTL), expire_at=when)
+        ctx.notify("$", "set", key)
+        if when is not None:
+            ctx.notify("g", "expire", key)
     ctx.dirty += numkeys
     if when is not None and not flags & F_PXAT:
         last = max(i for i in range(start, len(argv)) if argv[i].upper() in _EXPIRE_TOKENS)
@@ -433,6 +451,7 @@ def incr_generic(ctx: CommandContext, key: bytes, incr: int) -> Reply:
         ctx.db.data[key] = str(new).encode()
         ctx.db.modified(key)
     ctx.dirty += 1
+    ctx.notify("$", "incrby", key)
     return new
 
 
@@ -571,6 +590,7 @@ def incrbyfloat_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
     else:
         store(ctx, key, text, keep_ttl=True, encoding="embstr")
     ctx.dirty += 1
+    ctx.notify("$", "incrbyfloat", key)
     ctx.rewrite([b"SET", key, text, b"KEEPTTL"])
     return text
 
@@ -590,24 +610,26 @@ def append_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if current is None:
         store(ctx, key, extra)
         ctx.dirty += 1
+        ctx.notify("$", "append", key)
         return len(extra)
     check_string_length(len(current) + len(extra))
     ctx.db.data[key] = RawStr(current + extra)
     ctx.db.modified(key)
     ctx.dirty += 1
+    ctx.notify("$", "append", key)
     return len(current) + len(extra)
 
 
 @command("strlen", 2, "readonly fast", 1, 1, 1)
 def strlen_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    value = get_string(ctx, argv[1])
+    value = get_string(ctx, argv[1], read=True)
     return 0 if value is None else len(value)
 
 
 def getrange(ctx: CommandContext, argv: list[bytes]) -> Reply:
     start = parse_int(argv[2])
     end = parse_int(argv[3])
-    value = get_string(ctx, argv[1])
+    value = get_string(ctx, argv[1], read=True)
     if value is None:
         return b""
     if start < 0 and end < 0 and start > end:
@@ -641,6 +663,7 @@ def setrange_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
         check_string_length(offset + len(value))
         store(ctx, key, b"\0" * offset + value, encoding="raw")
         ctx.dirty += 1
+        ctx.notify("$", "setrange", key)
         return offset + len(value)
     if not value:
         return len(current)
@@ -650,6 +673,7 @@ def setrange_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
     ctx.db.data[key] = RawStr(new)
     ctx.db.modified(key)
     ctx.dirty += 1
+    ctx.notify("$", "setrange", key)
     return len(new)
 
 
@@ -661,23 +685,26 @@ __all__ = ["EmbStr", "RawStr", "NOT_FLOAT", "string_encoding", "reattach"]
 LCS_NOT_STRINGS = "ERR The specified keys must contain string values"
 
 
-def _lcs_table(a: bytes, b: bytes) -> list[array[int]]:
-    """``table[i][j]``: the LCS length of ``a[:i]`` and ``b[:j]``."""
-    width = len(b) + 1
-    table = [array("I", bytes(4 * width))]
-    for ch in a:
-        prev = table[-1]
-        row = array("I", bytes(4 * width))
-        left = 0
-        for j, other in enumerate(b, 1):
-            if ch == other:
-                left = prev[j - 1] + 1
-            else:
-                up = prev[j]
-                left = up if up > left else left
-            row[j] = left
-        table.append(row)
-    return table
+class LcsTable:
+    """The lengths ``LCS(a[:i], b[:j])`` of Valkey's dynamic-programming table, kept as one
+    bit vector per row (Allison-Dix/Hyyro bit-parallel LCS): a clear bit ``j`` in row ``i``
+    means the length grows from column ``j`` to ``j + 1``. Rows cost a few big-integer
+    operations each instead of a Python loop over every cell."""
+
+    def __init__(self, a: bytes, b: bytes) -> None:
+        full = (1 << len(b)) - 1
+        matches: dict[int, int] = {}
+        for j, ch in enumerate(b):
+            matches[ch] = matches.get(ch, 0) | (1 << j)
+        row = full
+        self.rows = [row]
+        for ch in a:
+            u = row & matches.get(ch, 0)
+            row = ((row + u) | (row - u)) & full
+            self.rows.append(row)
+
+    def at(self, i: int, j: int) -> int:
+        return j - (self.rows[i] & ((1 << j) - 1)).bit_count()
 
 
 @command("lcs", -3, "readonly", 1, 2, 1)
@@ -716,8 +743,8 @@ def lcs_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
         raise CommandError(
             "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"
         )
-    table = _lcs_table(a, b)
-    total = table[len(a)][len(b)]
+    table = LcsTable(a, b)
+    total = table.at(len(a), len(b))
     if getlen:
         return total
     result = bytearray(total)
@@ -743,7 +770,7 @@ def lcs_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
             i -= 1
             j -= 1
         else:
-            if table[i - 1][j] > table[i][j - 1]:
+            if table.at(i - 1, j) > table.at(i, j - 1):
                 i -= 1
             else:
                 j -= 1

@@ -205,8 +205,8 @@ def parse_lex_range(lo: bytes, hi: bytes) -> LexRange:
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _zset(ctx: CommandContext, key: bytes) -> ZSetValue | None:
-    return ctx.lookup_typed(key, ZSetValue)
+def _zset(ctx: CommandContext, key: bytes, read: bool = False) -> ZSetValue | None:
+    return ctx.lookup_typed(key, ZSetValue, read=read)
 
 
 def _listpack_sized(n: int, members: Iterable[bytes]) -> bool:
@@ -243,12 +243,16 @@ def _with_scores(
 def _drop_if_empty(ctx: CommandContext, key: bytes, z: ZSetValue) -> None:
     if len(z) == 0:
         ctx.db.delete(key)
+        ctx.notify("g", "del", key)
     else:
         ctx.db.modified(key)
 
 
-def _store_zset(ctx: CommandContext, dst: bytes, pairs: Iterable[tuple[float, bytes]]) -> int:
-    """Store the result at ``dst`` (any old type), or delete ``dst`` when the result is empty."""
+def _store_zset(
+    ctx: CommandContext, dst: bytes, pairs: Iterable[tuple[float, bytes]], event: str = ""
+) -> int:
+    """Store the result at ``dst`` (any old type), or delete ``dst`` when the result is empty;
+    with ``event``, send it (or ``del``) as a keyspace event (callers without one send theirs)."""
     z = ZSetValue()
     for score, member in pairs:
         z.add(member, score)
@@ -259,8 +263,12 @@ def _store_zset(ctx: CommandContext, dst: bytes, pairs: Iterable[tuple[float, by
                 z.add(member, 0.0)
     if len(z):
         ctx.db.set(dst, z)
+        if event:
+            ctx.notify("z", event, dst)
         ctx.dirty += 1
     elif ctx.db.delete(dst):
+        if event:
+            ctx.notify("g", "del", dst)
         ctx.dirty += 1
     return len(z)
 
@@ -359,6 +367,7 @@ def zrem(ctx: CommandContext, argv: list[bytes]) -> Reply:
         if len(z) == 0:
             break
     if deleted:
+        ctx.notify("z", "zrem", key)
         _drop_if_empty(ctx, key, z)
         ctx.dirty += deleted
     return deleted
@@ -369,14 +378,14 @@ def zrem(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 @command("zscore", 3, "readonly fast", 1, 1, 1)
 def zscore(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    z = _zset(ctx, argv[1])
+    z = _zset(ctx, argv[1], read=True)
     s = None if z is None else z.score(argv[2])
     return None if s is None else Double(s)
 
 
 @command("zmscore", -3, "readonly fast", 1, 1, 1)
 def zmscore(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    z = _zset(ctx, argv[1])
+    z = _zset(ctx, argv[1], read=True)
     out: list[Reply] = []
     for m in argv[2:]:
         s = None if z is None else z.score(m)
@@ -386,14 +395,14 @@ def zmscore(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 @command("zcard", 2, "readonly fast", 1, 1, 1)
 def zcard(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    z = _zset(ctx, argv[1])
+    z = _zset(ctx, argv[1], read=True)
     return 0 if z is None else len(z)
 
 
 @command("zcount", 4, "readonly fast", 1, 1, 1)
 def zcount(ctx: CommandContext, argv: list[bytes]) -> Reply:
     rng = parse_score_range(argv[2], argv[3])
-    z = _zset(ctx, argv[1])
+    z = _zset(ctx, argv[1], read=True)
     if z is None:
         return 0
     start, stop = rng.bounds(z)
@@ -403,7 +412,7 @@ def zcount(ctx: CommandContext, argv: list[bytes]) -> Reply:
 @command("zlexcount", 4, "readonly fast", 1, 1, 1)
 def zlexcount(ctx: CommandContext, argv: list[bytes]) -> Reply:
     rng = parse_lex_range(argv[2], argv[3])
-    z = _zset(ctx, argv[1])
+    z = _zset(ctx, argv[1], read=True)
     if z is None:
         return 0
     start, stop = rng.bounds(z, False)
@@ -538,7 +547,7 @@ def _zrange_generic(
         parse_score_range(lo, hi)
     else:
         parse_lex_range(lo, hi)
-    z = _zset(ctx, key)
+    z = _zset(ctx, key, read=True)
     if z is None:
         return None
     return _range_entries(z, kind, lo, hi, reverse, offset, limit), withscores
@@ -587,7 +596,7 @@ def zrevrangebylex(ctx: CommandContext, argv: list[bytes]) -> Reply:
 @command("zrangestore", -5, "write denyoom", 1, 2, 1)
 def zrangestore(ctx: CommandContext, argv: list[bytes]) -> Reply:
     result = _zrange_generic(ctx, argv, 2, True, None, None)
-    return _store_zset(ctx, argv[1], result[0] if result else [])
+    return _store_zset(ctx, argv[1], result[0] if result else [], "zrangestore")
 
 
 def _zrank(ctx: CommandContext, argv: list[bytes], reverse: bool) -> Reply:
@@ -598,7 +607,7 @@ def _zrank(ctx: CommandContext, argv: list[bytes], reverse: bool) -> Reply:
         if argv[3].lower() != b"withscore":
             raise CommandError(SYNTAX)
         withscore = True
-    z = _zset(ctx, argv[1])
+    z = _zset(ctx, argv[1], read=True)
     rank = None if z is None else z.rank(argv[2])
     if z is None or rank is None:
         return NULL_ARRAY if withscore else None
@@ -625,7 +634,10 @@ def zrevrank(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 
 def _zremrange(
-    ctx: CommandContext, key: bytes, pick: Callable[[ZSetValue], tuple[int, int] | None]
+    ctx: CommandContext,
+    key: bytes,
+    pick: Callable[[ZSetValue], tuple[int, int] | None],
+    event: str,
 ) -> Reply:
     z = _zset(ctx, key)
     if z is None:
@@ -636,6 +648,7 @@ def _zremrange(
     for _, m in z.entries(b[0], b[1]):
         z.remove(m)
     deleted = b[1] - b[0]
+    ctx.notify("z", event, key)
     _drop_if_empty(ctx, key, z)
     ctx.dirty += deleted
     return deleted
@@ -644,19 +657,19 @@ def _zremrange(
 @command("zremrangebyrank", 4, "write", 1, 1, 1)
 def zremrangebyrank(ctx: CommandContext, argv: list[bytes]) -> Reply:
     start, end = parse_int(argv[2]), parse_int(argv[3])
-    return _zremrange(ctx, argv[1], lambda z: _rank_bounds(len(z), start, end))
+    return _zremrange(ctx, argv[1], lambda z: _rank_bounds(len(z), start, end), "zremrangebyrank")
 
 
 @command("zremrangebyscore", 4, "write", 1, 1, 1)
 def zremrangebyscore(ctx: CommandContext, argv: list[bytes]) -> Reply:
     rng = parse_score_range(argv[2], argv[3])
-    return _zremrange(ctx, argv[1], rng.bounds)
+    return _zremrange(ctx, argv[1], rng.bounds, "zremrangebyscore")
 
 
 @command("zremrangebylex", 4, "write", 1, 1, 1)
 def zremrangebylex(ctx: CommandContext, argv: list[bytes]) -> Reply:
     rng = parse_lex_range(argv[2], argv[3])
-    return _zremrange(ctx, argv[1], lambda z: rng.bounds(z, False))
+    return _zremrange(ctx, argv[1], lambda z: rng.bounds(z, False), "zremrangebylex")
 
 
 # --- pops ------------------------------------------------------------------------------------
@@ -670,6 +683,7 @@ def _pop(
     for _, m in popped:
         z.remove(m)
     ctx.dirty += n
+    ctx.notify("z", "zpopmax" if maximum else "zpopmin", key)
     _drop_if_empty(ctx, key, z)
     return popped
 
@@ -874,7 +888,7 @@ def _setop(
     keys = argv[numkeys_at + 1 : numkeys_at + 1 + numkeys]
     srcs: list[ZSetValue | set[bytes] | None] = []
     for key in keys:
-        value = ctx.lookup(key)
+        value = ctx.lookup_read(key)
         if value is not None and not isinstance(value, (ZSetValue, set)):
             raise CommandError(WRONGTYPE)
         srcs.append(value)
@@ -938,7 +952,7 @@ def _setop(
         return len(result)
     pairs = sorted((s, m) for m, s in result.items())
     if store:
-        return _store_zset(ctx, argv[1], pairs)
+        return _store_zset(ctx, argv[1], pairs, f"z{op}store")
     return _with_scores(ctx, pairs, withscores)
 
 
@@ -983,7 +997,7 @@ def zintercard(ctx: CommandContext, argv: list[bytes]) -> Reply:
 @command("zrandmember", -2, "readonly", 1, 1, 1)
 def zrandmember(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if len(argv) == 2:
-        z = _zset(ctx, argv[1])
+        z = _zset(ctx, argv[1], read=True)
         if z is None:
             return None
         return z.entries(r := ctx.rng.randrange(len(z)), r + 1)[0][1]
@@ -995,7 +1009,7 @@ def zrandmember(ctx: CommandContext, argv: list[bytes]) -> Reply:
         withscores = True
         if n < -LONG_MAX // 2 or n > LONG_MAX // 2:
             raise CommandError("ERR value is out of range")
-    z = _zset(ctx, argv[1])
+    z = _zset(ctx, argv[1], read=True)
     if z is None or n == 0:
         return []
     size = len(z)
@@ -1013,7 +1027,7 @@ def zrandmember(ctx: CommandContext, argv: list[bytes]) -> Reply:
 @command("zscan", -3, "readonly", 1, 1, 1)
 def zscan(ctx: CommandContext, argv: list[bytes]) -> Reply:
     cursor = parse_cursor(argv[2])
-    z = _zset(ctx, argv[1])
+    z = _zset(ctx, argv[1], read=True)
     if z is None:
         return [b"0", []]
     count, pattern, noscores = parse_scan_options(argv, b"noscores")

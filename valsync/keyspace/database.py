@@ -18,6 +18,7 @@ class Database:
         "data",
         "expires",
         "_on_modified",
+        "on_added",
         "expire_scan",
         "expire_scan_pos",
         "field_scan",
@@ -29,6 +30,9 @@ class Database:
         self.data: dict[bytes, Value] = {}
         self.expires: dict[bytes, int] = {}
         self._on_modified = on_modified
+        self.on_added: KeyListener | None = None
+        """Told of each key ``set`` creates (Valkey's ``new`` keyspace event); None when
+        nobody listens, so that SET pays one test."""
         self.expire_scan: list[bytes] = []
         self.expire_scan_pos = 0
         self.field_scan: list[bytes] = []
@@ -47,6 +51,9 @@ class Database:
 
     def set(self, key: bytes, value: Value, keep_ttl: bool = False) -> None:
         """Store a value; like Valkey's setKey, a new value drops the old TTL unless kept."""
+        if self.on_added is not None and key not in self.data:
+            self.data[key] = value
+            self.on_added(self.id, key)
         self.data[key] = value
         if not keep_ttl:
             self.expires.pop(key, None)
@@ -107,6 +114,10 @@ class Keyspace:
 
     def __len__(self) -> int:
         return len(self.dbs)
+
+    def set_added_listener(self, listener: KeyListener | None) -> None:
+        for db in self.dbs:
+            db.on_added = listener
 
     def total_keys(self) -> int:
         return sum(len(db) for db in self.dbs)

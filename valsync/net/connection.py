@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING
 import trio
 import trio.lowlevel
 
-from valsync.commands import BlockRequest, ClientState, ExchangeRequest
+from valsync.commands import BlockRequest, ClientState, ExchangeRequest, ScriptRequest, ScriptWait
 from valsync.commands.server_cmds import client_info_line
 from valsync.net.exchange import run_exchange
 from valsync.resp import ProtocolError, RequestParser, encode
 from valsync.resp.reply import ErrorReply, Reply
+from valsync.server import BlockedWaiter
 
 if TYPE_CHECKING:
     from valsync.server import Server
@@ -62,6 +63,7 @@ class ClientConnection:
         self.scope = trio.CancelScope()
         self.client.extra["kill"] = self.kill
         self.client.deliver = self._deliver
+        self.client.extra["offload_scripts"] = True
         self.client.current_request = self.parser.last_raw
         self._out = bytearray()
         self._writer_wake = trio.Event()
@@ -69,6 +71,8 @@ class ClientConnection:
         self._drained.set()
         self._broken = False
         self._soft_limit_since: int | None = None
+        self._executing = False
+        self._held = bytearray()
 
     def kill(self) -> None:
         self.client.kill_requested = True
@@ -159,6 +163,10 @@ class ClientConnection:
         return now - self._soft_limit_since > soft_seconds
 
     def _deliver(self, reply: Reply) -> None:
+        if self._executing:
+            # caused by this client's own command: Valkey sends it after that command's reply
+            encode(reply, self._held, self.client.resp)
+            return
         out = bytearray()
         encode(reply, out, self.client.resp)
         self._queue(out)
@@ -267,16 +275,33 @@ class ClientConnection:
                 if not argv:
                     continue
                 client.pending_output = bool(out) or bool(self._out)
+                self._executing = True
                 reply: Reply | BlockRequest = process(client, argv)
+                self._executing = False
+                if isinstance(reply, (ScriptWait, ScriptRequest)):
+                    self._queue(out)
+                    out = bytearray()
+                    reply = await self._script_turn(argv, reply)
                 if isinstance(reply, ExchangeRequest):
                     self._queue(out)
                     out = bytearray()
-                    reply = server.finish_exchange(client, reply, await run_exchange(reply))
+                    cleanup = reply.cleanup
+                    try:
+                        result = await run_exchange(reply)
+                        self._executing = True
+                        reply = server.finish_exchange(client, reply, result)
+                    finally:
+                        self._executing = False
+                        if cleanup is not None:
+                            cleanup()
                 elif isinstance(reply, BlockRequest):
                     self._queue(out)
                     out = bytearray()
                     reply = await self._block(argv, reply)
                 encode(reply, out, client.resp)
+                if self._held:
+                    out += self._held
+                    del self._held[:]
                 parser.authenticated = client.authenticated
                 handoff = client.handoff
                 if handoff is not None:
@@ -292,6 +317,43 @@ class ClientConnection:
                     break
             self._queue(out)
 
+    async def _script_turn(
+        self, argv: list[bytes], request: ScriptWait | ScriptRequest
+    ) -> Reply | BlockRequest:
+        """Run a script in a worker thread, or wait while another client's script runs."""
+        server, client = self.server, self.client
+        while True:
+            if isinstance(request, ScriptRequest):
+                # other clients wait while a script runs: what reaches this client meanwhile
+                # comes from the script, and goes after its reply
+                self._executing = True
+                try:
+                    return await self._run_script(request)
+                finally:
+                    self._executing = False
+            ended = trio.Event()
+            server.scripting.waiters.append(ended.set)
+            with trio.move_on_at(trio.current_time() + max(0.0, request.until - time.monotonic())):
+                await ended.wait()
+            self._executing = True
+            again = server.process(client, argv)
+            self._executing = False
+            if not isinstance(again, (ScriptWait, ScriptRequest)):
+                return again
+            request = again
+
+    async def _run_script(self, request: ScriptRequest) -> Reply:
+        """The interpreter runs in a thread; each ``server.call`` comes back to this thread."""
+        assert request.job is not None
+        job = request.job
+        token = trio.lowlevel.current_trio_token()
+
+        def on_server_thread(fn: Callable[[], object]) -> object:
+            return trio.from_thread.run_sync(fn, trio_token=token)
+
+        result = await trio.to_thread.run_sync(job, on_server_thread)
+        return self.server.finish_script(self.client, request, result)
+
     async def _wait_pause_end(self, deadline_ms: int | None) -> None:
         """Until the pause holding this client is lifted or reaches its end."""
         event = trio.Event()
@@ -304,41 +366,70 @@ class ClientConnection:
             self.server.pause_listeners.discard(event.set)
 
     async def _block(self, argv: list[bytes], block: BlockRequest) -> Reply:
-        """Wait until a key of ``block`` changes or its deadline passes; re-run the command."""
+        """Wait until the server serves the blocked command (it re-runs it right after the
+        command that made one of its keys ready) or the deadline passes. A key signalled
+        outside any command (a replica's ACK for WAIT) is served here, after a checkpoint;
+        a command held by CLIENT PAUSE runs again when the pause ends."""
         server, client = self.server, self.client
-        while True:
-            if block.postponed:
-                await self._wait_pause_end(block.deadline_ms)
-                again = server.process(client, argv)
+        waiter = BlockedWaiter(server, client, argv, block)
+        server.blocked_clients[client.id] = waiter
+        dbid, keys = client.db, block.keys
+        server.add_key_listener(dbid, keys, waiter)
+        try:
+            while True:
+                block = waiter.block
+                if block.postponed:
+                    await self._wait_pause_end(block.deadline_ms)
+                    self._executing = True
+                    again = server.process(client, argv)
+                    self._executing = False
+                    if not isinstance(again, BlockRequest):
+                        return again
+                    waiter.block = again
+                    if again.keys != keys:
+                        server.remove_key_listener(dbid, keys, waiter)
+                        keys = again.keys
+                        server.add_key_listener(dbid, keys, waiter)
+                    continue
+                event = trio.Event()
+                waiter.notify = event.set
+                if waiter.result is None and not waiter.ready:
+                    if block.deadline_ms is None:
+                        await event.wait()
+                    else:
+                        remaining = (block.deadline_ms - _now_ms()) / 1000.0
+                        with trio.move_on_after(max(remaining, 0.0)):
+                            await event.wait()
+                if waiter.result is not None:
+                    return waiter.result
+                if not waiter.ready:
+                    if event.is_set():
+                        continue  # served and blocked again
+                    server.record_unblocked_timeout(client, argv)
+                    if block.on_timeout is not None:
+                        return block.on_timeout()
+                    return block.timeout_reply
+                waiter.unqueue()
+                # yield once so the writer's whole command (and its propagation) completes first
+                await trio.lowlevel.checkpoint()
+                if waiter.result is not None:
+                    return waiter.result
+                waiter.unqueue()
+                client.extra["unblocked_rerun"] = True
+                self._executing = True
+                try:
+                    again = server.process(client, argv)
+                finally:
+                    self._executing = False
+                    client.extra.pop("unblocked_rerun", None)
                 if not isinstance(again, BlockRequest):
                     return again
-                block = again
-                continue
-            event = trio.Event()
-            dbid = client.db
-            server.add_key_listener(dbid, block.keys, event.set)
-            try:
-                if block.deadline_ms is None:
-                    await event.wait()
-                else:
-                    remaining = (block.deadline_ms - _now_ms()) / 1000.0
-                    with trio.move_on_after(max(remaining, 0.0)):
-                        await event.wait()
-            finally:
-                server.remove_key_listener(dbid, block.keys, event.set)
-            if not event.is_set():
-                server.record_unblocked_timeout(client, argv)
-                return block.on_timeout() if block.on_timeout is not None else block.timeout_reply
-            # yield once so the writer's whole command (and its propagation) completes first
-            await trio.lowlevel.checkpoint()
-            client.extra["unblocked_rerun"] = True
-            try:
-                again = server.process(client, argv)
-            finally:
-                client.extra.pop("unblocked_rerun", None)
-            if not isinstance(again, BlockRequest):
-                return again
-            block = again
+                waiter.block = again
+        finally:
+            waiter.cancelled = True
+            waiter.unqueue()
+            server.blocked_clients.pop(client.id, None)
+            server.remove_key_listener(dbid, keys, waiter)
 
 
 def _now_ms() -> int:

@@ -23,6 +23,7 @@ from valsync import VALKEY_COMPAT_VERSION
 from valsync.commands import ClientState
 from valsync.rdb.snapshot import IncrementalLoad, RdbError
 from valsync.replication.errors import RemoteProtocolError
+from valsync.replication.failover import FailoverState
 from valsync.replication.handshake import (
     CachedPrimary,
     Continue,
@@ -103,6 +104,8 @@ class PrimaryLinkDriver:
             return False
         was_primary = self.host is None
         self.host, self.port = host, port
+        if was_primary:
+            self.server.unblock_clients_on_role_change()
         ids = self.service.ids
         if from_rdb is not None:
             ids.replid = from_rdb.replid
@@ -232,7 +235,8 @@ class PrimaryLinkDriver:
                 primary_auth=auth,
                 dual_channel=cfg.get_bool("dual-channel-replication-enabled"),
             )
-            hs = ReplicaHandshake(hs_config, self.cached)
+            failover = self.service.failover is FailoverState.IN_PROGRESS
+            hs = ReplicaHandshake(hs_config, self.cached, failover=failover)
             await self._send(hs.initiate())
             outcome = None
             while outcome is None:
@@ -251,6 +255,10 @@ class PrimaryLinkDriver:
                     else:
                         outcome = ev
             leftover = hs.unused_data
+            if failover:
+                self.service.failover_psync_result(
+                    isinstance(outcome, (Continue, FullResyncReply, DualChannelSyncReply))
+                )
             if isinstance(outcome, HandshakeFailed):
                 raise LinkLost(outcome.message)
             if isinstance(outcome, TryLater):

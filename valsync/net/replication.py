@@ -28,10 +28,21 @@ from valsync.net.replica_link import (
     open_dump_for_sending,
 )
 from valsync.net.replica_side import PrimaryLinkDriver
+from valsync.pause import WRITE_SET, PauseAction, PausePurpose
 from valsync.persistence import remove_temp_rdb
 from valsync.rdb.child import ProgressWriter
 from valsync.rdb.snapshot import snapshot_aux, write_snapshot
 from valsync.replication.backlog import ReplicationBacklog
+from valsync.replication.failover import (
+    Abort,
+    FailoverRequest,
+    FailoverState,
+    ReplicaView,
+    SwitchTo,
+    abort_log,
+    failover_step,
+    refuse_failover,
+)
 from valsync.replication.ids import ReplicationIds, replid_from_bytes
 from valsync.replication.propagation import StreamEncoder
 from valsync.replication.rdb_transfer import endoff_frame, eof_mark_frame
@@ -92,7 +103,10 @@ class ReplicationService:
         self.nursery: trio.Nursery | None = None
         self.no_replicas_since: float | None = time.monotonic()
         self.ping_counter = 0
-        self.failover_state = "no-failover"
+        self.failover = FailoverState.NONE
+        self.failover_request = FailoverRequest()
+        self.failover_end_ms = 0
+        self.failover_target: tuple[str, int] | None = None
         self.socket_child_links: list[ReplicaLink] = []
         self.disk_child_links: list[ReplicaLink] = []
         self.primary = PrimaryLinkDriver(self)
@@ -126,6 +140,82 @@ class ReplicationService:
     @property
     def link_up(self) -> bool:
         return self.primary.link_up
+
+    @property
+    def failover_state(self) -> str:
+        """INFO's ``master_failover_state``."""
+        return self.failover.value
+
+    # --- FAILOVER (the decisions are in valsync.replication.failover) ----------------------
+
+    def replica_views(self) -> list[ReplicaView]:
+        return [
+            ReplicaView(
+                link.info.ip or self._peer_ip(link),
+                link.info.listening_port,
+                link.info.ack_offset,
+                link.info.state is ReplicaState.ONLINE,
+            )
+            for link in self.links.values()
+            if link.info.state is not None and not link.info.rdb_channel
+        ]
+
+    def start_failover(self, request: FailoverRequest) -> str | None:
+        """FAILOVER (not ABORT): Valkey's error text, or None once waiting for sync."""
+        refusal = refuse_failover(request, self.failover, self.is_replica, self.replica_views())
+        if refusal is not None:
+            return refusal
+        if request.host is not None:
+            self.failover_target = (request.host, request.port)
+            self.log.notice(f"FAILOVER requested to {request.host}:{request.port}.")
+        else:
+            self.log.notice("FAILOVER requested to any replica.")
+        now = int(time.time() * 1000)
+        self.failover_request = request
+        self.failover_end_ms = now + request.timeout_ms if request.timeout_ms else 0
+        self.failover = FailoverState.WAITING_FOR_SYNC
+        self.server.pause_actions(PausePurpose.FAILOVER, 2**63 - 1, WRITE_SET)
+        return None
+
+    def abort_failover(self, reason: str) -> None:
+        if self.failover is FailoverState.NONE:
+            return
+        self.log.notice(abort_log(self.failover_request, self.failover_target, reason))
+        if self.failover is FailoverState.IN_PROGRESS:
+            self.primary.unset_primary()
+        self.clear_failover()
+
+    def clear_failover(self) -> None:
+        self.failover = FailoverState.NONE
+        self.failover_request = FailoverRequest()
+        self.failover_end_ms = 0
+        self.failover_target = None
+        self.server.unpause_actions(PausePurpose.FAILOVER)
+
+    def failover_psync_result(self, accepted: bool) -> None:
+        """The target answered our PSYNC ... FAILOVER (a full resync counts as accepted)."""
+        if self.failover is not FailoverState.IN_PROGRESS:
+            return
+        if accepted:
+            self.clear_failover()
+        else:
+            self.abort_failover("Failover target rejected psync request")
+
+    def _failover_cron(self) -> None:
+        step = failover_step(
+            self.failover_request,
+            self.failover_end_ms,
+            int(time.time() * 1000),
+            self.replica_views(),
+            self.ids.master_repl_offset,
+        )
+        if isinstance(step, Abort):
+            self.abort_failover(step.reason)
+        elif isinstance(step, SwitchTo):
+            self.failover = FailoverState.IN_PROGRESS
+            self.failover_target = (step.host, step.port)
+            self.log.notice(step.log)
+            self.primary.set_primary(step.host, step.port)
 
     def primary_address(self) -> tuple[str, int] | None:
         """The primary we replicate from (CONFIG REWRITE's ``replicaof``), None as a primary."""
@@ -606,6 +696,10 @@ class ReplicationService:
     # --- cron ------------------------------------------------------------------------------
 
     def fast_cron(self) -> None:
+        if self.failover is FailoverState.WAITING_FOR_SYNC:
+            self._failover_cron()
+        if self.server.paused & PauseAction.REPLICA:
+            return  # as Valkey: no PING or GETACK while replication traffic is paused
         if self.getack_pending:
             self.getack_pending = False
             self.feed_raw(self.encoder.getack())
@@ -622,7 +716,10 @@ class ReplicationService:
                 link.push(b"\n")
         if not self.is_replica and self.links:
             self.ping_counter += 1
-            if self.ping_counter >= cfg.get_int("repl-ping-replica-period"):
+            if (
+                self.ping_counter >= cfg.get_int("repl-ping-replica-period")
+                and not self.server.pause.actions(int(now * 1000)) & PauseAction.REPLICA
+            ):
                 self.ping_counter = 0
                 self.feed_raw(self.encoder.ping())
         timeout = cfg.get_int("repl-timeout")

@@ -28,6 +28,7 @@ from valsync.fpconv import fpconv_dtoa
 from valsync.resp.reply import (
     Double,
     ErrorReply,
+    HumanDouble,
     MapReply,
     NoReply,
     NullArray,
@@ -138,6 +139,10 @@ class LuaBuilder:
             if resp == 3:
                 return self.single(b"double", reply.value)
             return format_double(reply.value)
+        if isinstance(reply, HumanDouble):
+            if resp == 3:
+                return self.single(b"double", float(reply.text))
+            return reply.text
         if isinstance(reply, MapReply):
             if resp == 3:
                 inner = self.new_table()

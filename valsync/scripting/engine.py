@@ -89,6 +89,8 @@ class ScriptRun:
     repl_flags: int = PROPAGATE_AOF | PROPAGATE_REPL
     start: float = field(default_factory=time.monotonic)
     killed: bool = False
+    write_dirty: bool = False
+    """A write command ran: SCRIPT KILL can no longer stop the script."""
     on_hook: Callable[[ScriptRun], None] | None = None
 
     def duration_ms(self) -> int:

@@ -22,6 +22,8 @@ class ScriptingState:
         """The script (EVAL or FCALL) executing now; other clients wait or get -BUSY."""
         self.running_argv: list[bytes] = []
         self.running_from_primary = False
+        self.waiters: list[Callable[[], None]] = []
+        """Called when the running script ends (clients that wait to run a command)."""
 
     @property
     def engine(self) -> LuaEngine:
@@ -34,6 +36,13 @@ class ScriptingState:
         engine = LuaEngine(self.log, function_mode=True)
         engine.rand = self.rand
         return engine
+
+    def end_run(self) -> None:
+        self.running = None
+        self.running_argv = []
+        waiters, self.waiters = self.waiters, []
+        for wake in waiters:
+            wake()
 
     def reset_eval(self) -> None:
         """SCRIPT FLUSH: a fresh interpreter and an empty cache."""
