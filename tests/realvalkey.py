@@ -53,7 +53,7 @@ def free_port() -> int:
 
 
 def wait_port(
-    port: int, timeout: float = 10.0, proc: subprocess.Popen[bytes] | None = None
+    port: int, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None
 ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
