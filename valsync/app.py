@@ -26,6 +26,10 @@ def build_server(config: Config, log: ServerLog) -> Server:
     else:
         log.notice(banner.running_mode_line(port))
     log.notice("Server initialized")
+    acl_error = server.load_users()
+    if acl_error is not None:
+        log.warning(acl_error)
+        raise SystemExit(1)
     from valsync.persistence import Persistence
 
     server.persistence = Persistence(server)

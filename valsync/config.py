@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 from valsync import VALKEY_COMPAT_VERSION
 from valsync.config_rewrite import RewriteLine, format_memory, rewrite_config_text
+from valsync.keyspace.glob import stringmatch as glob_match
 
 __all__ = ["Config", "ConfigError", "split_args", "stringmatch"]
 
@@ -190,57 +191,8 @@ _REPR_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\a": "\\a", "\b": "\\b"
 
 
 def stringmatch(pattern: str, text: str, nocase: bool = True) -> bool:
-    """Valkey's ``stringmatchlen`` glob: ``*``, ``?``, ``[a-z]``, ``[^x]`` and ``\\`` escapes."""
-    if nocase:
-        pattern, text = pattern.lower(), text.lower()
-    return _match(pattern, 0, text, 0)
-
-
-def _match(p: str, pi: int, s: str, si: int) -> bool:
-    while pi < len(p):
-        c = p[pi]
-        if c == "*":
-            while pi + 1 < len(p) and p[pi + 1] == "*":
-                pi += 1
-            if pi + 1 == len(p):
-                return True
-            return any(_match(p, pi + 1, s, k) for k in range(si, len(s) + 1))
-        if si >= len(s):
-            return False
-        if c == "?":
-            pi += 1
-            si += 1
-            continue
-        if c == "[":
-            pi += 1
-            negate = pi < len(p) and p[pi] == "^"
-            if negate:
-                pi += 1
-            matched = False
-            while pi < len(p) and p[pi] != "]":
-                if p[pi] == "\\" and pi + 1 < len(p):
-                    pi += 1
-                    matched |= p[pi] == s[si]
-                elif pi + 2 < len(p) and p[pi + 1] == "-":
-                    lo, hi = sorted((p[pi], p[pi + 2]))
-                    matched |= lo <= s[si] <= hi
-                    pi += 2
-                else:
-                    matched |= p[pi] == s[si]
-                pi += 1
-            if matched == negate:
-                return False
-            pi += 1  # past ']' (an unclosed class ends the pattern, as in Valkey)
-            si += 1
-            continue
-        if c == "\\" and pi + 1 < len(p):
-            pi += 1
-            c = p[pi]
-        if c != s[si]:
-            return False
-        pi += 1
-        si += 1
-    return si == len(s)
+    """Valkey's ``stringmatchlen`` glob on directive names (see :mod:`valsync.keyspace.glob`)."""
+    return glob_match(pattern.encode(), text.encode(), nocase)
 
 
 # --- Directive specs ---------------------------------------------------------------------------
@@ -942,6 +894,8 @@ class Config:
         self._listeners: dict[str, list[Callable[[str], None]]] = {}
         #: absolute path of the config file given at startup (INFO's config_file), or None.
         self.config_file: str | None = None
+        #: the ``user`` lines, in order (username then rules), loaded once the server exists.
+        self.user_lines: list[list[bytes]] = []
 
     # --- startup ------------------------------------------------------------------------
 
@@ -1035,6 +989,9 @@ class Config:
                 self._values[directive.name] = value
                 continue
             if name in _DEPRECATED and len(argv) == 2:
+                continue
+            if name == "user" and len(argv) >= 2:
+                self.user_lines.append([w.encode("utf-8", "surrogateescape") for w in argv[1:]])
                 continue
             if name == "include" and len(argv) == 2:
                 self._include(argv[1], state)

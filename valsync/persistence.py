@@ -191,6 +191,7 @@ class Persistence:
             child = self.children.fork(body, "disk")
         except ChildBusy:
             return None
+        self.server.latency_sample("fork", self.children.last_fork_usec)
         log.notice(f"Background saving started by pid {child.pid}")
         result = await self.children.wait(child)
         if not result.ok:

@@ -35,6 +35,14 @@ from valsync.commands import (
     call,
     lookup_command,
 )
+from valsync.commands.acl_cmds import (
+    CONTEXT_MULTI,
+    CONTEXT_TOPLEVEL,
+    ServerAcl,
+    load_acl_file,
+    load_config_users,
+    permission_refusal,
+)
 from valsync.commands.errors import EXECABORT, READONLY, CommandError, CommandRejected
 from valsync.commands.registry import CONTAINER_COMMANDS, command_fullname
 from valsync.commands.scripting import SLOW_EVAL, SLOW_FUNCTION
@@ -47,7 +55,7 @@ from valsync.monitor import ADMIN_SUBCOMMANDS, REDACTED_COMMANDS, monitor_line, 
 from valsync.pause import PauseAction, PausePurpose, PauseState
 from valsync.pubsub import PubSub
 from valsync.replication.unexpected_errors import backlog_log_line, unexpected_error
-from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Raw, Reply
+from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Raw, Reply, encode
 from valsync.scripting.functions import FunctionError
 from valsync.scripting.state import ScriptingState
 from valsync.stats import Stats
@@ -150,9 +158,13 @@ class Server:
         self.shutdown_requested: str | None = None
         self.repl: ReplicationService | None = None
         self.cmdstats = CommandStats()
+        self._command_stats = self.cmdstats.commands
         self.commandlogs = CommandLogs()
         self.latency = LatencyMonitor()
         self.monitors: list[ClientState] = []
+        self.last_executed: list[bytes] | None = None
+        """The argv of the last command that ran (COMMANDLOG's large-* logs skip rejected
+        commands)."""
         self.persistence: Any = None
         self.nursery: Any = None
         self.applying_primary_stream = False
@@ -173,6 +185,15 @@ class Server:
         self.notify_classes = ""
         """The class letters of ``notify-keyspace-events`` in force ("" = notifications off)."""
         self.pubsub = PubSub()
+        self.acl = ServerAcl(config.get_str("acl-pubsub-default") == "allchannels")
+        self.acl.set_default_password(
+            config.get_str("requirepass").encode("utf-8", "surrogateescape") or None
+        )
+        config.on_change("requirepass", self._reload_requirepass)
+        config.on_change(
+            "acl-pubsub-default",
+            lambda v: setattr(self.acl, "pubsub_default_all", v == "allchannels"),
+        )
         self.tracking = TrackingTable(self.clients)
         self.tracking.max_keys = config.get_int("tracking-table-max-keys")
         config.on_change(
@@ -204,6 +225,33 @@ class Server:
         config.on_change("loglevel", self.log.set_level)
         config.on_change("logfile", lambda _v: self.log.set_logfile(config.logfile_path or ""))
 
+    def _reload_requirepass(self, value: str) -> None:
+        """requirepass is the default user's one password (Valkey's
+        ``ACLUpdateDefaultUserPassword``)."""
+        self.acl.set_default_password(value.encode("utf-8", "surrogateescape") or None)
+
+    def load_users(self) -> str | None:
+        """At start: the config file's ``user`` lines, then the ACL file (not both, as Valkey
+        refuses). Returns the error that must stop the server, or None."""
+        lines = self.config.user_lines
+        path = self.config.get_str("aclfile")
+        if path and lines:
+            return (
+                "Configuring Valkey with users defined in valkey.conf and at the same setting "
+                "an ACL file path is invalid. This setup is very likely to lead to "
+                "configuration errors and security holes, please define either an ACL file or "
+                "declare users directly in your valkey.conf, but not both."
+            )
+        if lines:
+            error = load_config_users(self.acl, lines)
+            if error is not None:
+                return error
+        if path:
+            error = load_acl_file(self, path)
+            if error is not None:
+                return f"Aborting Valkey startup because of ACL errors: {error}"
+        return None
+
     def _reload_stream_limits(self, _value: str) -> None:
         """XADD starts a new stream node at these limits (process-wide, as in Valkey)."""
         StreamValue.node_max_bytes = self.config.get_int("stream-node-max-bytes")
@@ -226,6 +274,13 @@ class Server:
             self.commandlogs.configure(kind, threshold if max_len > 0 else -1, max_len)
         slow = self.commandlogs.slow_threshold
         self.slow_threshold_usec = slow if slow >= 0 else NEVER
+        thresholds = self.commandlogs.thresholds
+        self.large_request_bytes = thresholds["large-request"]
+        self.large_reply_bytes = thresholds["large-reply"]
+        if self.large_request_bytes < 0:
+            self.large_request_bytes = NEVER
+        if self.large_reply_bytes < 0:
+            self.large_reply_bytes = NEVER
         self.spike_threshold_usec = min(self.slow_threshold_usec, self.latency_threshold_usec)
 
     def _script_log(self, level: str, message: str) -> None:
@@ -260,7 +315,7 @@ class Server:
             laddr=laddr,
             fd=fd,
             created_ms=now_ms(),
-            authenticated=not self.config.get_str("requirepass"),
+            authenticated=not self.acl.auth_required,
         )
         client.last_interaction_ms = client.created_ms
         self._next_client_id += 1
@@ -314,9 +369,11 @@ class Server:
                     if waiter.cancelled or waiter.result is not None:
                         continue
                     waiter.client.extra["unblocked_rerun"] = True
+                    waiter.client.executing = True
                     try:
                         again = self.process(waiter.client, waiter.argv)
                     finally:
+                        waiter.client.executing = False
                         waiter.client.extra.pop("unblocked_rerun", None)
                     if isinstance(again, BlockRequest):
                         waiter.block = again
@@ -405,12 +462,20 @@ class Server:
             error = lookup_command(argv)
             assert isinstance(error, ErrorReply)
             return self._reject(client, error.text, spec.name if spec is not None else None)
-        if not client.authenticated and "no_auth" not in spec.flags:
+        if not client.authenticated and "no_auth" not in spec.flags and self.acl.auth_required:
             return self._reject(client, NOAUTH, spec.name)
         name = spec.name
         if name in CONTAINER_COMMANDS:
             name = command_fullname(name, argv)
         client.last_command = name
+        if self.acl.restricted:
+            if client.in_multi and "no_multi" in spec.flags:
+                return self._reject(client, "ERR Command not allowed inside a transaction", name)
+            denied = permission_refusal(
+                self, client, argv, CONTEXT_MULTI if client.in_multi else CONTEXT_TOPLEVEL
+            )
+            if denied is not None:
+                return self._reject(client, "NOPERM " + denied, name)
         if self.scripting.running is not None and not client.is_primary_link:
             busy = self._while_script_runs(client, spec, name, argv)
             if busy is not None:
@@ -583,23 +648,7 @@ class Server:
         """End a script that ran in a worker thread: its effects form one replication unit,
         propagated like the effects of a script run in place."""
         assert request.finish is not None
-        ctx = CommandContext(
-            self.keyspace,
-            client,
-            now_ms(),
-            expire_mode=self.expire_mode_for(client),
-            lazy_expire_unlink=self.lazy_expire_unlink,
-            rng=self.rng,
-            server=self,
-        )
-        reply = request.finish(ctx, result)
-        self.dirty += ctx.dirty
-        units = ctx.take_propagated()
-        if units:
-            self.propagate(units)
-            client.last_write_offset = self.repl.master_repl_offset if self.repl else 0
-        self.account_completion(client, reply)
-        return reply
+        return self._finish_deferred(client, request.finish, result)
 
     def finish_exchange(
         self, client: ClientState, request: ExchangeRequest, result: ExchangeResult
@@ -607,6 +656,12 @@ class Server:
         """End a command that waited on another server (MIGRATE): its second half runs in a
         fresh context, and what it changed is propagated like any write."""
         assert request.finish is not None
+        return self._finish_deferred(client, request.finish, result)
+
+    def _finish_deferred(
+        self, client: ClientState, finish: Callable[[CommandContext, Any], Reply], result: Any
+    ) -> Reply:
+        """The second half of a command the connection finished later, in a fresh context."""
         ctx = CommandContext(
             self.keyspace,
             client,
@@ -617,7 +672,7 @@ class Server:
             server=self,
         )
         try:
-            reply = request.finish(ctx, result)
+            reply = finish(ctx, result)
         except CommandError as err:
             reply = ErrorReply(err.text)
         self.dirty += ctx.dirty
@@ -752,36 +807,55 @@ class Server:
         fails the command but reaches no client (no errorstats), the slow log names the
         caller, and MONITOR shows ``lua``.
         """
-        blocked = isinstance(reply, BlockRequest)
-        if blocked and getattr(reply, "finish", None) is not None:
-            # its work goes on in the connection; account_completion counts it at the end
-            client.extra["deferred_call"] = (spec, name, argv, perf_counter_ns() - usec * 1000)
-        if not blocked:
-            # a command that blocked counts once, when it is served or times out
-            self.stats.total_commands_processed += 1
-            stat = self.cmdstats.commands.get(name) or self.cmdstats.stat(name)
-            stat.calls += 1
-            stat.usec += usec
-            if self.latency_tracking:
-                histogram = stat.histogram
-                histogram[usec] = histogram.get(usec, 0) + 1
-            kind = type(reply)
-            if kind is ErrorReply or (kind is Raw and reply.data[:1] == b"-"):  # type: ignore[union-attr]
-                stat.failed += 1
-                if script_caller is None:
-                    self.stats.total_error_replies += 1
-                    self.cmdstats.count_error(error_text(reply))
+        if script_caller is None:
+            self.last_executed = argv
+        if isinstance(reply, BlockRequest):
+            self._account_blocked(client, spec, name, argv, reply, usec, script_caller)
+            return
+        self.stats.total_commands_processed += 1
+        stat = self._command_stats.get(name)
+        if stat is None:
+            stat = self.cmdstats.stat(name)
+        stat.calls += 1
+        stat.usec += usec
+        if self.latency_tracking:
+            histogram = stat.histogram
+            histogram[usec] = histogram.get(usec, 0) + 1
+        kind = type(reply)
+        if kind is ErrorReply or (kind is Raw and reply.data[:1] == b"-"):  # type: ignore[union-attr]
+            stat.failed += 1
+            if script_caller is None:
+                self.stats.total_error_replies += 1
+                self.cmdstats.count_error(error_text(reply))
         if usec >= self.spike_threshold_usec:
-            self.record_spike(script_caller or client, spec, name, argv, usec, blocked)
-        if self.monitors and (type(reply) is BlockRequest or not blocked):
-            # shown once: a blocking command when it blocks; never a command held back
-            # (pause, busy script) until it really runs
-            if not (blocked and reply.postponed):  # type: ignore[union-attr]
-                self.feed_monitors(client, spec, name, argv, "lua" if script_caller else "")
+            self.record_spike(script_caller or client, spec, name, argv, usec)
+        if self.monitors:
+            self.feed_monitors(client, spec, name, argv, "lua" if script_caller else "")
         reader = script_caller or client
-        if reader.tracking is not None and "readonly" in spec.flags and not blocked:
+        if reader.tracking is not None and "readonly" in spec.flags:
             if reader.tracking.remembers_reads() and "pubsub" not in spec.flags:
                 self.tracking.remember(reader, [argv[i] for i in spec.key_positions(argv)])
+
+    def _account_blocked(
+        self,
+        client: ClientState,
+        spec: CommandSpec,
+        name: str,
+        argv: list[bytes],
+        reply: BlockRequest,
+        usec: int,
+        script_caller: ClientState | None,
+    ) -> None:
+        """A command that did not complete: it counts when it is served, times out, or
+        finishes in the connection (a script in a worker thread, MIGRATE's exchange)."""
+        if getattr(reply, "finish", None) is not None:
+            client.extra["deferred_call"] = (spec, name, argv, perf_counter_ns() - usec * 1000)
+        if usec >= self.latency_threshold_usec:
+            self.record_spike(script_caller or client, spec, name, argv, usec, blocked=True)
+        # a blocking command is shown to MONITOR once, when it blocks; a command held back
+        # (pause, busy script) only when it really runs
+        if self.monitors and type(reply) is BlockRequest and not reply.postponed:
+            self.feed_monitors(client, spec, name, argv, "lua" if script_caller else "")
 
     def tracking_after_command(self, client: ClientState, spec: CommandSpec) -> None:
         """CLIENT CACHING holds for the next command only (or the whole transaction), and
@@ -792,6 +866,12 @@ class Server:
                 settings.caching = False
         if self.tracking.pending_bcast:
             self.tracking.broadcast(client)
+
+    def latency_sample(self, event: str, usec: int) -> None:
+        """Valkey's latencyAddSampleIfNeeded for the events outside commands (fork,
+        expire-cycle): recorded in milliseconds when at or above the threshold."""
+        if usec >= self.latency_threshold_usec:
+            self.latency.add(event, usec // 1000, int(time.time()))
 
     def record_spike(
         self,
@@ -805,11 +885,36 @@ class Server:
         """A command at or above a threshold: the slow log and the latency monitor."""
         now_s = int(time.time())
         if usec >= self.latency_threshold_usec:
-            event = "fast-command" if "fast" in spec.flags else "command"
-            self.latency.add(event, usec // 1000, now_s)
+            self.latency.add(
+                "fast-command" if "fast" in spec.flags else "command", usec // 1000, now_s
+            )
         if usec >= self.slow_threshold_usec and not blocked and "skip_slowlog" not in spec.flags:
             shown = redact(name, argv) if name in REDACTED_COMMANDS else argv
             self.commandlogs.slow.push(shown, usec, client.addr, client.name, now_s)
+
+    def record_large(
+        self,
+        client: ClientState,
+        argv: list[bytes],
+        request_bytes: int,
+        reply_bytes: int,
+        name: str | None = None,
+    ) -> None:
+        """COMMANDLOG large-request / large-reply, for a command that ran (not a rejected
+        one): the sizes are those of its request and of its reply on the wire."""
+        if self.last_executed is not argv:
+            return
+        name = name or client.last_command
+        spec = COMMANDS.get(argv[0].lower().decode("latin-1"))
+        if spec is None or "skip_slowlog" in spec.flags:
+            return  # EXEC: its commands are logged one by one
+        shown = redact(name, argv) if name in REDACTED_COMMANDS else argv
+        now_s = int(time.time())
+        logs = self.commandlogs.logs
+        if request_bytes >= self.large_request_bytes:
+            logs["large-request"].push(shown, request_bytes, client.addr, client.name, now_s)
+        if reply_bytes >= self.large_reply_bytes:
+            logs["large-reply"].push(shown, reply_bytes, client.addr, client.name, now_s)
 
     def account_completion(self, client: ClientState, reply: Reply) -> None:
         """A command that handed its work to the connection (a script in a worker thread,
@@ -818,6 +923,7 @@ class Server:
         if pending is None:
             return
         spec, name, argv, start = pending
+        self.last_executed = argv
         usec = (perf_counter_ns() - start) // 1000
         self.stats.total_commands_processed += 1
         stat = self.cmdstats.stat(name)
@@ -922,6 +1028,11 @@ class Server:
                 self.unexpected_error_reply(client, reply.text, name)
             replies.append(reply)
             self.account_call(client, spec, name, argv, reply, usec)
+            if self.large_reply_bytes != NEVER:
+                encoded = bytearray()
+                encode(reply, encoded, client.resp)
+                if len(encoded) >= self.large_reply_bytes:
+                    self.record_large(client, argv, 0, len(encoded), name)
         self.dirty += ctx.dirty
         self.stats.expired_keys += ctx.expired_keys
         units = ctx.take_propagated()

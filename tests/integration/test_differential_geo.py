@@ -275,3 +275,31 @@ def test_geo_replies_inside_scripts_match_valkey(server: ServerProcess, resp: in
             differ.check("EVAL", body, "1", "g")
     finally:
         differ.close()
+
+
+def test_polygon_search_matches_valkey9() -> None:
+    """GEOSEARCH/GEOSEARCHSTORE BYPOLYGON (Valkey 9; a 9.1.2 primary streams it) against a
+    real 9.1.2: random convex, concave and self-crossing polygons over a point cloud, with
+    distances from the vertices' spherical centroid, COUNT windows and STOREDIST."""
+    import random
+
+    server = start_valkey("9.1.2")
+    rng = random.Random(17)
+    differ = Differ(server, resp=3)
+    try:
+        differ.reset()
+        args: list[str] = ["GEOADD", "cloud"]
+        for i in range(250):
+            args += [_num(rng.uniform(-3, 3)), _num(rng.uniform(40, 46)), f"m{i}"]
+        differ.check(*args)
+        for q in range(40):
+            n = rng.randrange(3, 7)
+            vertices = [(_num(rng.uniform(-4, 4)), _num(rng.uniform(39, 47))) for _ in range(n)]
+            polygon = ["BYPOLYGON", str(n), *[c for v in vertices for c in v]]
+            extra = rng.choice([[], ["ASC"], ["DESC", "COUNT", "5"], ["COUNT", "3", "ANY"]])
+            differ.check("GEOSEARCH", "cloud", *polygon, "WITHDIST", "WITHHASH", *extra)
+            differ.check("GEOSEARCHSTORE", f"d{q % 3}", "cloud", *polygon, "STOREDIST", *extra)
+        differ.check_digest()
+    finally:
+        differ.close()
+        server.stop()

@@ -175,6 +175,12 @@ def test_promotion_and_fixed_edges_match_valkey(
         ["PFMERGE", "lst", "h1"],
         ["PFMERGE", "h1", "lst"],
         ["PFCOUNT", "h1", "str"],
+        # a string made corrupt by APPEND: the sparse edits go on until the promotion finds
+        # the damage, and the cardinality each edit marked stale stays marked
+        ["PFCOUNT", "h1"],
+        ["APPEND", "h1", "x"],
+        ["PFADD", "h1", *[f"a{i}" for i in range(1700)]],
+        ["GET", "h1"],
         ["PFSELFTEST"],
     ]
     run_and_compare(*valkey8_streamed, 2, SETUP + commands, STATE)

@@ -173,6 +173,61 @@ SANDBOX: list[Case] = [
     ("local t = {} for k, v in next, _G do t[#t+1] = k end return #t > 10", "0"),
 ]
 
+LIBRARIES: list[Case] = [
+    ("return cjson.encode({1,2,3,'a',{x=1}})", "0"),
+    ("return cjson.encode({a='x/y\"z\n', b=1.5, c=true, d=cjson.null})", "0"),
+    ("return cjson.encode({})", "0"),
+    ("return cjson.encode({[1]=1,[20]=2})", "0"),
+    ("return cjson.encode({[1]=1,[3]=2})", "0"),
+    ("return cjson.encode(function() end)", "0"),
+    ("return cjson.encode(1/0)", "0"),
+    ("return cjson.encode(0.1)", "0"),
+    ("return cjson.encode(123456789012345)", "0"),
+    ("return cjson.encode('\1\127\200')", "0"),
+    ("return cjson.encode({[1.5]=1})", "0"),
+    ("return cjson.encode({[true]=1})", "0"),
+    (
+        'local t = cjson.decode(\'{"a":[1,2,{"b":null}],"c":"\\u00e9"}\') '
+        "return {t.a[1], t.a[2], type(t.a[3].b), t.c, t.a[3].b == cjson.null}",
+        "0",
+    ),
+    ("return cjson.decode('[1,2')", "0"),
+    ("return cjson.decode('{1:2}')", "0"),
+    ("return cjson.decode('x')", "0"),
+    ("return cjson.decode('1.5')", "0"),
+    ("return cjson.decode('\"abc\"')", "0"),
+    ("return cjson.decode(cjson.encode({a={b={c='d'}}})).a.b.c", "0"),
+    ("return {pcall(cjson.decode, 'x')}", "0"),
+    ("return {cjson.encode_sparse_array()}", "0"),
+    (
+        "return {bit.band(0xff, 0x0f), bit.bor(1,2,4), bit.bxor(5,3), bit.bnot(0), "
+        "bit.lshift(1,31), bit.rshift(-1,28), bit.arshift(-256,4), bit.tohex(255), "
+        "bit.tohex(-1, -4), bit.tobit(2^32+5), bit.rol(1,33), bit.bswap(0x12345678)}",
+        "0",
+    ),
+    ("return bit.band('x')", "0"),
+    ("return bit.band()", "0"),
+    ("return cmsgpack.pack({1,2,3}, 'abc', 1.5, -1, 300, {a=1}, true, nil)", "0"),
+    ("return {cmsgpack.unpack(cmsgpack.pack(1, 'x', {1,2}, -100, 70000, 2^40))}", "0"),
+    ("return cmsgpack.unpack('\\xc1')", "0"),
+    ("return cmsgpack.pack(string.rep('x', 40), 0.25, -2^40)", "0"),
+    ("return struct.pack('>I2i4bB', 258, -2, -1, 255)", "0"),
+    ("return {struct.unpack('>I2i4', struct.pack('>I2i4', 258, -2))}", "0"),
+    ("return struct.size('>I2i4d')", "0"),
+    ("return {struct.unpack('s', 'ab\\0cd')}", "0"),
+    ("return {struct.unpack('<d', struct.pack('<d', 1.5))}", "0"),
+    ("return math.random(0)", "0"),
+    ("return type(math.random())", "0"),
+    ("local t = {} for k in pairs(_G) do t[#t+1] = k end table.sort(t) return t", "0"),
+    ("local t = {} for k in pairs(cjson) do t[#t+1] = k end table.sort(t) return t", "0"),
+    ("local t = {} for k in pairs(bit) do t[#t+1] = k end table.sort(t) return t", "0"),
+    ("local t = {} for k in pairs(struct) do t[#t+1] = k end table.sort(t) return t", "0"),
+    ("local t = {} for k in pairs(cmsgpack) do t[#t+1] = k end table.sort(t) return t", "0"),
+    ("cjson.encode = function() return 1 end", "0"),
+    ("cmsgpack.pack = function() return 1 end", "0"),
+    ("bit.lshift = function() return 1 end", "0"),
+]
+
 FLAGS: list[Case] = [
     ("#!lua\nreturn 1", "0"),
     ("#!lua flags=no-writes\nreturn redis.call('get', 'k')", "0"),
@@ -254,7 +309,7 @@ def _check(mine: RawClient, real: RawClient, *args: str | bytes) -> None:
 
 
 @pytest.mark.parametrize("resp", [2, 3])
-@pytest.mark.parametrize("corpus", ["API", "SANDBOX", "FLAGS", "RESP3"])
+@pytest.mark.parametrize("corpus", ["API", "SANDBOX", "LIBRARIES", "FLAGS", "RESP3"])
 def test_scripts_match_valkey(
     pair: tuple[ServerProcess, ServerProcess], corpus: str, resp: int
 ) -> None:

@@ -511,6 +511,11 @@ BLOCKING_SCENARIOS: list[tuple[list[str], list[list[str]], list[list[str]]]] = [
     ),
     (
         [["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]],
+        ["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"],
+        [["SWAPDB", "0", "9"]],
+    ),
+    (
+        [["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]],
         ["XREADGROUP", "GROUP", "g", "c", "BLOCK", "50", "STREAMS", "s", ">"],
         [],
     ),
@@ -588,4 +593,61 @@ def test_node_limits_follow_config_set(server: ServerProcess) -> None:
         with RawClient(server.port) as real:
             real.call("CONFIG", "SET", "stream-node-max-entries", "100")
             real.call("CONFIG", "SET", "stream-node-max-bytes", "4096")
+        mine.stop()
+
+
+def _first_blocked_first_served(port: int) -> list[bytes]:
+    with RawClient(port) as admin, RawClient(port) as first, RawClient(port) as second:
+        admin.call("FLUSHALL")
+        admin.call("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
+        for client, name in ((first, "one"), (second, "two")):
+            client.send("XREADGROUP", "GROUP", "g", name, "BLOCK", "0", "STREAMS", "s", ">")
+            for _ in range(200):
+                if admin.call("CLIENT", "LIST").count(b"cmd=xreadgroup") == (
+                    1 if name == "one" else 2
+                ):
+                    break
+                time.sleep(0.01)
+        out = [admin.call("XADD", "s", "1-1", "f", "v"), first.read_reply()]
+        out.append(admin.call("XPENDING", "s", "g"))
+        out += [admin.call("XADD", "s", "2-1", "f", "w"), second.read_reply()]
+        out.append(admin.call("XPENDING", "s", "g"))
+        return out
+
+
+def test_blocked_readers_are_served_in_blocking_order(server: ServerProcess) -> None:
+    """Two consumers blocked on one group: each XADD goes to the one that blocked first, and
+    the PEL shows it before the writer's next command runs."""
+    mine = start_valsync()
+    try:
+        assert _first_blocked_first_served(mine.port) == _first_blocked_first_served(server.port)
+    finally:
+        mine.stop()
+
+
+def _hangup_while_blocked(port: int) -> list[bytes]:
+    with RawClient(port) as admin:
+        admin.call("FLUSHALL")
+        admin.call("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
+        reader = RawClient(port)
+        reader.send("XREADGROUP", "GROUP", "g", "gone", "BLOCK", "0", "STREAMS", "s", ">")
+        for _ in range(200):
+            if b"cmd=xreadgroup" in admin.call("CLIENT", "LIST"):
+                break
+            time.sleep(0.01)
+        reader.close()
+        for _ in range(200):
+            if b"cmd=xreadgroup" not in admin.call("CLIENT", "LIST"):
+                break
+            time.sleep(0.01)
+        return [admin.call("XADD", "s", "1-1", "f", "v"), admin.call("XPENDING", "s", "g")]
+
+
+def test_a_blocked_client_that_hangs_up_is_not_served(server: ServerProcess) -> None:
+    """A blocked reader whose connection closes is gone at once: a later XADD creates no
+    pending entry for it."""
+    mine = start_valsync()
+    try:
+        assert _hangup_while_blocked(mine.port) == _hangup_while_blocked(server.port)
+    finally:
         mine.stop()

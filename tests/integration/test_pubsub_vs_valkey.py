@@ -16,6 +16,7 @@ channel list of PUBSUB CHANNELS.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -299,3 +300,28 @@ def test_client_list_info_and_kill_type_pubsub(pair: tuple[ServerProcess, Server
     assert outcomes[1] == outcomes[0]
     assert outcomes[0][0]["sub"] == ("P", "2", "1", "1")
     assert outcomes[0][4] is False
+
+
+def test_served_blocked_client_gets_its_own_pushes_after_its_reply(
+    pair: tuple[ServerProcess, ServerProcess],
+) -> None:
+    """A RESP3 client blocked in BLPOP, subscribed to keyspace events: the pusher's events
+    reach it at once, its own (from being served) only after its BLPOP reply."""
+    seen = []
+    for server in pair:
+        admin, waiter, pusher = (RawClient(server.port) for _ in range(3))
+        admin.call("CONFIG", "SET", "notify-keyspace-events", "KEl")
+        exchange(waiter, "HELLO", "3")
+        exchange(waiter, "SUBSCRIBE", "__keyspace@0__:blocked")
+        waiter.send("BLPOP", "blocked", "5")
+        for _ in range(100):
+            if b"cmd=blpop" in admin.call("CLIENT", "LIST"):
+                break
+            time.sleep(0.02)
+        pusher.call("LPUSH", "blocked", "x")
+        seen.append(drain(waiter))
+        admin.call("CONFIG", "SET", "notify-keyspace-events", "")
+        for client in (admin, waiter, pusher):
+            client.close()
+    assert seen[1] == seen[0]
+    assert [f.split(b"\r\n")[-2] for f in seen[0]] == [b"lpush", b"x", b"lpop"]

@@ -23,6 +23,17 @@ FUNCTION_LIB = (
 THRESHOLD_MS = 200
 
 
+def _until_busy(client: RawClient) -> bytes:
+    """PING until the server says BUSY (the script started and passed the threshold)."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        reply = client.call("PING")
+        if reply.startswith(b"-BUSY"):
+            return reply
+        time.sleep(THRESHOLD_MS / 1000)
+    raise AssertionError("the script never turned busy")
+
+
 def _busy_transcript(server: ServerProcess) -> list[bytes]:
     """What a second client sees while scripts loop, and what the looping clients get."""
     seen: list[bytes] = []
@@ -35,8 +46,7 @@ def _busy_transcript(server: ServerProcess) -> list[bytes]:
                     looping.send("FCALL", "spin", "0")
                 else:
                     looping.send("EVAL", script, "0")
-                time.sleep(THRESHOLD_MS / 1000 * 3)
-                seen.append(other.call("PING"))
+                seen.append(_until_busy(other))
                 seen.append(other.call("GET", "w"))
                 wrong = "FUNCTION" if kill == "SCRIPT" else "SCRIPT"
                 seen.append(other.call(wrong, "KILL"))
@@ -45,7 +55,7 @@ def _busy_transcript(server: ServerProcess) -> list[bytes]:
                 seen.append(other.call("PING"))
         with RawClient(server.port, timeout=20) as looping:
             looping.send("EVAL", WRITE_THEN_LOOP, "0")
-            time.sleep(THRESHOLD_MS / 1000 * 3)
+            seen.append(_until_busy(other))
             seen.append(other.call("SCRIPT", "KILL"))
             seen.append(other.call("FUNCTION", "STATS"))
             other.send("SHUTDOWN", "NOSAVE")
@@ -75,8 +85,7 @@ def test_busy_script_keeps_the_replication_link(servers: list[ServerProcess]) ->
     wait_synced(p, r)
     with RawClient(primary.port, timeout=30) as looping, RawClient(primary.port) as other:
         looping.send("EVAL", LOOP, "0")
-        time.sleep(0.5)
-        assert other.call("PING").startswith(b"-BUSY")
+        _until_busy(other)
         # longer than repl-timeout would not be needed: pings keep flowing meanwhile
         time.sleep(1.5)
         assert link_up(r)

@@ -8,6 +8,8 @@ HISTOGRAM bucket ``135266`` for a 200 ms DEBUG SLEEP; LATENCY GRAPH for one 200 
 
 from __future__ import annotations
 
+import time
+
 from valsync.cmdstats import (
     CommandStats,
     cumulative_distribution,
@@ -136,3 +138,24 @@ def test_graph_and_doctor_text() -> None:
     assert doctor_report(LatencyMonitor(), inputs, 1000).startswith("No latency spike")
     off = DoctorInputs(threshold_ms=0, slowlog_slower_than=10000, slowlog_max_len=128, hz=10)
     assert doctor_report(LatencyMonitor(), off, 1000).startswith("I'm sorry, Dave")
+
+
+def test_server_latency_samples_follow_the_threshold() -> None:
+    from valsync.config import Config
+    from valsync.server import Server
+
+    server = Server(Config())
+    server.latency_sample("fork", 50_000)
+    assert server.latency.events == {}  # latency-monitor-threshold 0: off
+    server.config.config_set([("latency-monitor-threshold", "2")])
+    server.latency_sample("fork", 1_999)
+    server.latency_sample("expire-cycle", 2_500)
+    assert list(server.latency.events) == ["expire-cycle"]
+    assert server.latency.events["expire-cycle"].max == 2
+    inputs = DoctorInputs(threshold_ms=2, slowlog_slower_than=10000, slowlog_max_len=128, hz=10)
+    server.latency_sample("fork", 7_000)
+    report = doctor_report(server.latency, inputs, int(time.time()))
+    assert (
+        "2. fork: 1 latency spikes" in report and "Fork rate is 0.00 GB/sec (terrible)." in report
+    )
+    assert "- If you are using a virtual machine" in report and "'hz' configuration" in report

@@ -45,6 +45,7 @@ HANDLER_MODULES = (
     "digest",
     "server_cmds",
     "replication_cmds",
+    "acl_cmds",
 )
 
 for _name in HANDLER_MODULES:

@@ -25,6 +25,7 @@ from valsync.keyspace.values import Value
 from valsync.resp.reply import Reply
 
 if TYPE_CHECKING:
+    from valsync.acl import User
     from valsync.tracking import ClientTracking
 
 V = TypeVar("V")
@@ -50,6 +51,8 @@ class ClientState:
     db: int = 0
     resp: int = 2
     authenticated: bool = True
+    user: User | None = None
+    """The ACL user the client runs as (None: the default user)."""
     created_ms: int = 0
     last_interaction_ms: int = 0
     last_command: str = "NULL"
@@ -84,6 +87,9 @@ class ClientState:
     deliver: Callable[[Reply], None] | None = None
     """Pushes a reply to this client outside the request/reply cycle (pub/sub messages,
     MONITOR lines); encoded in the client's protocol. None for clients with no socket."""
+    executing: bool = False
+    """A command of this client is running: pushes it causes to itself wait for the reply
+    (Valkey sends them after it); set by whoever runs the command."""
     pubsub: bool = False
     """Valkey's pubsub flag: at least one subscription (RESP2 then limits the commands)."""
     channels: dict[bytes, None] = field(default_factory=dict)

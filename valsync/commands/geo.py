@@ -6,6 +6,11 @@ rewrites it. Searches (GEOSEARCH, GEORADIUS and their variants) scan the nine co
 in Valkey's order, keep the points inside the shape, and sort by distance only when asked to
 (COUNT without ANY implies ASC); the store variants write a sorted set of geohash scores or,
 with STOREDIST, of distances, and are propagated verbatim.
+
+GEOSEARCH[STORE] also takes Valkey 9's ``BYPOLYGON count lon lat ...`` (8.1.8 answers a syntax
+error there), because a 9.x primary streams it: the polygon's centre is the spherical
+centroid of its vertices, membership is even-odd ray casting on longitude/latitude, and the
+covering cells come from its bounding box, as 9.1.2 computes them.
 """
 
 from __future__ import annotations
@@ -223,6 +228,7 @@ def _parse_search(argv: list[bytes], z: ZSetValue | None, base: int, kind: str) 
     searchstore. Errors come in Valkey's order."""
     req = SearchRequest()
     frommember = fromloc = byradius = bybox = False
+    polygon: tuple[tuple[float, float], ...] = ()
     center: tuple[float, float] | None = None
     conversion = 0.0
     radius: float | None = None
@@ -255,23 +261,23 @@ def _parse_search(argv: list[bytes], z: ZSetValue | None, base: int, kind: str) 
             i += 1
         elif opt == b"storedist" and kind == "searchstore":
             req.store_dist = True
-        elif opt == b"frommember" and left >= 1 and search and not fromloc:
+        elif opt == b"frommember" and left >= 1 and search and not (fromloc or polygon):
             if z is not None:
                 center = _member_position(z, argv[i + 1])
             frommember = True
             i += 1
-        elif opt == b"fromlonlat" and left >= 2 and search and not frommember:
+        elif opt == b"fromlonlat" and left >= 2 and search and not (frommember or polygon):
             center = _long_lat(argv[i + 1], argv[i + 2])
             fromloc = True
             i += 2
-        elif opt == b"byradius" and left >= 2 and search and not bybox:
+        elif opt == b"byradius" and left >= 2 and search and not (bybox or polygon):
             radius = _nonnegative(
                 argv[i + 1], "need numeric radius", "ERR radius cannot be negative"
             )
             conversion = _unit(argv[i + 2])
             byradius = True
             i += 2
-        elif opt == b"bybox" and left >= 3 and search and not byradius:
+        elif opt == b"bybox" and left >= 3 and search and not (byradius or polygon):
             width = parse_score(argv[i + 1], "ERR need numeric width")
             height = parse_score(argv[i + 2], "ERR need numeric height")
             if width < 0 or height < 0:
@@ -280,9 +286,19 @@ def _parse_search(argv: list[bytes], z: ZSetValue | None, base: int, kind: str) 
             radius = None
             bybox = True
             i += 3
+        elif (
+            opt == b"bypolygon"
+            and left >= 1
+            and search
+            and not (frommember or fromloc or byradius or bybox)
+        ):
+            polygon = _polygon(argv, i + 1)
+            i += 1 + 2 * len(polygon)
         else:
             raise CommandError(SYNTAX)
         i += 1
+    if polygon:
+        req.shape = geohash.Shape(*geohash.polygon_centre(polygon), 1.0, vertices=polygon)
     if kind == "searchstore":
         req.store_key = argv[1]
     if req.store_key is not None and (req.withdist or req.withhash or req.withcoord):
@@ -291,17 +307,26 @@ def _parse_search(argv: list[bytes], z: ZSetValue | None, base: int, kind: str) 
             f"ERR {what} is not compatible with WITHDIST, WITHHASH and WITHCOORD options"
         )
     name = argv[0].decode("utf-8", "replace")
-    if search and not (frommember or fromloc):
+    if search and not (frommember or fromloc or polygon):
         raise CommandError(
             f"ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for {name}"
         )
-    if search and not (byradius or bybox):
+    if search and not (byradius or bybox or polygon):
         raise CommandError(f"ERR exactly one of BYRADIUS and BYBOX can be specified for {name}")
     if req.any and not req.count:
         raise CommandError("ERR the ANY argument requires COUNT argument")
     if search and center is not None:
         req.shape = geohash.Shape(center[0], center[1], conversion, radius, width, height)
     return req
+
+
+def _polygon(argv: list[bytes], at: int) -> tuple[tuple[float, float], ...]:
+    """BYPOLYGON's ``count lon lat ...`` (Valkey 9; 8.1 answers a syntax error, but a 9.x
+    primary streams GEOSEARCHSTORE ... BYPOLYGON to its replicas)."""
+    count = parse_int(argv[at], "ERR invalid number of vertices")
+    if count < 3 or at + 2 * count >= len(argv):
+        raise CommandError("ERR GEOSEARCH BYPOLYGON must have at least 3 vertices")
+    return tuple(_long_lat(argv[at + 1 + 2 * k], argv[at + 2 + 2 * k]) for k in range(count))
 
 
 def _search(ctx: CommandContext, argv: list[bytes], kind: str) -> Reply:
@@ -355,13 +380,10 @@ def _search(ctx: CommandContext, argv: list[bytes], kind: str) -> Reply:
         p.dist /= conversion
     if req.store_key is not None:
         pairs = [(p.dist if req.store_dist else p.score, p.member) for p in chosen]
-        dirty_before = ctx.dirty
-        _store_zset(ctx, req.store_key, pairs)
         if chosen:
-            event = "geosearchstore" if kind.startswith("search") else "georadiusstore"
-            ctx.notify("z", event, req.store_key)
-        elif ctx.dirty > dirty_before:
-            ctx.notify("g", "del", req.store_key)
+            ctx.lookup(req.store_key)  # setKey's lookupKeyWrite: an expired one is UNLINKed
+        event = "geosearchstore" if kind.startswith("search") else "georadiusstore"
+        _store_zset(ctx, req.store_key, pairs, event)
         return wanted
     out: list[Reply] = []
     extras = req.withdist or req.withhash or req.withcoord

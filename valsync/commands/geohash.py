@@ -212,9 +212,18 @@ class Shape:
     radius: float | None = None
     width: float = 0.0
     height: float = 0.0
+    vertices: tuple[tuple[float, float], ...] = ()
+    """A polygon's (longitude, latitude) corners (Valkey 9's BYPOLYGON); its centre is
+    :func:`polygon_centre`."""
 
     def bounding_box(self) -> tuple[float, float, float, float]:
         """(min long, min lat, max long, max lat); longitudes widen towards the far pole."""
+        if self.vertices:
+            min_lon, min_lat, max_lon, max_lat = LONG_MAX, LAT_MAX, LONG_MIN, LAT_MIN
+            for lon, lat in self.vertices:
+                min_lon, min_lat = min(lon, min_lon), min(lat, min_lat)
+                max_lon, max_lat = max(lon, max_lon), max(lat, max_lat)
+            return min_lon, min_lat, max_lon, max_lat
         if self.radius is not None:
             height = self.conversion * self.radius
             width = self.conversion * self.radius
@@ -237,7 +246,17 @@ class Shape:
         )
 
     def radius_meters(self) -> float:
-        """The radius, or the centre-to-corner distance of the box, in meters."""
+        """The radius, or the centre-to-corner distance of the box (of a polygon: to the
+        farthest corner of its bounding box), in meters."""
+        if self.vertices:
+            min_lon, min_lat, max_lon, max_lat = self.bounding_box()
+            lon, lat = self.longitude, self.latitude
+            return max(
+                distance(lon, lat, min_lon, max_lat),
+                distance(lon, lat, max_lon, max_lat),
+                distance(lon, lat, min_lon, min_lat),
+                distance(lon, lat, max_lon, min_lat),
+            )
         if self.radius is not None:
             r = self.radius
         else:
@@ -248,6 +267,8 @@ class Shape:
 
     def contains(self, lon: float, lat: float) -> float | None:
         """The distance in meters from the centre when the point lies inside, else None."""
+        if self.vertices:
+            return self._polygon_contains(lon, lat)
         if self.radius is not None:
             d = distance(self.longitude, self.latitude, lon, lat)
             return None if d > self.radius * self.conversion else d
@@ -256,6 +277,33 @@ class Shape:
         if distance(lon, lat, self.longitude, lat) > self.width * self.conversion / 2:
             return None
         return distance(self.longitude, self.latitude, lon, lat)
+
+    def _polygon_contains(self, lon: float, lat: float) -> float | None:
+        """Even-odd ray casting in the longitude/latitude plane, as Valkey 9 tests it."""
+        inside = False
+        vertices = self.vertices
+        prev_lon, prev_lat = vertices[-1]
+        for cur_lon, cur_lat in vertices:
+            if (cur_lat > lat) != (prev_lat > lat):
+                crossing = (lat - cur_lat) * (prev_lon - cur_lon) / (prev_lat - cur_lat) + cur_lon
+                if lon < crossing:
+                    inside = not inside
+            prev_lon, prev_lat = cur_lon, cur_lat
+        return distance(self.longitude, self.latitude, lon, lat) if inside else None
+
+
+def polygon_centre(vertices: tuple[tuple[float, float], ...]) -> tuple[float, float]:
+    """The direction of the sum of the corners' unit vectors (the spherical centroid of the
+    vertices), Valkey 9's centre of a BYPOLYGON search."""
+    x = y = z = 0.0
+    for lon, lat in vertices:
+        lon_r = lon * _D_R
+        lat_r = lat * _D_R
+        cos_lat = math.cos(lat_r)
+        x += math.cos(lon_r) * cos_lat
+        y += math.sin(lon_r) * cos_lat
+        z += math.sin(lat_r)
+    return _rad_deg(math.atan2(y, x)), _rad_deg(math.atan2(z, math.sqrt(x * x + y * y)))
 
 
 def estimate_step(range_meters: float, latitude: float) -> int:

@@ -14,7 +14,8 @@ Theory of operation:
    to merge adjacent VALs in a window of five opcodes from the one before it), because the
    resulting bytes are what DEBUG DIGEST, GET and the RDB show. :class:`SparseRegisters`
    holds the opcodes as a list with their first register indexes, so an update is a bisect
-   rather than a walk over the bytes. A value above 32, or growth past
+   rather than a walk over the bytes; the state decoded for the string a command stored is
+   kept for the next command on it. A value above 32, or growth past
    ``hll-sparse-max-bytes``, converts to dense.
 4. The estimate is Ertl's improved estimator over the register histogram, in doubles, rounded
    like ``llroundl``; PFCOUNT of one key stores it in the header (a change Valkey propagates).
@@ -27,6 +28,7 @@ import random
 import re
 import struct
 from bisect import bisect_right
+from collections.abc import Callable
 from itertools import accumulate
 from operator import itemgetter
 
@@ -107,8 +109,8 @@ def dense_set(regs: bytearray, index: int, value: int) -> None:
     regs[b + 1] = (regs[b + 1] & ~(63 >> (8 - fb)) & 0xFF) | (value >> (8 - fb))
 
 
-def _table(f: object) -> bytes:
-    assert callable(f)
+def _table(f: Callable[[int], int]) -> bytes:
+    """A ``bytes.translate`` table applying ``f`` to every byte value."""
     return bytes(f(i) & 0xFF for i in range(256))
 
 
@@ -344,6 +346,28 @@ class SparseRegisters:
 
 # --- an HLL value being worked on --------------------------------------------------------
 
+# Decoded sparse HLLs by the identity of the string they were decoded from (kept alive by the
+# entry, so an id is never reused while cached): a PFADD to a sparse key skips decoding the
+# string the previous PFADD stored. An entry is taken (popped) by whoever decodes that string
+# again, and put back only for a string that matches the state exactly.
+_DECODED: dict[int, tuple[bytes, SparseRegisters]] = {}
+_DECODED_MAX = 32
+
+
+def _take_decoded(value: bytes) -> SparseRegisters | None:
+    entry = _DECODED.pop(id(value), None)
+    return entry[1] if entry is not None and entry[0] is value else None
+
+
+def remember(value: bytes, hll: Hll) -> None:
+    """Cache ``hll``'s sparse state as the decoding of ``value`` (which must be its bytes)."""
+    sparse = hll.sparse
+    if sparse is None or sparse.truncated:
+        return
+    if len(_DECODED) >= _DECODED_MAX:
+        del _DECODED[next(iter(_DECODED))]
+    _DECODED[id(value)] = (value, sparse)
+
 
 class Hll:
     """A validated HLL string, decoded for updates; :meth:`to_bytes` re-encodes it."""
@@ -355,7 +379,7 @@ class Hll:
         self.sparse: SparseRegisters | None = None
         self.dense: bytearray | None = None
         if value[4] == SPARSE:
-            self.sparse = SparseRegisters(value[HLL_HDR_SIZE:])
+            self.sparse = _take_decoded(value) or SparseRegisters(value[HLL_HDR_SIZE:])
         else:
             self.dense = bytearray(value[HLL_HDR_SIZE:]) + b"\0"
 
@@ -383,7 +407,12 @@ class Hll:
         """Raise register ``index`` to ``count``: 1 if it rose, 0 if not, -1 if corrupt."""
         if self.sparse is not None:
             try:
-                return self.sparse.set(index, count, max_bytes)
+                changed = self.sparse.set(index, count, max_bytes)
+                if changed == 1:
+                    # hllSparseSet marks the cached cardinality stale at once (it shows when
+                    # a later element finds the string corrupt)
+                    self.invalidate_cache()
+                return changed
             except PromoteToDense:
                 try:
                     self.to_dense()
@@ -497,8 +526,10 @@ def unshare(ctx: CommandContext, key: bytes, value: bytes) -> None:
 
 
 def store_hll(ctx: CommandContext, key: bytes, hll: Hll) -> None:
-    ctx.db.data[key] = hll.to_bytes()
+    value = hll.to_bytes()
+    ctx.db.data[key] = value
     ctx.db.modified(key)
+    remember(value, hll)
 
 
 @command("pfadd", -2, "write denyoom fast", 1, 1, 1)
@@ -508,7 +539,7 @@ def pfadd_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
     updated = 0
     if value is None:
         hll = Hll.empty()
-        ctx.db.data[key] = hll.to_bytes()
+        ctx.db.set(key, hll.to_bytes())
         updated = 1
     else:
         checked = check_hll(value)
@@ -527,6 +558,10 @@ def pfadd_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
         store_hll(ctx, key, hll)
         ctx.notify("$", "pfadd", key)
         ctx.dirty += updated
+    else:
+        stored = ctx.db.data[key]
+        assert isinstance(stored, bytes)
+        remember(stored, hll)
     return 1 if updated else 0
 
 
@@ -547,15 +582,17 @@ def union_registers(ctx: CommandContext, keys: list[bytes]) -> tuple[bytes, bool
     union: bytes | None = None
     any_dense = False
     for key in keys:
-        value = ctx.lookup(key)
+        value = ctx.lookup_read(key)
         if value is None:
             continue
-        hll = Hll(check_hll(value))
+        checked = check_hll(value)
+        hll = Hll(checked)
         any_dense = any_dense or hll.dense is not None
         try:
             regs = hll.registers()
         except CorruptHll:
             raise CommandError(INVALID_HLL) from None
+        remember(checked, hll)
         union = bytes(regs) if union is None else registers_max(union, regs)
     return (bytes(HLL_REGISTERS) if union is None else union), any_dense
 
@@ -566,7 +603,7 @@ def pfcount_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
         union, _ = union_registers(ctx, argv[1:])
         return estimate(histogram(union))
     key = argv[1]
-    value = ctx.lookup(key)
+    value = ctx.lookup_read(key)
     if value is None:
         return 0
     checked = check_hll(value)
@@ -593,7 +630,7 @@ def pfmerge_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
     value = ctx.lookup(key)
     if value is None:
         hll = Hll.empty()
-        ctx.db.data[key] = hll.to_bytes()
+        ctx.db.set(key, hll.to_bytes())
     else:
         assert isinstance(value, bytes)
         unshare(ctx, key, value)

@@ -15,6 +15,13 @@ from dataclasses import replace
 from time import perf_counter_ns
 from typing import Any, cast
 
+from valsync.commands.acl_cmds import (
+    CONTEXT_LUA,
+    acl_fullname,
+    command_keys,
+    permission_refusal,
+    user_of,
+)
 from valsync.commands.context import BlockRequest, ClientState, CommandContext, ScriptRequest
 from valsync.commands.dispatch import call
 from valsync.commands.errors import NOT_INTEGER, READONLY, CommandError, parse_int
@@ -174,6 +181,11 @@ class ScriptExecutor:
         view = self.view
         if view.stale and "stale" not in flags:
             return Refusal(b"Can not execute the command on a stale replica")
+        server = self.caller.server
+        if server is not None and server.acl.restricted:
+            denied = permission_refusal(server, self.caller.client, argv, CONTEXT_LUA)
+            if denied is not None:
+                return Refusal(b"ACL failure in script: " + denied.encode())
         is_write = spec.is_write
         if self.read_only and (is_write or "may_replicate" in flags):
             return Refusal(b"Write commands are not allowed from read-only scripts.")
@@ -211,9 +223,24 @@ class ScriptExecutor:
         caller.propagated.extend(ctx.take_propagated())
 
 
-def acl_lookup(argv: list[bytes]) -> bool:
-    spec = COMMANDS.get(argv[0].lower().decode("latin-1"))
-    return spec is not None and spec.arity_ok(len(argv))
+def acl_checker(caller: CommandContext) -> Callable[[list[bytes]], bool | None]:
+    """``server.acl_check_cmd``: None for an unknown command (or wrong arity), else whether the
+    script's user may run it (no ACL log entry, as in Valkey)."""
+
+    def check(argv: list[bytes]) -> bool | None:
+        spec = COMMANDS.get(argv[0].lower().decode("latin-1"))
+        if spec is None or not spec.arity_ok(len(argv)):
+            return None
+        server = caller.server
+        if server is None or not server.acl.restricted:
+            return True
+        user = user_of(server, caller.client)
+        cmd = acl_fullname(argv)
+        if cmd is None:
+            return True
+        return server.acl.check(user, cmd.fullname, argv, command_keys, cmd.no_auth) is None
+
+    return check
 
 
 RunHook = Callable[[ScriptRun], None]
@@ -242,7 +269,9 @@ def run_script(
     if refusal is not None:
         raise CommandError(refusal)
     read_only = ro or (not compat and NO_WRITES in flags)
-    run = ScriptRun(funcname=funcname, execute=_unset, acl_lookup=acl_lookup, eval_mode=eval_mode)
+    run = ScriptRun(
+        funcname=funcname, execute=_unset, acl_lookup=acl_checker(ctx), eval_mode=eval_mode
+    )
     executor = ScriptExecutor(ctx, view, read_only, run)
     run.execute = executor
     run.start = time.monotonic()

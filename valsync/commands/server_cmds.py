@@ -132,41 +132,34 @@ def reset(ctx: CommandContext, argv: list[bytes]) -> Reply:
     ctx.client.resp = 2
     ctx.client.name = b""
     ctx.client.no_evict = False
-    ctx.client.authenticated = not server.config.get_str("requirepass")
+    ctx.client.user = None
+    ctx.client.authenticated = not server.acl.auth_required
     return SimpleString("RESET")
 
 
-def _check_password(
-    ctx: CommandContext, user: bytes, password: bytes, from_hello: bool = False
-) -> Reply | None:
-    required = server_of(ctx).config.get_str("requirepass")
-    if user != b"default":
-        return ErrorReply("WRONGPASS invalid username-password pair or user is disabled.")
-    if not required:
-        if from_hello:
-            return None  # the default user is "nopass": any password authenticates
-        if len(password) > 0 and user == b"default":
-            return ErrorReply(
-                "ERR AUTH <password> called without any password configured for the default user. "
-                "Are you sure your configuration is correct?"
-            )
-        return None
-    if password.decode("utf-8", "surrogateescape") != required:
-        return ErrorReply("WRONGPASS invalid username-password pair or user is disabled.")
-    ctx.client.authenticated = True
-    return None
+WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled."
 
 
 @command("auth", -2, "noscript fast stale loading no_auth allow_busy")
 def auth(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if len(argv) > 3:
         raise CommandError(SYNTAX)
-    user, password = (b"default", argv[1]) if len(argv) == 2 else (argv[1], argv[2])
-    if len(argv) == 3 and not server_of(ctx).config.get_str("requirepass"):
-        if user == b"default":
-            return OK
-    err = _check_password(ctx, user, password)
-    return err if err is not None else OK
+    server = server_of(ctx)
+    if len(argv) == 2:
+        if server.acl.default.nopass:
+            raise CommandError(
+                "ERR AUTH <password> called without any password configured for the default "
+                "user. Are you sure your configuration is correct?"
+            )
+        user, password = b"default", argv[1]
+    else:
+        user, password = argv[1], argv[2]
+    ctx.client.extra["auth_command"] = argv[0]
+    from valsync.commands.acl_cmds import authenticate
+
+    if not authenticate(server, ctx.client, user, password):
+        return ErrorReply(WRONGPASS)
+    return OK
 
 
 @command("hello", -1, "noscript fast stale loading no_auth allow_busy")
@@ -186,9 +179,11 @@ def hello(ctx: CommandContext, argv: list[bytes]) -> Reply:
     while i < len(argv):
         opt = argv[i].lower()
         if opt == b"auth" and i + 2 < len(argv):
-            err = _check_password(ctx, argv[i + 1], argv[i + 2], from_hello=True)
-            if err is not None:
-                return err
+            ctx.client.extra["auth_command"] = argv[0]
+            from valsync.commands.acl_cmds import authenticate
+
+            if not authenticate(server, ctx.client, argv[i + 1], argv[i + 2]):
+                return ErrorReply(WRONGPASS)
             i += 3
         elif opt == b"setname" and i + 1 < len(argv):
             name = argv[i + 1]
@@ -197,7 +192,7 @@ def hello(ctx: CommandContext, argv: list[bytes]) -> Reply:
             raise CommandError(
                 f"ERR Syntax error in HELLO option '{argv[i].decode('utf-8', 'replace')}'"
             )
-    if not ctx.client.authenticated:
+    if not ctx.client.authenticated and server.acl.auth_required:
         return ErrorReply(
             "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"
         )
@@ -259,7 +254,13 @@ def client_info_line(
     age = (now - client.created_ms) // 1000
     idle = (now - client.last_interaction_ms) // 1000
     name = "*redacted*" if hide_user_data else client.name.decode("utf-8", "replace")
-    user = "*redacted*" if hide_user_data else "default"
+    user = (
+        "*redacted*"
+        if hide_user_data
+        else (client.user.name if client.user is not None else b"default").decode(
+            "utf-8", "replace"
+        )
+    )
     return (
         f"id={client.id} addr={client.addr} laddr={client.laddr} fd={client.fd} "
         f"name={name} age={age} idle={idle} "
@@ -393,7 +394,7 @@ def _client_kill(ctx: CommandContext, server: Server, argv: list[bytes]) -> Repl
         target = argv[2].decode("utf-8", "replace")
         for client in list(server.clients.values()):
             if client.addr == target:
-                _kill(client)
+                kill_client(client)
                 return OK
         raise CommandError("ERR No such client")
     if len(argv) % 2 != 0:
@@ -416,7 +417,10 @@ def _client_kill(ctx: CommandContext, server: Server, argv: list[bytes]) -> Repl
                 parse_int(value)
             except CommandError:
                 raise CommandError("ERR client-id should be greater than 0") from None
-        elif key not in (b"addr", b"laddr", b"user", b"maxage"):
+        elif key == b"user":
+            if value not in server.acl.users:
+                raise CommandError(f"ERR No such user '{value.decode('utf-8', 'replace')}'")
+        elif key not in (b"addr", b"laddr", b"maxage"):
             raise CommandError(SYNTAX)
     killed = 0
     for client in list(server.clients.values()):
@@ -434,13 +438,15 @@ def _client_kill(ctx: CommandContext, server: Server, argv: list[bytes]) -> Repl
                 ok &= client.addr == text
             elif key == b"laddr":
                 ok &= client.laddr == text
+            elif key == b"user":
+                ok &= (client.user or server.acl.default) is server.acl.users.get(value)
         if ok:
-            _kill(client)
+            kill_client(client)
             killed += 1
     return killed
 
 
-def _kill(client: ClientState) -> None:
+def kill_client(client: ClientState) -> None:
     kill = client.extra.get("kill")
     client.kill_requested = True
     if callable(kill):
@@ -550,8 +556,11 @@ def swapdb(ctx: CommandContext, argv: list[bytes]) -> Reply:
     da, db_ = ctx.keyspace[a], ctx.keyspace[b]
     da.data, db_.data = db_.data, da.data
     da.expires, db_.expires = db_.expires, da.expires
-    for key in list(da.data) + list(db_.data):
+    # both DBs changed content for every key either holds (clients blocked on a key of db b
+    # must wake too, like Valkey's scanDatabaseForReadyKeys / ForDeletedKeys on both)
+    for key in set(da.data) | set(db_.data):
         da.modified(key)
+        db_.modified(key)
     ctx.dirty += 1
     return OK
 

@@ -271,6 +271,7 @@ def _sort(ctx: CommandContext, argv: list[bytes], readonly: bool) -> Reply:
             got = lookup_by_pattern(ctx, pattern, it.obj)
             stored.append(b"" if got is None else got)
     if stored:
+        ctx.lookup(req.store_key)  # setKey's lookupKeyWrite: an expired destination is UNLINKed
         ctx.db.set(req.store_key, stored)
         ctx.notify("l", "sortstore", req.store_key)
         ctx.dirty += len(stored)

@@ -127,8 +127,8 @@ def _interval_id(arg: bytes, missing_seq: int, start: bool) -> StreamID:
 # --- shared mechanics ------------------------------------------------------------------------
 
 
-def _stream(ctx: CommandContext, key: bytes) -> StreamValue | None:
-    return ctx.lookup_typed(key, StreamValue)
+def _stream(ctx: CommandContext, key: bytes, read: bool = False) -> StreamValue | None:
+    return ctx.lookup_typed(key, StreamValue, read=read)
 
 
 def entry_reply(e: StreamEntry) -> Reply:
@@ -373,7 +373,7 @@ def _xrange(ctx: CommandContext, argv: list[bytes], rev: bool) -> Reply:
             j += 2
         else:
             raise CommandError(SYNTAX)
-    s = _stream(ctx, argv[1])
+    s = _stream(ctx, argv[1], read=True)
     if s is None:
         return []
     if count == 0:
@@ -393,7 +393,7 @@ def xrevrange(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 @command("xlen", 2, "readonly fast", 1, 1, 1)
 def xlen(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    s = _stream(ctx, argv[1])
+    s = _stream(ctx, argv[1], read=True)
     return 0 if s is None else s.length
 
 
@@ -940,7 +940,7 @@ def xpending(ctx: CommandContext, argv: list[bytes]) -> Reply:
         if at + 3 < argc:
             consumername = argv[at + 3]
     key, groupname = argv[1], argv[2]
-    s = _stream(ctx, key)
+    s = _stream(ctx, key, read=True)
     group = s.groups.get(groupname) if s is not None else None
     if group is None:
         raise CommandError(
@@ -1281,7 +1281,7 @@ def xinfo(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if sub == b"help":
         return _help("XINFO", XINFO_HELP)
     key = argv[2]
-    s = _stream(ctx, key)
+    s = _stream(ctx, key, read=True)
     if s is None:
         raise CommandError(NO_SUCH_KEY)
     if sub == b"consumers" and len(argv) == 4:

@@ -711,7 +711,7 @@ class LcsTable:
 def lcs_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
     """Valkey's ``lcsCommand``: the longest common subsequence by dynamic programming, walked
     back from the end; IDX lists the matching ranges from the last one to the first."""
-    a_val, b_val = ctx.lookup(argv[1]), ctx.lookup(argv[2])
+    a_val, b_val = ctx.lookup_read(argv[1]), ctx.lookup_read(argv[2])
     if (a_val is not None and not isinstance(a_val, bytes)) or (
         b_val is not None and not isinstance(b_val, bytes)
     ):

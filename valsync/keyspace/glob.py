@@ -2,7 +2,9 @@
 
 Quirks kept on purpose: an unterminated ``[`` class runs to the end of the pattern, a
 trailing ``\\`` matches itself, ranges may be reversed (``[z-a]``), and nesting of ``*``
-is bounded like the C code.
+is bounded like the C code. Valkey's recursion (one level per ``*``, up to 1000 deep) is
+unrolled onto an explicit stack, so an abusive pattern ends as it ends there: a ``*`` whose
+every try failed stops the outer ones from trying longer matches (``skip``).
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ def _lower(c: int) -> int:
     return c + 32 if 65 <= c <= 90 else c
 
 
-def _match(
-    pat: bytes, p: int, s: bytes, i: int, nocase: bool, skip: list[bool], depth: int
-) -> bool:
+_NO, _YES = False, True
+
+
+def _walk(pat: bytes, p: int, s: bytes, i: int, nocase: bool, depth: int) -> bool | tuple[int, int]:
+    """Match from (p, i) up to the next ``*``: the result, or (the pattern index after the
+    star, the first text index the star tries)."""
     if depth > MAX_NESTING:
-        return False
+        return _NO
     plen, slen = len(pat), len(s)
 
     def at(k: int) -> int:
@@ -31,15 +36,8 @@ def _match(
             while p + 1 < plen and pat[p + 1] == STAR:
                 p += 1
             if p + 1 == plen:
-                return True
-            while i < slen:
-                if _match(pat, p + 1, s, i, nocase, skip, depth + 1):
-                    return True
-                if skip[0]:
-                    return False
-                i += 1
-            skip[0] = True
-            return False
+                return _YES
+            return (p + 1, i)
         if c == QMARK:
             i += 1
         elif c == LBRACKET:
@@ -93,4 +91,24 @@ def _match(
 
 def stringmatch(pattern: bytes, string: bytes, nocase: bool = False) -> bool:
     """Whether ``string`` matches the glob ``pattern`` (Valkey semantics)."""
-    return _match(pattern, 0, string, 0, nocase, [False], 0)
+    slen = len(string)
+    stars: list[tuple[int, int]] = []  # (pattern index after the star, text index tried)
+    skip = False
+    result = _walk(pattern, 0, string, 0, nocase, 0)
+    while True:
+        if isinstance(result, tuple):
+            stars.append(result)
+            result = _walk(pattern, result[0], string, result[1], nocase, len(stars))
+            continue
+        if result:
+            return True
+        if not stars:
+            return False
+        after, tried = stars.pop()
+        if skip:
+            continue  # result stays no-match: unwind every enclosing star
+        if tried + 1 < slen:
+            stars.append((after, tried + 1))
+            result = _walk(pattern, after, string, tried + 1, nocase, len(stars))
+        else:
+            skip = True

@@ -16,7 +16,7 @@ from valsync.commands import BlockRequest, ClientState, ExchangeRequest, ScriptR
 from valsync.commands.server_cmds import client_info_line
 from valsync.net.exchange import run_exchange
 from valsync.resp import ProtocolError, RequestParser, encode
-from valsync.resp.reply import ErrorReply, Reply
+from valsync.resp.reply import NO_REPLY, ErrorReply, Reply
 from valsync.server import BlockedWaiter
 
 if TYPE_CHECKING:
@@ -71,7 +71,6 @@ class ClientConnection:
         self._drained.set()
         self._broken = False
         self._soft_limit_since: int | None = None
-        self._executing = False
         self._held = bytearray()
 
     def kill(self) -> None:
@@ -163,7 +162,7 @@ class ClientConnection:
         return now - self._soft_limit_since > soft_seconds
 
     def _deliver(self, reply: Reply) -> None:
-        if self._executing:
+        if self.client.executing:
             # caused by this client's own command: Valkey sends it after that command's reply
             encode(reply, self._held, self.client.resp)
             return
@@ -275,9 +274,9 @@ class ClientConnection:
                 if not argv:
                     continue
                 client.pending_output = bool(out) or bool(self._out)
-                self._executing = True
+                client.executing = True
                 reply: Reply | BlockRequest = process(client, argv)
-                self._executing = False
+                client.executing = False
                 if isinstance(reply, (ScriptWait, ScriptRequest)):
                     self._queue(out)
                     out = bytearray()
@@ -288,17 +287,23 @@ class ClientConnection:
                     cleanup = reply.cleanup
                     try:
                         result = await run_exchange(reply)
-                        self._executing = True
+                        client.executing = True
                         reply = server.finish_exchange(client, reply, result)
                     finally:
-                        self._executing = False
+                        client.executing = False
                         if cleanup is not None:
                             cleanup()
                 elif isinstance(reply, BlockRequest):
                     self._queue(out)
                     out = bytearray()
                     reply = await self._block(argv, reply)
+                size = len(out)
                 encode(reply, out, client.resp)
+                if (
+                    parser.last_nbytes >= server.large_request_bytes
+                    or len(out) - size >= server.large_reply_bytes
+                ):
+                    server.record_large(client, argv, parser.last_nbytes, len(out) - size)
                 if self._held:
                     out += self._held
                     del self._held[:]
@@ -326,18 +331,18 @@ class ClientConnection:
             if isinstance(request, ScriptRequest):
                 # other clients wait while a script runs: what reaches this client meanwhile
                 # comes from the script, and goes after its reply
-                self._executing = True
+                client.executing = True
                 try:
                     return await self._run_script(request)
                 finally:
-                    self._executing = False
+                    client.executing = False
             ended = trio.Event()
             server.scripting.waiters.append(ended.set)
             with trio.move_on_at(trio.current_time() + max(0.0, request.until - time.monotonic())):
                 await ended.wait()
-            self._executing = True
+            client.executing = True
             again = server.process(client, argv)
-            self._executing = False
+            client.executing = False
             if not isinstance(again, (ScriptWait, ScriptRequest)):
                 return again
             request = again
@@ -365,6 +370,36 @@ class ClientConnection:
         finally:
             self.server.pause_listeners.discard(event.set)
 
+    async def _wait_or_hangup(self, event: trio.Event, deadline_ms: int | None) -> bool:
+        """Wait for ``event`` until ``deadline_ms``, reading the socket meanwhile as Valkey
+        does for a blocked client: what arrives is queued for later, and a peer that hangs
+        up ends the wait (False), so a closed client is never served."""
+        hung_up = False
+        async with trio.open_nursery() as nursery:
+
+            async def watch_socket() -> None:
+                nonlocal hung_up
+                while True:
+                    try:
+                        data = await self.stream.receive_some(READ_SIZE)
+                    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                        data = b""
+                    if not data:
+                        hung_up = True
+                        nursery.cancel_scope.cancel()
+                        return
+                    self.server.stats.total_net_input_bytes += len(data)
+                    self.parser.feed(data)
+
+            nursery.start_soon(watch_socket)
+            if deadline_ms is None:
+                await event.wait()
+            else:
+                with trio.move_on_after(max((deadline_ms - _now_ms()) / 1000.0, 0.0)):
+                    await event.wait()
+            nursery.cancel_scope.cancel()
+        return not hung_up
+
     async def _block(self, argv: list[bytes], block: BlockRequest) -> Reply:
         """Wait until the server serves the blocked command (it re-runs it right after the
         command that made one of its keys ready) or the deadline passes. A key signalled
@@ -380,9 +415,9 @@ class ClientConnection:
                 block = waiter.block
                 if block.postponed:
                     await self._wait_pause_end(block.deadline_ms)
-                    self._executing = True
+                    client.executing = True
                     again = server.process(client, argv)
-                    self._executing = False
+                    client.executing = False
                     if not isinstance(again, BlockRequest):
                         return again
                     waiter.block = again
@@ -394,12 +429,9 @@ class ClientConnection:
                 event = trio.Event()
                 waiter.notify = event.set
                 if waiter.result is None and not waiter.ready:
-                    if block.deadline_ms is None:
-                        await event.wait()
-                    else:
-                        remaining = (block.deadline_ms - _now_ms()) / 1000.0
-                        with trio.move_on_after(max(remaining, 0.0)):
-                            await event.wait()
+                    if not await self._wait_or_hangup(event, block.deadline_ms):
+                        client.kill_requested = True
+                        return NO_REPLY
                 if waiter.result is not None:
                     return waiter.result
                 if not waiter.ready:
@@ -416,11 +448,11 @@ class ClientConnection:
                     return waiter.result
                 waiter.unqueue()
                 client.extra["unblocked_rerun"] = True
-                self._executing = True
+                client.executing = True
                 try:
                     again = server.process(client, argv)
                 finally:
-                    self._executing = False
+                    client.executing = False
                     client.extra.pop("unblocked_rerun", None)
                 if not isinstance(again, BlockRequest):
                     return again

@@ -588,6 +588,7 @@ class ReplicationService:
                 link.push(CloseLink("fork failed"))
             return
         self.server.stats.total_forks = self.children.total_forks
+        self.server.latency_sample("fork", self.children.last_fork_usec)
         self.log.notice(
             f"Starting BGSAVE for SYNC with target: {'replicas sockets' if target == 'socket' else 'disk'}"
         )

@@ -42,7 +42,9 @@ async def _cron(server: Server, nursery: trio.Nursery, done: trio.Event) -> None
         if server.cron_paused and server.shutdown_requested is None:
             continue
         server.stats.sample_instantaneous(time.monotonic_ns() // 1000)
+        started = time.perf_counter_ns()
         server.active_expire_cycle()
+        server.latency_sample("expire-cycle", (time.perf_counter_ns() - started) // 1000)
         if server.repl is not None:
             server.repl.fast_cron()
             if ticks % 10 == 0:

@@ -83,7 +83,7 @@ class ScriptRun:
 
     funcname: str
     execute: CommandExecutor
-    acl_lookup: Callable[[list[bytes]], bool]
+    acl_lookup: Callable[[list[bytes]], bool | None]
     eval_mode: bool = True
     resp: int = 2
     repl_flags: int = PROPAGATE_AOF | PROPAGATE_REPL
@@ -197,12 +197,19 @@ class LuaEngine:
         self.function_mode = function_mode
         self.loading: LibraryLoad | None = None
         self.builder = LuaBuilder(self.runtime.table)
+        self._next = self.runtime.eval(b"next")
+        self._null = self.runtime.eval(b"newproxy()")
+        self._where = self.runtime.execute(
+            b"local getinfo = debug.getinfo "
+            b"return function(level) local i = getinfo(level, 'Sl') "
+            b"if i and i.currentline > 0 then return i.short_src .. ':' .. i.currentline .. ': ' "
+            b"end return '' end"
+        )
         sandbox = resources.files("valsync.scripting").joinpath("sandbox.lua").read_bytes()
         loader = self.runtime.eval(b"function(src) return loadstring(src, '=valsync') end")
         self._sandbox = loader(sandbox)
         self.api = self._sandbox(self._host_table())
         self._rawget = self.api[b"rawget"]
-        self._next = self.api[b"next"]
 
     # --- the host half of the API ---------------------------------------------------------
 
@@ -251,7 +258,13 @@ class LuaEngine:
     def _libraries(self) -> Any:
         from valsync.scripting.libraries import install_libraries
 
-        return install_libraries(self.runtime)
+        return install_libraries(self.runtime, self._null, self._items, self.raise_at_caller)
+
+    def raise_at_caller(self, message: bytes) -> LuaRaise:
+        """From a host function: raise ``message`` prefixed with the calling Lua line
+        (``luaL_where(L, 1)``: level 3 seen from the probe, past the host function)."""
+        where = self._where(3)
+        return LuaRaise(where + message if isinstance(where, bytes) else message)
 
     def _error(self, text: bytes) -> LuaRaise:
         return LuaRaise(self.builder.error_table(text))
@@ -342,9 +355,10 @@ class LuaEngine:
             argv = lua_args_to_argv(args)
         except ArgumentError:
             raise self._error(b"Command arguments must be strings or integers") from None
-        if run is None or not run.acl_lookup(argv):
+        allowed = run.acl_lookup(argv) if run is not None else None
+        if allowed is None:
             raise self._error(b"Invalid command passed to server.acl_check_cmd()")
-        return True
+        return allowed
 
     def _register_function(self, *args: Any) -> None:
         """``server.register_function(name, callback)`` or ``({function_name=, callback=,
@@ -465,22 +479,23 @@ class LuaEngine:
             return self.builder.error_table(b"wrong number or type of arguments")
         return self.builder.single(b"ok", args[0])
 
-    def _math_random(self, *args: Any) -> tuple[bool, Any]:
+    def _math_random(self, *args: Any) -> float:
+        """Valkey's ``math.random``: rand48 scaled as Lua's own ``math.random`` scales."""
         r = (self.rand.next() % LRAND48_MAX) / LRAND48_MAX
         if not args:
-            return True, r
+            return r
         if len(args) == 1:
             upper = _c_int(_lua_tonumber(args[0]))
             if upper < 1:
-                return False, b"bad argument #1 to 'random' (interval is empty)"
-            return True, float(math.floor(r * upper) + 1)
+                raise self.raise_at_caller(b"bad argument #1 to 'random' (interval is empty)")
+            return float(math.floor(r * upper) + 1)
         if len(args) == 2:
             lower = _c_int(_lua_tonumber(args[0]))
             upper = _c_int(_lua_tonumber(args[1]))
             if lower > upper:
-                return False, b"bad argument #2 to 'random' (interval is empty)"
-            return True, float(math.floor(r * (upper - lower + 1)) + lower)
-        return False, b"wrong number of arguments"
+                raise self.raise_at_caller(b"bad argument #2 to 'random' (interval is empty)")
+            return float(math.floor(r * (upper - lower + 1)) + lower)
+        raise self.raise_at_caller(b"wrong number of arguments")
 
     def _math_randomseed(self, *args: Any) -> None:
         self.rand.seed(_c_int(_lua_tonumber(args[0]) if args else 0))

@@ -54,14 +54,7 @@ for name, lib in raw_next, host.libraries do
 end
 
 -- Valkey's math.random/randomseed: the server's own rand48, not the C library's
-local host_random = host.math_random
-math.random = function(...)
-    local ok, value = host_random(...)
-    if not ok then
-        raw_error(value, 2)
-    end
-    return value
-end
+math.random = host.math_random
 math.randomseed = host.math_randomseed
 
 local server = {}
