@@ -281,6 +281,26 @@ class _Int(_Spec):
         return [RewriteLine(name, f"{name} {text}", value != self._default)]
 
 
+class _Octal(_Int):
+    """An octal integer (``unixsocketperm 700``), shown back in octal."""
+
+    def parse(self, args: list[str], current: Value, loading: _LoadState | None) -> Value:
+        try:
+            value = int(args[0], 8)
+        except ValueError:
+            raise _Invalid("argument couldn't be parsed into an integer") from None
+        if not self.lo <= value <= self.hi:
+            raise _Invalid(f"argument must be between {self.lo} and {self.hi} inclusive")
+        return value
+
+    def fmt(self, value: Value) -> str:
+        assert isinstance(value, int)
+        return f"{value:o}"
+
+    def rewrite(self, name: str, value: Value) -> list[RewriteLine]:
+        return [RewriteLine(name, f"{name} {self.fmt(value)}", value != self._default)]
+
+
 class _Enum(_Spec):
     def __init__(self, default: str, names: Sequence[str]) -> None:
         self._default, self.names = default, tuple(names)
@@ -829,7 +849,7 @@ _SPECS: tuple[_Directive, ...] = (
     _d("cluster-announce-port", _Int(0, 0, 65535)),
     _d("cluster-announce-tls-port", _Int(0, 0, 65535)),
     _d("list-compress-depth", _Int(0, 0, _INT_MAX)),
-    _d("unixsocketperm", _Int(0, 0, 0o777), immutable=True),
+    _d("unixsocketperm", _Octal(0, 0, 0o777), immutable=True),
     _d("socket-mark-id", _Int(0, 0, _UINT_MAX), immutable=True),
     _d("max-new-connections-per-cycle", _Int(10, 1, 1000)),
     _d("max-new-tls-connections-per-cycle", _Int(1, 1, 1000)),

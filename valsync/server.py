@@ -351,6 +351,26 @@ class Server:
             for wake in list(listeners):
                 wake()
 
+    def blocked_client_count(self) -> int:
+        """INFO ``blocked_clients``: clients waiting in a blocking command (not pause holds)."""
+        return sum(1 for w in self.blocked_clients.values() if not w.block.postponed)
+
+    def blocking_keys_info(self) -> list[str]:
+        """INFO ``total_blocking_keys`` and ``total_blocking_keys_on_nokey``: keys clients
+        wait on, and those of them an XREADGROUP waits on (it wakes even on deletion)."""
+        keys = 0
+        nokey = 0
+        for (_db, key), listeners in self.key_ready_listeners.items():
+            if key.startswith(b"\x00valsync:"):
+                continue
+            keys += 1
+            if any(
+                isinstance(w, BlockedWaiter) and w.argv[0].lower() == b"xreadgroup"
+                for w in listeners
+            ):
+                nokey += 1
+        return [f"total_blocking_keys:{keys}", f"total_blocking_keys_on_nokey:{nokey}"]
+
     def serve_ready_waiters(self) -> None:
         """Valkey's ``handleClientsBlockedOnKeys``: right after the command that made their
         keys ready, re-run the blocked clients' commands, first blocked first served, so the

@@ -369,6 +369,17 @@ def test_monitor_is_not_repeated_and_second_monitor_is_silent(
             assert c.call("MONITOR") == b"+OK\r\n"
             c.send("MONITOR")
             assert c.call("PING") == b"+PONG\r\n"
+            # RESET leaves MONITOR mode (and tracking, no-touch) as Valkey's RESET does
+            c.send("RESET")
+            assert _drain(c).endswith(b"+RESET\r\n")
+            assert c.call("CLIENT", "TRACKING", "ON") == b"+OK\r\n"
+            assert c.call("CLIENT", "NO-TOUCH", "ON") == b"+OK\r\n"
+            assert c.call("RESET") == b"+RESET\r\n"
+            flags = c.call("CLIENT", "INFO").split(b" flags=")[1].split(b" ")[0]
+            assert flags == b"N"
+            with RawClient(server.port) as other:
+                other.call("SET", "after-reset", "1")
+            assert _drain(c) == b""
 
 
 def test_monitor_on_replicas_of_a_real_primary(servers: list[ServerProcess]) -> None:
@@ -520,8 +531,8 @@ def test_monitor_client_not_timed_out(servers: list[ServerProcess]) -> None:
 def _drain(client: RawClient, wait: float = 0.2) -> bytes:
     """Whatever the server pushed to ``client`` without being asked."""
     client.sock.settimeout(wait)
-    data = client.buf
-    client.buf = b""
+    data = client.buf[client.pos :]
+    client.buf, client.pos = b"", 0
     try:
         while True:
             chunk = client.sock.recv(65536)

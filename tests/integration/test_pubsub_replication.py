@@ -8,6 +8,8 @@ the messages must arrive byte for byte and the offsets must still agree afterwar
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.differential import RawClient
@@ -71,3 +73,51 @@ def test_publish_reaches_subscribers_on_the_replica(
     # a client of the replica may publish there too; it stays local
     assert exchange(RawClient(replica.port), "PUBLISH", "news", "local") == [b":4\r\n"]
     wait_synced(p, r)
+
+
+def test_replica_keyspace_events_match_a_real_replica(servers: list[ServerProcess]) -> None:
+    """A valsync replica and a real 8.1.8 replica of the same real primary send the same
+    keyspace events for the stream they apply (writes, MULTI/EXEC, the primary's expiry DELs)."""
+    primary = start_valkey("8.1.8", "--repl-diskless-sync-delay", "0")
+    servers.append(primary)
+    events = "--notify-keyspace-events"
+    replicas = [
+        start_valkey("8.1.8", "--replicaof", "127.0.0.1", str(primary.port), events, "AKEn"),
+        start_valsync("--replicaof", "127.0.0.1", str(primary.port), events, "AKEn"),
+    ]
+    servers.extend(replicas)
+    p = connect(primary)
+    subscribers = []
+    for replica in replicas:
+        wait_synced(p, connect(replica))
+        subscriber = RawClient(replica.port)
+        exchange(subscriber, "PSUBSCRIBE", "__key*__:*")
+        subscribers.append(subscriber)
+    writer = RawClient(primary.port)
+    for command in (
+        ["SET", "s", "1"],
+        ["INCRBY", "s", "5"],
+        ["RPUSH", "l", "a", "b", "c"],
+        ["LPOP", "l"],
+        ["HSET", "h", "f", "v"],
+        ["SADD", "set", "x", "y"],
+        ["ZADD", "z", "1", "m"],
+        ["SET", "gone", "v", "PX", "50"],
+        ["MULTI"],
+        ["RENAME", "s", "s2"],
+        ["EXPIRE", "s2", "100"],
+        ["EXEC"],
+        ["SELECT", "3"],
+        ["SET", "db3", "x"],
+        ["SELECT", "0"],
+        ["DEL", "set", "z"],
+    ):
+        writer.call(*command)
+    time.sleep(0.3)
+    writer.call("GET", "gone")  # expired on the primary: it propagates the deletion
+    wait_synced(p, connect(replicas[0]))
+    wait_synced(p, connect(replicas[1]))
+    theirs, mine = (drain(s) for s in subscribers)
+    assert mine == theirs
+    assert any(b"__keyevent@3__:set" in frame for frame in theirs)
+    assert any(b"__keyspace@0__:gone" in frame and b"del" in frame for frame in theirs)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from valsync.commands.errors import WRONGTYPE, CommandError
 from valsync.keyspace.database import Database, Keyspace
 from valsync.keyspace.values import Value
-from valsync.resp.reply import Reply
+from valsync.resp.reply import NO_REPLY, Push, Reply, ReplySeries
 
 if TYPE_CHECKING:
     from valsync.acl import User
@@ -84,6 +84,8 @@ class ClientState:
     current_request: Callable[[], bytes | None] | None = None
     """The wire bytes of the command being run when they are its canonical multibulk (set by
     the connection): propagation copies them instead of encoding the arguments again."""
+    reply_mode: int = 0
+    """CLIENT REPLY: 0 on, or one of the REPLY_* modes below (checked only when non-zero)."""
     deliver: Callable[[Reply], None] | None = None
     """Pushes a reply to this client outside the request/reply cycle (pub/sub messages,
     MONITOR lines); encoded in the client's protocol. None for clients with no socket."""
@@ -96,6 +98,25 @@ class ClientState:
     patterns: dict[bytes, None] = field(default_factory=dict)
     shard_channels: dict[bytes, None] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+REPLY_OFF, REPLY_SKIP_NEXT, REPLY_SKIP = 1, 2, 3
+
+
+def filter_reply(client: ClientState, reply: Reply) -> Reply:
+    """CLIENT REPLY OFF/SKIP: the reply the client gets. Pushes (pub/sub) still go out, as in
+    Valkey; SKIP silences the command after the one that set it."""
+    mode = client.reply_mode
+    if mode == REPLY_SKIP_NEXT:
+        client.reply_mode = REPLY_SKIP
+        return reply
+    if mode == REPLY_SKIP:
+        client.reply_mode = 0
+    if isinstance(reply, Push):
+        return reply
+    if isinstance(reply, ReplySeries):
+        return ReplySeries([item for item in reply.items if isinstance(item, Push)])
+    return NO_REPLY
 
 
 @dataclass(slots=True)

@@ -477,7 +477,12 @@ def script(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if sub == b"kill":
         return kill_script(state, is_eval=True)
     if sub == b"debug":
-        raise CommandError("ERR SCRIPT DEBUG is not supported by valsync")
+        mode = argv[2].lower()
+        if mode == b"no":
+            return OK
+        if mode in (b"yes", b"sync"):
+            raise CommandError("ERR SCRIPT DEBUG (the Lua debugger) is not supported by valsync")
+        raise CommandError("ERR Use SCRIPT DEBUG YES/SYNC/NO")
     raise CommandError(f"ERR unknown subcommand '{argv[1].decode('utf-8', 'replace')}'")
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
 from valsync import VALKEY_COMPAT_VERSION
-from valsync.commands.context import ClientState, CommandContext
+from valsync.commands.context import REPLY_OFF, REPLY_SKIP_NEXT, ClientState, CommandContext
 from valsync.commands.debug import DEBUG_SUBCOMMANDS, lookup_debug_subcommand
 from valsync.commands.errors import (
     DB_INDEX_OUT_OF_RANGE,
@@ -126,12 +127,17 @@ def quit_(ctx: CommandContext, argv: list[bytes]) -> Reply:
 @command("reset", 1, "noscript fast stale loading no_auth allow_busy")
 def reset(ctx: CommandContext, argv: list[bytes]) -> Reply:
     server = server_of(ctx)
-    server.discard_transaction(ctx.client)
-    server.pubsub.forget(ctx.client)
-    ctx.client.db = 0
-    ctx.client.resp = 2
-    ctx.client.name = b""
-    ctx.client.no_evict = False
+    client = ctx.client
+    if client.monitor:
+        server.monitors.remove(client)
+        client.monitor = False
+    server.tracking.disable(client)
+    server.discard_transaction(client)
+    server.pubsub.forget(client)
+    client.db = 0
+    client.resp = 2
+    client.name = b""
+    client.no_evict = client.no_touch = client.readonly = False
     ctx.client.user = None
     ctx.client.authenticated = not server.acl.auth_required
     return SimpleString("RESET")
@@ -346,6 +352,15 @@ def client_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
         elif len(argv) != 2:
             raise CommandError(SYNTAX)
         return Verbatim("".join(client_info_line(server, c, now) + "\n" for c in clients).encode())
+    if sub == b"reply" and len(argv) == 3:
+        mode = argv[2].lower()
+        if mode == b"on":
+            ctx.client.reply_mode = 0
+            return OK
+        if mode in (b"off", b"skip"):
+            ctx.client.reply_mode = REPLY_OFF if mode == b"off" else REPLY_SKIP_NEXT
+            return NO_REPLY
+        raise CommandError(SYNTAX)
     if sub == b"pause":
         return _client_pause(server, argv)
     if sub == b"unpause" and len(argv) == 2:
@@ -546,10 +561,8 @@ def flushall(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 @command("swapdb", 3, "write fast")
 def swapdb(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    try:
-        a, b = parse_int(argv[1]), parse_int(argv[2])
-    except CommandError:
-        raise CommandError("ERR invalid first DB index") from None
+    a = parse_int(argv[1], "ERR invalid first DB index")
+    b = parse_int(argv[2], "ERR invalid second DB index")
     n = len(ctx.keyspace)
     if not (0 <= a < n and 0 <= b < n):
         raise CommandError(DB_INDEX_OUT_OF_RANGE)
@@ -696,25 +709,38 @@ def _info_section(server: Server, name: str) -> list[str] | None:
     now = time.time()
     if name == "server":
         uptime = int(now - server.start_time)
+        binds = ",".join(f"bind={b}" for b in cfg.get("bind").split())
         return [
             "redis_version:7.2.4",
             "server_name:valkey",
             f"valkey_version:{VALKEY_COMPAT_VERSION}",
-            "valsync:1",
-            "redis_mode:standalone",
-            "valkey_mode:standalone",
+            "valkey_release_stage:ga",
+            "redis_git_sha1:00000000",
+            "redis_git_dirty:0",
+            "redis_build_id:0000000000000000",
+            "server_mode:standalone",
             f"os:{os.uname().sysname} {os.uname().release} {os.uname().machine}",
             "arch_bits:64",
+            "monotonic_clock:POSIX clock_gettime",
             "multiplexing_api:epoll",
+            "gcc_version:0.0.0",
             f"process_id:{server.pid}",
+            "process_supervised:no",
             f"run_id:{server.run_id}",
             f"tcp_port:{cfg.get_int('port')}",
             f"server_time_usec:{int(now * 1_000_000)}",
             f"uptime_in_seconds:{uptime}",
             f"uptime_in_days:{uptime // 86400}",
             f"hz:{cfg.get_int('hz')}",
-            f"executable:{os.path.abspath('valsync')}",
-            "config_file:",
+            f"configured_hz:{cfg.get_int('hz')}",
+            f"clients_hz:{cfg.get_int('hz')}",
+            f"lru_clock:{int(now) & ((1 << 24) - 1)}",
+            f"executable:{os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ''}",
+            f"config_file:{cfg.config_file or ''}",
+            "io_threads_active:0",
+            f"availability_zone:{cfg.get('availability-zone')}",
+            f"listener0:name=tcp,{binds},port={cfg.get_int('port')}",
+            "valsync:1",
         ]
     if name == "clients":
         clients = list(server.clients.values())
@@ -722,10 +748,11 @@ def _info_section(server: Server, name: str) -> list[str] | None:
             f"connected_clients:{sum(1 for c in clients if not c.is_replica)}",
             "cluster_connections:0",
             f"maxclients:{cfg.get_int('maxclients')}",
-            f"blocked_clients:{sum(len(v) for v in server.key_ready_listeners.values())}",
+            f"blocked_clients:{server.blocked_client_count()}",
             f"tracking_clients:{server.tracking.tracking_clients}",
             f"pubsub_clients:{server.pubsub.clients}",
             f"watching_clients:{sum(1 for c in clients if c.watched)}",
+            *server.blocking_keys_info(),
             *server.pause.info_lines(int(time.time() * 1000)),
         ]
     if name == "memory":
@@ -738,6 +765,7 @@ def _info_section(server: Server, name: str) -> list[str] | None:
             f"maxmemory:{cfg.get_int('maxmemory')}",
             f"maxmemory_policy:{cfg.get_str('maxmemory-policy')}",
             f"mem_total_replication_buffers:{server.repl.replication_buffer_bytes() if server.repl else 0}",
+            *server.scripting.info_memory_lines(),
             "mem_allocator:libc",
         ]
     if name == "persistence":
@@ -773,6 +801,7 @@ def _info_section(server: Server, name: str) -> list[str] | None:
             f"sync_partial_err:{st.sync_partial_err}",
             f"expired_keys:{st.expired_keys}",
             f"evicted_keys:{st.evicted_keys}",
+            f"evicted_scripts:{server.scripting.cache.evicted}",
             f"keyspace_hits:{st.keyspace_hits}",
             f"keyspace_misses:{st.keyspace_misses}",
             f"pubsub_channels:{len(server.pubsub.channels.table)}",
@@ -906,7 +935,7 @@ def debug(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 
 def _is_local(addr: str) -> bool:
-    return addr.startswith("127.") or addr.startswith("[::1]") or addr == ""
+    return addr.startswith(("127.", "[::1]", "/")) or addr == ""
 
 
 __all__ = ["info_text", "server_of"]

@@ -13,6 +13,7 @@ import trio
 import trio.lowlevel
 
 from valsync.commands import BlockRequest, ClientState, ExchangeRequest, ScriptRequest, ScriptWait
+from valsync.commands.context import filter_reply
 from valsync.commands.server_cmds import client_info_line
 from valsync.net.exchange import run_exchange
 from valsync.resp import ProtocolError, RequestParser, encode
@@ -40,7 +41,13 @@ def _peer(sock: trio.socket.SocketType, local: bool = False) -> str:
     if isinstance(name, tuple):
         host, port = name[0], name[1]
         return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
-    return str(name)
+    # a unix socket: Valkey shows the server's socket path for both ends
+    if not name:
+        try:
+            name = sock.getsockname()
+        except OSError:
+            return ""
+    return f"{name}:0"
 
 
 class ClientConnection:
@@ -297,6 +304,8 @@ class ClientConnection:
                     self._queue(out)
                     out = bytearray()
                     reply = await self._block(argv, reply)
+                if client.reply_mode:
+                    reply = filter_reply(client, reply)
                 size = len(out)
                 encode(reply, out, client.resp)
                 if (

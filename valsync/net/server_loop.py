@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import socket
 import time
 from functools import partial
 from typing import TYPE_CHECKING
@@ -31,7 +33,27 @@ async def _open_listeners(server: Server) -> list[trio.SocketListener]:
             if not optional:
                 raise
             server.log.warning(f"Could not create server TCP listening socket {spec}:{port}: {err}")
+    path = server.config.get_str("unixsocket")
+    if path:
+        listeners.append(await _open_unix_listener(server, path))
     return listeners
+
+
+async def _open_unix_listener(server: Server, path: str) -> trio.SocketListener:
+    """``unixsocket``: a stale file at the path is removed first, as Valkey does."""
+    full = path if os.path.isabs(path) else os.path.join(server.config.get("dir"), path)
+    try:
+        os.unlink(full)
+    except FileNotFoundError:
+        pass
+    sock = trio.socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    await sock.bind(full)
+    perm = server.config.get_int("unixsocketperm")
+    if perm:
+        os.chmod(full, perm)
+    sock.listen(511)
+    server.log.notice(f"The server is now ready to accept connections at {full}")
+    return trio.SocketListener(sock)
 
 
 async def _cron(server: Server, nursery: trio.Nursery, done: trio.Event) -> None:

@@ -198,6 +198,7 @@ class LuaEngine:
         self.loading: LibraryLoad | None = None
         self.builder = LuaBuilder(self.runtime.table)
         self._next = self.runtime.eval(b"next")
+        self._gc_count = self.runtime.eval(b"function() return collectgarbage('count') end")
         self._null = self.runtime.eval(b"newproxy()")
         self._where = self.runtime.execute(
             b"local getinfo = debug.getinfo "
@@ -259,6 +260,10 @@ class LuaEngine:
         from valsync.scripting.libraries import install_libraries
 
         return install_libraries(self.runtime, self._null, self._items, self.raise_at_caller)
+
+    def memory(self) -> int:
+        """Bytes the Lua state holds (``used_memory_lua``)."""
+        return int(self._gc_count() * 1024)
 
     def raise_at_caller(self, message: bytes) -> LuaRaise:
         """From a host function: raise ``message`` prefixed with the calling Lua line

@@ -37,6 +37,28 @@ class ScriptingState:
         engine.rand = self.rand
         return engine
 
+    def info_memory_lines(self) -> list[str]:
+        """The scripting lines of INFO memory, with Valkey's names."""
+        lua = self.engine.memory()
+        libraries = self.functions
+        vm_functions = libraries.engine.memory()
+        eval_bytes = self.cache.memory()
+        function_bytes = sum(len(lib.code) + 64 for lib in libraries.libraries.values())
+        return [
+            f"used_memory_lua:{lua}",
+            f"used_memory_lua_human:{bytes_to_human(lua)}",
+            f"used_memory_scripts_eval:{eval_bytes}",
+            f"number_of_cached_scripts:{len(self.cache.scripts)}",
+            f"number_of_functions:{len(libraries.functions)}",
+            f"number_of_libraries:{len(libraries.libraries)}",
+            f"used_memory_vm_functions:{vm_functions}",
+            f"used_memory_vm_total:{lua + vm_functions}",
+            f"used_memory_vm_total_human:{bytes_to_human(lua + vm_functions)}",
+            f"used_memory_functions:{function_bytes}",
+            f"used_memory_scripts:{eval_bytes + function_bytes}",
+            f"used_memory_scripts_human:{bytes_to_human(eval_bytes + function_bytes)}",
+        ]
+
     def end_run(self) -> None:
         self.running = None
         self.running_argv = []
@@ -48,3 +70,13 @@ class ScriptingState:
         """SCRIPT FLUSH: a fresh interpreter and an empty cache."""
         self.cache.clear()
         self._engine = None
+
+
+def bytes_to_human(n: int) -> str:
+    """Valkey's ``bytesToHuman``: B, K, M, G with two decimals."""
+    if n < 1024:
+        return f"{n}B"
+    for unit, size in (("K", 1024), ("M", 1024**2), ("G", 1024**3), ("T", 1024**4)):
+        if n < size * 1024 or unit == "T":
+            return f"{n / size:.2f}{unit}"
+    return f"{n}B"
