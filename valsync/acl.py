@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import ipaddress
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -547,6 +548,36 @@ def channels_of(name: str, argv: list[bytes]) -> list[tuple[int, bool]]:
 CHANNEL_COMMANDS = frozenset({"subscribe", "ssubscribe", "psubscribe", "publish", "spublish"})
 
 
+def check_selector(
+    selector: Selector,
+    fullname: str,
+    argv: list[bytes],
+    keys: KeyFinder,
+    no_auth: bool,
+    cache: list[list[tuple[int, int]]],
+) -> CheckResult | None:
+    """``ACLSelectorCheckCmd``: the command, then its keys, then its channels. ``cache``
+    keeps the keys found for the first selector that needed them."""
+    if not selector.allcommands and not no_auth and fullname not in selector.allowed:
+        allowed_args = selector.firstargs.get(fullname)
+        if len(argv) < 2 or not allowed_args:
+            return CheckResult(DENIED_CMD, 0)
+        if not any(a.lower() == argv[1].lower() for a in allowed_args):
+            return CheckResult(DENIED_CMD, 0)
+    if not selector.allkeys:
+        if not cache:
+            cache.append(keys(argv))
+        for idx, perms in cache[0]:
+            if not selector.check_key(argv[idx], perms):
+                return CheckResult(DENIED_KEY, idx)
+    base = fullname.partition("|")[0]
+    if not selector.allchannels and base in CHANNEL_COMMANDS:
+        for idx, is_pattern in channels_of(base, argv):
+            if not selector.check_channel(argv[idx], is_pattern):
+                return CheckResult(DENIED_CHANNEL, idx)
+    return None
+
+
 class Acl:
     """The users, the default user, and the ACL log."""
 
@@ -637,34 +668,27 @@ class Acl:
         """``ACLCheckAllUserCommandPerm``: None when allowed."""
         relevant = DENIED_CMD
         last_idx = 0
-        key_cache: list[tuple[int, int]] | None = None
-        base = fullname.partition("|")[0]
+        cache: list[list[tuple[int, int]]] = []
         for selector in user.selectors:
-            failed: CheckResult | None = None
-            if not selector.allcommands and not no_auth and fullname not in selector.allowed:
-                allowed_args = selector.firstargs.get(fullname)
-                if len(argv) < 2 or not allowed_args:
-                    failed = CheckResult(DENIED_CMD, 0)
-                elif not any(a.lower() == argv[1].lower() for a in allowed_args):
-                    failed = CheckResult(DENIED_CMD, 0)
-            if failed is None and not selector.allkeys:
-                if key_cache is None:
-                    key_cache = keys(argv)
-                for idx, perms in key_cache:
-                    if not selector.check_key(argv[idx], perms):
-                        failed = CheckResult(DENIED_KEY, idx)
-                        break
-            if failed is None and not selector.allchannels and base in CHANNEL_COMMANDS:
-                for idx, is_pattern in channels_of(base, argv):
-                    if not selector.check_channel(argv[idx], is_pattern):
-                        failed = CheckResult(DENIED_CHANNEL, idx)
-                        break
+            failed = check_selector(selector, fullname, argv, keys, no_auth, cache)
             if failed is None:
                 return None
             rank, best = _RELEVANCE[failed.reason], _RELEVANCE[relevant]
             if rank > best or (rank == best and failed.index > last_idx):
                 relevant, last_idx = failed.reason, failed.index
         return CheckResult(relevant, last_idx)
+
+    def check_with_unrestricted_keys(
+        self, user: User, fullname: str, argv: list[bytes], keys: KeyFinder, perms: int
+    ) -> bool:
+        """``ACLUserCheckCmdWithUnrestrictedKeyAccess``: some selector allows the command and
+        reaches every key with ``perms`` (SORT's BY and GET patterns need this)."""
+        cache: list[list[tuple[int, int]]] = []
+        return any(
+            check_selector(s, fullname, argv, keys, False, cache) is None
+            and s.has_unrestricted_key_access(perms)
+            for s in user.selectors
+        )
 
     def check_channel(self, user: User, channel: bytes, is_pattern: bool) -> bool:
         return any(s.check_channel(channel, is_pattern) for s in user.selectors)
@@ -721,3 +745,40 @@ def violates(upcoming: list[bytes], channels: Iterable[bytes], patterns: Iterabl
         if not any(stringmatch(p, channel) for p in upcoming):
             return True
     return False
+
+
+PROTECTED_MODE_DENIED = (
+    b"-DENIED Running in protected mode because protected mode is enabled and no password is "
+    b"set for the default user. In this mode connections are only accepted from the loopback "
+    b"interface. If you want to connect from external computers, you may adopt one of the "
+    b"following solutions: 1) Just disable protected mode sending the command 'CONFIG SET "
+    b"protected-mode no' from the loopback interface by connecting from the same host the "
+    b"server is running, however MAKE SURE it's not publicly accessible from internet if you "
+    b"do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just "
+    b"disable the protected mode by editing the configuration file, and setting the protected "
+    b"mode option to 'no', and then restarting the server. 3) If you started the server "
+    b"manually just for testing, restart it with the '--protected-mode no' option. 4) Set up "
+    b"an authentication password for the default user. NOTE: You only need to do one of the "
+    b"above things in order for the server to start accepting connections from the outside.\r\n"
+)
+
+
+def is_loopback(addr: str) -> bool:
+    """Whether a peer ``ip:port`` (or ``[ip6]:port``) is loopback; anything that is no IP
+    address (a unix socket's peer) is local, as Valkey's ``connIsLocal`` says."""
+    host = addr.rsplit(":", 1)[0].strip("[]")
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return True
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped.is_loopback
+    return ip.is_loopback
+
+
+def protected_mode_refusal(protected_mode: bool, default_user: User, peer: str) -> bytes | None:
+    """What Valkey writes to a new connection it refuses in protected mode (then it closes it):
+    protected mode on, no password for the default user, and a peer outside loopback."""
+    if protected_mode and default_user.nopass and not is_loopback(peer):
+        return PROTECTED_MODE_DENIED
+    return None

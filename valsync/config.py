@@ -1011,7 +1011,15 @@ class Config:
             if name in _DEPRECATED and len(argv) == 2:
                 continue
             if name == "user" and len(argv) >= 2:
-                self.user_lines.append([w.encode("utf-8", "surrogateescape") for w in argv[1:]])
+                words = [w.encode("utf-8", "surrogateescape") for w in argv[1:]]
+                if any(seen[0] == words[0] for seen in self.user_lines):
+                    raise _fatal(
+                        f"Error in user declaration '{argv[1]}': Duplicate user found. A user "
+                        "can only be defined once in config files",
+                        i + 1,
+                        line,
+                    )
+                self.user_lines.append(words)
                 continue
             if name == "include" and len(argv) == 2:
                 self._include(argv[1], state)
@@ -1045,17 +1053,25 @@ class Config:
 
     # --- CONFIG REWRITE -------------------------------------------------------------------
 
-    def rewrite_text(self, old_text: str, replicaof: tuple[str, int] | None) -> str:
-        """The config file as CONFIG REWRITE leaves it; ``replicaof`` is the live primary."""
+    def rewrite_text(
+        self, old_text: str, replicaof: tuple[str, int] | None, users: Sequence[str] = ()
+    ) -> str:
+        """The config file as CONFIG REWRITE leaves it; ``replicaof`` is the live primary,
+        ``users`` the ``user`` lines of every ACL user (ignored when an ACL file keeps them:
+        the file's ``user`` lines are then dropped, as Valkey does)."""
         options: list[RewriteLine] = []
         for d in _SPECS:
             value = replicaof if d.name == "replicaof" else self._values[d.name]
             options += d.spec.rewrite(d.name, value)
+        if self._values["aclfile"]:
+            options.append(RewriteLine("user", None, False))
+        else:
+            options += [RewriteLine("user", line, True) for line in users]
         return rewrite_config_text(
             old_text, options, lambda word: d.name if (d := _BY_NAME.get(word)) else None
         )
 
-    def rewrite(self, replicaof: tuple[str, int] | None) -> None:
+    def rewrite(self, replicaof: tuple[str, int] | None, users: Sequence[str] = ()) -> None:
         """CONFIG REWRITE: merge into the startup file, replaced atomically (temp + rename).
 
         Raises:
@@ -1070,7 +1086,7 @@ class Config:
                     old = f.read()
             except FileNotFoundError:
                 old = ""
-            new = self.rewrite_text(old, replicaof)
+            new = self.rewrite_text(old, replicaof, users)
             tmp = f"{path}.tmp-{os.getpid()}"
             try:
                 with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as f:
@@ -1266,6 +1282,12 @@ class Config:
     def rdb_path(self) -> str:
         """Where the snapshot lives: ``dir`` joined with ``dbfilename``."""
         return os.path.join(self.get("dir"), self.get("dbfilename"))
+
+    @property
+    def aclfile_path(self) -> str:
+        """The ACL file resolved against ``dir`` as Valkey's chdir would; empty means none."""
+        aclfile = self.get("aclfile")
+        return os.path.join(self.get("dir"), aclfile) if aclfile else ""
 
     @property
     def logfile_path(self) -> str:

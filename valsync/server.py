@@ -39,6 +39,7 @@ from valsync.commands.acl_cmds import (
     CONTEXT_MULTI,
     CONTEXT_TOPLEVEL,
     ServerAcl,
+    exec_refusal,
     load_acl_file,
     load_config_users,
     permission_refusal,
@@ -247,10 +248,17 @@ class Server:
             if error is not None:
                 return error
         if path:
-            error = load_acl_file(self, path)
+            error = load_acl_file(self)
             if error is not None:
                 return f"Aborting Valkey startup because of ACL errors: {error}"
         return None
+
+    def acl_config_lines(self) -> list[str]:
+        """The ``user`` lines CONFIG REWRITE writes (every user, as ACL LIST shows them)."""
+        return [
+            (b"user " + u.name + b" " + u.describe()).decode("utf-8", "surrogateescape")
+            for u in self.acl.sorted_users()
+        ]
 
     def _reload_stream_limits(self, _value: str) -> None:
         """XADD starts a new stream node at these limits (process-wide, as in Valkey)."""
@@ -328,7 +336,7 @@ class Server:
         self.tracking.disable(client)
         self.pubsub.forget(client)
         self.clients.pop(client.id, None)
-        if client.monitor:
+        if client.monitor and client in self.monitors:
             self.monitors.remove(client)
 
     # --- key change notifications ------------------------------------------------------
@@ -1028,6 +1036,13 @@ class Server:
                 replies.append(spec)
                 continue
             name = command_fullname(spec.name, argv)
+            if self.acl.restricted:
+                denied = exec_refusal(self, client, argv)
+                if denied is not None:
+                    self.stats.total_error_replies += 1
+                    self.cmdstats.count_error(denied)
+                    replies.append(ErrorReply(denied))
+                    continue
             refusal = self.refusal(client, spec.name, spec.effective_flags(self, argv))
             if refusal is not None:
                 replies.append(self._reject(client, refusal, name))

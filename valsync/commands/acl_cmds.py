@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from valsync.acl import (
     CATEGORIES,
     DENIED_AUTH,
+    DENIED_CHANNEL,
     DENIED_CMD,
     DENIED_KEY,
     READ,
@@ -252,11 +253,11 @@ def log_denial(
     )
 
 
-def permission_refusal(
+def permission_denial(
     server: Server, client: ClientState, argv: list[bytes], context: str
-) -> str | None:
-    """The ``NOPERM`` text (without the code) for a command the client's user may not run,
-    after logging it; None when allowed. Called only when some user is restricted."""
+) -> tuple[CheckResult, User, str] | None:
+    """Why the client's user may not run ``argv`` (the check, the user, the command's full
+    name), after logging it; None when allowed. Called only when some user is restricted."""
     if client.is_primary_link:
         return None  # our primary's stream runs with no user, as in Valkey
     user = user_of(server, client)
@@ -270,7 +271,48 @@ def permission_refusal(
         return None
     obj = cmd.fullname.encode() if result.reason == DENIED_CMD else argv[result.index]
     log_denial(server, client, result.reason, context, obj)
-    return error_message(result, user, cmd.fullname, argv, verbose=False)
+    return result, user, cmd.fullname
+
+
+def permission_refusal(
+    server: Server, client: ClientState, argv: list[bytes], context: str
+) -> str | None:
+    """The ``NOPERM`` text (without the code) for a command the client's user may not run."""
+    denial = permission_denial(server, client, argv, context)
+    if denial is None:
+        return None
+    result, user, fullname = denial
+    return error_message(result, user, fullname, argv, verbose=False)
+
+
+def unrestricted_key_read(server: Server, client: ClientState, argv: list[bytes]) -> bool:
+    """Whether the client's user may read any key with this command (SORT BY/GET)."""
+    if not server.acl.restricted or client.is_primary_link:
+        return True
+    user = user_of(server, client)
+    cmd = acl_fullname(argv)
+    if user.unrestricted or cmd is None:
+        return True
+    return server.acl.check_with_unrestricted_keys(user, cmd.fullname, argv, command_keys, READ)
+
+
+EXEC_DENIAL_REASONS = {
+    DENIED_CMD: "no permission to execute the command or subcommand",
+    DENIED_KEY: "no permission to touch the specified keys",
+    DENIED_CHANNEL: "no permission to access one of the channels used as arguments",
+}
+
+
+def exec_refusal(server: Server, client: ClientState, argv: list[bytes]) -> str | None:
+    """EXEC checks each queued command again: the rules may have changed since it was queued."""
+    denial = permission_denial(server, client, argv, CONTEXT_MULTI)
+    if denial is None:
+        return None
+    return (
+        "NOPERM ACLs rules changed between the moment the transaction was accumulated and the "
+        "EXEC call. This command is no longer allowed for the following reason: "
+        + EXEC_DENIAL_REASONS[denial[0].reason]
+    )
 
 
 def authenticate(server: Server, client: ClientState, name: bytes, password: bytes) -> bool:
@@ -318,6 +360,7 @@ def kill_pubsub_clients_if_needed(server: Server, user: User, before: User) -> N
         channels = [*client.channels, *client.shard_channels]
         if violates(upcoming, channels, client.patterns):
             kill_client(client)
+            server.free_client(client)  # at once, as Valkey's freeClient
 
 
 # --- ACL files and config lines ----------------------------------------------------------------
@@ -369,16 +412,17 @@ def load_acl_lines(acl: Acl, lines: list[str], filename: str) -> tuple[dict[byte
     return users, errors
 
 
-def load_acl_file(server: Server, path: str) -> str | None:
+def load_acl_file(server: Server) -> str | None:
     """ACL LOAD: replace every user with the file's (the default user kept as an object);
     clients whose user vanished are closed. Returns the error text, or None."""
+    name = server.config.get_str("aclfile")
     try:
-        with open(path, encoding="utf-8", errors="surrogateescape") as f:
+        with open(server.config.aclfile_path, encoding="utf-8", errors="surrogateescape") as f:
             text = f.read()
     except OSError as err:
-        return f"Error loading ACLs, opening file '{path}': {os.strerror(err.errno or 0)}"
+        return f"Error loading ACLs, opening file '{name}': {os.strerror(err.errno or 0)}"
     acl = server.acl
-    users, errors = load_acl_lines(acl, text.split("\n"), path)
+    users, errors = load_acl_lines(acl, text.split("\n"), name)
     if errors:
         return errors
     new_default = users.pop(b"default", None) or acl.create_default_user()
@@ -393,13 +437,22 @@ def load_acl_file(server: Server, path: str) -> str | None:
     acl.refresh()
     from valsync.commands.server_cmds import kill_client
 
+    upcoming_by_user: dict[bytes, list[bytes] | None] = {}
     for client in list(server.clients.values()):
         old = client.user
         if old is None:
             continue
         replacement = acl.users.get(old.name)
+        if replacement is not None and client.pubsub:
+            if old.name not in upcoming_by_user:
+                upcoming_by_user[old.name] = lost_channels(replacement, old)
+            upcoming = upcoming_by_user[old.name]
+            channels = [*client.channels, *client.shard_channels]
+            if upcoming is not None and violates(upcoming, channels, client.patterns):
+                replacement = None
         if replacement is None:
             kill_client(client)
+            server.free_client(client)
             continue
         client.user = replacement
     del old_users
@@ -577,11 +630,11 @@ def acl_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if sub == b"whoami":
         return user_of(server, ctx.client).name
     if sub in (b"load", b"save"):
-        path = server.config.get_str("aclfile")
+        path = server.config.aclfile_path
         if not path:
             raise CommandError(NO_ACLFILE)
         if sub == b"load":
-            error = load_acl_file(server, path)
+            error = load_acl_file(server)
             if error is not None:
                 raise CommandError("ERR " + error)
             return OK

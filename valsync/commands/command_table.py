@@ -262,10 +262,17 @@ def _special_keys(name: str, argv: list[bytes]) -> list[tuple[int, list[str]]] |
             keys.append((store, ["OW", "update"]))
         return keys
     if name == "migrate":
+        # migrateGetKeys: KEYS after the options (AUTH takes one word, AUTH2 two); KEYS with
+        # a key given in the usual place is a syntax error left to MIGRATE itself
         flags = ["RW", "access", "delete"]
-        for j in range(6, len(argv)):
-            if upper[j] == b"KEYS" and argv[3] == b"":
+        skips = {b"COPY": 0, b"REPLACE": 0, b"AUTH": 1, b"AUTH2": 2}
+        j = 6
+        while j < len(argv):
+            if upper[j] == b"KEYS":
+                if argv[3]:
+                    return []
                 return [(i, flags) for i in range(j + 1, len(argv))]
+            j += 1 + skips.get(upper[j], 0)
         return [(3, flags)]
     return None
 

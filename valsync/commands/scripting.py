@@ -156,7 +156,9 @@ class ScriptExecutor:
         self.read_only = read_only
         self.run = run
         self.write_dirty = False
-        client = ClientState(id=0, db=caller.client.db, resp=2, is_script=True)
+        client = ClientState(
+            id=0, db=caller.client.db, resp=2, is_script=True, user=caller.client.user
+        )
         self.ctx = CommandContext(
             caller.keyspace,
             client,

@@ -182,23 +182,30 @@ def hello(ctx: CommandContext, argv: list[bytes]) -> Reply:
             return ErrorReply("NOPROTO unsupported protocol version")
         i = 2
     name: bytes | None = None
+    credentials: tuple[bytes, bytes] | None = None
     while i < len(argv):
         opt = argv[i].lower()
         if opt == b"auth" and i + 2 < len(argv):
-            ctx.client.extra["auth_command"] = argv[0]
-            from valsync.commands.acl_cmds import authenticate
-
-            if not authenticate(server, ctx.client, argv[i + 1], argv[i + 2]):
-                return ErrorReply(WRONGPASS)
+            credentials = (argv[i + 1], argv[i + 2])  # the last AUTH given wins
             i += 3
         elif opt == b"setname" and i + 1 < len(argv):
             name = argv[i + 1]
+            if any(c <= 32 or c >= 127 for c in name):
+                raise CommandError(
+                    "ERR Client names cannot contain spaces, newlines or special characters."
+                )
             i += 2
         else:
             raise CommandError(
                 f"ERR Syntax error in HELLO option '{argv[i].decode('utf-8', 'replace')}'"
             )
-    if not ctx.client.authenticated and server.acl.auth_required:
+    if credentials is not None:
+        ctx.client.extra["auth_command"] = argv[0]
+        from valsync.commands.acl_cmds import authenticate
+
+        if not authenticate(server, ctx.client, *credentials):
+            return ErrorReply(WRONGPASS)
+    if not ctx.client.authenticated:
         return ErrorReply(
             "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"
         )
@@ -624,7 +631,7 @@ def config_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
         repl = server.repl
         primary = repl.primary_address() if repl is not None else None
         try:
-            server.config.rewrite(primary)
+            server.config.rewrite(primary, server.acl_config_lines())
         except ConfigError as err:
             server.log.warning(f"CONFIG REWRITE failed: {err}")
             raise CommandError(str(err)) from None
@@ -815,6 +822,10 @@ def _info_section(server: Server, name: str) -> list[str] | None:
             f"tracking_total_prefixes:{len(server.tracking.prefixes)}",
             f"unexpected_error_replies:{st.unexpected_error_replies}",
             f"total_error_replies:{st.total_error_replies}",
+            f"acl_access_denied_auth:{server.acl.log.auth_failures}",
+            f"acl_access_denied_cmd:{server.acl.log.denied_cmd}",
+            f"acl_access_denied_key:{server.acl.log.denied_key}",
+            f"acl_access_denied_channel:{server.acl.log.denied_channel}",
         ]
     if name == "replication":
         if server.repl is not None:

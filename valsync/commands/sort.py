@@ -109,7 +109,7 @@ class SortRequest:
     gets: list[bytes] = field(default_factory=list)
 
 
-def _parse(argv: list[bytes], readonly: bool) -> SortRequest:
+def _parse(argv: list[bytes], readonly: bool, full_key_access: bool = True) -> SortRequest:
     req = SortRequest()
     j = 2
     while j < len(argv):
@@ -132,8 +132,16 @@ def _parse(argv: list[bytes], readonly: bool) -> SortRequest:
             req.sortby = argv[j + 1]
             if b"*" not in req.sortby.split(b"\0", 1)[0]:
                 req.dontsort = True
+            elif not full_key_access:
+                raise CommandError(
+                    "ERR BY option of SORT denied due to insufficient ACL permissions."
+                )
             j += 1
         elif opt == b"get" and left >= 1:
+            if not full_key_access:
+                raise CommandError(
+                    "ERR GET option of SORT denied due to insufficient ACL permissions."
+                )
             req.gets.append(argv[j + 1])
             j += 1
         else:
@@ -191,7 +199,10 @@ def _sort_key(req: SortRequest) -> Callable[[SortItem], Any]:
 
 
 def _sort(ctx: CommandContext, argv: list[bytes], readonly: bool) -> Reply:
-    req = _parse(argv, readonly)
+    from valsync.commands.acl_cmds import unrestricted_key_read
+
+    server = ctx.server
+    req = _parse(argv, readonly, server is None or unrestricted_key_read(server, ctx.client, argv))
     value = ctx.lookup_read(argv[1])
     if value is not None and not isinstance(value, (deque, set, ZSetValue)):
         raise CommandError(WRONGTYPE)

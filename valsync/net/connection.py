@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import trio
 import trio.lowlevel
 
+from valsync.acl import protected_mode_refusal
 from valsync.commands import BlockRequest, ClientState, ExchangeRequest, ScriptRequest, ScriptWait
 from valsync.commands.context import filter_reply
 from valsync.commands.server_cmds import client_info_line
@@ -488,6 +489,18 @@ async def serve_connection(server: Server, stream: trio.SocketStream) -> None:
         with trio.move_on_after(1):
             try:
                 await stream.send_all(MAX_CLIENTS_REPLY)
+            except (trio.BrokenResourceError, OSError):
+                pass
+        await trio.aclose_forcefully(stream)
+        return
+    denied = protected_mode_refusal(
+        server.config.get_bool("protected-mode"), server.acl.default, _peer(stream.socket)
+    )
+    if denied is not None:
+        server.stats.rejected_connections += 1
+        with trio.move_on_after(1):
+            try:
+                await stream.send_all(denied)
             except (trio.BrokenResourceError, OSError):
                 pass
         await trio.aclose_forcefully(stream)
