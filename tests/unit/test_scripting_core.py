@@ -167,3 +167,18 @@ def test_function_libraries() -> None:
     assert list(libraries.functions) == [b"f"]
     with pytest.raises(FunctionError, match="DUMP payload version or checksum are wrong"):
         libraries.restore(payload[:-1] + b"\x00", b"append")
+
+
+def test_function_and_library_names_are_case_insensitive() -> None:
+    libraries = FunctionLibraries(lambda: LuaEngine(function_mode=True))
+    libraries.create(b"#!lua name=Lib\nserver.register_function('Fn', function() end)", False)
+    assert b"fn" in libraries.functions and libraries.functions[b"fn"][1].name == b"Fn"
+    with pytest.raises(FunctionError, match="Library 'LIB' already exists"):
+        libraries.create(b"#!lua name=LIB\nserver.register_function('g', function() end)", False)
+    with pytest.raises(FunctionError, match="Function already exists in the library"):
+        libraries.create(
+            b"#!lua name=x\nserver.register_function('a', function() end) server.register_function('A', function() end)",
+            False,
+        )
+    libraries.delete(b"LIB")
+    assert not libraries.libraries

@@ -96,12 +96,17 @@ def prepare(suite: Path, server: str, work: Path) -> Path:
     bench = shutil.which("redis-benchmark") or "false"
     _wrapper(src / "valkey-benchmark", bench)
     skip = dest / "valsync-skipfile"
-    lines = []
+    skip.write_text("\n".join(name for name in skiplist() if not name.startswith("file:")) + "\n")
+    return dest
+
+
+def skiplist() -> list[str]:
+    """The first column of skiplist.tsv (tests, /regexps, and file:<name> entries)."""
+    out = []
     for raw in (HERE / "skiplist.tsv").read_text().splitlines():
         if raw.strip() and not raw.startswith("#"):
-            lines.append(raw.split("\t", 1)[0])
-    skip.write_text("\n".join(lines) + "\n")
-    return dest
+            out.append(raw.split("\t", 1)[0])
+    return out
 
 
 def run_file(dest: Path, name: str, timeout: float, verbose: bool, baseport: int) -> FileResult:
@@ -179,6 +184,8 @@ def main() -> int:
             files += unit_files(suite)
         elif part:
             files.append(part)
+    skipped_files = {name[5:] for name in skiplist() if name.startswith("file:")}
+    files = [f for f in files if f not in skipped_files]
     servers = [s for s in args.servers.split(",") if s]
     results: dict[str, dict[str, FileResult]] = {s: {} for s in servers}
     with tempfile.TemporaryDirectory(prefix="valkey-suite-") as tmp:

@@ -254,7 +254,7 @@ def _stats(state: ScriptingState) -> Reply:
 
 def _fcall(ctx: CommandContext, argv: list[bytes], ro: bool) -> Reply | ScriptRequest:
     state = scripting_state(ctx)
-    found = state.functions.functions.get(argv[1])
+    found = state.functions.functions.get(argv[1].lower())
     if found is None:
         raise CommandError("ERR Function not found")
     _, fn = found
@@ -289,7 +289,7 @@ def _fcall_flags(server: object, argv: list[bytes]) -> frozenset[str]:
     state = getattr(server, "scripting", None)
     if len(argv) < 2 or not isinstance(state, ScriptingState):
         return spec.flags
-    found = state.functions.functions.get(argv[1])
+    found = state.functions.functions.get(argv[1].lower())
     if found is None:
         return spec.flags
     return script_command_flags(spec.flags, found[1].flags)

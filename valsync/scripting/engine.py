@@ -123,6 +123,7 @@ class LibraryLoad:
     timeout: float
     start: float = field(default_factory=time.monotonic)
     functions: dict[bytes, RegisteredFunction] = field(default_factory=dict)
+    """By lower-case name: function names are case-insensitive, as in Valkey."""
     fatal: str | None = None
 
     def add(
@@ -130,9 +131,9 @@ class LibraryLoad:
     ) -> str | None:
         if not valid_name(name):
             return FUNCTION_NAME_ERROR
-        if name in self.functions:
+        if name.lower() in self.functions:
             return "Function already exists in the library"
-        self.functions[name] = RegisteredFunction(name, callback, description, flags)
+        self.functions[name.lower()] = RegisteredFunction(name, callback, description, flags)
         return None
 
 

@@ -72,6 +72,7 @@ class FunctionLibraries:
         self._engine: LuaEngine | None = None
         self.libraries: dict[bytes, Library] = {}
         self.functions: dict[bytes, tuple[Library, RegisteredFunction]] = {}
+        """Both by lower-case name: Valkey's library and function names are case-insensitive."""
 
     @property
     def engine(self) -> LuaEngine:
@@ -86,7 +87,7 @@ class FunctionLibraries:
             raise FunctionError(LIBRARY_NAME_ERROR)
         if engine_name.lower() != b"lua":
             raise FunctionError(f"Engine '{engine_name.decode('utf-8', 'replace')}' not found")
-        old = self.libraries.get(name)
+        old = self.libraries.get(name.lower())
         if old is not None and not replace:
             raise FunctionError(f"Library '{name.decode('utf-8', 'replace')}' already exists")
         load = LibraryLoad(timeout=timeout)
@@ -95,14 +96,14 @@ class FunctionLibraries:
             raise FunctionError(error)
         if not load.functions:
             raise FunctionError("No functions registered")
-        for fname in load.functions:
+        for fname, fn in load.functions.items():
             owner = self.functions.get(fname)
             if owner is not None and owner[0] is not old:
-                raise FunctionError(f"Function {fname.decode('utf-8', 'replace')} already exists")
+                raise FunctionError(f"Function {fn.name.decode('utf-8', 'replace')} already exists")
         if old is not None:
             self._unlink(old)
         library = Library(name, code, load.functions)
-        self.libraries[name] = library
+        self.libraries[name.lower()] = library
         for fname, fn in load.functions.items():
             self.functions[fname] = (library, fn)
         return name
@@ -110,10 +111,10 @@ class FunctionLibraries:
     def _unlink(self, library: Library) -> None:
         for fname in library.functions:
             self.functions.pop(fname, None)
-        self.libraries.pop(library.name, None)
+        self.libraries.pop(library.name.lower(), None)
 
     def delete(self, name: bytes) -> None:
-        library = self.libraries.get(name)
+        library = self.libraries.get(name.lower())
         if library is None:
             raise FunctionError("Library not found")
         self._unlink(library)
@@ -155,7 +156,7 @@ class FunctionLibraries:
                 self.functions.clear()
             for code in sources:
                 _, name, _ = library_metadata(code)
-                if policy == b"append" and name in self.libraries:
+                if policy == b"append" and name.lower() in self.libraries:
                     raise FunctionError(f"Library {name.decode('utf-8', 'replace')} already exists")
                 self.create(code, replace=policy == b"replace", timeout=0)
         except FunctionError:
