@@ -71,7 +71,7 @@ def slaveof(ctx: CommandContext, argv: list[bytes]) -> Reply:
     return _replicaof(ctx, argv)
 
 
-@command("wait", 3, "noscript")
+@command("wait", 3)
 def wait(ctx: CommandContext, argv: list[bytes]) -> Reply | BlockRequest:
     repl = _repl(ctx)
     if repl.is_replica:
