@@ -447,3 +447,51 @@ def test_user_lines_in_config(tmp_path: Path) -> None:
         both.close()
         for server in pair:
             server.stop()
+
+
+CHECK_RULES = st.sampled_from(
+    [
+        "~k*", "%R~r*", "%W~w*", "%RW~k1", "allkeys", "resetkeys", "&ch*", "&x", "allchannels",
+        "resetchannels", "+@all", "-@all", "+@read", "-@write", "+@string", "+@list", "-get",
+        "+get", "+set", "+del", "+mget", "+lmove", "+publish", "+subscribe", "+psubscribe",
+        "+select|1", "+client|getname", "(~w* +@write)", "(%R~k* +@read &z)",
+    ]
+)  # fmt: skip
+CHECK_COMMANDS = st.sampled_from(
+    [
+        ("GET", "k1"), ("GET", "r1"), ("GET", "w1"), ("SET", "k1", "v"), ("SET", "w1", "v"),
+        ("SET", "r1", "v", "GET"), ("DEL", "k1", "w1"), ("MGET", "k1", "r1", "w1"),
+        ("LMOVE", "r1", "w1", "LEFT", "LEFT"), ("LPUSH", "k1", "a"), ("SELECT", "1"),
+        ("CLIENT", "GETNAME"), ("PUBLISH", "ch1", "m"), ("PUBLISH", "x", "m"),
+        ("PSUBSCRIBE", "ch*"), ("EXISTS", "w1", "r1"), ("INCR", "k1"),
+        ("EVAL", "return redis.call('get', KEYS[1])", "1", "r1"),
+    ]
+)  # fmt: skip
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    st.lists(CHECK_RULES, min_size=1, max_size=6),
+    st.lists(CHECK_COMMANDS, min_size=1, max_size=6),
+    st.sampled_from([2, 3]),
+)
+def test_permission_checks_fuzz(
+    servers: Pair, ops: list[str], commands: list[tuple[str, ...]], resp: int
+) -> None:
+    admin = Both(servers)
+    admin.check("ACL", "SETUSER", "checked", "reset", "on", "nopass", *ops)
+    both = Both(servers, resp)
+    try:
+        both.check("AUTH", "checked", "x")
+        for argv in commands:
+            both.check(*argv)
+            admin.check("ACL", "DRYRUN", "checked", *argv)
+    finally:
+        both.close()
+        admin.check("ACL", "DELUSER", "checked")
+        admin.check("ACL", "LOG", "RESET")
+        admin.close()

@@ -4,6 +4,8 @@ by partial resync, acknowledged writes survive; the timeout, FORCE and ABORT pat
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 from collections.abc import Callable
 
 import pytest
@@ -84,6 +86,8 @@ def test_abort_while_waiting(servers: list[ServerProcess]) -> None:
     try:
         ca.set("unacked", "1")
         assert ca.execute_command("FAILOVER", "TO", "127.0.0.1", str(b.port))
+        assert f"127.0.0.1:{a.port}  primary  valsync" in _frame(a)
+        assert "FAILOVER waiting-for-sync" in _frame(a)  # the operator's view shows it
         with RawClient(a.port) as raw:
             # other replicas may not sync meanwhile
             assert (
@@ -92,9 +96,22 @@ def test_abort_while_waiting(servers: list[ServerProcess]) -> None:
         assert ca.execute_command("FAILOVER", "ABORT")
         assert f"FAILOVER to 127.0.0.1:{b.port} aborted: Failover manually aborted" in a.log()
         assert info(ca)["master_failover_state"] == "no-failover"
+        assert "FAILOVER" not in _frame(a)
         assert ca.set("k", "v")
     finally:
         b.proc.send_signal(signal.SIGCONT)
+
+
+def _frame(server: ServerProcess) -> str:
+    """One dashboard frame of ``server`` (``valsync dashboard --once``, plain text)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "valsync.dashboard", f"127.0.0.1:{server.port}", "--once"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout
 
 
 ERROR_CASES = [

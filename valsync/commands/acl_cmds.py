@@ -32,7 +32,14 @@ from valsync.acl import (
     new_user,
     violates,
 )
-from valsync.commands.command_table import _keys_from_specs, _special_keys, info_node, table
+from valsync.commands.command_table import (
+    _keys_from_specs,
+    _map_get,
+    _spec_flags,
+    _special_keys,
+    info_node,
+    table,
+)
 from valsync.commands.context import ClientState, CommandContext
 from valsync.commands.errors import CommandError, CommandRejected, parse_int, wrong_arity
 from valsync.commands.registry import command
@@ -100,26 +107,81 @@ def _catalog_entry(info: list[object], subs: tuple[str, ...], parent: str | None
     return CatalogCommand(str(info[0]), categories, subs, parent, "no_auth" in flags, int(info[1]))  # type: ignore[call-overload]
 
 
+def _perms(flags: list[str]) -> int:
+    perms = READ if "access" in flags else 0
+    if "insert" in flags or "delete" in flags or "update" in flags:
+        perms |= WRITE
+    return perms
+
+
+RangeSpec = tuple[int, int, int, int, int]
+"""(begin index, lastkey, keystep, limit, permissions) of an index + range key spec."""
+
+
+@cache
+def _range_specs(name: str) -> tuple[RangeSpec, ...] | None:
+    """The key specs of a command when all are index + range (most commands), compiled once;
+    None when the general walk is needed."""
+    info = info_node(name)
+    if info is None or info[0] in ("set", "bitfield", "sort", "sort_ro", "migrate"):
+        return None
+    specs: list[RangeSpec] = []
+    for spec in info[8]["set"]:
+        flags = _spec_flags(spec)
+        if "not_key" in flags:
+            continue
+        bs, fk = _map_get(spec, "begin_search"), _map_get(spec, "find_keys")
+        if "incomplete" in flags or _map_get(bs, "type") != "index":
+            return None
+        if _map_get(fk, "type") != "range":
+            return None
+        fk_spec = _map_get(fk, "spec")
+        specs.append(
+            (
+                _map_get(_map_get(bs, "spec"), "index"),
+                _map_get(fk_spec, "lastkey"),
+                _map_get(fk_spec, "keystep"),
+                _map_get(fk_spec, "limit"),
+                _perms(flags),
+            )
+        )
+    return tuple(specs)
+
+
 def command_keys(argv: list[bytes]) -> list[tuple[int, int]]:
     """The keys of a command line with the access ACLs check (``getKeysFromCommandWithSpecs``)."""
     name = argv[0].decode("latin-1").lower()
+    cmd = catalog().commands.get(name)
+    if cmd is not None and cmd.subcommands and len(argv) > 1:
+        sub = f"{name}|{argv[1].decode('latin-1').lower()}"
+        if sub in catalog().commands:
+            name = sub
+    plan = _range_specs(name)
+    if plan is None:
+        return _walked_keys(name, argv)
+    argc = len(argv)
+    out: list[tuple[int, int]] = []
+    for first, lastkey, step, limit, perms in plan:
+        if lastkey >= 0:
+            last = first + lastkey
+        elif not limit:
+            last = argc + lastkey
+        else:
+            last = first + ((argc - first) // limit + lastkey)
+        if last >= argc or last < first or first >= argc:
+            return []
+        out.extend((i, perms) for i in range(first, last + 1, step))
+    return out
+
+
+def _walked_keys(name: str, argv: list[bytes]) -> list[tuple[int, int]]:
     info = info_node(name)
     if info is None:
         return []
-    if isinstance(info[9], list) and len(argv) > 1:
-        sub = info_node(f"{name}|{argv[1].decode('latin-1').lower()}")
-        if sub is not None:
-            info = sub
     keys = _special_keys(info[0], argv)
     if keys is None:
         keys = _keys_from_specs(info, argv) or []
-    out: list[tuple[int, int]] = []
-    for idx, flags in keys:
-        perms = READ if "access" in flags else 0
-        if "insert" in flags or "delete" in flags or "update" in flags:
-            perms |= WRITE
-        out.append((idx, perms))
-    return out
+    return [(idx, _perms(flags)) for idx, flags in keys]
 
 
 def acl_fullname(argv: list[bytes]) -> CatalogCommand | None:

@@ -159,6 +159,8 @@ class ServerSnapshot:
     output_repl_kbps: float | None = None
     replica_clients: int | None = None
     replica_output_bytes: int | None = None
+    failover_state: str | None = None
+    """INFO ``master_failover_state`` (``no-failover`` when idle)."""
 
     @property
     def target(self) -> str:
@@ -307,6 +309,7 @@ def build_snapshot(
         output_repl_kbps=_float(fields, "instantaneous_output_repl_kbps"),
         replica_clients=replica_clients,
         replica_output_bytes=replica_output,
+        failover_state=fields.get("master_failover_state"),
     )
 
 

@@ -151,6 +151,8 @@ def _title(snap: ServerSnapshot) -> Text:
             title.append(f" (valkey {snap.version})", style="dim")
     elif snap.version:
         title.append(f"  valkey {snap.version}", style="dim")
+    if snap.failover_state and snap.failover_state != "no-failover":
+        title.append(f"  FAILOVER {snap.failover_state}", style="bold yellow")
     return title
 
 
