@@ -46,6 +46,7 @@ soak: $(STAMP_TEST)
 bench: $(STAMP_TEST)
 	bash tools/ensure-debian-packages.sh
 	$(BIN)/python tools/bench/throughput.py
+	$(BIN)/python tools/bench/replication.py
 	$(BIN)/python tools/bench/rdb.py
 	$(BIN)/python tools/bench/fullsync.py
 	$(BIN)/python tools/bench/dashboard_frame.py

@@ -45,7 +45,7 @@ from valsync.commands.acl_cmds import (
     permission_refusal,
 )
 from valsync.commands.errors import EXECABORT, READONLY, CommandError, CommandRejected
-from valsync.commands.registry import command_fullname
+from valsync.commands.registry import CONTAINER_COMMANDS, command_fullname
 from valsync.commands.scripting import SLOW_EVAL, SLOW_FUNCTION
 from valsync.commands.server_cmds import SUBCOMMAND_ARITY, check_subcommand
 from valsync.config import Config
@@ -492,7 +492,10 @@ class Server:
             return self._reject(client, error.text, spec.name if spec is not None else None)
         if not client.authenticated and "no_auth" not in spec.flags and self.acl.auth_required:
             return self._reject(client, NOAUTH, spec.name)
-        name = client.last_command = command_fullname(spec.name, argv)
+        name = spec.name
+        if name in CONTAINER_COMMANDS:
+            name = command_fullname(name, argv)
+        client.last_command = name
         if self.acl.restricted:
             if client.in_multi and "no_multi" in spec.flags:
                 return self._reject(client, "ERR Command not allowed inside a transaction", name)
@@ -526,8 +529,13 @@ class Server:
                 client.multi_queue.append(argv)
                 return QUEUED
         repl = self.repl
-        replica = repl is not None and repl.is_replica
-        if self.loading or replica or (repl is not None and self.min_replicas_to_write):
+        replica = streaming = guarded = False
+        if repl is not None:
+            replica = repl.is_replica
+            streaming = not replica and (repl.backlog is not None or bool(repl.links))
+            # READONLY, MASTERDOWN, NOREPLICAS never apply to the primary's own stream
+            guarded = (replica or self.min_replicas_to_write > 0) and not client.is_primary_link
+        if self.loading or guarded:
             refusal = self.refusal(client, spec.name, spec.effective_flags(self, argv))
             if refusal is not None:
                 return self._reject(client, refusal, name)
@@ -546,13 +554,12 @@ class Server:
                 mode = ExpireMode.DELETE
             else:
                 mode = ExpireMode.HIDE
-        elif self.paused & PauseAction.EXPIRE:
+        elif self.paused and self.paused & PauseAction.EXPIRE:
             mode = ExpireMode.HIDE  # expired keys read as missing; deleting them waits
         else:
             mode = ExpireMode.DELETE
         ctx.reset(now, mode, self.lazy_expire_unlink)
         client.last_interaction_ms = now
-        dirty_before = 0
         self.current_client = client
         start = perf_counter_ns()
         try:
@@ -576,7 +583,10 @@ class Server:
                 client.last_command,
             )
         usec = (perf_counter_ns() - start) // 1000
-        ctx.finish(argv, spec.is_write, dirty_before)
+        if ctx.dirty and streaming:
+            # the request's own bytes go down the stream when it is unchanged (no re-encoding);
+            # with no backlog and no replica (or as a replica) there is no stream to feed
+            ctx.finish(argv, spec.is_write, 0, client.current_request)
         if replica and ctx.dirty and spec.is_write and not client.is_primary_link:
             self._track_replica_keys_with_expire(client.db, spec, argv)
         self.after_call(ctx, spec, name, argv, reply, usec)
@@ -766,6 +776,8 @@ class Server:
             replica_read_only=cfg.get_bool("replica-read-only"),
         )
         self.log.warning(verdict.warning)
+        if self.repl is not None:
+            self.repl.primary.flush_applied()
         backlog = self.repl.backlog if self.repl is not None else None
         if verdict.show_backlog and backlog is not None and backlog.histlen > 0:
             tail = backlog.read_from(max(backlog.first_byte_offset, backlog.end_offset - 255))

@@ -81,6 +81,9 @@ class ClientState:
     context: Any = None
     pending_output: bool = False
     handoff: Any = None
+    current_request: Callable[[], bytes | None] | None = None
+    """The wire bytes of the command being run when they are its canonical multibulk (set by
+    the connection): propagation copies them instead of encoding the arguments again."""
     reply_mode: int = 0
     """CLIENT REPLY: 0 on, or one of the REPLY_* modes below (checked only when non-zero)."""
     deliver: Callable[[Reply], None] | None = None
@@ -116,12 +119,14 @@ def filter_reply(client: ClientState, reply: Reply) -> Reply:
     return NO_REPLY
 
 
-@dataclass
+@dataclass(slots=True)
 class Propagated:
-    """One command to send down the replication stream, with the DB it applies to (-1: none)."""
+    """One command to send down the replication stream, with the DB it applies to (-1: none);
+    ``raw``, when known, is ``argv`` already encoded as a multibulk."""
 
     dbid: int
     argv: list[bytes]
+    raw: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,17 +302,27 @@ class CommandContext:
     def prevent_propagation(self) -> None:
         self._prevent = True
 
-    def finish(self, argv: list[bytes], is_write: bool, dirty_before: int) -> None:
-        """Append the command's own propagation if it changed the dataset."""
+    def finish(
+        self,
+        argv: list[bytes],
+        is_write: bool,
+        dirty_before: int,
+        wire: Callable[[], bytes | None] | None = None,
+    ) -> None:
+        """Append the command's own propagation if it changed the dataset; ``wire`` gives the
+        request's bytes, propagated as they are unless the handler rewrote the command."""
         if self._prevent:
             self._prevent = False
             self._rewritten = None
             return
         if is_write and self.dirty > dirty_before:
-            self.propagated.append(
-                Propagated(self.client.db, self._rewritten if self._rewritten is not None else argv)
-            )
-        self._rewritten = None
+            rewritten = self._rewritten
+            if rewritten is not None:
+                self.propagated.append(Propagated(self.client.db, rewritten))
+                self._rewritten = None
+            else:
+                raw = wire() if wire is not None else None
+                self.propagated.append(Propagated(self.client.db, argv, raw))
 
     def notify(self, klass: str, event: str, key: bytes, dbid: int | None = None) -> None:
         """Valkey's ``notifyKeyspaceEvent``: ``klass`` is the event's class letter as in

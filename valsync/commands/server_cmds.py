@@ -789,14 +789,19 @@ def _info_section(server: Server, name: str) -> list[str] | None:
         ]
     if name == "stats":
         st = server.stats
+        rates = st.instantaneous_fields()
         return [
             f"total_connections_received:{st.total_connections_received}",
             f"total_commands_processed:{st.total_commands_processed}",
-            "instantaneous_ops_per_sec:0",
+            f"instantaneous_ops_per_sec:{rates['instantaneous_ops_per_sec']}",
             f"total_net_input_bytes:{st.total_net_input_bytes}",
             f"total_net_output_bytes:{st.total_net_output_bytes}",
             f"total_net_repl_input_bytes:{st.total_net_repl_input_bytes}",
             f"total_net_repl_output_bytes:{st.total_net_repl_output_bytes}",
+            f"instantaneous_input_kbps:{rates['instantaneous_input_kbps']}",
+            f"instantaneous_output_kbps:{rates['instantaneous_output_kbps']}",
+            f"instantaneous_input_repl_kbps:{rates['instantaneous_input_repl_kbps']}",
+            f"instantaneous_output_repl_kbps:{rates['instantaneous_output_repl_kbps']}",
             f"rejected_connections:{st.rejected_connections}",
             f"sync_full:{st.sync_full}",
             f"sync_partial_ok:{st.sync_partial_ok}",

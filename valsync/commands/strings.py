@@ -56,6 +56,7 @@ class EmbStr(bytes):
 
 
 _INT_TEXT = re.compile(rb"-?[1-9][0-9]{0,18}|0")
+_INT_LEAD = frozenset(b"-0123456789")
 
 
 def is_int_encodable(value: bytes) -> bool:
@@ -89,7 +90,7 @@ def attach(key: bytes, value: bytes, has_expire: bool, encoding: str | None = No
     if encoding is None and type(value) is bytes:
         # the hot path of SET: a plain value is int, embstr or raw by its size alone
         n = len(value)
-        if n <= 20 and is_int_encodable(value):
+        if n <= 20 and n and value[0] in _INT_LEAD and is_int_encodable(value):
             return value
         if n > EMBSTR_LIMIT or len(key) + n > EMBED_BUDGET - (
             EXPIRE_EMBED_COST if has_expire else 0

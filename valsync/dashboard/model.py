@@ -153,6 +153,10 @@ class ServerSnapshot:
     link: LinkInfo | None = None
     fork: ForkInfo | None = None
     ops_per_sec: int | None = None
+    input_kbps: float | None = None
+    output_kbps: float | None = None
+    input_repl_kbps: float | None = None
+    output_repl_kbps: float | None = None
     replica_clients: int | None = None
     replica_output_bytes: int | None = None
     failover_state: str | None = None
@@ -299,6 +303,10 @@ def build_snapshot(
         link=_link(fields, role_reply) if role == "slave" else None,
         fork=_fork(fields),
         ops_per_sec=_int(fields, "instantaneous_ops_per_sec"),
+        input_kbps=_float(fields, "instantaneous_input_kbps"),
+        output_kbps=_float(fields, "instantaneous_output_kbps"),
+        input_repl_kbps=_float(fields, "instantaneous_input_repl_kbps"),
+        output_repl_kbps=_float(fields, "instantaneous_output_repl_kbps"),
         replica_clients=replica_clients,
         replica_output_bytes=replica_output,
         failover_state=fields.get("master_failover_state"),

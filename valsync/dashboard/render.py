@@ -43,6 +43,11 @@ def format_bytes(n: float | None) -> str:
     return f"{n:.1f} {unit}"
 
 
+def format_kbps(kbps: float | None) -> str:
+    """Valkey's ``instantaneous_*_kbps`` (KiB per second, the mean of the last 1.6 s)."""
+    return "—" if kbps is None else format_bytes(kbps * 1024) + "/s"
+
+
 def sparkline(values: Sequence[float | None], width: int = SPARK_WIDTH) -> str:
     """Block characters scaled to the largest value shown; a gap (down, no rate yet) is a space."""
     values = list(values)[-width:]
@@ -168,6 +173,12 @@ def _summary(snap: ServerSnapshot) -> Table:
         ("replid", snap.replid or "—"),
         ("offset", str(snap.master_repl_offset) if snap.master_repl_offset is not None else "—"),
         ("ops/s", str(snap.ops_per_sec) if snap.ops_per_sec is not None else "—"),
+    )
+    _kv(
+        grid,
+        ("net in/out", f"{format_kbps(snap.input_kbps)} / {format_kbps(snap.output_kbps)}"),
+        ("repl in", format_kbps(snap.input_repl_kbps)),
+        ("repl out", format_kbps(snap.output_repl_kbps)),
     )
     backlog = Text(format_bytes(snap.backlog_size))
     if snap.backlog_active is not None:

@@ -72,6 +72,7 @@ class ClientConnection:
         self.client.extra["kill"] = self.kill
         self.client.deliver = self._deliver
         self.client.extra["offload_scripts"] = True
+        self.client.current_request = self.parser.last_raw
         self._out = bytearray()
         self._writer_wake = trio.Event()
         self._drained = trio.Event()
@@ -214,26 +215,48 @@ class ClientConnection:
 
     # --- input -------------------------------------------------------------------------------
 
-    async def _receive(self) -> bytes:
+    async def _wait_readable(self) -> bool:
+        """Sleep until the socket has bytes; False when the client stayed idle past ``timeout``."""
         idle = self.server.config.get_int("timeout")
         client = self.client
         if idle > 0 and not (client.is_replica or client.is_primary_link or client.monitor):
             with trio.move_on_after(idle):
-                return await self.stream.receive_some(READ_SIZE)
-            return b""
-        return await self.stream.receive_some(READ_SIZE)
+                await trio.lowlevel.wait_readable(self._fd)
+                return True
+            return False
+        await trio.lowlevel.wait_readable(self._fd)
+        return True
 
     async def _loop(self) -> None:
+        """Read what the socket holds, run every complete command, write the replies at once.
+
+        The socket is read directly (non-blocking): only when it is empty does the task sleep
+        in ``wait_readable``. A client whose bytes keep coming yields once per batch instead,
+        so one pipelining client cannot starve the others.
+        """
         server, client, parser = self.server, self.client, self.parser
         stats = server.stats
+        fd = self._fd
         query_limit = server.config.get_int("client-query-buffer-limit")
+        waited = True
         while True:
             try:
-                data = await self._receive()
-            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                data = os.read(fd, READ_SIZE)
+            except BlockingIOError:
+                try:
+                    if not await self._wait_readable():
+                        return
+                except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                    return
+                waited = True
+                continue
+            except OSError:
                 return
             if not data:
                 return
+            if not waited:
+                await trio.lowlevel.checkpoint()
+            waited = False
             stats.total_net_input_bytes += len(data)
             parser.feed(data)
             if parser.pending > query_limit:
@@ -245,27 +268,27 @@ class ClientConnection:
                 return
             out = bytearray()
             process = server.process
-            next_request = parser.next
+            next_argv = parser.next_argv
             while True:
                 try:
-                    req = next_request()
+                    argv = next_argv()
                 except ProtocolError as err:
                     out += b"-ERR " + str(err).encode() + b"\r\n"
                     server.log.verbose(f"{err} from client: id={client.id} addr={client.addr}")
                     self._queue(out)
                     return
-                if req is None:
+                if argv is None:
                     break
-                if not req.argv:
+                if not argv:
                     continue
                 client.pending_output = bool(out) or bool(self._out)
                 client.executing = True
-                reply: Reply | BlockRequest = process(client, req.argv)
+                reply: Reply | BlockRequest = process(client, argv)
                 client.executing = False
                 if isinstance(reply, (ScriptWait, ScriptRequest)):
                     self._queue(out)
                     out = bytearray()
-                    reply = await self._script_turn(req.argv, reply)
+                    reply = await self._script_turn(argv, reply)
                 if isinstance(reply, ExchangeRequest):
                     self._queue(out)
                     out = bytearray()
@@ -281,16 +304,16 @@ class ClientConnection:
                 elif isinstance(reply, BlockRequest):
                     self._queue(out)
                     out = bytearray()
-                    reply = await self._block(req.argv, reply)
+                    reply = await self._block(argv, reply)
                 if client.reply_mode:
                     reply = filter_reply(client, reply)
                 size = len(out)
                 encode(reply, out, client.resp)
                 if (
-                    req.nbytes >= server.large_request_bytes
+                    parser.last_nbytes >= server.large_request_bytes
                     or len(out) - size >= server.large_reply_bytes
                 ):
-                    server.record_large(client, req.argv, req.nbytes, len(out) - size)
+                    server.record_large(client, argv, parser.last_nbytes, len(out) - size)
                 if self._held:
                     out += self._held
                     del self._held[:]

@@ -6,13 +6,17 @@ Everything for a replica goes through one queue, in order: reply lines (``+FULLR
 stream. While the snapshot is produced, stream bytes are held in :attr:`ReplicaLink.held`
 and released behind the RDB. The reader task only consumes REPLCONF ACKs; a replica gets no
 replies, as in Valkey.
+
+Bytes pushed behind bytes not yet taken by the writer join them in one buffer, so the stream
+of a pipeline of writes leaves in one send, not one per command (Valkey's replication buffer
+blocks are shared the same way).
 """
 
 from __future__ import annotations
 
-import math
 import os
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -22,8 +26,10 @@ import trio
 from valsync.commands import ClientState
 from valsync.replication.replicas import ReplicaInfo, ReplicaState, apply_replconf
 from valsync.resp import ProtocolError, RequestParser
+from valsync.stats import Stats
 
 SEND_FILE_CHUNK = 256 * 1024
+COALESCE_LIMIT = 256 * 1024  # a queued buffer takes more bytes only up to this size
 
 
 @dataclass
@@ -52,11 +58,20 @@ Segment = bytes | SendRdbFile | WaitFirstAck | CloseLink
 class ReplicaLink:
     """One replica connection: its state, queue and buffers."""
 
-    def __init__(self, client: ClientState, info: ReplicaInfo, stream: trio.SocketStream) -> None:
+    def __init__(
+        self,
+        client: ClientState,
+        info: ReplicaInfo,
+        stream: trio.SocketStream,
+        stats: Stats | None = None,
+    ) -> None:
         self.client = client
+        self.stats = stats
+        """Where the bytes sent count (``total_net_repl_output_bytes``)."""
         self.info = info
         self.stream = stream
-        self.send_ch, self.recv_ch = trio.open_memory_channel[Segment](math.inf)
+        self._queue: deque[Segment | bytearray] = deque()
+        self._queue_wake = trio.Event()
         self.held: bytearray | None = None
         self.queued_bytes = 0
         self.soft_limit_since: float | None = None
@@ -92,9 +107,20 @@ class ReplicaLink:
     def push(self, seg: Segment) -> None:
         if self.closed:
             return
+        queue = self._queue
         if isinstance(seg, bytes):
-            self.queued_bytes += len(seg)
-        self.send_ch.send_nowait(seg)
+            n = len(seg)
+            self.queued_bytes += n
+            tail = queue[-1] if queue else None
+            if type(tail) is bytearray and len(tail) + n <= COALESCE_LIMIT:
+                tail += seg
+            elif n < COALESCE_LIMIT:
+                queue.append(bytearray(seg))
+            else:
+                queue.append(seg)
+        else:
+            queue.append(seg)
+        self._queue_wake.set()
 
     def stream_bytes(self, data: bytes) -> None:
         """Command-stream bytes: held during the snapshot, sent right away once released."""
@@ -124,14 +150,22 @@ class ReplicaLink:
                 await self._writer()
                 nursery.cancel_scope.cancel()
 
-    async def _send(self, data: bytes | memoryview) -> None:
+    async def _send(self, data: bytes | bytearray | memoryview) -> None:
         await self.stream.send_all(data)
         self.last_io = time.monotonic()
+        if self.stats is not None:
+            self.stats.total_net_repl_output_bytes += len(data)
 
     async def _writer(self) -> None:
+        queue = self._queue
         try:
-            async for seg in self.recv_ch:
-                if isinstance(seg, bytes):
+            while True:
+                if not queue:
+                    self._queue_wake = trio.Event()
+                    await self._queue_wake.wait()
+                    continue
+                seg = queue.popleft()
+                if isinstance(seg, bytes | bytearray):
                     await self._send(seg)
                     self.queued_bytes -= len(seg)
                     self._wake_drain_waiter()
@@ -177,12 +211,16 @@ class ReplicaLink:
                 if not data:
                     scope.cancel()
                     return
+                if self.stats is not None:
+                    self.stats.total_net_input_bytes += len(data)
                 parser.feed(data)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             scope.cancel()
 
     def _replica_command(self, argv: list[bytes]) -> None:
         """A replica's commands get no reply; only ACKs matter (Valkey ignores the rest here)."""
+        if self.stats is not None:
+            self.stats.total_commands_processed += 1
         if not argv or argv[0].lower() != b"replconf":
             return
         outcome = apply_replconf(self.info, argv[1:], now=int(time.time()))

@@ -48,7 +48,7 @@ from valsync.replication.rdb_transfer import (
     RdbPayloadReceiver,
 )
 from valsync.replication.replicas import role_replica_reply
-from valsync.replication.stream import ReplicationStreamReader, encode_ack
+from valsync.replication.stream import ReplicationStreamReader, encode_ack, is_getack
 from valsync.resp.reply import Reply
 
 if TYPE_CHECKING:
@@ -93,6 +93,8 @@ class PrimaryLinkDriver:
         self.nursery: trio.Nursery | None = None
         self.repl_buffer_size = 0
         self.repl_buffer_peak = 0
+        self._unproxied = bytearray()
+        self._applied_unproxied = 0
 
     # --- configuration ---------------------------------------------------------------------
 
@@ -517,7 +519,8 @@ class PrimaryLinkDriver:
             max(start, 0) if start >= 0 else self.service.ids.master_repl_offset
         )
         self.log.notice(f"PRIMARY <-> REPLICA sync: streaming from offset {start}")
-        raw = bytearray()
+        raw = self._unproxied = bytearray()
+        self._applied_unproxied = 0
         if not self._pre_psync:
             await self._send(encode_ack(start))
         async with trio.open_nursery() as nursery:
@@ -535,32 +538,55 @@ class PrimaryLinkDriver:
     async def _apply(
         self, reader: ReplicationStreamReader, raw: bytearray, client: ClientState
     ) -> None:
+        """Run every complete command of the stream; proxy the applied bytes once per batch.
+
+        ``raw`` holds the stream bytes not yet proxied, in order; the applied ones go to our
+        backlog and sub-replicas in one piece, keepalive newlines dropped (never counted).
+        Whoever needs the backlog exact in the middle of a batch (the error log, a GETACK)
+        calls :meth:`flush_applied` first.
+        """
         server = self.server
-        while True:
-            cmd = reader.next_command()
-            if cmd is None:
-                break
-            if cmd.is_getack:
-                if not self._pre_psync:
-                    await self._send(encode_ack(reader.applied_offset))
-            else:
-                server.applying_primary_stream = True
-                try:
-                    server.process(client, cmd.argv)
-                finally:
-                    server.applying_primary_stream = False
-            before = reader.applied_offset
-            reader.command_done(cmd)
-            self.read_offset = reader.read_offset
-            applied = reader.applied_offset - before
-            if applied > 0:
-                while raw and raw[0] == 0x0A:
-                    del raw[0]
-                chunk = bytes(raw[:applied])
-                del raw[:applied]
-                self.service.feed_raw(chunk)
-                self.applied_offset = reader.applied_offset
+        process = server.process
+        keepalives = reader.keepalives
+        server.applying_primary_stream = True
+        try:
+            while True:
+                before = reader.applied_offset
+                argv = reader.next_argv()
+                if argv is None:
+                    break
+                if reader.keepalives != keepalives:
+                    keepalives = reader.keepalives
+                    self.flush_applied()
+                    while raw and raw[0] == 0x0A:
+                        del raw[0]
+                if is_getack(argv):
+                    if not self._pre_psync:
+                        self.flush_applied()
+                        server.applying_primary_stream = False
+                        await self._send(encode_ack(reader.applied_offset))
+                        server.applying_primary_stream = True
+                else:
+                    process(client, argv)
+                reader.argv_done(argv)
+                self._applied_unproxied += reader.applied_offset - before
+        finally:
+            server.applying_primary_stream = False
+        self.flush_applied()
+        self.read_offset = reader.read_offset
+        self.applied_offset = reader.applied_offset
         self.stream_db = client.db
+
+    def flush_applied(self) -> None:
+        """Send the stream bytes applied so far down our own stream (backlog, sub-replicas),
+        as Valkey does after each command it applied."""
+        applied = self._applied_unproxied
+        if applied > 0:
+            raw = self._unproxied
+            chunk = bytes(raw[:applied])
+            del raw[:applied]
+            self._applied_unproxied = 0
+            self.service.feed_raw(chunk)
 
     async def _ack_every_second(self, reader: ReplicationStreamReader) -> None:
         while True:

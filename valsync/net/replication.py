@@ -113,6 +113,8 @@ class ReplicationService:
         self.getack_pending = False
         cfg = server.config
         cfg.on_change("repl-backlog-size", self._resize_backlog)
+        self._replica_limits = cfg.client_output_buffer_limit("replica")
+        cfg.on_change("client-output-buffer-limit", self._reload_replica_limits)
         persistence = server.persistence
         if persistence is not None and persistence.repl_info is not None:
             info = persistence.repl_info
@@ -234,6 +236,10 @@ class ReplicationService:
         for link in list(self.links.values()):
             link.close("shutdown")
 
+    def _reload_replica_limits(self, _value: str) -> None:
+        """The replica class limits are read on every stream write: cached, refreshed here."""
+        self._replica_limits = self.server.config.client_output_buffer_limit("replica")
+
     def _resize_backlog(self, value: str) -> None:
         if self.backlog is not None:
             self.backlog.resize(self.server.config.get_int("repl-backlog-size"))
@@ -277,12 +283,19 @@ class ReplicationService:
         self.ids.master_repl_offset += len(data)
         if not self.links:
             return
-        limits = self.server.config.client_output_buffer_limit("replica")
+        limits = self._replica_limits
+        hard, soft, _ = limits
         for link in list(self.links.values()):
             if link.info.state is ReplicaState.WAIT_BGSAVE_START or link.info.rdb_only:
                 continue
             link.stream_bytes(data)
-            self._check_output_limits(link, limits)
+            size = link.queued_bytes
+            if (
+                (hard and size >= hard)
+                or (soft and size >= soft)
+                or link.soft_limit_since is not None
+            ):
+                self._check_output_limits(link, limits)
 
     def _check_output_limits(self, link: ReplicaLink, limits: tuple[int, int, int]) -> None:
         hard, soft, soft_seconds = limits
@@ -467,7 +480,7 @@ class ReplicationService:
             finally:
                 self.drop_link(link, "connection closed")
 
-        link = ReplicaLink(client, info, None)  # type: ignore[arg-type]
+        link = ReplicaLink(client, info, None, self.server.stats)  # type: ignore[arg-type]
         handoff_link["link"] = link
         link.scope = trio.CancelScope()
         client.handoff = handoff

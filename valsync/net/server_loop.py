@@ -63,6 +63,7 @@ async def _cron(server: Server, nursery: trio.Nursery, done: trio.Event) -> None
         ticks += 1
         if server.cron_paused and server.shutdown_requested is None:
             continue
+        server.stats.sample_instantaneous(time.monotonic_ns() // 1000)
         started = time.perf_counter_ns()
         server.active_expire_cycle()
         server.latency_sample("expire-cycle", (time.perf_counter_ns() - started) // 1000)

@@ -56,13 +56,22 @@ class ReplicationBacklog:
 
     def append(self, data: bytes | bytearray | memoryview) -> int:
         """Add stream bytes; returns the new ``end_offset``."""
-        view = memoryview(data)
-        n = len(view)
+        n = len(data)
         if not n:
             return self._end_offset
+        blocks = self._blocks
+        if blocks and len(blocks[-1]) + n <= BLOCK_SIZE:
+            # the usual case, a command that fits in the current block: no slicing
+            blocks[-1] += data
+            self._histlen += n
+            self._end_offset += n
+            if len(blocks) > 1:
+                self._trim()
+            return self._end_offset
+        view = memoryview(data)
         pos = 0
-        if self._blocks:
-            last = self._blocks[-1]
+        if blocks:
+            last = blocks[-1]
             room = BLOCK_SIZE - len(last)
             if room > 0:
                 last += view[:room]

@@ -60,7 +60,14 @@ class StreamEncoder:
         out += encode_command(list(argv))
 
     def encode_unit(self, unit: Sequence[Propagated]) -> bytes:
-        """An execution unit; more than one command is wrapped in MULTI/EXEC."""
+        """An execution unit; more than one command is wrapped in MULTI/EXEC.
+
+        A command that carries its request bytes (``raw``) is copied, not encoded again.
+        """
+        if len(unit) == 1:
+            item = unit[0]
+            if item.raw is not None and item.dbid in (self.selected_db, NO_DB):
+                return item.raw
         if not unit:
             return b""
         out = bytearray()
@@ -68,7 +75,13 @@ class StreamEncoder:
         if wrap:
             out += MULTI_BYTES
         for item in unit:
-            self._encode_into(out, item.dbid, item.argv)
+            if item.raw is not None:
+                if item.dbid != NO_DB and item.dbid != self.selected_db:
+                    out += select_bytes(item.dbid)
+                    self.selected_db = item.dbid
+                out += item.raw
+            else:
+                self._encode_into(out, item.dbid, item.argv)
         if wrap:
             out += EXEC_BYTES
         return bytes(out)

@@ -15,6 +15,9 @@ strict :class:`~valsync.resp.request.RequestParser` and keeps Valkey's two count
 :func:`encode_ack` of ``applied_offset`` *before* calling ``command_done`` for it (the offset
 before the GETACK, as captured: ``ACK 1071`` for a GETACK spanning 1071..1108).
 
+:meth:`ReplicationStreamReader.next_argv` and :meth:`ReplicationStreamReader.argv_done` are
+the same two steps without a :class:`StreamCommand` per command, for the applier's hot loop.
+
 A lone newline from the primary is a keepalive (sent by a replica-of-a-replica whose own link
 is down): it is consumed but never counted, and never surfaces as a command. Any other inline
 text from a primary is a desync and raises :class:`RemoteProtocolError`.
@@ -47,9 +50,17 @@ class StreamCommand:
 
     @property
     def is_getack(self) -> bool:
-        return (
-            len(self.argv) >= 2 and self.name == b"replconf" and self.argv[1].lower() == b"getack"
-        )
+        return is_getack(self.argv)
+
+
+def is_getack(argv: list[bytes]) -> bool:
+    """``REPLCONF GETACK ...``, in any letter case."""
+    return (
+        len(argv) >= 2
+        and len(argv[0]) == 8
+        and argv[0].lower() == b"replconf"
+        and argv[1].lower() == b"getack"
+    )
 
 
 def encode_ack(offset: int, fack: int | None = None) -> bytes:
@@ -69,6 +80,7 @@ class ReplicationStreamReader:
         self.applied_offset = start_offset
         self.in_multi = False
         self.keepalives = 0
+        self.command_start = start_offset
 
     @property
     def pending(self) -> int:
@@ -80,27 +92,35 @@ class ReplicationStreamReader:
 
     def next_command(self) -> StreamCommand | None:
         """The next complete command, or ``None`` until more bytes arrive."""
+        argv = self.next_argv()
+        if argv is None:
+            return None
+        return StreamCommand(argv, self.command_start, self.read_offset)
+
+    def next_argv(self) -> list[bytes] | None:
+        """The next command's arguments; it spans ``command_start`` to ``read_offset``."""
+        parser = self._parser
         while True:
             try:
-                req = self._parser.next()
+                argv = parser.next_argv()
             except ProtocolError as exc:
                 raise RemoteProtocolError(f"bad replication stream: {exc}") from exc
-            if req is None:
+            if argv is None:
                 return None
-            if req.inline:
-                if req.argv:
+            if parser.last_inline:
+                if argv:
                     raise RemoteProtocolError("Master using the inline protocol. Desync?")
                 self.keepalives += 1
                 continue
-            if not req.argv:
+            if not argv:
                 # ``*0``/``*-1``: framed and counted by Valkey, but nothing to run.
-                self.read_offset += req.nbytes
+                self.read_offset += parser.last_nbytes
                 if not self.in_multi:
                     self.applied_offset = self.read_offset
                 continue
-            start = self.read_offset
-            self.read_offset += req.nbytes
-            return StreamCommand(req.argv, start, self.read_offset)
+            self.command_start = self.read_offset
+            self.read_offset += parser.last_nbytes
+            return argv
 
     def command_done(self, cmd: StreamCommand) -> None:
         """The driver executed ``cmd``: update MULTI state and the applied offset."""
@@ -111,6 +131,18 @@ class ReplicationStreamReader:
             self.in_multi = False
         if not self.in_multi:
             self.applied_offset = cmd.end
+
+    def argv_done(self, argv: list[bytes]) -> None:
+        """:meth:`command_done` for the command :meth:`next_argv` returned last."""
+        name = argv[0]
+        if 4 <= len(name) <= 7:
+            name = name.lower()
+            if name == b"multi":
+                self.in_multi = True
+            elif name == b"exec" or name == b"discard":
+                self.in_multi = False
+        if not self.in_multi:
+            self.applied_offset = self.read_offset
 
     def discard_pending_transaction(self) -> None:
         """Link lost: like Valkey's cached primary, drop a half-received command or transaction.

@@ -5,11 +5,22 @@ returns the next complete command as a :class:`Request` (its argv and how many b
 consumed, which the replication link needs for offsets), ``None`` when more bytes are needed,
 or raises :class:`ProtocolError` with the message Valkey would send before closing the link.
 Both multibulk (``*N``) and inline (telnet-style) commands are accepted, as in Valkey.
+
+Two framers share the buffer. The fast one hands the buffered bytes to ``hiredis.Reader``
+(C) and keeps every command it returns whose bytes are the canonical multibulk of its
+arguments (``*<n>\r\n`` then ``$<len>\r\n<arg>\r\n`` each, numbers without sign or
+leading zero); hiredis rejects non-canonical numbers itself, and a check of the type byte
+and the CRLF at each argument's computed position catches what it accepts but Valkey does
+not (``+``/``=``/``(`` elements, a missing CRLF). So a command's byte count follows from its
+arguments. Anything else (inline commands, empty multibulks, an unauthenticated client's
+limits, every protocol error) goes through the Python framer below, which is the reference.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import hiredis
 
 PROTO_INLINE_MAX_SIZE = 64 * 1024
 PROTO_MBULK_BIG_ARG = 32 * 1024
@@ -106,21 +117,52 @@ def _is_hex(c: int) -> bool:
     return c in b"0123456789abcdefABCDEF"
 
 
+# ``len(b"$%d\r\n" % n)`` (the same for ``*``) for small ``n``: the header of a canonical
+# bulk string or multibulk, looked up rather than formatted per argument.
+_HEADER_LEN = tuple(len(b"$%d\r\n" % n) for n in range(4096))
+
+
+def header_len(n: int) -> int:
+    """Length of ``$<n>\r\n`` (or ``*<n>\r\n``)."""
+    return _HEADER_LEN[n] if n < 4096 else len(str(n)) + 3
+
+
+def canonical_size(argv: list[bytes]) -> int:
+    """Bytes of ``argv`` as a canonical RESP multibulk (what Valkey writes to replicas)."""
+    table = _HEADER_LEN
+    size = header_len(len(argv))
+    for arg in argv:
+        n = len(arg)
+        size += (table[n] if n < 4096 else len(str(n)) + 3) + n + 2
+    return size
+
+
 class RequestParser:
     """Frames a client's (or a primary's) byte stream into commands.
 
     Received chunks are only joined once enough bytes arrived for the command being framed
     (``_need``), so a large argument arriving in many reads costs one copy, not one per read.
+    Complete canonical commands are framed ahead in one pass of hiredis (``_framed`` and
+    their end positions ``_ends``) and handed out one by one.
     """
 
-    def __init__(self, max_bulk_len: int = DEFAULT_MAX_BULK_LEN) -> None:
+    def __init__(self, max_bulk_len: int = DEFAULT_MAX_BULK_LEN, *, fast: bool = True) -> None:
+        """``fast=False`` keeps to the Python framer (the reference the tests compare with)."""
+        self._fast = fast
         self._data = b""
         self._pos = 0
         self._chunks: list[bytes] = []
         self._avail = 0
         self._need = 1
+        self._framed: list[list[bytes]] = []
+        self._ends: list[int] = []
+        self._next = 0
         self.max_bulk_len = max_bulk_len
         self.authenticated = True
+        self.last_nbytes = 0
+        """Bytes the command last returned by :meth:`next_argv` consumed."""
+        self.last_inline = False
+        self.last_start = 0
 
     def feed(self, data: bytes) -> None:
         if data:
@@ -136,11 +178,39 @@ class RequestParser:
         """Hand over the bytes not yet framed (a connection turning into a replication link)."""
         rest = self._data[self._pos :] + b"".join(self._chunks)
         self._data, self._pos, self._chunks, self._avail, self._need = b"", 0, [], 0, 1
+        self._framed, self._ends, self._next = [], [], 0
         return rest
 
+    def last_raw(self) -> bytes | None:
+        """The bytes of the command last returned, when they are its canonical multibulk."""
+        if self.last_inline:
+            return None
+        return self._data[self.last_start : self.last_start + self.last_nbytes]
+
     def next(self) -> Request | None:
+        argv = self.next_argv()
+        if argv is None:
+            return None
+        return Request(argv, self.last_nbytes, self.last_inline)
+
+    def next_argv(self) -> list[bytes] | None:
+        """The next command's arguments (``[]`` for an empty multibulk or a blank line), or
+        ``None`` until more bytes arrive; :attr:`last_nbytes` says how many bytes it used."""
+        i = self._next
+        if i < len(self._framed):
+            self._next = i + 1
+            start = self._pos
+            end = self._ends[i]
+            self.last_start = start
+            self.last_nbytes = end - start
+            self.last_inline = False
+            self._pos = end
+            self._avail -= end - start
+            return self._framed[i]
         if self._avail < self._need:
             return None
+        if self._framed:
+            self._framed, self._ends, self._next = [], [], 0
         if self._chunks:
             if self._pos < len(self._data):
                 self._data = self._data[self._pos :] + b"".join(self._chunks)
@@ -149,14 +219,59 @@ class RequestParser:
             self._pos = 0
             self._chunks = []
         if self._data[self._pos] == 0x2A:  # '*'
+            if self._fast and self.authenticated and self._frame_ahead():
+                self._need = 1
+                return self.next_argv()
             req = self._multibulk()
         else:
             req = self._inline()
         if req is None:
             return None
+        self.last_start = self._pos - req.nbytes
+        self.last_nbytes = req.nbytes
+        self.last_inline = req.inline
         self._avail -= req.nbytes
         self._need = 1
-        return req
+        return req.argv
+
+    def _frame_ahead(self) -> bool:
+        """Frame the complete canonical commands at the front of the buffer with hiredis;
+        False when the first command is not one (the Python framer then decides)."""
+        data = self._data
+        pos = self._pos
+        reader = hiredis.Reader()
+        reader.feed(data, pos)
+        gets = reader.gets
+        framed = self._framed
+        ends = self._ends
+        table = _HEADER_LEN
+        max_bulk = self.max_bulk_len
+        while True:
+            try:
+                argv = gets()
+            except hiredis.ProtocolError:
+                break
+            if type(argv) is not list or not argv or data[pos] != 0x2A:
+                break
+            n = len(argv)
+            end = pos + (table[n] if n < 4096 else len(str(n)) + 3)
+            for arg in argv:
+                if type(arg) is not bytes or data[end] != 0x24:  # '$'
+                    break
+                size = len(arg)
+                if size > max_bulk:
+                    break
+                end += (table[size] if size < 4096 else len(str(size)) + 3) + size
+                if data[end] != 0x0D or data[end + 1] != 0x0A:
+                    break
+                end += 2
+            else:
+                framed.append(argv)
+                ends.append(end)
+                pos = end
+                continue
+            break
+        return bool(framed)
 
     def _incomplete(self, need: int) -> None:
         self._need = need

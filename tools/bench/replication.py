@@ -1,0 +1,158 @@
+"""Replication under write load, valsync vs valkey-server 8.1.8 side by side; prints ratios.
+
+1. Catch-up: a replica of a valkey primary, in sync, then a burst of pipelined SETs sent to
+   the primary; seconds until the replica's offset reaches the primary's (valkey replica vs
+   valsync replica). Target: valsync <= 2x valkey's time.
+2. Sustained: the same pair under ``redis-benchmark -P 16`` SET load for a fixed time, the
+   replica's lag in bytes sampled every 0.1 s; bounded if the lag at the end is not above the
+   lag half-way (it does not grow without bound).
+3. A primary with one valkey replica attached: SET ``-P 16 -c 50`` ops/s with and without the
+   replica, for valkey and valsync primaries. Target: valsync's with/without >= 0.9.
+
+Usage: ``replication.py [BURST] [SECONDS]`` (defaults 300000 and 10).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+import valkey
+from common import ServerProcess, ensure_redis_benchmark, start_valkey, start_valsync, wait_info
+
+BURST = int(sys.argv[1]) if len(sys.argv) > 1 else 300_000
+SECONDS = float(sys.argv[2]) if len(sys.argv) > 2 else 10.0
+
+
+def info_int(client: valkey.Valkey, field: str) -> int:
+    text = client.execute_command("INFO", "replication")
+    if isinstance(text, bytes):
+        text = text.decode()
+    if isinstance(text, dict):
+        return int(text[field])
+    for line in text.splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split(":", 1)[1])
+    raise KeyError(field)
+
+
+def replica_of(kind: str, port: int) -> ServerProcess:
+    args = ("--replicaof", "127.0.0.1", str(port))
+    return start_valsync(*args) if kind == "valsync" else start_valkey("8.1.8", *args)
+
+
+def wait_caught_up(primary: valkey.Valkey, replica: valkey.Valkey, timeout: float = 300) -> None:
+    target = info_int(primary, "master_repl_offset")
+    deadline = time.monotonic() + timeout
+    while info_int(replica, "slave_repl_offset") < target:
+        if time.monotonic() > deadline:
+            raise TimeoutError("replica did not catch up")
+        time.sleep(0.005)
+
+
+def benchmark(port: int, *args: str, timeout: float = 900) -> float:
+    """ops/s of one redis-benchmark SET run (``-r 100000``)."""
+    out = subprocess.run(
+        [ensure_redis_benchmark(), "-p", str(port), "-t", "set", "-r", "100000", "--csv", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=timeout,
+    ).stdout
+    return float(out.strip().splitlines()[-1].split(",")[1].strip('"'))
+
+
+def with_pair(replica_kind: str, body: Callable[[ServerProcess, ServerProcess], float]) -> float:
+    with start_valkey("8.1.8") as primary, replica_of(replica_kind, primary.port) as replica:
+        r = valkey.Valkey(port=replica.port)
+        wait_info(r, "master_link_status", "up")
+        return body(primary, replica)
+
+
+def catch_up(primary: ServerProcess, replica: ServerProcess) -> float:
+    p, r = valkey.Valkey(port=primary.port), valkey.Valkey(port=replica.port)
+    wait_caught_up(p, r)
+    t0 = time.perf_counter()
+    benchmark(primary.port, "-n", str(BURST), "-P", "16", "-c", "4")
+    wait_caught_up(p, r)
+    return time.perf_counter() - t0
+
+
+def sustained(primary: ServerProcess, replica: ServerProcess) -> float:
+    """Sample the lag while the primary takes SETs; returns the lag growth (end - middle)."""
+    p, r = valkey.Valkey(port=primary.port), valkey.Valkey(port=replica.port)
+    wait_caught_up(p, r)
+    samples: list[int] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            samples.append(info_int(p, "master_repl_offset") - info_int(r, "slave_repl_offset"))
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    proc = subprocess.Popen(
+        [ensure_redis_benchmark(), "-p", str(primary.port), "-t", "set", "-r", "100000"]
+        + ["-P", "16", "-c", "4", "-n", "1000000000", "-q"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(SECONDS)
+    finally:
+        proc.kill()
+        proc.wait()
+        stop.set()
+        sampler.join()
+    half = samples[len(samples) // 2 : len(samples) // 2 + 5]
+    tail = samples[-5:]
+    mid, end = sum(half) / len(half), sum(tail) / len(tail)
+    print(
+        f"  lag bytes: max {max(samples):,}, middle {mid:,.0f}, end {end:,.0f} "
+        f"({'bounded' if end <= max(mid, 1) * 1.5 or end < 1_000_000 else 'growing'})"
+    )
+    return end - mid
+
+
+def ops_with_replica(primary_kind: str, attach: bool) -> float:
+    start = (lambda: start_valsync()) if primary_kind == "valsync" else lambda: start_valkey()
+    with start() as primary:
+        if not attach:
+            return benchmark(primary.port, "-n", "400000", "-P", "16", "-c", "50")
+        with start_valkey("8.1.8", "--replicaof", "127.0.0.1", str(primary.port)) as replica:
+            wait_info(valkey.Valkey(port=replica.port), "master_link_status", "up")
+            return benchmark(primary.port, "-n", "400000", "-P", "16", "-c", "50")
+
+
+def main() -> None:
+    print(f"load average {os.getloadavg()[0]:.1f}")
+    print(f"catch-up of a burst of {BURST:,} pipelined SETs sent to a valkey 8.1.8 primary")
+    base = with_pair("valkey", catch_up)
+    mine = with_pair("valsync", catch_up)
+    print(f"  valkey replica {base:.2f}s, valsync replica {mine:.2f}s, ratio {mine / base:.2f}")
+    print(f"sustained SET -P 16 -c 4 load on a valkey primary for {SECONDS:g}s")
+    for kind in ("valkey", "valsync"):
+        print(f" {kind} replica:")
+        with_pair(kind, sustained)
+    print("SET -P 16 -c 50 on a primary, without and with one valkey 8.1.8 replica attached")
+    rows = {}
+    for kind in ("valkey", "valsync"):
+        rows[kind] = (ops_with_replica(kind, False), ops_with_replica(kind, True))
+        without, with_ = rows[kind]
+        print(
+            f"  {kind:8} without {without:10,.0f}  with {with_:10,.0f}  "
+            f"with/without {with_ / without:.3f}"
+        )
+    print(
+        f"  valsync/valkey: without {rows['valsync'][0] / rows['valkey'][0]:.3f}, "
+        f"with {rows['valsync'][1] / rows['valkey'][1]:.3f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
