@@ -361,6 +361,15 @@ def _valid_hash(text: bytes) -> bool:
     return len(text) == 64 and all(c in b"0123456789abcdef" for c in text)
 
 
+def _password_digest(op: bytes) -> str:
+    """The SHA-256 hex a password rule names: hashed (``>``/``<``) or given (``#``/``!``)."""
+    if op[:1] in (b">", b"<"):
+        return hash_password(op[1:])
+    if not _valid_hash(op[1:]):
+        raise AclRuleError(ERR_BAD_HASH)
+    return op[1:].decode()
+
+
 # --- users ---------------------------------------------------------------------------------
 
 
@@ -417,22 +426,12 @@ class User:
             self.nopass = False
             self.passwords.clear()
         elif op[:1] in (b">", b"#"):
-            if op[:1] == b">":
-                digest = hash_password(op[1:])
-            else:
-                if not _valid_hash(op[1:]):
-                    raise AclRuleError(ERR_BAD_HASH)
-                digest = op[1:].decode()
+            digest = _password_digest(op)
             if digest not in self.passwords:
                 self.passwords.append(digest)
             self.nopass = False
         elif op[:1] in (b"<", b"!"):
-            if op[:1] == b"<":
-                digest = hash_password(op[1:])
-            else:
-                if not _valid_hash(op[1:]):
-                    raise AclRuleError(ERR_BAD_HASH)
-                digest = op[1:].decode()
+            digest = _password_digest(op)
             if digest not in self.passwords:
                 raise AclRuleError(ERR_NO_SUCH_PASSWORD)
             self.passwords.remove(digest)

@@ -38,6 +38,7 @@ from valsync.commands.command_table import (
     _spec_flags,
     _special_keys,
     info_node,
+    range_last,
     table,
 )
 from valsync.commands.context import ClientState, CommandContext
@@ -162,12 +163,7 @@ def command_keys(argv: list[bytes]) -> list[tuple[int, int]]:
     argc = len(argv)
     out: list[tuple[int, int]] = []
     for first, lastkey, step, limit, perms in plan:
-        if lastkey >= 0:
-            last = first + lastkey
-        elif not limit:
-            last = argc + lastkey
-        else:
-            last = first + ((argc - first) // limit + lastkey)
+        last = range_last(first, lastkey, limit, argc)
         if last >= argc or last < first or first >= argc:
             return []
         out.extend((i, perms) for i in range(first, last + 1, step))

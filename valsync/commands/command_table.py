@@ -174,6 +174,16 @@ def _spec_flags(spec: Node) -> list[str]:
     return [f["s"] for f in _map_get(spec, "flags")["set"]]
 
 
+def range_last(first: int, lastkey: int, limit: int, argc: int) -> int:
+    """The last key index of a ``range`` key spec (negative ``lastkey`` counts from the end,
+    ``limit`` keeps a share of what follows)."""
+    if lastkey >= 0:
+        return first + lastkey
+    if not limit:
+        return argc + lastkey
+    return first + ((argc - first) // limit + lastkey)
+
+
 def _keys_from_specs(info: Node, argv: list[bytes]) -> list[tuple[int, list[str]]] | None:
     """``getKeysUsingKeySpecs``: (argument index, key flags) pairs, None when invalid."""
     argc = len(argv)
@@ -208,13 +218,7 @@ def _keys_from_specs(info: Node, argv: list[bytes]) -> list[tuple[int, list[str]
         fk_spec = _map_get(fk, "spec")
         if _map_get(fk, "type") == "range":
             step = _map_get(fk_spec, "keystep")
-            lastkey, limit = _map_get(fk_spec, "lastkey"), _map_get(fk_spec, "limit")
-            if lastkey >= 0:
-                last = first + lastkey
-            elif not limit:
-                last = argc + lastkey
-            else:
-                last = first + ((argc - first) // limit + lastkey)
+            last = range_last(first, _map_get(fk_spec, "lastkey"), _map_get(fk_spec, "limit"), argc)
         elif _map_get(fk, "type") == "keynum":
             step = _map_get(fk_spec, "keystep")
             idx = first + _map_get(fk_spec, "keynumidx")
