@@ -30,6 +30,8 @@ SUBSET = [
     "unit/info-command",
     "unit/bitops",
     "unit/bitfield",
+    "unit/acl",
+    "unit/acl-v2",
 ]
 
 
