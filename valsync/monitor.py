@@ -73,6 +73,8 @@ def redact(name: str, argv: list[bytes]) -> list[bytes]:
             else:
                 break
         return out
+    if name in ("acl|setuser", "acl|deluser", "acl|getuser"):
+        return argv[:2] + [REDACTED] * (len(argv) - 2)
     if name == "config|set":
         out = list(argv)
         for i in range(2, len(out) - 1, 2):
@@ -82,4 +84,6 @@ def redact(name: str, argv: list[bytes]) -> list[bytes]:
     return argv
 
 
-REDACTED_COMMANDS = frozenset({"auth", "hello", "config|set"})
+REDACTED_COMMANDS = frozenset(
+    {"auth", "hello", "config|set", "acl|setuser", "acl|deluser", "acl|getuser"}
+)

@@ -495,3 +495,23 @@ def test_permission_checks_fuzz(
         admin.check("ACL", "DELUSER", "checked")
         admin.check("ACL", "LOG", "RESET")
         admin.close()
+
+
+def test_slowlog_redacts_acl_arguments(pair: Pair) -> None:
+    both = Both(pair)
+    try:
+        both.check("SLOWLOG", "RESET")
+        both.check("CONFIG", "SET", "slowlog-log-slower-than", "0")
+        both.check("ACL", "SETUSER", "hidden", "on", ">secret", "+get")
+        both.check("ACL", "GETUSER", "hidden")
+        both.check("ACL", "DELUSER", "hidden", "other")
+        both.check("CONFIG", "SET", "slowlog-log-slower-than", "10000")
+        words = re.compile(rb"\$\d+\r\n([^\r]*)\r\n")
+        shown = [
+            [w for w in words.findall(c.call("SLOWLOG", "GET", "5")) if b"127.0.0.1:" not in w]
+            for c in (both.real, both.mine)
+        ]
+        assert shown[1] == shown[0]
+        assert b"secret" not in b" ".join(shown[1])
+    finally:
+        both.close()
