@@ -55,15 +55,21 @@ def free_port() -> int:
 def wait_port(
     port: int, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None
 ) -> None:
+    """Until the server answers PING: listening and done loading its dump (a server listens
+    while it loads and answers -LOADING meanwhile, as Valkey does)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+                sock.sendall(b"PING\r\n")
+                reply = sock.recv(256)
+                if not reply.startswith(b"-LOADING"):
+                    return
         except OSError:
-            time.sleep(0.02)
+            pass
+        time.sleep(0.02)
     raise TimeoutError(f"port {port} did not open")
 
 

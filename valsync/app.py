@@ -33,7 +33,7 @@ def build_server(config: Config, log: ServerLog) -> Server:
     from valsync.persistence import Persistence
 
     server.persistence = Persistence(server)
-    server.persistence.load_at_start()
+    server.loading = server.persistence.has_dump()  # loaded once listening (-LOADING meanwhile)
     from valsync.net.replication import ReplicationService
 
     server.repl = ReplicationService(server)

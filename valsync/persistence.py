@@ -17,7 +17,14 @@ import trio
 
 from valsync.net.rdb_child import ChildBusy, ChildResult, RdbChildManager
 from valsync.rdb.child import ProgressWriter
-from valsync.rdb.snapshot import RdbError, load_rdb_file, snapshot_aux, write_snapshot
+from valsync.rdb.snapshot import (
+    IncrementalLoad,
+    LoadedDump,
+    RdbError,
+    load_rdb_file,
+    snapshot_aux,
+    write_snapshot,
+)
 from valsync.resp.reply import OK, ErrorReply, Reply, SimpleString
 
 if TYPE_CHECKING:
@@ -75,28 +82,38 @@ class Persistence:
 
     # --- loading ---------------------------------------------------------------------------
 
-    def load_at_start(self) -> None:
-        """Load the dump if present; a corrupt one stops the start (the file is left untouched)."""
-        path = self.path
-        if not path.exists():
-            return
-        log = self.server.log
-        t0 = time.monotonic()
-        try:
-            result = load_rdb_file(
-                path,
-                databases=len(self.server.keyspace),
-                verify_checksum=not self.server.skip_checksum_validation,
-            )
-        except (RdbError, OSError) as err:
-            log.warning(f"Fatal error loading the DB, check server logs. Exiting. ({err})")
-            raise SystemExit(1) from None
+    def has_dump(self) -> bool:
+        return self.path.exists()
+
+    def read_dump(self) -> LoadedDump:
+        """Decode the dump into a fresh keyspace (the live one is untouched): safe to run in a
+        worker thread while the server answers -LOADING. ``key-load-delay`` (microseconds per
+        key, a test hook) is slept per chunk of keys.
+
+        Raises:
+            RdbError, OSError: the dump is unreadable, cut or corrupt.
+        """
+        delay_us = self.server.config.get_int("key-load-delay")
+        loader = IncrementalLoad(
+            len(self.server.keyspace), verify_checksum=not self.server.skip_checksum_validation
+        )
+        chunk = 4096 if delay_us > 0 else 1 << 22
+        with open(self.path, "rb") as f:
+            while data := f.read(chunk):
+                keys = loader.feed(data)
+                if delay_us > 0 and keys:
+                    time.sleep(keys * delay_us / 1e6)
+        return loader.finish()
+
+    def adopt_dump(self, result: LoadedDump, started: float) -> None:
+        """Make a loaded dump the live dataset (on the server's own thread)."""
         self.server.keyspace.swap(result.keyspace)
         self.server.functions = result.functions
         self.last_load_keys = result.keys
         self.repl_info = _repl_info(result.aux)
+        log = self.server.log
         log.notice(f"Done loading RDB, keys loaded: {self.last_load_keys}, keys expired: 0.")
-        log.notice(f"DB loaded from disk: {time.monotonic() - t0:.3f} seconds")
+        log.notice(f"DB loaded from disk: {time.monotonic() - started:.3f} seconds")
 
     # --- saving ----------------------------------------------------------------------------
 

@@ -95,7 +95,7 @@ def unknown_subcommand(sub: bytes, cmd: str) -> CommandError:
 # --- connection ---------------------------------------------------------------------------
 
 
-@command("ping", -1, "fast stale loading")
+@command("ping", -1, "fast")
 def ping(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if len(argv) > 2:
         raise CommandError(wrong_arity("ping"))

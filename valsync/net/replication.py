@@ -115,7 +115,11 @@ class ReplicationService:
         cfg.on_change("repl-backlog-size", self._resize_backlog)
         self._replica_limits = cfg.client_output_buffer_limit("replica")
         cfg.on_change("client-output-buffer-limit", self._reload_replica_limits)
-        persistence = server.persistence
+
+    def resume_from_dump(self) -> None:
+        """Once the dump is loaded: the replication history it recorded, then ``replicaof``."""
+        cfg = self.server.config
+        persistence = self.server.persistence
         if persistence is not None and persistence.repl_info is not None:
             info = persistence.repl_info
             if cfg.replicaof is None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from valsync.net.connection import serve_connection
+from valsync.rdb.format import RdbError
 
 if TYPE_CHECKING:
     from valsync.server import Server
@@ -88,6 +89,25 @@ async def _signals(server: Server, done: trio.Event) -> None:
             return
 
 
+async def _load_dump(server: Server) -> bool:
+    """The dump at start, decoded in a worker thread while clients get -LOADING (Valkey
+    listens before it loads); False when it is corrupt: the server must not start."""
+    persistence = server.persistence
+    if persistence is None or not persistence.has_dump():
+        server.loading = False
+        return True
+    started = time.monotonic()
+    server.loading = True
+    try:
+        result = await trio.to_thread.run_sync(persistence.read_dump)
+    except (RdbError, OSError) as err:
+        server.log.warning(f"Fatal error loading the DB, check server logs. Exiting. ({err})")
+        return False
+    persistence.adopt_dump(result, started)
+    server.loading = False
+    return True
+
+
 async def run_server(
     server: Server,
     *,
@@ -96,6 +116,7 @@ async def run_server(
     """Serve until SHUTDOWN or a signal; the nursery owns every task."""
     listeners = await _open_listeners(server)
     done = trio.Event()
+    loaded = True
     async with trio.open_nursery() as nursery:
         server.nursery = nursery
         nursery.start_soon(
@@ -103,13 +124,20 @@ async def run_server(
         )
         nursery.start_soon(_cron, server, nursery, done)
         nursery.start_soon(_signals, server, done)
-        if server.repl is not None:
-            await server.repl.start(nursery)
-        if server.persistence is not None:
-            await server.persistence.start(nursery)
-        ports = [ln.socket.getsockname()[1] for ln in listeners]
-        server.log.notice(f"Ready to accept connections tcp (port {ports[0] if ports else '?'})")
-        task_status.started(listeners)
-        await done.wait()
-        await server.prepare_shutdown()
+        loaded = await _load_dump(server)
+        if loaded:
+            if server.repl is not None:
+                server.repl.resume_from_dump()
+                await server.repl.start(nursery)
+            if server.persistence is not None:
+                await server.persistence.start(nursery)
+            ports = [ln.socket.getsockname()[1] for ln in listeners]
+            server.log.notice(
+                f"Ready to accept connections tcp (port {ports[0] if ports else '?'})"
+            )
+            task_status.started(listeners)
+            await done.wait()
+            await server.prepare_shutdown()
         nursery.cancel_scope.cancel()
+    if not loaded:
+        raise SystemExit(1)
