@@ -381,6 +381,8 @@ class User:
     skip_sanitize: bool = False
     passwords: list[str] = field(default_factory=list)
     selectors: list[Selector] = field(default_factory=lambda: [Selector(root=True)])
+    allows_all: bool = False
+    """:attr:`unrestricted` as of the last :meth:`Acl.refresh` (read once per command)."""
 
     @property
     def root(self) -> Selector:
@@ -599,7 +601,9 @@ class Acl:
         return user
 
     def refresh(self) -> None:
-        self.restricted = not all(u.unrestricted for u in self.users.values())
+        for user in self.users.values():
+            user.allows_all = user.unrestricted
+        self.restricted = not all(u.allows_all for u in self.users.values())
         self.auth_required = not self.default.nopass or not self.default.enabled
 
     def sorted_users(self) -> list[User]:

@@ -496,7 +496,8 @@ class Server:
         if name in CONTAINER_COMMANDS:
             name = command_fullname(name, argv)
         client.last_command = name
-        if self.acl.restricted:
+        acl = self.acl
+        if acl.restricted and not (client.user or acl.default).allows_all:
             if client.in_multi and "no_multi" in spec.flags:
                 return self._reject(client, "ERR Command not allowed inside a transaction", name)
             denied = permission_refusal(
