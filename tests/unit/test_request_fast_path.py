@@ -6,6 +6,8 @@ canonical pipelines, inline commands, empty multibulks and malformed elements mi
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -84,3 +86,20 @@ def test_bulk_limit_holds_on_the_fast_path(limit: int) -> None:
     parser.feed(encode_command([b"SET", b"k", b"x" * 5000]))
     with pytest.raises(ProtocolError, match="invalid bulk length"):
         parser.next()
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"*3000000000\r\n", "Protocol error: invalid multibulk length"),
+        (b"*1\r\n$3\r\nGET\r\n*3000000000\r\n", "Protocol error: invalid multibulk length"),
+        (b"*2\r\n$3\r\nGET\r\n*1500000000\r\n", "Protocol error: expected '$', got '*'"),
+    ],
+)
+def test_huge_array_headers_never_reach_hiredis(data: bytes, message: str) -> None:
+    """hiredis would allocate the array's slots at once: the Python framer answers instead."""
+    parser = RequestParser(fast=True)
+    parser.feed(data)
+    with pytest.raises(ProtocolError, match=re.escape(message)):
+        while parser.next_argv() is not None:
+            pass

@@ -18,6 +18,7 @@ limits, every protocol error) goes through the Python framer below, which is the
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import hiredis
@@ -28,6 +29,8 @@ DEFAULT_MAX_BULK_LEN = 512 * 1024 * 1024
 UNAUTH_MAX_MULTIBULK = 10
 UNAUTH_MAX_BULK = 16384
 INT_MAX = 2**31 - 1
+# a multibulk header of a million elements or more (anywhere, nested arrays included)
+_HUGE_ARRAY_HEADER = re.compile(rb"\*[0-9]{7,}\r")
 
 
 class ProtocolError(Exception):
@@ -239,8 +242,15 @@ class RequestParser:
         False when the first command is not one (the Python framer then decides)."""
         data = self._data
         pos = self._pos
+        # hiredis allocates an array's slots when it reads the header: it must never see a
+        # huge count (a peer sending *3000000000 would make it allocate gigabytes), so it is
+        # fed only the bytes before one; the Python framer then answers Valkey's error
+        huge = _HUGE_ARRAY_HEADER.search(data, pos)
+        stop = huge.start() if huge is not None else len(data)
+        if stop <= pos:
+            return False
         reader = hiredis.Reader()
-        reader.feed(data, pos)
+        reader.feed(data, pos, stop - pos)
         gets = reader.gets
         framed = self._framed
         ends = self._ends
