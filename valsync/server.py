@@ -1121,12 +1121,8 @@ class Server:
 
     def record_rejected_unblock(self, client: ClientState, text: str) -> ErrorReply:
         """A blocked command ended by an error: 8.1.8 counts it as a call and a rejected one."""
-        self.stats.total_error_replies += 1
-        self.cmdstats.count_error(text)
-        stat = self.cmdstats.stat(client.last_command)
-        stat.calls += 1
-        stat.rejected += 1
-        return ErrorReply(text)
+        self.cmdstats.stat(client.last_command).calls += 1
+        return self._reject(client, text, client.last_command)
 
     def active_expire_cycle(self, budget_keys: int = 200) -> int:
         """Delete keys whose TTL passed, sampling like Valkey's active expiry (primary only)."""
