@@ -181,6 +181,8 @@ class Server:
         self.paused = PauseAction(0)
         """What is paused now (cached from :attr:`pause`; 0 on the fast path)."""
         self.pause_listeners: set[Callable[[], None]] = set()
+        self.role_listeners: list[Callable[[], None]] = []
+        """Called after the server became a replica or a primary."""
         self.skip_checksum_validation = False
         """DEBUG SET-SKIP-CHECKSUM-VALIDATION: load dumps and RESTORE payloads unchecked."""
         self.notify_classes = ""

@@ -47,6 +47,8 @@ class RdbChildManager:
         self.bytes_done = 0
         self.total_forks = 0
         self.last_fork_usec = 0
+        self.in_child: Callable[[], None] | None = None
+        """Run first in every forked child (``oom-score-adj``'s child class)."""
 
     @property
     def busy(self) -> bool:
@@ -57,7 +59,12 @@ class RdbChildManager:
         if self.child is not None:
             raise ChildBusy("Background save already in progress")
         t0 = time.perf_counter()
-        child = fork_child(body, data_pipe=data_pipe, close_in_child=self._close_in_child())
+        child = fork_child(
+            body,
+            data_pipe=data_pipe,
+            close_in_child=self._close_in_child(),
+            in_child=self.in_child,
+        )
         self.last_fork_usec = int((time.perf_counter() - t0) * 1_000_000)
         self.child, self.kind = child, kind
         self.total_forks += 1

@@ -64,8 +64,15 @@ class ForkedChild:
 ChildBody = Callable[[int | None, ProgressWriter], None]
 
 
-def fork_child(body: ChildBody, *, data_pipe: bool, close_in_child: list[int]) -> ForkedChild:
-    """Fork; the child runs ``body(data_write_fd, progress)`` then exits 0 (1 on error)."""
+def fork_child(
+    body: ChildBody,
+    *,
+    data_pipe: bool,
+    close_in_child: list[int],
+    in_child: Callable[[], None] | None = None,
+) -> ForkedChild:
+    """Fork; the child runs ``in_child()`` then ``body(data_write_fd, progress)`` and exits
+    0 (1 on error)."""
     progress_r, progress_w = os.pipe()
     data_r, data_w = os.pipe() if data_pipe else (None, None)
     gc.freeze()
@@ -85,6 +92,8 @@ def fork_child(body: ChildBody, *, data_pipe: bool, close_in_child: list[int]) -
                     os.close(fd)
                 except OSError:
                     pass
+            if in_child is not None:
+                in_child()
             body(data_w, progress)
             code = 0
         except BaseException as err:  # noqa: BLE001 - the child reports any failure and exits
