@@ -30,9 +30,10 @@ def build_server(config: Config, log: ServerLog) -> Server:
     if acl_error is not None:
         log.warning(acl_error)
         raise SystemExit(1)
+    from valsync.net.rdb_child import RdbChildManager
     from valsync.persistence import Persistence
 
-    server.persistence = Persistence(server)
+    server.persistence = Persistence(server, RdbChildManager)
     server.loading = server.persistence.has_dump()  # loaded once listening (-LOADING meanwhile)
     from valsync.net.replication import ReplicationService
 

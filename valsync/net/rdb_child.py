@@ -11,28 +11,19 @@ import os
 import signal
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 import trio
 
-from valsync.rdb.child import ChildBody, ForkedChild, fork_child, parse_progress
+from valsync.rdb.child import (
+    ChildBody,
+    ChildBusy,
+    ChildResult,
+    ForkedChild,
+    fork_child,
+    parse_progress,
+)
 
 DATA_READ_SIZE = 256 * 1024
-
-
-@dataclass
-class ChildResult:
-    ok: bool
-    exit_code: int
-    signal: int
-    error: str | None
-    keys: int
-    bytes: int
-    seconds: float
-
-
-class ChildBusy(Exception):
-    """Another child is running (Valkey: one background child at a time)."""
 
 
 class RdbChildManager:

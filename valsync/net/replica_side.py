@@ -135,6 +135,9 @@ class PrimaryLinkDriver:
         ids = self.service.ids
         if self.applied_offset >= 0:
             ids.master_repl_offset = self.applied_offset
+        # the offsets read from this primary end with its era: a later REPLICAOF NO ONE must not
+        # rewind master_repl_offset to them
+        self.read_offset = self.applied_offset = -1
         ids.shift_replication_id(replid or new_replid())
         if self.service.backlog is None:
             self.service.create_backlog()
@@ -264,9 +267,10 @@ class PrimaryLinkDriver:
                         outcome = ev
             leftover = hs.unused_data
             if failover:
-                self.service.failover_psync_result(
-                    isinstance(outcome, (Continue, FullResyncReply, DualChannelSyncReply))
-                )
+                accepted = isinstance(outcome, (Continue, FullResyncReply, DualChannelSyncReply))
+                self.service.failover_psync_result(accepted)
+                if not accepted:
+                    return False  # the abort made us a primary again
             if isinstance(outcome, HandshakeFailed):
                 raise LinkLost(outcome.message)
             if isinstance(outcome, TryLater):

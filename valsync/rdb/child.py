@@ -11,8 +11,9 @@ from __future__ import annotations
 import gc
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 PROGRESS_INTERVAL_KEYS = 1024
 
@@ -62,6 +63,47 @@ class ForkedChild:
 
 
 ChildBody = Callable[[int | None, ProgressWriter], None]
+
+
+@dataclass
+class ChildResult:
+    ok: bool
+    exit_code: int
+    signal: int
+    error: str | None
+    keys: int
+    bytes: int
+    seconds: float
+
+
+class ChildBusy(Exception):
+    """Another child is running (Valkey: one background child at a time)."""
+
+
+class RdbChildren(Protocol):
+    """The one-child-at-a-time fork manager as persistence sees it; the trio implementation
+    (``valsync.net.rdb_child.RdbChildManager``) is given to :class:`Persistence` at assembly."""
+
+    @property
+    def busy(self) -> bool: ...
+
+    kind: str | None
+    keys_done: int
+    total_forks: int
+    last_fork_usec: int
+    in_child: Callable[[], None] | None
+
+    def fork(self, body: ChildBody, kind: str, data_pipe: bool = False) -> ForkedChild: ...
+
+    async def wait(
+        self, child: ForkedChild, on_data: Callable[[bytes], Awaitable[None]] | None = None
+    ) -> ChildResult: ...
+
+    def kill(self) -> None: ...
+
+
+RdbChildrenFactory = Callable[[Callable[[], list[int]]], RdbChildren]
+"""Builds the manager from the callable that lists the descriptors a child must close."""
 
 
 def fork_child(
