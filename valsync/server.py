@@ -360,8 +360,8 @@ class Server:
                 wake()
 
     def blocked_client_count(self) -> int:
-        """INFO ``blocked_clients``: clients waiting in a blocking command (not pause holds)."""
-        return sum(1 for w in self.blocked_clients.values() if not w.block.postponed)
+        """INFO ``blocked_clients``: clients waiting in a blocking command or held by a pause."""
+        return len(self.blocked_clients)
 
     def blocking_keys_info(self) -> list[str]:
         """INFO ``total_blocking_keys`` and ``total_blocking_keys_on_nokey``: keys clients
@@ -519,8 +519,8 @@ class Server:
                     self.cmdstats.stat(name).rejected += 1
                     return self._reject(client, redirect)
                 return self._reject(client, redirect, name)
-        if self.paused and not (client.is_replica or client.is_primary_link):
-            held = self._held_by_pause(client, spec)
+        if self.paused and not client.is_replica:
+            held = self._held_by_pause(client, spec, argv)
             if held is not None:
                 return held
         if client.in_multi:
@@ -618,23 +618,25 @@ class Server:
                 wake()
         return self.paused
 
-    def _held_by_pause(self, client: ClientState, spec: CommandSpec) -> BlockRequest | None:
+    def _held_by_pause(
+        self, client: ClientState, spec: CommandSpec, argv: list[bytes]
+    ) -> BlockRequest | None:
         """Valkey's blockPostponeClient: a normal client's command waits out the pause."""
         now = now_ms()
         paused = self._update_pause(now)
         if paused & PauseAction.CLIENT_ALL:
             held = True
         elif paused & PauseAction.CLIENT_WRITE:
-            flags = spec.flags
+            flags = spec.effective_flags(self, argv)
             held = "write" in flags or "may_replicate" in flags
             if spec.name == "exec" and not held:
-                held = any(
-                    "write" in queued.flags or "may_replicate" in queued.flags
-                    for queued in (
-                        COMMANDS.get(a[0].lower().decode("latin-1")) for a in client.multi_queue
-                    )
-                    if queued is not None
-                )
+                for queued_argv in client.multi_queue:
+                    queued = COMMANDS.get(queued_argv[0].lower().decode("latin-1"))
+                    if queued is not None:
+                        queued_flags = queued.effective_flags(self, queued_argv)
+                        if "write" in queued_flags or "may_replicate" in queued_flags:
+                            held = True
+                            break
         else:
             held = False
         if not held:

@@ -20,7 +20,7 @@ import trio
 import trio.lowlevel
 
 from valsync import VALKEY_COMPAT_VERSION
-from valsync.commands import ClientState
+from valsync.commands import BlockRequest, ClientState
 from valsync.rdb.snapshot import IncrementalLoad, RdbError
 from valsync.replication.errors import RemoteProtocolError
 from valsync.replication.failover import FailoverState
@@ -579,7 +579,14 @@ class PrimaryLinkDriver:
                         await self._send(encode_ack(reader.applied_offset))
                         server.applying_primary_stream = True
                 else:
-                    process(client, argv)
+                    reply = process(client, argv)
+                    while isinstance(reply, BlockRequest) and reply.postponed:
+                        # CLIENT PAUSE holds our primary's writes too: keep reading, apply later
+                        self.flush_applied()
+                        server.applying_primary_stream = False
+                        await self._wait_pause_end(reader, raw, reply.deadline_ms)
+                        server.applying_primary_stream = True
+                        reply = process(client, argv)
                 reader.argv_done(argv)
                 self._applied_unproxied += reader.applied_offset - before
         finally:
@@ -588,6 +595,34 @@ class PrimaryLinkDriver:
         self.read_offset = reader.read_offset
         self.applied_offset = reader.applied_offset
         self.stream_db = client.db
+
+    async def _wait_pause_end(
+        self, reader: ReplicationStreamReader, raw: bytearray, deadline_ms: int | None
+    ) -> None:
+        """Until a pause lifts or reaches its end, reading (not applying) the stream meanwhile,
+        as Valkey's postponed primary client does: ``slave_read_repl_offset`` moves on."""
+        lifted = trio.Event()
+        listeners = self.server.pause_listeners
+        listeners.add(lifted.set)
+        timeout = self.server.config.get_int("repl-timeout")
+        self.read_offset = reader.read_offset + reader.pending
+        try:
+            remaining = ((deadline_ms or 0) - time.time() * 1000) / 1000.0
+            with trio.move_on_after(max(remaining, 0.0)):
+                async with trio.open_nursery() as nursery:
+
+                    async def keep_reading() -> None:
+                        while True:
+                            data = await self._recv(timeout)
+                            raw.extend(data)
+                            reader.receive_data(data)
+                            self.read_offset = reader.read_offset + reader.pending
+
+                    nursery.start_soon(keep_reading)
+                    await lifted.wait()
+                    nursery.cancel_scope.cancel()
+        finally:
+            listeners.discard(lifted.set)
 
     def flush_applied(self) -> None:
         """Send the stream bytes applied so far down our own stream (backlog, sub-replicas),
