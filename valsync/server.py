@@ -132,6 +132,10 @@ def _nothing() -> None:
     return None
 
 
+TOUCHES_ARBITRARY_KEYS = frozenset({"scan", "randomkey"})
+"""Valkey's ``CMD_TOUCHES_ARBITRARY_KEYS``: run directly, what they propagate is no MULTI."""
+
+
 class Server:
     """One valsync server instance (sans trio: the net layer drives it)."""
 
@@ -818,7 +822,12 @@ class Server:
         self.dirty += ctx.dirty
         if ctx.propagated:
             units = ctx.take_propagated()
-            self.propagate(units)
+            if spec.name in TOUCHES_ARBITRARY_KEYS:
+                # Valkey sends their lazy-expire deletions one by one, as active expire does
+                for item in units:
+                    self.propagate([item])
+            else:
+                self.propagate(units)
             ctx.client.last_write_offset = self.repl.master_repl_offset if self.repl else 0
 
     def account_call(
