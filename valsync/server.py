@@ -52,6 +52,7 @@ from valsync.config import Config
 from valsync.keyspace import Keyspace, StreamValue
 from valsync.latency import LatencyMonitor
 from valsync.log import ServerLog
+from valsync.migrate_cache import MigrateSocketCache
 from valsync.monitor import ADMIN_SUBCOMMANDS, REDACTED_COMMANDS, monitor_line, redact
 from valsync.pause import PauseAction, PausePurpose, PauseState
 from valsync.pubsub import PubSub
@@ -179,6 +180,7 @@ class Server:
         self.paused = PauseAction(0)
         """What is paused now (cached from :attr:`pause`; 0 on the fast path)."""
         self.pause_listeners: set[Callable[[], None]] = set()
+        self.migrate_sockets: MigrateSocketCache[Any] = MigrateSocketCache(self.rng)
         self.role_listeners: list[Callable[[], None]] = []
         """Called after the server became a replica or a primary."""
         self.skip_checksum_validation = False

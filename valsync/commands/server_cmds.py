@@ -815,6 +815,7 @@ def _info_section(server: Server, name: str) -> list[str] | None:
             f"pubsub_patterns:{len(server.pubsub.patterns.table)}",
             f"pubsubshard_channels:{len(server.pubsub.shard.table)}",
             f"total_forks:{st.total_forks}",
+            f"migrate_cached_sockets:{len(server.migrate_sockets)}",
             f"client_query_buffer_limit_disconnections:{st.client_query_buffer_limit_disconnections}",
             f"client_output_buffer_limit_disconnections:{st.client_output_buffer_limit_disconnections}",
             f"tracking_total_keys:{len(server.tracking.keys)}",
@@ -920,8 +921,13 @@ def debug(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if sub == b"reload":
         if server.persistence is None:
             raise CommandError("ERR DEBUG RELOAD needs persistence")
+        options = {a.lower() for a in argv[2:]}
+        if options - {b"merge", b"noflush", b"nosave"}:
+            raise CommandError(
+                "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options."
+            )
         reply: Reply = server.persistence.debug_reload(
-            nosave=b"nosave" in [a.lower() for a in argv[2:]]
+            nosave=b"nosave" in options, noflush=b"noflush" in options, merge=b"merge" in options
         )
         return reply
     handler = lookup_debug_subcommand(argv)

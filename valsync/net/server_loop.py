@@ -130,6 +130,8 @@ async def _cron(server: Server, nursery: trio.Nursery, done: trio.Event) -> None
             server.repl.fast_cron()
             if ticks % 10 == 0:
                 server.repl.cron()
+        if ticks % 10 == 0:
+            server.migrate_sockets.close_idle()
         if server.persistence is not None:
             server.persistence.cron()
         if server.shutdown_requested is not None:
