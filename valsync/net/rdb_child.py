@@ -29,6 +29,8 @@ class ChildResult:
     keys: int
     bytes: int
     seconds: float
+    cancelled: bool = False
+    """Ended by :meth:`RdbChildManager.kill` (Valkey's SIGUSR1: not a save error)."""
 
 
 class ChildBusy(Exception):
@@ -47,6 +49,7 @@ class RdbChildManager:
         self.bytes_done = 0
         self.total_forks = 0
         self.last_fork_usec = 0
+        self.cancelled = False
 
     @property
     def busy(self) -> bool:
@@ -63,6 +66,7 @@ class RdbChildManager:
         self.total_forks += 1
         self.started_at = time.monotonic()
         self.keys_done = self.bytes_done = 0
+        self.cancelled = False
         return child
 
     async def wait(
@@ -94,6 +98,7 @@ class RdbChildManager:
             keys=max(keys, 0),
             bytes=max(nbytes, 0),
             seconds=time.monotonic() - self.started_at,
+            cancelled=self.cancelled,
         )
 
     async def run(
@@ -154,6 +159,7 @@ class RdbChildManager:
         child = self.child
         if child is None:
             return
+        self.cancelled = True
         for sig in (signal.SIGUSR1, signal.SIGKILL):
             try:
                 os.kill(child.pid, sig)
