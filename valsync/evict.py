@@ -45,7 +45,6 @@ from valsync.scripting.state import bytes_to_human
 if TYPE_CHECKING:
     from valsync.server import Server
 
-OOM = "OOM command not allowed when used memory > 'maxmemory'."
 STARTUP_MEMORY = 958648
 """``used_memory_startup`` of valkey-server 8.1.8 (libc allocator, default config)."""
 EXPIRE_SLOT = 16

@@ -44,12 +44,12 @@ from valsync.commands.acl_cmds import (
     load_config_users,
     permission_refusal,
 )
-from valsync.commands.errors import EXECABORT, READONLY, CommandError, CommandRejected
+from valsync.commands.errors import EXECABORT, OOM, READONLY, CommandError, CommandRejected
 from valsync.commands.registry import CONTAINER_COMMANDS, command_fullname
 from valsync.commands.scripting import SLOW_EVAL, SLOW_FUNCTION
 from valsync.commands.server_cmds import SUBCOMMAND_ARITY, check_subcommand
 from valsync.config import Config
-from valsync.evict import OOM, EvictResult, MemoryManager
+from valsync.evict import EvictResult, MemoryManager
 from valsync.keyspace import Keyspace, StreamValue
 from valsync.latency import LatencyMonitor
 from valsync.log import ServerLog
@@ -744,7 +744,7 @@ class Server:
         """Valkey's is_denyoom_command: the command's flags, or for EXEC any queued command's."""
         if "denyoom" in spec.effective_flags(self, argv):
             return True
-        if spec.name != "exec" or not client.in_multi:
+        if spec.name != "exec" or not client.in_multi or client.multi_error:
             return False
         for queued in client.multi_queue:
             found = lookup_command(queued)
