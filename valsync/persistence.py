@@ -2,7 +2,8 @@
 
 Writes go to ``temp-<pid>.rdb``, are fsynced, then renamed over the dump, so a crash or a full
 disk mid-save never damages the last good dump (Valkey's rdbSave). Background saves go through
-the shared :class:`~valsync.net.rdb_child.RdbChildManager`, which replication uses too.
+the shared fork manager (:class:`~valsync.rdb.child.RdbChildren`, built by the assembler from
+the trio shell's ``RdbChildManager``), which replication uses too.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from valsync.net.rdb_child import ChildBusy, ChildResult, RdbChildManager
-from valsync.rdb.child import ProgressWriter
+from valsync.rdb.child import ChildBusy, ChildResult, ProgressWriter, RdbChildrenFactory
 from valsync.rdb.snapshot import (
     IncrementalLoad,
     LoadedDump,
@@ -54,9 +54,9 @@ class ReplInfoFromRdb:
 
 
 class Persistence:
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: Server, make_children: RdbChildrenFactory) -> None:
         self.server = server
-        self.children = RdbChildManager(self._fds_to_close)
+        self.children = make_children(self._fds_to_close)
         self.nursery: trio.Nursery | None = None
         self.last_bgsave_ok = True
         self.last_bgsave_seconds = -1

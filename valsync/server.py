@@ -15,7 +15,7 @@ import time
 import traceback
 from collections.abc import Callable
 from time import perf_counter_ns
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 from valsync import VALKEY_COMPAT_VERSION
 from valsync.cmdstats import CommandStats
@@ -56,15 +56,13 @@ from valsync.log import ServerLog
 from valsync.monitor import ADMIN_SUBCOMMANDS, REDACTED_COMMANDS, monitor_line, redact
 from valsync.pause import PauseAction, PausePurpose, PauseState
 from valsync.pubsub import PubSub
+from valsync.replication.control import ReplicationControl
 from valsync.replication.unexpected_errors import backlog_log_line, unexpected_error
 from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Raw, Reply, encode
 from valsync.scripting.functions import FunctionError
 from valsync.scripting.state import ScriptingState
 from valsync.stats import Stats
 from valsync.tracking import TrackingTable
-
-if TYPE_CHECKING:
-    from valsync.net.replication import ReplicationService
 
 NOAUTH = "NOAUTH Authentication required."
 UNBLOCKED_ROLE_CHANGE = (
@@ -158,7 +156,7 @@ class Server:
         self.active_expire_enabled = True
         self.loading = False
         self.shutdown_requested: str | None = None
-        self.repl: ReplicationService | None = None
+        self.repl: ReplicationControl | None = None
         self.cmdstats = CommandStats()
         self._command_stats = self.cmdstats.commands
         self.commandlogs = CommandLogs()
@@ -182,6 +180,8 @@ class Server:
         self.paused = PauseAction(0)
         """What is paused now (cached from :attr:`pause`; 0 on the fast path)."""
         self.pause_listeners: set[Callable[[], None]] = set()
+        self.role_listeners: list[Callable[[], None]] = []
+        """Called after the server became a replica or a primary."""
         self.skip_checksum_validation = False
         """DEBUG SET-SKIP-CHECKSUM-VALIDATION: load dumps and RESTORE payloads unchecked."""
         self.notify_classes = ""

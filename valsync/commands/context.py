@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from valsync.commands.errors import WRONGTYPE, CommandError
 from valsync.keyspace.database import Database, Keyspace
 from valsync.keyspace.values import Value
+from valsync.replication.propagation import Propagated as Propagated
 from valsync.resp.reply import NO_REPLY, Push, Reply, ReplySeries
 
 if TYPE_CHECKING:
@@ -117,16 +118,6 @@ def filter_reply(client: ClientState, reply: Reply) -> Reply:
     if isinstance(reply, ReplySeries):
         return ReplySeries([item for item in reply.items if isinstance(item, Push)])
     return NO_REPLY
-
-
-@dataclass(slots=True)
-class Propagated:
-    """One command to send down the replication stream, with the DB it applies to (-1: none);
-    ``raw``, when known, is ``argv`` already encoded as a multibulk."""
-
-    dbid: int
-    argv: list[bytes]
-    raw: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)

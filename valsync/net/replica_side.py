@@ -116,6 +116,8 @@ class PrimaryLinkDriver:
             # like Valkey, hope the new primary knows our history: PSYNC <our id> <our offset+1>
             self.cached = CachedPrimary(ids.replid, ids.master_repl_offset)
         self.server.log.set_role("S")
+        for listener in self.server.role_listeners:
+            listener()
         self.log.notice(f"Connecting to PRIMARY {host}:{port}")
         self._restart()
         return True
@@ -133,6 +135,9 @@ class PrimaryLinkDriver:
         ids = self.service.ids
         if self.applied_offset >= 0:
             ids.master_repl_offset = self.applied_offset
+        # the offsets read from this primary end with its era: a later REPLICAOF NO ONE must not
+        # rewind master_repl_offset to them
+        self.read_offset = self.applied_offset = -1
         ids.shift_replication_id(replid or new_replid())
         if self.service.backlog is None:
             self.service.create_backlog()
@@ -142,6 +147,8 @@ class PrimaryLinkDriver:
             self.service.drop_link(link, "promoted")
         self.cached = None
         self.server.log.set_role("M")
+        for listener in self.server.role_listeners:
+            listener()
         self.log.notice("MASTER MODE enabled (user request from 'id=0 addr= cmd=replicaof')")
         self._restart()
 
@@ -214,12 +221,16 @@ class PrimaryLinkDriver:
         self._stream = None
         self.state = "connect" if self.host is not None else "none"
 
+    def _source_addr(self) -> str | None:
+        """``bind-source-addr``: the address the links to the primary come from."""
+        return self.server.config.get_str("bind-source-addr") or None
+
     async def _session(self, host: str, port: int) -> bool:
         """One connection to the primary; True if the link came up (reconnect at once)."""
         cfg = self.server.config
         self.state = "connecting"
         with trio.fail_after(cfg.get_int("repl-timeout")):
-            stream = await trio.open_tcp_stream(host, port)
+            stream = await trio.open_tcp_stream(host, port, local_address=self._source_addr())
         self._stream = stream
         async with stream:
             self.state = "handshake"
@@ -256,9 +267,10 @@ class PrimaryLinkDriver:
                         outcome = ev
             leftover = hs.unused_data
             if failover:
-                self.service.failover_psync_result(
-                    isinstance(outcome, (Continue, FullResyncReply, DualChannelSyncReply))
-                )
+                accepted = isinstance(outcome, (Continue, FullResyncReply, DualChannelSyncReply))
+                self.service.failover_psync_result(accepted)
+                if not accepted:
+                    return False  # the abort made us a primary again
             if isinstance(outcome, HandshakeFailed):
                 raise LinkLost(outcome.message)
             if isinstance(outcome, TryLater):
@@ -313,7 +325,7 @@ class PrimaryLinkDriver:
         main = self._stream
         assert main is not None
         with trio.fail_after(cfg.get_int("repl-timeout")):
-            rdb_stream = await trio.open_tcp_stream(host, port)
+            rdb_stream = await trio.open_tcp_stream(host, port, local_address=self._source_addr())
         async with rdb_stream:
             rdb_hs = RdbChannelHandshake(config)
             await rdb_stream.send_all(rdb_hs.initiate())
