@@ -42,8 +42,6 @@ LRU_NOT_SELECTED = (
     "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when "
     "switching between policies at runtime LRU and LFU data will take some time to adjust."
 )
-SHARED_INTEGERS = 10000
-SHARED_REFCOUNT = 2147483647
 INT_RANGE = "ERR value is out of range, value must between -2147483648 and 2147483647"
 KNOWN_TYPES = frozenset({b"string", b"list", b"set", b"zset", b"hash", b"stream"})
 
@@ -563,7 +561,7 @@ def object_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if sub == b"encoding":
         return object_encoding(value, key).encode()
     if sub == b"refcount":
-        return object_refcount(ctx, key, value)
+        return 1  # 8.1 embeds the key in each stored object: none is shared
     lfu = _lfu_policy(ctx)
     db = ctx.db
     clock = db.clock
@@ -575,28 +573,6 @@ def object_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if not lfu:
         raise CommandError(LFU_NOT_SELECTED)
     return clock.lfu_counter(stamp)
-
-
-def object_refcount(ctx: CommandContext, key: bytes, value: Value) -> int:
-    """OBJECT REFCOUNT: Valkey shares the integers 0..9999 (refcount INT_MAX) unless an LRU or
-    LFU policy with a maxmemory needs a stamp per object."""
-    if (
-        isinstance(value, bytes)
-        and len(value) <= 4
-        and string_encoding(value, key) == "int"
-        and 0 <= int(value) < SHARED_INTEGERS
-    ):
-        server = ctx.server
-        if server is None or not server.maxmemory or not _stamped_policy(ctx):
-            return SHARED_REFCOUNT
-    return 1
-
-
-def _stamped_policy(ctx: CommandContext) -> bool:
-    server = ctx.server
-    return server is not None and server.config.get_str("maxmemory-policy").endswith(
-        ("-lru", "-lfu")
-    )
 
 
 def _lfu_policy(ctx: CommandContext) -> bool:
