@@ -24,7 +24,14 @@ from valsync.commands.acl_cmds import (
 )
 from valsync.commands.context import BlockRequest, ClientState, CommandContext, ScriptRequest
 from valsync.commands.dispatch import call
-from valsync.commands.errors import NOT_INTEGER, OOM, READONLY, CommandError, parse_int
+from valsync.commands.errors import (
+    MISCONF_RDB,
+    NOT_INTEGER,
+    OOM,
+    READONLY,
+    CommandError,
+    parse_int,
+)
 from valsync.commands.registry import COMMANDS, command, command_fullname
 from valsync.commands.server_cmds import SUBCOMMAND_ARITY, check_subcommand
 from valsync.resp.reply import OK, ErrorReply, Reply, SimpleString
@@ -124,6 +131,8 @@ class ServerView:
         self._repl = repl
         self.oom = bool(getattr(server, "maxmemory", 0) and getattr(server, "pre_command_oom", 0))
         """The command that started the script found the server over maxmemory."""
+        persistence = getattr(server, "persistence", None)
+        self.disk_error = bool(not self.obey and persistence is not None and persistence.disk_error)
 
     def enough_replicas(self) -> bool:
         if self._repl is None or self.obey:
@@ -145,6 +154,8 @@ def prepare_refusal(view: ServerView, flags: frozenset[str], compat: bool, ro: b
             return READONLY_SCRIPT
         if ro:
             return RO_WITH_WRITE_FLAG
+        if view.disk_error:
+            return MISCONF_RDB
         if not view.enough_replicas():
             return NOREPLICAS
         if view.oom and not view.obey and ALLOW_OOM not in flags:
@@ -203,6 +214,8 @@ class ScriptExecutor:
         if is_write and not self.write_dirty:
             if view.replica_read_only and not view.obey:
                 return Refusal(b"-" + READONLY.encode())
+            if view.disk_error:
+                return Refusal(b"-" + MISCONF_RDB.encode())
             if not view.enough_replicas():
                 return Refusal(b"-" + NOREPLICAS.encode())
         if "denyoom" in flags and view.oom and not view.obey and not self.write_dirty:

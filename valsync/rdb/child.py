@@ -74,6 +74,8 @@ class ChildResult:
     keys: int
     bytes: int
     seconds: float
+    cancelled: bool = False
+    """Ended by the manager's ``kill`` (Valkey's SIGUSR1: not a save error)."""
 
 
 class ChildBusy(Exception):
