@@ -8,6 +8,7 @@ hangs, a memory bound, and mutations of real inputs.
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import tracemalloc
@@ -15,8 +16,14 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from hypothesis import strategies as st
+
+from valsync.resp.reply import ErrorReply
+
+if TYPE_CHECKING:
+    from valsync.server import Server
 
 DEEP = os.environ.get("VALSYNC_FUZZ") == "deep"
 FACTOR = int(os.environ.get("VALSYNC_FUZZ_FACTOR", "50")) if DEEP else 1
@@ -125,3 +132,22 @@ def chunked(data: bytes, cuts: list[int]) -> list[bytes]:
         return []
     points = sorted({c % len(data) for c in cuts} | {0, len(data)})
     return [data[a:b] for a, b in zip(points, points[1:], strict=False) if b > a]
+
+
+def fresh_server() -> tuple[Server, io.StringIO]:
+    """A Server without the trio shell, its log captured (an internal error is logged)."""
+    from valsync.config import Config
+    from valsync.log import ServerLog
+    from valsync.server import Server
+
+    log = ServerLog(level="warning")
+    out = io.StringIO()
+    log.redirect(out)
+    return Server(Config(), log), out
+
+
+def assert_no_internal_error(reply: object, log: io.StringIO) -> None:
+    """A handler bug shows as ``ERR internal error in ...`` and a logged traceback."""
+    text = reply.text if isinstance(reply, ErrorReply) else ""
+    assert "internal error" not in text, text
+    assert "Internal error" not in log.getvalue(), log.getvalue()

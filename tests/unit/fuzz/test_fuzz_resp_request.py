@@ -4,6 +4,7 @@ Valkey's protocol errors, never another exception, a hang, or a huge allocation.
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -95,14 +96,13 @@ def test_framers_agree_in_any_chunking(data: bytes, cuts: list[int], auth: bool)
         assert frame(data, cuts, fast=False, authenticated=auth) == reference
 
 
-@settings(max_examples=budget(60))
-@given(st.sampled_from([b"*", b"$", b"", b"*1\r\n$"]), st.integers(1, 3), st.booleans())
+@pytest.mark.parametrize("newline", [True, False])
+@pytest.mark.parametrize("prefix", [b"*", b"$", b"", b"*1\r\n$"])
 def test_huge_headers_are_refused_or_awaited_without_allocating(
-    prefix: bytes, scale: int, newline: bool
+    prefix: bytes, newline: bool
 ) -> None:
-    """A header line far beyond 64 KB, or a count of 2^40: an error or a wait, bounded."""
-    body = b"9" * (70000 * scale)
-    data = prefix + body + (b"\r\n" if newline else b"")
+    """A header line far beyond 64 KB: an error or a wait, bounded in memory."""
+    data = prefix + b"9" * 140000 + (b"\r\n" if newline else b"")
     with guarded("resp-request-huge-header", memory=16 << 20):
         outcome = frame(data, [4096, 65536], fast=True, authenticated=True)
     assert outcome == frame(data, [], fast=False, authenticated=True)
