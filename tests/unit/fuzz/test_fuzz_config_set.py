@@ -41,7 +41,7 @@ def config_set(server: object, client: object, name: str, value: bytes) -> objec
     return server.process(client, [b"CONFIG", b"SET", name.encode(), value])  # type: ignore[attr-defined]
 
 
-@settings(max_examples=budget(300))
+@settings(max_examples=budget(150))
 @given(st.sampled_from(NAMES), values, st.booleans())
 @example("maxmemory", "9" * 5000, False)
 @example("dir", "..", True)

@@ -53,7 +53,7 @@ def test_seeds_load() -> None:
         assert load([dump], True)[0] == "ok"
 
 
-@settings(max_examples=budget(250))
+@settings(max_examples=budget(150))
 @given(
     mutated(DUMPS, rdb_lengths=True), st.lists(st.integers(0, 1 << 13), max_size=4), st.booleans()
 )

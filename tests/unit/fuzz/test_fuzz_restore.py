@@ -78,7 +78,7 @@ def test_real_payloads_restore() -> None:
     assert_no_internal_error(None, log)
 
 
-@settings(max_examples=budget(250))
+@settings(max_examples=budget(150))
 @given(payloads(), st.sampled_from([[], [b"REPLACE"], [b"ABSTTL"], [b"IDLETIME", b"5"]]))
 @example(with_footer(b"\x0e\x01\x81" + b"\xff" * 8, 11), [])
 def test_mutated_payloads_restore_or_fail_cleanly(payload: bytes, options: list[bytes]) -> None:
