@@ -10,6 +10,7 @@ from __future__ import annotations
 import signal
 
 import pytest
+import valkey
 
 from tests.integration.support import connect, digest, info, wait_synced, wait_until
 from tests.realvalkey import ServerProcess, start_valkey, start_valsync
@@ -32,24 +33,30 @@ def _replica(servers: list[ServerProcess], primary: ServerProcess) -> ServerProc
     return server
 
 
+def _synced_pair(
+    servers: list[ServerProcess], kind: str, *args: str
+) -> tuple[valkey.Valkey, ServerProcess, valkey.Valkey]:
+    """A primary of ``kind`` with ``args`` and a synced real replica: (p, replica, r)."""
+    primary = _primary(servers, kind, *args, "--repl-diskless-sync-delay", "0")
+    p = connect(primary)
+    replica = _replica(servers, primary)
+    r = connect(replica)
+    wait_synced(p, r)
+    return p, replica, r
+
+
 @pytest.mark.parametrize("kind", PRIMARIES)
 def test_a_stuck_replica_keeps_the_backlog_beyond_its_size(
     servers: list[ServerProcess], kind: str
 ) -> None:
-    primary = _primary(
+    p, replica, r = _synced_pair(
         servers,
         kind,
         "--repl-backlog-size",
         "16kb",
         "--client-output-buffer-limit",
         "replica 0 0 0",
-        "--repl-diskless-sync-delay",
-        "0",
     )
-    p = connect(primary)
-    replica = _replica(servers, primary)
-    r = connect(replica)
-    wait_synced(p, r)
     replica.proc.send_signal(signal.SIGSTOP)
     try:
         pipe = p.pipeline(transaction=False)
@@ -73,20 +80,14 @@ def test_a_stuck_replica_keeps_the_backlog_beyond_its_size(
 def test_replica_limit_below_backlog_size_is_ignored(
     servers: list[ServerProcess], kind: str
 ) -> None:
-    primary = _primary(
+    p, replica, r = _synced_pair(
         servers,
         kind,
         "--repl-backlog-size",
         "100mb",
         "--client-output-buffer-limit",
         "replica 512kb 0 0",
-        "--repl-diskless-sync-delay",
-        "0",
     )
-    p = connect(primary)
-    replica = _replica(servers, primary)
-    r = connect(replica)
-    wait_synced(p, r)
     replica.proc.send_signal(signal.SIGSTOP)
     try:
         big = "A" * (10 * 1024 * 1024)
