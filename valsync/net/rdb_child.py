@@ -38,6 +38,7 @@ class RdbChildManager:
         self.bytes_done = 0
         self.total_forks = 0
         self.last_fork_usec = 0
+        self.cancelled = False
         self.in_child: Callable[[], None] | None = None
         """Run first in every forked child (``oom-score-adj``'s child class)."""
 
@@ -61,6 +62,7 @@ class RdbChildManager:
         self.total_forks += 1
         self.started_at = time.monotonic()
         self.keys_done = self.bytes_done = 0
+        self.cancelled = False
         return child
 
     async def wait(
@@ -92,6 +94,7 @@ class RdbChildManager:
             keys=max(keys, 0),
             bytes=max(nbytes, 0),
             seconds=time.monotonic() - self.started_at,
+            cancelled=self.cancelled,
         )
 
     async def run(
@@ -152,6 +155,7 @@ class RdbChildManager:
         child = self.child
         if child is None:
             return
+        self.cancelled = True
         for sig in (signal.SIGUSR1, signal.SIGKILL):
             try:
                 os.kill(child.pid, sig)

@@ -126,12 +126,16 @@ async def _cron(server: Server, nursery: trio.Nursery, done: trio.Event) -> None
         started = time.perf_counter_ns()
         server.active_expire_cycle()
         server.latency_sample("expire-cycle", (time.perf_counter_ns() - started) // 1000)
+        server.memory.cron()
         if server.repl is not None:
             server.repl.fast_cron()
             if ticks % 10 == 0:
                 server.repl.cron()
+        if ticks % 10 == 0:
+            server.migrate_sockets.close_idle()
         if server.persistence is not None:
             server.persistence.cron()
+        server.stats.record_cycle((time.perf_counter_ns() - started) // 1000 or 1, cron=True)
         if server.shutdown_requested is not None:
             done.set()
             return
@@ -147,6 +151,21 @@ async def _signals(server: Server, done: trio.Event) -> None:
             return
 
 
+def _log_corrupt_dump(server: Server, err: RdbError) -> None:
+    """Valkey's lines for a dump that fails to load (rdbReportCorruptRDB, then exit)."""
+    log = server.log
+    reason = err.reason
+    if reason.startswith("bad checksum: "):
+        log.warning(f"{reason.removeprefix('bad checksum: ')}. Aborting now.")
+        reason = "RDB CRC error"
+    log.warning(
+        f"Internal error in RDB reading offset {max(err.offset, 0)}, function at rdb.c:0 -> "
+        f"{reason}"
+    )
+    log.warning("Terminating server after rdb file reading failure.")
+    log.warning(f"Fatal error loading the DB, check server logs. Exiting. ({err})")
+
+
 async def _load_dump(server: Server) -> bool:
     """The dump at start, decoded in a worker thread while clients get -LOADING (Valkey
     listens before it loads); False when it is corrupt: the server must not start."""
@@ -158,7 +177,10 @@ async def _load_dump(server: Server) -> bool:
     server.loading = True
     try:
         result = await trio.to_thread.run_sync(persistence.read_dump)
-    except (RdbError, OSError) as err:
+    except RdbError as err:
+        _log_corrupt_dump(server, err)
+        return False
+    except OSError as err:
         server.log.warning(f"Fatal error loading the DB, check server logs. Exiting. ({err})")
         return False
     persistence.adopt_dump(result, started)

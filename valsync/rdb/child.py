@@ -74,6 +74,8 @@ class ChildResult:
     keys: int
     bytes: int
     seconds: float
+    cancelled: bool = False
+    """Ended by the manager's ``kill`` (Valkey's SIGUSR1: not a save error)."""
 
 
 class ChildBusy(Exception):
@@ -88,6 +90,8 @@ class RdbChildren(Protocol):
     def busy(self) -> bool: ...
 
     kind: str | None
+    started_at: float
+    """``time.monotonic()`` when the running child was forked."""
     keys_done: int
     total_forks: int
     last_fork_usec: int
