@@ -540,6 +540,45 @@ class Server:
             refusal = self.refusal(client, spec.name, spec.effective_flags(self, argv))
             if refusal is not None:
                 return self._reject(client, refusal, name)
+        return self._call(client, spec, name, argv, replica, streaming)
+
+    def apply_from_primary(self, client: ClientState, argv: list[bytes]) -> Reply | BlockRequest:
+        """:meth:`process` for a command of our primary's stream: the checks that never stop
+        the primary's link (authentication, pauses, READONLY, MASTERDOWN) are not made;
+        anything out of the ordinary (a transaction, a restricted ACL, a container command,
+        loading) takes the full path."""
+        spec = self._spec_cache.get(argv[0])
+        if (
+            spec is None
+            or client.in_multi
+            or self.loading
+            or self.acl.restricted
+            or client.pubsub
+            or client.capa_redirect
+            or spec.name in CONTAINER_COMMANDS
+            or self.repl is None
+            or not self.repl.is_replica
+        ):
+            return self.process(client, argv)
+        arity = spec.arity
+        if len(argv) != arity if arity > 0 else len(argv) < -arity:
+            return self.process(client, argv)
+        name = client.last_command = spec.name
+        reply = self._call(client, spec, name, argv, True, False)
+        if self.ready_waiters:
+            self.serve_ready_waiters()
+        return reply
+
+    def _call(
+        self,
+        client: ClientState,
+        spec: CommandSpec,
+        name: str,
+        argv: list[bytes],
+        replica: bool,
+        streaming: bool,
+    ) -> Reply | BlockRequest:
+        """Valkey's ``call()``: run the handler, then propagation and the accounting."""
         ctx: CommandContext | None = client.context
         if ctx is None:
             ctx = client.context = CommandContext(
