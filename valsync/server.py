@@ -629,7 +629,18 @@ class Server:
             ctx.finish(argv, spec.is_write, 0, client.current_request)
         if replica and ctx.dirty and spec.is_write and not client.is_primary_link:
             self._track_replica_keys_with_expire(client.db, spec, argv)
-        self.after_call(ctx, spec, name, argv, reply, usec)
+        if ctx.expired_keys:
+            self.stats.expired_keys += ctx.expired_keys
+        self.account_call(client, spec, name, argv, reply, usec)
+        self.dirty += ctx.dirty
+        if ctx.propagated:
+            repl = self.repl
+            if repl is not None:
+                repl.feed(ctx.take_propagated())
+                client.last_write_offset = repl.master_repl_offset
+            else:
+                ctx.take_propagated()
+                client.last_write_offset = 0
         if client.tracking is not None or self.tracking.pending_bcast:
             self.tracking_after_command(client, spec)
         self.current_client = None
@@ -839,24 +850,6 @@ class Server:
             "\n=== VALKEY BUG REPORT END. Make sure to include from START to END. ===\n\n"
         )
         os.abort()
-
-    def after_call(
-        self,
-        ctx: CommandContext,
-        spec: CommandSpec,
-        name: str,
-        argv: list[bytes],
-        reply: Reply | BlockRequest,
-        usec: int,
-    ) -> None:
-        if ctx.expired_keys:
-            self.stats.expired_keys += ctx.expired_keys
-        self.account_call(ctx.client, spec, name, argv, reply, usec)
-        self.dirty += ctx.dirty
-        if ctx.propagated:
-            units = ctx.take_propagated()
-            self.propagate(units)
-            ctx.client.last_write_offset = self.repl.master_repl_offset if self.repl else 0
 
     def account_call(
         self,
