@@ -15,7 +15,7 @@ import time
 import traceback
 from collections.abc import Callable
 from time import perf_counter_ns
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 from valsync import VALKEY_COMPAT_VERSION
 from valsync.cmdstats import CommandStats
@@ -44,26 +44,33 @@ from valsync.commands.acl_cmds import (
     load_config_users,
     permission_refusal,
 )
-from valsync.commands.errors import EXECABORT, READONLY, CommandError, CommandRejected
+from valsync.commands.errors import (
+    EXECABORT,
+    MISCONF_RDB,
+    OOM,
+    READONLY,
+    CommandError,
+    CommandRejected,
+)
 from valsync.commands.registry import CONTAINER_COMMANDS, command_fullname
 from valsync.commands.scripting import SLOW_EVAL, SLOW_FUNCTION
 from valsync.commands.server_cmds import SUBCOMMAND_ARITY, check_subcommand
 from valsync.config import Config
+from valsync.evict import EvictResult, MemoryManager
 from valsync.keyspace import Keyspace, StreamValue
 from valsync.latency import LatencyMonitor
 from valsync.log import ServerLog
+from valsync.migrate_cache import MigrateSocketCache
 from valsync.monitor import ADMIN_SUBCOMMANDS, REDACTED_COMMANDS, monitor_line, redact
 from valsync.pause import PauseAction, PausePurpose, PauseState
 from valsync.pubsub import PubSub
+from valsync.replication.control import ReplicationControl
 from valsync.replication.unexpected_errors import backlog_log_line, unexpected_error
 from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Raw, Reply, encode
 from valsync.scripting.functions import FunctionError
 from valsync.scripting.state import ScriptingState
 from valsync.stats import Stats
 from valsync.tracking import TrackingTable
-
-if TYPE_CHECKING:
-    from valsync.net.replication import ReplicationService
 
 NOAUTH = "NOAUTH Authentication required."
 UNBLOCKED_ROLE_CHANGE = (
@@ -156,8 +163,10 @@ class Server:
         self.lastsave = int(time.time())
         self.active_expire_enabled = True
         self.loading = False
+        self.async_loading = False
+        """A swapdb diskless load of our own primary's history: the old data stays served."""
         self.shutdown_requested: str | None = None
-        self.repl: ReplicationService | None = None
+        self.repl: ReplicationControl | None = None
         self.cmdstats = CommandStats()
         self._command_stats = self.cmdstats.commands
         self.commandlogs = CommandLogs()
@@ -181,6 +190,9 @@ class Server:
         self.paused = PauseAction(0)
         """What is paused now (cached from :attr:`pause`; 0 on the fast path)."""
         self.pause_listeners: set[Callable[[], None]] = set()
+        self.migrate_sockets: MigrateSocketCache[Any] = MigrateSocketCache(self.rng)
+        self.role_listeners: list[Callable[[], None]] = []
+        """Called after the server became a replica or a primary."""
         self.skip_checksum_validation = False
         """DEBUG SET-SKIP-CHECKSUM-VALIDATION: load dumps and RESTORE payloads unchecked."""
         self.notify_classes = ""
@@ -223,6 +235,13 @@ class Server:
         self._reload_stream_limits("")
         config.on_change("notify-keyspace-events", self._reload_notify_classes)
         self._reload_notify_classes("")
+        self.maxmemory = 0
+        """``maxmemory`` in force (0: no limit), set by :attr:`memory`; tested per command."""
+        self.pre_command_oom = False
+        """The last command found the server out of memory (Valkey's pre_command_oom_state):
+        scripts refuse their denyoom commands then."""
+        self.memory = MemoryManager(self)
+        self.keyspace.clock.tick(now_ms())
         config.on_change("loglevel", self.log.set_level)
         config.on_change("logfile", lambda _v: self.log.set_logfile(config.logfile_path or ""))
 
@@ -505,6 +524,10 @@ class Server:
             )
             if denied is not None:
                 return self._reject(client, "NOPERM " + denied, name)
+        if self.maxmemory and self.scripting.running is None:
+            oom = self.pre_command_oom = self.memory.perform_evictions() is EvictResult.FAIL
+            if oom and self._denyoom(client, spec, argv):
+                return self._reject(client, OOM, name)
         if self.scripting.running is not None and not client.is_primary_link:
             busy = self._while_script_runs(client, spec, name, argv)
             if busy is not None:
@@ -536,7 +559,13 @@ class Server:
             streaming = not replica and (repl.backlog is not None or bool(repl.links))
             # READONLY, MASTERDOWN, NOREPLICAS never apply to the primary's own stream
             guarded = (replica or self.min_replicas_to_write > 0) and not client.is_primary_link
-        if self.loading or guarded:
+        if (
+            self.persistence is not None
+            and not client.is_primary_link
+            and self.persistence.disk_error
+        ):
+            guarded = True
+        if self.loading or self.async_loading or guarded:
             refusal = self.refusal(client, spec.name, spec.effective_flags(self, argv))
             if refusal is not None:
                 return self._reject(client, refusal, name)
@@ -778,11 +807,32 @@ class Server:
             return f"REDIRECT {address[0]}:{address[1]}"
         return None
 
+    def _denyoom(self, client: ClientState, spec: CommandSpec, argv: list[bytes]) -> bool:
+        """Valkey's is_denyoom_command: the command's flags, or for EXEC any queued command's."""
+        if "denyoom" in spec.effective_flags(self, argv):
+            return True
+        if spec.name != "exec" or not client.in_multi or client.multi_error:
+            return False
+        for queued in client.multi_queue:
+            found = lookup_command(queued)
+            if isinstance(found, CommandSpec) and "denyoom" in found.effective_flags(self, queued):
+                return True
+        return False
+
     def refusal(self, client: ClientState, name: str, flags: frozenset[str]) -> str | None:
         """The error Valkey gives before running a command here, if any."""
         if self.loading and "loading" not in flags:
             return "LOADING Valkey is loading the dataset in memory"
+        if self.async_loading and "no_async_loading" in flags:
+            return "LOADING Valkey is loading the dataset in memory"
         is_write = "write" in flags
+        if (
+            (is_write or name == "ping")
+            and not client.is_primary_link
+            and self.persistence is not None
+            and self.persistence.disk_error
+        ):
+            return MISCONF_RDB
         if self.repl is not None and self.repl.is_replica and not client.is_primary_link:
             if is_write and self.config.get_bool("replica-read-only"):
                 return READONLY

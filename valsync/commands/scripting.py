@@ -24,7 +24,14 @@ from valsync.commands.acl_cmds import (
 )
 from valsync.commands.context import BlockRequest, ClientState, CommandContext, ScriptRequest
 from valsync.commands.dispatch import call
-from valsync.commands.errors import NOT_INTEGER, READONLY, CommandError, parse_int
+from valsync.commands.errors import (
+    MISCONF_RDB,
+    NOT_INTEGER,
+    OOM,
+    READONLY,
+    CommandError,
+    parse_int,
+)
 from valsync.commands.registry import COMMANDS, command, command_fullname
 from valsync.commands.server_cmds import SUBCOMMAND_ARITY, check_subcommand
 from valsync.resp.reply import OK, ErrorReply, Reply, SimpleString
@@ -46,6 +53,9 @@ MASTERDOWN = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data i
 MASTERDOWN_SCRIPT = (
     "MASTERDOWN Link with MASTER is down, replica-serve-stale-data is set to 'no' "
     "and 'allow-stale' flag is not set on the script."
+)
+OOM_SCRIPT = (
+    "OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'"
 )
 READONLY_SCRIPT = "READONLY Can not run script with write flag on readonly replica"
 RO_WITH_WRITE_FLAG = "ERR Can not execute a script with write flag using *_ro command."
@@ -119,6 +129,10 @@ class ServerView:
             and not config.get_bool("replica-serve-stale-data")
         )
         self._repl = repl
+        self.oom = bool(getattr(server, "maxmemory", 0) and getattr(server, "pre_command_oom", 0))
+        """The command that started the script found the server over maxmemory."""
+        persistence = getattr(server, "persistence", None)
+        self.disk_error = bool(not self.obey and persistence is not None and persistence.disk_error)
 
     def enough_replicas(self) -> bool:
         if self._repl is None or self.obey:
@@ -140,8 +154,12 @@ def prepare_refusal(view: ServerView, flags: frozenset[str], compat: bool, ro: b
             return READONLY_SCRIPT
         if ro:
             return RO_WITH_WRITE_FLAG
+        if view.disk_error:
+            return MISCONF_RDB
         if not view.enough_replicas():
             return NOREPLICAS
+        if view.oom and not view.obey and ALLOW_OOM not in flags:
+            return OOM_SCRIPT
     return None
 
 
@@ -170,6 +188,8 @@ class ScriptExecutor:
         )
         self.ctx.in_multi_exec = True
         self.commands_run = 0
+        self.allow_oom = False
+        """The script declared ``allow-oom`` (scriptVerifyOOM lets its denyoom commands run)."""
 
     def __call__(self, argv: list[bytes]) -> Reply | Refusal:
         spec = COMMANDS.get(argv[0].lower().decode("latin-1"))
@@ -194,8 +214,13 @@ class ScriptExecutor:
         if is_write and not self.write_dirty:
             if view.replica_read_only and not view.obey:
                 return Refusal(b"-" + READONLY.encode())
+            if view.disk_error:
+                return Refusal(b"-" + MISCONF_RDB.encode())
             if not view.enough_replicas():
                 return Refusal(b"-" + NOREPLICAS.encode())
+        if "denyoom" in flags and view.oom and not view.obey and not self.write_dirty:
+            if not self.allow_oom:
+                return Refusal(b"-" + OOM.encode())
         if is_write:
             self.write_dirty = self.run.write_dirty = True
         ctx = self.ctx
@@ -275,6 +300,7 @@ def run_script(
         funcname=funcname, execute=_unset, acl_lookup=acl_checker(ctx), eval_mode=eval_mode
     )
     executor = ScriptExecutor(ctx, view, read_only, run)
+    executor.allow_oom = not compat and ALLOW_OOM in flags
     run.execute = executor
     run.start = time.monotonic()
     state.running = run

@@ -538,22 +538,22 @@ def _flush_mode(argv: list[bytes], name: str) -> None:
 @command("flushdb", -1, "write")
 def flushdb(ctx: CommandContext, argv: list[bytes]) -> Reply:
     _flush_mode(argv, "flushdb")
-    _flush(ctx, ctx.db.clear)
-    ctx.dirty += 1
+    ctx.dirty += _flush(ctx, ctx.db.clear)
+    ctx.force_propagation()
     return OK
 
 
-def _flush(ctx: CommandContext, clear: Callable[[], object]) -> None:
-    """Empty the data; tracking clients get one "flush everything" invalidation instead of
-    one per key (Valkey's trackingInvalidateKeysOnFlush)."""
+def _flush(ctx: CommandContext, clear: Callable[[], int]) -> int:
+    """Empty the data, returning how many keys went (Valkey adds them to the dirty count);
+    tracking clients get one "flush everything" invalidation instead of one per key
+    (Valkey's trackingInvalidateKeysOnFlush)."""
     tracking = ctx.server.tracking if ctx.server is not None else None
     if tracking is None:
-        clear()
-        return
+        return clear()
     tracking.flush(ctx.client)
     tracking.flushing = True
     try:
-        clear()
+        return clear()
     finally:
         tracking.flushing = False
 
@@ -561,8 +561,12 @@ def _flush(ctx: CommandContext, clear: Callable[[], object]) -> None:
 @command("flushall", -1, "write")
 def flushall(ctx: CommandContext, argv: list[bytes]) -> Reply:
     _flush_mode(argv, "flushall")
-    _flush(ctx, ctx.keyspace.flush_all)
-    ctx.dirty += 1
+    removed = _flush(ctx, ctx.keyspace.flush_all)
+    server = ctx.server
+    if server is not None and server.persistence is not None:
+        server.persistence.after_flushall()
+    ctx.dirty += removed
+    ctx.force_propagation()
     return OK
 
 
@@ -574,8 +578,7 @@ def swapdb(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if not (0 <= a < n and 0 <= b < n):
         raise CommandError(DB_INDEX_OUT_OF_RANGE)
     da, db_ = ctx.keyspace[a], ctx.keyspace[b]
-    da.data, db_.data = db_.data, da.data
-    da.expires, db_.expires = db_.expires, da.expires
+    da.swap_contents(db_)
     # both DBs changed content for every key either holds (clients blocked on a key of db b
     # must wake too, like Valkey's scanDatabaseForReadyKeys / ForDeletedKeys on both)
     for key in set(da.data) | set(db_.data):
@@ -600,6 +603,10 @@ def lastsave(ctx: CommandContext, argv: list[bytes]) -> Reply:
 # --- CONFIG -------------------------------------------------------------------------------
 
 
+DENY_LOADING_CONFIGS = frozenset({"appendonly", "repl-diskless-load", "dir"})
+"""Settings CONFIG SET refuses with -LOADING while a dataset loads (DENY_LOADING_CONFIG)."""
+
+
 @command("config", -2, "admin noscript loading stale")
 def config_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
     from valsync.config import ConfigError
@@ -618,6 +625,10 @@ def config_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
             (argv[i].decode("utf-8", "replace"), argv[i + 1].decode("utf-8", "surrogateescape"))
             for i in range(2, len(argv), 2)
         ]
+        if (server.loading or server.async_loading) and any(
+            name.lower() in DENY_LOADING_CONFIGS for name, _ in items
+        ):
+            raise CommandError("LOADING Valkey is loading the dataset in memory")
         try:
             server.config.config_set(items)
         except ConfigError as err:
@@ -763,18 +774,8 @@ def _info_section(server: Server, name: str) -> list[str] | None:
             *server.pause.info_lines(int(time.time() * 1000)),
         ]
     if name == "memory":
-        rss = _rss_bytes()
-        return [
-            f"used_memory:{rss}",
-            f"used_memory_human:{rss / 1048576:.2f}M",
-            f"used_memory_rss:{rss}",
-            f"used_memory_peak:{rss}",
-            f"maxmemory:{cfg.get_int('maxmemory')}",
-            f"maxmemory_policy:{cfg.get_str('maxmemory-policy')}",
-            f"mem_total_replication_buffers:{server.repl.replication_buffer_bytes() if server.repl else 0}",
-            *server.scripting.info_memory_lines(),
-            "mem_allocator:libc",
-        ]
+        memory_lines: list[str] = server.memory.info_memory_lines(_rss_bytes())
+        return memory_lines
     if name == "persistence":
         if server.persistence is not None:
             lines: list[str] = server.persistence.info_lines()
@@ -808,13 +809,16 @@ def _info_section(server: Server, name: str) -> list[str] | None:
             f"sync_partial_err:{st.sync_partial_err}",
             f"expired_keys:{st.expired_keys}",
             f"evicted_keys:{st.evicted_keys}",
+            "evicted_clients:0",
             f"evicted_scripts:{server.scripting.cache.evicted}",
+            *server.memory.info_stats_lines(),
             f"keyspace_hits:{st.keyspace_hits}",
             f"keyspace_misses:{st.keyspace_misses}",
             f"pubsub_channels:{len(server.pubsub.channels.table)}",
             f"pubsub_patterns:{len(server.pubsub.patterns.table)}",
             f"pubsubshard_channels:{len(server.pubsub.shard.table)}",
             f"total_forks:{st.total_forks}",
+            f"migrate_cached_sockets:{len(server.migrate_sockets)}",
             f"client_query_buffer_limit_disconnections:{st.client_query_buffer_limit_disconnections}",
             f"client_output_buffer_limit_disconnections:{st.client_output_buffer_limit_disconnections}",
             f"tracking_total_keys:{len(server.tracking.keys)}",
@@ -913,15 +917,25 @@ def debug(ctx: CommandContext, argv: list[bytes]) -> Reply:
         stored = ctx.db.data.get(argv[2])
         if stored is None:
             raise CommandError("ERR no such key")
+        db = ctx.db
+        clock = db.clock
+        stamp = db.stamps.get(argv[2], clock.stamp)
+        # one field read both ways, whatever the policy, as Valkey prints robj.lru
         return SimpleString(
             f"Value at:0x0 refcount:1 encoding:{object_encoding(stored, argv[2])} "
-            "serializedlength:0 lru:0 lru_seconds_idle:0"
+            f"serializedlength:0 lru:{stamp} lru_seconds_idle:{clock.idle_ms(stamp) // 1000} "
+            f"lfu_freq:{clock.lfu_counter(stamp)} lfu_access_time_minutes:{stamp >> 8}"
         )
     if sub == b"reload":
         if server.persistence is None:
             raise CommandError("ERR DEBUG RELOAD needs persistence")
+        options = {a.lower() for a in argv[2:]}
+        if options - {b"merge", b"noflush", b"nosave"}:
+            raise CommandError(
+                "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options."
+            )
         reply: Reply = server.persistence.debug_reload(
-            nosave=b"nosave" in [a.lower() for a in argv[2:]]
+            nosave=b"nosave" in options, noflush=b"noflush" in options, merge=b"merge" in options
         )
         return reply
     handler = lookup_debug_subcommand(argv)

@@ -11,28 +11,19 @@ import os
 import signal
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 import trio
 
-from valsync.rdb.child import ChildBody, ForkedChild, fork_child, parse_progress
+from valsync.rdb.child import (
+    ChildBody,
+    ChildBusy,
+    ChildResult,
+    ForkedChild,
+    fork_child,
+    parse_progress,
+)
 
 DATA_READ_SIZE = 256 * 1024
-
-
-@dataclass
-class ChildResult:
-    ok: bool
-    exit_code: int
-    signal: int
-    error: str | None
-    keys: int
-    bytes: int
-    seconds: float
-
-
-class ChildBusy(Exception):
-    """Another child is running (Valkey: one background child at a time)."""
 
 
 class RdbChildManager:
@@ -47,6 +38,9 @@ class RdbChildManager:
         self.bytes_done = 0
         self.total_forks = 0
         self.last_fork_usec = 0
+        self.cancelled = False
+        self.in_child: Callable[[], None] | None = None
+        """Run first in every forked child (``oom-score-adj``'s child class)."""
 
     @property
     def busy(self) -> bool:
@@ -57,12 +51,18 @@ class RdbChildManager:
         if self.child is not None:
             raise ChildBusy("Background save already in progress")
         t0 = time.perf_counter()
-        child = fork_child(body, data_pipe=data_pipe, close_in_child=self._close_in_child())
+        child = fork_child(
+            body,
+            data_pipe=data_pipe,
+            close_in_child=self._close_in_child(),
+            in_child=self.in_child,
+        )
         self.last_fork_usec = int((time.perf_counter() - t0) * 1_000_000)
         self.child, self.kind = child, kind
         self.total_forks += 1
         self.started_at = time.monotonic()
         self.keys_done = self.bytes_done = 0
+        self.cancelled = False
         return child
 
     async def wait(
@@ -94,6 +94,7 @@ class RdbChildManager:
             keys=max(keys, 0),
             bytes=max(nbytes, 0),
             seconds=time.monotonic() - self.started_at,
+            cancelled=self.cancelled,
         )
 
     async def run(
@@ -154,6 +155,7 @@ class RdbChildManager:
         child = self.child
         if child is None:
             return
+        self.cancelled = True
         for sig in (signal.SIGUSR1, signal.SIGKILL):
             try:
                 os.kill(child.pid, sig)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import gc
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 PROGRESS_INTERVAL_KEYS = 1024
 
@@ -64,8 +65,60 @@ class ForkedChild:
 ChildBody = Callable[[int | None, ProgressWriter], None]
 
 
-def fork_child(body: ChildBody, *, data_pipe: bool, close_in_child: list[int]) -> ForkedChild:
-    """Fork; the child runs ``body(data_write_fd, progress)`` then exits 0 (1 on error)."""
+@dataclass
+class ChildResult:
+    ok: bool
+    exit_code: int
+    signal: int
+    error: str | None
+    keys: int
+    bytes: int
+    seconds: float
+    cancelled: bool = False
+    """Ended by the manager's ``kill`` (Valkey's SIGUSR1: not a save error)."""
+
+
+class ChildBusy(Exception):
+    """Another child is running (Valkey: one background child at a time)."""
+
+
+class RdbChildren(Protocol):
+    """The one-child-at-a-time fork manager as persistence sees it; the trio implementation
+    (``valsync.net.rdb_child.RdbChildManager``) is given to :class:`Persistence` at assembly."""
+
+    @property
+    def busy(self) -> bool: ...
+
+    kind: str | None
+    started_at: float
+    """``time.monotonic()`` when the running child was forked."""
+    keys_done: int
+    total_forks: int
+    last_fork_usec: int
+    in_child: Callable[[], None] | None
+
+    def fork(self, body: ChildBody, kind: str, data_pipe: bool = False) -> ForkedChild: ...
+
+    async def wait(
+        self, child: ForkedChild, on_data: Callable[[bytes], Awaitable[None]] | None = None
+    ) -> ChildResult: ...
+
+    def kill(self) -> None: ...
+
+
+RdbChildrenFactory = Callable[[Callable[[], list[int]]], RdbChildren]
+"""Builds the manager from the callable that lists the descriptors a child must close."""
+
+
+def fork_child(
+    body: ChildBody,
+    *,
+    data_pipe: bool,
+    close_in_child: list[int],
+    in_child: Callable[[], None] | None = None,
+) -> ForkedChild:
+    """Fork; the child runs ``in_child()`` then ``body(data_write_fd, progress)`` and exits
+    0 (1 on error)."""
     progress_r, progress_w = os.pipe()
     data_r, data_w = os.pipe() if data_pipe else (None, None)
     gc.freeze()
@@ -85,6 +138,8 @@ def fork_child(body: ChildBody, *, data_pipe: bool, close_in_child: list[int]) -
                     os.close(fd)
                 except OSError:
                     pass
+            if in_child is not None:
+                in_child()
             body(data_w, progress)
             code = 0
         except BaseException as err:  # noqa: BLE001 - the child reports any failure and exits

@@ -45,6 +45,7 @@ from valsync.replication.propagation import (
     GETACK_BYTES,
     MULTI_BYTES,
     PING_BYTES,
+    Propagated,
     StreamEncoder,
     select_bytes,
 )
@@ -154,6 +155,7 @@ __all__ = [
     "Ignore",
     "Keepalive",
     "PendingReplica",
+    "Propagated",
     "PsyncDecision",
     "RdbAborted",
     "RdbBegin",

@@ -1,7 +1,7 @@
 """Encoding of execution units into replication stream bytes, exactly as Valkey writes them.
 
 Theory of operation: a command execution (a plain command, a transaction, a script) yields a
-unit: the list of :class:`~valsync.commands.context.Propagated` it produced. The encoder turns
+unit: the list of :class:`Propagated` it produced. The encoder turns
 a unit into bytes: units of more than one command are wrapped in ``MULTI``/``EXEC``; before
 any command whose DB differs from the DB last selected *in the stream* a ``SELECT`` is
 emitted (inside the ``MULTI`` when wrapped, since Valkey propagates ``MULTI`` with no DB).
@@ -17,8 +17,8 @@ backlog and no replica (the stream does not exist then, and the SELECT state mus
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from valsync.commands.context import Propagated
 from valsync.resp.reply import encode_command
 
 MULTI_BYTES = b"*1\r\n$5\r\nMULTI\r\n"
@@ -28,6 +28,16 @@ PING_BYTES = b"*1\r\n$4\r\nping\r\n"
 GETACK_BYTES = b"*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n"
 """What WAIT/WAITAOF and FAILOVER put in the stream (counted in offsets)."""
 NO_DB = -1
+
+
+@dataclass(slots=True)
+class Propagated:
+    """One command to send down the replication stream, with the DB it applies to (-1: none);
+    ``raw``, when known, is ``argv`` already encoded as a multibulk."""
+
+    dbid: int
+    argv: list[bytes]
+    raw: bytes | None = None
 
 
 def select_bytes(dbid: int) -> bytes:
