@@ -575,12 +575,14 @@ class Server:
         """:meth:`process` for a command of our primary's stream: the checks that never stop
         the primary's link (authentication, pauses, READONLY, MASTERDOWN) are not made;
         anything out of the ordinary (a transaction, a restricted ACL, a container command,
-        loading) takes the full path."""
+        loading, a maxmemory limit) takes the full path."""
         spec = self._spec_cache.get(argv[0])
         if (
             spec is None
             or client.in_multi
             or self.loading
+            or self.async_loading
+            or self.maxmemory
             or self.acl.restricted
             or client.pubsub
             or client.capa_redirect
