@@ -367,6 +367,34 @@ class _Str(_Spec):
         return str(value)
 
 
+class _OomScoreValues(_Str):
+    """``oom-score-adj-values``: three integers in [-2000, 2000] (primary, replica, child)."""
+
+    multi_arg = True
+
+    def __init__(self) -> None:
+        super().__init__("0 200 800")
+
+    def parse(self, args: list[str], current: Value, loading: _LoadState | None) -> Value:
+        if len(args) != 3:
+            raise _Invalid("wrong number of arguments")
+        values = []
+        for word in args:
+            try:
+                value = int(word)
+            except ValueError:
+                value = 1 << 62
+            if not -2000 <= value <= 2000:
+                raise _Invalid(
+                    "Invalid oom-score-adj-values, elements must be between -2000 and 2000."
+                )
+            values.append(value)
+        return " ".join(str(v) for v in values)
+
+    def rewrite(self, name: str, value: Value) -> list[RewriteLine]:
+        return [RewriteLine(name, f"{name} {value}", value != self._default)]
+
+
 class _KeyspaceEvents(_Spec):
     """``notify-keyspace-events``: class letters, shown in Valkey's canonical order."""
 
@@ -583,7 +611,8 @@ class _Bind(_Spec):
 
     def rewrite(self, name: str, value: Value) -> list[RewriteLine]:
         assert isinstance(value, list)
-        return [RewriteLine(name, f"{name} {self.fmt(value)}", value != self.default())]
+        addresses = self.fmt(value) if value else '""'
+        return [RewriteLine(name, f"{name} {addresses}", value != self.default())]
 
 
 class _ReplicaOf(_Spec):
@@ -881,7 +910,7 @@ _SPECS: tuple[_Directive, ...] = (
     _d("tls-protocols", _Str()),
     _d("tls-ciphers", _Str()),
     _d("tls-ciphersuites", _Str()),
-    _d("oom-score-adj-values", _Str("0 200 800")),
+    _d("oom-score-adj-values", _OomScoreValues()),
     _d("cluster-manual-failover-timeout", _Int(5000, 1, _INT_MAX)),
     _d("active-defrag-cycle-us", _Int(500, 0, _LONG_MAX)),
     _d("import-mode", _Bool(False)),

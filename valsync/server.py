@@ -44,7 +44,13 @@ from valsync.commands.acl_cmds import (
     load_config_users,
     permission_refusal,
 )
-from valsync.commands.errors import EXECABORT, READONLY, CommandError, CommandRejected
+from valsync.commands.errors import (
+    EXECABORT,
+    MISCONF_RDB,
+    READONLY,
+    CommandError,
+    CommandRejected,
+)
 from valsync.commands.registry import CONTAINER_COMMANDS, command_fullname
 from valsync.commands.scripting import SLOW_EVAL, SLOW_FUNCTION
 from valsync.commands.server_cmds import SUBCOMMAND_ARITY, check_subcommand
@@ -52,6 +58,7 @@ from valsync.config import Config
 from valsync.keyspace import Keyspace, StreamValue
 from valsync.latency import LatencyMonitor
 from valsync.log import ServerLog
+from valsync.migrate_cache import MigrateSocketCache
 from valsync.monitor import ADMIN_SUBCOMMANDS, REDACTED_COMMANDS, monitor_line, redact
 from valsync.pause import PauseAction, PausePurpose, PauseState
 from valsync.pubsub import PubSub
@@ -154,6 +161,8 @@ class Server:
         self.lastsave = int(time.time())
         self.active_expire_enabled = True
         self.loading = False
+        self.async_loading = False
+        """A swapdb diskless load of our own primary's history: the old data stays served."""
         self.shutdown_requested: str | None = None
         self.repl: ReplicationControl | None = None
         self.cmdstats = CommandStats()
@@ -179,6 +188,9 @@ class Server:
         self.paused = PauseAction(0)
         """What is paused now (cached from :attr:`pause`; 0 on the fast path)."""
         self.pause_listeners: set[Callable[[], None]] = set()
+        self.migrate_sockets: MigrateSocketCache[Any] = MigrateSocketCache(self.rng)
+        self.role_listeners: list[Callable[[], None]] = []
+        """Called after the server became a replica or a primary."""
         self.skip_checksum_validation = False
         """DEBUG SET-SKIP-CHECKSUM-VALIDATION: load dumps and RESTORE payloads unchecked."""
         self.notify_classes = ""
@@ -534,7 +546,13 @@ class Server:
             streaming = not replica and (repl.backlog is not None or bool(repl.links))
             # READONLY, MASTERDOWN, NOREPLICAS never apply to the primary's own stream
             guarded = (replica or self.min_replicas_to_write > 0) and not client.is_primary_link
-        if self.loading or guarded:
+        if (
+            self.persistence is not None
+            and not client.is_primary_link
+            and self.persistence.disk_error
+        ):
+            guarded = True
+        if self.loading or self.async_loading or guarded:
             refusal = self.refusal(client, spec.name, spec.effective_flags(self, argv))
             if refusal is not None:
                 return self._reject(client, refusal, name)
@@ -730,7 +748,16 @@ class Server:
         """The error Valkey gives before running a command here, if any."""
         if self.loading and "loading" not in flags:
             return "LOADING Valkey is loading the dataset in memory"
+        if self.async_loading and "no_async_loading" in flags:
+            return "LOADING Valkey is loading the dataset in memory"
         is_write = "write" in flags
+        if (
+            (is_write or name == "ping")
+            and not client.is_primary_link
+            and self.persistence is not None
+            and self.persistence.disk_error
+        ):
+            return MISCONF_RDB
         if self.repl is not None and self.repl.is_replica and not client.is_primary_link:
             if is_write and self.config.get_bool("replica-read-only"):
                 return READONLY

@@ -102,6 +102,35 @@ def test_abort_while_waiting(servers: list[ServerProcess]) -> None:
         b.proc.send_signal(signal.SIGCONT)
 
 
+def test_target_rejecting_psync_aborts_and_replicas_resume(
+    servers: list[ServerProcess],
+) -> None:
+    """Valkey's "failover aborts if target rejects sync request", after a round trip of roles
+    (the old replica era's offsets must not rewind ours when the abort makes us primary)."""
+    a, b, ca, cb = _pair(servers, VALSYNC, VALKEY_8)
+    assert ca.execute_command("FAILOVER", "TO", "127.0.0.1", str(b.port))
+    wait_until(lambda: info(ca)["role"] == "slave" and info(ca)["master_link_status"] == "up")
+    assert cb.execute_command("FAILOVER", "TO", "127.0.0.1", str(a.port))
+    wait_until(lambda: info(cb)["role"] == "slave" and info(cb)["master_link_status"] == "up")
+    for i in range(50):
+        ca.set(f"k{i}", i)
+    wait_synced(ca, cb)
+    before = info(ca, "stats")
+    cb.execute_command("ACL", "SETUSER", "default", "-psync")
+    assert ca.execute_command("FAILOVER", "TO", "127.0.0.1", str(b.port))
+    wait_until(lambda: info(ca)["master_failover_state"] == "no-failover")
+    assert info(ca)["role"] == "master"
+    assert "aborted: Failover target rejected psync request" in a.log()
+    assert "falling back to SYNC" not in a.log()
+    cb.execute_command("ACL", "SETUSER", "default", "+psync")
+    ca.set("after", "abort")
+    wait_synced(ca, cb)
+    after = info(ca, "stats")
+    assert after["sync_partial_ok"] == before["sync_partial_ok"] + 1
+    assert after["sync_full"] == before["sync_full"]
+    assert digest(ca) == digest(cb)
+
+
 def _frame(server: ServerProcess) -> str:
     """One dashboard frame of ``server`` (``valsync dashboard --once``, plain text)."""
     result = subprocess.run(

@@ -51,6 +51,8 @@ REPLICATION_FILES = [
 ]
 
 STATUS = re.compile(r"^\[(ok|err|exception|skip|ignore)\]: (.*?)(?: \(\d+ ms\))?$")
+# runtest-sentinel prints "HH:MM:SS> name: " then OK or FAILED (maybe lines later)
+SENTINEL_TEST = re.compile(r"^\d\d:\d\d:\d\d> (.*?): ?(.*)$")
 
 
 @dataclass
@@ -109,6 +111,42 @@ def skiplist() -> list[str]:
     return out
 
 
+def sentinel_argv(name: str) -> list[str]:
+    """runtest-sentinel (whole, or ``sentinel/<pattern>``: the unit files matching it)."""
+    argv = [shutil.which("tclsh") or "tclsh", "tests/sentinel/run.tcl"]
+    if name.startswith(SENTINEL_FILES + "/"):
+        argv += ["--single", name.split("/", 1)[1]]
+    return argv
+
+
+def parse_sentinel(text: str, result: FileResult) -> None:
+    assert result.failures is not None
+    unit = ""
+    pending = ""
+    for line in text.splitlines():
+        line = line.rstrip()
+        if line.startswith("Testing unit: "):
+            unit = line[len("Testing unit: ") :]
+            continue
+        m = SENTINEL_TEST.match(line)
+        rest = line
+        if m is not None:
+            pending, rest = f"{m.group(1)} ({unit})", m.group(2)
+        if rest.startswith("FAILED: caught an error") or rest.startswith(">>>>>>>> "):
+            result.err += 1
+            result.failures.append(f"{pending or unit}: {rest}")
+            if not result.exception:
+                result.exception = f"{unit}: {rest}"[:60]
+            pending = ""
+        elif pending and rest == "OK":
+            result.ok += 1
+            pending = ""
+        elif pending and rest.startswith("FAILED:"):
+            result.err += 1
+            result.failures.append(f"{pending}: {rest}")
+            pending = ""
+
+
 def run_file(dest: Path, name: str, timeout: float, verbose: bool, baseport: int) -> FileResult:
     result = FileResult(failures=[])
     argv = [
@@ -127,6 +165,9 @@ def run_file(dest: Path, name: str, timeout: float, verbose: bool, baseport: int
         "--portcount",
         "1000",
     ]
+    sentinel = name == SENTINEL_FILES or name.startswith(SENTINEL_FILES + "/")
+    if sentinel:
+        argv = sentinel_argv(name)
     t0 = time.monotonic()
     with tempfile.TemporaryFile() as out:
         proc = subprocess.Popen(argv, cwd=dest, stdout=out, stderr=subprocess.STDOUT)
@@ -140,6 +181,11 @@ def run_file(dest: Path, name: str, timeout: float, verbose: bool, baseport: int
         text = out.read().decode("utf-8", "replace")
     result.seconds = time.monotonic() - t0
     clean = re.sub(r"\x1b\[[0-9;]*m", "", text)
+    if sentinel:
+        parse_sentinel(clean, result)
+        if verbose:
+            print(clean[-4000:] if result.exception else "", end="")
+        return result
     for line in clean.splitlines():
         m = STATUS.match(line.strip())
         if m is None:

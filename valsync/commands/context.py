@@ -215,6 +215,7 @@ class CommandContext:
         self.propagated: list[Propagated] = []
         self._rewritten: list[bytes] | None = None
         self._prevent = False
+        self._force = False
         self.in_multi_exec = False
         self.unblocked = False
 
@@ -229,6 +230,7 @@ class CommandContext:
             self.propagated = []
         self._rewritten = None
         self._prevent = False
+        self._force = False
         self.in_multi_exec = False
         self.unblocked = False
 
@@ -293,6 +295,11 @@ class CommandContext:
     def prevent_propagation(self) -> None:
         self._prevent = True
 
+    def force_propagation(self) -> None:
+        """Propagate this write even if it changed nothing (Valkey's forceCommandPropagation:
+        FLUSHALL/FLUSHDB of empty databases still replicate)."""
+        self._force = True
+
     def finish(
         self,
         argv: list[bytes],
@@ -302,11 +309,12 @@ class CommandContext:
     ) -> None:
         """Append the command's own propagation if it changed the dataset; ``wire`` gives the
         request's bytes, propagated as they are unless the handler rewrote the command."""
+        forced, self._force = self._force, False
         if self._prevent:
             self._prevent = False
             self._rewritten = None
             return
-        if is_write and self.dirty > dirty_before:
+        if is_write and (self.dirty > dirty_before or forced):
             rewritten = self._rewritten
             if rewritten is not None:
                 self.propagated.append(Propagated(self.client.db, rewritten))

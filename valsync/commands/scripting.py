@@ -24,7 +24,13 @@ from valsync.commands.acl_cmds import (
 )
 from valsync.commands.context import BlockRequest, ClientState, CommandContext, ScriptRequest
 from valsync.commands.dispatch import call
-from valsync.commands.errors import NOT_INTEGER, READONLY, CommandError, parse_int
+from valsync.commands.errors import (
+    MISCONF_RDB,
+    NOT_INTEGER,
+    READONLY,
+    CommandError,
+    parse_int,
+)
 from valsync.commands.registry import COMMANDS, command, command_fullname
 from valsync.commands.server_cmds import SUBCOMMAND_ARITY, check_subcommand
 from valsync.resp.reply import OK, ErrorReply, Reply, SimpleString
@@ -119,6 +125,8 @@ class ServerView:
             and not config.get_bool("replica-serve-stale-data")
         )
         self._repl = repl
+        persistence = getattr(server, "persistence", None)
+        self.disk_error = bool(not self.obey and persistence is not None and persistence.disk_error)
 
     def enough_replicas(self) -> bool:
         if self._repl is None or self.obey:
@@ -140,6 +148,8 @@ def prepare_refusal(view: ServerView, flags: frozenset[str], compat: bool, ro: b
             return READONLY_SCRIPT
         if ro:
             return RO_WITH_WRITE_FLAG
+        if view.disk_error:
+            return MISCONF_RDB
         if not view.enough_replicas():
             return NOREPLICAS
     return None
@@ -194,6 +204,8 @@ class ScriptExecutor:
         if is_write and not self.write_dirty:
             if view.replica_read_only and not view.obey:
                 return Refusal(b"-" + READONLY.encode())
+            if view.disk_error:
+                return Refusal(b"-" + MISCONF_RDB.encode())
             if not view.enough_replicas():
                 return Refusal(b"-" + NOREPLICAS.encode())
         if is_write:

@@ -538,22 +538,22 @@ def _flush_mode(argv: list[bytes], name: str) -> None:
 @command("flushdb", -1, "write")
 def flushdb(ctx: CommandContext, argv: list[bytes]) -> Reply:
     _flush_mode(argv, "flushdb")
-    _flush(ctx, ctx.db.clear)
-    ctx.dirty += 1
+    ctx.dirty += _flush(ctx, ctx.db.clear)
+    ctx.force_propagation()
     return OK
 
 
-def _flush(ctx: CommandContext, clear: Callable[[], object]) -> None:
-    """Empty the data; tracking clients get one "flush everything" invalidation instead of
-    one per key (Valkey's trackingInvalidateKeysOnFlush)."""
+def _flush(ctx: CommandContext, clear: Callable[[], int]) -> int:
+    """Empty the data, returning how many keys went (Valkey adds them to the dirty count);
+    tracking clients get one "flush everything" invalidation instead of one per key
+    (Valkey's trackingInvalidateKeysOnFlush)."""
     tracking = ctx.server.tracking if ctx.server is not None else None
     if tracking is None:
-        clear()
-        return
+        return clear()
     tracking.flush(ctx.client)
     tracking.flushing = True
     try:
-        clear()
+        return clear()
     finally:
         tracking.flushing = False
 
@@ -561,8 +561,12 @@ def _flush(ctx: CommandContext, clear: Callable[[], object]) -> None:
 @command("flushall", -1, "write")
 def flushall(ctx: CommandContext, argv: list[bytes]) -> Reply:
     _flush_mode(argv, "flushall")
-    _flush(ctx, ctx.keyspace.flush_all)
-    ctx.dirty += 1
+    removed = _flush(ctx, ctx.keyspace.flush_all)
+    server = ctx.server
+    if server is not None and server.persistence is not None:
+        server.persistence.after_flushall()
+    ctx.dirty += removed
+    ctx.force_propagation()
     return OK
 
 
@@ -600,6 +604,10 @@ def lastsave(ctx: CommandContext, argv: list[bytes]) -> Reply:
 # --- CONFIG -------------------------------------------------------------------------------
 
 
+DENY_LOADING_CONFIGS = frozenset({"appendonly", "repl-diskless-load", "dir"})
+"""Settings CONFIG SET refuses with -LOADING while a dataset loads (DENY_LOADING_CONFIG)."""
+
+
 @command("config", -2, "admin noscript loading stale")
 def config_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
     from valsync.config import ConfigError
@@ -618,6 +626,10 @@ def config_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
             (argv[i].decode("utf-8", "replace"), argv[i + 1].decode("utf-8", "surrogateescape"))
             for i in range(2, len(argv), 2)
         ]
+        if (server.loading or server.async_loading) and any(
+            name.lower() in DENY_LOADING_CONFIGS for name, _ in items
+        ):
+            raise CommandError("LOADING Valkey is loading the dataset in memory")
         try:
             server.config.config_set(items)
         except ConfigError as err:
@@ -815,6 +827,7 @@ def _info_section(server: Server, name: str) -> list[str] | None:
             f"pubsub_patterns:{len(server.pubsub.patterns.table)}",
             f"pubsubshard_channels:{len(server.pubsub.shard.table)}",
             f"total_forks:{st.total_forks}",
+            f"migrate_cached_sockets:{len(server.migrate_sockets)}",
             f"client_query_buffer_limit_disconnections:{st.client_query_buffer_limit_disconnections}",
             f"client_output_buffer_limit_disconnections:{st.client_output_buffer_limit_disconnections}",
             f"tracking_total_keys:{len(server.tracking.keys)}",
@@ -920,8 +933,13 @@ def debug(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if sub == b"reload":
         if server.persistence is None:
             raise CommandError("ERR DEBUG RELOAD needs persistence")
+        options = {a.lower() for a in argv[2:]}
+        if options - {b"merge", b"noflush", b"nosave"}:
+            raise CommandError(
+                "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options."
+            )
         reply: Reply = server.persistence.debug_reload(
-            nosave=b"nosave" in [a.lower() for a in argv[2:]]
+            nosave=b"nosave" in options, noflush=b"noflush" in options, merge=b"merge" in options
         )
         return reply
     handler = lookup_debug_subcommand(argv)

@@ -294,7 +294,7 @@ class ClientConnection:
                     out = bytearray()
                     cleanup = reply.cleanup
                     try:
-                        result = await run_exchange(reply)
+                        result = await run_exchange(reply, server.migrate_sockets)
                         client.executing = True
                         reply = server.finish_exchange(client, reply, result)
                     finally:

@@ -116,6 +116,8 @@ class PrimaryLinkDriver:
             # like Valkey, hope the new primary knows our history: PSYNC <our id> <our offset+1>
             self.cached = CachedPrimary(ids.replid, ids.master_repl_offset)
         self.server.log.set_role("S")
+        for listener in self.server.role_listeners:
+            listener()
         self.log.notice(f"Connecting to PRIMARY {host}:{port}")
         self._restart()
         return True
@@ -133,6 +135,9 @@ class PrimaryLinkDriver:
         ids = self.service.ids
         if self.applied_offset >= 0:
             ids.master_repl_offset = self.applied_offset
+        # the offsets read from this primary end with its era: a later REPLICAOF NO ONE must not
+        # rewind master_repl_offset to them
+        self.read_offset = self.applied_offset = -1
         ids.shift_replication_id(replid or new_replid())
         if self.service.backlog is None:
             self.service.create_backlog()
@@ -142,6 +147,8 @@ class PrimaryLinkDriver:
             self.service.drop_link(link, "promoted")
         self.cached = None
         self.server.log.set_role("M")
+        for listener in self.server.role_listeners:
+            listener()
         self.log.notice("MASTER MODE enabled (user request from 'id=0 addr= cmd=replicaof')")
         self._restart()
 
@@ -214,12 +221,16 @@ class PrimaryLinkDriver:
         self._stream = None
         self.state = "connect" if self.host is not None else "none"
 
+    def _source_addr(self) -> str | None:
+        """``bind-source-addr``: the address the links to the primary come from."""
+        return self.server.config.get_str("bind-source-addr") or None
+
     async def _session(self, host: str, port: int) -> bool:
         """One connection to the primary; True if the link came up (reconnect at once)."""
         cfg = self.server.config
         self.state = "connecting"
         with trio.fail_after(cfg.get_int("repl-timeout")):
-            stream = await trio.open_tcp_stream(host, port)
+            stream = await trio.open_tcp_stream(host, port, local_address=self._source_addr())
         self._stream = stream
         async with stream:
             self.state = "handshake"
@@ -241,9 +252,7 @@ class PrimaryLinkDriver:
             outcome = None
             while outcome is None:
                 data = await self._recv(
-                    HANDSHAKE_IO_TIMEOUT
-                    if hs.state.value != "receive_psync_reply"
-                    else cfg.get_int("repl-timeout")
+                    HANDSHAKE_IO_TIMEOUT if hs.state.value != "receive_psync_reply" else None
                 )
                 for ev in hs.receive_data(data):
                     if isinstance(ev, SendBytes):
@@ -256,9 +265,10 @@ class PrimaryLinkDriver:
                         outcome = ev
             leftover = hs.unused_data
             if failover:
-                self.service.failover_psync_result(
-                    isinstance(outcome, (Continue, FullResyncReply, DualChannelSyncReply))
-                )
+                accepted = isinstance(outcome, (Continue, FullResyncReply, DualChannelSyncReply))
+                self.service.failover_psync_result(accepted)
+                if not accepted:
+                    return False  # the abort made us a primary again
             if isinstance(outcome, HandshakeFailed):
                 raise LinkLost(outcome.message)
             if isinstance(outcome, TryLater):
@@ -313,13 +323,13 @@ class PrimaryLinkDriver:
         main = self._stream
         assert main is not None
         with trio.fail_after(cfg.get_int("repl-timeout")):
-            rdb_stream = await trio.open_tcp_stream(host, port)
+            rdb_stream = await trio.open_tcp_stream(host, port, local_address=self._source_addr())
         async with rdb_stream:
             rdb_hs = RdbChannelHandshake(config)
             await rdb_stream.send_all(rdb_hs.initiate())
             endoff: EndOffset | None = None
             while endoff is None:
-                data = await self._recv(cfg.get_int("repl-timeout"), rdb_stream)
+                data = await self._recv(None, rdb_stream)
                 for ev in rdb_hs.receive_data(data):
                     if isinstance(ev, SendBytes):
                         await rdb_stream.send_all(ev.data)
@@ -338,7 +348,7 @@ class PrimaryLinkDriver:
             main_outcome: object = None
             pending = main_leftover
             while main_outcome is None:
-                data = pending or await self._recv(cfg.get_int("repl-timeout"))
+                data = pending or await self._recv()
                 pending = b""
                 for main_ev in main_hs.receive_data(data):
                     if isinstance(main_ev, SendBytes):
@@ -358,7 +368,7 @@ class PrimaryLinkDriver:
                     # TCP then pushes back on the primary until the load is done
                     limit = cfg.client_output_buffer_limit("replica")[0]
                     while not limit or len(buffered) < limit:
-                        buffered.extend(await self._recv(cfg.get_int("repl-timeout")))
+                        buffered.extend(await self._recv())
                         self.repl_buffer_size = len(buffered)
                         self.repl_buffer_peak = max(self.repl_buffer_peak, len(buffered))
 
@@ -380,17 +390,28 @@ class PrimaryLinkDriver:
         async with self._send_lock:
             await stream.send_all(data)
 
-    async def _recv(self, seconds: float, stream: trio.SocketStream | None = None) -> bytes:
+    async def _recv(
+        self, seconds: float | None = None, stream: trio.SocketStream | None = None
+    ) -> bytes:
+        """Next bytes from the primary; ``seconds=None`` is ``repl-timeout`` as configured now
+        (Valkey's cron compares the live setting with the last I/O, so a CONFIG SET during a
+        long wait applies at once)."""
         stream = self._stream if stream is None else stream
         assert stream is not None
-        with trio.move_on_after(seconds) as scope:
-            data = await stream.receive_some(READ_SIZE)
-        if scope.cancelled_caught:
-            raise LinkLost(
-                "Timeout connecting to the PRIMARY..."
-                if not self.link_up
-                else "PRIMARY timeout: no data nor PING received..."
-            )
+        cfg = self.server.config
+        started = time.monotonic()
+        data: bytes | None = None
+        while data is None:
+            limit = cfg.get_int("repl-timeout") if seconds is None else seconds
+            left = started + limit - time.monotonic()
+            if left <= 0:
+                raise LinkLost(
+                    "Timeout connecting to the PRIMARY..."
+                    if not self.link_up
+                    else "PRIMARY timeout: no data nor PING received..."
+                )
+            with trio.move_on_after(min(left, 1.0) if seconds is None else left):
+                data = await stream.receive_some(READ_SIZE)
         if not data:
             raise LinkLost("connection closed by primary")
         self.last_io = time.time()
@@ -409,7 +430,10 @@ class PrimaryLinkDriver:
         self.sync_total, self.sync_read = -1, 0
         self.sync_last_io = time.time()
         mode = cfg.get_str("repl-diskless-load")
-        to_disk = mode == "disabled"
+        # Valkey's useDisklessLoad: on-empty-db goes through the disk when we hold keys
+        to_disk = mode == "disabled" or (
+            mode == "on-empty-db" and self.server.keyspace.total_keys() > 0
+        )
         receiver = RdbPayloadReceiver()
         loader = IncrementalLoad(len(self.server.keyspace))
         tmp_path: Path | None = None
@@ -419,19 +443,20 @@ class PrimaryLinkDriver:
             # plain file I/O on purpose: trio's async files use threads, which must never
             # meet the RDB fork; writes to the local disk are short.
             tmp_file = open(tmp_path, "wb")  # noqa: ASYNC230, SIM115
-        timeout = cfg.get_int("repl-timeout")
         keepalive_at = time.monotonic() + 1.0
         try:
             data = leftover
             done = False
             while not done:
                 if not data:
-                    data = await self._recv(timeout, stream)
+                    data = await self._recv(None, stream)
                 events = receiver.receive_data(data)
                 data = b""
                 for ev in events:
                     if isinstance(ev, RdbBegin):
                         self.sync_total = ev.size if ev.size is not None else -1
+                        if not to_disk:
+                            self._start_diskless_loading(mode, replid)
                         self.log.notice(
                             f"PRIMARY <-> REPLICA sync: receiving {'streamed RDB' if ev.size is None else f'{ev.size} bytes'} from primary to {'disk' if to_disk else 'parser'}"
                         )
@@ -451,7 +476,8 @@ class PrimaryLinkDriver:
                     elif isinstance(ev, RdbEnd):
                         done = True
             rest = receiver.unused_data
-            self.server.loading = mode != "swapdb"
+            if to_disk:
+                self.server.loading = True
             if tmp_file is not None and tmp_path is not None:
                 tmp_file.close()
                 tmp_file = None
@@ -478,9 +504,9 @@ class PrimaryLinkDriver:
                     tmp_path.unlink()
                 except OSError:
                     pass
-            self.server.loading = False
+            self.server.loading = self.server.async_loading = False
             raise
-        self.server.loading = False
+        self.server.loading = self.server.async_loading = False
         self.server.keyspace.swap(result.keyspace)
         self.server.functions = result.functions
         # a new history: our sub-replicas must resync from us
@@ -492,6 +518,14 @@ class PrimaryLinkDriver:
         self.log.notice(f"PRIMARY <-> REPLICA sync: Finished with success ({result.keys} keys)")
         return rest
 
+    def _start_diskless_loading(self, mode: str, replid: str) -> None:
+        """A swapdb load of the history we already follow keeps serving the old data
+        (async loading); any other diskless load answers -LOADING until it ends."""
+        if mode == "swapdb" and replid == self.service.ids.replid:
+            self.server.async_loading = True
+        else:
+            self.server.loading = True
+
     async def _throttle(self, keys: int) -> None:
         """``key-load-delay`` (microseconds per key), slept on trio so INFO keeps answering."""
         delay = self.server.config.get_int("key-load-delay")
@@ -501,7 +535,6 @@ class PrimaryLinkDriver:
     # --- streaming -------------------------------------------------------------------------
 
     async def _stream_loop(self, leftover: bytes, start: int) -> None:
-        cfg = self.server.config
         reader = ReplicationStreamReader(start)
         client = self.server.new_client(addr=f"{self.host}:{self.port}")
         client.is_primary_link = True
@@ -527,13 +560,12 @@ class PrimaryLinkDriver:
             if not self._pre_psync:
                 nursery.start_soon(self._ack_every_second, reader)
             data = leftover
-            timeout = cfg.get_int("repl-timeout")
             while True:
                 if data:
                     raw += data
                     reader.receive_data(data)
                     await self._apply(reader, raw, client)
-                data = await self._recv(timeout)
+                data = await self._recv()
 
     async def _apply(
         self, reader: ReplicationStreamReader, raw: bytearray, client: ClientState

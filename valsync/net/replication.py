@@ -126,11 +126,20 @@ class ReplicationService:
                 # a primary restarted from its dump: the old history is replid2 (Valkey 7.2+)
                 self.ids.restore_from_rdb(new_replid(), info.replid, info.offset)
                 self.backlog = ReplicationBacklog(cfg.get_int("repl-backlog-size"), info.offset)
+                self._feed_expired_at_load(persistence.expired_at_load)
+        if persistence is not None:
+            persistence.expired_at_load = []
         if cfg.replicaof is not None:
             host, port = cfg.replicaof
             self.primary.set_primary(
                 host, port, from_rdb=persistence.repl_info if persistence else None
             )
+
+    def _feed_expired_at_load(self, keys: list[tuple[int, bytes]]) -> None:
+        """The keys the dump held already expired are deleted on replicas that resume."""
+        verb = b"UNLINK" if self.server.config.get_bool("lazyfree-lazy-expire") else b"DEL"
+        for db, key in keys:
+            self.feed([Propagated(db, [verb, key])])
 
     # --- roles and plumbing ---------------------------------------------------------------
 

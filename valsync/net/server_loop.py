@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from valsync.config import ConfigError
 from valsync.net.connection import serve_connection
 from valsync.rdb.format import RdbError
 
@@ -20,24 +21,81 @@ if TYPE_CHECKING:
 CRON_PERIOD = 0.1  # Valkey's serverCron at the default hz 10
 
 
-async def _open_listeners(server: Server) -> list[trio.SocketListener]:
-    port = server.config.get_int("port")
-    binds = server.config.get_str("bind").split() or ["127.0.0.1"]
-    listeners: list[trio.SocketListener] = []
-    for spec in binds:
-        optional = spec.startswith("-")
-        host = spec.lstrip("-")
-        host = {"*": "0.0.0.0", "::*": "::"}.get(host, host)
+def _bind_tcp(port: int, binds: list[str]) -> list[trio.SocketListener]:
+    """Listening sockets for ``bind``/``port``, opened synchronously so that a CONFIG SET can
+    fail (and roll back) before it replies. An address written ``-addr`` may be missing; an
+    empty ``bind`` opens no TCP socket at all, as in Valkey."""
+    opened: list[socket.socket] = []
+    try:
+        for spec in binds:
+            optional = spec.startswith("-")
+            host = spec.lstrip("-")
+            host = {"*": "0.0.0.0", "::*": "::"}.get(host, host)
+            try:
+                infos = socket.getaddrinfo(
+                    host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+                )
+                for family, kind, proto, _, addr in infos:
+                    sock = socket.socket(family, kind, proto)
+                    opened.append(sock)
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    if family == socket.AF_INET6:
+                        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                    sock.bind(addr)
+                    sock.listen(511)
+                    if port == 0:
+                        port = sock.getsockname()[1]
+            except OSError:
+                if not optional:
+                    raise
+        for sock in opened:
+            sock.setblocking(False)
+    except BaseException:
+        for sock in opened:
+            sock.close()
+        raise
+    return [trio.SocketListener(trio.socket.from_stdlib_socket(sock)) for sock in opened]
+
+
+class TcpListeners:
+    """The TCP listeners, re-opened by ``CONFIG SET port`` / ``bind`` while the clients
+    already connected stay (their tasks belong to the server's nursery, not to these)."""
+
+    def __init__(self, server: Server, nursery: trio.Nursery, listeners: list[trio.SocketListener]):
+        self.server = server
+        self.nursery = nursery
+        self.listeners = listeners
+        self.scope = trio.CancelScope()
+        server.config.on_change(
+            "port", partial(self._rebind, "Unable to listen on this port. Check server logs.")
+        )
+        server.config.on_change(
+            "bind", partial(self._rebind, "Failed to bind to specified addresses.")
+        )
+
+    async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        with self.scope:
+            task_status.started()
+            if not self.listeners:
+                await trio.sleep_forever()
+            await trio.serve_listeners(
+                partial(serve_connection, self.server), self.listeners, handler_nursery=self.nursery
+            )
+
+    def _rebind(self, reason: str, _text: str) -> None:
+        cfg = self.server.config
         try:
-            listeners.extend(await trio.open_tcp_listeners(port, host=host, backlog=511))
+            fresh = _bind_tcp(cfg.get_int("port"), cfg.get_str("bind").split())
         except OSError as err:
-            if not optional:
-                raise
-            server.log.warning(f"Could not create server TCP listening socket {spec}:{port}: {err}")
-    path = server.config.get_str("unixsocket")
-    if path:
-        listeners.append(await _open_unix_listener(server, path))
-    return listeners
+            self.server.log.warning(f"Failed listening on port {cfg.get_int('port')} (tcp): {err}")
+            raise ConfigError(reason) from None
+        old_scope, old = self.scope, self.listeners
+        self.scope = trio.CancelScope()
+        self.listeners = fresh
+        old_scope.cancel()
+        for listener in old:
+            listener.socket.close()
+        self.nursery.start_soon(self.serve)
 
 
 async def _open_unix_listener(server: Server, path: str) -> trio.SocketListener:
@@ -72,6 +130,8 @@ async def _cron(server: Server, nursery: trio.Nursery, done: trio.Event) -> None
             server.repl.fast_cron()
             if ticks % 10 == 0:
                 server.repl.cron()
+        if ticks % 10 == 0:
+            server.migrate_sockets.close_idle()
         if server.persistence is not None:
             server.persistence.cron()
         if server.shutdown_requested is not None:
@@ -89,6 +149,21 @@ async def _signals(server: Server, done: trio.Event) -> None:
             return
 
 
+def _log_corrupt_dump(server: Server, err: RdbError) -> None:
+    """Valkey's lines for a dump that fails to load (rdbReportCorruptRDB, then exit)."""
+    log = server.log
+    reason = err.reason
+    if reason.startswith("bad checksum: "):
+        log.warning(f"{reason.removeprefix('bad checksum: ')}. Aborting now.")
+        reason = "RDB CRC error"
+    log.warning(
+        f"Internal error in RDB reading offset {max(err.offset, 0)}, function at rdb.c:0 -> "
+        f"{reason}"
+    )
+    log.warning("Terminating server after rdb file reading failure.")
+    log.warning(f"Fatal error loading the DB, check server logs. Exiting. ({err})")
+
+
 async def _load_dump(server: Server) -> bool:
     """The dump at start, decoded in a worker thread while clients get -LOADING (Valkey
     listens before it loads); False when it is corrupt: the server must not start."""
@@ -100,7 +175,10 @@ async def _load_dump(server: Server) -> bool:
     server.loading = True
     try:
         result = await trio.to_thread.run_sync(persistence.read_dump)
-    except (RdbError, OSError) as err:
+    except RdbError as err:
+        _log_corrupt_dump(server, err)
+        return False
+    except OSError as err:
         server.log.warning(f"Fatal error loading the DB, check server logs. Exiting. ({err})")
         return False
     persistence.adopt_dump(result, started)
@@ -114,14 +192,25 @@ async def run_server(
     task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve until SHUTDOWN or a signal; the nursery owns every task."""
-    listeners = await _open_listeners(server)
+    cfg = server.config
+    listeners = _bind_tcp(cfg.get_int("port"), cfg.get_str("bind").split())
+    path = cfg.get_str("unixsocket")
+    unix = [await _open_unix_listener(server, path)] if path else []
     done = trio.Event()
     loaded = True
     async with trio.open_nursery() as nursery:
         server.nursery = nursery
-        nursery.start_soon(
-            partial(trio.serve_listeners, partial(serve_connection, server), listeners)
-        )
+        tcp = TcpListeners(server, nursery, listeners)
+        await nursery.start(tcp.serve)
+        if unix:
+            nursery.start_soon(
+                partial(
+                    trio.serve_listeners,
+                    partial(serve_connection, server),
+                    unix,
+                    handler_nursery=nursery,
+                )
+            )
         nursery.start_soon(_cron, server, nursery, done)
         nursery.start_soon(_signals, server, done)
         loaded = await _load_dump(server)
@@ -131,11 +220,13 @@ async def run_server(
                 await server.repl.start(nursery)
             if server.persistence is not None:
                 await server.persistence.start(nursery)
-            ports = [ln.socket.getsockname()[1] for ln in listeners]
+            ports = [
+                ln.socket.getsockname()[1] for ln in listeners if ln.socket.family != socket.AF_UNIX
+            ]
             server.log.notice(
                 f"Ready to accept connections tcp (port {ports[0] if ports else '?'})"
             )
-            task_status.started(listeners)
+            task_status.started(listeners + unix)
             await done.wait()
             await server.prepare_shutdown()
         nursery.cancel_scope.cancel()
