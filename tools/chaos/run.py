@@ -35,6 +35,7 @@ import signal
 import sys
 import tempfile
 import time
+import traceback
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -574,10 +575,14 @@ def main(argv: list[str] | None = None) -> int:
             sync={n.name: dict(n.lifetimes_stats) for n in (chaos.p, chaos.r1)},
         )
         ok = converged and result["writes_lost"] == 0
+    except Exception as err:  # reported below with the servers' logs, then exit status 1
+        traceback.print_exc()
+        result["error"] = repr(err)
+        result["faults"] = dict(sorted(chaos.faults.items()))
+    finally:
         if not ok:
             for node in chaos.nodes:
                 print(f"--- {node.name} log tail\n{node.log_tail()}", file=sys.stderr)
-    finally:
         chaos.stop()
         if ok and not args.keep:
             shutil.rmtree(root, ignore_errors=True)
