@@ -366,7 +366,9 @@ class Persistence:
 
     def info_lines(self) -> list[str]:
         ch = self.children
-        in_progress = ch.busy and ch.kind == "disk"
+        # like Valkey's ``child_type == CHILD_TYPE_RDB``: a snapshot streamed to replica
+        # sockets is an RDB child too
+        in_progress = ch.busy and ch.kind in ("disk", "socket")
         total = self.server.keyspace.total_keys()
         return [
             f"loading:{int(self.server.loading)}",
@@ -381,7 +383,7 @@ class Persistence:
             f"rdb_last_save_time:{self.server.lastsave}",
             f"rdb_last_bgsave_status:{'ok' if self.last_bgsave_ok else 'err'}",
             f"rdb_last_bgsave_time_sec:{self.last_bgsave_seconds}",
-            f"rdb_current_bgsave_time_sec:{int(time.time() - self.bgsave_started_at) if in_progress else -1}",
+            f"rdb_current_bgsave_time_sec:{int(time.monotonic() - ch.started_at) if in_progress else -1}",
             f"rdb_saves:{self.rdb_saves}",
             "rdb_last_cow_size:0",
             f"rdb_last_load_keys_expired:{self.last_load_expired}",

@@ -47,6 +47,7 @@ from valsync.commands.acl_cmds import (
 from valsync.commands.errors import (
     EXECABORT,
     MISCONF_RDB,
+    OOM,
     READONLY,
     CommandError,
     CommandRejected,
@@ -55,6 +56,7 @@ from valsync.commands.registry import CONTAINER_COMMANDS, command_fullname
 from valsync.commands.scripting import SLOW_EVAL, SLOW_FUNCTION
 from valsync.commands.server_cmds import SUBCOMMAND_ARITY, check_subcommand
 from valsync.config import Config
+from valsync.evict import EvictResult, MemoryManager
 from valsync.keyspace import Keyspace, StreamValue
 from valsync.latency import LatencyMonitor
 from valsync.log import ServerLog
@@ -233,6 +235,13 @@ class Server:
         self._reload_stream_limits("")
         config.on_change("notify-keyspace-events", self._reload_notify_classes)
         self._reload_notify_classes("")
+        self.maxmemory = 0
+        """``maxmemory`` in force (0: no limit), set by :attr:`memory`; tested per command."""
+        self.pre_command_oom = False
+        """The last command found the server out of memory (Valkey's pre_command_oom_state):
+        scripts refuse their denyoom commands then."""
+        self.memory = MemoryManager(self)
+        self.keyspace.clock.tick(now_ms())
         config.on_change("loglevel", self.log.set_level)
         config.on_change("logfile", lambda _v: self.log.set_logfile(config.logfile_path or ""))
 
@@ -515,6 +524,10 @@ class Server:
             )
             if denied is not None:
                 return self._reject(client, "NOPERM " + denied, name)
+        if self.maxmemory and self.scripting.running is None:
+            oom = self.pre_command_oom = self.memory.perform_evictions() is EvictResult.FAIL
+            if oom and self._denyoom(client, spec, argv):
+                return self._reject(client, OOM, name)
         if self.scripting.running is not None and not client.is_primary_link:
             busy = self._while_script_runs(client, spec, name, argv)
             if busy is not None:
@@ -743,6 +756,18 @@ class Server:
         if "write" in flags or ("readonly" in flags and not client.readonly):
             return f"REDIRECT {address[0]}:{address[1]}"
         return None
+
+    def _denyoom(self, client: ClientState, spec: CommandSpec, argv: list[bytes]) -> bool:
+        """Valkey's is_denyoom_command: the command's flags, or for EXEC any queued command's."""
+        if "denyoom" in spec.effective_flags(self, argv):
+            return True
+        if spec.name != "exec" or not client.in_multi or client.multi_error:
+            return False
+        for queued in client.multi_queue:
+            found = lookup_command(queued)
+            if isinstance(found, CommandSpec) and "denyoom" in found.effective_flags(self, queued):
+                return True
+        return False
 
     def refusal(self, client: ClientState, name: str, flags: frozenset[str]) -> str | None:
         """The error Valkey gives before running a command here, if any."""

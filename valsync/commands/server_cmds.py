@@ -578,8 +578,7 @@ def swapdb(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if not (0 <= a < n and 0 <= b < n):
         raise CommandError(DB_INDEX_OUT_OF_RANGE)
     da, db_ = ctx.keyspace[a], ctx.keyspace[b]
-    da.data, db_.data = db_.data, da.data
-    da.expires, db_.expires = db_.expires, da.expires
+    da.swap_contents(db_)
     # both DBs changed content for every key either holds (clients blocked on a key of db b
     # must wake too, like Valkey's scanDatabaseForReadyKeys / ForDeletedKeys on both)
     for key in set(da.data) | set(db_.data):
@@ -775,18 +774,8 @@ def _info_section(server: Server, name: str) -> list[str] | None:
             *server.pause.info_lines(int(time.time() * 1000)),
         ]
     if name == "memory":
-        rss = _rss_bytes()
-        return [
-            f"used_memory:{rss}",
-            f"used_memory_human:{rss / 1048576:.2f}M",
-            f"used_memory_rss:{rss}",
-            f"used_memory_peak:{rss}",
-            f"maxmemory:{cfg.get_int('maxmemory')}",
-            f"maxmemory_policy:{cfg.get_str('maxmemory-policy')}",
-            f"mem_total_replication_buffers:{server.repl.replication_buffer_bytes() if server.repl else 0}",
-            *server.scripting.info_memory_lines(),
-            "mem_allocator:libc",
-        ]
+        memory_lines: list[str] = server.memory.info_memory_lines(_rss_bytes())
+        return memory_lines
     if name == "persistence":
         if server.persistence is not None:
             lines: list[str] = server.persistence.info_lines()
@@ -820,7 +809,9 @@ def _info_section(server: Server, name: str) -> list[str] | None:
             f"sync_partial_err:{st.sync_partial_err}",
             f"expired_keys:{st.expired_keys}",
             f"evicted_keys:{st.evicted_keys}",
+            "evicted_clients:0",
             f"evicted_scripts:{server.scripting.cache.evicted}",
+            *server.memory.info_stats_lines(),
             f"keyspace_hits:{st.keyspace_hits}",
             f"keyspace_misses:{st.keyspace_misses}",
             f"pubsub_channels:{len(server.pubsub.channels.table)}",
@@ -926,9 +917,14 @@ def debug(ctx: CommandContext, argv: list[bytes]) -> Reply:
         stored = ctx.db.data.get(argv[2])
         if stored is None:
             raise CommandError("ERR no such key")
+        db = ctx.db
+        clock = db.clock
+        stamp = db.stamps.get(argv[2], clock.stamp)
+        # one field read both ways, whatever the policy, as Valkey prints robj.lru
         return SimpleString(
             f"Value at:0x0 refcount:1 encoding:{object_encoding(stored, argv[2])} "
-            "serializedlength:0 lru:0 lru_seconds_idle:0"
+            f"serializedlength:0 lru:{stamp} lru_seconds_idle:{clock.idle_ms(stamp) // 1000} "
+            f"lfu_freq:{clock.lfu_counter(stamp)} lfu_access_time_minutes:{stamp >> 8}"
         )
     if sub == b"reload":
         if server.persistence is None:

@@ -90,6 +90,8 @@ class RdbChildren(Protocol):
     def busy(self) -> bool: ...
 
     kind: str | None
+    started_at: float
+    """``time.monotonic()`` when the running child was forked."""
     keys_done: int
     total_forks: int
     last_fork_usec: int
