@@ -66,7 +66,7 @@ from valsync.pause import PauseAction, PausePurpose, PauseState
 from valsync.pubsub import PubSub
 from valsync.replication.control import ReplicationControl
 from valsync.replication.unexpected_errors import backlog_log_line, unexpected_error
-from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Raw, Reply, encode
+from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Raw, Reply, ScriptError, encode
 from valsync.scripting.functions import FunctionError
 from valsync.scripting.state import ScriptingState
 from valsync.stats import Stats
@@ -381,6 +381,10 @@ class Server:
     def blocked_client_count(self) -> int:
         """INFO ``blocked_clients``: clients waiting in a blocking command (not pause holds)."""
         return sum(1 for w in self.blocked_clients.values() if not w.block.postponed)
+
+    def blocked_with_timeout_count(self) -> int:
+        """INFO ``clients_in_timeout_table``: blocked clients with a deadline."""
+        return sum(1 for w in self.blocked_clients.values() if w.block.deadline_ms is not None)
 
     def blocking_keys_info(self) -> list[str]:
         """INFO ``total_blocking_keys`` and ``total_blocking_keys_on_nokey``: keys clients
@@ -903,9 +907,11 @@ class Server:
         kind = type(reply)
         if kind is ErrorReply or (kind is Raw and reply.data[:1] == b"-"):  # type: ignore[union-attr]
             stat.failed += 1
-            if script_caller is None:
-                self.stats.total_error_replies += 1
-                self.cmdstats.count_error(error_text(reply))
+            self.stats.total_error_replies += 1
+            self.cmdstats.count_error(error_text(reply))
+        elif kind is ScriptError:
+            stat.failed += 1
+            self._count_script_error(reply)  # type: ignore[arg-type]
         if usec >= self.spike_threshold_usec:
             self.record_spike(script_caller or client, spec, name, argv, usec)
         if self.monitors:
@@ -1014,8 +1020,24 @@ class Server:
             stat.failed += 1
             self.stats.total_error_replies += 1
             self.cmdstats.count_error(error_text(reply))
+        elif type(reply) is ScriptError:
+            stat.failed += 1
+            self._count_script_error(reply)
         if usec >= self.spike_threshold_usec:
             self.record_spike(client, spec, name, argv, usec)
+
+    def _count_script_error(self, reply: ScriptError) -> None:
+        if not reply.counted:
+            self.stats.total_error_replies += 1
+            self.cmdstats.count_error(error_text(reply), custom=reply.custom)
+
+    def count_script_refusal(self, text: str, command: str | None) -> None:
+        """A command a script may not run (wrong arity, ACL, read-only...): Valkey counts the
+        error then (and the command's rejected call), not again when the script fails."""
+        self.stats.total_error_replies += 1
+        self.cmdstats.count_error(text)
+        if command is not None:
+            self.cmdstats.stat(command).rejected += 1
 
     def record_unblocked_timeout(self, client: ClientState, argv: list[bytes]) -> None:
         """A blocked command that timed out completes here (Valkey's updateStatsOnUnblock:
@@ -1168,6 +1190,24 @@ class Server:
             if waiter.result is None and not waiter.block.postponed:
                 waiter.result = self.record_rejected_unblock(waiter.client, UNBLOCKED_ROLE_CHANGE)
                 waiter.notify()
+
+    def client_unblock(self, client_id: int, error: bool) -> bool:
+        """CLIENT UNBLOCK: end a blocked command now, as if it timed out, or with
+        -UNBLOCKED; False when that client is not blocked (a paused one is not)."""
+        waiter = self.blocked_clients.get(client_id)
+        if waiter is None or waiter.result is not None or waiter.block.postponed:
+            return False
+        if error:
+            waiter.result = self.record_rejected_unblock(
+                waiter.client, "UNBLOCKED client unblocked via CLIENT UNBLOCK"
+            )
+        else:
+            self.record_unblocked_timeout(waiter.client, waiter.argv)
+            block = waiter.block
+            waiter.result = block.on_timeout() if block.on_timeout else block.timeout_reply
+        waiter.unqueue()
+        waiter.notify()
+        return True
 
     def record_rejected_unblock(self, client: ClientState, text: str) -> ErrorReply:
         """A blocked command ended by an error: 8.1.8 counts it as a call and a rejected one."""

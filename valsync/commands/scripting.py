@@ -35,6 +35,7 @@ from valsync.commands.errors import (
 from valsync.commands.registry import COMMANDS, command, command_fullname
 from valsync.commands.server_cmds import SUBCOMMAND_ARITY, check_subcommand
 from valsync.resp.reply import OK, ErrorReply, Reply, SimpleString
+from valsync.scripting.conversion import error_fields
 from valsync.scripting.engine import PROPAGATE_REPL, Refusal, ScriptRun
 from valsync.scripting.scripts import (
     ALLOW_OOM,
@@ -192,6 +193,15 @@ class ScriptExecutor:
         """The script declared ``allow-oom`` (scriptVerifyOOM lets its denyoom commands run)."""
 
     def __call__(self, argv: list[bytes]) -> Reply | Refusal:
+        result = self._run(argv)
+        server = self.caller.server
+        if isinstance(result, Refusal) and server is not None:
+            spec = COMMANDS.get(argv[0].lower().decode("latin-1"))
+            name = command_fullname(spec.name, argv) if spec is not None else None
+            server.count_script_refusal(error_fields(result.text).decode("utf-8", "replace"), name)
+        return result
+
+    def _run(self, argv: list[bytes]) -> Reply | Refusal:
         spec = COMMANDS.get(argv[0].lower().decode("latin-1"))
         if spec is None:
             return Refusal(b"Unknown command called from script")
