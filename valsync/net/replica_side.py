@@ -661,7 +661,6 @@ class PrimaryLinkDriver:
         lifted = trio.Event()
         listeners = self.server.pause_listeners
         listeners.add(lifted.set)
-        timeout = self.server.config.get_int("repl-timeout")
         self.read_offset = reader.read_offset + reader.pending
         try:
             remaining = ((deadline_ms or 0) - time.time() * 1000) / 1000.0
@@ -670,7 +669,7 @@ class PrimaryLinkDriver:
 
                     async def keep_reading() -> None:
                         while True:
-                            data = await self._recv(timeout)
+                            data = await self._recv()
                             raw.extend(data)
                             reader.receive_data(data)
                             self.read_offset = reader.read_offset + reader.pending
