@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from valsync.net.connection import serve_connection
+from valsync.net.listening import open_tcp_sockets
 from valsync.rdb.format import RdbError
 
 if TYPE_CHECKING:
@@ -20,20 +21,15 @@ if TYPE_CHECKING:
 CRON_PERIOD = 0.1  # Valkey's serverCron at the default hz 10
 
 
-async def _open_listeners(server: Server) -> list[trio.SocketListener]:
-    port = server.config.get_int("port")
-    binds = server.config.get_str("bind").split() or ["127.0.0.1"]
-    listeners: list[trio.SocketListener] = []
-    for spec in binds:
-        optional = spec.startswith("-")
-        host = spec.lstrip("-")
-        host = {"*": "0.0.0.0", "::*": "::"}.get(host, host)
-        try:
-            listeners.extend(await trio.open_tcp_listeners(port, host=host, backlog=511))
-        except OSError as err:
-            if not optional:
-                raise
-            server.log.warning(f"Could not create server TCP listening socket {spec}:{port}: {err}")
+async def _open_listeners(
+    server: Server, sockets: list[socket.socket] | None
+) -> list[trio.SocketListener]:
+    """Adopt the sockets the command line opened early (see ``listening``), or open them."""
+    if sockets is None:
+        sockets = open_tcp_sockets(
+            server.config.get_int("port"), server.config.get_str("bind"), server.log.warning
+        )
+    listeners = [trio.SocketListener(trio.socket.from_stdlib_socket(s)) for s in sockets]
     path = server.config.get_str("unixsocket")
     if path:
         listeners.append(await _open_unix_listener(server, path))
@@ -110,11 +106,12 @@ async def _load_dump(server: Server) -> bool:
 
 async def run_server(
     server: Server,
+    sockets: list[socket.socket] | None = None,
     *,
     task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve until SHUTDOWN or a signal; the nursery owns every task."""
-    listeners = await _open_listeners(server)
+    listeners = await _open_listeners(server, sockets)
     done = trio.Event()
     loaded = True
     async with trio.open_nursery() as nursery:
