@@ -112,6 +112,9 @@ async def run_server(
 ) -> None:
     """Serve until SHUTDOWN or a signal; the nursery owns every task."""
     listeners = await _open_listeners(server, sockets)
+    if server.persistence is not None:
+        # a forked child must not keep the port bound after we exit
+        server.persistence.listener_fds = [ln.socket.fileno() for ln in listeners]
     done = trio.Event()
     loaded = True
     async with trio.open_nursery() as nursery:
