@@ -44,7 +44,7 @@ from valsync.commands.acl_cmds import (
     load_config_users,
     permission_refusal,
 )
-from valsync.commands.errors import EXECABORT, READONLY, CommandError, CommandRejected
+from valsync.commands.errors import EXECABORT, MISCONF, READONLY, CommandError, CommandRejected
 from valsync.commands.registry import CONTAINER_COMMANDS, command_fullname
 from valsync.commands.scripting import SLOW_EVAL, SLOW_FUNCTION
 from valsync.commands.server_cmds import SUBCOMMAND_ARITY, check_subcommand
@@ -525,6 +525,12 @@ class Server:
             if "no_multi" in spec.flags:
                 return self._reject(client, "ERR Command not allowed inside a transaction", name)
             if spec.name not in MULTI_CONTROL:
+                if (
+                    (spec.is_write or spec.name == "ping")
+                    and not client.is_primary_link
+                    and self.disk_error()
+                ):
+                    return self._reject(client, MISCONF, name)
                 client.multi_queue.append(argv)
                 return QUEUED
         repl = self.repl
@@ -534,8 +540,11 @@ class Server:
             streaming = not replica and (repl.backlog is not None or bool(repl.links))
             # READONLY, MASTERDOWN, NOREPLICAS never apply to the primary's own stream
             guarded = (replica or self.min_replicas_to_write > 0) and not client.is_primary_link
-        if self.loading or guarded:
-            refusal = self.refusal(client, spec.name, spec.effective_flags(self, argv))
+        if self.loading or guarded or self.disk_error():
+            flags = spec.effective_flags(self, argv)
+            if spec.name == "exec" and self.disk_error() and self._queued_write(client):
+                flags = flags | {"write"}
+            refusal = self.refusal(client, spec.name, flags)
             if refusal is not None:
                 return self._reject(client, refusal, name)
         ctx: CommandContext | None = client.context
@@ -648,7 +657,7 @@ class Server:
             except CommandError as err:
                 return err.text
         refusal = self.refusal(client, spec.name, spec.flags)
-        if refusal in (NOREPLICAS, READONLY):
+        if refusal in (MISCONF, NOREPLICAS, READONLY):
             return refusal
         return (
             f"ERR Can't execute '{client.last_command}': only (P|S)SUBSCRIBE / "
@@ -726,11 +735,32 @@ class Server:
             return f"REDIRECT {address[0]}:{address[1]}"
         return None
 
+    def disk_error(self) -> bool:
+        """``writeCommandsDeniedByDiskError``: the last background save failed, snapshots are
+        configured and ``stop-writes-on-bgsave-error`` is on (there is no AOF)."""
+        persistence = self.persistence
+        return (
+            persistence is not None
+            and not persistence.last_bgsave_ok
+            and bool(self.config.save_points)
+            and self.config.get_bool("stop-writes-on-bgsave-error")
+        )
+
+    @staticmethod
+    def _queued_write(client: ClientState) -> bool:
+        for queued in client.multi_queue:
+            spec = COMMANDS.get(queued[0].lower().decode("latin-1"))
+            if spec is not None and spec.is_write:
+                return True
+        return False
+
     def refusal(self, client: ClientState, name: str, flags: frozenset[str]) -> str | None:
         """The error Valkey gives before running a command here, if any."""
+        is_write = "write" in flags
+        if (is_write or name == "ping") and not client.is_primary_link and self.disk_error():
+            return MISCONF
         if self.loading and "loading" not in flags:
             return "LOADING Valkey is loading the dataset in memory"
-        is_write = "write" in flags
         if self.repl is not None and self.repl.is_replica and not client.is_primary_link:
             if is_write and self.config.get_bool("replica-read-only"):
                 return READONLY

@@ -15,6 +15,13 @@ NAN_OR_INF = "ERR increment would produce NaN or Infinity"
 INVALID_EXPIRE = "ERR invalid expire time in '{}' command"
 DB_INDEX_OUT_OF_RANGE = "ERR DB index is out of range"
 READONLY = "READONLY You can't write against a read only replica."
+MISCONF = (
+    "MISCONF Valkey is configured to save RDB snapshots, but it's currently unable to persist "
+    "to disk. Commands that may modify the data set are disabled, because this instance is "
+    "configured to report errors during writes if RDB snapshotting fails "
+    "(stop-writes-on-bgsave-error option). Please check the Valkey logs for details about the "
+    "RDB error."
+)
 EXECABORT = "EXECABORT Transaction discarded because of previous errors."
 NOT_OUT_OF_RANGE_POSITIVE = "ERR value is out of range, must be positive"
 MIN_MAX_NOT_FLOAT = "ERR min or max is not a float"

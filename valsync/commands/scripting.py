@@ -24,7 +24,7 @@ from valsync.commands.acl_cmds import (
 )
 from valsync.commands.context import BlockRequest, ClientState, CommandContext, ScriptRequest
 from valsync.commands.dispatch import call
-from valsync.commands.errors import NOT_INTEGER, READONLY, CommandError, parse_int
+from valsync.commands.errors import MISCONF, NOT_INTEGER, READONLY, CommandError, parse_int
 from valsync.commands.registry import COMMANDS, command, command_fullname
 from valsync.commands.server_cmds import SUBCOMMAND_ARITY, check_subcommand
 from valsync.resp.reply import OK, ErrorReply, Reply, SimpleString
@@ -119,6 +119,8 @@ class ServerView:
             and not config.get_bool("replica-serve-stale-data")
         )
         self._repl = repl
+        disk_error = getattr(server, "disk_error", None)
+        self.disk_error = bool(not self.obey and callable(disk_error) and disk_error())
 
     def enough_replicas(self) -> bool:
         if self._repl is None or self.obey:
@@ -138,6 +140,8 @@ def prepare_refusal(view: ServerView, flags: frozenset[str], compat: bool, ro: b
     if NO_WRITES not in flags:
         if view.replica_read_only and not view.obey:
             return READONLY_SCRIPT
+        if view.disk_error:
+            return "MISCONF Errors writing to the RDB file"
         if ro:
             return RO_WITH_WRITE_FLAG
         if not view.enough_replicas():
@@ -194,6 +198,8 @@ class ScriptExecutor:
         if is_write and not self.write_dirty:
             if view.replica_read_only and not view.obey:
                 return Refusal(b"-" + READONLY.encode())
+            if view.disk_error:
+                return Refusal(b"-" + MISCONF.encode())
             if not view.enough_replicas():
                 return Refusal(b"-" + NOREPLICAS.encode())
         if is_write:
