@@ -42,7 +42,20 @@ def build_server(config: Config, log: ServerLog) -> Server:
     from valsync.net.exchange import run_exchange_blocking
 
     server.blocking_exchange = run_exchange_blocking
+    _adjust_oom_score(server)
     return server
+
+
+def _adjust_oom_score(server: Server) -> None:
+    from valsync.oom_score import BGCHILD, OomScoreAdj
+
+    repl = server.repl
+    oom = OomScoreAdj(server.config, lambda: repl is not None and repl.is_replica)
+    server.config.on_change("oom-score-adj", oom.apply_for_config)
+    server.config.on_change("oom-score-adj-values", oom.apply_for_config)
+    server.role_listeners.append(oom.apply_quietly)
+    server.persistence.children.in_child = lambda: oom.apply_quietly(BGCHILD)
+    oom.apply_quietly()
 
 
 async def run(

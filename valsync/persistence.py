@@ -9,6 +9,7 @@ the trio shell's ``RdbChildManager``), which replication uses too.
 from __future__ import annotations
 
 import os
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,13 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from valsync.rdb.child import ChildBusy, ChildResult, ProgressWriter, RdbChildrenFactory
+from valsync.rdb.child import (
+    ChildBusy,
+    ChildResult,
+    ForkedChild,
+    ProgressWriter,
+    RdbChildrenFactory,
+)
 from valsync.rdb.snapshot import (
     IncrementalLoad,
     LoadedDump,
@@ -26,8 +33,10 @@ from valsync.rdb.snapshot import (
     write_snapshot,
 )
 from valsync.resp.reply import OK, ErrorReply, Reply, SimpleString
+from valsync.scripting.functions import FunctionError
 
 if TYPE_CHECKING:
+    from valsync.keyspace import Keyspace
     from valsync.server import Server
 
 
@@ -66,6 +75,9 @@ class Persistence:
         self.last_load_keys = 0
         self.last_load_expired = 0
         self.repl_info: ReplInfoFromRdb | None = None
+        self.expired_at_load: list[tuple[int, bytes]] = []
+        """(db, key) a primary dropped as already expired while loading its dump, in dump
+        order: their DEL/UNLINK go into the resumed backlog (Valkey's RDBFLAGS_FEED_REPL)."""
         self.bgsave_started_at = 0.0
         self.listener_fds: list[int] = []
 
@@ -79,6 +91,17 @@ class Persistence:
 
     async def start(self, nursery: trio.Nursery) -> None:
         self.nursery = nursery
+
+    @property
+    def disk_error(self) -> bool:
+        """Writes are refused (-MISCONF) after a failed BGSAVE while save points exist and
+        ``stop-writes-on-bgsave-error`` is on (Valkey's writeCommandsDeniedByDiskError)."""
+        cfg = self.server.config
+        return (
+            not self.last_bgsave_ok
+            and bool(cfg.save_points)
+            and cfg.get_bool("stop-writes-on-bgsave-error")
+        )
 
     # --- loading ---------------------------------------------------------------------------
 
@@ -106,13 +129,24 @@ class Persistence:
         return loader.finish()
 
     def adopt_dump(self, result: LoadedDump, started: float) -> None:
-        """Make a loaded dump the live dataset (on the server's own thread)."""
+        """Make a loaded dump the live dataset (on the server's own thread).
+
+        A primary drops the keys whose TTL already passed, as Valkey's rdbLoad does (a
+        replica keeps them: expiry is its primary's business).
+        """
+        self.expired_at_load = []
+        if self.server.config.replicaof is None:
+            self.expired_at_load = drop_expired(result.keyspace, int(time.time() * 1000))
         self.server.keyspace.swap(result.keyspace)
         self.server.functions = result.functions
-        self.last_load_keys = result.keys
+        self.last_load_keys = result.keys - len(self.expired_at_load)
+        self.last_load_expired = len(self.expired_at_load)
         self.repl_info = _repl_info(result.aux)
         log = self.server.log
-        log.notice(f"Done loading RDB, keys loaded: {self.last_load_keys}, keys expired: 0.")
+        log.notice(
+            f"Done loading RDB, keys loaded: {self.last_load_keys}, "
+            f"keys expired: {self.last_load_expired}."
+        )
         log.notice(f"DB loaded from disk: {time.monotonic() - started:.3f} seconds")
 
     # --- saving ----------------------------------------------------------------------------
@@ -179,26 +213,49 @@ class Persistence:
             raise
         return keys
 
-    def bgsave(self, schedule: bool = False) -> Reply:
+    def bgsave_cancel(self) -> Reply:
+        """BGSAVE CANCEL: end the running RDB child, or forget a scheduled BGSAVE."""
+        log = self.server.log
         if self.children.busy:
-            if self.children.kind == "disk":
-                return ErrorReply("ERR Background save already in progress")
-            if schedule:
-                self.bgsave_scheduled = True
-                return SimpleString("Background saving scheduled")
-            return ErrorReply(
-                "ERR Another child process is active (AOF?): can't BGSAVE right now. "
-                "Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible."
-            )
+            log.notice("Background saving will be aborted due to user request")
+            self.children.kill()
+            return SimpleString("Background saving cancelled")
+        if self.bgsave_scheduled:
+            log.notice("Scheduled background saving will be cancelled due to user request")
+            self.bgsave_scheduled = False
+            return SimpleString("Scheduled background saving cancelled")
+        return ErrorReply("ERR Background saving is currently not in progress or scheduled")
+
+    def after_flushall(self) -> None:
+        """FLUSHALL ends any RDB child (its snapshot is obsolete) and, with save points, writes
+        the now empty dump at once (Valkey's flushAllDataAndResetRDB)."""
+        self.children.kill()
+        if self.server.config.save_points:
+            self.save()
+
+    def bgsave(self, schedule: bool = False) -> Reply:
+        """BGSAVE [SCHEDULE]: every child here is an RDB child (no AOF), so a busy one is
+        Valkey's "already in progress" whatever ``schedule`` says."""
+        if self.children.busy:
+            return ErrorReply("ERR Background save already in progress")
         if self.nursery is None:
             return ErrorReply("ERR server not running")
-        self.nursery.start_soon(self.run_bgsave)
+        forked = self.fork_bgsave()
+        if forked is None:
+            return ErrorReply("ERR Background save already in progress")
+        self.nursery.start_soon(self.finish_bgsave, *forked)
         return SimpleString("Background saving started")
 
     async def run_bgsave(self) -> ChildResult | None:
         """Fork a child that writes the dump; return its result (None if a child was busy)."""
-        log = self.server.log
-        dirty_at_fork = self.server.dirty
+        forked = self.fork_bgsave()
+        if forked is None:
+            return None
+        return await self.finish_bgsave(*forked)
+
+    def fork_bgsave(self) -> tuple[ForkedChild, int] | None:
+        """Fork the save child now (BGSAVE's reply already sees it running), with the dirty
+        count at the fork; None if a child is busy."""
         self.bgsave_started_at = time.time()
 
         def body(_data_fd: int | None, progress: ProgressWriter) -> None:
@@ -210,7 +267,11 @@ class Persistence:
         except ChildBusy:
             return None
         self.server.latency_sample("fork", self.children.last_fork_usec)
-        log.notice(f"Background saving started by pid {child.pid}")
+        self.server.log.notice(f"Background saving started by pid {child.pid}")
+        return child, self.server.dirty
+
+    async def finish_bgsave(self, child: ForkedChild, dirty_at_fork: int) -> ChildResult:
+        log = self.server.log
         result = await self.children.wait(child)
         if not result.ok:
             remove_temp_rdb(self.path, child.pid)
@@ -221,6 +282,8 @@ class Persistence:
             self.server.lastsave = int(time.time())
             self.rdb_saves += 1
             log.notice("Background saving terminated with success")
+        elif result.cancelled:
+            log.warning(f"Background saving terminated by signal {int(signal.SIGUSR1)}")
         else:
             self.last_bgsave_ok = False
             if result.signal:
@@ -253,7 +316,13 @@ class Persistence:
         self._saved(keys)
         self.server.log.notice("DB saved on disk")
 
-    def debug_reload(self, nosave: bool) -> Reply:
+    def debug_reload(
+        self, nosave: bool = False, noflush: bool = False, merge: bool = False
+    ) -> Reply:
+        """DEBUG RELOAD: save (unless NOSAVE), then load the dump in place of the dataset, or
+        over it with NOFLUSH, where a key or library already present is an error unless
+        MERGE lets the dump's copy replace it."""
+        failed = ErrorReply("ERR Error trying to load the RDB dump, check server logs.")
         if not nosave:
             reply = self.save()
             if isinstance(reply, ErrorReply):
@@ -265,9 +334,30 @@ class Persistence:
                 verify_checksum=not self.server.skip_checksum_validation,
             )
         except (RdbError, OSError) as err:
-            return ErrorReply(f"ERR Error trying to load the RDB dump: {err}")
-        self.server.keyspace.swap(result.keyspace)
-        self.server.functions = result.functions
+            self.server.log.warning(f"Error loading the RDB file {self.path}: {err}")
+            return failed
+        if not noflush:
+            self.server.keyspace.swap(result.keyspace)
+            self.server.functions = result.functions
+            self.server.log.notice("DB reloaded by DEBUG RELOAD")
+            return OK
+        libraries = self.server.scripting.functions
+        for source in result.functions:
+            try:
+                libraries.create(source, replace=merge)
+            except FunctionError as err:
+                self.server.log.warning(f"Failed loading library from the RDB file: {err}")
+                return failed
+        for mine, theirs in zip(self.server.keyspace.dbs, result.keyspace.dbs, strict=True):
+            for key, value in theirs.data.items():
+                if key in mine.data and not merge:
+                    self.server.log.warning(f"RDB has duplicated key '{key!r}' in DB {mine.id}")
+                    return failed
+                mine.set(key, value)
+                when = theirs.expires.get(key)
+                if when is not None:
+                    mine.set_expire(key, when)
+        self.server.log.notice("DB reloaded by DEBUG RELOAD")
         return OK
 
     def note_replication_save(self) -> None:
@@ -277,11 +367,13 @@ class Persistence:
 
     def info_lines(self) -> list[str]:
         ch = self.children
-        in_progress = ch.busy and ch.kind == "disk"
+        # like Valkey's ``child_type == CHILD_TYPE_RDB``: a snapshot streamed to replica
+        # sockets is an RDB child too
+        in_progress = ch.busy and ch.kind in ("disk", "socket")
         total = self.server.keyspace.total_keys()
         return [
             f"loading:{int(self.server.loading)}",
-            "async_loading:0",
+            f"async_loading:{int(self.server.async_loading)}",
             "current_cow_peak:0",
             "current_cow_size:0",
             f"current_fork_perc:{(100.0 * ch.keys_done / total if ch.busy and total else 0):.2f}",
@@ -292,7 +384,7 @@ class Persistence:
             f"rdb_last_save_time:{self.server.lastsave}",
             f"rdb_last_bgsave_status:{'ok' if self.last_bgsave_ok else 'err'}",
             f"rdb_last_bgsave_time_sec:{self.last_bgsave_seconds}",
-            f"rdb_current_bgsave_time_sec:{int(time.time() - self.bgsave_started_at) if in_progress else -1}",
+            f"rdb_current_bgsave_time_sec:{int(time.monotonic() - ch.started_at) if in_progress else -1}",
             f"rdb_saves:{self.rdb_saves}",
             "rdb_last_cow_size:0",
             f"rdb_last_load_keys_expired:{self.last_load_expired}",
@@ -310,6 +402,17 @@ class Persistence:
             "module_fork_in_progress:0",
             "module_fork_last_cow_size:0",
         ]
+
+
+def drop_expired(keyspace: Keyspace, now: int) -> list[tuple[int, bytes]]:
+    """Delete the keys whose TTL is before ``now`` (ms); their (db, key), in order."""
+    dropped: list[tuple[int, bytes]] = []
+    for db in keyspace.dbs:
+        for key, when in list(db.expires.items()):
+            if when < now:
+                db.delete(key)
+                dropped.append((db.id, key))
+    return dropped
 
 
 def _repl_info(aux: dict[str, bytes]) -> ReplInfoFromRdb | None:

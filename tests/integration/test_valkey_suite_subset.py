@@ -32,6 +32,8 @@ SUBSET = [
     "unit/bitfield",
     "unit/acl",
     "unit/acl-v2",
+    "unit/networking",
+    "unit/oom-score-adj",
 ]
 
 

@@ -215,6 +215,7 @@ class CommandContext:
         self.propagated: list[Propagated] = []
         self._rewritten: list[bytes] | None = None
         self._prevent = False
+        self._force = False
         self.in_multi_exec = False
         self.unblocked = False
 
@@ -229,6 +230,7 @@ class CommandContext:
             self.propagated = []
         self._rewritten = None
         self._prevent = False
+        self._force = False
         self.in_multi_exec = False
         self.unblocked = False
 
@@ -255,6 +257,21 @@ class CommandContext:
 
     def lookup(self, key: bytes, db: Database | None = None) -> Value | None:
         """The live value of ``key``, or None (missing or expired)."""
+        db = self.db if db is None else db
+        if key in db.expires and self.expire_if_needed(db, key):
+            return None
+        value = db.data.get(key)
+        if value is not None and not self.client.no_touch:
+            # Valkey's lookupKey touch: the access stamp eviction reads
+            clock = db.clock
+            if clock.lfu:
+                db.touch(key)
+            else:
+                db.stamps[key] = clock.lru_clock
+        return value
+
+    def peek(self, key: bytes, db: Database | None = None) -> Value | None:
+        """:meth:`lookup` without touching the key (Valkey's LOOKUP_NOTOUCH: OBJECT, DEBUG)."""
         db = self.db if db is None else db
         if key in db.expires and self.expire_if_needed(db, key):
             return None
@@ -293,6 +310,11 @@ class CommandContext:
     def prevent_propagation(self) -> None:
         self._prevent = True
 
+    def force_propagation(self) -> None:
+        """Propagate this write even if it changed nothing (Valkey's forceCommandPropagation:
+        FLUSHALL/FLUSHDB of empty databases still replicate)."""
+        self._force = True
+
     def finish(
         self,
         argv: list[bytes],
@@ -302,11 +324,12 @@ class CommandContext:
     ) -> None:
         """Append the command's own propagation if it changed the dataset; ``wire`` gives the
         request's bytes, propagated as they are unless the handler rewrote the command."""
+        forced, self._force = self._force, False
         if self._prevent:
             self._prevent = False
             self._rewritten = None
             return
-        if is_write and self.dirty > dirty_before:
+        if is_write and (self.dirty > dirty_before or forced):
             rewritten = self._rewritten
             if rewritten is not None:
                 self.propagated.append(Propagated(self.client.db, rewritten))

@@ -22,7 +22,8 @@ Handler = Callable[["CommandContext", list[bytes]], "Reply | BlockRequest"]
 # noscript, blocking, loading, stale, fast, no_auth, may_replicate, no_multi, allow_busy.
 KNOWN_FLAGS = frozenset(
     "write readonly denyoom admin pubsub noscript blocking loading stale fast no_auth "
-    "may_replicate no_multi allow_busy skip_monitor skip_slowlog asking movablekeys".split()
+    "may_replicate no_multi allow_busy skip_monitor skip_slowlog asking movablekeys "
+    "no_async_loading".split()
 )
 
 

@@ -17,12 +17,12 @@ def _repl(ctx: CommandContext):  # type: ignore[no-untyped-def]
     return repl
 
 
-@command("sync", 1, "admin noscript no_multi")
+@command("sync", 1, "admin noscript no_multi no_async_loading")
 def sync(ctx: CommandContext, argv: list[bytes]) -> Reply:
     return _repl(ctx).sync(ctx.client, argv, ctx.client.pending_output)  # type: ignore[no-any-return]
 
 
-@command("psync", -3, "admin noscript no_multi")
+@command("psync", -3, "admin noscript no_multi no_async_loading")
 def psync(ctx: CommandContext, argv: list[bytes]) -> Reply:
     return _repl(ctx).sync(ctx.client, argv, ctx.client.pending_output)  # type: ignore[no-any-return]
 
@@ -61,12 +61,12 @@ def _replicaof(ctx: CommandContext, argv: list[bytes]) -> Reply:
     return OK
 
 
-@command("replicaof", 3, "admin noscript stale")
+@command("replicaof", 3, "admin noscript stale no_async_loading")
 def replicaof(ctx: CommandContext, argv: list[bytes]) -> Reply:
     return _replicaof(ctx, argv)
 
 
-@command("slaveof", 3, "admin noscript stale")
+@command("slaveof", 3, "admin noscript stale no_async_loading")
 def slaveof(ctx: CommandContext, argv: list[bytes]) -> Reply:
     return _replicaof(ctx, argv)
 
@@ -95,23 +95,20 @@ def wait(ctx: CommandContext, argv: list[bytes]) -> Reply | BlockRequest:
     return repl.wait(ctx.client, numreplicas, timeout, ctx.now_ms, first)  # type: ignore[no-any-return]
 
 
-@command("save", 1, "admin noscript no_multi")
+@command("save", 1, "admin noscript no_multi no_async_loading")
 def save(ctx: CommandContext, argv: list[bytes]) -> Reply:
     persistence = server_of(ctx).persistence
     return persistence.save()  # type: ignore[no-any-return]
 
 
-@command("bgsave", -1, "admin noscript no_multi")
+@command("bgsave", -1, "admin noscript no_multi no_async_loading")
 def bgsave(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    schedule = False
-    if len(argv) == 2:
-        if argv[1].lower() != b"schedule":
-            raise CommandError(SYNTAX)
-        schedule = True
-    elif len(argv) > 2:
-        raise CommandError(SYNTAX)
     persistence = server_of(ctx).persistence
-    return persistence.bgsave(schedule)  # type: ignore[no-any-return]
+    if len(argv) > 2 or (len(argv) == 2 and argv[1].lower() not in (b"schedule", b"cancel")):
+        raise CommandError(SYNTAX)
+    if len(argv) == 2 and argv[1].lower() == b"cancel":
+        return persistence.bgsave_cancel()  # type: ignore[no-any-return]
+    return persistence.bgsave(len(argv) == 2)  # type: ignore[no-any-return]
 
 
 @command("failover", -1, "admin noscript stale")

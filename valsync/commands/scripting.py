@@ -24,10 +24,18 @@ from valsync.commands.acl_cmds import (
 )
 from valsync.commands.context import BlockRequest, ClientState, CommandContext, ScriptRequest
 from valsync.commands.dispatch import call
-from valsync.commands.errors import MISCONF, NOT_INTEGER, READONLY, CommandError, parse_int
+from valsync.commands.errors import (
+    MISCONF_RDB,
+    NOT_INTEGER,
+    OOM,
+    READONLY,
+    CommandError,
+    parse_int,
+)
 from valsync.commands.registry import COMMANDS, command, command_fullname
 from valsync.commands.server_cmds import SUBCOMMAND_ARITY, check_subcommand
 from valsync.resp.reply import OK, ErrorReply, Reply, SimpleString
+from valsync.scripting.conversion import error_fields
 from valsync.scripting.engine import PROPAGATE_REPL, Refusal, ScriptRun
 from valsync.scripting.scripts import (
     ALLOW_OOM,
@@ -46,6 +54,9 @@ MASTERDOWN = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data i
 MASTERDOWN_SCRIPT = (
     "MASTERDOWN Link with MASTER is down, replica-serve-stale-data is set to 'no' "
     "and 'allow-stale' flag is not set on the script."
+)
+OOM_SCRIPT = (
+    "OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'"
 )
 READONLY_SCRIPT = "READONLY Can not run script with write flag on readonly replica"
 RO_WITH_WRITE_FLAG = "ERR Can not execute a script with write flag using *_ro command."
@@ -119,8 +130,10 @@ class ServerView:
             and not config.get_bool("replica-serve-stale-data")
         )
         self._repl = repl
-        disk_error = getattr(server, "disk_error", None)
-        self.disk_error = bool(not self.obey and callable(disk_error) and disk_error())
+        self.oom = bool(getattr(server, "maxmemory", 0) and getattr(server, "pre_command_oom", 0))
+        """The command that started the script found the server over maxmemory."""
+        persistence = getattr(server, "persistence", None)
+        self.disk_error = bool(not self.obey and persistence is not None and persistence.disk_error)
 
     def enough_replicas(self) -> bool:
         if self._repl is None or self.obey:
@@ -140,12 +153,14 @@ def prepare_refusal(view: ServerView, flags: frozenset[str], compat: bool, ro: b
     if NO_WRITES not in flags:
         if view.replica_read_only and not view.obey:
             return READONLY_SCRIPT
-        if view.disk_error:
-            return "MISCONF Errors writing to the RDB file"
         if ro:
             return RO_WITH_WRITE_FLAG
+        if view.disk_error:
+            return MISCONF_RDB
         if not view.enough_replicas():
             return NOREPLICAS
+        if view.oom and not view.obey and ALLOW_OOM not in flags:
+            return OOM_SCRIPT
     return None
 
 
@@ -174,8 +189,19 @@ class ScriptExecutor:
         )
         self.ctx.in_multi_exec = True
         self.commands_run = 0
+        self.allow_oom = False
+        """The script declared ``allow-oom`` (scriptVerifyOOM lets its denyoom commands run)."""
 
     def __call__(self, argv: list[bytes]) -> Reply | Refusal:
+        result = self._run(argv)
+        server = self.caller.server
+        if isinstance(result, Refusal) and server is not None:
+            spec = COMMANDS.get(argv[0].lower().decode("latin-1"))
+            name = command_fullname(spec.name, argv) if spec is not None else None
+            server.count_script_refusal(error_fields(result.text).decode("utf-8", "replace"), name)
+        return result
+
+    def _run(self, argv: list[bytes]) -> Reply | Refusal:
         spec = COMMANDS.get(argv[0].lower().decode("latin-1"))
         if spec is None:
             return Refusal(b"Unknown command called from script")
@@ -199,9 +225,12 @@ class ScriptExecutor:
             if view.replica_read_only and not view.obey:
                 return Refusal(b"-" + READONLY.encode())
             if view.disk_error:
-                return Refusal(b"-" + MISCONF.encode())
+                return Refusal(b"-" + MISCONF_RDB.encode())
             if not view.enough_replicas():
                 return Refusal(b"-" + NOREPLICAS.encode())
+        if "denyoom" in flags and view.oom and not view.obey and not self.write_dirty:
+            if not self.allow_oom:
+                return Refusal(b"-" + OOM.encode())
         if is_write:
             self.write_dirty = self.run.write_dirty = True
         ctx = self.ctx
@@ -281,6 +310,7 @@ def run_script(
         funcname=funcname, execute=_unset, acl_lookup=acl_checker(ctx), eval_mode=eval_mode
     )
     executor = ScriptExecutor(ctx, view, read_only, run)
+    executor.allow_oom = not compat and ALLOW_OOM in flags
     run.execute = executor
     run.start = time.monotonic()
     state.running = run

@@ -17,9 +17,7 @@ WILDCARDS = {"*": "0.0.0.0", "::*": "::"}
 
 def _bind_host(host: str, port: int) -> list[socket.socket]:
     """Every address ``host`` resolves to, as ``trio.open_tcp_listeners`` binds them."""
-    infos = socket.getaddrinfo(
-        None if host == "" else host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    )
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     opened: list[socket.socket] = []
     try:
         for family, kind, proto, _name, address in infos:
@@ -38,10 +36,11 @@ def _bind_host(host: str, port: int) -> list[socket.socket]:
 
 
 def open_tcp_sockets(port: int, bind: str, warn: Callable[[str], None]) -> list[socket.socket]:
-    """The ``bind`` directive's addresses on ``port``; a ``-`` address may fail (a warning)."""
+    """The ``bind`` directive's addresses on ``port``: a ``-`` address may be missing (a
+    warning), an empty ``bind`` opens none, as in Valkey; port 0 picks one port for all."""
     sockets: list[socket.socket] = []
     try:
-        for spec in bind.split() or ["127.0.0.1"]:
+        for spec in bind.split():
             optional = spec.startswith("-")
             host = spec.lstrip("-")
             try:
@@ -50,6 +49,8 @@ def open_tcp_sockets(port: int, bind: str, warn: Callable[[str], None]) -> list[
                 if not optional:
                     raise
                 warn(f"Could not create server TCP listening socket {spec}:{port}: {err}")
+            if port == 0 and sockets:
+                port = sockets[0].getsockname()[1]
     except OSError:
         for sock in sockets:
             sock.close()

@@ -38,6 +38,9 @@ class RdbChildManager:
         self.bytes_done = 0
         self.total_forks = 0
         self.last_fork_usec = 0
+        self.cancelled = False
+        self.in_child: Callable[[], None] | None = None
+        """Run first in every forked child (``oom-score-adj``'s child class)."""
 
     @property
     def busy(self) -> bool:
@@ -48,12 +51,18 @@ class RdbChildManager:
         if self.child is not None:
             raise ChildBusy("Background save already in progress")
         t0 = time.perf_counter()
-        child = fork_child(body, data_pipe=data_pipe, close_in_child=self._close_in_child())
+        child = fork_child(
+            body,
+            data_pipe=data_pipe,
+            close_in_child=self._close_in_child(),
+            in_child=self.in_child,
+        )
         self.last_fork_usec = int((time.perf_counter() - t0) * 1_000_000)
         self.child, self.kind = child, kind
         self.total_forks += 1
         self.started_at = time.monotonic()
         self.keys_done = self.bytes_done = 0
+        self.cancelled = False
         return child
 
     async def wait(
@@ -85,6 +94,7 @@ class RdbChildManager:
             keys=max(keys, 0),
             bytes=max(nbytes, 0),
             seconds=time.monotonic() - self.started_at,
+            cancelled=self.cancelled,
         )
 
     async def run(
@@ -145,6 +155,7 @@ class RdbChildManager:
         child = self.child
         if child is None:
             return
+        self.cancelled = True
         for sig in (signal.SIGUSR1, signal.SIGKILL):
             try:
                 os.kill(child.pid, sig)

@@ -48,7 +48,12 @@ from valsync.replication.rdb_transfer import (
     RdbPayloadReceiver,
 )
 from valsync.replication.replicas import role_replica_reply
-from valsync.replication.stream import ReplicationStreamReader, encode_ack, is_getack
+from valsync.replication.stream import (
+    STREAM_CONTROL,
+    ReplicationStreamReader,
+    encode_ack,
+    is_getack,
+)
 from valsync.resp.reply import Reply
 
 if TYPE_CHECKING:
@@ -116,6 +121,8 @@ class PrimaryLinkDriver:
             # like Valkey, hope the new primary knows our history: PSYNC <our id> <our offset+1>
             self.cached = CachedPrimary(ids.replid, ids.master_repl_offset)
         self.server.log.set_role("S")
+        for listener in self.server.role_listeners:
+            listener()
         self.log.notice(f"Connecting to PRIMARY {host}:{port}")
         self._restart()
         return True
@@ -145,6 +152,8 @@ class PrimaryLinkDriver:
             self.service.drop_link(link, "promoted")
         self.cached = None
         self.server.log.set_role("M")
+        for listener in self.server.role_listeners:
+            listener()
         self.log.notice("MASTER MODE enabled (user request from 'id=0 addr= cmd=replicaof')")
         self._restart()
 
@@ -217,12 +226,16 @@ class PrimaryLinkDriver:
         self._stream = None
         self.state = "connect" if self.host is not None else "none"
 
+    def _source_addr(self) -> str | None:
+        """``bind-source-addr``: the address the links to the primary come from."""
+        return self.server.config.get_str("bind-source-addr") or None
+
     async def _session(self, host: str, port: int) -> bool:
         """One connection to the primary; True if the link came up (reconnect at once)."""
         cfg = self.server.config
         self.state = "connecting"
         with trio.fail_after(cfg.get_int("repl-timeout")):
-            stream = await trio.open_tcp_stream(host, port)
+            stream = await trio.open_tcp_stream(host, port, local_address=self._source_addr())
         self._stream = stream
         async with stream:
             self.state = "handshake"
@@ -244,9 +257,7 @@ class PrimaryLinkDriver:
             outcome = None
             while outcome is None:
                 data = await self._recv(
-                    HANDSHAKE_IO_TIMEOUT
-                    if hs.state.value != "receive_psync_reply"
-                    else cfg.get_int("repl-timeout")
+                    HANDSHAKE_IO_TIMEOUT if hs.state.value != "receive_psync_reply" else None
                 )
                 for ev in hs.receive_data(data):
                     if isinstance(ev, SendBytes):
@@ -317,13 +328,13 @@ class PrimaryLinkDriver:
         main = self._stream
         assert main is not None
         with trio.fail_after(cfg.get_int("repl-timeout")):
-            rdb_stream = await trio.open_tcp_stream(host, port)
+            rdb_stream = await trio.open_tcp_stream(host, port, local_address=self._source_addr())
         async with rdb_stream:
             rdb_hs = RdbChannelHandshake(config)
             await rdb_stream.send_all(rdb_hs.initiate())
             endoff: EndOffset | None = None
             while endoff is None:
-                data = await self._recv(cfg.get_int("repl-timeout"), rdb_stream)
+                data = await self._recv(None, rdb_stream)
                 for ev in rdb_hs.receive_data(data):
                     if isinstance(ev, SendBytes):
                         await rdb_stream.send_all(ev.data)
@@ -342,7 +353,7 @@ class PrimaryLinkDriver:
             main_outcome: object = None
             pending = main_leftover
             while main_outcome is None:
-                data = pending or await self._recv(cfg.get_int("repl-timeout"))
+                data = pending or await self._recv()
                 pending = b""
                 for main_ev in main_hs.receive_data(data):
                     if isinstance(main_ev, SendBytes):
@@ -362,7 +373,7 @@ class PrimaryLinkDriver:
                     # TCP then pushes back on the primary until the load is done
                     limit = cfg.client_output_buffer_limit("replica")[0]
                     while not limit or len(buffered) < limit:
-                        buffered.extend(await self._recv(cfg.get_int("repl-timeout")))
+                        buffered.extend(await self._recv())
                         self.repl_buffer_size = len(buffered)
                         self.repl_buffer_peak = max(self.repl_buffer_peak, len(buffered))
 
@@ -384,17 +395,28 @@ class PrimaryLinkDriver:
         async with self._send_lock:
             await stream.send_all(data)
 
-    async def _recv(self, seconds: float, stream: trio.SocketStream | None = None) -> bytes:
+    async def _recv(
+        self, seconds: float | None = None, stream: trio.SocketStream | None = None
+    ) -> bytes:
+        """Next bytes from the primary; ``seconds=None`` is ``repl-timeout`` as configured now
+        (Valkey's cron compares the live setting with the last I/O, so a CONFIG SET during a
+        long wait applies at once)."""
         stream = self._stream if stream is None else stream
         assert stream is not None
-        with trio.move_on_after(seconds) as scope:
-            data = await stream.receive_some(READ_SIZE)
-        if scope.cancelled_caught:
-            raise LinkLost(
-                "Timeout connecting to the PRIMARY..."
-                if not self.link_up
-                else "PRIMARY timeout: no data nor PING received..."
-            )
+        cfg = self.server.config
+        started = time.monotonic()
+        data: bytes | None = None
+        while data is None:
+            limit = cfg.get_int("repl-timeout") if seconds is None else seconds
+            left = started + limit - time.monotonic()
+            if left <= 0:
+                raise LinkLost(
+                    "Timeout connecting to the PRIMARY..."
+                    if not self.link_up
+                    else "PRIMARY timeout: no data nor PING received..."
+                )
+            with trio.move_on_after(min(left, 1.0) if seconds is None else left):
+                data = await stream.receive_some(READ_SIZE)
         if not data:
             raise LinkLost("connection closed by primary")
         self.last_io = time.time()
@@ -413,7 +435,10 @@ class PrimaryLinkDriver:
         self.sync_total, self.sync_read = -1, 0
         self.sync_last_io = time.time()
         mode = cfg.get_str("repl-diskless-load")
-        to_disk = mode == "disabled"
+        # Valkey's useDisklessLoad: on-empty-db goes through the disk when we hold keys
+        to_disk = mode == "disabled" or (
+            mode == "on-empty-db" and self.server.keyspace.total_keys() > 0
+        )
         receiver = RdbPayloadReceiver()
         loader = IncrementalLoad(len(self.server.keyspace))
         tmp_path: Path | None = None
@@ -423,19 +448,20 @@ class PrimaryLinkDriver:
             # plain file I/O on purpose: trio's async files use threads, which must never
             # meet the RDB fork; writes to the local disk are short.
             tmp_file = open(tmp_path, "wb")  # noqa: ASYNC230, SIM115
-        timeout = cfg.get_int("repl-timeout")
         keepalive_at = time.monotonic() + 1.0
         try:
             data = leftover
             done = False
             while not done:
                 if not data:
-                    data = await self._recv(timeout, stream)
+                    data = await self._recv(None, stream)
                 events = receiver.receive_data(data)
                 data = b""
                 for ev in events:
                     if isinstance(ev, RdbBegin):
                         self.sync_total = ev.size if ev.size is not None else -1
+                        if not to_disk:
+                            self._start_diskless_loading(mode, replid)
                         self.log.notice(
                             f"PRIMARY <-> REPLICA sync: receiving {'streamed RDB' if ev.size is None else f'{ev.size} bytes'} from primary to {'disk' if to_disk else 'parser'}"
                         )
@@ -455,7 +481,8 @@ class PrimaryLinkDriver:
                     elif isinstance(ev, RdbEnd):
                         done = True
             rest = receiver.unused_data
-            self.server.loading = mode != "swapdb"
+            if to_disk:
+                self.server.loading = True
             if tmp_file is not None and tmp_path is not None:
                 tmp_file.close()
                 tmp_file = None
@@ -482,9 +509,9 @@ class PrimaryLinkDriver:
                     tmp_path.unlink()
                 except OSError:
                     pass
-            self.server.loading = False
+            self.server.loading = self.server.async_loading = False
             raise
-        self.server.loading = False
+        self.server.loading = self.server.async_loading = False
         self.server.keyspace.swap(result.keyspace)
         self.server.functions = result.functions
         # a new history: our sub-replicas must resync from us
@@ -496,6 +523,14 @@ class PrimaryLinkDriver:
         self.log.notice(f"PRIMARY <-> REPLICA sync: Finished with success ({result.keys} keys)")
         return rest
 
+    def _start_diskless_loading(self, mode: str, replid: str) -> None:
+        """A swapdb load of the history we already follow keeps serving the old data
+        (async loading); any other diskless load answers -LOADING until it ends."""
+        if mode == "swapdb" and replid == self.service.ids.replid:
+            self.server.async_loading = True
+        else:
+            self.server.loading = True
+
     async def _throttle(self, keys: int) -> None:
         """``key-load-delay`` (microseconds per key), slept on trio so INFO keeps answering."""
         delay = self.server.config.get_int("key-load-delay")
@@ -505,7 +540,6 @@ class PrimaryLinkDriver:
     # --- streaming -------------------------------------------------------------------------
 
     async def _stream_loop(self, leftover: bytes, start: int) -> None:
-        cfg = self.server.config
         reader = ReplicationStreamReader(start)
         client = self.server.new_client(addr=f"{self.host}:{self.port}")
         client.is_primary_link = True
@@ -531,13 +565,12 @@ class PrimaryLinkDriver:
             if not self._pre_psync:
                 nursery.start_soon(self._ack_every_second, reader)
             data = leftover
-            timeout = cfg.get_int("repl-timeout")
             while True:
                 if data:
                     raw += data
                     reader.receive_data(data)
                     await self._apply(reader, raw, client)
-                data = await self._recv(timeout)
+                data = await self._recv()
 
     async def _apply(
         self, reader: ReplicationStreamReader, raw: bytearray, client: ClientState
@@ -550,36 +583,59 @@ class PrimaryLinkDriver:
         calls :meth:`flush_applied` first.
         """
         server = self.server
-        process = server.process
+        apply = server.apply_from_primary
         keepalives = reader.keepalives
         server.applying_primary_stream = True
         try:
             while True:
+                batch, sizes = reader.take_framed()
+                if batch:
+                    # the fast lane: plain commands outside a transaction, offsets inline
+                    for argv, size in zip(batch, sizes, strict=True):
+                        name = argv[0]
+                        if reader.in_multi or (len(name) > 3 and name.lower() in STREAM_CONTROL):
+                            before = reader.applied_offset
+                            reader.framed(size)
+                            await self._apply_one(reader, client, argv, before)
+                            continue
+                        start = reader.read_offset
+                        reader.command_start = start
+                        reader.read_offset = reader.applied_offset = start + size
+                        apply(client, argv)
+                        self._applied_unproxied += size
+                    continue
                 before = reader.applied_offset
-                argv = reader.next_argv()
-                if argv is None:
+                command = reader.next_argv()
+                if command is None:
                     break
                 if reader.keepalives != keepalives:
                     keepalives = reader.keepalives
                     self.flush_applied()
                     while raw and raw[0] == 0x0A:
                         del raw[0]
-                if is_getack(argv):
-                    if not self._pre_psync:
-                        self.flush_applied()
-                        server.applying_primary_stream = False
-                        await self._send(encode_ack(reader.applied_offset))
-                        server.applying_primary_stream = True
-                else:
-                    process(client, argv)
-                reader.argv_done(argv)
-                self._applied_unproxied += reader.applied_offset - before
+                await self._apply_one(reader, client, command, before)
         finally:
             server.applying_primary_stream = False
         self.flush_applied()
         self.read_offset = reader.read_offset
         self.applied_offset = reader.applied_offset
         self.stream_db = client.db
+
+    async def _apply_one(
+        self, reader: ReplicationStreamReader, client: ClientState, argv: list[bytes], before: int
+    ) -> None:
+        """One command through the full path: GETACK answered, transactions tracked."""
+        server = self.server
+        if is_getack(argv):
+            if not self._pre_psync:
+                self.flush_applied()
+                server.applying_primary_stream = False
+                await self._send(encode_ack(reader.applied_offset))
+                server.applying_primary_stream = True
+        else:
+            server.process(client, argv)
+        reader.argv_done(argv)
+        self._applied_unproxied += reader.applied_offset - before
 
     def flush_applied(self) -> None:
         """Send the stream bytes applied so far down our own stream (backlog, sub-replicas),

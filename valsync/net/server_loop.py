@@ -6,11 +6,13 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
 import trio
 
+from valsync.config import ConfigError
 from valsync.net.connection import serve_connection
 from valsync.net.listening import open_tcp_sockets
 from valsync.rdb.format import RdbError
@@ -21,19 +23,66 @@ if TYPE_CHECKING:
 CRON_PERIOD = 0.1  # Valkey's serverCron at the default hz 10
 
 
-async def _open_listeners(
-    server: Server, sockets: list[socket.socket] | None
+def _bind_tcp(
+    port: int, bind: str, warn: Callable[[str], None] | None = None
 ) -> list[trio.SocketListener]:
-    """Adopt the sockets the command line opened early (see ``listening``), or open them."""
-    if sockets is None:
-        sockets = open_tcp_sockets(
-            server.config.get_int("port"), server.config.get_str("bind"), server.log.warning
+    """Listening sockets for ``bind``/``port``, opened synchronously so that a CONFIG SET can
+    fail (and roll back) before it replies (see ``listening.open_tcp_sockets``)."""
+    sockets = open_tcp_sockets(port, bind, warn or (lambda _line: None))
+    return _adopt(sockets)
+
+
+def _adopt(sockets: list[socket.socket]) -> list[trio.SocketListener]:
+    return [trio.SocketListener(trio.socket.from_stdlib_socket(sock)) for sock in sockets]
+
+
+class TcpListeners:
+    """The TCP listeners, re-opened by ``CONFIG SET port`` / ``bind`` while the clients
+    already connected stay (their tasks belong to the server's nursery, not to these)."""
+
+    def __init__(self, server: Server, nursery: trio.Nursery, listeners: list[trio.SocketListener]):
+        self.server = server
+        self.nursery = nursery
+        self.listeners = listeners
+        self._mark_for_children()
+        self.scope = trio.CancelScope()
+        server.config.on_change(
+            "port", partial(self._rebind, "Unable to listen on this port. Check server logs.")
         )
-    listeners = [trio.SocketListener(trio.socket.from_stdlib_socket(s)) for s in sockets]
-    path = server.config.get_str("unixsocket")
-    if path:
-        listeners.append(await _open_unix_listener(server, path))
-    return listeners
+        server.config.on_change(
+            "bind", partial(self._rebind, "Failed to bind to specified addresses.")
+        )
+
+    def _mark_for_children(self) -> None:
+        """A forked child must not keep the port bound after we exit."""
+        persistence = self.server.persistence
+        if persistence is not None:
+            persistence.listener_fds = [ln.socket.fileno() for ln in self.listeners]
+
+    async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        with self.scope:
+            task_status.started()
+            if not self.listeners:
+                await trio.sleep_forever()
+            await trio.serve_listeners(
+                partial(serve_connection, self.server), self.listeners, handler_nursery=self.nursery
+            )
+
+    def _rebind(self, reason: str, _text: str) -> None:
+        cfg = self.server.config
+        try:
+            fresh = _bind_tcp(cfg.get_int("port"), cfg.get_str("bind"))
+        except OSError as err:
+            self.server.log.warning(f"Failed listening on port {cfg.get_int('port')} (tcp): {err}")
+            raise ConfigError(reason) from None
+        old_scope, old = self.scope, self.listeners
+        self.scope = trio.CancelScope()
+        self.listeners = fresh
+        self._mark_for_children()
+        old_scope.cancel()
+        for listener in old:
+            listener.socket.close()
+        self.nursery.start_soon(self.serve)
 
 
 async def _open_unix_listener(server: Server, path: str) -> trio.SocketListener:
@@ -64,12 +113,16 @@ async def _cron(server: Server, nursery: trio.Nursery, done: trio.Event) -> None
         started = time.perf_counter_ns()
         server.active_expire_cycle()
         server.latency_sample("expire-cycle", (time.perf_counter_ns() - started) // 1000)
+        server.memory.cron()
         if server.repl is not None:
             server.repl.fast_cron()
             if ticks % 10 == 0:
                 server.repl.cron()
+        if ticks % 10 == 0:
+            server.migrate_sockets.close_idle()
         if server.persistence is not None:
             server.persistence.cron()
+        server.stats.record_cycle((time.perf_counter_ns() - started) // 1000 or 1, cron=True)
         if server.shutdown_requested is not None:
             done.set()
             return
@@ -85,6 +138,21 @@ async def _signals(server: Server, done: trio.Event) -> None:
             return
 
 
+def _log_corrupt_dump(server: Server, err: RdbError) -> None:
+    """Valkey's lines for a dump that fails to load (rdbReportCorruptRDB, then exit)."""
+    log = server.log
+    reason = err.reason
+    if reason.startswith("bad checksum: "):
+        log.warning(f"{reason.removeprefix('bad checksum: ')}. Aborting now.")
+        reason = "RDB CRC error"
+    log.warning(
+        f"Internal error in RDB reading offset {max(err.offset, 0)}, function at rdb.c:0 -> "
+        f"{reason}"
+    )
+    log.warning("Terminating server after rdb file reading failure.")
+    log.warning(f"Fatal error loading the DB, check server logs. Exiting. ({err})")
+
+
 async def _load_dump(server: Server) -> bool:
     """The dump at start, decoded in a worker thread while clients get -LOADING (Valkey
     listens before it loads); False when it is corrupt: the server must not start."""
@@ -96,7 +164,10 @@ async def _load_dump(server: Server) -> bool:
     server.loading = True
     try:
         result = await trio.to_thread.run_sync(persistence.read_dump)
-    except (RdbError, OSError) as err:
+    except RdbError as err:
+        _log_corrupt_dump(server, err)
+        return False
+    except OSError as err:
         server.log.warning(f"Fatal error loading the DB, check server logs. Exiting. ({err})")
         return False
     persistence.adopt_dump(result, started)
@@ -110,18 +181,30 @@ async def run_server(
     *,
     task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve until SHUTDOWN or a signal; the nursery owns every task."""
-    listeners = await _open_listeners(server, sockets)
-    if server.persistence is not None:
-        # a forked child must not keep the port bound after we exit
-        server.persistence.listener_fds = [ln.socket.fileno() for ln in listeners]
+    """Serve until SHUTDOWN or a signal; the nursery owns every task. ``sockets``: the TCP
+    sockets the command line opened before the heavy imports (else opened here)."""
+    cfg = server.config
+    if sockets is None:
+        listeners = _bind_tcp(cfg.get_int("port"), cfg.get_str("bind"), server.log.warning)
+    else:
+        listeners = _adopt(sockets)
+    path = cfg.get_str("unixsocket")
+    unix = [await _open_unix_listener(server, path)] if path else []
     done = trio.Event()
     loaded = True
     async with trio.open_nursery() as nursery:
         server.nursery = nursery
-        nursery.start_soon(
-            partial(trio.serve_listeners, partial(serve_connection, server), listeners)
-        )
+        tcp = TcpListeners(server, nursery, listeners)
+        await nursery.start(tcp.serve)
+        if unix:
+            nursery.start_soon(
+                partial(
+                    trio.serve_listeners,
+                    partial(serve_connection, server),
+                    unix,
+                    handler_nursery=nursery,
+                )
+            )
         nursery.start_soon(_cron, server, nursery, done)
         nursery.start_soon(_signals, server, done)
         loaded = await _load_dump(server)
@@ -131,11 +214,13 @@ async def run_server(
                 await server.repl.start(nursery)
             if server.persistence is not None:
                 await server.persistence.start(nursery)
-            ports = [ln.socket.getsockname()[1] for ln in listeners]
+            ports = [
+                ln.socket.getsockname()[1] for ln in listeners if ln.socket.family != socket.AF_UNIX
+            ]
             server.log.notice(
                 f"Ready to accept connections tcp (port {ports[0] if ports else '?'})"
             )
-            task_status.started(listeners)
+            task_status.started(listeners + unix)
             await done.wait()
             await server.prepare_shutdown()
         nursery.cancel_scope.cancel()

@@ -74,6 +74,8 @@ class ChildResult:
     keys: int
     bytes: int
     seconds: float
+    cancelled: bool = False
+    """Ended by the manager's ``kill`` (Valkey's SIGUSR1: not a save error)."""
 
 
 class ChildBusy(Exception):
@@ -88,9 +90,12 @@ class RdbChildren(Protocol):
     def busy(self) -> bool: ...
 
     kind: str | None
+    started_at: float
+    """``time.monotonic()`` when the running child was forked."""
     keys_done: int
     total_forks: int
     last_fork_usec: int
+    in_child: Callable[[], None] | None
 
     def fork(self, body: ChildBody, kind: str, data_pipe: bool = False) -> ForkedChild: ...
 
@@ -105,8 +110,15 @@ RdbChildrenFactory = Callable[[Callable[[], list[int]]], RdbChildren]
 """Builds the manager from the callable that lists the descriptors a child must close."""
 
 
-def fork_child(body: ChildBody, *, data_pipe: bool, close_in_child: list[int]) -> ForkedChild:
-    """Fork; the child runs ``body(data_write_fd, progress)`` then exits 0 (1 on error)."""
+def fork_child(
+    body: ChildBody,
+    *,
+    data_pipe: bool,
+    close_in_child: list[int],
+    in_child: Callable[[], None] | None = None,
+) -> ForkedChild:
+    """Fork; the child runs ``in_child()`` then ``body(data_write_fd, progress)`` and exits
+    0 (1 on error)."""
     progress_r, progress_w = os.pipe()
     data_r, data_w = os.pipe() if data_pipe else (None, None)
     gc.freeze()
@@ -126,6 +138,8 @@ def fork_child(body: ChildBody, *, data_pipe: bool, close_in_child: list[int]) -
                     os.close(fd)
                 except OSError:
                     pass
+            if in_child is not None:
+                in_child()
             body(data_w, progress)
             code = 0
         except BaseException as err:  # noqa: BLE001 - the child reports any failure and exits

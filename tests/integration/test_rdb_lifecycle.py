@@ -1,0 +1,134 @@
+"""What a dump does across restarts, cancelled and failed saves: valsync next to real 8.1.8."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import valkey
+
+from tests.integration.support import connect, digest, info, wait_synced, wait_until
+from tests.realvalkey import ServerProcess, start_valkey, start_valsync
+
+
+def _children(server: ServerProcess) -> list[int]:
+    text = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text()
+    return [int(pid) for pid in text.split()]
+
+
+def _reply(c: valkey.Valkey, *args: object) -> object:
+    try:
+        return c.execute_command(*args)
+    except valkey.ResponseError as err:
+        return f"ERR: {err}"
+
+
+def _cancel_and_flushall_transcript(server: ServerProcess) -> list[object]:
+    c = connect(server)
+    out = [_reply(c, "BGSAVE", "CANCEL"), _reply(c, "BGSAVE", "NOPE")]
+    c.execute_command("DEBUG", "POPULATE", 2000)
+    c.config_set("rdb-key-save-delay", 10000)
+    out.append(_reply(c, "BGSAVE"))
+    wait_until(lambda: _children(server), what="the save child")
+    out.append(_reply(c, "BGSAVE"))
+    out.append(_reply(c, "BGSAVE", "CANCEL"))
+    wait_until(lambda: info(c, "persistence")["rdb_bgsave_in_progress"] == 0, what="cancelled")
+    out.append(info(c, "persistence")["rdb_last_bgsave_status"])
+    out.append(_reply(c, "BGSAVE", "CANCEL"))
+    out.append(_reply(c, "BGSAVE"))
+    wait_until(lambda: _children(server), what="the save child")
+    out.append(_reply(c, "FLUSHALL"))
+    wait_until(lambda: info(c, "persistence")["rdb_bgsave_in_progress"] == 0, what="aborted")
+    out.append(info(c, "persistence")["rdb_last_bgsave_status"])
+    out.append(info(c, "persistence")["rdb_changes_since_last_save"] > 999)
+    out.append(not [p for p in Path(c.config_get("dir")["dir"]).iterdir() if "temp-" in p.name])
+    return out
+
+
+def test_bgsave_cancel_and_flushall_abort_the_child(tmp_path: Path) -> None:
+    """BGSAVE CANCEL and FLUSHALL end the save child without marking the save as failed."""
+    args = ("--enable-debug-command", "yes", "--save", "")
+    for sub in ("real", "mine"):
+        (tmp_path / sub).mkdir()
+    with start_valkey("8.1.8", *args, dir=tmp_path / "real") as real:
+        expected = _cancel_and_flushall_transcript(real)
+    with start_valsync(*args, dir=tmp_path / "mine") as mine:
+        assert _cancel_and_flushall_transcript(mine) == expected
+
+
+def _misconf_transcript(server: ServerProcess) -> list[object]:
+    c = connect(server)
+    c.config_set("save", "900 1")
+    c.config_set("rdb-key-save-delay", 10_000_000)
+    c.set("x", "x")
+    c.bgsave()
+    os.kill(wait_until(lambda: _children(server), what="the save child")[0], signal.SIGKILL)
+    wait_until(lambda: info(c, "persistence")["rdb_bgsave_in_progress"] == 0, what="reaped")
+    out = [
+        _reply(c, "GET", "x"),
+        _reply(c, "SET", "x", "y"),
+        _reply(c, "PING"),
+        _reply(c, "EVAL", "return redis.call('set','x',1)", 1, "x"),
+        _reply(c, "EVAL", "#!lua\nreturn redis.call('set','x',1)", 1, "x"),
+        _reply(c, "EVAL", "#!lua flags=no-writes\nreturn redis.call('get','x')", 1, "x"),
+    ]
+    c.config_set("rdb-key-save-delay", 0)
+    c.bgsave()
+    wait_until(lambda: info(c, "persistence")["rdb_bgsave_in_progress"] == 0, what="saved")
+    out.append(_reply(c, "SET", "x", "y"))
+    return out
+
+
+def test_failed_bgsave_refuses_writes_with_misconf(tmp_path: Path) -> None:
+    args = ("--enable-debug-command", "yes")
+    for sub in ("real", "mine"):
+        (tmp_path / sub).mkdir()
+    with start_valkey("8.1.8", *args, dir=tmp_path / "real") as real:
+        expected = _misconf_transcript(real)
+    with start_valsync(*args, dir=tmp_path / "mine") as mine:
+        got = _misconf_transcript(mine)
+    assert got == expected
+    assert str(expected[1]).startswith("ERR: MISCONF")
+
+
+def test_restarted_primary_expires_dump_keys_into_the_resumed_stream(tmp_path: Path) -> None:
+    """Keys already expired in the dump are dropped at load and their DELs go into the
+    backlog after the restored offset, so a real replica resumes by partial sync."""
+    args = ("--enable-debug-command", "yes", "--save", "3600 1", "--repl-timeout", "3600")
+    primary = start_valsync(*args, dir=tmp_path)
+    port = primary.port
+    with start_valkey("8.1.8", "--replicaof", "127.0.0.1", str(port)) as replica:
+        try:
+            p, r = connect(primary), connect(replica)
+            wait_synced(p, r)
+            p.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", 0)
+            for j in range(64):
+                p.execute_command("SELECT", j % 16)
+                p.execute_command("SET", j, "somevalue", "PX", 10)
+            p.execute_command("SELECT", 0)
+            p.set("kept", "value")
+            time.sleep(0.05)
+            wait_synced(p, r)
+            offset = info(p)["master_repl_offset"]
+            replid = info(p)["master_replid"]
+            try:
+                p.shutdown()
+            except valkey.ConnectionError:
+                pass
+            primary.proc.wait(timeout=60)
+        finally:
+            primary.stop()
+        with start_valsync(*args, dir=tmp_path, port=port) as again:
+            p = connect(again)
+            wait_until(lambda: info(r)["master_link_status"] == "up", 30, "replica back")
+            rep = info(p)
+            assert rep["master_replid2"] == replid
+            assert rep["second_repl_offset"] == offset + 1
+            assert rep["master_repl_offset"] == offset + rep["repl_backlog_histlen"] > offset
+            assert info(p, "persistence")["rdb_last_load_keys_expired"] == 64
+            assert info(p, "stats")["sync_partial_ok"] == 1
+            wait_synced(p, r)
+            assert digest(r) == digest(p)
+            assert r.dbsize() == 1
