@@ -896,6 +896,7 @@ class Server:
             self._account_blocked(client, spec, name, argv, reply, usec, script_caller)
             return
         self.stats.total_commands_processed += 1
+        (script_caller or client).commands += 1
         stat = self._command_stats.get(name)
         if stat is None:
             stat = self.cmdstats.stat(name)
@@ -1011,6 +1012,7 @@ class Server:
         self.last_executed = argv
         usec = (perf_counter_ns() - start) // 1000
         self.stats.total_commands_processed += 1
+        client.commands += 1
         stat = self.cmdstats.stat(name)
         stat.calls += 1
         stat.usec += usec
@@ -1043,6 +1045,7 @@ class Server:
         """A blocked command that timed out completes here (Valkey's updateStatsOnUnblock:
         counted, timed and slow-logged with the time it ran, not the time it waited)."""
         self.stats.total_commands_processed += 1
+        client.commands += 1
         stat = self.cmdstats.stat(client.last_command)
         stat.calls += 1
         if self.latency_tracking:
