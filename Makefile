@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test lint typecheck unit integration bench soak chaos valkey-suite clean
+.PHONY: run test lint typecheck unit integration bench soak fuzz chaos valkey-suite clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -43,6 +43,12 @@ unit: $(STAMP_TEST)
 soak: $(STAMP_TEST)
 	$(BIN)/python -m pytest -q -m slow tests
 
+# The fuzzers of tests/unit/fuzz with many more examples (the valsync-fuzz hypothesis profile);
+# FUZZ_FACTOR multiplies each fuzzer's budget. Prints the inputs each fuzzer tried.
+FUZZ_FACTOR ?= 50
+fuzz: $(STAMP_TEST)
+	VALSYNC_FUZZ=deep VALSYNC_FUZZ_FACTOR=$(FUZZ_FACTOR) $(BIN)/python -m pytest -q tests/unit/fuzz
+
 # Ten minutes of seeded faults under write load (tools/chaos/run.py; SEED=n CHAOS_SECONDS=s)
 SEED ?= 1
 CHAOS_SECONDS ?= 600
@@ -52,11 +58,13 @@ chaos: $(STAMP_TEST)
 
 bench: $(STAMP_TEST)
 	bash tools/ensure-debian-packages.sh
+	rm -f .bench-results.jsonl
 	$(BIN)/python tools/bench/throughput.py
 	$(BIN)/python tools/bench/replication.py
 	$(BIN)/python tools/bench/rdb.py
 	$(BIN)/python tools/bench/fullsync.py
 	$(BIN)/python tools/bench/dashboard_frame.py
+	$(BIN)/python tools/bench/summary.py
 
 # Valkey's own Tcl suite against valsync and real valkey 8.1.8 (FILES=replication,unit or names)
 VALKEY_TESTS ?= ../shared/valkey-tests

@@ -196,6 +196,27 @@ class RequestParser:
             return None
         return Request(argv, self.last_nbytes, self.last_inline)
 
+    def take_framed(self) -> tuple[list[list[bytes]], list[int]]:
+        """The commands framed ahead and not handed out yet, with their sizes in bytes, all
+        taken at once (the replica's applier runs them in a row); both lists empty when
+        none is framed (:meth:`next_argv` then frames what follows)."""
+        i = self._next
+        framed = self._framed
+        if i >= len(framed):
+            return [], []
+        ends = self._ends
+        start = self._pos
+        batch = framed[i:] if i else framed
+        sizes = [end - prev for prev, end in zip([start, *ends[i:-1]], ends[i:], strict=True)]
+        end = ends[-1]
+        self._avail -= end - start
+        self._pos = end
+        self._framed, self._ends, self._next = [], [], 0
+        self.last_nbytes = sizes[-1]
+        self.last_start = end - sizes[-1]
+        self.last_inline = False
+        return batch, sizes
+
     def next_argv(self) -> list[bytes] | None:
         """The next command's arguments (``[]`` for an empty multibulk or a blank line), or
         ``None`` until more bytes arrive; :attr:`last_nbytes` says how many bytes it used."""
@@ -322,7 +343,6 @@ class RequestParser:
             self._pos = pos
             return Request([], pos - start)
         argv: list[bytes] = []
-        max_bulk = self.max_bulk_len if self.authenticated else UNAUTH_MAX_BULK
         for _ in range(count):
             if pos >= end:
                 self._incomplete(end - start + 1)
@@ -336,15 +356,14 @@ class RequestParser:
                 self._incomplete(end - start + 1)
                 return None
             text = data[pos + 1 : cr]
-            if not text.isdigit() or (text[0] == 0x30 and len(text) > 1):
+            # string2ll: at most 20 characters (a longer run of digits is no int64 either)
+            if not text.isdigit() or len(text) > 20 or (text[0] == 0x30 and len(text) > 1):
                 raise ProtocolError("Protocol error: invalid bulk length")
             length = int(text)
-            if length > max_bulk:
-                raise ProtocolError(
-                    "Protocol error: invalid bulk length"
-                    if self.authenticated
-                    else "Protocol error: unauthenticated bulk length"
-                )
+            if length > self.max_bulk_len:
+                raise ProtocolError("Protocol error: invalid bulk length")
+            if length > UNAUTH_MAX_BULK and not self.authenticated:
+                raise ProtocolError("Protocol error: unauthenticated bulk length")
             data_start = cr + 2
             data_end = data_start + length
             if data_end + 2 > end:
