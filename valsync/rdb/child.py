@@ -90,6 +90,7 @@ class RdbChildren(Protocol):
     def busy(self) -> bool: ...
 
     kind: str | None
+    child: ForkedChild | None
     keys_done: int
     total_forks: int
     last_fork_usec: int
