@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test lint typecheck unit integration bench soak chaos valkey-suite clean
+.PHONY: run test lint typecheck unit integration bench soak fuzz chaos valkey-suite clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -42,6 +42,12 @@ unit: $(STAMP_TEST)
 
 soak: $(STAMP_TEST)
 	$(BIN)/python -m pytest -q -m slow tests
+
+# The fuzzers of tests/unit/fuzz with many more examples (the valsync-fuzz hypothesis profile);
+# FUZZ_FACTOR multiplies each fuzzer's budget. Prints the inputs each fuzzer tried.
+FUZZ_FACTOR ?= 50
+fuzz: $(STAMP_TEST)
+	VALSYNC_FUZZ=deep VALSYNC_FUZZ_FACTOR=$(FUZZ_FACTOR) $(BIN)/python -m pytest -q tests/unit/fuzz
 
 # Ten minutes of seeded faults under write load (tools/chaos/run.py; SEED=n CHAOS_SECONDS=s)
 SEED ?= 1

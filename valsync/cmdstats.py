@@ -87,6 +87,9 @@ def cumulative_distribution(histogram: dict[int, int]) -> list[tuple[int, int]]:
     return out
 
 
+ERRORSTATS_LIMIT = 128
+
+
 def error_code(text: str) -> str:
     """The errorstats key of an error reply: its first word (searched in the first 31
     characters, as Valkey limits it), ``ERR`` when there is none."""
@@ -120,9 +123,14 @@ class CommandStats:
             stat = self.commands[name] = CommandStat()
         return stat
 
-    def count_error(self, text: str) -> None:
+    def count_error(self, text: str, custom: bool = False) -> None:
+        """``custom``: a script's own error; a new code past :data:`ERRORSTATS_LIMIT` codes
+        counts as ``ERRORSTATS_OVERFLOW`` (the table can't grow without bound)."""
         code = error_code(text)
-        self.errors[code] = self.errors.get(code, 0) + 1
+        errors = self.errors
+        if custom and code not in errors and len(errors) >= ERRORSTATS_LIMIT:
+            code = "ERRORSTATS_OVERFLOW"
+        errors[code] = errors.get(code, 0) + 1
 
     def reset(self) -> None:
         self.commands.clear()

@@ -76,7 +76,7 @@ _MEM_UNITS["gb"] = 1024**3
 
 def _string2ll(text: str) -> int | None:
     """Valkey's strict integer parser: no sign '+', no spaces, no leading zeros."""
-    if _STRING2LL.fullmatch(text) is None:
+    if len(text) > 20 or _STRING2LL.fullmatch(text) is None:
         return None
     value = int(text)
     return value if _LLONG_MIN <= value <= _LLONG_MAX else None
@@ -89,7 +89,10 @@ def _strtoll_whole(text: str) -> int | None:
     m = _STRTOL.match(text)
     if m is None or m.end() != len(text):
         return None
-    return max(_LLONG_MIN, min(_LLONG_MAX, int(m.group(1))))
+    number = m.group(1)
+    if len(number.lstrip("+-").lstrip("0")) > 19:  # beyond any long long: strtoll saturates
+        return _LLONG_MIN if number.startswith("-") else _LLONG_MAX
+    return max(_LLONG_MIN, min(_LLONG_MAX, int(number)))
 
 
 def _memtoull(text: str) -> int | None:
@@ -100,7 +103,7 @@ def _memtoull(text: str) -> int | None:
     while i < len(text) and text[i].isascii() and text[i].isdigit():
         i += 1
     mul = _MEM_UNITS.get(text[i:].lower())
-    if mul is None:
+    if mul is None or i >= 128:  # Valkey copies the digits to a 128-byte buffer
         return None
     digits = int(text[:i]) if i else 0  # "" and "kb" parse as 0, as strtoull does
     return min(digits, _ULLONG_MAX) * mul % 2**64
@@ -563,6 +566,8 @@ class _OutputBufferLimit(_Spec):
                 raise _Invalid("Invalid client class specified in buffer limit configuration.")
             hard, soft = _memtoull(args[j + 1]), _memtoull(args[j + 2])
             secs = _strtoll_whole(args[j + 3])
+            if secs is not None:  # Valkey keeps it in a C int: the low 32 bits, signed
+                secs = (secs + 2**31) % 2**32 - 2**31
             if hard is None or soft is None or secs is None or secs < 0:
                 raise _Invalid(
                     "Error in hard, soft or soft_seconds setting in buffer limit configuration."

@@ -33,6 +33,7 @@ from valsync.rdb.snapshot import (
     write_snapshot,
 )
 from valsync.resp.reply import OK, ErrorReply, Reply, SimpleString
+from valsync.scripting.functions import FunctionError
 
 if TYPE_CHECKING:
     from valsync.keyspace import Keyspace
@@ -336,7 +337,13 @@ class Persistence:
         self._saved(keys)
         self.server.log.notice("DB saved on disk")
 
-    def debug_reload(self, nosave: bool) -> Reply:
+    def debug_reload(
+        self, nosave: bool = False, noflush: bool = False, merge: bool = False
+    ) -> Reply:
+        """DEBUG RELOAD: save (unless NOSAVE), then load the dump in place of the dataset, or
+        over it with NOFLUSH, where a key or library already present is an error unless
+        MERGE lets the dump's copy replace it."""
+        failed = ErrorReply("ERR Error trying to load the RDB dump, check server logs.")
         if not nosave:
             reply = self.save()
             if isinstance(reply, ErrorReply):
@@ -348,9 +355,30 @@ class Persistence:
                 verify_checksum=not self.server.skip_checksum_validation,
             )
         except (RdbError, OSError) as err:
-            return ErrorReply(f"ERR Error trying to load the RDB dump: {err}")
-        self.server.keyspace.swap(result.keyspace)
-        self.server.functions = result.functions
+            self.server.log.warning(f"Error loading the RDB file {self.path}: {err}")
+            return failed
+        if not noflush:
+            self.server.keyspace.swap(result.keyspace)
+            self.server.functions = result.functions
+            self.server.log.notice("DB reloaded by DEBUG RELOAD")
+            return OK
+        libraries = self.server.scripting.functions
+        for source in result.functions:
+            try:
+                libraries.create(source, replace=merge)
+            except FunctionError as err:
+                self.server.log.warning(f"Failed loading library from the RDB file: {err}")
+                return failed
+        for mine, theirs in zip(self.server.keyspace.dbs, result.keyspace.dbs, strict=True):
+            for key, value in theirs.data.items():
+                if key in mine.data and not merge:
+                    self.server.log.warning(f"RDB has duplicated key '{key!r}' in DB {mine.id}")
+                    return failed
+                mine.set(key, value)
+                when = theirs.expires.get(key)
+                if when is not None:
+                    mine.set_expire(key, when)
+        self.server.log.notice("DB reloaded by DEBUG RELOAD")
         return OK
 
     def note_replication_save(self) -> None:
@@ -360,7 +388,9 @@ class Persistence:
 
     def info_lines(self) -> list[str]:
         ch = self.children
-        in_progress = ch.busy and ch.kind == "disk"
+        # like Valkey's ``child_type == CHILD_TYPE_RDB``: a snapshot streamed to replica
+        # sockets is an RDB child too
+        in_progress = ch.busy and ch.kind in ("disk", "socket")
         total = self.server.keyspace.total_keys()
         return [
             f"loading:{int(self.server.loading)}",
@@ -375,7 +405,7 @@ class Persistence:
             f"rdb_last_save_time:{self.server.lastsave}",
             f"rdb_last_bgsave_status:{'ok' if self.last_bgsave_ok else 'err'}",
             f"rdb_last_bgsave_time_sec:{self.last_bgsave_seconds}",
-            f"rdb_current_bgsave_time_sec:{int(time.time() - self.bgsave_started_at) if in_progress else -1}",
+            f"rdb_current_bgsave_time_sec:{int(time.monotonic() - ch.started_at) if in_progress else -1}",
             f"rdb_saves:{self.rdb_saves}",
             f"rdb_last_cow_size:{self.last_cow_size}",
             f"rdb_last_load_keys_expired:{self.last_load_expired}",

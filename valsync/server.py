@@ -47,6 +47,7 @@ from valsync.commands.acl_cmds import (
 from valsync.commands.errors import (
     EXECABORT,
     MISCONF_RDB,
+    OOM,
     READONLY,
     CommandError,
     CommandRejected,
@@ -55,15 +56,17 @@ from valsync.commands.registry import CONTAINER_COMMANDS, command_fullname
 from valsync.commands.scripting import SLOW_EVAL, SLOW_FUNCTION
 from valsync.commands.server_cmds import SUBCOMMAND_ARITY, check_subcommand
 from valsync.config import Config
+from valsync.evict import EvictResult, MemoryManager
 from valsync.keyspace import Keyspace, StreamValue
 from valsync.latency import LatencyMonitor
 from valsync.log import ServerLog
+from valsync.migrate_cache import MigrateSocketCache
 from valsync.monitor import ADMIN_SUBCOMMANDS, REDACTED_COMMANDS, monitor_line, redact
 from valsync.pause import PauseAction, PausePurpose, PauseState
 from valsync.pubsub import PubSub
 from valsync.replication.control import ReplicationControl
 from valsync.replication.unexpected_errors import backlog_log_line, unexpected_error
-from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Raw, Reply, encode
+from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Raw, Reply, ScriptError, encode
 from valsync.scripting.functions import FunctionError
 from valsync.scripting.state import ScriptingState
 from valsync.stats import Stats
@@ -187,6 +190,7 @@ class Server:
         self.paused = PauseAction(0)
         """What is paused now (cached from :attr:`pause`; 0 on the fast path)."""
         self.pause_listeners: set[Callable[[], None]] = set()
+        self.migrate_sockets: MigrateSocketCache[Any] = MigrateSocketCache(self.rng)
         self.role_listeners: list[Callable[[], None]] = []
         """Called after the server became a replica or a primary."""
         self.skip_checksum_validation = False
@@ -231,6 +235,13 @@ class Server:
         self._reload_stream_limits("")
         config.on_change("notify-keyspace-events", self._reload_notify_classes)
         self._reload_notify_classes("")
+        self.maxmemory = 0
+        """``maxmemory`` in force (0: no limit), set by :attr:`memory`; tested per command."""
+        self.pre_command_oom = False
+        """The last command found the server out of memory (Valkey's pre_command_oom_state):
+        scripts refuse their denyoom commands then."""
+        self.memory = MemoryManager(self)
+        self.keyspace.clock.tick(now_ms())
         config.on_change("loglevel", self.log.set_level)
         config.on_change("logfile", lambda _v: self.log.set_logfile(config.logfile_path or ""))
 
@@ -370,6 +381,10 @@ class Server:
     def blocked_client_count(self) -> int:
         """INFO ``blocked_clients``: clients waiting in a blocking command (not pause holds)."""
         return sum(1 for w in self.blocked_clients.values() if not w.block.postponed)
+
+    def blocked_with_timeout_count(self) -> int:
+        """INFO ``clients_in_timeout_table``: blocked clients with a deadline."""
+        return sum(1 for w in self.blocked_clients.values() if w.block.deadline_ms is not None)
 
     def blocking_keys_info(self) -> list[str]:
         """INFO ``total_blocking_keys`` and ``total_blocking_keys_on_nokey``: keys clients
@@ -513,6 +528,10 @@ class Server:
             )
             if denied is not None:
                 return self._reject(client, "NOPERM " + denied, name)
+        if self.maxmemory and self.scripting.running is None:
+            oom = self.pre_command_oom = self.memory.perform_evictions() is EvictResult.FAIL
+            if oom and self._denyoom(client, spec, argv):
+                return self._reject(client, OOM, name)
         if self.scripting.running is not None and not client.is_primary_link:
             busy = self._while_script_runs(client, spec, name, argv)
             if busy is not None:
@@ -742,6 +761,18 @@ class Server:
             return f"REDIRECT {address[0]}:{address[1]}"
         return None
 
+    def _denyoom(self, client: ClientState, spec: CommandSpec, argv: list[bytes]) -> bool:
+        """Valkey's is_denyoom_command: the command's flags, or for EXEC any queued command's."""
+        if "denyoom" in spec.effective_flags(self, argv):
+            return True
+        if spec.name != "exec" or not client.in_multi or client.multi_error:
+            return False
+        for queued in client.multi_queue:
+            found = lookup_command(queued)
+            if isinstance(found, CommandSpec) and "denyoom" in found.effective_flags(self, queued):
+                return True
+        return False
+
     def refusal(self, client: ClientState, name: str, flags: frozenset[str]) -> str | None:
         """The error Valkey gives before running a command here, if any."""
         if self.loading and "loading" not in flags:
@@ -876,9 +907,11 @@ class Server:
         kind = type(reply)
         if kind is ErrorReply or (kind is Raw and reply.data[:1] == b"-"):  # type: ignore[union-attr]
             stat.failed += 1
-            if script_caller is None:
-                self.stats.total_error_replies += 1
-                self.cmdstats.count_error(error_text(reply))
+            self.stats.total_error_replies += 1
+            self.cmdstats.count_error(error_text(reply))
+        elif kind is ScriptError:
+            stat.failed += 1
+            self._count_script_error(reply)  # type: ignore[arg-type]
         if usec >= self.spike_threshold_usec:
             self.record_spike(script_caller or client, spec, name, argv, usec)
         if self.monitors:
@@ -987,8 +1020,24 @@ class Server:
             stat.failed += 1
             self.stats.total_error_replies += 1
             self.cmdstats.count_error(error_text(reply))
+        elif type(reply) is ScriptError:
+            stat.failed += 1
+            self._count_script_error(reply)
         if usec >= self.spike_threshold_usec:
             self.record_spike(client, spec, name, argv, usec)
+
+    def _count_script_error(self, reply: ScriptError) -> None:
+        if not reply.counted:
+            self.stats.total_error_replies += 1
+            self.cmdstats.count_error(error_text(reply), custom=reply.custom)
+
+    def count_script_refusal(self, text: str, command: str | None) -> None:
+        """A command a script may not run (wrong arity, ACL, read-only...): Valkey counts the
+        error then (and the command's rejected call), not again when the script fails."""
+        self.stats.total_error_replies += 1
+        self.cmdstats.count_error(text)
+        if command is not None:
+            self.cmdstats.stat(command).rejected += 1
 
     def record_unblocked_timeout(self, client: ClientState, argv: list[bytes]) -> None:
         """A blocked command that timed out completes here (Valkey's updateStatsOnUnblock:
@@ -1141,6 +1190,24 @@ class Server:
             if waiter.result is None and not waiter.block.postponed:
                 waiter.result = self.record_rejected_unblock(waiter.client, UNBLOCKED_ROLE_CHANGE)
                 waiter.notify()
+
+    def client_unblock(self, client_id: int, error: bool) -> bool:
+        """CLIENT UNBLOCK: end a blocked command now, as if it timed out, or with
+        -UNBLOCKED; False when that client is not blocked (a paused one is not)."""
+        waiter = self.blocked_clients.get(client_id)
+        if waiter is None or waiter.result is not None or waiter.block.postponed:
+            return False
+        if error:
+            waiter.result = self.record_rejected_unblock(
+                waiter.client, "UNBLOCKED client unblocked via CLIENT UNBLOCK"
+            )
+        else:
+            self.record_unblocked_timeout(waiter.client, waiter.argv)
+            block = waiter.block
+            waiter.result = block.on_timeout() if block.on_timeout else block.timeout_reply
+        waiter.unqueue()
+        waiter.notify()
+        return True
 
     def record_rejected_unblock(self, client: ClientState, text: str) -> ErrorReply:
         """A blocked command ended by an error: 8.1.8 counts it as a call and a rejected one."""

@@ -23,12 +23,13 @@ class InstantaneousMetric:
         self.last_base = 0
         self.last_value = 0
 
-    def track(self, value: int, now_us: int) -> None:
-        """Record ``value`` (the counter now) at ``now_us`` (a monotonic clock, microseconds)."""
+    def track(self, value: int, now_us: int, factor: int = 1_000_000) -> None:
+        """Record ``value`` (the counter now) at ``now_us`` (a monotonic clock, microseconds;
+        or another growing base, such as a count of cycles with ``factor`` 1)."""
         if self.last_base > 0:
             elapsed = now_us - self.last_base
             self.samples[self.idx] = (
-                (value - self.last_value) * 1_000_000 // elapsed if elapsed > 0 else 0
+                (value - self.last_value) * factor // elapsed if elapsed > 0 else 0
             )
             self.idx = (self.idx + 1) % METRIC_SAMPLES
         self.last_base = now_us
@@ -48,6 +49,8 @@ class InstantaneousMetrics:
     net_output: InstantaneousMetric = field(default_factory=InstantaneousMetric)
     net_repl_input: InstantaneousMetric = field(default_factory=InstantaneousMetric)
     net_repl_output: InstantaneousMetric = field(default_factory=InstantaneousMetric)
+    el_cycles: InstantaneousMetric = field(default_factory=InstantaneousMetric)
+    el_duration: InstantaneousMetric = field(default_factory=InstantaneousMetric)
 
 
 @dataclass
@@ -72,6 +75,14 @@ class Stats:
     client_query_buffer_limit_disconnections: int = 0
     total_error_replies: int = 0
     unexpected_error_replies: int = 0
+    total_reads_processed: int = 0
+    total_writes_processed: int = 0
+    eventloop_cycles: int = 0
+    eventloop_duration_sum: int = 0
+    eventloop_duration_cmd_sum: int = 0
+    eventloop_duration_cron_sum: int = 0
+    eventloop_duration_max: int = 0
+    eventloop_cmd_per_cycle_max: int = 0
     instantaneous: InstantaneousMetrics = field(default_factory=InstantaneousMetrics)
 
     def reset(self) -> None:
@@ -80,6 +91,20 @@ class Stats:
                 self.instantaneous = InstantaneousMetrics()
             else:
                 setattr(self, f.name, f.default)
+
+    def record_cycle(self, usec: int, commands: int = 0, cron: bool = False) -> None:
+        """One turn of the event loop (Valkey's ``duration_stats``): a client's batch of
+        commands (its time counts as command time) or a cron tick."""
+        self.eventloop_cycles += 1
+        self.eventloop_duration_sum += usec
+        if cron:
+            self.eventloop_duration_cron_sum += usec
+        else:
+            self.eventloop_duration_cmd_sum += usec
+        if usec > self.eventloop_duration_max:
+            self.eventloop_duration_max = usec
+        if commands > self.eventloop_cmd_per_cycle_max:
+            self.eventloop_cmd_per_cycle_max = commands
 
     def sample_instantaneous(self, now_us: int) -> None:
         """The server cron's 100 ms sampling, with the counters Valkey adds together."""
@@ -90,6 +115,8 @@ class Stats:
         inst.net_output.track(self.total_net_output_bytes + repl_out, now_us)
         inst.net_repl_input.track(repl_in, now_us)
         inst.net_repl_output.track(repl_out, now_us)
+        inst.el_cycles.track(self.eventloop_cycles, now_us)
+        inst.el_duration.track(self.eventloop_duration_sum, self.eventloop_cycles, factor=1)
 
     def instantaneous_fields(self) -> dict[str, str]:
         """INFO's ``instantaneous_*`` values, formatted as Valkey prints them."""
@@ -100,4 +127,6 @@ class Stats:
             "instantaneous_output_kbps": f"{inst.net_output.value() / 1024:.2f}",
             "instantaneous_input_repl_kbps": f"{inst.net_repl_input.value() / 1024:.2f}",
             "instantaneous_output_repl_kbps": f"{inst.net_repl_output.value() / 1024:.2f}",
+            "instantaneous_eventloop_cycles_per_sec": str(inst.el_cycles.value()),
+            "instantaneous_eventloop_duration_usec": str(inst.el_duration.value()),
         }

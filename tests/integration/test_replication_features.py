@@ -97,6 +97,8 @@ def test_output_buffer_limit_drops_a_stuck_replica(servers: list[ServerProcess])
         "0",
         "--client-output-buffer-limit",
         "replica 256kb 0 0",
+        "--repl-backlog-size",
+        "16kb",  # a replica limit below the backlog size is ignored, as in Valkey
     )
     p = connect(primary)
     replica = _replica_of(servers, primary)

@@ -46,6 +46,8 @@ def test_stats_fields_and_reset() -> None:
         "instantaneous_output_kbps": "2.00",
         "instantaneous_input_repl_kbps": "1.00",
         "instantaneous_output_repl_kbps": "2.00",
+        "instantaneous_eventloop_cycles_per_sec": "0",
+        "instantaneous_eventloop_duration_usec": "0",
     }
     stats.reset()
     assert stats.instantaneous_fields()["instantaneous_ops_per_sec"] == "0"

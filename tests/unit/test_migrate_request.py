@@ -93,3 +93,30 @@ def test_failures() -> None:
     partial = ExchangeResult([b"+OK", b"+OK", b"+OK"], "reading")
     assert _finish(h, req, partial).text.startswith("IOERR error or timeout reading")  # type: ignore[attr-defined]
     assert h.run("EXISTS", "a", "b") == 1 and h.propagated == [(0, [b"DEL", b"a"])]
+
+
+class _Conn:
+    def __init__(self) -> None:
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_migrate_socket_cache_reuses_then_closes_idle_connections() -> None:
+    from valsync.migrate_cache import CACHE_MAX_ITEMS, CACHE_TTL_SECONDS, MigrateSocketCache
+
+    cache: MigrateSocketCache[_Conn] = MigrateSocketCache()
+    first = _Conn()
+    cache.put("h", 1, first, now=0.0)
+    assert len(cache) == 1
+    assert cache.take("h", 1) is first and len(cache) == 0
+    cache.put("h", 1, first, now=0.0)
+    assert cache.close_idle(now=CACHE_TTL_SECONDS) == 0
+    assert cache.close_idle(now=CACHE_TTL_SECONDS + 0.5) == 1
+    assert first.closed and len(cache) == 0
+    conns = [_Conn() for _ in range(CACHE_MAX_ITEMS + 1)]
+    for port, conn in enumerate(conns):
+        cache.put("h", port, conn, now=1.0)
+    assert len(cache) == CACHE_MAX_ITEMS
+    assert sum(c.closed for c in conns) == 1

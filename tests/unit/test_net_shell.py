@@ -11,6 +11,7 @@ from valsync.commands import ClientState
 from valsync.net.rdb_child import RdbChildManager
 from valsync.net.replica_link import CloseLink, ReplicaLink, WaitFirstAck
 from valsync.rdb.child import ProgressWriter
+from valsync.replication.backlog import BLOCK_SIZE, ReplicationBacklog
 from valsync.replication.replicas import ReplicaInfo, ReplicaState
 
 
@@ -26,12 +27,13 @@ async def _read_until(stream: trio.abc.ReceiveStream, marker: bytes) -> bytes:
 async def test_stream_after_eof_payload_waits_for_the_first_ack() -> None:
     ours, peer = trio.testing.memory_stream_pair()
     info = ReplicaInfo(client_id=1, state=ReplicaState.WAIT_BGSAVE_END)
-    link = ReplicaLink(ClientState(id=1), info, ours)  # type: ignore[arg-type]
-    link.held = bytearray()
+    backlog = ReplicationBacklog()
+    link = ReplicaLink(ClientState(id=1), info, ours, backlog=lambda: backlog)  # type: ignore[arg-type]
+    link.hold_stream_from(1)
     link.push(b"+FULLRESYNC " + b"a" * 40 + b" 0\r\n$EOF:" + b"m" * 40 + b"\r\nRDB" + b"m" * 40)
-    link.stream_bytes(b"*1\r\n$4\r\nping\r\n")  # held: produced during the snapshot
+    backlog.append(b"*1\r\n$4\r\nping\r\n")  # held: produced during the snapshot
     link.push(WaitFirstAck())
-    link.release_held()
+    link.start_stream()
     with trio.fail_after(5):
         async with trio.open_nursery() as nursery:
             nursery.start_soon(link.run, b"")
@@ -44,6 +46,29 @@ async def test_stream_after_eof_payload_waits_for_the_first_ack() -> None:
             assert info.ack_offset == 0 and link.first_ack.is_set()
             link.push(CloseLink())
     assert got.startswith(b"+FULLRESYNC")
+
+
+async def test_a_replica_is_sent_the_stream_from_the_backlog_which_it_pins() -> None:
+    ours, peer = trio.testing.memory_stream_pair()
+    info = ReplicaInfo(client_id=3, state=ReplicaState.ONLINE)
+    backlog = ReplicationBacklog(size=BLOCK_SIZE)
+    link = ReplicaLink(ClientState(id=3), info, ours, backlog=lambda: backlog)  # type: ignore[arg-type]
+    link.start_stream(1)
+    data = bytes(range(256)) * (BLOCK_SIZE // 256) * 8
+    backlog.append(data)
+    # nothing sent yet: the backlog keeps all of it for this replica
+    assert backlog.histlen == len(data) and link.pending_stream_bytes == len(data)
+    with trio.fail_after(5):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(link.run, b"")
+            got = bytearray()
+            while len(got) < len(data):
+                got += await peer.receive_some(65536)
+            assert got == data
+            await trio.testing.wait_all_tasks_blocked()
+            link.close()
+    # sent and unpinned: trimmed back to the configured size (plus at most one block)
+    assert backlog.histlen <= 2 * BLOCK_SIZE
 
 
 async def test_replica_commands_get_no_reply_and_acks_only_grow() -> None:

@@ -99,6 +99,39 @@ def test_large_single_append_and_wraparound_many_times() -> None:
     assert bl.read_from(bl.first_byte_offset) == big[-bl.histlen :]
 
 
+def test_a_pin_keeps_bytes_past_size_until_moved_or_removed() -> None:
+    bl = ReplicationBacklog(MIN_BACKLOG_SIZE)
+    bl.append(b"a" * 100)
+    bl.pin(7, 50)  # a replica still needs the bytes from offset 50 on
+    data = bytes(i % 251 for i in range(10 * BLOCK_SIZE))
+    for i in range(0, len(data), 3000):
+        bl.append(data[i : i + 3000])
+    assert bl.first_byte_offset == 1 and bl.histlen == 100 + len(data)
+    assert bl.allocated == -(-bl.histlen // BLOCK_SIZE) * BLOCK_SIZE
+    bl.pin(7, 4 * BLOCK_SIZE + 1)  # it sent four blocks: those may go
+    assert bl.first_byte_offset == 4 * BLOCK_SIZE + 1
+    bl.unpin(7)
+    assert bl.histlen - bl.size <= BLOCK_SIZE
+    assert bl.read_from(bl.first_byte_offset) == (b"a" * 100 + data)[-bl.histlen :]
+
+
+def test_chunk_from_walks_the_whole_history_block_by_block() -> None:
+    bl = ReplicationBacklog(MIN_BACKLOG_SIZE)
+    data = bytes(i % 253 for i in range(3 * BLOCK_SIZE + 77))
+    bl.append(data[:1000])
+    bl.append(data[1000:])
+    for start in (1, 2, BLOCK_SIZE, BLOCK_SIZE + 1, len(data)):
+        got = bytearray()
+        offset = max(start, bl.first_byte_offset)
+        while chunk := bl.chunk_from(offset):
+            assert len(chunk) <= BLOCK_SIZE
+            got += chunk
+            offset += len(chunk)
+        assert got == data[offset - len(got) - 1 :] and offset == bl.end_offset + 1
+    with pytest.raises(ValueError):
+        bl.chunk_from(bl.end_offset + 2)
+
+
 def test_views_survive_later_appends() -> None:
     bl = ReplicationBacklog()
     bl.append(b"a" * (BLOCK_SIZE + 5))

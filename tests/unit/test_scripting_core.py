@@ -7,7 +7,16 @@ import hashlib
 
 import pytest
 
-from valsync.resp.reply import Double, ErrorReply, MapReply, Raw, Reply, SetReply, SimpleString
+from valsync.resp.reply import (
+    Double,
+    ErrorReply,
+    MapReply,
+    Raw,
+    Reply,
+    ScriptError,
+    SetReply,
+    SimpleString,
+)
 from valsync.scripting.conversion import error_fields, lua_number_to_int, number_to_arg
 from valsync.scripting.engine import LuaEngine, Refusal, ScriptRun
 from valsync.scripting.functions import FunctionError, FunctionLibraries, library_metadata
@@ -135,7 +144,9 @@ def test_conversions(engine: LuaEngine, body: bytes, expected: Reply) -> None:
 def test_errors_carry_valkeys_decorations(engine: LuaEngine) -> None:
     body = b"\nreturn redis.call('nosuch')"
     sha = hashlib.sha1(body).hexdigest().encode()
-    assert _run(engine, body) == Raw(
+    reply = _run(engine, body)
+    assert isinstance(reply, ScriptError) and reply.counted  # counted when refused
+    assert reply.data == (
         b"-ERR Unknown command called from script script: " + sha + b", on @user_script:2.\r\n"
     )
     reply = _run(engine, b"x = 1")

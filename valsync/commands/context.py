@@ -260,6 +260,21 @@ class CommandContext:
         db = self.db if db is None else db
         if key in db.expires and self.expire_if_needed(db, key):
             return None
+        value = db.data.get(key)
+        if value is not None and not self.client.no_touch:
+            # Valkey's lookupKey touch: the access stamp eviction reads
+            clock = db.clock
+            if clock.lfu:
+                db.touch(key)
+            else:
+                db.stamps[key] = clock.lru_clock
+        return value
+
+    def peek(self, key: bytes, db: Database | None = None) -> Value | None:
+        """:meth:`lookup` without touching the key (Valkey's LOOKUP_NOTOUCH: OBJECT, DEBUG)."""
+        db = self.db if db is None else db
+        if key in db.expires and self.expire_if_needed(db, key):
+            return None
         return db.data.get(key)
 
     def lookup_read(self, key: bytes, db: Database | None = None) -> Value | None:

@@ -107,6 +107,11 @@ def restore_generic(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if isinstance(value, bytes):
         value = attach(key, value, False)
     db.set(key, value)
+    clock = db.clock
+    if clock.lfu and freq >= 0:
+        db.stamps[key] = clock.lfu_stamp(freq)  # objectSetLRUOrLFU
+    elif not clock.lfu and idle >= 0:
+        db.stamps[key] = clock.lru_stamp_idle(idle)
     if ttl:
         db.set_expire(key, ttl)
         if not absttl:

@@ -14,6 +14,7 @@ OVERFLOW = "ERR increment or decrement would overflow"
 NAN_OR_INF = "ERR increment would produce NaN or Infinity"
 INVALID_EXPIRE = "ERR invalid expire time in '{}' command"
 DB_INDEX_OUT_OF_RANGE = "ERR DB index is out of range"
+OOM = "OOM command not allowed when used memory > 'maxmemory'."
 READONLY = "READONLY You can't write against a read only replica."
 MISCONF_RDB = (  # Valkey's shared.bgsaveerr
     "MISCONF Valkey is configured to save RDB snapshots, but it's currently unable to persist "

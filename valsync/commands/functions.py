@@ -131,7 +131,12 @@ def function(ctx: CommandContext, argv: list[bytes]) -> Reply:
         ctx.also_propagate(list(argv))
         return OK
     if sub == b"flush":
-        if len(argv) > 3 or (len(argv) == 3 and argv[2].lower() not in (b"sync", b"async")):
+        if len(argv) > 3:
+            raise CommandError(
+                "ERR unknown subcommand or wrong number of arguments for 'flush'. "
+                "Try FUNCTION HELP."
+            )
+        if len(argv) == 3 and argv[2].lower() not in (b"sync", b"async"):
             raise CommandError("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
         libraries.flush()
         ctx.dirty += 1
@@ -145,8 +150,11 @@ def function(ctx: CommandContext, argv: list[bytes]) -> Reply:
         return libraries.dump(compression)
     if sub == b"restore":
         policy = b"append"
-        if len(argv) > 4:
-            raise CommandError("ERR syntax error")
+        if len(argv) > 4:  # addReplySubcommandSyntaxError
+            raise CommandError(
+                "ERR unknown subcommand or wrong number of arguments for 'restore'. "
+                "Try FUNCTION HELP."
+            )
         if len(argv) == 4:
             policy = argv[3].lower()
             if policy not in (b"flush", b"append", b"replace"):

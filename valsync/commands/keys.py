@@ -42,7 +42,6 @@ LRU_NOT_SELECTED = (
     "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when "
     "switching between policies at runtime LRU and LFU data will take some time to adjust."
 )
-LFU_INIT_VAL = 5
 INT_RANGE = "ERR value is out of range, value must between -2147483648 and 2147483647"
 KNOWN_TYPES = frozenset({b"string", b"list", b"set", b"zset", b"hash", b"stream"})
 
@@ -86,7 +85,13 @@ def exists_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 @command("touch", -2, "readonly fast", 1, -1, 1)
 def touch_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    return sum(1 for key in argv[1:] if ctx.lookup_read(key) is not None)
+    found = 0
+    for key in argv[1:]:
+        if ctx.lookup_read(key) is not None:
+            found += 1
+            if ctx.client.no_touch:
+                ctx.db.touch(key)  # TOUCH touches even for a CLIENT NO-TOUCH client
+    return found
 
 
 @command("type", 2, "readonly fast", 1, 1, 1)
@@ -549,22 +554,25 @@ def object_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
         )
     if len(argv) != (2 if sub == b"help" else 3):
         raise CommandError(wrong_arity(f"object|{sub.decode()}"))
-    value = ctx.lookup(argv[2])
+    key = argv[2]
+    value = ctx.peek(key)
     if value is None:
         return None
     if sub == b"encoding":
-        return object_encoding(value, argv[2]).encode()
+        return object_encoding(value, key).encode()
     if sub == b"refcount":
-        return 1
+        return 1  # 8.1 embeds the key in each stored object: none is shared
     lfu = _lfu_policy(ctx)
+    db = ctx.db
+    clock = db.clock
+    stamp = db.stamps.get(key, clock.stamp)
     if sub == b"idletime":
         if lfu:
             raise CommandError(LRU_NOT_SELECTED)
-        return 0
+        return clock.idle_ms(stamp) // 1000
     if not lfu:
         raise CommandError(LFU_NOT_SELECTED)
-    # valsync counts no accesses: every key reports the counter a new key starts with
-    return LFU_INIT_VAL
+    return clock.lfu_counter(stamp)
 
 
 def _lfu_policy(ctx: CommandContext) -> bool:

@@ -27,6 +27,7 @@ from valsync.commands.dispatch import call
 from valsync.commands.errors import (
     MISCONF_RDB,
     NOT_INTEGER,
+    OOM,
     READONLY,
     CommandError,
     parse_int,
@@ -34,6 +35,7 @@ from valsync.commands.errors import (
 from valsync.commands.registry import COMMANDS, command, command_fullname
 from valsync.commands.server_cmds import SUBCOMMAND_ARITY, check_subcommand
 from valsync.resp.reply import OK, ErrorReply, Reply, SimpleString
+from valsync.scripting.conversion import error_fields
 from valsync.scripting.engine import PROPAGATE_REPL, Refusal, ScriptRun
 from valsync.scripting.scripts import (
     ALLOW_OOM,
@@ -52,6 +54,9 @@ MASTERDOWN = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data i
 MASTERDOWN_SCRIPT = (
     "MASTERDOWN Link with MASTER is down, replica-serve-stale-data is set to 'no' "
     "and 'allow-stale' flag is not set on the script."
+)
+OOM_SCRIPT = (
+    "OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'"
 )
 READONLY_SCRIPT = "READONLY Can not run script with write flag on readonly replica"
 RO_WITH_WRITE_FLAG = "ERR Can not execute a script with write flag using *_ro command."
@@ -125,6 +130,8 @@ class ServerView:
             and not config.get_bool("replica-serve-stale-data")
         )
         self._repl = repl
+        self.oom = bool(getattr(server, "maxmemory", 0) and getattr(server, "pre_command_oom", 0))
+        """The command that started the script found the server over maxmemory."""
         persistence = getattr(server, "persistence", None)
         self.disk_error = bool(not self.obey and persistence is not None and persistence.disk_error)
 
@@ -152,6 +159,8 @@ def prepare_refusal(view: ServerView, flags: frozenset[str], compat: bool, ro: b
             return MISCONF_RDB
         if not view.enough_replicas():
             return NOREPLICAS
+        if view.oom and not view.obey and ALLOW_OOM not in flags:
+            return OOM_SCRIPT
     return None
 
 
@@ -180,8 +189,19 @@ class ScriptExecutor:
         )
         self.ctx.in_multi_exec = True
         self.commands_run = 0
+        self.allow_oom = False
+        """The script declared ``allow-oom`` (scriptVerifyOOM lets its denyoom commands run)."""
 
     def __call__(self, argv: list[bytes]) -> Reply | Refusal:
+        result = self._run(argv)
+        server = self.caller.server
+        if isinstance(result, Refusal) and server is not None:
+            spec = COMMANDS.get(argv[0].lower().decode("latin-1"))
+            name = command_fullname(spec.name, argv) if spec is not None else None
+            server.count_script_refusal(error_fields(result.text).decode("utf-8", "replace"), name)
+        return result
+
+    def _run(self, argv: list[bytes]) -> Reply | Refusal:
         spec = COMMANDS.get(argv[0].lower().decode("latin-1"))
         if spec is None:
             return Refusal(b"Unknown command called from script")
@@ -208,6 +228,9 @@ class ScriptExecutor:
                 return Refusal(b"-" + MISCONF_RDB.encode())
             if not view.enough_replicas():
                 return Refusal(b"-" + NOREPLICAS.encode())
+        if "denyoom" in flags and view.oom and not view.obey and not self.write_dirty:
+            if not self.allow_oom:
+                return Refusal(b"-" + OOM.encode())
         if is_write:
             self.write_dirty = self.run.write_dirty = True
         ctx = self.ctx
@@ -287,6 +310,7 @@ def run_script(
         funcname=funcname, execute=_unset, acl_lookup=acl_checker(ctx), eval_mode=eval_mode
     )
     executor = ScriptExecutor(ctx, view, read_only, run)
+    executor.allow_oom = not compat and ALLOW_OOM in flags
     run.execute = executor
     run.start = time.monotonic()
     state.running = run

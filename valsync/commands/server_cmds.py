@@ -375,6 +375,14 @@ def client_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
         return OK
     if sub == b"kill":
         return _client_kill(ctx, server, argv)
+    if sub == b"unblock" and len(argv) in (3, 4):
+        error = False
+        if len(argv) == 4:
+            reason = argv[3].lower()
+            if reason not in (b"timeout", b"error"):
+                raise CommandError("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+            error = reason == b"error"
+        return int(server.client_unblock(parse_int(argv[2]), error))
     if sub == b"help":
         return [
             b"CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -578,8 +586,7 @@ def swapdb(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if not (0 <= a < n and 0 <= b < n):
         raise CommandError(DB_INDEX_OUT_OF_RANGE)
     da, db_ = ctx.keyspace[a], ctx.keyspace[b]
-    da.data, db_.data = db_.data, da.data
-    da.expires, db_.expires = db_.expires, da.expires
+    da.swap_contents(db_)
     # both DBs changed content for every key either holds (clients blocked on a key of db b
     # must wake too, like Valkey's scanDatabaseForReadyKeys / ForDeletedKeys on both)
     for key in set(da.data) | set(db_.data):
@@ -723,9 +730,22 @@ def info_text(server: Server, sections: list[str]) -> str:
     return "\r\n".join(parts)
 
 
+def _latest_fork_usec(server: Server) -> int:
+    persistence = server.persistence
+    return int(persistence.children.last_fork_usec) if persistence is not None else 0
+
+
 def _info_section(server: Server, name: str) -> list[str] | None:
     cfg = server.config
     now = time.time()
+    if name == "debug":  # only when asked for by name, as in Valkey
+        st = server.stats
+        return [
+            "eventloop_duration_aof_sum:0",
+            f"eventloop_duration_cron_sum:{st.eventloop_duration_cron_sum}",
+            f"eventloop_duration_max:{st.eventloop_duration_max}",
+            f"eventloop_cmd_per_cycle_max:{st.eventloop_cmd_per_cycle_max}",
+        ]
     if name == "server":
         uptime = int(now - server.start_time)
         binds = ",".join(f"bind={b}" for b in cfg.get("bind").split())
@@ -767,26 +787,20 @@ def _info_section(server: Server, name: str) -> list[str] | None:
             f"connected_clients:{sum(1 for c in clients if not c.is_replica)}",
             "cluster_connections:0",
             f"maxclients:{cfg.get_int('maxclients')}",
+            "client_recent_max_input_buffer:0",
+            "client_recent_max_output_buffer:0",
             f"blocked_clients:{server.blocked_client_count()}",
             f"tracking_clients:{server.tracking.tracking_clients}",
             f"pubsub_clients:{server.pubsub.clients}",
             f"watching_clients:{sum(1 for c in clients if c.watched)}",
+            f"clients_in_timeout_table:{server.blocked_with_timeout_count()}",
+            f"total_watched_keys:{len(server.watch_index)}",
             *server.blocking_keys_info(),
             *server.pause.info_lines(int(time.time() * 1000)),
         ]
     if name == "memory":
-        rss = _rss_bytes()
-        return [
-            f"used_memory:{rss}",
-            f"used_memory_human:{rss / 1048576:.2f}M",
-            f"used_memory_rss:{rss}",
-            f"used_memory_peak:{rss}",
-            f"maxmemory:{cfg.get_int('maxmemory')}",
-            f"maxmemory_policy:{cfg.get_str('maxmemory-policy')}",
-            f"mem_total_replication_buffers:{server.repl.replication_buffer_bytes() if server.repl else 0}",
-            *server.scripting.info_memory_lines(),
-            "mem_allocator:libc",
-        ]
+        memory_lines: list[str] = server.memory.info_memory_lines(_rss_bytes())
+        return memory_lines
     if name == "persistence":
         if server.persistence is not None:
             lines: list[str] = server.persistence.info_lines()
@@ -819,21 +833,52 @@ def _info_section(server: Server, name: str) -> list[str] | None:
             f"sync_partial_ok:{st.sync_partial_ok}",
             f"sync_partial_err:{st.sync_partial_err}",
             f"expired_keys:{st.expired_keys}",
+            f"expired_stale_perc:{st.expired_stale_perc:.2f}",
+            "expired_time_cap_reached_count:0",
+            "expire_cycle_cpu_milliseconds:0",
             f"evicted_keys:{st.evicted_keys}",
+            "evicted_clients:0",
             f"evicted_scripts:{server.scripting.cache.evicted}",
+            *server.memory.info_stats_lines(),
             f"keyspace_hits:{st.keyspace_hits}",
             f"keyspace_misses:{st.keyspace_misses}",
             f"pubsub_channels:{len(server.pubsub.channels.table)}",
             f"pubsub_patterns:{len(server.pubsub.patterns.table)}",
             f"pubsubshard_channels:{len(server.pubsub.shard.table)}",
+            f"latest_fork_usec:{_latest_fork_usec(server)}",
             f"total_forks:{st.total_forks}",
-            f"client_query_buffer_limit_disconnections:{st.client_query_buffer_limit_disconnections}",
-            f"client_output_buffer_limit_disconnections:{st.client_output_buffer_limit_disconnections}",
+            f"migrate_cached_sockets:{len(server.migrate_sockets)}",
+            f"slave_expires_tracked_keys:{len(server.replica_keys_with_expire)}",
+            "active_defrag_hits:0",
+            "active_defrag_misses:0",
+            "active_defrag_key_hits:0",
+            "active_defrag_key_misses:0",
+            "total_active_defrag_time:0",
+            "current_active_defrag_time:0",
             f"tracking_total_keys:{len(server.tracking.keys)}",
             f"tracking_total_items:{server.tracking.total_items}",
             f"tracking_total_prefixes:{len(server.tracking.prefixes)}",
             f"unexpected_error_replies:{st.unexpected_error_replies}",
             f"total_error_replies:{st.total_error_replies}",
+            "dump_payload_sanitizations:0",
+            f"total_reads_processed:{st.total_reads_processed}",
+            f"total_writes_processed:{st.total_writes_processed}",
+            "io_threaded_reads_processed:0",
+            "io_threaded_writes_processed:0",
+            "io_threaded_freed_objects:0",
+            "io_threaded_accept_processed:0",
+            "io_threaded_poll_processed:0",
+            "io_threaded_total_prefetch_batches:0",
+            "io_threaded_total_prefetch_entries:0",
+            f"client_query_buffer_limit_disconnections:{st.client_query_buffer_limit_disconnections}",
+            f"client_output_buffer_limit_disconnections:{st.client_output_buffer_limit_disconnections}",
+            "reply_buffer_shrinks:0",
+            "reply_buffer_expands:0",
+            f"eventloop_cycles:{st.eventloop_cycles}",
+            f"eventloop_duration_sum:{st.eventloop_duration_sum}",
+            f"eventloop_duration_cmd_sum:{st.eventloop_duration_cmd_sum}",
+            f"instantaneous_eventloop_cycles_per_sec:{rates['instantaneous_eventloop_cycles_per_sec']}",
+            f"instantaneous_eventloop_duration_usec:{rates['instantaneous_eventloop_duration_usec']}",
             f"acl_access_denied_auth:{server.acl.log.auth_failures}",
             f"acl_access_denied_cmd:{server.acl.log.denied_cmd}",
             f"acl_access_denied_key:{server.acl.log.denied_key}",
@@ -925,15 +970,25 @@ def debug(ctx: CommandContext, argv: list[bytes]) -> Reply:
         stored = ctx.db.data.get(argv[2])
         if stored is None:
             raise CommandError("ERR no such key")
+        db = ctx.db
+        clock = db.clock
+        stamp = db.stamps.get(argv[2], clock.stamp)
+        # one field read both ways, whatever the policy, as Valkey prints robj.lru
         return SimpleString(
             f"Value at:0x0 refcount:1 encoding:{object_encoding(stored, argv[2])} "
-            "serializedlength:0 lru:0 lru_seconds_idle:0"
+            f"serializedlength:0 lru:{stamp} lru_seconds_idle:{clock.idle_ms(stamp) // 1000} "
+            f"lfu_freq:{clock.lfu_counter(stamp)} lfu_access_time_minutes:{stamp >> 8}"
         )
     if sub == b"reload":
         if server.persistence is None:
             raise CommandError("ERR DEBUG RELOAD needs persistence")
+        options = {a.lower() for a in argv[2:]}
+        if options - {b"merge", b"noflush", b"nosave"}:
+            raise CommandError(
+                "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options."
+            )
         reply: Reply = server.persistence.debug_reload(
-            nosave=b"nosave" in [a.lower() for a in argv[2:]]
+            nosave=b"nosave" in options, noflush=b"noflush" in options, merge=b"merge" in options
         )
         return reply
     handler = lookup_debug_subcommand(argv)

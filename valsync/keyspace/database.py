@@ -1,13 +1,24 @@
-"""The 16 databases: key -> value dicts with a parallel expiry dict (unix ms), as in Valkey."""
+"""The 16 databases: key -> value dicts with a parallel expiry dict (unix ms), as in Valkey.
+
+Beside them each database keeps what maxmemory needs, kept small per key (a dict entry each,
+sharing ``int`` objects): ``stamps`` (the key's LRU clock or LFU counter, see
+:mod:`valsync.keyspace.access`) and ``sizes`` (the estimated bytes of each key, summed in
+``used``). Writes only mark a key in ``dirty`` (one set insertion, through :meth:`modified`);
+:meth:`settle` sizes the marked keys when an exact figure is wanted (INFO, eviction, cron).
+"""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
 
+from valsync.keyspace.access import AccessClock
 from valsync.keyspace.values import Value
 
 KeyListener = Callable[[int, bytes], None]
+Sizer = Callable[[bytes, Value], int]
+_SIZES: dict[int, int] = {}
+"""Interned size figures: most keys share a handful of sizes, so they share the objects."""
 
 
 class Database:
@@ -23,12 +34,30 @@ class Database:
         "expire_scan_pos",
         "field_scan",
         "field_scan_pos",
+        "clock",
+        "stamps",
+        "sizes",
+        "dirty",
+        "used",
+        "_sized",
     )
 
-    def __init__(self, dbid: int, on_modified: KeyListener | None = None) -> None:
+    def __init__(
+        self,
+        dbid: int,
+        on_modified: KeyListener | None = None,
+        clock: AccessClock | None = None,
+    ) -> None:
         self.id = dbid
         self.data: dict[bytes, Value] = {}
         self.expires: dict[bytes, int] = {}
+        self.clock = clock if clock is not None else AccessClock()
+        self.stamps: dict[bytes, int] = {}
+        self.sizes: dict[bytes, int] = {}
+        self.dirty: set[bytes] = set()
+        self.used = 0
+        """Sum of ``sizes`` as of the last :meth:`settle`."""
+        self._sized: dict[bytes, Value] = self.data
         self._on_modified = on_modified
         self.on_added: KeyListener | None = None
         """Told of each key ``set`` creates (Valkey's ``new`` keyspace event); None when
@@ -55,6 +84,11 @@ class Database:
             self.data[key] = value
             self.on_added(self.id, key)
         self.data[key] = value
+        clock = self.clock
+        # an overwrite is a new object (a fresh LRU stamp) but keeps its LFU counter, as in
+        # Valkey's dbSetValue
+        if not clock.lfu or key not in self.stamps:
+            self.stamps[key] = clock.stamp
         if not keep_ttl:
             self.expires.pop(key, None)
         self.modified(key)
@@ -63,9 +97,61 @@ class Database:
         if key in self.data:
             del self.data[key]
             self.expires.pop(key, None)
+            self.stamps.pop(key, None)
             self.modified(key)
             return True
         return False
+
+    def touch(self, key: bytes) -> None:
+        """An access to ``key`` (Valkey's lookupKey touch): a fresh LRU stamp, or one LFU
+        access counted."""
+        clock = self.clock
+        if clock.lfu:
+            self.stamps[key] = clock.lfu_accessed(self.stamps.get(key, clock.stamp))
+        else:
+            self.stamps[key] = clock.lru_clock
+
+    def settle(self, sizer: Sizer) -> int:
+        """Size the keys written since the last call; returns ``used`` (the dataset's bytes)."""
+        data = self.data
+        if data is not self._sized:
+            return self._recount(sizer)
+        dirty = self.dirty
+        if dirty:
+            sizes = self.sizes
+            used = self.used
+            for key in dirty:
+                old = sizes.pop(key, 0)
+                value = data.get(key)
+                if value is None:
+                    used -= old
+                else:
+                    n = sizer(key, value)
+                    sizes[key] = _SIZES.setdefault(n, n) if n < 65536 else n
+                    used += n - old
+            self.used = used
+            dirty.clear()
+        if len(self.sizes) != len(data) or len(self.stamps) != len(data):
+            # keys stored or dropped without :meth:`modified` (loaders writing ``data``)
+            return self._recount(sizer)
+        return self.used
+
+    def _recount(self, sizer: Sizer) -> int:
+        data = self.data
+        stamps = self.stamps
+        stamp = self.clock.stamp
+        self.stamps = {key: stamps.get(key, stamp) for key in data}
+        sizes: dict[bytes, int] = {}
+        used = 0
+        for key, value in data.items():
+            n = sizer(key, value)
+            sizes[key] = _SIZES.setdefault(n, n) if n < 65536 else n
+            used += n
+        self.sizes = sizes
+        self.used = used
+        self.dirty = set()
+        self._sized = data
+        return used
 
     def set_expire(self, key: bytes, when_ms: int) -> None:
         self.expires[key] = when_ms
@@ -78,7 +164,9 @@ class Database:
         return False
 
     def modified(self, key: bytes) -> None:
-        """Tell watchers (WATCH, blocked clients) that ``key`` changed."""
+        """Tell watchers (WATCH, blocked clients) that ``key`` changed, and mark it for
+        :meth:`settle`."""
+        self.dirty.add(key)
         if self._on_modified is not None:
             self._on_modified(self.id, key)
 
@@ -87,9 +175,24 @@ class Database:
         keys = list(self.data) if self._on_modified is not None else []
         self.data = {}
         self.expires = {}
+        self.stamps = {}
+        self.sizes = {}
+        self.used = 0
+        self._sized = self.data
         for key in keys:
             self.modified(key)
+        self.dirty = set()
         return n
+
+    def swap_contents(self, other: Database) -> None:
+        """Exchange keys, expiries and their access stamps and sizes with ``other`` (SWAPDB)."""
+        self.data, other.data = other.data, self.data
+        self.expires, other.expires = other.expires, self.expires
+        self.stamps, other.stamps = other.stamps, self.stamps
+        self.sizes, other.sizes = other.sizes, self.sizes
+        self.used, other.used = other.used, self.used
+        self.dirty, other.dirty = other.dirty, self.dirty
+        self._sized, other._sized = other._sized, self._sized
 
     def random_key(self, rng: random.Random) -> bytes | None:
         if not self.data:
@@ -107,7 +210,8 @@ class Keyspace:
     """All databases of one server."""
 
     def __init__(self, databases: int = 16, on_modified: KeyListener | None = None) -> None:
-        self.dbs = [Database(i, on_modified) for i in range(databases)]
+        self.clock = AccessClock()
+        self.dbs = [Database(i, on_modified, self.clock) for i in range(databases)]
 
     def __getitem__(self, dbid: int) -> Database:
         return self.dbs[dbid]
@@ -122,6 +226,10 @@ class Keyspace:
     def total_keys(self) -> int:
         return sum(len(db) for db in self.dbs)
 
+    def settle(self, sizer: Sizer) -> int:
+        """Estimated bytes of every database's keys (see :meth:`Database.settle`)."""
+        return sum(db.settle(sizer) for db in self.dbs)
+
     def flush_all(self) -> int:
         return sum(db.clear() for db in self.dbs)
 
@@ -129,5 +237,6 @@ class Keyspace:
         """Take ``other``'s data in place (replica swapdb load), keeping our listeners."""
         for mine, theirs in zip(self.dbs, other.dbs, strict=True):
             mine.data, mine.expires = theirs.data, theirs.expires
+            mine.stamps = theirs.stamps
             for key in list(mine.data):
                 mine.modified(key)

@@ -7,6 +7,7 @@ import socket
 import time
 import traceback
 from collections.abc import Awaitable, Callable
+from time import perf_counter_ns
 from typing import TYPE_CHECKING
 
 import trio
@@ -28,6 +29,7 @@ READ_SIZE = 64 * 1024
 DRAIN_ON_CLOSE_SECONDS = 10
 MAX_CLIENTS_REPLY = b"-ERR max number of clients reached\r\n"
 LIMIT_CHECK_SECONDS = 1.0
+REPLY_CHUNK_BYTES = 16 * 1024  # PROTO_REPLY_CHUNK_BYTES: the reply buffer output limits skip
 
 # A SYNC/PSYNC handler leaves one of these in ``client.extra['handoff']``; the connection then
 # hands its stream (and the bytes it already read) to the replication driver.
@@ -126,6 +128,13 @@ class ClientConnection:
         """Buffer replies and write what the socket takes now, without waiting."""
         if self._broken or not data:
             return
+        if len(data) > REPLY_CHUNK_BYTES and not self.client.is_replica:
+            # Valkey counts what passes its 16 KiB reply buffer before writing any of it
+            kind = "pubsub" if self.client.pubsub else "normal"
+            hard = self.server.config.client_output_buffer_limit(kind)[0]
+            if hard and len(self._out) + len(data) - REPLY_CHUNK_BYTES >= hard:
+                self._close_for_output_limit(scheduled=True)
+                return
         if not self._out:
             # the usual case: nothing pending, write straight from the batch's buffer
             try:
@@ -137,7 +146,9 @@ class ClientConnection:
                 self.client.kill_requested = True
                 self.scope.cancel()
                 return
-            self.server.stats.total_net_output_bytes += n
+            stats = self.server.stats
+            stats.total_net_output_bytes += n
+            stats.total_writes_processed += 1
             if n == len(data):
                 return
             self._out += memoryview(data)[n:]
@@ -253,7 +264,6 @@ class ClientConnection:
         server, client, parser = self.server, self.client, self.parser
         stats = server.stats
         fd = self._fd
-        query_limit = server.config.get_int("client-query-buffer-limit")
         waited = True
         while True:
             try:
@@ -273,9 +283,12 @@ class ClientConnection:
             if not waited:
                 await trio.lowlevel.checkpoint()
             waited = False
+            started = perf_counter_ns()
             stats.total_net_input_bytes += len(data)
+            stats.total_reads_processed += 1
+            commands = 0
             parser.feed(data)
-            if parser.pending > query_limit:
+            if parser.pending > server.config.get_int("client-query-buffer-limit"):
                 server.log.warning(
                     f"Closing client that reached max query buffer length: id={client.id} "
                     f"addr={client.addr} qbuf={parser.pending} (qbuf initial bytes omitted)"
@@ -299,6 +312,7 @@ class ClientConnection:
                     continue
                 client.pending_output = bool(out) or bool(self._out)
                 client.executing = True
+                commands += 1
                 reply: Reply | BlockRequest = process(client, argv)
                 client.executing = False
                 if isinstance(reply, (ScriptWait, ScriptRequest)):
@@ -310,7 +324,7 @@ class ClientConnection:
                     out = bytearray()
                     cleanup = reply.cleanup
                     try:
-                        result = await run_exchange(reply)
+                        result = await run_exchange(reply, server.migrate_sockets)
                         client.executing = True
                         reply = server.finish_exchange(client, reply, result)
                     finally:
@@ -347,6 +361,7 @@ class ClientConnection:
                 if server.shutdown_requested is not None:
                     break
             self._queue(out)
+            stats.record_cycle((perf_counter_ns() - started) // 1000 or 1, commands)
 
     async def _script_turn(
         self, argv: list[bytes], request: ScriptWait | ScriptRequest

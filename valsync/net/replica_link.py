@@ -2,14 +2,12 @@
 
 Everything for a replica goes through one queue, in order: reply lines (``+FULLRESYNC``,
 ``+CONTINUE``), keepalive newlines, the RDB (relayed chunks, or a dump file sent with its
-``$<len>`` header), a "wait for the first ACK" barrier for ``$EOF`` transfers, then the command
-stream. While the snapshot is produced, stream bytes are held in :attr:`ReplicaLink.held`
-and released behind the RDB. The reader task only consumes REPLCONF ACKs; a replica gets no
-replies, as in Valkey.
-
-Bytes pushed behind bytes not yet taken by the writer join them in one buffer, so the stream
-of a pipeline of writes leaves in one send, not one per command (Valkey's replication buffer
-blocks are shared the same way).
+``$<len>`` header), a "wait for the first ACK" barrier for ``$EOF`` transfers, then
+:class:`StartStream`, after which the writer sends the command stream straight from the
+backlog. The stream is never copied per replica: as in Valkey's shared replication buffer, the
+link pins the backlog at :attr:`ReplicaLink.stream_next`, the first byte it has not sent (from
+the snapshot's offset while the RDB is produced). The reader task only consumes REPLCONF
+ACKs; a replica gets no replies, as in Valkey.
 """
 
 from __future__ import annotations
@@ -24,6 +22,7 @@ from typing import BinaryIO
 import trio
 
 from valsync.commands import ClientState
+from valsync.replication.backlog import ReplicationBacklog
 from valsync.replication.replicas import ReplicaInfo, ReplicaState, apply_replconf
 from valsync.resp import ProtocolError, RequestParser
 from valsync.stats import Stats
@@ -52,7 +51,12 @@ class CloseLink:
     reason: str = ""
 
 
-Segment = bytes | SendRdbFile | WaitFirstAck | CloseLink
+@dataclass
+class StartStream:
+    """From here on the writer sends the stream from the backlog at ``stream_next``."""
+
+
+Segment = bytes | SendRdbFile | WaitFirstAck | CloseLink | StartStream
 
 
 class ReplicaLink:
@@ -64,16 +68,21 @@ class ReplicaLink:
         info: ReplicaInfo,
         stream: trio.SocketStream,
         stats: Stats | None = None,
+        backlog: Callable[[], ReplicationBacklog | None] = lambda: None,
     ) -> None:
         self.client = client
+        self._backlog = backlog
+        self.stream_next: int | None = None
+        """Offset of the next stream byte to send; the backlog is pinned there."""
+        self._pinned_in: ReplicationBacklog | None = None
         self.stats = stats
         """Where the bytes sent count (``total_net_repl_output_bytes``)."""
         self.info = info
         self.stream = stream
         self._queue: deque[Segment | bytearray] = deque()
         self._queue_wake = trio.Event()
-        self.held: bytearray | None = None
         self.queued_bytes = 0
+        """Bytes queued other than the stream (replies, RDB chunks, newlines)."""
         self.soft_limit_since: float | None = None
         self.first_ack = trio.Event()
         self.scope = trio.CancelScope()
@@ -91,8 +100,47 @@ class ReplicaLink:
 
     @property
     def in_flight(self) -> int:
-        """Bytes queued for the socket, not counting stream bytes held behind the RDB."""
-        return self.queued_bytes - (len(self.held) if self.held is not None else 0)
+        """Bytes queued for the socket, not counting the stream."""
+        return self.queued_bytes
+
+    @property
+    def pending_stream_bytes(self) -> int:
+        """Stream bytes this replica still needs (Valkey's replica output buffer usage)."""
+        backlog = self._backlog()
+        if self.stream_next is None or backlog is None:
+            return 0
+        return max(0, backlog.end_offset - self.stream_next + 1)
+
+    def hold_stream_from(self, offset: int) -> None:
+        """Keep the stream from ``offset`` in the backlog for this replica (not sent yet)."""
+        self.stream_next = offset
+        self._pin()
+
+    def start_stream(self, offset: int | None = None) -> None:
+        """Queue the stream (from ``offset``, or from where it was held) behind what is queued."""
+        if offset is not None:
+            self.hold_stream_from(offset)
+        if self.stream_next is not None:
+            self.push(StartStream())
+
+    def _pin(self) -> None:
+        if self.closed:
+            return
+        backlog = self._backlog()
+        if self._pinned_in is not None and self._pinned_in is not backlog:
+            self._pinned_in.unpin(self.client.id)
+        self._pinned_in = backlog
+        if backlog is not None and self.stream_next is not None:
+            backlog.pin(self.client.id, self.stream_next)
+
+    def unpin(self) -> None:
+        if self._pinned_in is not None:
+            self._pinned_in.unpin(self.client.id)
+            self._pinned_in = None
+
+    def wake(self) -> None:
+        """New stream bytes are in the backlog."""
+        self._queue_wake.set()
 
     async def wait_in_flight_below(self, limit: int) -> None:
         """Block until the writer sent enough that at most ``limit`` bytes are queued."""
@@ -122,25 +170,12 @@ class ReplicaLink:
             queue.append(seg)
         self._queue_wake.set()
 
-    def stream_bytes(self, data: bytes) -> None:
-        """Command-stream bytes: held during the snapshot, sent right away once released."""
-        if self.held is not None:
-            self.held += data
-            self.queued_bytes += len(data)
-        else:
-            self.push(data)
-
-    def release_held(self) -> None:
-        held, self.held = self.held, None
-        if held:
-            self.queued_bytes -= len(held)
-            self.push(bytes(held))
-
     def close(self, reason: str = "") -> None:
         if not self.closed:
             self.closed = True
             self.scope.cancel()
             self._wake_drain_waiter()
+            self.unpin()
 
     async def run(self, leftover: bytes) -> None:
         """Writer and ACK reader, until either ends or the link is closed."""
@@ -175,8 +210,35 @@ class ReplicaLink:
                     await self.first_ack.wait()
                 elif isinstance(seg, CloseLink):
                     return
+                elif isinstance(seg, StartStream):
+                    await self._stream()
+                    return
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             return
+
+    async def _stream(self) -> None:
+        """Send the stream from the backlog as it grows; ends on CloseLink or a lost history."""
+        queue = self._queue
+        while True:
+            while queue:
+                seg = queue.popleft()
+                if isinstance(seg, CloseLink):
+                    return
+                if isinstance(seg, bytes | bytearray):
+                    await self._send(seg)
+                    self.queued_bytes -= len(seg)
+            backlog = self._backlog()
+            offset = self.stream_next
+            if offset is None or backlog is None or not backlog.can_serve(offset):
+                return  # the history this replica followed is gone: it must resync
+            if offset > backlog.end_offset:
+                self._queue_wake = trio.Event()
+                await self._queue_wake.wait()
+                continue
+            chunk = backlog.chunk_from(offset)
+            await self._send(chunk)
+            self.stream_next = offset + len(chunk)
+            self._pin()
 
     async def _send_file(self, seg: SendRdbFile) -> None:
         self.info.state = ReplicaState.SEND_BULK

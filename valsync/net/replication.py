@@ -114,6 +114,7 @@ class ReplicationService:
         cfg = server.config
         cfg.on_change("repl-backlog-size", self._resize_backlog)
         self._replica_limits = cfg.client_output_buffer_limit("replica")
+        self._backlog_size = cfg.get_int("repl-backlog-size")
         cfg.on_change("client-output-buffer-limit", self._reload_replica_limits)
 
     def resume_from_dump(self) -> None:
@@ -254,6 +255,7 @@ class ReplicationService:
         self._replica_limits = self.server.config.client_output_buffer_limit("replica")
 
     def _resize_backlog(self, value: str) -> None:
+        self._backlog_size = self.server.config.get_int("repl-backlog-size")
         if self.backlog is not None:
             self.backlog.resize(self.server.config.get_int("repl-backlog-size"))
 
@@ -262,8 +264,8 @@ class ReplicationService:
         self.backlog = ReplicationBacklog(self.server.config.get_int("repl-backlog-size"), offset)
 
     def replication_buffer_bytes(self) -> int:
-        total = self.backlog.histlen if self.backlog is not None else 0
-        return total + sum(link.queued_bytes for link in self.links.values())
+        """The shared buffer (the backlog, which replicas are sent from), as allocated."""
+        return self.backlog.allocated if self.backlog is not None else 0
 
     def rdb_repl_info(self) -> tuple[str, int, int] | None:
         """(repl-id, repl-offset, repl-stream-db) for a dump, when we have a history to resume."""
@@ -296,13 +298,13 @@ class ReplicationService:
         self.ids.master_repl_offset += len(data)
         if not self.links:
             return
-        limits = self._replica_limits
+        limits = self._effective_replica_limits()
         hard, soft, _ = limits
         for link in list(self.links.values()):
-            if link.info.state is ReplicaState.WAIT_BGSAVE_START or link.info.rdb_only:
+            if link.stream_next is None:
                 continue
-            link.stream_bytes(data)
-            size = link.queued_bytes
+            link.wake()
+            size = link.pending_stream_bytes
             if (
                 (hard and size >= hard)
                 or (soft and size >= soft)
@@ -310,9 +312,16 @@ class ReplicationService:
             ):
                 self._check_output_limits(link, limits)
 
+    def _effective_replica_limits(self) -> tuple[int, int, int]:
+        """Valkey ignores a replica hard limit below ``repl-backlog-size`` (it uses the latter):
+        a replica shares the backlog's memory, and a smaller limit would undo partial syncs."""
+        hard, soft, seconds = self._replica_limits
+        backlog_size = self._backlog_size
+        return (backlog_size if 0 < hard < backlog_size else hard), soft, seconds
+
     def _check_output_limits(self, link: ReplicaLink, limits: tuple[int, int, int]) -> None:
         hard, soft, soft_seconds = limits
-        size = link.queued_bytes
+        size = link.pending_stream_bytes
         over = False
         if hard and size >= hard:
             over = True
@@ -431,13 +440,15 @@ class ReplicationService:
             link = self._attach(client, info, state)
             assert self.backlog is not None
             link.push(action.reply)
-            data = self.backlog.read_from(action.offset)
-            if data:
-                link.push(data)
+            link.start_stream(action.offset)
             link.first_ack.set()
+            rdb_link = self.links.get(info.associated_rdb_client_id or -1)
+            if rdb_link is not None:
+                rdb_link.unpin()  # the main channel holds the stream from here
             self.log.notice(
                 f"Partial resynchronization request from {client.addr} accepted. Sending "
-                f"{len(data)} bytes of backlog starting from offset {action.offset}."
+                f"{self.ids.master_repl_offset - action.offset + 1} bytes of backlog starting "
+                f"from offset {action.offset}."
             )
             return NO_REPLY
         if isinstance(action, DualChannelSync):
@@ -456,9 +467,9 @@ class ReplicationService:
         plan = action.plan
         if isinstance(plan, AttachToDiskBgsave):
             other = self.links.get(plan.other_client_id)
-            if plan.copy_buffer and other is not None and other.held is not None:
-                link.held = bytearray(other.held)
             self._setup_full_resync(link, plan.offset)
+            if plan.copy_buffer and other is not None and other.stream_next is not None:
+                link.hold_stream_from(other.stream_next)
             link.rdb_target = "disk"
             self.disk_child_links.append(link)
             self.log.notice("Waiting for end of BGSAVE for SYNC")
@@ -493,7 +504,13 @@ class ReplicationService:
             finally:
                 self.drop_link(link, "connection closed")
 
-        link = ReplicaLink(client, info, None, self.server.stats)  # type: ignore[arg-type]
+        link = ReplicaLink(
+            client,
+            info,
+            None,  # type: ignore[arg-type]
+            self.server.stats,
+            backlog=lambda: self.backlog,
+        )
         handoff_link["link"] = link
         link.scope = trio.CancelScope()
         client.handoff = handoff
@@ -538,8 +555,13 @@ class ReplicationService:
         """``replicationSetupReplicaForFullResync``: +FULLRESYNC, hold the stream from here."""
         link.info.psync_initial_offset = offset
         link.info.state = ReplicaState.WAIT_BGSAVE_END
-        if link.held is None and not link.info.rdb_only:
-            link.held = bytearray()
+        if not link.info.rdb_only:
+            # the stream from the snapshot on stays in the backlog: a classic replica is sent
+            # it after the RDB; an RDB channel keeps it for its main channel's PSYNC (Valkey's
+            # addRdbReplicaToPsyncWait) and never streams itself
+            link.hold_stream_from(offset + 1)
+            if link.info.rdb_channel:
+                link.stream_next = None
         if link.info.rdb_channel:
             # dual-channel: the main channel will PSYNC from here; no +FULLRESYNC on this one
             link.push(endoff_frame(offset, self.ids.replid, 0, link.client.id))
@@ -673,9 +695,11 @@ class ReplicationService:
                     f"Streamed RDB transfer with replica {link.client.addr} succeeded (socket). "
                     "Waiting for REPLCONF ACK from replica to enable streaming"
                 )
+                if link.info.rdb_channel:
+                    continue  # its main channel streams once it PSYNCs
                 if not link.info.pre_psync:
                     link.push(WaitFirstAck())
-                link.release_held()
+                link.start_stream()
             else:
                 try:
                     link.push(open_dump_for_sending(path))
@@ -686,7 +710,8 @@ class ReplicationService:
                 if link.info.rdb_only:
                     link.push(CloseLink("rdb-only"))
                     continue
-                link.release_held()
+                if not link.info.rdb_channel:
+                    link.start_stream()
         waiting.clear()
         if result.ok and self.server.persistence is not None and target == "disk":
             self.server.persistence.note_replication_save()

@@ -126,12 +126,16 @@ async def _cron(server: Server, nursery: trio.Nursery, done: trio.Event) -> None
         started = time.perf_counter_ns()
         server.active_expire_cycle()
         server.latency_sample("expire-cycle", (time.perf_counter_ns() - started) // 1000)
+        server.memory.cron()
         if server.repl is not None:
             server.repl.fast_cron()
             if ticks % 10 == 0:
                 server.repl.cron()
+        if ticks % 10 == 0:
+            server.migrate_sockets.close_idle()
         if server.persistence is not None:
             server.persistence.cron()
+        server.stats.record_cycle((time.perf_counter_ns() - started) // 1000 or 1, cron=True)
         if server.shutdown_requested is not None:
             done.set()
             return

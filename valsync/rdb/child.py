@@ -91,6 +91,8 @@ class RdbChildren(Protocol):
 
     kind: str | None
     child: ForkedChild | None
+    started_at: float
+    """``time.monotonic()`` when the running child was forked."""
     keys_done: int
     total_forks: int
     last_fork_usec: int

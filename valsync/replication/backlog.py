@@ -11,6 +11,12 @@ this history, counting from the offset the backlog was created at) and the first
 has offset ``end_offset - histlen + 1``, 1-based. A PSYNC for offset ``o`` can be served
 iff ``first_byte_offset <= o <= end_offset + 1`` (section 3.3).
 
+Like Valkey's shared replication buffer, the backlog is also what every replica is sent from:
+a replica *pins* the offset of the next byte it still needs (its unsent stream, or the stream
+held while its snapshot is produced) and no block holding a pinned byte is trimmed. So a slow
+replica makes ``histlen`` outgrow ``size``, and a replica that reconnects can resume from
+anything still held; unpinning trims at once.
+
 A server with no backlog holds ``None`` instead of an instance; :func:`backlog_info_fields`
 renders INFO for both cases (``0``/``0`` when there is none).
 """
@@ -34,6 +40,7 @@ class ReplicationBacklog:
         self._blocks: deque[bytearray] = deque()
         self._histlen = 0
         self._end_offset = start_offset
+        self._pins: dict[int, int] = {}
 
     @property
     def end_offset(self) -> int:
@@ -48,6 +55,22 @@ class ReplicationBacklog:
     def first_byte_offset(self) -> int:
         """Offset of the oldest byte held; ``end_offset + 1`` when empty."""
         return self._end_offset - self._histlen + 1
+
+    @property
+    def allocated(self) -> int:
+        """Bytes held in blocks as allocated (INFO ``mem_total_replication_buffers``)."""
+        return len(self._blocks) * BLOCK_SIZE
+
+    def pin(self, owner: int, offset: int) -> None:
+        """Keep every byte from ``offset`` on until ``owner`` moves its pin or unpins."""
+        before = self._pins.get(owner)
+        self._pins[owner] = offset
+        if before is not None and before < offset and len(self._blocks) > 1:
+            self._trim()  # the owner moved on: what only it held may go
+
+    def unpin(self, owner: int) -> None:
+        if self._pins.pop(owner, None) is not None:
+            self._trim()
 
     @property
     def active(self) -> bool:
@@ -88,7 +111,11 @@ class ReplicationBacklog:
         # Like Valkey: never below one block, never below ``size`` bytes.
         blocks = self._blocks
         while len(blocks) > 1 and self._histlen - len(blocks[0]) > self.size:
-            self._histlen -= len(blocks.popleft())
+            first = len(blocks[0])
+            if self._pins and min(self._pins.values()) < self.first_byte_offset + first:
+                break
+            self._histlen -= first
+            blocks.popleft()
 
     def can_serve(self, offset: int) -> bool:
         """PSYNC range check: ``first_byte_offset <= offset <= end_offset + 1``."""
@@ -114,6 +141,24 @@ class ReplicationBacklog:
             else:
                 yield memoryview(bytes(block[skip:]))
             skip = 0
+
+    def chunk_from(self, offset: int) -> memoryview:
+        """The bytes from ``offset`` to the end of the block holding it (empty at the end).
+
+        Every block but the last is full, so the block is found by arithmetic. A full block's
+        view stays valid after trimming; the growing last block is copied.
+        """
+        if not self.can_serve(offset):
+            raise ValueError(
+                f"offset {offset} outside backlog [{self.first_byte_offset}, {self._end_offset + 1}]"
+            )
+        if offset > self._end_offset:
+            return memoryview(b"")
+        index, skip = divmod(offset - self.first_byte_offset, BLOCK_SIZE)
+        block = self._blocks[index]
+        if len(block) == BLOCK_SIZE:
+            return memoryview(block)[skip:]
+        return memoryview(bytes(block[skip:]))
 
     def read_from(self, offset: int) -> bytes:
         """The bytes from ``offset`` to the end as one ``bytes`` (what follows ``+CONTINUE``)."""

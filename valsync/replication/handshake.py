@@ -22,6 +22,7 @@ the PSYNC reply a bare newline is a keepalive (:class:`Keepalive`).
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 
 from valsync.replication.errors import RemoteProtocolError
@@ -29,6 +30,9 @@ from valsync.replication.ids import REPLID_LEN
 from valsync.resp.reply import encode_command
 
 MAX_REPLY_LINE = 64 * 1024
+INT64_MIN = -(1 << 63)
+INT64_MAX = (1 << 63) - 1
+_LEADING_INT = re.compile(r"[ \t\n\v\f\r]*([+-]?)([0-9]+)")
 SYNC_INLINE = b"SYNC\r\n"
 
 
@@ -342,13 +346,23 @@ class ReplicaHandshake:
 
 
 def _strtoll(text: str) -> int:
-    """C ``strtoll(text, NULL, 10)``: leading digits, 0 if none."""
-    text = text.strip()
-    i = 1 if text[:1] in ("-", "+") else 0
-    j = i
-    while j < len(text) and text[j].isdigit():
-        j += 1
-    return int(text[:j]) if j > i else 0
+    """C ``strtoll(text, NULL, 10)``: leading ASCII digits, 0 if none, saturated to int64."""
+    match = _LEADING_INT.match(text)
+    if match is None:
+        return 0
+    sign, digits = match.groups()
+    value = int(digits) if len(digits) <= 19 else INT64_MAX + 1
+    value = -value if sign == "-" else value
+    return max(INT64_MIN, min(INT64_MAX, value))
+
+
+def _decimal(text: str) -> int | None:
+    """A whole field that is a decimal int64 (``[+-]digits``), else None."""
+    match = _LEADING_INT.fullmatch(text)
+    if match is None or len(match.group(2)) > 19:
+        return None
+    value = int(text)
+    return value if INT64_MIN <= value <= INT64_MAX else None
 
 
 # --- the RDB channel of a dual-channel sync (section 5, steps 3-6) -------------------------
@@ -378,10 +392,10 @@ def parse_endoff(line: str) -> EndOffset | None:
     fields = line[8:].split()
     if len(fields) < 4 or len(fields[1]) > REPLID_LEN:
         return None
-    try:
-        return EndOffset(int(fields[0]), fields[1], int(fields[2]), int(fields[3]))
-    except ValueError:
+    offset, dbid, client_id = _decimal(fields[0]), _decimal(fields[2]), _decimal(fields[3])
+    if offset is None or dbid is None or client_id is None:
         return None
+    return EndOffset(offset, fields[1], dbid, client_id)
 
 
 class RdbChannelHandshake:

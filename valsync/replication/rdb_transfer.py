@@ -145,7 +145,7 @@ class RdbPayloadReceiver:
                 events.append(RdbBegin(None, self._mark))
             else:
                 text = line[1:]
-                if not text.isdigit():
+                if not text.isdigit() or len(text) > 19:
                     raise RemoteProtocolError(f"Bad RDB length line from PRIMARY: {line[:64]!r}")
                 self.size = self._remaining = int(text)
                 events.append(RdbBegin(self.size, None))

@@ -81,6 +81,17 @@ class Raw:
 
 
 @dataclass(frozen=True, slots=True)
+class ScriptError(Raw):
+    """A script's error reply (``-CODE message``), with how Valkey counts it in errorstats:
+    ``counted`` when it came from a command the script called (counted then, not again),
+    ``custom`` when the script returned it itself (new codes past errorstats' limit go to
+    ``ERRORSTATS_OVERFLOW``)."""
+
+    counted: bool = False
+    custom: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class NoReply:
     """Commands that must not answer (REPLCONF ACK)."""
 

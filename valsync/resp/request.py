@@ -322,7 +322,6 @@ class RequestParser:
             self._pos = pos
             return Request([], pos - start)
         argv: list[bytes] = []
-        max_bulk = self.max_bulk_len if self.authenticated else UNAUTH_MAX_BULK
         for _ in range(count):
             if pos >= end:
                 self._incomplete(end - start + 1)
@@ -336,15 +335,14 @@ class RequestParser:
                 self._incomplete(end - start + 1)
                 return None
             text = data[pos + 1 : cr]
-            if not text.isdigit() or (text[0] == 0x30 and len(text) > 1):
+            # string2ll: at most 20 characters (a longer run of digits is no int64 either)
+            if not text.isdigit() or len(text) > 20 or (text[0] == 0x30 and len(text) > 1):
                 raise ProtocolError("Protocol error: invalid bulk length")
             length = int(text)
-            if length > max_bulk:
-                raise ProtocolError(
-                    "Protocol error: invalid bulk length"
-                    if self.authenticated
-                    else "Protocol error: unauthenticated bulk length"
-                )
+            if length > self.max_bulk_len:
+                raise ProtocolError("Protocol error: invalid bulk length")
+            if length > UNAUTH_MAX_BULK and not self.authenticated:
+                raise ProtocolError("Protocol error: unauthenticated bulk length")
             data_start = cr + 2
             data_end = data_start + length
             if data_end + 2 > end:

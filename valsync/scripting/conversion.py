@@ -34,6 +34,7 @@ from valsync.resp.reply import (
     NullArray,
     Raw,
     Reply,
+    ScriptError,
     SetReply,
     SimpleString,
     Verbatim,
@@ -232,9 +233,9 @@ def _status_line(kind: bytes, text: bytes) -> bytes:
     return kind + text.replace(b"\r", b" ").replace(b"\n", b" ") + b"\r\n"
 
 
-def error_reply_bytes(message: bytes) -> Raw:
+def error_reply_bytes(message: bytes, counted: bool = False, custom: bool = False) -> ScriptError:
     """An error reply from a script: ``-`` then the message (its own code included)."""
-    return Raw(_status_line(b"-", message))
+    return ScriptError(_status_line(b"-", message), counted, custom)
 
 
 def lua_to_reply(
@@ -264,7 +265,8 @@ def lua_to_reply(
         return ErrorReply("ERR reached lua stack limit")
     err = rawget(value, b"err")
     if isinstance(err, bytes):
-        return error_reply_bytes(err)
+        counted = rawget(value, b"ignore_error_stats_update") is True
+        return error_reply_bytes(err, counted=counted, custom=depth == 0)
     ok = rawget(value, b"ok")
     if isinstance(ok, bytes):
         return Raw(_status_line(b"+", ok))

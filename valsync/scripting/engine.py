@@ -582,7 +582,8 @@ class LuaEngine:
         line = _lua_tostring(self._rawget(err, b"line"))
         if source is not None and line is not None:
             message += b" script: %s, on %s:%s." % (funcname.encode(), source, line)
-        return error_reply_bytes(message)
+        counted = self._rawget(err, b"ignore_error_stats_update") is True
+        return error_reply_bytes(message, counted=counted)
 
 
 def _deny_attributes(obj: object, name: object, is_setting: bool) -> object:

@@ -46,6 +46,7 @@ class ScriptingState:
         function_bytes = sum(len(lib.code) + 64 for lib in libraries.libraries.values())
         return [
             f"used_memory_lua:{lua}",
+            f"used_memory_vm_eval:{lua}",
             f"used_memory_lua_human:{bytes_to_human(lua)}",
             f"used_memory_scripts_eval:{eval_bytes}",
             f"number_of_cached_scripts:{len(self.cache.scripts)}",
