@@ -58,11 +58,13 @@ chaos: $(STAMP_TEST)
 
 bench: $(STAMP_TEST)
 	bash tools/ensure-debian-packages.sh
+	rm -f .bench-results.jsonl
 	$(BIN)/python tools/bench/throughput.py
 	$(BIN)/python tools/bench/replication.py
 	$(BIN)/python tools/bench/rdb.py
 	$(BIN)/python tools/bench/fullsync.py
 	$(BIN)/python tools/bench/dashboard_frame.py
+	$(BIN)/python tools/bench/summary.py
 
 # Valkey's own Tcl suite against valsync and real valkey 8.1.8 (FILES=replication,unit or names)
 VALKEY_TESTS ?= ../shared/valkey-tests

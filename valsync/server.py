@@ -573,6 +573,47 @@ class Server:
             refusal = self.refusal(client, spec.name, spec.effective_flags(self, argv))
             if refusal is not None:
                 return self._reject(client, refusal, name)
+        return self._call(client, spec, name, argv, replica, streaming)
+
+    def apply_from_primary(self, client: ClientState, argv: list[bytes]) -> Reply | BlockRequest:
+        """:meth:`process` for a command of our primary's stream: the checks that never stop
+        the primary's link (authentication, pauses, READONLY, MASTERDOWN) are not made;
+        anything out of the ordinary (a transaction, a restricted ACL, a container command,
+        loading, a maxmemory limit) takes the full path."""
+        spec = self._spec_cache.get(argv[0])
+        if (
+            spec is None
+            or client.in_multi
+            or self.loading
+            or self.async_loading
+            or self.maxmemory
+            or self.acl.restricted
+            or client.pubsub
+            or client.capa_redirect
+            or spec.name in CONTAINER_COMMANDS
+            or self.repl is None
+            or not self.repl.is_replica
+        ):
+            return self.process(client, argv)
+        arity = spec.arity
+        if len(argv) != arity if arity > 0 else len(argv) < -arity:
+            return self.process(client, argv)
+        name = client.last_command = spec.name
+        reply = self._call(client, spec, name, argv, True, False)
+        if self.ready_waiters:
+            self.serve_ready_waiters()
+        return reply
+
+    def _call(
+        self,
+        client: ClientState,
+        spec: CommandSpec,
+        name: str,
+        argv: list[bytes],
+        replica: bool,
+        streaming: bool,
+    ) -> Reply | BlockRequest:
+        """Valkey's ``call()``: run the handler, then propagation and the accounting."""
         ctx: CommandContext | None = client.context
         if ctx is None:
             ctx = client.context = CommandContext(
@@ -623,7 +664,18 @@ class Server:
             ctx.finish(argv, spec.is_write, 0, client.current_request)
         if replica and ctx.dirty and spec.is_write and not client.is_primary_link:
             self._track_replica_keys_with_expire(client.db, spec, argv)
-        self.after_call(ctx, spec, name, argv, reply, usec)
+        if ctx.expired_keys:
+            self.stats.expired_keys += ctx.expired_keys
+        self.account_call(client, spec, name, argv, reply, usec)
+        self.dirty += ctx.dirty
+        if ctx.propagated:
+            repl = self.repl
+            if repl is not None:
+                repl.feed(ctx.take_propagated())
+                client.last_write_offset = repl.master_repl_offset
+            else:
+                ctx.take_propagated()
+                client.last_write_offset = 0
         if client.tracking is not None or self.tracking.pending_bcast:
             self.tracking_after_command(client, spec)
         self.current_client = None
@@ -854,24 +906,6 @@ class Server:
             "\n=== VALKEY BUG REPORT END. Make sure to include from START to END. ===\n\n"
         )
         os.abort()
-
-    def after_call(
-        self,
-        ctx: CommandContext,
-        spec: CommandSpec,
-        name: str,
-        argv: list[bytes],
-        reply: Reply | BlockRequest,
-        usec: int,
-    ) -> None:
-        if ctx.expired_keys:
-            self.stats.expired_keys += ctx.expired_keys
-        self.account_call(ctx.client, spec, name, argv, reply, usec)
-        self.dirty += ctx.dirty
-        if ctx.propagated:
-            units = ctx.take_propagated()
-            self.propagate(units)
-            ctx.client.last_write_offset = self.repl.master_repl_offset if self.repl else 0
 
     def account_call(
         self,

@@ -37,7 +37,9 @@ ODD = st.sampled_from(
 )
 
 
-def frame(wire: bytes, cuts: list[int], fast: bool) -> list[object]:
+def frame(wire: bytes, cuts: list[int], fast: bool, batches: bool = False) -> list[object]:
+    """What the parser hands out, command by command; ``batches`` takes the commands framed
+    ahead in one piece whenever there are some (the replica applier's way)."""
     parser = RequestParser(fast=fast)
     events: list[object] = []
     last = 0
@@ -45,7 +47,17 @@ def frame(wire: bytes, cuts: list[int], fast: bool) -> list[object]:
         parser.feed(wire[last:cut])
         last = cut
         try:
-            while (req := parser.next()) is not None:
+            while True:
+                batch, sizes = parser.take_framed() if batches else ([], [])
+                if batch:
+                    events.extend(
+                        (argv, size, False) for argv, size in zip(batch, sizes, strict=True)
+                    )
+                    assert parser.last_nbytes == sizes[-1]
+                    continue
+                req = parser.next()
+                if req is None:
+                    break
                 events.append((req.argv, req.nbytes, req.inline))
         except ProtocolError as err:
             events.append(str(err))
@@ -63,6 +75,7 @@ def test_fast_path_frames_like_the_python_framer(parts: list[bytes], cuts: list[
     wire = b"".join(parts)
     cuts = [c for c in cuts if c <= len(wire)]
     assert frame(wire, cuts, fast=True) == frame(wire, cuts, fast=False)
+    assert frame(wire, cuts, fast=True, batches=True) == frame(wire, cuts, fast=False)
 
 
 @given(st.lists(ARG, min_size=1, max_size=6))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -18,6 +19,7 @@ __all__ = [
     "ROOT",
     "ServerProcess",
     "ensure_redis_benchmark",
+    "record",
     "rss_bytes",
     "start_valkey",
     "start_valsync",
@@ -65,3 +67,26 @@ def wait_info(client: object, field: str, value: str, timeout: float = 600) -> f
             return time.monotonic() - t0
         time.sleep(0.02)
     raise TimeoutError(field)
+
+
+RESULTS = Path(os.environ.get("BENCH_RESULTS", ROOT / ".bench-results.jsonl"))
+"""Where each benchmark appends its rows for ``summary.py`` (``make bench`` empties it)."""
+
+
+def record(
+    row: str, unit: str, valkey: float, valsync: float, target: str, ratio: float | None = None
+) -> None:
+    """One row of the issue's table: both servers' figures, their ratio (valsync / valkey
+    unless given) and the target (``">= 0.30"`` or ``"<= 2"``; ``"bounded"`` for a lag)."""
+    entry = {
+        "row": row,
+        "unit": unit,
+        "valkey": valkey,
+        "valsync": valsync,
+        "ratio": ratio if ratio is not None else (valsync / valkey if valkey else 0.0),
+        "target": target,
+        "load": os.getloadavg()[0],
+        "time": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+    }
+    with RESULTS.open("a") as f:
+        f.write(json.dumps(entry) + "\n")

@@ -1,6 +1,7 @@
 """redis-benchmark against valsync and valkey-server 8.1.8 side by side; prints ratios.
 
-Also RSS after ``DEBUG POPULATE 1000000``. Targets on a 2-core machine: SET/GET ``-P 16 -c 4``
+Also RSS after ``DEBUG POPULATE 1000000`` (the whole process's, and its growth over the
+empty server's). Every row is also recorded for ``summary.py``. Targets on a 2-core machine: SET/GET ``-P 16 -c 4``
 >= 0.30x Valkey's ops/s, the other types >= 0.25x, ``-c 50`` >= 0.30x; memory <= 2x Valkey's.
 The two servers run back to back for each mode, so a load from elsewhere on the machine
 weighs on both alike.
@@ -16,7 +17,7 @@ import sys
 import time
 
 import valkey
-from common import ensure_redis_benchmark, rss_bytes, start_valkey, start_valsync
+from common import ensure_redis_benchmark, record, rss_bytes, start_valkey, start_valsync
 
 TESTS = "set,get,lpush,hset,zadd"
 REQUESTS = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
@@ -50,7 +51,7 @@ def bench(port: int, extra: list[str]) -> dict[str, float]:
 
 def main() -> None:
     print(f"redis-benchmark, {REQUESTS} requests per test; load average {os.getloadavg()[0]:.1f}")
-    modes = {"pipelined -P 16 -c 4": ["-P", "16", "-c", "4"], "-c 50": ["-c", "50"]}
+    modes = {"-P16 -c4": ["-P", "16", "-c", "4"], "-c50": ["-c", "50"]}
     results: dict[str, dict[str, dict[str, float]]] = {"valkey": {}, "valsync": {}}
     with start_valkey("8.1.8") as real, start_valsync("--enable-debug-command", "yes") as mine:
         servers = {"valkey": real, "valsync": mine}
@@ -77,10 +78,18 @@ def main() -> None:
         for test, ops in results["valkey"][mode].items():
             mine_ops = results["valsync"][mode].get(test, 0.0)
             print(f"{test:8} {ops:14.0f} {mine_ops:14.0f} {mine_ops / ops:7.3f}")
+            target = ">= 0.25" if mode == "-P16 -c4" and test not in ("SET", "GET") else ">= 0.30"
+            record(f"{test} {mode}", "ops/s", ops, mine_ops, target)
     v, s = results["valkey"]["populate"], results["valsync"]["populate"]
     print(
         f"\nRSS after DEBUG POPULATE 1000000: valkey {v['total_rss_mb']:.0f} MB, valsync "
         f"{s['total_rss_mb']:.0f} MB, ratio {s['total_rss_mb'] / v['total_rss_mb']:.2f}"
+    )
+    record("RSS with 1M keys", "MB", v["total_rss_mb"], s["total_rss_mb"], "<= 2")
+    record("RSS growth for 1M keys", "MB", v["rss_mb"], s["rss_mb"], "<= 2")
+    print(
+        f"RSS growth: valkey {v['rss_mb']:.0f} MB, valsync {s['rss_mb']:.0f} MB, "
+        f"ratio {s['rss_mb'] / v['rss_mb']:.2f}"
     )
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
 

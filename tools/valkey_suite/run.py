@@ -17,6 +17,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -170,13 +171,21 @@ def run_file(dest: Path, name: str, timeout: float, verbose: bool, baseport: int
         argv = sentinel_argv(name)
     t0 = time.monotonic()
     with tempfile.TemporaryFile() as out:
-        proc = subprocess.Popen(argv, cwd=dest, stdout=out, stderr=subprocess.STDOUT)
+        # its own process group: the harness's test clients and servers go with it, so a
+        # timed-out file leaves nothing running on the next file's ports
+        proc = subprocess.Popen(
+            argv, cwd=dest, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
             result.exception = "timeout"
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
         out.seek(0)
         text = out.read().decode("utf-8", "replace")
     result.seconds = time.monotonic() - t0

@@ -55,6 +55,9 @@ _SPECIAL = re.compile(rb"[+-]?(inf|infinity|nan)", re.IGNORECASE)
 
 def _strtod(text: bytes) -> tuple[float, bool] | None:
     """A whole-string C ``strtod``: (value, range_error), or None when not all consumed."""
+    if text.isdigit():
+        value = float(text)  # the usual score: digits only, overflowing to inf at worst
+        return value, math.isinf(value)
     if _SPECIAL.fullmatch(text):
         return float(text), False
     if _HEX.fullmatch(text):

@@ -48,7 +48,12 @@ from valsync.replication.rdb_transfer import (
     RdbPayloadReceiver,
 )
 from valsync.replication.replicas import role_replica_reply
-from valsync.replication.stream import ReplicationStreamReader, encode_ack, is_getack
+from valsync.replication.stream import (
+    STREAM_CONTROL,
+    ReplicationStreamReader,
+    encode_ack,
+    is_getack,
+)
 from valsync.resp.reply import Reply
 
 if TYPE_CHECKING:
@@ -578,36 +583,59 @@ class PrimaryLinkDriver:
         calls :meth:`flush_applied` first.
         """
         server = self.server
-        process = server.process
+        apply = server.apply_from_primary
         keepalives = reader.keepalives
         server.applying_primary_stream = True
         try:
             while True:
+                batch, sizes = reader.take_framed()
+                if batch:
+                    # the fast lane: plain commands outside a transaction, offsets inline
+                    for argv, size in zip(batch, sizes, strict=True):
+                        name = argv[0]
+                        if reader.in_multi or (len(name) > 3 and name.lower() in STREAM_CONTROL):
+                            before = reader.applied_offset
+                            reader.framed(size)
+                            await self._apply_one(reader, client, argv, before)
+                            continue
+                        start = reader.read_offset
+                        reader.command_start = start
+                        reader.read_offset = reader.applied_offset = start + size
+                        apply(client, argv)
+                        self._applied_unproxied += size
+                    continue
                 before = reader.applied_offset
-                argv = reader.next_argv()
-                if argv is None:
+                command = reader.next_argv()
+                if command is None:
                     break
                 if reader.keepalives != keepalives:
                     keepalives = reader.keepalives
                     self.flush_applied()
                     while raw and raw[0] == 0x0A:
                         del raw[0]
-                if is_getack(argv):
-                    if not self._pre_psync:
-                        self.flush_applied()
-                        server.applying_primary_stream = False
-                        await self._send(encode_ack(reader.applied_offset))
-                        server.applying_primary_stream = True
-                else:
-                    process(client, argv)
-                reader.argv_done(argv)
-                self._applied_unproxied += reader.applied_offset - before
+                await self._apply_one(reader, client, command, before)
         finally:
             server.applying_primary_stream = False
         self.flush_applied()
         self.read_offset = reader.read_offset
         self.applied_offset = reader.applied_offset
         self.stream_db = client.db
+
+    async def _apply_one(
+        self, reader: ReplicationStreamReader, client: ClientState, argv: list[bytes], before: int
+    ) -> None:
+        """One command through the full path: GETACK answered, transactions tracked."""
+        server = self.server
+        if is_getack(argv):
+            if not self._pre_psync:
+                self.flush_applied()
+                server.applying_primary_stream = False
+                await self._send(encode_ack(reader.applied_offset))
+                server.applying_primary_stream = True
+        else:
+            server.process(client, argv)
+        reader.argv_done(argv)
+        self._applied_unproxied += reader.applied_offset - before
 
     def flush_applied(self) -> None:
         """Send the stream bytes applied so far down our own stream (backlog, sub-replicas),

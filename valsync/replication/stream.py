@@ -53,6 +53,10 @@ class StreamCommand:
         return is_getack(self.argv)
 
 
+# what the applier's fast lane leaves to the full path: transactions and REPLCONF GETACK
+STREAM_CONTROL = frozenset((b"multi", b"exec", b"discard", b"replconf"))
+
+
 def is_getack(argv: list[bytes]) -> bool:
     """``REPLCONF GETACK ...``, in any letter case."""
     return (
@@ -121,6 +125,17 @@ class ReplicationStreamReader:
             self.command_start = self.read_offset
             self.read_offset += parser.last_nbytes
             return argv
+
+    def take_framed(self) -> tuple[list[list[bytes]], list[int]]:
+        """The commands already framed, with their sizes, for the applier's fast lane; it
+        accounts each one with :meth:`framed` (or the same arithmetic inline) and
+        :meth:`argv_done`. Empty lists when none is framed: :meth:`next_argv` frames more."""
+        return self._parser.take_framed()
+
+    def framed(self, size: int) -> None:
+        """The next command taken with :meth:`take_framed` starts here and spans ``size``."""
+        self.command_start = self.read_offset
+        self.read_offset += size
 
     def command_done(self, cmd: StreamCommand) -> None:
         """The driver executed ``cmd``: update MULTI state and the applied offset."""

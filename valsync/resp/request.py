@@ -196,6 +196,27 @@ class RequestParser:
             return None
         return Request(argv, self.last_nbytes, self.last_inline)
 
+    def take_framed(self) -> tuple[list[list[bytes]], list[int]]:
+        """The commands framed ahead and not handed out yet, with their sizes in bytes, all
+        taken at once (the replica's applier runs them in a row); both lists empty when
+        none is framed (:meth:`next_argv` then frames what follows)."""
+        i = self._next
+        framed = self._framed
+        if i >= len(framed):
+            return [], []
+        ends = self._ends
+        start = self._pos
+        batch = framed[i:] if i else framed
+        sizes = [end - prev for prev, end in zip([start, *ends[i:-1]], ends[i:], strict=True)]
+        end = ends[-1]
+        self._avail -= end - start
+        self._pos = end
+        self._framed, self._ends, self._next = [], [], 0
+        self.last_nbytes = sizes[-1]
+        self.last_start = end - sizes[-1]
+        self.last_inline = False
+        return batch, sizes
+
     def next_argv(self) -> list[bytes] | None:
         """The next command's arguments (``[]`` for an empty multibulk or a blank line), or
         ``None`` until more bytes arrive; :attr:`last_nbytes` says how many bytes it used."""
