@@ -671,7 +671,7 @@ class Server:
                 client.last_command,
             )
         usec = (perf_counter_ns() - start) // 1000
-        if ctx.dirty and streaming:
+        if (ctx.dirty or ctx.propagation_forced) and streaming:
             # the request's own bytes go down the stream when it is unchanged (no re-encoding);
             # with no backlog and no replica (or as a replica) there is no stream to feed
             ctx.finish(argv, spec.is_write, 0, client.current_request)

@@ -662,7 +662,10 @@ class ReplicationService:
 
             def body(data_fd: int | None, progress: ProgressWriter) -> None:
                 assert data_fd is not None
-                with os.fdopen(data_fd, "wb", buffering=256 * 1024) as out:
+                # a slowed-down save (rdb-key-save-delay, a test hook) lets its bytes out as
+                # they come, as Valkey's 16 KB rio buffer does: the replica is seen loading
+                buffering = 16 * 1024 if delay > 0 else 256 * 1024
+                with os.fdopen(data_fd, "wb", buffering=buffering) as out:
                     out.write(eof_mark_frame(mark))
                     keys = write_snapshot(
                         keyspace,
