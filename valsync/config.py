@@ -626,6 +626,9 @@ class _Dir(_Spec):
             raise _Invalid("wrong number of arguments")
         if args[0] == "":
             raise _Invalid("dir can't be empty")
+        if "\x00" in args[0]:
+            # C's chdir sees the path cut at the NUL: an empty path
+            raise _Invalid(os.strerror(errno.ENOENT))
         # Relative to the previous dir, since Valkey has already chdir'ed there.
         path = os.path.realpath(os.path.join(str(current), args[0]))
         if not os.path.exists(path):

@@ -285,6 +285,13 @@ class CommandContext:
             self.notify("m", "keymiss", key, self.client.db if db is None else db.id)
         return value
 
+    def peek_read(self, key: bytes, db: Database | None = None) -> Value | None:
+        """:meth:`lookup_read` without touching the key (EXISTS, TYPE, TTL: LOOKUP_NOTOUCH)."""
+        value = self.peek(key, db)
+        if value is None:
+            self.notify("m", "keymiss", key, self.client.db if db is None else db.id)
+        return value
+
     def lookup_typed(
         self, key: bytes, cls: type[V], db: Database | None = None, read: bool = False
     ) -> V | None:
@@ -309,6 +316,10 @@ class CommandContext:
 
     def prevent_propagation(self) -> None:
         self._prevent = True
+
+    @property
+    def propagation_forced(self) -> bool:
+        return self._force
 
     def force_propagation(self) -> None:
         """Propagate this write even if it changed nothing (Valkey's forceCommandPropagation:

@@ -645,6 +645,7 @@ def config_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if sub == b"resetstat" and len(argv) == 2:
         server.stats.reset()
         server.cmdstats.reset()
+        server.memory.reset_stats()
         return OK
     if sub == b"rewrite" and len(argv) == 2:
         repl = server.repl
