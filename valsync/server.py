@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import sys
 import time
 import traceback
@@ -195,6 +196,11 @@ class Server:
         """Called after the server became a replica or a primary."""
         self.skip_checksum_validation = False
         """DEBUG SET-SKIP-CHECKSUM-VALIDATION: load dumps and RESTORE payloads unchecked."""
+        self.debug_pause_after_fork = False
+        """DEBUG PAUSE-AFTER-FORK: SIGSTOP ourselves after forking for replication (primary)
+        and before a dual-channel main connection's PSYNC (replica), as Valkey does."""
+        self.rdb_client_free_delay = 60
+        """DEBUG DELAY-RDB-CLIENT-FREE-SECONDS (Valkey's ``wait_before_rdb_client_free``)."""
         self.notify_classes = ""
         """The class letters of ``notify-keyspace-events`` in force ("" = notifications off)."""
         self.pubsub = PubSub()
@@ -359,6 +365,13 @@ class Server:
             self.monitors.remove(client)
 
     # --- key change notifications ------------------------------------------------------
+
+    def pause_process(self) -> None:
+        """DEBUG PAUSE-AFTER-FORK's stop (Valkey's ``debugPauseProcess``): SIGSTOP until a
+        test sends SIGCONT."""
+        self.log.notice("Process is about to stop.")
+        os.kill(os.getpid(), signal.SIGSTOP)
+        self.log.notice("Process has been continued.")
 
     def key_modified(self, dbid: int, key: bytes) -> None:
         """Valkey's signalModifiedKey + signalKeyAsReady: WATCH, blocked clients, and the
@@ -658,7 +671,7 @@ class Server:
                 client.last_command,
             )
         usec = (perf_counter_ns() - start) // 1000
-        if ctx.dirty and streaming:
+        if (ctx.dirty or ctx.propagation_forced) and streaming:
             # the request's own bytes go down the stream when it is unchanged (no re-encoding);
             # with no backlog and no replica (or as a replica) there is no stream to feed
             ctx.finish(argv, spec.is_write, 0, client.current_request)

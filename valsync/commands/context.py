@@ -321,6 +321,10 @@ class CommandContext:
     def prevent_propagation(self) -> None:
         self._prevent = True
 
+    @property
+    def propagation_forced(self) -> bool:
+        return self._force
+
     def force_propagation(self) -> None:
         """Propagate this write even if it changed nothing (Valkey's forceCommandPropagation:
         FLUSHALL/FLUSHDB of empty databases still replicate)."""

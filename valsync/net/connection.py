@@ -100,11 +100,27 @@ class ClientConnection:
                     nursery.cancel_scope.cancel()
         finally:
             server.free_client(self.client)
+            self._shutdown_if_forked()
             with trio.CancelScope(shield=True):
                 try:
                     await self.stream.aclose()
                 except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                     pass
+
+    def _shutdown_if_forked(self) -> None:
+        """A fork child holds a copy of this socket, so closing ours alone would leave the
+        connection open: shut it down (Valkey's connShutdown in unlinkClient), except for an
+        RDB channel, which the child itself is writing."""
+        persistence = self.server.persistence
+        if persistence is None or not persistence.children.busy:
+            return
+        info = self.client.extra.get("repl_info")
+        if getattr(info, "rdb_channel", False):
+            return
+        try:
+            self.stream.socket.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
     # --- output ------------------------------------------------------------------------------
 
