@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import sys
 import time
 import traceback
@@ -195,6 +196,11 @@ class Server:
         """Called after the server became a replica or a primary."""
         self.skip_checksum_validation = False
         """DEBUG SET-SKIP-CHECKSUM-VALIDATION: load dumps and RESTORE payloads unchecked."""
+        self.debug_pause_after_fork = False
+        """DEBUG PAUSE-AFTER-FORK: SIGSTOP ourselves after forking for replication (primary)
+        and before a dual-channel main connection's PSYNC (replica), as Valkey does."""
+        self.rdb_client_free_delay = 60
+        """DEBUG DELAY-RDB-CLIENT-FREE-SECONDS (Valkey's ``wait_before_rdb_client_free``)."""
         self.notify_classes = ""
         """The class letters of ``notify-keyspace-events`` in force ("" = notifications off)."""
         self.pubsub = PubSub()
@@ -359,6 +365,13 @@ class Server:
             self.monitors.remove(client)
 
     # --- key change notifications ------------------------------------------------------
+
+    def pause_process(self) -> None:
+        """DEBUG PAUSE-AFTER-FORK's stop (Valkey's ``debugPauseProcess``): SIGSTOP until a
+        test sends SIGCONT."""
+        self.log.notice("Process is about to stop.")
+        os.kill(os.getpid(), signal.SIGSTOP)
+        self.log.notice("Process has been continued.")
 
     def key_modified(self, dbid: int, key: bytes) -> None:
         """Valkey's signalModifiedKey + signalKeyAsReady: WATCH, blocked clients, and the
@@ -658,7 +671,7 @@ class Server:
                 client.last_command,
             )
         usec = (perf_counter_ns() - start) // 1000
-        if ctx.dirty and streaming:
+        if (ctx.dirty or ctx.propagation_forced) and streaming:
             # the request's own bytes go down the stream when it is unchanged (no re-encoding);
             # with no backlog and no replica (or as a replica) there is no stream to feed
             ctx.finish(argv, spec.is_write, 0, client.current_request)
@@ -940,6 +953,7 @@ class Server:
             self._account_blocked(client, spec, name, argv, reply, usec, script_caller)
             return
         self.stats.total_commands_processed += 1
+        (script_caller or client).commands += 1
         stat = self._command_stats.get(name)
         if stat is None:
             stat = self.cmdstats.stat(name)
@@ -1055,6 +1069,7 @@ class Server:
         self.last_executed = argv
         usec = (perf_counter_ns() - start) // 1000
         self.stats.total_commands_processed += 1
+        client.commands += 1
         stat = self.cmdstats.stat(name)
         stat.calls += 1
         stat.usec += usec
@@ -1087,6 +1102,7 @@ class Server:
         """A blocked command that timed out completes here (Valkey's updateStatsOnUnblock:
         counted, timed and slow-logged with the time it ran, not the time it waited)."""
         self.stats.total_commands_processed += 1
+        client.commands += 1
         stat = self.cmdstats.stat(client.last_command)
         stat.calls += 1
         if self.latency_tracking:

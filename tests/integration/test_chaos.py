@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SECONDS = os.environ.get("CHAOS_SECONDS", "30")
+SECONDS = os.environ.get("CHAOS_SECONDS", "20")
 
 
 def test_short_chaos_run_loses_nothing_and_converges() -> None:

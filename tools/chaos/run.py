@@ -35,6 +35,7 @@ import signal
 import sys
 import tempfile
 import time
+import traceback
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -264,11 +265,14 @@ class Chaos:
             d.mkdir()
             return Node(name, kind, free_port(), d, upstream, extra)
 
-        primary_conf = ["--repl-backlog-size", "1mb", "--repl-diskless-sync-delay", "1"]
+        # dual channel on by default (a full sync uses it when both ends have it and the
+        # sender syncs diskless), off and on again by the flips
+        dual = ["--dual-channel-replication-enabled", "yes"]
+        primary_conf = ["--repl-backlog-size", "1mb", "--repl-diskless-sync-delay", "1", *dual]
         self.p = mk("P", "valsync", None, primary_conf)
-        self.r1 = mk("R1", "valsync", self.p, ["--repl-diskless-sync-delay", "1"])
-        self.r2 = mk("R2", "valkey", self.p, [])
-        self.r3 = mk("R3", "valkey", self.r1, [])
+        self.r1 = mk("R1", "valsync", self.p, ["--repl-diskless-sync-delay", "1", *dual])
+        self.r2 = mk("R2", "valkey", self.p, dual)
+        self.r3 = mk("R3", "valkey", self.r1, dual)
         self.nodes = [self.p, self.r1, self.r2, self.r3]
         self.replicas = [self.r1, self.r2, self.r3]
         self.ledger = Ledger()
@@ -364,6 +368,8 @@ class Chaos:
             try:
                 node.cmd("SAVE")
                 return
+            except valkey.BusyLoadingError:
+                time.sleep(0.1)  # a replica loading what its primary sent: save once loaded
             except valkey.ResponseError as err:
                 if "in progress" not in str(err):
                     raise
@@ -398,7 +404,7 @@ class Chaos:
 
     def fault_flip_dual_channel(self) -> bool:
         node = self.rng.choice(self.running(self.nodes))
-        value = self.rng.choice(["yes", "no"])
+        value = "yes" if self.rng.random() < 0.7 else "no"
         node.cmd("CONFIG", "SET", "dual-channel-replication-enabled", value)
         return True
 
@@ -419,7 +425,11 @@ class Chaos:
         weights = [w for _, w in self.FAULTS]
         name = self.rng.choices(names, weights)[0]
         self.current_kind = name
-        if getattr(self, f"fault_{name}")():
+        try:
+            applied = getattr(self, f"fault_{name}")()
+        except valkey.BusyLoadingError:
+            applied = False  # the node answers -LOADING to this command for now
+        if applied:
             self.faults[self.current_kind] += 1
         else:
             self.skipped[self.current_kind] += 1
@@ -565,10 +575,14 @@ def main(argv: list[str] | None = None) -> int:
             sync={n.name: dict(n.lifetimes_stats) for n in (chaos.p, chaos.r1)},
         )
         ok = converged and result["writes_lost"] == 0
+    except Exception as err:  # reported below with the servers' logs, then exit status 1
+        traceback.print_exc()
+        result["error"] = repr(err)
+        result["faults"] = dict(sorted(chaos.faults.items()))
+    finally:
         if not ok:
             for node in chaos.nodes:
                 print(f"--- {node.name} log tail\n{node.log_tail()}", file=sys.stderr)
-    finally:
         chaos.stop()
         if ok and not args.keep:
             shutil.rmtree(root, ignore_errors=True)
