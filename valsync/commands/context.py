@@ -57,6 +57,10 @@ class ClientState:
     created_ms: int = 0
     last_interaction_ms: int = 0
     last_command: str = "NULL"
+    net_in: int = 0
+    net_out: int = 0
+    commands: int = 0
+    """CLIENT LIST ``tot-net-in``, ``tot-net-out``, ``tot-cmds``."""
     lib_name: bytes = b""
     lib_ver: bytes = b""
     in_multi: bool = False
@@ -316,6 +320,10 @@ class CommandContext:
 
     def prevent_propagation(self) -> None:
         self._prevent = True
+
+    @property
+    def propagation_forced(self) -> bool:
+        return self._force
 
     def force_propagation(self) -> None:
         """Propagate this write even if it changed nothing (Valkey's forceCommandPropagation:

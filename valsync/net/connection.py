@@ -100,11 +100,27 @@ class ClientConnection:
                     nursery.cancel_scope.cancel()
         finally:
             server.free_client(self.client)
+            self._shutdown_if_forked()
             with trio.CancelScope(shield=True):
                 try:
                     await self.stream.aclose()
                 except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                     pass
+
+    def _shutdown_if_forked(self) -> None:
+        """A fork child holds a copy of this socket, so closing ours alone would leave the
+        connection open: shut it down (Valkey's connShutdown in unlinkClient), except for an
+        RDB channel, which the child itself is writing."""
+        persistence = self.server.persistence
+        if persistence is None or not persistence.children.busy:
+            return
+        info = self.client.extra.get("repl_info")
+        if getattr(info, "rdb_channel", False):
+            return
+        try:
+            self.stream.socket.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
     # --- output ------------------------------------------------------------------------------
 
@@ -133,6 +149,7 @@ class ClientConnection:
             stats = self.server.stats
             stats.total_net_output_bytes += n
             stats.total_writes_processed += 1
+            self.client.net_out += n
             if n == len(data):
                 return
             self._out += memoryview(data)[n:]
@@ -201,6 +218,7 @@ class ClientConnection:
             self.scope.cancel()
             return
         self.server.stats.total_net_output_bytes += n
+        self.client.net_out += n
         del self._out[:n]
 
     async def _writer(self) -> None:
@@ -270,6 +288,7 @@ class ClientConnection:
             started = perf_counter_ns()
             stats.total_net_input_bytes += len(data)
             stats.total_reads_processed += 1
+            client.net_in += len(data)
             commands = 0
             parser.feed(data)
             if parser.pending > server.config.get_int("client-query-buffer-limit"):
@@ -424,6 +443,7 @@ class ClientConnection:
                         nursery.cancel_scope.cancel()
                         return
                     self.server.stats.total_net_input_bytes += len(data)
+                    self.client.net_in += len(data)
                     self.parser.feed(data)
 
             nursery.start_soon(watch_socket)

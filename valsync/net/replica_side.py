@@ -349,6 +349,8 @@ class PrimaryLinkDriver:
             main_hs = ReplicaHandshake.for_dual_channel_main(
                 config, endoff.client_id, endoff.replid, endoff.offset
             )
+            if self.server.debug_pause_after_fork:
+                self.server.pause_process()
             await self._send(main_hs.initiate())
             main_outcome: object = None
             pending = main_leftover
@@ -376,6 +378,7 @@ class PrimaryLinkDriver:
                         buffered.extend(await self._recv())
                         self.repl_buffer_size = len(buffered)
                         self.repl_buffer_peak = max(self.repl_buffer_peak, len(buffered))
+                    self.log.notice("Replication buffer limit reached, stopping buffering.")
 
                 nursery.start_soon(buffer_main)
                 rest = await self._full_sync(
