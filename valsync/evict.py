@@ -53,8 +53,10 @@ POOL_SIZE = 16
 BUFFER_BLOCK = 16 * 1024
 """A replication buffer block (PROTO_REPLY_CHUNK_BYTES), for the backlog's bookkeeping."""
 BLOCK_OVERHEAD = 48
-SETTLE_DIRTY_ABOVE = 65536
-"""With no maxmemory, the cron sizes written keys only once this many are waiting."""
+EXACT_UP_TO = 5000
+"""Without a maxmemory, a database this small is sized whole for INFO; a larger one from
+:data:`SIZE_SAMPLES` keys drawn at random."""
+SIZE_SAMPLES = 1000
 POLICIES = (
     "volatile-lru",
     "volatile-lfu",
@@ -136,7 +138,11 @@ class MemoryManager:
 
     def reload(self, _value: str) -> None:
         config = self.server.config
-        self.maxmemory = config.get_int("maxmemory")
+        maxmemory = config.get_int("maxmemory")
+        if self.maxmemory and not maxmemory:
+            for db in self.server.keyspace.dbs:
+                db.untrack_sizes()
+        self.maxmemory = maxmemory
         policy = config.get_str("maxmemory-policy")
         if policy != self.policy:
             self.pool = []
@@ -156,10 +162,22 @@ class MemoryManager:
     # --- accounting ----------------------------------------------------------------------
 
     def keys_memory(self) -> int:
-        """The keys' estimated bytes, TTL slots included."""
+        """The keys' estimated bytes, TTL slots included: summed per key while a limit is
+        enforced; otherwise measured on the spot, from a sample in a large database."""
         total = 0
         for db in self.server.keyspace.dbs:
-            total += db.settle(key_memory) + EXPIRE_SLOT * len(db.expires)
+            if not db.data:
+                continue
+            if self.maxmemory:
+                total += db.settle(key_memory)
+            elif len(db.data) <= EXACT_UP_TO:
+                total += sum(key_memory(k, v) for k, v in db.data.items())
+            else:
+                keys = self._sample(db, db.data, False, SIZE_SAMPLES)  # type: ignore[arg-type]
+                data = db.data
+                sizes = [key_memory(k, data[k]) for k in keys]
+                total += sum(sizes) * len(data) // max(len(sizes), 1)
+            total += EXPIRE_SLOT * len(db.expires)
         return total
 
     def replication_buffers(self) -> int:
@@ -193,11 +211,8 @@ class MemoryManager:
         """Per cron tick: the LRU clock, and the eviction Valkey's evictionTimeProc does."""
         server = self.server
         server.keyspace.clock.tick(int(time.time() * 1000))
-        if self.maxmemory:
-            if server.scripting.running is None:
-                self.perform_evictions()
-        elif any(len(db.dirty) > SETTLE_DIRTY_ABOVE for db in server.keyspace.dbs):
-            self.keys_memory()
+        if self.maxmemory and server.scripting.running is None:
+            self.perform_evictions()
 
     # --- eviction ------------------------------------------------------------------------
 
@@ -270,15 +285,18 @@ class MemoryManager:
             if source:
                 yield db, source
 
-    def _sample(self, db: Database, source: dict[bytes, object], volatile: bool) -> list[bytes]:
-        """Up to ``maxmemory-samples`` distinct keys of ``source`` drawn at random."""
+    def _sample(
+        self, db: Database, source: dict[bytes, object], volatile: bool, count: int = 0
+    ) -> list[bytes]:
+        """Up to ``count`` (default ``maxmemory-samples``) distinct keys of ``source`` drawn
+        at random."""
         ident = (db.id, volatile)
         sample = self._samples.get(ident)
         if sample is None or sample.stale(source):
             sample = self._samples[ident] = _KeySample(source, list(source))
         keys = sample.keys
         rng = self.server.rng
-        want = min(self.samples, len(source))
+        want = min(count or self.samples, len(source))
         picked: dict[bytes, None] = {}
         for _ in range(want * 3):
             if len(picked) >= want or not keys:
@@ -351,6 +369,13 @@ class MemoryManager:
         repl_buffers = self.replication_buffers()
         repl = server.repl
         backlog = repl.backlog.histlen if repl is not None and repl.backlog is not None else 0
+        replica_buffers = 0
+        if repl is not None and any(
+            not getattr(link, "closed", False) for link in repl.links.values()
+        ):
+            # replicas share the backlog's blocks: what it holds beyond its size is theirs
+            backlog = min(backlog, server.config.get_int("repl-backlog-size"))
+            replica_buffers = max(repl_buffers - backlog, 0)
         overhead = STARTUP_MEMORY + repl_buffers + 16 * keys + EXPIRE_SLOT * expires
         dataset = max(used - overhead, 0)
         net = used - STARTUP_MEMORY
@@ -389,7 +414,7 @@ class MemoryManager:
             f"mem_not_counted_for_evict:{self.not_counted()}",
             f"mem_replication_backlog:{backlog}",
             f"mem_total_replication_buffers:{repl_buffers}",
-            f"mem_clients_slaves:{max(repl_buffers - backlog, 0)}",
+            f"mem_clients_slaves:{replica_buffers}",
             "mem_clients_normal:0",
             "mem_cluster_links:0",
             "mem_aof_buffer:0",
@@ -397,8 +422,14 @@ class MemoryManager:
             "mem_overhead_db_hashtable_rehashing:0",
             "active_defrag_running:0",
             "lazyfree_pending_objects:0",
-            "lazyfreed_objects:0",
+            f"lazyfreed_objects:{server.stats.lazyfreed_objects}",
         ]
+
+    def reset_stats(self) -> None:
+        """CONFIG RESETSTAT: the eviction-exceeded times start again."""
+        self.total_exceeded_us = 0
+        if self.exceeded_since is not None:
+            self.exceeded_since = time.monotonic()
 
     def info_stats_lines(self) -> list[str]:
         """``total_eviction_exceeded_time`` and ``current_eviction_exceeded_time`` (ms)."""

@@ -79,6 +79,9 @@ class Persistence:
         """(db, key) a primary dropped as already expired while loading its dump, in dump
         order: their DEL/UNLINK go into the resumed backlog (Valkey's RDBFLAGS_FEED_REPL)."""
         self.bgsave_started_at = 0.0
+        self.cow_pid = 0
+        self.cow_size = self.cow_peak = self.last_cow_size = 0
+        self.cow_sampled_at = 0.0
         self.listener_fds: list[int] = []
 
     def _fds_to_close(self) -> list[int]:
@@ -175,6 +178,7 @@ class Persistence:
     def _saved(self, keys: int) -> None:
         self.server.dirty = 0
         self.server.lastsave = int(time.time())
+        self.last_bgsave_ok = True  # as rdbSave: a foreground save that worked clears the error
         self.rdb_saves += 1
         self.last_save_keys = keys
 
@@ -292,8 +296,27 @@ class Persistence:
         self.server.stats.total_forks = self.children.total_forks
         return result
 
+    def _sample_cow(self) -> None:
+        """Once a second, the running child's copy-on-write size (its Private_Dirty, what
+        Valkey's child reports); the last sample becomes ``rdb_last_cow_size`` when it ends."""
+        child = self.children.child
+        if child is None:
+            if self.cow_pid:
+                self.last_cow_size = self.cow_size
+                self.cow_pid = self.cow_size = self.cow_peak = 0
+            return
+        now = time.monotonic()
+        if child.pid == self.cow_pid and now - self.cow_sampled_at < 1.0:
+            return
+        self.cow_pid, self.cow_sampled_at = child.pid, now
+        size = private_dirty_bytes(child.pid)
+        if size is not None:
+            self.cow_size = size
+            self.cow_peak = max(self.cow_peak, size)
+
     def cron(self) -> None:
         """Save points and scheduled BGSAVE (Valkey's serverCron part)."""
+        self._sample_cow()
         if self.children.busy or self.nursery is None:
             return
         if self.bgsave_scheduled:
@@ -373,8 +396,8 @@ class Persistence:
         return [
             f"loading:{int(self.server.loading)}",
             f"async_loading:{int(self.server.async_loading)}",
-            "current_cow_peak:0",
-            "current_cow_size:0",
+            f"current_cow_peak:{self.cow_peak}",
+            f"current_cow_size:{self.cow_size}",
             f"current_fork_perc:{(100.0 * ch.keys_done / total if ch.busy and total else 0):.2f}",
             f"current_save_keys_processed:{ch.keys_done if ch.busy else 0}",
             f"current_save_keys_total:{total if ch.busy else 0}",
@@ -385,7 +408,7 @@ class Persistence:
             f"rdb_last_bgsave_time_sec:{self.last_bgsave_seconds}",
             f"rdb_current_bgsave_time_sec:{int(time.monotonic() - ch.started_at) if in_progress else -1}",
             f"rdb_saves:{self.rdb_saves}",
-            "rdb_last_cow_size:0",
+            f"rdb_last_cow_size:{self.last_cow_size}",
             f"rdb_last_load_keys_expired:{self.last_load_expired}",
             f"rdb_last_load_keys_loaded:{self.last_load_keys}",
             "aof_enabled:0",
@@ -401,6 +424,20 @@ class Persistence:
             "module_fork_in_progress:0",
             "module_fork_last_cow_size:0",
         ]
+
+
+def private_dirty_bytes(pid: int) -> int | None:
+    """A process's Private_Dirty memory (Linux), None when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+            text = f.read()
+    except OSError:
+        return None
+    total = 0
+    for line in text.splitlines():
+        if line.startswith(b"Private_Dirty:"):
+            total += int(line.split()[1]) * 1024
+    return total
 
 
 def drop_expired(keyspace: Keyspace, now: int) -> list[tuple[int, bytes]]:

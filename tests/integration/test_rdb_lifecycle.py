@@ -9,6 +9,7 @@ from pathlib import Path
 
 import valkey
 
+from tests.differential import real_propagation
 from tests.integration.support import connect, digest, info, wait_synced, wait_until
 from tests.realvalkey import ServerProcess, start_valkey, start_valsync
 
@@ -23,6 +24,8 @@ def _reply(c: valkey.Valkey, *args: object) -> object:
         return c.execute_command(*args)
     except valkey.ResponseError as err:
         return f"ERR: {err}"
+    except valkey.BusyLoadingError as err:
+        return f"LOADING: {err}"
 
 
 def _cancel_and_flushall_transcript(server: ServerProcess) -> list[object]:
@@ -132,3 +135,103 @@ def test_restarted_primary_expires_dump_keys_into_the_resumed_stream(tmp_path: P
             wait_synced(p, r)
             assert digest(r) == digest(p)
             assert r.dbsize() == 1
+
+
+FLUSHES = [
+    ["SET", "a", "1"],
+    ["SET", "b", "1"],
+    ["FLUSHDB"],
+    ["FLUSHDB"],
+    ["EVAL", "redis.call('flushdb')", "0"],
+    ["SET", "a", "1"],
+    ["FLUSHALL"],
+    ["FLUSHALL"],
+    ["EVAL", "redis.call('flushall')", "0"],
+]
+
+
+def _flush_effects(server: ServerProcess) -> tuple[list[list[bytes]], list[int]]:
+    c = connect(server)
+    changes = []
+    for argv in FLUSHES:
+        c.execute_command(*argv)
+        changes.append(info(c, "persistence")["rdb_changes_since_last_save"])
+    return real_propagation(server.port, FLUSHES), changes
+
+
+def test_flushes_count_removed_keys_and_always_propagate() -> None:
+    """FLUSHDB/FLUSHALL add the keys they removed to the dirty count, and replicate even when
+    there was nothing to remove (Valkey's forceCommandPropagation)."""
+    args = ("--repl-diskless-sync", "no")
+    with start_valkey("8.1.8", *args) as real:
+        expected = _flush_effects(real)
+    with start_valsync(*args) as mine:
+        assert _flush_effects(mine) == expected
+    assert expected[0].count([b"flushdb"]) + expected[0].count([b"FLUSHDB"]) == 3
+
+
+def _replica(kind: str, *args: str) -> ServerProcess:
+    if kind == "valsync":
+        return start_valsync("--enable-debug-command", "yes", *args)
+    return start_valkey("8.1.8", "--enable-debug-command", "yes", *args)
+
+
+def _swapdb_transcript(replica_kind: str, primary_kind: str, same_history: bool) -> list[object]:
+    """A swapdb diskless load: of a new history (-LOADING), cut by CLIENT KILL on the primary
+    (old data back), then of the same history (async loading: old data served meanwhile)."""
+    out: list[object] = []
+    with _replica(primary_kind) as m, _replica(replica_kind) as r:
+        cm, cr = connect(m), connect(r)
+        cm.config_set("repl-diskless-sync", "yes")
+        cm.config_set("repl-diskless-sync-delay", 0)
+        cm.config_set("dual-channel-replication-enabled", "no")
+        cr.config_set("dual-channel-replication-enabled", "no")
+        cr.config_set("repl-diskless-load", "swapdb")
+        cr.config_set("replica-read-only", "no")
+        cr.config_set("loading-process-events-interval-bytes", 1024)
+        cr.execute_command("DEBUG", "POPULATE", 50, "old", 10)
+        cr.set("mykey", "myvalue")
+        cm.execute_command("DEBUG", "POPULATE", 200, "new", 1000)
+        cm.config_set("rdbcompression", "no")
+        cm.config_set("rdb-key-save-delay", 20000)
+        cr.execute_command("REPLICAOF", "127.0.0.1", m.port)
+        wait_until(lambda: info(cr, "persistence")["loading"] == 1, 20, "loading")
+        out.append(_reply(cr, "GET", "mykey"))
+        cm.config_set("repl-diskless-sync-delay", 5)
+        cm.execute_command("CLIENT", "KILL", "TYPE", "replica")
+        wait_until(lambda: info(cr, "persistence")["loading"] == 0, 5, "load aborted")
+        out += [_reply(cr, "GET", "mykey"), _reply(cr, "DBSIZE")]
+        cm.config_set("rdb-key-save-delay", 0)
+        wait_until(lambda: info(cr)["master_link_status"] == "up", 30, "synced")
+        if not same_history:
+            return out
+        cr.set("mykey", "myvalue")
+        cm.config_set("repl-diskless-sync-delay", 0)
+        cm.config_set("rdb-key-save-delay", 20000)
+        pipe = cm.pipeline(transaction=True)  # the replica must not resume before the writes
+        pipe.execute_command("CLIENT", "KILL", "TYPE", "replica")
+        pipe.config_set("repl-backlog-size", 16384)
+        for j in range(4):
+            pipe.set(f"fill{j}", "A" * 16384)
+        pipe.execute()
+        wait_until(lambda: info(cr, "persistence")["async_loading"] == 1, 20, "async loading")
+        out += [
+            info(cr, "persistence")["loading"],
+            _reply(cr, "GET", "mykey"),
+            _reply(cr, "DBSIZE"),
+            _reply(cr, "REPLICAOF", "NO", "ONE"),
+            _reply(cr, "CONFIG", "SET", "appendonly", "no"),
+            _reply(cr, "CONFIG", "SET", "maxmemory-clients", "0"),
+        ]
+        cm.config_set("rdb-key-save-delay", 0)
+        cm.execute_command("CLIENT", "KILL", "TYPE", "replica")
+        wait_until(lambda: info(cr)["master_link_status"] == "up", 30, "synced again")
+        out += [_reply(cr, "GET", "mykey"), _reply(cr, "DBSIZE")]
+    return out
+
+
+def test_swapdb_diskless_loads_against_real_valkey() -> None:
+    expected = _swapdb_transcript("8.1.8", "8.1.8", same_history=True)
+    assert _swapdb_transcript("valsync", "8.1.8", same_history=True) == expected
+    # a primary killing the link while its fork child still holds the socket
+    assert _swapdb_transcript("8.1.8", "valsync", same_history=False) == expected[:3]

@@ -57,6 +57,10 @@ class ClientState:
     created_ms: int = 0
     last_interaction_ms: int = 0
     last_command: str = "NULL"
+    net_in: int = 0
+    net_out: int = 0
+    commands: int = 0
+    """CLIENT LIST ``tot-net-in``, ``tot-net-out``, ``tot-cmds``."""
     lib_name: bytes = b""
     lib_ver: bytes = b""
     in_multi: bool = False
@@ -285,6 +289,13 @@ class CommandContext:
             self.notify("m", "keymiss", key, self.client.db if db is None else db.id)
         return value
 
+    def peek_read(self, key: bytes, db: Database | None = None) -> Value | None:
+        """:meth:`lookup_read` without touching the key (EXISTS, TYPE, TTL: LOOKUP_NOTOUCH)."""
+        value = self.peek(key, db)
+        if value is None:
+            self.notify("m", "keymiss", key, self.client.db if db is None else db.id)
+        return value
+
     def lookup_typed(
         self, key: bytes, cls: type[V], db: Database | None = None, read: bool = False
     ) -> V | None:
@@ -309,6 +320,10 @@ class CommandContext:
 
     def prevent_propagation(self) -> None:
         self._prevent = True
+
+    @property
+    def propagation_forced(self) -> bool:
+        return self._force
 
     def force_propagation(self) -> None:
         """Propagate this write even if it changed nothing (Valkey's forceCommandPropagation:

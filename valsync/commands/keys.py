@@ -64,12 +64,40 @@ def other_db(ctx: CommandContext, arg: bytes) -> Database:
 # --- deletion and existence --------------------------------------------------------------
 
 
+LAZYFREE_THRESHOLD = 64
+QUICKLIST_NODE_ENTRIES = 128
+
+
+def free_effort(key: bytes, value: Value) -> int:
+    """``lazyfreeGetFreeEffort``: allocations to release (1 for a single-allocation value)."""
+    if isinstance(value, StreamValue):
+        return len(value.nodes) + sum(1 + len(g.pel) for g in value.groups.values())
+    if isinstance(value, (bytes, OpaqueValue)) or len(value) <= LAZYFREE_THRESHOLD:
+        return 1
+    if object_encoding(value, key) in ("listpack", "intset"):
+        return 1
+    if isinstance(value, deque):
+        return len(value) // QUICKLIST_NODE_ENTRIES + 1
+    return len(value)
+
+
 def del_generic(ctx: CommandContext, argv: list[bytes]) -> Reply:
     deleted = 0
+    server = ctx.server
     for key in argv[1:]:
-        if ctx.lookup(key) is not None and ctx.db.delete(key):
+        value = ctx.lookup(key)
+        if value is not None and ctx.db.delete(key):
             deleted += 1
             ctx.notify("g", "del", key)
+            if (
+                server is not None
+                and free_effort(key, value) > LAZYFREE_THRESHOLD
+                and (
+                    argv[0].lower() == b"unlink" or server.config.get_bool("lazyfree-lazy-user-del")
+                )
+            ):
+                # Valkey frees it in the background (lazyfreed_objects); valsync at once
+                server.stats.lazyfreed_objects += 1
     ctx.dirty += deleted
     return deleted
 
@@ -80,7 +108,7 @@ command("unlink", -2, "write fast", 1, -1, 1)(del_generic)
 
 @command("exists", -2, "readonly fast", 1, -1, 1)
 def exists_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    return sum(1 for key in argv[1:] if ctx.lookup_read(key) is not None)
+    return sum(1 for key in argv[1:] if ctx.peek_read(key) is not None)
 
 
 @command("touch", -2, "readonly fast", 1, -1, 1)
@@ -96,7 +124,7 @@ def touch_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 @command("type", 2, "readonly fast", 1, 1, 1)
 def type_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    value = ctx.lookup_read(argv[1])
+    value = ctx.peek_read(argv[1])
     return SimpleString("none" if value is None else type_name(value))
 
 
@@ -178,7 +206,7 @@ def pexpireat_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 
 def ttl_generic(ctx: CommandContext, key: bytes, ms: bool, absolute: bool) -> Reply:
-    if ctx.lookup_read(key) is None:
+    if ctx.peek_read(key) is None:
         return -2
     when = ctx.db.expires.get(key)
     if when is None:

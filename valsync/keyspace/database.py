@@ -1,10 +1,11 @@
 """The 16 databases: key -> value dicts with a parallel expiry dict (unix ms), as in Valkey.
 
-Beside them each database keeps what maxmemory needs, kept small per key (a dict entry each,
-sharing ``int`` objects): ``stamps`` (the key's LRU clock or LFU counter, see
-:mod:`valsync.keyspace.access`) and ``sizes`` (the estimated bytes of each key, summed in
-``used``). Writes only mark a key in ``dirty`` (one set insertion, through :meth:`modified`);
-:meth:`settle` sizes the marked keys when an exact figure is wanted (INFO, eviction, cron).
+Beside them each database keeps ``stamps``: the key's LRU clock or LFU counter (see
+:mod:`valsync.keyspace.access`), a dict entry per key sharing ``int`` objects. While a
+``maxmemory`` is enforced it also keeps ``sizes`` (the estimated bytes of each key, summed in
+``used``): writes then mark keys in ``dirty`` (one set insertion, through :meth:`modified`)
+and :meth:`settle` sizes the marked keys when the figure is wanted. Without a limit neither
+exists (``dirty`` is None), so the per-key cost is the stamp alone.
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ class Database:
         self.clock = clock if clock is not None else AccessClock()
         self.stamps: dict[bytes, int] = {}
         self.sizes: dict[bytes, int] = {}
-        self.dirty: set[bytes] = set()
+        self.dirty: set[bytes] | None = None
+        """Keys written since the last :meth:`settle`; None while sizes are not tracked."""
         self.used = 0
         """Sum of ``sizes`` as of the last :meth:`settle`."""
         self._sized: dict[bytes, Value] = self.data
@@ -112,11 +114,12 @@ class Database:
             self.stamps[key] = clock.lru_clock
 
     def settle(self, sizer: Sizer) -> int:
-        """Size the keys written since the last call; returns ``used`` (the dataset's bytes)."""
+        """Size the keys written since the last call (all of them when sizes were not tracked
+        yet: tracking starts); returns ``used`` (the dataset's bytes)."""
         data = self.data
-        if data is not self._sized:
-            return self._recount(sizer)
         dirty = self.dirty
+        if dirty is None or data is not self._sized:
+            return self._recount(sizer)
         if dirty:
             sizes = self.sizes
             used = self.used
@@ -153,6 +156,12 @@ class Database:
         self._sized = data
         return used
 
+    def untrack_sizes(self) -> None:
+        """Stop keeping per-key sizes (no maxmemory any more): their memory goes back."""
+        self.sizes = {}
+        self.used = 0
+        self.dirty = None
+
     def set_expire(self, key: bytes, when_ms: int) -> None:
         self.expires[key] = when_ms
         self.modified(key)
@@ -165,8 +174,9 @@ class Database:
 
     def modified(self, key: bytes) -> None:
         """Tell watchers (WATCH, blocked clients) that ``key`` changed, and mark it for
-        :meth:`settle`."""
-        self.dirty.add(key)
+        :meth:`settle` while sizes are tracked."""
+        if self.dirty is not None:
+            self.dirty.add(key)
         if self._on_modified is not None:
             self._on_modified(self.id, key)
 
@@ -181,7 +191,8 @@ class Database:
         self._sized = self.data
         for key in keys:
             self.modified(key)
-        self.dirty = set()
+        if self.dirty is not None:
+            self.dirty = set()
         return n
 
     def swap_contents(self, other: Database) -> None:

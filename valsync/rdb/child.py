@@ -90,6 +90,7 @@ class RdbChildren(Protocol):
     def busy(self) -> bool: ...
 
     kind: str | None
+    child: ForkedChild | None
     started_at: float
     """``time.monotonic()`` when the running child was forked."""
     keys_done: int
