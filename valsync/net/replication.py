@@ -113,9 +113,10 @@ class ReplicationService:
         self.failover_end_ms = 0
         self.failover_target: tuple[str, int] | None = None
         self.socket_child_links: list[ReplicaLink] = []
-        self.rdb_channels_in_grace: dict[int, float] = {}
+        self.rdb_channels_in_grace: dict[int, tuple[float, int]] = {}
         """RDB channels closed before their main channel's PSYNC, by client id: when they
-        closed. They keep the backlog pinned for ``rdb_client_free_delay`` seconds."""
+        closed and the first stream offset they keep pinned, for ``rdb_client_free_delay``
+        seconds (still subject to the replica output buffer limits)."""
         self._untracked_rdb_links: list[ReplicaLink] = []
         self.disk_child_links: list[ReplicaLink] = []
         self.primary = PrimaryLinkDriver(self)
@@ -309,14 +310,17 @@ class ReplicationService:
             for link in self._untracked_rdb_links:
                 self.log.debug(f"Attach replica rdb client {link.client.id} to repl buf block")
             self._untracked_rdb_links.clear()
+        if self.rdb_channels_in_grace:
+            self._rdb_grace_over_limit()
         if not self.links:
             return
         limits = self._effective_replica_limits()
         hard, soft, _ = limits
         for link in list(self.links.values()):
-            if link.stream_next is None:
+            if link.stream_next is not None:
+                link.wake()
+            elif not link.waiting_psync:
                 continue
-            link.wake()
             size = link.pending_stream_bytes
             if (
                 (hard and size >= hard)
@@ -324,6 +328,23 @@ class ReplicationService:
                 or link.soft_limit_since is not None
             ):
                 self._check_output_limits(link, limits)
+
+    def _rdb_grace_over_limit(self) -> None:
+        """A closed RDB channel's kept stream counts against the hard limit, as in Valkey."""
+        hard = self._effective_replica_limits()[0]
+        if not hard:
+            return
+        for cid, (_, start) in list(self.rdb_channels_in_grace.items()):
+            size = self.ids.master_repl_offset - start + 1
+            if size >= hard:
+                self.log.warning(
+                    f"Client id={cid} flags=S omem={size} cmd=sync closed for overcoming of "
+                    "output buffer limits."
+                )
+                self.server.stats.client_output_buffer_limit_disconnections += 1
+                del self.rdb_channels_in_grace[cid]
+                if self.backlog is not None:
+                    self.backlog.unpin(_grace_pin(cid))
 
     def _effective_replica_limits(self) -> tuple[int, int, int]:
         """Valkey ignores a replica hard limit below ``repl-backlog-size`` (it uses the latter):
@@ -548,8 +569,9 @@ class ReplicationService:
         if self.backlog is None or self.server.rdb_client_free_delay <= 0:
             return
         cid = link.client.id
-        self.backlog.pin(_grace_pin(cid), link.info.psync_initial_offset + 1)
-        self.rdb_channels_in_grace[cid] = time.time()
+        start = link.info.psync_initial_offset + 1
+        self.backlog.pin(_grace_pin(cid), start)
+        self.rdb_channels_in_grace[cid] = (time.time(), start)
         self.log.verbose(
             f"Postpone RDB client id={cid} ({self._replica_name(link)}) free for "
             f"{self.server.rdb_client_free_delay} seconds"
@@ -557,7 +579,7 @@ class ReplicationService:
 
     def _expire_rdb_channel_grace(self) -> None:
         now = time.time()
-        for cid, closed_at in list(self.rdb_channels_in_grace.items()):
+        for cid, (closed_at, _) in list(self.rdb_channels_in_grace.items()):
             if now - closed_at > self.server.rdb_client_free_delay:
                 del self.rdb_channels_in_grace[cid]
                 if self.backlog is not None:
