@@ -118,6 +118,7 @@ class ReplicationService:
         closed and the first stream offset they keep pinned, for ``rdb_client_free_delay``
         seconds (still subject to the replica output buffer limits)."""
         self._untracked_rdb_links: list[ReplicaLink] = []
+        self._grace_soft_since: dict[int, float] = {}
         self.disk_child_links: list[ReplicaLink] = []
         self.primary = PrimaryLinkDriver(self)
         self.getack_pending = False
@@ -330,13 +331,19 @@ class ReplicationService:
                 self._check_output_limits(link, limits)
 
     def _rdb_grace_over_limit(self) -> None:
-        """A closed RDB channel's kept stream counts against the hard limit, as in Valkey."""
-        hard = self._effective_replica_limits()[0]
-        if not hard:
-            return
+        """A closed RDB channel's kept stream counts against the replica limits, as in Valkey."""
+        hard, soft, soft_seconds = self._effective_replica_limits()
+        now = time.monotonic()
         for cid, (_, start) in list(self.rdb_channels_in_grace.items()):
             size = self.ids.master_repl_offset - start + 1
-            if size >= hard:
+            over = bool(hard and size >= hard)
+            if soft and size >= soft:
+                since = self._grace_soft_since.setdefault(cid, now)
+                over = over or now - since >= soft_seconds
+            else:
+                self._grace_soft_since.pop(cid, None)
+            if over:
+                self._grace_soft_since.pop(cid, None)
                 self.log.warning(
                     f"Client id={cid} flags=S omem={size} cmd=sync closed for overcoming of "
                     "output buffer limits."
@@ -560,6 +567,7 @@ class ReplicationService:
         if rdb_link is not None:
             rdb_link.waiting_psync = False
             rdb_link.unpin()
+        self._grace_soft_since.pop(client_id, None)
         if self.rdb_channels_in_grace.pop(client_id, None) is not None and self.backlog:
             self.backlog.unpin(_grace_pin(client_id))
 
@@ -582,6 +590,7 @@ class ReplicationService:
         for cid, (closed_at, _) in list(self.rdb_channels_in_grace.items()):
             if now - closed_at > self.server.rdb_client_free_delay:
                 del self.rdb_channels_in_grace[cid]
+                self._grace_soft_since.pop(cid, None)
                 if self.backlog is not None:
                     self.backlog.unpin(_grace_pin(cid))
                 self.log.notice(
