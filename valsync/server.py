@@ -567,6 +567,8 @@ class Server:
             if "no_multi" in spec.flags:
                 return self._reject(client, "ERR Command not allowed inside a transaction", name)
             if spec.name not in MULTI_CONTROL:
+                if (spec.is_write or spec.name == "ping") and self._disk_error(client):
+                    return self._reject(client, MISCONF_RDB, name)
                 client.multi_queue.append(argv)
                 return QUEUED
         repl = self.repl
@@ -576,14 +578,12 @@ class Server:
             streaming = not replica and (repl.backlog is not None or bool(repl.links))
             # READONLY, MASTERDOWN, NOREPLICAS never apply to the primary's own stream
             guarded = (replica or self.min_replicas_to_write > 0) and not client.is_primary_link
-        if (
-            self.persistence is not None
-            and not client.is_primary_link
-            and self.persistence.disk_error
-        ):
-            guarded = True
-        if self.loading or self.async_loading or guarded:
-            refusal = self.refusal(client, spec.name, spec.effective_flags(self, argv))
+        disk_error = self._disk_error(client)
+        if self.loading or self.async_loading or guarded or disk_error:
+            flags = spec.effective_flags(self, argv)
+            if disk_error and spec.name == "exec" and self._queued_write(client):
+                flags = flags | {"write"}  # Valkey's is_write_command for EXEC
+            refusal = self.refusal(client, spec.name, flags)
             if refusal is not None:
                 return self._reject(client, refusal, name)
         return self._call(client, spec, name, argv, replica, streaming)
@@ -838,6 +838,21 @@ class Server:
                 return True
         return False
 
+    def _disk_error(self, client: ClientState) -> bool:
+        return (
+            self.persistence is not None
+            and not client.is_primary_link
+            and bool(self.persistence.disk_error)
+        )
+
+    @staticmethod
+    def _queued_write(client: ClientState) -> bool:
+        for queued in client.multi_queue:
+            spec = COMMANDS.get(queued[0].lower().decode("latin-1"))
+            if spec is not None and spec.is_write:
+                return True
+        return False
+
     def refusal(self, client: ClientState, name: str, flags: frozenset[str]) -> str | None:
         """The error Valkey gives before running a command here, if any."""
         if self.loading and "loading" not in flags:
@@ -845,12 +860,7 @@ class Server:
         if self.async_loading and "no_async_loading" in flags:
             return "LOADING Valkey is loading the dataset in memory"
         is_write = "write" in flags
-        if (
-            (is_write or name == "ping")
-            and not client.is_primary_link
-            and self.persistence is not None
-            and self.persistence.disk_error
-        ):
+        if (is_write or name == "ping") and self._disk_error(client):
             return MISCONF_RDB
         if self.repl is not None and self.repl.is_replica and not client.is_primary_link:
             if is_write and self.config.get_bool("replica-read-only"):
@@ -943,6 +953,7 @@ class Server:
             self._account_blocked(client, spec, name, argv, reply, usec, script_caller)
             return
         self.stats.total_commands_processed += 1
+        (script_caller or client).commands += 1
         stat = self._command_stats.get(name)
         if stat is None:
             stat = self.cmdstats.stat(name)
@@ -1058,6 +1069,7 @@ class Server:
         self.last_executed = argv
         usec = (perf_counter_ns() - start) // 1000
         self.stats.total_commands_processed += 1
+        client.commands += 1
         stat = self.cmdstats.stat(name)
         stat.calls += 1
         stat.usec += usec
@@ -1090,6 +1102,7 @@ class Server:
         """A blocked command that timed out completes here (Valkey's updateStatsOnUnblock:
         counted, timed and slow-logged with the time it ran, not the time it waited)."""
         self.stats.total_commands_processed += 1
+        client.commands += 1
         stat = self.cmdstats.stat(client.last_command)
         stat.calls += 1
         if self.latency_tracking:

@@ -149,6 +149,7 @@ class ClientConnection:
             stats = self.server.stats
             stats.total_net_output_bytes += n
             stats.total_writes_processed += 1
+            self.client.net_out += n
             if n == len(data):
                 return
             self._out += memoryview(data)[n:]
@@ -217,6 +218,7 @@ class ClientConnection:
             self.scope.cancel()
             return
         self.server.stats.total_net_output_bytes += n
+        self.client.net_out += n
         del self._out[:n]
 
     async def _writer(self) -> None:
@@ -286,6 +288,7 @@ class ClientConnection:
             started = perf_counter_ns()
             stats.total_net_input_bytes += len(data)
             stats.total_reads_processed += 1
+            client.net_in += len(data)
             commands = 0
             parser.feed(data)
             if parser.pending > server.config.get_int("client-query-buffer-limit"):
@@ -430,6 +433,7 @@ class ClientConnection:
                         nursery.cancel_scope.cancel()
                         return
                     self.server.stats.total_net_input_bytes += len(data)
+                    self.client.net_in += len(data)
                     self.parser.feed(data)
 
             nursery.start_soon(watch_socket)
