@@ -158,8 +158,8 @@ def parse_sentinel(text: str, result: FileResult) -> None:
             elif ": FAILED:" in body:
                 descr, failure = body.split(": FAILED:", 1)
                 rest = "FAILED:" + failure
-            else:
-                descr, rest = body.rstrip(": "), ""
+            else:  # the verdict comes later; a server's log may follow the name
+                descr, rest = body.rstrip(": ").split(": ", 1)[0], ""
             pending = f"{descr} ({unit})"
         if rest.startswith("FAILED: caught an error") or rest.startswith(">>>>>>>> "):
             if pending or not unit_failed:  # else: the unit's failed test, reported again
