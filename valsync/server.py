@@ -142,6 +142,10 @@ def _nothing() -> None:
     return None
 
 
+TOUCHES_ARBITRARY_KEYS = frozenset({"scan", "randomkey"})
+"""Valkey's ``CMD_TOUCHES_ARBITRARY_KEYS``: run directly, what they propagate is no MULTI."""
+
+
 class Server:
     """One valsync server instance (sans trio: the net layer drives it)."""
 
@@ -392,8 +396,8 @@ class Server:
                 wake()
 
     def blocked_client_count(self) -> int:
-        """INFO ``blocked_clients``: clients waiting in a blocking command (not pause holds)."""
-        return sum(1 for w in self.blocked_clients.values() if not w.block.postponed)
+        """INFO ``blocked_clients``: clients waiting in a blocking command or held by a pause."""
+        return len(self.blocked_clients)
 
     def blocked_with_timeout_count(self) -> int:
         """INFO ``clients_in_timeout_table``: blocked clients with a deadline."""
@@ -559,8 +563,8 @@ class Server:
                     self.cmdstats.stat(name).rejected += 1
                     return self._reject(client, redirect)
                 return self._reject(client, redirect, name)
-        if self.paused and not (client.is_replica or client.is_primary_link):
-            held = self._held_by_pause(client, spec)
+        if self.paused and not client.is_replica:
+            held = self._held_by_pause(client, spec, argv)
             if held is not None:
                 return held
         if client.in_multi:
@@ -590,9 +594,9 @@ class Server:
 
     def apply_from_primary(self, client: ClientState, argv: list[bytes]) -> Reply | BlockRequest:
         """:meth:`process` for a command of our primary's stream: the checks that never stop
-        the primary's link (authentication, pauses, READONLY, MASTERDOWN) are not made;
-        anything out of the ordinary (a transaction, a restricted ACL, a container command,
-        loading, a maxmemory limit) takes the full path."""
+        the primary's link (authentication, READONLY, MASTERDOWN) are not made; anything out
+        of the ordinary (a transaction, a restricted ACL, a container command, loading, a
+        maxmemory limit, a pause) takes the full path."""
         spec = self._spec_cache.get(argv[0])
         if (
             spec is None
@@ -603,6 +607,7 @@ class Server:
             or self.acl.restricted
             or client.pubsub
             or client.capa_redirect
+            or self.paused
             or spec.name in CONTAINER_COMMANDS
             or self.repl is None
             or not self.repl.is_replica
@@ -684,7 +689,12 @@ class Server:
         if ctx.propagated:
             repl = self.repl
             if repl is not None:
-                repl.feed(ctx.take_propagated())
+                if spec.name in TOUCHES_ARBITRARY_KEYS:
+                    # Valkey sends their lazy-expire deletions one by one, as active expire does
+                    for item in ctx.take_propagated():
+                        repl.feed([item])
+                else:
+                    repl.feed(ctx.take_propagated())
                 client.last_write_offset = repl.master_repl_offset
             else:
                 ctx.take_propagated()
@@ -716,23 +726,25 @@ class Server:
                 wake()
         return self.paused
 
-    def _held_by_pause(self, client: ClientState, spec: CommandSpec) -> BlockRequest | None:
+    def _held_by_pause(
+        self, client: ClientState, spec: CommandSpec, argv: list[bytes]
+    ) -> BlockRequest | None:
         """Valkey's blockPostponeClient: a normal client's command waits out the pause."""
         now = now_ms()
         paused = self._update_pause(now)
         if paused & PauseAction.CLIENT_ALL:
             held = True
         elif paused & PauseAction.CLIENT_WRITE:
-            flags = spec.flags
+            flags = spec.effective_flags(self, argv)
             held = "write" in flags or "may_replicate" in flags
             if spec.name == "exec" and not held:
-                held = any(
-                    "write" in queued.flags or "may_replicate" in queued.flags
-                    for queued in (
-                        COMMANDS.get(a[0].lower().decode("latin-1")) for a in client.multi_queue
-                    )
-                    if queued is not None
-                )
+                for queued_argv in client.multi_queue:
+                    queued = COMMANDS.get(queued_argv[0].lower().decode("latin-1"))
+                    if queued is not None:
+                        queued_flags = queued.effective_flags(self, queued_argv)
+                        if "write" in queued_flags or "may_replicate" in queued_flags:
+                            held = True
+                            break
         else:
             held = False
         if not held:

@@ -307,7 +307,7 @@ def _fcall_flags(server: object, argv: list[bytes]) -> frozenset[str]:
     return script_command_flags(spec.flags, found[1].flags)
 
 
-@command("fcall", -3, "noscript stale skip_monitor")
+@command("fcall", -3, "noscript stale skip_monitor may_replicate")
 def fcall(ctx: CommandContext, argv: list[bytes]) -> Reply | ScriptRequest:
     return _fcall(ctx, argv, ro=False)
 

@@ -321,28 +321,14 @@ class ClientConnection:
                 client.pending_output = bool(out) or bool(self._out)
                 client.executing = True
                 commands += 1
-                reply: Reply | BlockRequest = process(client, argv)
+                request: Reply | BlockRequest = process(client, argv)
                 client.executing = False
-                if isinstance(reply, (ScriptWait, ScriptRequest)):
+                if isinstance(request, BlockRequest):
                     self._queue(out)
                     out = bytearray()
-                    reply = await self._script_turn(argv, reply)
-                if isinstance(reply, ExchangeRequest):
-                    self._queue(out)
-                    out = bytearray()
-                    cleanup = reply.cleanup
-                    try:
-                        result = await run_exchange(reply, server.migrate_sockets)
-                        client.executing = True
-                        reply = server.finish_exchange(client, reply, result)
-                    finally:
-                        client.executing = False
-                        if cleanup is not None:
-                            cleanup()
-                elif isinstance(reply, BlockRequest):
-                    self._queue(out)
-                    out = bytearray()
-                    reply = await self._block(argv, reply)
+                    reply = await self._wait_turn(argv, request)
+                else:
+                    reply = request
                 if client.reply_mode:
                     reply = filter_reply(client, reply)
                 size = len(out)
@@ -370,6 +356,30 @@ class ClientConnection:
                     break
             self._queue(out)
             stats.record_cycle((perf_counter_ns() - started) // 1000 or 1, commands)
+
+    async def _wait_turn(self, argv: list[bytes], request: BlockRequest) -> Reply:
+        """Everything a command can wait for before its reply: its script's turn, a remote
+        server (MIGRATE), its keys, or a pause's end, in whatever order they come (a command
+        held by CLIENT PAUSE can be a script or a blocking command once it runs)."""
+        server, client = self.server, self.client
+        while True:
+            if isinstance(request, (ScriptWait, ScriptRequest)):
+                again = await self._script_turn(argv, request)
+            elif isinstance(request, ExchangeRequest):
+                cleanup = request.cleanup
+                try:
+                    result = await run_exchange(request, server.migrate_sockets)
+                    client.executing = True
+                    again = server.finish_exchange(client, request, result)
+                finally:
+                    client.executing = False
+                    if cleanup is not None:
+                        cleanup()
+            else:
+                again = await self._block(argv, request)
+            if not isinstance(again, BlockRequest):
+                return again
+            request = again
 
     async def _script_turn(
         self, argv: list[bytes], request: ScriptWait | ScriptRequest
@@ -450,7 +460,7 @@ class ClientConnection:
             nursery.cancel_scope.cancel()
         return not hung_up
 
-    async def _block(self, argv: list[bytes], block: BlockRequest) -> Reply:
+    async def _block(self, argv: list[bytes], block: BlockRequest) -> Reply | BlockRequest:
         """Wait until the server serves the blocked command (it re-runs it right after the
         command that made one of its keys ready) or the deadline passes. A key signalled
         outside any command (a replica's ACK for WAIT) is served here, after a checkpoint;
@@ -468,7 +478,7 @@ class ClientConnection:
                     client.executing = True
                     again = server.process(client, argv)
                     client.executing = False
-                    if not isinstance(again, BlockRequest):
+                    if not isinstance(again, BlockRequest) or isinstance(again, _OTHER_WAITS):
                         return again
                     waiter.block = again
                     if again.keys != keys:
@@ -504,7 +514,7 @@ class ClientConnection:
                 finally:
                     client.executing = False
                     client.extra.pop("unblocked_rerun", None)
-                if not isinstance(again, BlockRequest):
+                if not isinstance(again, BlockRequest) or isinstance(again, _OTHER_WAITS):
                     return again
                 waiter.block = again
         finally:
@@ -512,6 +522,10 @@ class ClientConnection:
             waiter.unqueue()
             server.blocked_clients.pop(client.id, None)
             server.remove_key_listener(dbid, keys, waiter)
+
+
+_OTHER_WAITS = (ScriptWait, ScriptRequest, ExchangeRequest)
+"""What :meth:`ClientConnection._block` hands back to :meth:`ClientConnection._wait_turn`."""
 
 
 def _now_ms() -> int:
