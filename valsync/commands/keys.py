@@ -6,6 +6,13 @@ import bisect
 from collections import deque
 
 from valsync.commands.context import CommandContext, ExpireMode
+from valsync.commands.encodings import (
+    DEFAULT_LIMITS,
+    EncodingLimits,
+    encoding_limits,
+    set_encoding,
+    zset_is_skiplist,
+)
 from valsync.commands.errors import (
     DB_INDEX_OUT_OF_RANGE,
     INT64_MAX,
@@ -515,10 +522,6 @@ OBJECT_HELP = [
 ]
 
 LISTPACK_MAX_BYTES = 8192
-SET_MAX_INTSET = 512
-SMALL_MAX_ENTRIES = 128
-SMALL_MAX_VALUE = 64
-HASH_MAX_LISTPACK_ENTRIES = 512
 
 
 def _lp_entry_size(item: bytes) -> int:
@@ -544,28 +547,25 @@ def _lp_entry_size(item: bytes) -> int:
     return size + (1 if size <= 127 else 2 if size < 16383 else 3)
 
 
-def object_encoding(value: Value, key: bytes | None = None) -> str:
-    """OBJECT ENCODING, derived from the value's content with Valkey's default thresholds."""
+def object_encoding(
+    value: Value, key: bytes | None = None, limits: EncodingLimits = DEFAULT_LIMITS
+) -> str:
+    """OBJECT ENCODING: the value's recorded conversions, else its content against ``limits``."""
     if isinstance(value, bytes):
         return string_encoding(value, key)
     if isinstance(value, deque):
         size = 7 + sum(_lp_entry_size(item) for item in value)
         return "listpack" if size <= LISTPACK_MAX_BYTES else "quicklist"
     if isinstance(value, set):
-        if len(value) <= SET_MAX_INTSET and all(is_int_encodable(m) for m in value):
-            return "intset"
-        small = len(value) <= SMALL_MAX_ENTRIES and all(len(m) <= SMALL_MAX_VALUE for m in value)
-        return "listpack" if small else "hashtable"
+        return set_encoding(value, limits)
     if isinstance(value, HashValue):
-        small = len(value) <= HASH_MAX_LISTPACK_ENTRIES and all(
-            len(f) <= SMALL_MAX_VALUE and len(v) <= SMALL_MAX_VALUE for f, v in value.items()
+        small = len(value) <= limits.hash_listpack_entries and all(
+            len(f) <= limits.hash_listpack_value and len(v) <= limits.hash_listpack_value
+            for f, v in value.items()
         )
         return "listpack" if small and not value.field_expires else "hashtable"
     if isinstance(value, ZSetValue):
-        small = len(value) <= SMALL_MAX_ENTRIES and all(
-            len(m) <= SMALL_MAX_VALUE for m in value.scores
-        )
-        return "listpack" if small else "skiplist"
+        return "skiplist" if zset_is_skiplist(value, limits) else "listpack"
     if isinstance(value, StreamValue):
         return "stream"
     return value.type_name
@@ -587,7 +587,7 @@ def object_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if value is None:
         return None
     if sub == b"encoding":
-        return object_encoding(value, key).encode()
+        return object_encoding(value, key, encoding_limits(ctx.server)).encode()
     if sub == b"refcount":
         return 1  # 8.1 embeds the key in each stored object: none is shared
     lfu = _lfu_policy(ctx)

@@ -988,6 +988,7 @@ def debug(ctx: CommandContext, argv: list[bytes]) -> Reply:
             for k in argv[2:]
         ]
     if sub == b"object" and len(argv) == 3:
+        from valsync.commands.encodings import encoding_limits
         from valsync.commands.keys import object_encoding
 
         stored = ctx.db.data.get(argv[2])
@@ -998,7 +999,7 @@ def debug(ctx: CommandContext, argv: list[bytes]) -> Reply:
         stamp = db.stamps.get(argv[2], clock.stamp)
         # one field read both ways, whatever the policy, as Valkey prints robj.lru
         return SimpleString(
-            f"Value at:0x0 refcount:1 encoding:{object_encoding(stored, argv[2])} "
+            f"Value at:0x0 refcount:1 encoding:{object_encoding(stored, argv[2], encoding_limits(ctx.server))} "
             f"serializedlength:0 lru:{stamp} lru_seconds_idle:{clock.idle_ms(stamp) // 1000} "
             f"lfu_freq:{clock.lfu_counter(stamp)} lfu_access_time_minutes:{stamp >> 8}"
         )
