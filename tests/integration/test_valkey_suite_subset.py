@@ -34,6 +34,8 @@ SUBSET = [
     "unit/acl-v2",
     "unit/networking",
     "unit/oom-score-adj",
+    "unit/pause",
+    "integration/failover",
 ]
 
 

@@ -207,7 +207,7 @@ class ScriptExecutor:
             return Refusal(b"Unknown command called from script")
         if not spec.arity_ok(len(argv)):
             return Refusal(b"Wrong number of args calling command from script")
-        flags = spec.flags
+        flags = spec.flags if spec.flags_for is None else spec.flags_for(self.caller.server, argv)
         if "noscript" in flags:
             return Refusal(b"This Redis command is not allowed from script")
         view = self.view
@@ -417,12 +417,12 @@ def _eval(ctx: CommandContext, argv: list[bytes], evalsha: bool, ro: bool) -> Re
     return reply
 
 
-@command("eval", -3, "noscript stale skip_monitor")
+@command("eval", -3, "noscript stale skip_monitor may_replicate")
 def eval_(ctx: CommandContext, argv: list[bytes]) -> Reply | ScriptRequest:
     return _eval(ctx, argv, evalsha=False, ro=False)
 
 
-@command("evalsha", -3, "noscript stale skip_monitor")
+@command("evalsha", -3, "noscript stale skip_monitor may_replicate")
 def evalsha(ctx: CommandContext, argv: list[bytes]) -> Reply | ScriptRequest:
     return _eval(ctx, argv, evalsha=True, ro=False)
 

@@ -15,6 +15,7 @@ import os
 import secrets
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -113,10 +114,12 @@ class ReplicationService:
         self.failover_end_ms = 0
         self.failover_target: tuple[str, int] | None = None
         self.socket_child_links: list[ReplicaLink] = []
-        self.rdb_channels_in_grace: dict[int, float] = {}
+        self.rdb_channels_in_grace: dict[int, tuple[float, int]] = {}
         """RDB channels closed before their main channel's PSYNC, by client id: when they
-        closed. They keep the backlog pinned for ``rdb_client_free_delay`` seconds."""
+        closed and the first stream offset they keep pinned, for ``rdb_client_free_delay``
+        seconds (still subject to the replica output buffer limits)."""
         self._untracked_rdb_links: list[ReplicaLink] = []
+        self._grace_soft_since: dict[int, float] = {}
         self.disk_child_links: list[ReplicaLink] = []
         self.primary = PrimaryLinkDriver(self)
         self.getack_pending = False
@@ -309,14 +312,17 @@ class ReplicationService:
             for link in self._untracked_rdb_links:
                 self.log.debug(f"Attach replica rdb client {link.client.id} to repl buf block")
             self._untracked_rdb_links.clear()
+        if self.rdb_channels_in_grace:
+            self._rdb_grace_over_limit()
         if not self.links:
             return
         limits = self._effective_replica_limits()
         hard, soft, _ = limits
         for link in list(self.links.values()):
-            if link.stream_next is None:
+            if link.stream_next is not None:
+                link.wake()
+            elif not link.waiting_psync:
                 continue
-            link.wake()
             size = link.pending_stream_bytes
             if (
                 (hard and size >= hard)
@@ -324,6 +330,29 @@ class ReplicationService:
                 or link.soft_limit_since is not None
             ):
                 self._check_output_limits(link, limits)
+
+    def _rdb_grace_over_limit(self) -> None:
+        """A closed RDB channel's kept stream counts against the replica limits, as in Valkey."""
+        hard, soft, soft_seconds = self._effective_replica_limits()
+        now = time.monotonic()
+        for cid, (_, start) in list(self.rdb_channels_in_grace.items()):
+            size = self.ids.master_repl_offset - start + 1
+            over = bool(hard and size >= hard)
+            if soft and size >= soft:
+                since = self._grace_soft_since.setdefault(cid, now)
+                over = over or now - since >= soft_seconds
+            else:
+                self._grace_soft_since.pop(cid, None)
+            if over:
+                self._grace_soft_since.pop(cid, None)
+                self.log.warning(
+                    f"Client id={cid} flags=S omem={size} cmd=sync closed for overcoming of "
+                    "output buffer limits."
+                )
+                self.server.stats.client_output_buffer_limit_disconnections += 1
+                del self.rdb_channels_in_grace[cid]
+                if self.backlog is not None:
+                    self.backlog.unpin(_grace_pin(cid))
 
     def _effective_replica_limits(self) -> tuple[int, int, int]:
         """Valkey ignores a replica hard limit below ``repl-backlog-size`` (it uses the latter):
@@ -539,6 +568,7 @@ class ReplicationService:
         if rdb_link is not None:
             rdb_link.waiting_psync = False
             rdb_link.unpin()
+        self._grace_soft_since.pop(client_id, None)
         if self.rdb_channels_in_grace.pop(client_id, None) is not None and self.backlog:
             self.backlog.unpin(_grace_pin(client_id))
 
@@ -548,8 +578,9 @@ class ReplicationService:
         if self.backlog is None or self.server.rdb_client_free_delay <= 0:
             return
         cid = link.client.id
-        self.backlog.pin(_grace_pin(cid), link.info.psync_initial_offset + 1)
-        self.rdb_channels_in_grace[cid] = time.time()
+        start = link.info.psync_initial_offset + 1
+        self.backlog.pin(_grace_pin(cid), start)
+        self.rdb_channels_in_grace[cid] = (time.time(), start)
         self.log.verbose(
             f"Postpone RDB client id={cid} ({self._replica_name(link)}) free for "
             f"{self.server.rdb_client_free_delay} seconds"
@@ -557,9 +588,10 @@ class ReplicationService:
 
     def _expire_rdb_channel_grace(self) -> None:
         now = time.time()
-        for cid, closed_at in list(self.rdb_channels_in_grace.items()):
+        for cid, (closed_at, _) in list(self.rdb_channels_in_grace.items()):
             if now - closed_at > self.server.rdb_client_free_delay:
                 del self.rdb_channels_in_grace[cid]
+                self._grace_soft_since.pop(cid, None)
                 if self.backlog is not None:
                     self.backlog.unpin(_grace_pin(cid))
                 self.log.notice(
@@ -967,13 +999,33 @@ class ReplicationService:
             and link.info.ack_offset >= offset
         )
 
+    def aof_acked_replicas(self, offset: int) -> int:
+        """WAITAOF's count: replicas whose append-only file holds ``offset`` (their FACK)."""
+        return sum(
+            1
+            for link in self.links.values()
+            if link.info.state is ReplicaState.ONLINE
+            and not link.info.rdb_only
+            and link.info.aof_ack_offset >= offset
+        )
+
     def wait(
-        self, client: ClientState, numreplicas: int, timeout_ms: int, now_ms: int, first: bool
+        self,
+        client: ClientState,
+        numreplicas: int,
+        timeout_ms: int,
+        now_ms: int,
+        first: bool,
+        count: Callable[[int], int] | None = None,
+        reply: Callable[[int], Reply] = lambda n: n,
     ) -> Reply | BlockRequest:
+        """WAIT (and WAITAOF with its ``count`` and ``reply``): done when enough replicas
+        acknowledged the client's last write, else blocked until their ACKs or the timeout."""
+        counter = count or self.acked_replicas
         offset = client.last_write_offset
-        acked = self.acked_replicas(offset)
+        acked = counter(offset)
         if acked >= numreplicas:
-            return acked
+            return reply(acked)
         if first:
             self.getack_pending = True
             client.extra["wait_deadline"] = None if timeout_ms == 0 else now_ms + timeout_ms
@@ -981,8 +1033,8 @@ class ReplicationService:
         return BlockRequest(
             (GETACK_KEY,),
             deadline if isinstance(deadline, int) else None,
-            acked,
-            on_timeout=lambda: self.acked_replicas(offset),
+            reply(acked),
+            on_timeout=lambda: reply(counter(offset)),
         )
 
     def path_of_dump(self) -> Path:

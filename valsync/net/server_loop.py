@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -13,6 +13,7 @@ import trio
 
 from valsync.config import ConfigError
 from valsync.net.connection import serve_connection
+from valsync.net.listening import open_tcp_sockets, open_unix_socket
 from valsync.rdb.format import RdbError
 
 if TYPE_CHECKING:
@@ -21,40 +22,17 @@ if TYPE_CHECKING:
 CRON_PERIOD = 0.1  # Valkey's serverCron at the default hz 10
 
 
-def _bind_tcp(port: int, binds: list[str]) -> list[trio.SocketListener]:
+def _bind_tcp(
+    port: int, bind: str, warn: Callable[[str], None] | None = None
+) -> list[trio.SocketListener]:
     """Listening sockets for ``bind``/``port``, opened synchronously so that a CONFIG SET can
-    fail (and roll back) before it replies. An address written ``-addr`` may be missing; an
-    empty ``bind`` opens no TCP socket at all, as in Valkey."""
-    opened: list[socket.socket] = []
-    try:
-        for spec in binds:
-            optional = spec.startswith("-")
-            host = spec.lstrip("-")
-            host = {"*": "0.0.0.0", "::*": "::"}.get(host, host)
-            try:
-                infos = socket.getaddrinfo(
-                    host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-                )
-                for family, kind, proto, _, addr in infos:
-                    sock = socket.socket(family, kind, proto)
-                    opened.append(sock)
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                    if family == socket.AF_INET6:
-                        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-                    sock.bind(addr)
-                    sock.listen(511)
-                    if port == 0:
-                        port = sock.getsockname()[1]
-            except OSError:
-                if not optional:
-                    raise
-        for sock in opened:
-            sock.setblocking(False)
-    except BaseException:
-        for sock in opened:
-            sock.close()
-        raise
-    return [trio.SocketListener(trio.socket.from_stdlib_socket(sock)) for sock in opened]
+    fail (and roll back) before it replies (see ``listening.open_tcp_sockets``)."""
+    sockets = open_tcp_sockets(port, bind, warn or (lambda _line: None))
+    return _adopt(sockets)
+
+
+def _adopt(sockets: list[socket.socket]) -> list[trio.SocketListener]:
+    return [trio.SocketListener(trio.socket.from_stdlib_socket(sock)) for sock in sockets]
 
 
 class TcpListeners:
@@ -65,6 +43,7 @@ class TcpListeners:
         self.server = server
         self.nursery = nursery
         self.listeners = listeners
+        self._mark_for_children()
         self.scope = trio.CancelScope()
         server.config.on_change(
             "port", partial(self._rebind, "Unable to listen on this port. Check server logs.")
@@ -72,6 +51,12 @@ class TcpListeners:
         server.config.on_change(
             "bind", partial(self._rebind, "Failed to bind to specified addresses.")
         )
+
+    def _mark_for_children(self) -> None:
+        """A forked child must not keep the port bound after we exit."""
+        persistence = self.server.persistence
+        if persistence is not None:
+            persistence.listener_fds = [ln.socket.fileno() for ln in self.listeners]
 
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         with self.scope:
@@ -85,34 +70,30 @@ class TcpListeners:
     def _rebind(self, reason: str, _text: str) -> None:
         cfg = self.server.config
         try:
-            fresh = _bind_tcp(cfg.get_int("port"), cfg.get_str("bind").split())
+            fresh = _bind_tcp(cfg.get_int("port"), cfg.get_str("bind"))
         except OSError as err:
             self.server.log.warning(f"Failed listening on port {cfg.get_int('port')} (tcp): {err}")
             raise ConfigError(reason) from None
         old_scope, old = self.scope, self.listeners
         self.scope = trio.CancelScope()
         self.listeners = fresh
+        self._mark_for_children()
         old_scope.cancel()
         for listener in old:
             listener.socket.close()
         self.nursery.start_soon(self.serve)
 
 
-async def _open_unix_listener(server: Server, path: str) -> trio.SocketListener:
-    """``unixsocket``: a stale file at the path is removed first, as Valkey does."""
-    full = path if os.path.isabs(path) else os.path.join(server.config.get("dir"), path)
-    try:
-        os.unlink(full)
-    except FileNotFoundError:
-        pass
-    sock = trio.socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    await sock.bind(full)
-    perm = server.config.get_int("unixsocketperm")
-    if perm:
-        os.chmod(full, perm)
-    sock.listen(511)
-    server.log.notice(f"The server is now ready to accept connections at {full}")
-    return trio.SocketListener(sock)
+def _unix_listener(server: Server, sock: socket.socket | None) -> list[trio.SocketListener]:
+    """The ``unixsocket`` listener: the socket the command line opened, else opened now."""
+    cfg = server.config
+    path = cfg.get_str("unixsocket")
+    if not path:
+        return []
+    if sock is None:
+        sock = open_unix_socket(path, cfg.get_str("dir"), cfg.get_int("unixsocketperm"))
+    server.log.notice(f"The server is now ready to accept connections at {sock.getsockname()}")
+    return _adopt([sock])
 
 
 async def _cron(server: Server, nursery: trio.Nursery, done: trio.Event) -> None:
@@ -190,14 +171,19 @@ async def _load_dump(server: Server) -> bool:
 
 async def run_server(
     server: Server,
+    sockets: list[socket.socket] | None = None,
     *,
     task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve until SHUTDOWN or a signal; the nursery owns every task."""
+    """Serve until SHUTDOWN or a signal; the nursery owns every task. ``sockets``: the TCP
+    sockets the command line opened before the heavy imports (else opened here)."""
     cfg = server.config
-    listeners = _bind_tcp(cfg.get_int("port"), cfg.get_str("bind").split())
-    path = cfg.get_str("unixsocket")
-    unix = [await _open_unix_listener(server, path)] if path else []
+    unix_socks = [s for s in sockets or [] if s.family == socket.AF_UNIX]
+    if sockets is None:
+        listeners = _bind_tcp(cfg.get_int("port"), cfg.get_str("bind"), server.log.warning)
+    else:
+        listeners = _adopt([s for s in sockets if s.family != socket.AF_UNIX])
+    unix = _unix_listener(server, unix_socks[0] if unix_socks else None)
     done = trio.Event()
     loaded = True
     async with trio.open_nursery() as nursery:
