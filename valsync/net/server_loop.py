@@ -198,6 +198,8 @@ async def run_server(
     listeners = _bind_tcp(cfg.get_int("port"), cfg.get_str("bind").split())
     path = cfg.get_str("unixsocket")
     unix = [await _open_unix_listener(server, path)] if path else []
+    # only once bound, as Valkey: harnesses connect as soon as they read this line
+    server.log.notice("Server initialized")
     done = trio.Event()
     loaded = True
     async with trio.open_nursery() as nursery:
