@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 
 import trio
 
@@ -56,16 +57,18 @@ def _adjust_oom_score(server: Server) -> None:
     oom.apply_quietly()
 
 
-async def run(server: Server, dashboard: bool = False) -> None:
+async def run(
+    server: Server, dashboard: bool = False, sockets: list[socket.socket] | None = None
+) -> None:
     if not dashboard:
-        await run_server(server)
+        await run_server(server, sockets)
         return
     from valsync.dashboard import run_dashboard
 
     async with trio.open_nursery() as nursery:
 
         async def serve(*, task_status: trio.TaskStatus[object] = trio.TASK_STATUS_IGNORED) -> None:
-            await run_server(server, task_status=task_status)
+            await run_server(server, sockets, task_status=task_status)
             # SHUTDOWN or a signal ended the server: the view goes with it
             nursery.cancel_scope.cancel()
 

@@ -15,10 +15,9 @@ USAGE = """usage: valsync serve [CONFIGFILE] [--DIRECTIVE VALUE ...] [--dashboar
 
 
 def serve(argv: list[str]) -> int:
-    import trio
-
     from valsync.config import Config, ConfigError
     from valsync.log import ServerLog
+    from valsync.net.listening import open_tcp_sockets
 
     dashboard = False
     if "--dashboard" in argv:
@@ -36,6 +35,15 @@ def serve(argv: list[str]) -> int:
     if dashboard and not config.get_str("logfile"):
         # the screen belongs to the dashboard: logs go to <dir>/valsync.log
         log.set_logfile(os.path.join(config.get_str("dir"), "valsync.log"))
+    port = config.get_int("port")
+    try:
+        # listening before the heavy imports: early clients queue instead of being refused
+        sockets = open_tcp_sockets(port, config.get_str("bind"), log.warning)
+    except OSError as err:
+        log.warning(f"Failed listening on port {port} (tcp), aborting: {err}")
+        return 1
+    import trio
+
     from valsync.app import build_server, run
 
     try:
@@ -43,11 +51,11 @@ def serve(argv: list[str]) -> int:
     except SystemExit as exc:
         return int(exc.code or 1)
     try:
-        trio.run(run, server, dashboard)
+        trio.run(run, server, dashboard, sockets)
     except KeyboardInterrupt:
         return 0
     except OSError as err:
-        log.warning(f"Failed listening on port {config.get_int('port')} (tcp), aborting: {err}")
+        log.warning(f"Failed listening on port {port} (tcp), aborting: {err}")
         return 1
     return 0
 

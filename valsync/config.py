@@ -22,14 +22,18 @@ from __future__ import annotations
 
 import errno
 import glob
+import locale
+import math
 import os
 import re
+import socket
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from valsync import VALKEY_COMPAT_VERSION
 from valsync.config_rewrite import RewriteLine, format_memory, rewrite_config_text
+from valsync.keyspace.canonical import strtod_whole
 from valsync.keyspace.glob import stringmatch as glob_match
 
 __all__ = ["Config", "ConfigError", "split_args", "stringmatch"]
@@ -93,6 +97,11 @@ def _strtoll_whole(text: str) -> int | None:
     if len(number.lstrip("+-").lstrip("0")) > 19:  # beyond any long long: strtoll saturates
         return _LLONG_MIN if number.startswith("-") else _LLONG_MAX
     return max(_LLONG_MIN, min(_LLONG_MAX, int(number)))
+
+
+def _c_string(text: str) -> str:
+    """What C code sees of a CONFIG SET argument: the text up to the first NUL."""
+    return text.split("\x00", 1)[0]
 
 
 def _memtoull(text: str) -> int | None:
@@ -239,7 +248,7 @@ class _Bool(_Spec):
         return self._default
 
     def parse(self, args: list[str], current: Value, loading: _LoadState | None) -> Value:
-        word = args[0].lower()
+        word = _c_string(args[0]).lower()
         if word not in ("yes", "no"):
             raise _Invalid("argument must be 'yes' or 'no'")
         if word == "yes" and self._refuse_yes:
@@ -253,34 +262,57 @@ class _Bool(_Spec):
 class _Int(_Spec):
     """Integer; with ``memory`` the value also takes Valkey's units and rejects plain signs."""
 
-    def __init__(self, default: int, lo: int, hi: int, memory: bool = False) -> None:
+    def __init__(
+        self, default: int, lo: int, hi: int, memory: bool = False, percent: bool = False
+    ) -> None:
         self._default, self.lo, self.hi, self.memory = default, lo, hi, memory
+        self.percent = percent
+        """A value ``N%`` is kept as ``-N`` (Valkey's PERCENT_CONFIG)."""
 
     def default(self) -> Value:
         return self._default
 
     def parse(self, args: list[str], current: Value, loading: _LoadState | None) -> Value:
         if self.memory:
-            value = _memtoull(args[0])
+            value = _memtoull(_c_string(args[0]))
             if value is None:
-                raise _Invalid("argument must be a memory value")
+                value = self._percent(args[0])
+            if value is None:
+                raise _Invalid(
+                    "argument must be a memory or percent value"
+                    if self.percent
+                    else "argument must be a memory value"
+                )
             if self.hi <= _LLONG_MAX and value > _LLONG_MAX:
                 value -= 2**64  # stored in a signed C type, as Valkey does
+            if value < 0 and self.percent:
+                if value < self.lo:
+                    raise _Invalid(f"percentage argument must be less or equal to {-self.lo}")
+                return value
         else:
             parsed = _string2ll(args[0])
             if parsed is None:
                 raise _Invalid("argument couldn't be parsed into an integer")
             value = parsed
+            if value < 0 and self.hi == _ULLONG_MAX:
+                return value  # an unsigned long: seen as 2^64 + value, within the range
         if not self.lo <= value <= self.hi:
             raise _Invalid(f"argument must be between {self.lo} and {self.hi} inclusive")
         return value
 
+    def _percent(self, text: str) -> int | None:
+        if not self.percent or len(text) < 2 or not text.endswith("%"):
+            return None
+        number = _string2ll(text[:-1])
+        return -number if number is not None and number >= 0 else None
+
     def fmt(self, value: Value) -> str:
-        return str(value)
+        assert isinstance(value, int)
+        return f"{-value}%" if self.percent and value < 0 else str(value)
 
     def rewrite(self, name: str, value: Value) -> list[RewriteLine]:
         assert isinstance(value, int)
-        text = format_memory(value) if self.memory and value >= 0 else str(value)
+        text = format_memory(value) if self.memory and value >= 0 else self.fmt(value)
         return [RewriteLine(name, f"{name} {text}", value != self._default)]
 
 
@@ -315,7 +347,7 @@ class _Enum(_Spec):
         return _Invalid("argument(s) must be one of the following: " + ", ".join(self.names))
 
     def parse(self, args: list[str], current: Value, loading: _LoadState | None) -> Value:
-        word = args[0].lower()
+        word = _c_string(args[0]).lower()
         if word not in self.names:
             raise self._error()
         return word
@@ -352,16 +384,29 @@ class _ShutdownFlags(_Enum):
 
 
 class _Str(_Spec):
-    def __init__(self, default: str = "", check: Callable[[str], None] | None = None) -> None:
-        self._default, self._check = default, check
+    """A string directive; Valkey keeps most in a C string (cut at the first NUL), the
+    ``binary`` ones in an sds (passwords, availability-zone)."""
+
+    def __init__(
+        self,
+        default: str = "",
+        check: Callable[[str], None] | None = None,
+        *,
+        binary: bool = False,
+        check_whole: bool = False,
+    ) -> None:
+        """``check_whole``: the check sees the text past a NUL too (Valkey passes the sds)."""
+        self._default, self._check, self._binary = default, check, binary
+        self._check_whole = check_whole
 
     def default(self) -> Value:
         return self._default
 
     def parse(self, args: list[str], current: Value, loading: _LoadState | None) -> Value:
+        text = args[0] if self._binary else _c_string(args[0])
         if self._check is not None:
-            self._check(args[0])
-        return args[0]
+            self._check(args[0] if self._check_whole else text)
+        return text
 
     def rewrite(self, name: str, value: Value) -> list[RewriteLine]:
         return [RewriteLine(name, f"{name} {_repr(str(value))}", value != self._default)]
@@ -383,11 +428,8 @@ class _OomScoreValues(_Str):
             raise _Invalid("wrong number of arguments")
         values = []
         for word in args:
-            try:
-                value = int(word)
-            except ValueError:
-                value = 1 << 62
-            if not -2000 <= value <= 2000:
+            value = _strtoll_whole(_c_string(word))
+            if value is None or not -2000 <= value <= 2000:
                 raise _Invalid(
                     "Invalid oom-score-adj-values, elements must be between -2000 and 2000."
                 )
@@ -411,7 +453,7 @@ class _KeyspaceEvents(_Spec):
         if len(args) != 1:
             raise _Invalid("wrong number of arguments")
         classes: set[str] = set()
-        for ch in args[0]:
+        for ch in _c_string(args[0]):
             if ch == "A":
                 classes.update(self._ALL)
             elif ch in self._ORDER or ch in "KEm":
@@ -442,13 +484,15 @@ class _Percentiles(_Spec):
 
     def parse(self, args: list[str], current: Value, loading: _LoadState | None) -> Value:
         values = []
+        if len(args) == 1 and args[0] == "":
+            return ()
         for word in args:
-            try:
-                if "_" in word:
-                    raise ValueError(word)
-                value = float(word)
-            except ValueError:
-                raise _Invalid("Invalid latency-tracking-info-percentiles parameters") from None
+            # string2d: the whole text through strtod, no leading space, no overflow, no NaN
+            raw = word.encode("utf-8", "surrogateescape")
+            parsed = strtod_whole(raw) if raw and raw[:1] not in b" \t\n\v\f\r" else None
+            if parsed is None or parsed[1] or math.isnan(parsed[0]):
+                raise _Invalid("Invalid latency-tracking-info-percentiles parameters")
+            value = parsed[0]
             if not 0.0 <= value <= 100.0:
                 raise _Invalid(
                     "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
@@ -467,6 +511,101 @@ def format_percentile(p: float) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return text
+
+
+def _check_ip(family: socket.AddressFamily, what: str) -> Callable[[str], None]:
+    def check(text: str) -> None:
+        if text == "":
+            return
+        try:
+            socket.inet_pton(family, text)
+        except (OSError, ValueError, UnicodeError):
+            raise _Invalid(f"Invalid {what} address") from None
+
+    return check
+
+
+_HOSTNAME = re.compile(rb"[A-Za-z0-9.-]*")
+NET_HOST_STR_LEN = 256
+
+
+def _check_hostname(text: str) -> None:
+    raw = text.encode("utf-8", "surrogateescape")
+    if len(raw) >= NET_HOST_STR_LEN:
+        raise _Invalid(f"Hostnames must be less than {NET_HOST_STR_LEN} characters")
+    if _HOSTNAME.fullmatch(raw) is None:
+        raise _Invalid("Hostnames may only contain alphanumeric characters, hyphens or dots")
+
+
+def _check_locale(name: str) -> None:
+    """Valkey applies it with ``setlocale(LC_COLLATE)``; valsync collates as the C locale, so
+    the name is only checked (and the process's locale left as it was)."""
+    previous = locale.setlocale(locale.LC_COLLATE)
+    try:
+        locale.setlocale(locale.LC_COLLATE, name)
+    except (locale.Error, ValueError):
+        raise _Invalid("Invalid locale name") from None
+    finally:
+        locale.setlocale(locale.LC_COLLATE, previous)
+
+
+_AUX_INVALID = frozenset(b"!#$%&()*+;<>?@[]^{|}~\x00")
+
+
+def _check_human_nodename(text: str) -> None:
+    if any(b in _AUX_INVALID for b in text.encode("utf-8", "surrogateescape")):
+        raise _Invalid("Announced human node name contained invalid character")
+
+
+# What each proc-title-template variable expands to when validating (Valkey expands with
+# an empty title; only an empty result or an unknown or unclosed variable is refused).
+_PROC_TITLE_VARS = {
+    "title": "",
+    "listen-addr": "*:0",
+    "server-mode": "",
+    "config-file": "-",
+    "port": "0",
+    "tls-port": "0",
+    "unixsocket": "",
+}
+
+
+def _check_proc_title(template: str) -> None:
+    out: list[str] = []
+    p = 0
+    while p < len(template):
+        start = template.find("{", p)
+        if start < 0:
+            out.append(template[p:])
+            break
+        out.append(template[p:start])
+        start += 1
+        if start < len(template) and template[start] == "{":
+            out.append("{")
+            p = start + 1
+            continue
+        end = template.find("}", start)
+        value = _PROC_TITLE_VARS.get(template[start:end]) if end >= 0 else None
+        if value is None:
+            raise _Invalid("template format is invalid or contains unknown variables")
+        out.append(value)
+        p = end + 1
+    if not "".join(out).strip(" "):
+        raise _Invalid("template format is invalid or contains unknown variables")
+
+
+def _no_rdma(_text: str) -> None:
+    raise _Invalid("No RDMA building support.")
+
+
+class _RdmaPort(_Int):
+    """Parsed as any port; a change is refused as this build has no RDMA (as 8.1.8's)."""
+
+    def parse(self, args: list[str], current: Value, loading: _LoadState | None) -> Value:
+        value = super().parse(args, current, loading)
+        if value != current and loading is None:
+            raise _Invalid("No RDMA building support.")
+        return value
 
 
 def _check_dbfilename(name: str) -> None:
@@ -514,6 +653,7 @@ class _Save(_Spec):
         return [(3600, 1), (300, 100), (60, 10000)]
 
     def parse(self, args: list[str], current: Value, loading: _LoadState | None) -> Value:
+        args = [_c_string(word) for word in args]
         if len(args) == 1 and args[0] == "":
             args = []
         if len(args) % 2:
@@ -524,7 +664,8 @@ class _Save(_Spec):
             if val is None or (j % 2 == 0 and val < 1) or (j % 2 == 1 and val < 0):
                 raise _Invalid("Invalid save parameters")
             nums.append(val)
-        points = [(nums[j], nums[j + 1]) for j in range(0, len(nums), 2)]
+        # the number of changes is kept in a C int: its low 32 bits, signed
+        points = [(nums[j], (nums[j + 1] + 2**31) % 2**32 - 2**31) for j in range(0, len(nums), 2)]
         if loading is not None:
             # In a config file, the first "save" line replaces the defaults, later ones add.
             if not loading.save_loaded or not args:
@@ -722,7 +863,7 @@ _SPECS: tuple[_Directive, ...] = (
     _d("loading-process-events-interval-bytes", _Int(2 * _MB, 1024, _INT_MAX), hidden=True),
     # replication
     _d("replicaof", _ReplicaOf(), "slaveof", immutable=True),
-    _d("primaryauth", _Str(), "masterauth"),
+    _d("primaryauth", _Str(binary=True), "masterauth"),
     _d("primaryuser", _Str(), "masteruser"),
     _d("replica-serve-stale-data", _Bool(True), "slave-serve-stale-data"),
     _d("replica-read-only", _Bool(True), "slave-read-only"),
@@ -752,7 +893,7 @@ _SPECS: tuple[_Directive, ...] = (
         _Enum("ignore", ("ignore", "panic", "panic-on-replicas")),
     ),
     # security and clients
-    _d("requirepass", _Str()),
+    _d("requirepass", _Str(binary=True)),
     _d("maxclients", _Int(10000, 1, _UINT_MAX)),
     # memory
     _d("maxmemory", _Int(0, 0, _ULLONG_MAX, memory=True)),
@@ -827,11 +968,11 @@ _SPECS: tuple[_Directive, ...] = (
     _d("aclfile", _Str(), immutable=True),
     _d("unixsocketgroup", _Str(), immutable=True),
     _d("cluster-announce-ip", _Str()),
-    _d("cluster-announce-client-ipv4", _Str()),
-    _d("cluster-announce-client-ipv6", _Str()),
+    _d("cluster-announce-client-ipv4", _Str(check=_check_ip(socket.AF_INET, "IPv4"))),
+    _d("cluster-announce-client-ipv6", _Str(check=_check_ip(socket.AF_INET6, "IPv6"))),
     _d("cluster-config-file", _Str("nodes.conf"), immutable=True),
-    _d("cluster-announce-hostname", _Str()),
-    _d("cluster-announce-human-nodename", _Str()),
+    _d("cluster-announce-hostname", _Str(check=_check_hostname)),
+    _d("cluster-announce-human-nodename", _Str(check=_check_human_nodename, check_whole=True)),
     _d("syslog-ident", _Str("valkey"), immutable=True),
     _d("appendfilename", _Str("appendonly.aof"), immutable=True),
     _d("appenddirname", _Str("appendonlydir"), immutable=True),
@@ -840,10 +981,10 @@ _SPECS: tuple[_Directive, ...] = (
     _d("aof-rewrite-cpulist", _Str(), "aof_rewrite_cpulist", immutable=True),
     _d("bgsave-cpulist", _Str(), "bgsave_cpulist", immutable=True),
     _d("ignore-warnings", _Str()),
-    _d("proc-title-template", _Str("{title} {listen-addr} {server-mode}")),
+    _d("proc-title-template", _Str("{title} {listen-addr} {server-mode}", _check_proc_title)),
     _d("bind-source-addr", _Str()),
-    _d("locale-collate", _Str()),
-    _d("availability-zone", _Str()),
+    _d("locale-collate", _Str(check=_check_locale)),
+    _d("availability-zone", _Str(binary=True)),
     _d(
         "syslog-facility",
         _Enum(
@@ -896,7 +1037,7 @@ _SPECS: tuple[_Directive, ...] = (
     _d("cluster-node-timeout", _Int(15000, 0, _LLONG_MAX)),
     _d("cluster-link-sendbuf-limit", _Int(0, 0, _ULLONG_MAX, memory=True)),
     _d("active-defrag-ignore-bytes", _Int(104857600, 1, _LLONG_MAX, memory=True)),
-    _d("maxmemory-clients", _Int(0, -100, _LLONG_MAX, memory=True)),
+    _d("maxmemory-clients", _Int(0, -100, _LLONG_MAX, memory=True, percent=True)),
     _d("auto-aof-rewrite-min-size", _Int(67108864, 0, _LLONG_MAX, memory=True)),
     _d("tls-port", _Int(0, 0, 65535)),
     _d("tls-session-cache-size", _Int(20480, 0, _INT_MAX)),
@@ -920,10 +1061,10 @@ _SPECS: tuple[_Directive, ...] = (
     _d("tls-ciphersuites", _Str()),
     _d("oom-score-adj-values", _OomScoreValues()),
     _d("cluster-manual-failover-timeout", _Int(5000, 1, _INT_MAX)),
-    _d("active-defrag-cycle-us", _Int(500, 0, _LONG_MAX)),
+    _d("active-defrag-cycle-us", _Int(500, 0, 100000)),
     _d("import-mode", _Bool(False)),
-    _d("rdma-bind", _Str(), immutable=True),
-    _d("rdma-port", _Int(0, 0, 65535), immutable=True),
+    _d("rdma-bind", _Str(check=_no_rdma)),
+    _d("rdma-port", _RdmaPort(0, 0, 65535)),
     _d("rdma-rx-size", _Int(1048576, 64 * 1024, 16 * _MB), immutable=True),
     _d("rdma-completion-vector", _Int(-1, -1, 1024), immutable=True),
 )

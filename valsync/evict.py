@@ -369,6 +369,13 @@ class MemoryManager:
         repl_buffers = self.replication_buffers()
         repl = server.repl
         backlog = repl.backlog.histlen if repl is not None and repl.backlog is not None else 0
+        replica_buffers = 0
+        if repl is not None and any(
+            not getattr(link, "closed", False) for link in repl.links.values()
+        ):
+            # replicas share the backlog's blocks: what it holds beyond its size is theirs
+            backlog = min(backlog, server.config.get_int("repl-backlog-size"))
+            replica_buffers = max(repl_buffers - backlog, 0)
         overhead = STARTUP_MEMORY + repl_buffers + 16 * keys + EXPIRE_SLOT * expires
         dataset = max(used - overhead, 0)
         net = used - STARTUP_MEMORY
@@ -407,7 +414,7 @@ class MemoryManager:
             f"mem_not_counted_for_evict:{self.not_counted()}",
             f"mem_replication_backlog:{backlog}",
             f"mem_total_replication_buffers:{repl_buffers}",
-            f"mem_clients_slaves:{max(repl_buffers - backlog, 0)}",
+            f"mem_clients_slaves:{replica_buffers}",
             "mem_clients_normal:0",
             "mem_cluster_links:0",
             "mem_aof_buffer:0",

@@ -75,6 +75,21 @@ def redact(name: str, argv: list[bytes]) -> list[bytes]:
         return out
     if name in ("acl|setuser", "acl|deluser", "acl|getuser"):
         return argv[:2] + [REDACTED] * (len(argv) - 2)
+    if name == "migrate":
+        out = list(argv)
+        i = 6
+        while i < len(out):
+            opt = out[i].lower()
+            if opt == b"keys":
+                break
+            if opt == b"auth" and i + 1 < len(out):
+                out[i + 1] = REDACTED
+                i += 1
+            elif opt == b"auth2" and i + 2 < len(out):
+                out[i + 1] = out[i + 2] = REDACTED
+                i += 2
+            i += 1
+        return out
     if name == "config|set":
         out = list(argv)
         for i in range(2, len(out) - 1, 2):
@@ -85,5 +100,5 @@ def redact(name: str, argv: list[bytes]) -> list[bytes]:
 
 
 REDACTED_COMMANDS = frozenset(
-    {"auth", "hello", "config|set", "acl|setuser", "acl|deluser", "acl|getuser"}
+    {"auth", "hello", "config|set", "acl|setuser", "acl|deluser", "acl|getuser", "migrate"}
 )

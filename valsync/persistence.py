@@ -178,6 +178,7 @@ class Persistence:
     def _saved(self, keys: int) -> None:
         self.server.dirty = 0
         self.server.lastsave = int(time.time())
+        self.last_bgsave_ok = True  # as rdbSave: a foreground save that worked clears the error
         self.rdb_saves += 1
         self.last_save_keys = keys
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import sys
 import time
 import traceback
@@ -141,6 +142,10 @@ def _nothing() -> None:
     return None
 
 
+TOUCHES_ARBITRARY_KEYS = frozenset({"scan", "randomkey"})
+"""Valkey's ``CMD_TOUCHES_ARBITRARY_KEYS``: run directly, what they propagate is no MULTI."""
+
+
 class Server:
     """One valsync server instance (sans trio: the net layer drives it)."""
 
@@ -195,6 +200,11 @@ class Server:
         """Called after the server became a replica or a primary."""
         self.skip_checksum_validation = False
         """DEBUG SET-SKIP-CHECKSUM-VALIDATION: load dumps and RESTORE payloads unchecked."""
+        self.debug_pause_after_fork = False
+        """DEBUG PAUSE-AFTER-FORK: SIGSTOP ourselves after forking for replication (primary)
+        and before a dual-channel main connection's PSYNC (replica), as Valkey does."""
+        self.rdb_client_free_delay = 60
+        """DEBUG DELAY-RDB-CLIENT-FREE-SECONDS (Valkey's ``wait_before_rdb_client_free``)."""
         self.notify_classes = ""
         """The class letters of ``notify-keyspace-events`` in force ("" = notifications off)."""
         self.pubsub = PubSub()
@@ -360,6 +370,13 @@ class Server:
 
     # --- key change notifications ------------------------------------------------------
 
+    def pause_process(self) -> None:
+        """DEBUG PAUSE-AFTER-FORK's stop (Valkey's ``debugPauseProcess``): SIGSTOP until a
+        test sends SIGCONT."""
+        self.log.notice("Process is about to stop.")
+        os.kill(os.getpid(), signal.SIGSTOP)
+        self.log.notice("Process has been continued.")
+
     def key_modified(self, dbid: int, key: bytes) -> None:
         """Valkey's signalModifiedKey + signalKeyAsReady: WATCH, blocked clients, and the
         invalidations of client-side caching."""
@@ -379,8 +396,8 @@ class Server:
                 wake()
 
     def blocked_client_count(self) -> int:
-        """INFO ``blocked_clients``: clients waiting in a blocking command (not pause holds)."""
-        return sum(1 for w in self.blocked_clients.values() if not w.block.postponed)
+        """INFO ``blocked_clients``: clients waiting in a blocking command or held by a pause."""
+        return len(self.blocked_clients)
 
     def blocked_with_timeout_count(self) -> int:
         """INFO ``clients_in_timeout_table``: blocked clients with a deadline."""
@@ -546,14 +563,16 @@ class Server:
                     self.cmdstats.stat(name).rejected += 1
                     return self._reject(client, redirect)
                 return self._reject(client, redirect, name)
-        if self.paused and not (client.is_replica or client.is_primary_link):
-            held = self._held_by_pause(client, spec)
+        if self.paused and not client.is_replica:
+            held = self._held_by_pause(client, spec, argv)
             if held is not None:
                 return held
         if client.in_multi:
             if "no_multi" in spec.flags:
                 return self._reject(client, "ERR Command not allowed inside a transaction", name)
             if spec.name not in MULTI_CONTROL:
+                if (spec.is_write or spec.name == "ping") and self._disk_error(client):
+                    return self._reject(client, MISCONF_RDB, name)
                 client.multi_queue.append(argv)
                 return QUEUED
         repl = self.repl
@@ -563,23 +582,21 @@ class Server:
             streaming = not replica and (repl.backlog is not None or bool(repl.links))
             # READONLY, MASTERDOWN, NOREPLICAS never apply to the primary's own stream
             guarded = (replica or self.min_replicas_to_write > 0) and not client.is_primary_link
-        if (
-            self.persistence is not None
-            and not client.is_primary_link
-            and self.persistence.disk_error
-        ):
-            guarded = True
-        if self.loading or self.async_loading or guarded:
-            refusal = self.refusal(client, spec.name, spec.effective_flags(self, argv))
+        disk_error = self._disk_error(client)
+        if self.loading or self.async_loading or guarded or disk_error:
+            flags = spec.effective_flags(self, argv)
+            if disk_error and spec.name == "exec" and self._queued_write(client):
+                flags = flags | {"write"}  # Valkey's is_write_command for EXEC
+            refusal = self.refusal(client, spec.name, flags)
             if refusal is not None:
                 return self._reject(client, refusal, name)
         return self._call(client, spec, name, argv, replica, streaming)
 
     def apply_from_primary(self, client: ClientState, argv: list[bytes]) -> Reply | BlockRequest:
         """:meth:`process` for a command of our primary's stream: the checks that never stop
-        the primary's link (authentication, pauses, READONLY, MASTERDOWN) are not made;
-        anything out of the ordinary (a transaction, a restricted ACL, a container command,
-        loading, a maxmemory limit) takes the full path."""
+        the primary's link (authentication, READONLY, MASTERDOWN) are not made; anything out
+        of the ordinary (a transaction, a restricted ACL, a container command, loading, a
+        maxmemory limit, a pause) takes the full path."""
         spec = self._spec_cache.get(argv[0])
         if (
             spec is None
@@ -590,6 +607,7 @@ class Server:
             or self.acl.restricted
             or client.pubsub
             or client.capa_redirect
+            or self.paused
             or spec.name in CONTAINER_COMMANDS
             or self.repl is None
             or not self.repl.is_replica
@@ -671,7 +689,12 @@ class Server:
         if ctx.propagated:
             repl = self.repl
             if repl is not None:
-                repl.feed(ctx.take_propagated())
+                if spec.name in TOUCHES_ARBITRARY_KEYS:
+                    # Valkey sends their lazy-expire deletions one by one, as active expire does
+                    for item in ctx.take_propagated():
+                        repl.feed([item])
+                else:
+                    repl.feed(ctx.take_propagated())
                 client.last_write_offset = repl.master_repl_offset
             else:
                 ctx.take_propagated()
@@ -703,23 +726,25 @@ class Server:
                 wake()
         return self.paused
 
-    def _held_by_pause(self, client: ClientState, spec: CommandSpec) -> BlockRequest | None:
+    def _held_by_pause(
+        self, client: ClientState, spec: CommandSpec, argv: list[bytes]
+    ) -> BlockRequest | None:
         """Valkey's blockPostponeClient: a normal client's command waits out the pause."""
         now = now_ms()
         paused = self._update_pause(now)
         if paused & PauseAction.CLIENT_ALL:
             held = True
         elif paused & PauseAction.CLIENT_WRITE:
-            flags = spec.flags
+            flags = spec.effective_flags(self, argv)
             held = "write" in flags or "may_replicate" in flags
             if spec.name == "exec" and not held:
-                held = any(
-                    "write" in queued.flags or "may_replicate" in queued.flags
-                    for queued in (
-                        COMMANDS.get(a[0].lower().decode("latin-1")) for a in client.multi_queue
-                    )
-                    if queued is not None
-                )
+                for queued_argv in client.multi_queue:
+                    queued = COMMANDS.get(queued_argv[0].lower().decode("latin-1"))
+                    if queued is not None:
+                        queued_flags = queued.effective_flags(self, queued_argv)
+                        if "write" in queued_flags or "may_replicate" in queued_flags:
+                            held = True
+                            break
         else:
             held = False
         if not held:
@@ -825,6 +850,21 @@ class Server:
                 return True
         return False
 
+    def _disk_error(self, client: ClientState) -> bool:
+        return (
+            self.persistence is not None
+            and not client.is_primary_link
+            and bool(self.persistence.disk_error)
+        )
+
+    @staticmethod
+    def _queued_write(client: ClientState) -> bool:
+        for queued in client.multi_queue:
+            spec = COMMANDS.get(queued[0].lower().decode("latin-1"))
+            if spec is not None and spec.is_write:
+                return True
+        return False
+
     def refusal(self, client: ClientState, name: str, flags: frozenset[str]) -> str | None:
         """The error Valkey gives before running a command here, if any."""
         if self.loading and "loading" not in flags:
@@ -832,12 +872,7 @@ class Server:
         if self.async_loading and "no_async_loading" in flags:
             return "LOADING Valkey is loading the dataset in memory"
         is_write = "write" in flags
-        if (
-            (is_write or name == "ping")
-            and not client.is_primary_link
-            and self.persistence is not None
-            and self.persistence.disk_error
-        ):
+        if (is_write or name == "ping") and self._disk_error(client):
             return MISCONF_RDB
         if self.repl is not None and self.repl.is_replica and not client.is_primary_link:
             if is_write and self.config.get_bool("replica-read-only"):
@@ -930,6 +965,7 @@ class Server:
             self._account_blocked(client, spec, name, argv, reply, usec, script_caller)
             return
         self.stats.total_commands_processed += 1
+        (script_caller or client).commands += 1
         stat = self._command_stats.get(name)
         if stat is None:
             stat = self.cmdstats.stat(name)
@@ -1045,6 +1081,7 @@ class Server:
         self.last_executed = argv
         usec = (perf_counter_ns() - start) // 1000
         self.stats.total_commands_processed += 1
+        client.commands += 1
         stat = self.cmdstats.stat(name)
         stat.calls += 1
         stat.usec += usec
@@ -1077,6 +1114,7 @@ class Server:
         """A blocked command that timed out completes here (Valkey's updateStatsOnUnblock:
         counted, timed and slow-logged with the time it ran, not the time it waited)."""
         self.stats.total_commands_processed += 1
+        client.commands += 1
         stat = self.cmdstats.stat(client.last_command)
         stat.calls += 1
         if self.latency_tracking:

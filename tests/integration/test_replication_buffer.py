@@ -128,3 +128,66 @@ def test_a_snapshot_for_replica_sockets_is_a_bgsave_in_progress(
     p.config_set("rdb-key-save-delay", 0)
     wait_synced(p, connect(replica))
     wait_until(lambda: info(p, "persistence")["rdb_bgsave_in_progress"] == 0, what="bgsave done")
+
+
+@pytest.mark.parametrize("kind", PRIMARIES)
+def test_the_snapshot_child_ends_when_its_last_replica_leaves(
+    servers: list[ServerProcess], kind: str
+) -> None:
+    primary = _primary(
+        servers, kind, "--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0"
+    )
+    p = connect(primary)
+    p.mset({f"k{i}": i for i in range(100)})
+    p.config_set("rdb-key-save-delay", 1000000)  # 100 s: only a kill ends it soon
+    replica = _replica(servers, primary)
+    wait_until(lambda: info(p, "persistence")["rdb_bgsave_in_progress"] == 1, what="sync")
+    connect(replica).replicaof("no", "one")
+    wait_until(lambda: info(p, "persistence")["rdb_bgsave_in_progress"] == 0, what="child killed")
+    assert info(p)["connected_slaves"] == 0
+
+
+def _stopped(server: ServerProcess) -> bool:
+    with open(f"/proc/{server.pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0] == "T"
+
+
+@pytest.mark.parametrize("kind", PRIMARIES)
+def test_an_rdb_channel_keeps_the_stream_until_its_main_channel_psyncs(
+    servers: list[ServerProcess], kind: str
+) -> None:
+    primary = _primary(
+        servers,
+        kind,
+        "--repl-diskless-sync",
+        "yes",
+        "--repl-diskless-sync-delay",
+        "0",
+        "--dual-channel-replication-enabled",
+        "yes",
+        "--repl-backlog-size",
+        "100kb",
+    )
+    p = connect(primary)
+    p.mset({f"k{i}": "v" * 100 for i in range(100)})
+    replica = start_valsync(
+        "--enable-debug-command", "yes", "--dual-channel-replication-enabled", "yes"
+    )
+    servers.append(replica)
+    r = connect(replica)
+    r.execute_command("DEBUG", "PAUSE-AFTER-FORK", "1")  # stop before the main PSYNC
+    r.replicaof("127.0.0.1", primary.port)
+    wait_until(lambda: _stopped(replica), what="replica stopped")
+    assert info(p)["replicas_waiting_psync"] == 1
+    pipe = p.pipeline(transaction=False)
+    for i in range(100):
+        pipe.set(f"w{i}", "x" * 5000)
+    pipe.execute()
+    # 500 KB written since the snapshot: all kept for the waiting replica
+    assert info(p)["repl_backlog_histlen"] > 500_000
+    assert info(p, "memory")["mem_total_replication_buffers"] > 500_000
+    replica.proc.send_signal(signal.SIGCONT)
+    r.execute_command("DEBUG", "PAUSE-AFTER-FORK", "0")
+    wait_synced(p, r)
+    assert info(p)["replicas_waiting_psync"] == 0
+    assert digest(r) == digest(p)

@@ -34,6 +34,7 @@ SUBSET = [
     "unit/acl-v2",
     "unit/networking",
     "unit/oom-score-adj",
+    "unit/pause",
 ]
 
 

@@ -112,6 +112,20 @@ def skiplist() -> list[str]:
     return out
 
 
+def use_sentinel_ports(dest: Path, baseport: int) -> None:
+    """runtest-sentinel's fixed ports (20000, 30000) may be another harness's: use ours."""
+    instances = dest / "tests" / "instances.tcl"
+    text = re.sub(
+        r"(?m)^set ::sentinel_base_port \d+$",
+        f"set ::sentinel_base_port {baseport + 1000}",
+        instances.read_text(),
+    )
+    text = re.sub(
+        r"(?m)^set ::valkey_base_port \d+$", f"set ::valkey_base_port {baseport + 1100}", text
+    )
+    instances.write_text(text)
+
+
 def sentinel_argv(name: str) -> list[str]:
     """runtest-sentinel (whole, or ``sentinel/<pattern>``: the unit files matching it)."""
     argv = [shutil.which("tclsh") or "tclsh", "tests/sentinel/run.tcl"]
@@ -168,6 +182,7 @@ def run_file(dest: Path, name: str, timeout: float, verbose: bool, baseport: int
     ]
     sentinel = name == SENTINEL_FILES or name.startswith(SENTINEL_FILES + "/")
     if sentinel:
+        use_sentinel_ports(dest, baseport)
         argv = sentinel_argv(name)
     t0 = time.monotonic()
     with tempfile.TemporaryFile() as out:

@@ -57,6 +57,10 @@ class ClientState:
     created_ms: int = 0
     last_interaction_ms: int = 0
     last_command: str = "NULL"
+    net_in: int = 0
+    net_out: int = 0
+    commands: int = 0
+    """CLIENT LIST ``tot-net-in``, ``tot-net-out``, ``tot-cmds``."""
     lib_name: bytes = b""
     lib_ver: bytes = b""
     in_multi: bool = False

@@ -88,6 +88,11 @@ def _flag(attr: str) -> DebugHandler:
     return handler
 
 
+def _rdb_client_free_delay(server: Server, ctx: CommandContext, args: list[bytes]) -> Reply:
+    server.rdb_client_free_delay = _atoi(args[0])
+    return OK
+
+
 def _accepted(server: Server, ctx: CommandContext, args: list[bytes]) -> Reply:
     """Tuning of Valkey's C internals (reply buffers, dict resizing, quicklist nodes) that
     valsync has no counterpart for: accepted, as the suite sets them before unrelated checks."""
@@ -137,6 +142,8 @@ DEBUG_SUBCOMMANDS: dict[bytes, tuple[DebugHandler, int]] = {
     b"error": (_error, 1),
     b"pause-cron": (_flag("cron_paused"), 1),
     b"set-skip-checksum-validation": (_flag("skip_checksum_validation"), 1),
+    b"pause-after-fork": (_flag("debug_pause_after_fork"), 1),
+    b"delay-rdb-client-free-seconds": (_rdb_client_free_delay, 1),
     b"change-repl-id": (_change_repl_id, 0),
     b"replicate": (_replicate, -1),
     b"htstats": (_htstats, -1),

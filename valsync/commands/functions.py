@@ -261,6 +261,10 @@ def _stats(state: ScriptingState) -> Reply:
 
 
 def _fcall(ctx: CommandContext, argv: list[bytes], ro: bool) -> Reply | ScriptRequest:
+    server = ctx.server
+    if server is not None and server.monitors:
+        # shown before the function's own commands, as Valkey's fcallCommandGeneric feeds it
+        server.feed_monitors_now(ctx.client, argv)
     state = scripting_state(ctx)
     found = state.functions.functions.get(argv[1].lower())
     if found is None:
@@ -303,7 +307,7 @@ def _fcall_flags(server: object, argv: list[bytes]) -> frozenset[str]:
     return script_command_flags(spec.flags, found[1].flags)
 
 
-@command("fcall", -3, "noscript stale skip_monitor")
+@command("fcall", -3, "noscript stale skip_monitor may_replicate")
 def fcall(ctx: CommandContext, argv: list[bytes]) -> Reply | ScriptRequest:
     return _fcall(ctx, argv, ro=False)
 

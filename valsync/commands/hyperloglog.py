@@ -597,7 +597,7 @@ def union_registers(ctx: CommandContext, keys: list[bytes]) -> tuple[bytes, bool
     return (bytes(HLL_REGISTERS) if union is None else union), any_dense
 
 
-@command("pfcount", -2, "readonly", 1, -1, 1)
+@command("pfcount", -2, "readonly may_replicate", 1, -1, 1)
 def pfcount_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if len(argv) > 2:
         union, _ = union_registers(ctx, argv[1:])

@@ -102,6 +102,15 @@ def alloc_size(n: int) -> int:
     return (n + step - 1) // step * step
 
 
+def _libc_usable(n: int) -> int:
+    """``malloc_usable_size`` of glibc for ``n`` bytes (8.1.8 here runs on libc malloc)."""
+    return max(32, (n + 8 + 15) & ~15) - 8
+
+
+def _sds_header(n: int) -> int:
+    return 3 if n < 256 else 5 if n < 65536 else 9
+
+
 def _sds(n: int) -> int:
     header = 3 if n < 256 else 5 if n < 65536 else 9
     return alloc_size(n + header)
@@ -124,12 +133,15 @@ def value_usage(key: bytes, value: Value, samples: int = DEFAULT_SAMPLES) -> int
     else:
         encoding = object_encoding(value, key)
     if isinstance(value, bytes):
-        if encoding == "int":
-            return OBJECT_HEADER + 8
         if encoding == "embstr":
             # object, key and value in one allocation (fitted on 8.1.8: 8 + class(19 + k + v))
             return 8 + alloc_size(19 + len(key) + len(value))
-        return OBJECT_HEADER + _sds(len(value))
+        # 8.1 embeds the key in the object (a byte of header size, then the key's sds); an
+        # int lives in the object's pointer, a raw value in its own sds (libc's usable sizes)
+        head = _libc_usable(OBJECT_HEADER + 1 + _sds_header(len(key)) + len(key) + 1)
+        if encoding == "int":
+            return head
+        return head + _libc_usable(_sds_header(len(value)) + len(value) + 1)
     if isinstance(value, deque):
         if encoding == "listpack":
             return OBJECT_HEADER + 32 + alloc_size(listpack_size(value))

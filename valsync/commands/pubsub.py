@@ -71,14 +71,14 @@ def sunsubscribe(ctx: CommandContext, argv: list[bytes]) -> Reply:
     return _unsubscribe(ctx, argv, _pubsub(ctx).shard)
 
 
-@command("publish", 3, "pubsub loading stale fast")
+@command("publish", 3, "pubsub loading stale fast may_replicate")
 def publish(ctx: CommandContext, argv: list[bytes]) -> Reply:
     receivers = _pubsub(ctx).publish(argv[1], argv[2])
     ctx.also_propagate(argv)
     return receivers
 
 
-@command("spublish", 3, "pubsub loading stale fast", 1, 1, 1)
+@command("spublish", 3, "pubsub loading stale fast may_replicate", 1, 1, 1)
 def spublish(ctx: CommandContext, argv: list[bytes]) -> Reply:
     receivers = _pubsub(ctx).publish(argv[1], argv[2], shard=True)
     ctx.also_propagate(argv)

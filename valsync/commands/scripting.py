@@ -417,12 +417,12 @@ def _eval(ctx: CommandContext, argv: list[bytes], evalsha: bool, ro: bool) -> Re
     return reply
 
 
-@command("eval", -3, "noscript stale skip_monitor")
+@command("eval", -3, "noscript stale skip_monitor may_replicate")
 def eval_(ctx: CommandContext, argv: list[bytes]) -> Reply | ScriptRequest:
     return _eval(ctx, argv, evalsha=False, ro=False)
 
 
-@command("evalsha", -3, "noscript stale skip_monitor")
+@command("evalsha", -3, "noscript stale skip_monitor may_replicate")
 def evalsha(ctx: CommandContext, argv: list[bytes]) -> Reply | ScriptRequest:
     return _eval(ctx, argv, evalsha=True, ro=False)
 

@@ -286,7 +286,8 @@ def client_info_line(
         f"redir={client.tracking.redirect if client.tracking is not None else -1} "
         f"resp={client.resp} "
         f"lib-name={client.lib_name.decode('utf-8', 'replace')} "
-        f"lib-ver={client.lib_ver.decode('utf-8', 'replace')}"
+        f"lib-ver={client.lib_ver.decode('utf-8', 'replace')} "
+        f"tot-net-in={client.net_in} tot-net-out={client.net_out} tot-cmds={client.commands}"
     )
 
 
@@ -326,6 +327,11 @@ def client_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
         return ctx.client.name or None
     if sub == b"setinfo" and len(argv) == 4:
         attr = argv[2].lower()
+        if attr in (b"lib-name", b"lib-ver") and any(b < 33 or b > 126 for b in argv[3]):
+            raise CommandError(
+                f"ERR {argv[2].decode('utf-8', 'replace')} cannot contain spaces, newlines or "
+                "special characters."
+            )
         if attr == b"lib-name":
             ctx.client.lib_name = argv[3]
         elif attr == b"lib-ver":
@@ -444,15 +450,25 @@ def _client_kill(ctx: CommandContext, server: Server, argv: list[bytes]) -> Repl
                 raise CommandError(f"ERR Unknown client type '{value.decode('utf-8', 'replace')}'")
         elif key == b"id":
             try:
-                parse_int(value)
+                ok = parse_int(value) > 0
             except CommandError:
-                raise CommandError("ERR client-id should be greater than 0") from None
+                ok = False
+            if not ok:
+                raise CommandError("ERR client-id should be greater than 0")
+        elif key == b"maxage":
+            try:
+                age = parse_int(value)
+            except CommandError:
+                raise CommandError("ERR maxage is not an integer or out of range") from None
+            if age <= 0:
+                raise CommandError("ERR maxage should be greater than 0")
         elif key == b"user":
             if value not in server.acl.users:
                 raise CommandError(f"ERR No such user '{value.decode('utf-8', 'replace')}'")
-        elif key not in (b"addr", b"laddr", b"maxage"):
+        elif key not in (b"addr", b"laddr"):
             raise CommandError(SYNTAX)
     killed = 0
+    now_ms = int(time.time() * 1000)
     for client in list(server.clients.values()):
         if skipme and client is ctx.client:
             continue
@@ -470,6 +486,8 @@ def _client_kill(ctx: CommandContext, server: Server, argv: list[bytes]) -> Repl
                 ok &= client.laddr == text
             elif key == b"user":
                 ok &= (client.user or server.acl.default) is server.acl.users.get(value)
+            elif key == b"maxage":
+                ok &= (now_ms - client.created_ms) // 1000 >= int(text)
         if ok:
             kill_client(client)
             killed += 1

@@ -9,7 +9,6 @@ return a :class:`BlockRequest`; served pops propagate as ``ZPOPMIN``/``ZPOPMAX``
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -35,6 +34,7 @@ from valsync.commands.sets import (
     parse_scan_options,
     scan_members,
 )
+from valsync.keyspace.canonical import strtod_whole as _strtod
 from valsync.keyspace.glob import stringmatch
 from valsync.keyspace.values import ZSetValue
 from valsync.resp.reply import NULL_ARRAY, Double, Reply, format_double
@@ -46,36 +46,6 @@ LIMIT_NEEDS_BY = (
     "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
 )
 WITHSCORES_BYLEX = "ERR syntax error, WITHSCORES not supported in combination with BYLEX"
-
-# strtod's accepted forms: decimal with optional exponent, inf/infinity, nan, hex floats.
-_DEC = re.compile(rb"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
-_HEX = re.compile(rb"[+-]?0[xX]([0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)([pP][+-]?\d+)?")
-_SPECIAL = re.compile(rb"[+-]?(inf|infinity|nan)", re.IGNORECASE)
-
-
-def _strtod(text: bytes) -> tuple[float, bool] | None:
-    """A whole-string C ``strtod``: (value, range_error), or None when not all consumed."""
-    if text.isdigit():
-        value = float(text)  # the usual score: digits only, overflowing to inf at worst
-        return value, math.isinf(value)
-    if _SPECIAL.fullmatch(text):
-        return float(text), False
-    if _HEX.fullmatch(text):
-        body = text.lower().replace(b"0x", b"", 1)
-        sign = b"-" if body.startswith(b"-") else b""
-        body = body.lstrip(b"+-")
-        if b"p" not in body:
-            body += b"p0"
-        value = float.fromhex((sign + b"0x" + body).decode())
-        return value, math.isinf(value)
-    if _DEC.fullmatch(text):
-        value = float(text)
-        if math.isinf(value):
-            return value, True
-        if value == 0 and any(c in b"123456789" for c in text.split(b"e")[0].split(b"E")[0]):
-            return value, True
-        return value, False
-    return None
 
 
 def parse_score(arg: bytes, error: str = NOT_FLOAT) -> float:

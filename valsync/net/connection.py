@@ -149,6 +149,7 @@ class ClientConnection:
             stats = self.server.stats
             stats.total_net_output_bytes += n
             stats.total_writes_processed += 1
+            self.client.net_out += n
             if n == len(data):
                 return
             self._out += memoryview(data)[n:]
@@ -217,6 +218,7 @@ class ClientConnection:
             self.scope.cancel()
             return
         self.server.stats.total_net_output_bytes += n
+        self.client.net_out += n
         del self._out[:n]
 
     async def _writer(self) -> None:
@@ -286,6 +288,7 @@ class ClientConnection:
             started = perf_counter_ns()
             stats.total_net_input_bytes += len(data)
             stats.total_reads_processed += 1
+            client.net_in += len(data)
             commands = 0
             parser.feed(data)
             if parser.pending > server.config.get_int("client-query-buffer-limit"):
@@ -313,28 +316,14 @@ class ClientConnection:
                 client.pending_output = bool(out) or bool(self._out)
                 client.executing = True
                 commands += 1
-                reply: Reply | BlockRequest = process(client, argv)
+                request: Reply | BlockRequest = process(client, argv)
                 client.executing = False
-                if isinstance(reply, (ScriptWait, ScriptRequest)):
+                if isinstance(request, BlockRequest):
                     self._queue(out)
                     out = bytearray()
-                    reply = await self._script_turn(argv, reply)
-                if isinstance(reply, ExchangeRequest):
-                    self._queue(out)
-                    out = bytearray()
-                    cleanup = reply.cleanup
-                    try:
-                        result = await run_exchange(reply, server.migrate_sockets)
-                        client.executing = True
-                        reply = server.finish_exchange(client, reply, result)
-                    finally:
-                        client.executing = False
-                        if cleanup is not None:
-                            cleanup()
-                elif isinstance(reply, BlockRequest):
-                    self._queue(out)
-                    out = bytearray()
-                    reply = await self._block(argv, reply)
+                    reply = await self._wait_turn(argv, request)
+                else:
+                    reply = request
                 if client.reply_mode:
                     reply = filter_reply(client, reply)
                 size = len(out)
@@ -362,6 +351,30 @@ class ClientConnection:
                     break
             self._queue(out)
             stats.record_cycle((perf_counter_ns() - started) // 1000 or 1, commands)
+
+    async def _wait_turn(self, argv: list[bytes], request: BlockRequest) -> Reply:
+        """Everything a command can wait for before its reply: its script's turn, a remote
+        server (MIGRATE), its keys, or a pause's end, in whatever order they come (a command
+        held by CLIENT PAUSE can be a script or a blocking command once it runs)."""
+        server, client = self.server, self.client
+        while True:
+            if isinstance(request, (ScriptWait, ScriptRequest)):
+                again = await self._script_turn(argv, request)
+            elif isinstance(request, ExchangeRequest):
+                cleanup = request.cleanup
+                try:
+                    result = await run_exchange(request, server.migrate_sockets)
+                    client.executing = True
+                    again = server.finish_exchange(client, request, result)
+                finally:
+                    client.executing = False
+                    if cleanup is not None:
+                        cleanup()
+            else:
+                again = await self._block(argv, request)
+            if not isinstance(again, BlockRequest):
+                return again
+            request = again
 
     async def _script_turn(
         self, argv: list[bytes], request: ScriptWait | ScriptRequest
@@ -430,6 +443,7 @@ class ClientConnection:
                         nursery.cancel_scope.cancel()
                         return
                     self.server.stats.total_net_input_bytes += len(data)
+                    self.client.net_in += len(data)
                     self.parser.feed(data)
 
             nursery.start_soon(watch_socket)
@@ -441,7 +455,7 @@ class ClientConnection:
             nursery.cancel_scope.cancel()
         return not hung_up
 
-    async def _block(self, argv: list[bytes], block: BlockRequest) -> Reply:
+    async def _block(self, argv: list[bytes], block: BlockRequest) -> Reply | BlockRequest:
         """Wait until the server serves the blocked command (it re-runs it right after the
         command that made one of its keys ready) or the deadline passes. A key signalled
         outside any command (a replica's ACK for WAIT) is served here, after a checkpoint;
@@ -459,7 +473,7 @@ class ClientConnection:
                     client.executing = True
                     again = server.process(client, argv)
                     client.executing = False
-                    if not isinstance(again, BlockRequest):
+                    if not isinstance(again, BlockRequest) or isinstance(again, _OTHER_WAITS):
                         return again
                     waiter.block = again
                     if again.keys != keys:
@@ -495,7 +509,7 @@ class ClientConnection:
                 finally:
                     client.executing = False
                     client.extra.pop("unblocked_rerun", None)
-                if not isinstance(again, BlockRequest):
+                if not isinstance(again, BlockRequest) or isinstance(again, _OTHER_WAITS):
                     return again
                 waiter.block = again
         finally:
@@ -503,6 +517,10 @@ class ClientConnection:
             waiter.unqueue()
             server.blocked_clients.pop(client.id, None)
             server.remove_key_listener(dbid, keys, waiter)
+
+
+_OTHER_WAITS = (ScriptWait, ScriptRequest, ExchangeRequest)
+"""What :meth:`ClientConnection._block` hands back to :meth:`ClientConnection._wait_turn`."""
 
 
 def _now_ms() -> int:

@@ -75,6 +75,9 @@ class ReplicaLink:
         self.stream_next: int | None = None
         """Offset of the next stream byte to send; the backlog is pinned there."""
         self._pinned_in: ReplicationBacklog | None = None
+        self.waiting_psync = False
+        """An RDB channel whose main channel has not sent its PSYNC yet (it pins the stream
+        from the snapshot on for it)."""
         self.stats = stats
         """Where the bytes sent count (``total_net_repl_output_bytes``)."""
         self.info = info

@@ -20,7 +20,7 @@ import trio
 import trio.lowlevel
 
 from valsync import VALKEY_COMPAT_VERSION
-from valsync.commands import ClientState
+from valsync.commands import BlockRequest, ClientState
 from valsync.rdb.snapshot import IncrementalLoad, RdbError
 from valsync.replication.errors import RemoteProtocolError
 from valsync.replication.failover import FailoverState
@@ -349,6 +349,8 @@ class PrimaryLinkDriver:
             main_hs = ReplicaHandshake.for_dual_channel_main(
                 config, endoff.client_id, endoff.replid, endoff.offset
             )
+            if self.server.debug_pause_after_fork:
+                self.server.pause_process()
             await self._send(main_hs.initiate())
             main_outcome: object = None
             pending = main_leftover
@@ -376,6 +378,7 @@ class PrimaryLinkDriver:
                         buffered.extend(await self._recv())
                         self.repl_buffer_size = len(buffered)
                         self.repl_buffer_peak = max(self.repl_buffer_peak, len(buffered))
+                    self.log.notice("Replication buffer limit reached, stopping buffering.")
 
                 nursery.start_soon(buffer_main)
                 rest = await self._full_sync(
@@ -593,10 +596,14 @@ class PrimaryLinkDriver:
                     # the fast lane: plain commands outside a transaction, offsets inline
                     for argv, size in zip(batch, sizes, strict=True):
                         name = argv[0]
-                        if reader.in_multi or (len(name) > 3 and name.lower() in STREAM_CONTROL):
+                        if (
+                            reader.in_multi
+                            or server.paused
+                            or (len(name) > 3 and name.lower() in STREAM_CONTROL)
+                        ):
                             before = reader.applied_offset
                             reader.framed(size)
-                            await self._apply_one(reader, client, argv, before)
+                            await self._apply_one(reader, client, argv, before, raw)
                             continue
                         start = reader.read_offset
                         reader.command_start = start
@@ -613,7 +620,7 @@ class PrimaryLinkDriver:
                     self.flush_applied()
                     while raw and raw[0] == 0x0A:
                         del raw[0]
-                await self._apply_one(reader, client, command, before)
+                await self._apply_one(reader, client, command, before, raw)
         finally:
             server.applying_primary_stream = False
         self.flush_applied()
@@ -622,7 +629,12 @@ class PrimaryLinkDriver:
         self.stream_db = client.db
 
     async def _apply_one(
-        self, reader: ReplicationStreamReader, client: ClientState, argv: list[bytes], before: int
+        self,
+        reader: ReplicationStreamReader,
+        client: ClientState,
+        argv: list[bytes],
+        before: int,
+        raw: bytearray,
     ) -> None:
         """One command through the full path: GETACK answered, transactions tracked."""
         server = self.server
@@ -633,9 +645,43 @@ class PrimaryLinkDriver:
                 await self._send(encode_ack(reader.applied_offset))
                 server.applying_primary_stream = True
         else:
-            server.process(client, argv)
+            reply = server.process(client, argv)
+            while isinstance(reply, BlockRequest) and reply.postponed:
+                # CLIENT PAUSE holds our primary's writes too: keep reading, apply later
+                self.flush_applied()
+                server.applying_primary_stream = False
+                await self._wait_pause_end(reader, raw, reply.deadline_ms)
+                server.applying_primary_stream = True
+                reply = server.process(client, argv)
         reader.argv_done(argv)
         self._applied_unproxied += reader.applied_offset - before
+
+    async def _wait_pause_end(
+        self, reader: ReplicationStreamReader, raw: bytearray, deadline_ms: int | None
+    ) -> None:
+        """Until a pause lifts or reaches its end, reading (not applying) the stream meanwhile,
+        as Valkey's postponed primary client does: ``slave_read_repl_offset`` moves on."""
+        lifted = trio.Event()
+        listeners = self.server.pause_listeners
+        listeners.add(lifted.set)
+        self.read_offset = reader.read_offset + reader.pending
+        try:
+            remaining = ((deadline_ms or 0) - time.time() * 1000) / 1000.0
+            with trio.move_on_after(max(remaining, 0.0)):
+                async with trio.open_nursery() as nursery:
+
+                    async def keep_reading() -> None:
+                        while True:
+                            data = await self._recv()
+                            raw.extend(data)
+                            reader.receive_data(data)
+                            self.read_offset = reader.read_offset + reader.pending
+
+                    nursery.start_soon(keep_reading)
+                    await lifted.wait()
+                    nursery.cancel_scope.cancel()
+        finally:
+            listeners.discard(lifted.set)
 
     def flush_applied(self) -> None:
         """Send the stream bytes applied so far down our own stream (backlog, sub-replicas),

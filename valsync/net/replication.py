@@ -86,6 +86,11 @@ def new_replid() -> str:
     return replid_from_bytes(secrets.token_bytes(20))
 
 
+def _grace_pin(client_id: int) -> int:
+    """The backlog pin owner of a closed RDB channel in its grace period (not its link's)."""
+    return -client_id
+
+
 def version_at_least_9(info: ReplicaInfo) -> bool:
     return info.version >= (9 << 16)
 
@@ -108,6 +113,10 @@ class ReplicationService:
         self.failover_end_ms = 0
         self.failover_target: tuple[str, int] | None = None
         self.socket_child_links: list[ReplicaLink] = []
+        self.rdb_channels_in_grace: dict[int, float] = {}
+        """RDB channels closed before their main channel's PSYNC, by client id: when they
+        closed. They keep the backlog pinned for ``rdb_client_free_delay`` seconds."""
+        self._untracked_rdb_links: list[ReplicaLink] = []
         self.disk_child_links: list[ReplicaLink] = []
         self.primary = PrimaryLinkDriver(self)
         self.getack_pending = False
@@ -296,6 +305,10 @@ class ReplicationService:
         if self.backlog is not None:
             self.backlog.append(data)
         self.ids.master_repl_offset += len(data)
+        if self._untracked_rdb_links:
+            for link in self._untracked_rdb_links:
+                self.log.debug(f"Attach replica rdb client {link.client.id} to repl buf block")
+            self._untracked_rdb_links.clear()
         if not self.links:
             return
         limits = self._effective_replica_limits()
@@ -361,7 +374,7 @@ class ReplicationService:
             now=int(time.time()),
             dual_channel_enabled=cfg.get_bool("dual-channel-replication-enabled"),
             diskless_sync=cfg.get_bool("repl-diskless-sync"),
-            rdb_client_exists=lambda cid: cid in self.links,
+            rdb_client_exists=lambda cid: self._live_rdb_channel(cid) is not None,
         )
         if outcome.getack and client.is_primary_link:
             self.primary.send_ack_now()
@@ -442,9 +455,7 @@ class ReplicationService:
             link.push(action.reply)
             link.start_stream(action.offset)
             link.first_ack.set()
-            rdb_link = self.links.get(info.associated_rdb_client_id or -1)
-            if rdb_link is not None:
-                rdb_link.unpin()  # the main channel holds the stream from here
+            self._rdb_channel_claimed(info.associated_rdb_client_id)
             self.log.notice(
                 f"Partial resynchronization request from {client.addr} accepted. Sending "
                 f"{self.ids.master_repl_offset - action.offset + 1} bytes of backlog starting "
@@ -520,14 +531,61 @@ class ReplicationService:
         self.no_replicas_since = None
         return link
 
+    def _rdb_channel_claimed(self, client_id: int | None) -> None:
+        """The main channel PSYNCed: it holds the stream from here, not its RDB channel."""
+        if client_id is None:
+            return
+        rdb_link = self.links.get(client_id)
+        if rdb_link is not None:
+            rdb_link.waiting_psync = False
+            rdb_link.unpin()
+        if self.rdb_channels_in_grace.pop(client_id, None) is not None and self.backlog:
+            self.backlog.unpin(_grace_pin(client_id))
+
+    def _rdb_channel_closed(self, link: ReplicaLink) -> None:
+        """Like Valkey's protected RDB client: its main channel may still PSYNC for a while."""
+        link.waiting_psync = False
+        if self.backlog is None or self.server.rdb_client_free_delay <= 0:
+            return
+        cid = link.client.id
+        self.backlog.pin(_grace_pin(cid), link.info.psync_initial_offset + 1)
+        self.rdb_channels_in_grace[cid] = time.time()
+        self.log.verbose(
+            f"Postpone RDB client id={cid} ({self._replica_name(link)}) free for "
+            f"{self.server.rdb_client_free_delay} seconds"
+        )
+
+    def _expire_rdb_channel_grace(self) -> None:
+        now = time.time()
+        for cid, closed_at in list(self.rdb_channels_in_grace.items()):
+            if now - closed_at > self.server.rdb_client_free_delay:
+                del self.rdb_channels_in_grace[cid]
+                if self.backlog is not None:
+                    self.backlog.unpin(_grace_pin(cid))
+                self.log.notice(
+                    "Replica main channel failed to establish PSYNC within the grace period "
+                    f"({int(now - closed_at)} seconds). Freeing RDB client {cid}."
+                )
+
+    def _replica_name(self, link: ReplicaLink) -> str:
+        """Valkey's ``replicationGetReplicaName``: ip:listening-port, else the address."""
+        if link.info.listening_port:
+            return f"{link.info.ip or self._peer_ip(link)}:{link.info.listening_port}"
+        return link.client.addr
+
     def drop_link(self, link: ReplicaLink, reason: str) -> None:
         if self.links.pop(link.client.id, None) is None:
             return
+        if link.waiting_psync:
+            self._rdb_channel_closed(link)  # before close() unpins: not one byte may go
         link.close(reason)
         if link.info.state is not None and link.info.state is not ReplicaState.RDB_TRANSMITTED:
             self.log.notice(f"Connection with replica {link.client.addr} lost.")
         if link in self.socket_child_links:
             self.socket_child_links.remove(link)
+            if not self.socket_child_links and self.children.kind == "socket":
+                self.log.warning("Diskless rdb transfer, last replica dropped, killing fork child.")
+                self.children.kill()
         if link in self.disk_child_links:
             self.disk_child_links.remove(link)
         if not self.links:
@@ -542,8 +600,12 @@ class ReplicationService:
         self._wake_waiters()
 
     def _live_rdb_channel(self, client_id: int | None) -> int | None:
-        """The RDB channel named by ``set-rdb-client-id``, if it is still connected."""
-        return client_id if client_id is not None and client_id in self.links else None
+        """The RDB channel named by ``set-rdb-client-id``, if connected or in its grace period."""
+        if client_id is not None and (
+            client_id in self.links or client_id in self.rdb_channels_in_grace
+        ):
+            return client_id
+        return None
 
     def _wake_waiters(self) -> None:
         for db in range(len(self.server.keyspace)):
@@ -555,13 +617,22 @@ class ReplicationService:
         """``replicationSetupReplicaForFullResync``: +FULLRESYNC, hold the stream from here."""
         link.info.psync_initial_offset = offset
         link.info.state = ReplicaState.WAIT_BGSAVE_END
-        if not link.info.rdb_only:
+        if link.info.rdb_channel or not link.info.rdb_only:
             # the stream from the snapshot on stays in the backlog: a classic replica is sent
             # it after the RDB; an RDB channel keeps it for its main channel's PSYNC (Valkey's
             # addRdbReplicaToPsyncWait) and never streams itself
+            tracked = self.backlog is not None and self.backlog.histlen > 0
             link.hold_stream_from(offset + 1)
             if link.info.rdb_channel:
                 link.stream_next = None
+                link.waiting_psync = True
+                self.log.debug(
+                    f"Add rdb replica {self._replica_name(link)} to waiting psync, with cid "
+                    f"{link.client.id}, "
+                    f"{'tracking repl-backlog tail' if tracked else 'no repl-backlog to track'} "
+                )
+                if not tracked:
+                    self._untracked_rdb_links.append(link)
         if link.info.rdb_channel:
             # dual-channel: the main channel will PSYNC from here; no +FULLRESYNC on this one
             link.push(endoff_frame(offset, self.ids.replid, 0, link.client.id))
@@ -633,6 +704,8 @@ class ReplicationService:
         for link in links:
             link.rdb_target = target
             self._setup_full_resync(link, offset)
+        if self.server.debug_pause_after_fork:
+            self.server.pause_process()
         if target == "socket":
             self.socket_child_links = list(links)
         else:
@@ -790,6 +863,8 @@ class ReplicationService:
                     )
                     self.drop_link(link, "timeout")
         self.cron_start_waiting()
+        if self.rdb_channels_in_grace:
+            self._expire_rdb_channel_grace()
         ttl = cfg.get_int("repl-backlog-ttl")
         if (
             not self.is_replica
@@ -835,7 +910,7 @@ class ReplicationService:
             out.append(f"min_slaves_good_slaves:{self.good_replicas()}")
         out += replicas
         out += [
-            "replicas_waiting_psync:0",
+            f"replicas_waiting_psync:{self.replicas_waiting_psync()}",
             f"master_failover_state:{self.failover_state}",
             f"master_replid:{self.ids.replid}",
             f"master_replid2:{self.ids.replid2}",
@@ -850,6 +925,10 @@ class ReplicationService:
             f"repl_backlog_histlen:{b.histlen if b is not None else 0}",
         ]
         return out
+
+    def replicas_waiting_psync(self) -> int:
+        waiting = sum(1 for link in self.links.values() if link.waiting_psync)
+        return waiting + len(self.rdb_channels_in_grace)
 
     def role_reply(self) -> Reply:
         if self.is_replica:

@@ -6,6 +6,7 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,7 @@ import trio
 
 from valsync.config import ConfigError
 from valsync.net.connection import serve_connection
+from valsync.net.listening import open_tcp_sockets
 from valsync.rdb.format import RdbError
 
 if TYPE_CHECKING:
@@ -21,40 +23,17 @@ if TYPE_CHECKING:
 CRON_PERIOD = 0.1  # Valkey's serverCron at the default hz 10
 
 
-def _bind_tcp(port: int, binds: list[str]) -> list[trio.SocketListener]:
+def _bind_tcp(
+    port: int, bind: str, warn: Callable[[str], None] | None = None
+) -> list[trio.SocketListener]:
     """Listening sockets for ``bind``/``port``, opened synchronously so that a CONFIG SET can
-    fail (and roll back) before it replies. An address written ``-addr`` may be missing; an
-    empty ``bind`` opens no TCP socket at all, as in Valkey."""
-    opened: list[socket.socket] = []
-    try:
-        for spec in binds:
-            optional = spec.startswith("-")
-            host = spec.lstrip("-")
-            host = {"*": "0.0.0.0", "::*": "::"}.get(host, host)
-            try:
-                infos = socket.getaddrinfo(
-                    host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-                )
-                for family, kind, proto, _, addr in infos:
-                    sock = socket.socket(family, kind, proto)
-                    opened.append(sock)
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                    if family == socket.AF_INET6:
-                        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-                    sock.bind(addr)
-                    sock.listen(511)
-                    if port == 0:
-                        port = sock.getsockname()[1]
-            except OSError:
-                if not optional:
-                    raise
-        for sock in opened:
-            sock.setblocking(False)
-    except BaseException:
-        for sock in opened:
-            sock.close()
-        raise
-    return [trio.SocketListener(trio.socket.from_stdlib_socket(sock)) for sock in opened]
+    fail (and roll back) before it replies (see ``listening.open_tcp_sockets``)."""
+    sockets = open_tcp_sockets(port, bind, warn or (lambda _line: None))
+    return _adopt(sockets)
+
+
+def _adopt(sockets: list[socket.socket]) -> list[trio.SocketListener]:
+    return [trio.SocketListener(trio.socket.from_stdlib_socket(sock)) for sock in sockets]
 
 
 class TcpListeners:
@@ -65,6 +44,7 @@ class TcpListeners:
         self.server = server
         self.nursery = nursery
         self.listeners = listeners
+        self._mark_for_children()
         self.scope = trio.CancelScope()
         server.config.on_change(
             "port", partial(self._rebind, "Unable to listen on this port. Check server logs.")
@@ -72,6 +52,12 @@ class TcpListeners:
         server.config.on_change(
             "bind", partial(self._rebind, "Failed to bind to specified addresses.")
         )
+
+    def _mark_for_children(self) -> None:
+        """A forked child must not keep the port bound after we exit."""
+        persistence = self.server.persistence
+        if persistence is not None:
+            persistence.listener_fds = [ln.socket.fileno() for ln in self.listeners]
 
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         with self.scope:
@@ -85,13 +71,14 @@ class TcpListeners:
     def _rebind(self, reason: str, _text: str) -> None:
         cfg = self.server.config
         try:
-            fresh = _bind_tcp(cfg.get_int("port"), cfg.get_str("bind").split())
+            fresh = _bind_tcp(cfg.get_int("port"), cfg.get_str("bind"))
         except OSError as err:
             self.server.log.warning(f"Failed listening on port {cfg.get_int('port')} (tcp): {err}")
             raise ConfigError(reason) from None
         old_scope, old = self.scope, self.listeners
         self.scope = trio.CancelScope()
         self.listeners = fresh
+        self._mark_for_children()
         old_scope.cancel()
         for listener in old:
             listener.socket.close()
@@ -190,12 +177,17 @@ async def _load_dump(server: Server) -> bool:
 
 async def run_server(
     server: Server,
+    sockets: list[socket.socket] | None = None,
     *,
     task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve until SHUTDOWN or a signal; the nursery owns every task."""
+    """Serve until SHUTDOWN or a signal; the nursery owns every task. ``sockets``: the TCP
+    sockets the command line opened before the heavy imports (else opened here)."""
     cfg = server.config
-    listeners = _bind_tcp(cfg.get_int("port"), cfg.get_str("bind").split())
+    if sockets is None:
+        listeners = _bind_tcp(cfg.get_int("port"), cfg.get_str("bind"), server.log.warning)
+    else:
+        listeners = _adopt(sockets)
     path = cfg.get_str("unixsocket")
     unix = [await _open_unix_listener(server, path)] if path else []
     # only once bound, as Valkey: harnesses connect as soon as they read this line
