@@ -17,7 +17,7 @@ USAGE = """usage: valsync serve [CONFIGFILE] [--DIRECTIVE VALUE ...] [--dashboar
 def serve(argv: list[str]) -> int:
     from valsync.config import Config, ConfigError
     from valsync.log import ServerLog
-    from valsync.net.listening import open_tcp_sockets
+    from valsync.net.listening import open_tcp_sockets, open_unix_socket
 
     dashboard = False
     if "--dashboard" in argv:
@@ -42,6 +42,17 @@ def serve(argv: list[str]) -> int:
     except OSError as err:
         log.warning(f"Failed listening on port {port} (tcp), aborting: {err}")
         return 1
+    unixsocket = config.get_str("unixsocket")
+    if unixsocket:
+        try:
+            sockets.append(
+                open_unix_socket(
+                    unixsocket, config.get_str("dir"), config.get_int("unixsocketperm")
+                )
+            )
+        except OSError as err:
+            log.warning(f"Failed opening Unix socket: {err}")
+            return 1
     import trio
 
     from valsync.app import build_server, run

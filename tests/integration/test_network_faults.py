@@ -4,7 +4,8 @@ Each pair, valsync -> valsync, valsync -> valkey 8.1.8 and valkey 8.1.8 -> valsy
 through every fault: both sides recover and agree by DEBUG DIGEST. A fault that breaks the
 link while the backlog covers the gap is healed by a partial resync (the primary's
 ``sync_partial_ok`` grows, ``sync_full`` does not); a cut mid-RDB is healed by the next full
-sync; delays, byte-at-a-time delivery and stalls heal with no resync at all.
+sync; delays, byte-at-a-time delivery and short stalls heal with no resync at all, a stall
+longer than repl-timeout with a partial one.
 """
 
 from __future__ import annotations
@@ -118,6 +119,26 @@ def test_stall(link: Link) -> None:
     link.converge()
     link.proxy.set("pass")
     assert link.sync_counts() == before
+
+
+def test_stall_past_repl_timeout(link: Link) -> None:
+    """Both ends give up on a link silent for longer than repl-timeout; the replica comes
+    back through the same proxy once it moves again, and continues where it was."""
+    full, partial = link.sync_counts()
+    link.p.config_set("repl-ping-replica-period", 1)
+    for c in (link.p, link.r):
+        c.config_set("repl-timeout", 2)
+    try:
+        link.proxy.set("stall", stall_until=time.monotonic() + 5)
+        link.write()
+        link.converge()
+    finally:
+        link.proxy.set("pass")
+        link.p.config_set("repl-ping-replica-period", 10)
+        for c in (link.p, link.r):
+            c.config_set("repl-timeout", 60)
+    assert link.sync_counts()[0] == full
+    assert link.sync_counts()[1] > partial
 
 
 def test_drop_connection(link: Link) -> None:

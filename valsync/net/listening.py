@@ -8,6 +8,7 @@ of being refused. The trio shell adopts the sockets once it runs.
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Callable
 
@@ -56,3 +57,24 @@ def open_tcp_sockets(port: int, bind: str, warn: Callable[[str], None]) -> list[
             sock.close()
         raise
     return sockets
+
+
+def open_unix_socket(path: str, directory: str, perm: int) -> socket.socket:
+    """``unixsocket`` (relative to ``dir``): a stale file at the path is removed first, as
+    Valkey does; ``unixsocketperm`` when set. Opened early too: a client that read the startup
+    lines may connect to it at once (the suite's valkey-cli after a restart without TCP)."""
+    full = path if os.path.isabs(path) else os.path.join(directory, path)
+    try:
+        os.unlink(full)
+    except FileNotFoundError:
+        pass
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(full)
+        if perm:
+            os.chmod(full, perm)
+        sock.listen(LISTEN_BACKLOG)
+    except OSError:
+        sock.close()
+        raise
+    return sock

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import time
@@ -14,7 +13,7 @@ import trio
 
 from valsync.config import ConfigError
 from valsync.net.connection import serve_connection
-from valsync.net.listening import open_tcp_sockets
+from valsync.net.listening import open_tcp_sockets, open_unix_socket
 from valsync.rdb.format import RdbError
 
 if TYPE_CHECKING:
@@ -85,21 +84,16 @@ class TcpListeners:
         self.nursery.start_soon(self.serve)
 
 
-async def _open_unix_listener(server: Server, path: str) -> trio.SocketListener:
-    """``unixsocket``: a stale file at the path is removed first, as Valkey does."""
-    full = path if os.path.isabs(path) else os.path.join(server.config.get("dir"), path)
-    try:
-        os.unlink(full)
-    except FileNotFoundError:
-        pass
-    sock = trio.socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    await sock.bind(full)
-    perm = server.config.get_int("unixsocketperm")
-    if perm:
-        os.chmod(full, perm)
-    sock.listen(511)
-    server.log.notice(f"The server is now ready to accept connections at {full}")
-    return trio.SocketListener(sock)
+def _unix_listener(server: Server, sock: socket.socket | None) -> list[trio.SocketListener]:
+    """The ``unixsocket`` listener: the socket the command line opened, else opened now."""
+    cfg = server.config
+    path = cfg.get_str("unixsocket")
+    if not path:
+        return []
+    if sock is None:
+        sock = open_unix_socket(path, cfg.get_str("dir"), cfg.get_int("unixsocketperm"))
+    server.log.notice(f"The server is now ready to accept connections at {sock.getsockname()}")
+    return _adopt([sock])
 
 
 async def _cron(server: Server, nursery: trio.Nursery, done: trio.Event) -> None:
@@ -184,12 +178,12 @@ async def run_server(
     """Serve until SHUTDOWN or a signal; the nursery owns every task. ``sockets``: the TCP
     sockets the command line opened before the heavy imports (else opened here)."""
     cfg = server.config
+    unix_socks = [s for s in sockets or [] if s.family == socket.AF_UNIX]
     if sockets is None:
         listeners = _bind_tcp(cfg.get_int("port"), cfg.get_str("bind"), server.log.warning)
     else:
-        listeners = _adopt(sockets)
-    path = cfg.get_str("unixsocket")
-    unix = [await _open_unix_listener(server, path)] if path else []
+        listeners = _adopt([s for s in sockets if s.family != socket.AF_UNIX])
+    unix = _unix_listener(server, unix_socks[0] if unix_socks else None)
     # only once bound, as Valkey: harnesses connect as soon as they read this line
     server.log.notice("Server initialized")
     done = trio.Event()
