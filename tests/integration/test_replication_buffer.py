@@ -191,3 +191,40 @@ def test_an_rdb_channel_keeps_the_stream_until_its_main_channel_psyncs(
     wait_synced(p, r)
     assert info(p)["replicas_waiting_psync"] == 0
     assert digest(r) == digest(p)
+
+
+@pytest.mark.parametrize("kind", PRIMARIES)
+def test_an_rdb_channel_over_the_replica_limit_is_dropped(
+    servers: list[ServerProcess], kind: str
+) -> None:
+    primary = _primary(
+        servers,
+        kind,
+        "--repl-diskless-sync-delay",
+        "0",
+        "--dual-channel-replication-enabled",
+        "yes",
+        "--repl-backlog-size",
+        "16kb",
+        "--client-output-buffer-limit",
+        "replica 256kb 0 0",
+    )
+    p = connect(primary)
+    replica = start_valsync(
+        "--enable-debug-command", "yes", "--dual-channel-replication-enabled", "yes"
+    )
+    servers.append(replica)
+    r = connect(replica)
+    r.execute_command("DEBUG", "PAUSE-AFTER-FORK", "1")  # stop before the main PSYNC
+    r.replicaof("127.0.0.1", primary.port)
+    wait_until(lambda: _stopped(replica), what="replica stopped")
+    assert info(p)["replicas_waiting_psync"] == 1
+    for i in range(100):  # 500 KB kept for the waiting replica: over its 256kb limit
+        p.set(f"w{i}", "x" * 5000)
+    wait_until(lambda: info(p)["replicas_waiting_psync"] == 0, what="RDB channel dropped")
+    assert info(p, "stats")["client_output_buffer_limit_disconnections"] == 1
+    wait_until(lambda: info(p)["repl_backlog_histlen"] < 100_000, what="backlog trimmed")
+    replica.proc.send_signal(signal.SIGCONT)
+    r.execute_command("DEBUG", "PAUSE-AFTER-FORK", "0")
+    wait_synced(p, r)  # by a new full sync
+    assert digest(r) == digest(p)

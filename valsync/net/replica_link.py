@@ -108,11 +108,15 @@ class ReplicaLink:
 
     @property
     def pending_stream_bytes(self) -> int:
-        """Stream bytes this replica still needs (Valkey's replica output buffer usage)."""
+        """Stream bytes this replica still needs (Valkey's replica output buffer usage); for
+        an RDB channel waiting for its main channel, what it keeps in the backlog."""
         backlog = self._backlog()
-        if self.stream_next is None or backlog is None:
+        start = self.stream_next
+        if start is None and self.waiting_psync:
+            start = self.info.psync_initial_offset + 1
+        if start is None or backlog is None:
             return 0
-        return max(0, backlog.end_offset - self.stream_next + 1)
+        return max(0, backlog.end_offset - start + 1)
 
     def hold_stream_from(self, offset: int) -> None:
         """Keep the stream from ``offset`` in the backlog for this replica (not sent yet)."""

@@ -113,10 +113,12 @@ class ReplicationService:
         self.failover_end_ms = 0
         self.failover_target: tuple[str, int] | None = None
         self.socket_child_links: list[ReplicaLink] = []
-        self.rdb_channels_in_grace: dict[int, float] = {}
+        self.rdb_channels_in_grace: dict[int, tuple[float, int]] = {}
         """RDB channels closed before their main channel's PSYNC, by client id: when they
-        closed. They keep the backlog pinned for ``rdb_client_free_delay`` seconds."""
+        closed and the first stream offset they keep pinned, for ``rdb_client_free_delay``
+        seconds (still subject to the replica output buffer limits)."""
         self._untracked_rdb_links: list[ReplicaLink] = []
+        self._grace_soft_since: dict[int, float] = {}
         self.disk_child_links: list[ReplicaLink] = []
         self.primary = PrimaryLinkDriver(self)
         self.getack_pending = False
@@ -309,14 +311,17 @@ class ReplicationService:
             for link in self._untracked_rdb_links:
                 self.log.debug(f"Attach replica rdb client {link.client.id} to repl buf block")
             self._untracked_rdb_links.clear()
+        if self.rdb_channels_in_grace:
+            self._rdb_grace_over_limit()
         if not self.links:
             return
         limits = self._effective_replica_limits()
         hard, soft, _ = limits
         for link in list(self.links.values()):
-            if link.stream_next is None:
+            if link.stream_next is not None:
+                link.wake()
+            elif not link.waiting_psync:
                 continue
-            link.wake()
             size = link.pending_stream_bytes
             if (
                 (hard and size >= hard)
@@ -324,6 +329,29 @@ class ReplicationService:
                 or link.soft_limit_since is not None
             ):
                 self._check_output_limits(link, limits)
+
+    def _rdb_grace_over_limit(self) -> None:
+        """A closed RDB channel's kept stream counts against the replica limits, as in Valkey."""
+        hard, soft, soft_seconds = self._effective_replica_limits()
+        now = time.monotonic()
+        for cid, (_, start) in list(self.rdb_channels_in_grace.items()):
+            size = self.ids.master_repl_offset - start + 1
+            over = bool(hard and size >= hard)
+            if soft and size >= soft:
+                since = self._grace_soft_since.setdefault(cid, now)
+                over = over or now - since >= soft_seconds
+            else:
+                self._grace_soft_since.pop(cid, None)
+            if over:
+                self._grace_soft_since.pop(cid, None)
+                self.log.warning(
+                    f"Client id={cid} flags=S omem={size} cmd=sync closed for overcoming of "
+                    "output buffer limits."
+                )
+                self.server.stats.client_output_buffer_limit_disconnections += 1
+                del self.rdb_channels_in_grace[cid]
+                if self.backlog is not None:
+                    self.backlog.unpin(_grace_pin(cid))
 
     def _effective_replica_limits(self) -> tuple[int, int, int]:
         """Valkey ignores a replica hard limit below ``repl-backlog-size`` (it uses the latter):
@@ -539,6 +567,7 @@ class ReplicationService:
         if rdb_link is not None:
             rdb_link.waiting_psync = False
             rdb_link.unpin()
+        self._grace_soft_since.pop(client_id, None)
         if self.rdb_channels_in_grace.pop(client_id, None) is not None and self.backlog:
             self.backlog.unpin(_grace_pin(client_id))
 
@@ -548,8 +577,9 @@ class ReplicationService:
         if self.backlog is None or self.server.rdb_client_free_delay <= 0:
             return
         cid = link.client.id
-        self.backlog.pin(_grace_pin(cid), link.info.psync_initial_offset + 1)
-        self.rdb_channels_in_grace[cid] = time.time()
+        start = link.info.psync_initial_offset + 1
+        self.backlog.pin(_grace_pin(cid), start)
+        self.rdb_channels_in_grace[cid] = (time.time(), start)
         self.log.verbose(
             f"Postpone RDB client id={cid} ({self._replica_name(link)}) free for "
             f"{self.server.rdb_client_free_delay} seconds"
@@ -557,9 +587,10 @@ class ReplicationService:
 
     def _expire_rdb_channel_grace(self) -> None:
         now = time.time()
-        for cid, closed_at in list(self.rdb_channels_in_grace.items()):
+        for cid, (closed_at, _) in list(self.rdb_channels_in_grace.items()):
             if now - closed_at > self.server.rdb_client_free_delay:
                 del self.rdb_channels_in_grace[cid]
+                self._grace_soft_since.pop(cid, None)
                 if self.backlog is not None:
                     self.backlog.unpin(_grace_pin(cid))
                 self.log.notice(
