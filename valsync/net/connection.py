@@ -75,6 +75,7 @@ class ClientConnection:
         self.client.deliver = self._deliver
         self.client.extra["offload_scripts"] = True
         self.client.current_request = self.parser.last_raw
+        self.client.extra["buffered_bytes"] = self._buffered_bytes
         self._out = bytearray()
         self._writer_wake = trio.Event()
         self._drained = trio.Event()
@@ -82,6 +83,10 @@ class ClientConnection:
         self._broken = False
         self._soft_limit_since: int | None = None
         self._held = bytearray()
+
+    def _buffered_bytes(self) -> int:
+        """Unsent replies and unparsed request bytes (the client's share of used_memory)."""
+        return len(self._out) + self.parser.pending
 
     def kill(self) -> None:
         self.client.kill_requested = True
