@@ -314,7 +314,7 @@ class ClientConnection:
                 try:
                     argv = next_argv()
                 except ProtocolError as err:
-                    out += b"-ERR " + str(err).encode() + b"\r\n"
+                    out += b"-ERR " + str(err).encode("utf-8", "surrogateescape") + b"\r\n"
                     server.log.verbose(f"{err} from client: id={client.id} addr={client.addr}")
                     self._queue(out)
                     return
