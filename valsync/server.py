@@ -589,6 +589,13 @@ class Server:
             return self._reject(client, self._subscribed_refusal(client, spec, argv), name)
         if client.capa_redirect:
             redirect = self.redirect_refusal(client, spec)
+            if redirect is not None and self._failover_in_progress():
+                # both nodes may be replicas for a moment: wait rather than bounce the client
+                # back and forth (Valkey postpones it until the failover ends)
+                now = now_ms()
+                return BlockRequest(
+                    (), self.pause.end_ms(now) or now + 100, NULL_ARRAY, postponed=True
+                )
             if redirect is not None:
                 if spec.name == "exec":
                     self.discard_transaction(client)
@@ -853,6 +860,9 @@ class Server:
             client.last_write_offset = self.repl.master_repl_offset if self.repl else 0
         self.account_completion(client, reply)
         return reply
+
+    def _failover_in_progress(self) -> bool:
+        return self.repl is not None and self.repl.failover_state == "failover-in-progress"
 
     def redirect_refusal(self, client: ClientState, spec: CommandSpec) -> str | None:
         """CLIENT CAPA redirect on a replica: a write, or a read without READONLY, is sent
