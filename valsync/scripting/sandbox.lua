@@ -303,11 +303,12 @@ local host_hook, killed_error = host.hook, host.killed_error
 local function count_hook()
     local message = host_hook()
     if message then
+        -- every line from now on (the count alone could keep landing in our own frames)
+        dbg.sethook(count_hook, "l")
         local info = dbg.getinfo(2, "S")
         if info and info.source == "=valsync" then
             return
         end
-        dbg.sethook(count_hook, "l")
         raw_error(killed_error(message))
     end
 end
