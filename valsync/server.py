@@ -198,8 +198,12 @@ class Server:
         self.pause_listeners: set[Callable[[], None]] = set()
         self.migrate_sockets: MigrateSocketCache[Any] = MigrateSocketCache(self.rng)
         self.role_listeners: list[Callable[[], None]] = []
+        self.shutdown_listeners: list[Callable[[], None]] = []
+        """Called when SHUTDOWN is accepted (the net layer stops listening)."""
         """Called after the server became a replica or a primary."""
         self.skip_checksum_validation = False
+        self.scripts_may_run_noscript = False
+        """DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may call commands flagged noscript."""
         """DEBUG SET-SKIP-CHECKSUM-VALIDATION: load dumps and RESTORE payloads unchecked."""
         self.debug_pause_after_fork = False
         """DEBUG PAUSE-AFTER-FORK: SIGSTOP ourselves after forking for replication (primary)
