@@ -283,23 +283,27 @@ class Chaos:
     def running(self, nodes: list[Node]) -> list[Node]:
         return [n for n in nodes if not n.stopped]
 
+    def running_replica(self) -> Node | None:
+        """A replica that is not SIGSTOPped, if any (a fault needing one is skipped)."""
+        candidates = self.running(self.replicas)
+        return self.rng.choice(candidates) if candidates else None
+
     def fault_kill_links_on_primary(self) -> bool:
         node = self.rng.choice(self.running([self.p, self.r1]))
         node.cmd("CLIENT", "KILL", "TYPE", "replica")
         return True
 
     def fault_kill_link_on_replica(self) -> bool:
-        candidates = self.running(self.replicas)
-        if not candidates:
+        node = self.running_replica()
+        if node is None:
             return False
-        self.rng.choice(candidates).cmd("CLIENT", "KILL", "TYPE", "master")
+        node.cmd("CLIENT", "KILL", "TYPE", "master")
         return True
 
     def fault_sigstop(self) -> bool:
-        candidates = self.running(self.replicas)
-        if not candidates:
+        node = self.running_replica()
+        if node is None:
             return False
-        node = self.rng.choice(candidates)
         os.kill(node.pid, signal.SIGSTOP)
         node.stopped_until = time.monotonic() + self.rng.uniform(0.2, 3.0)
         return True
@@ -320,10 +324,9 @@ class Chaos:
             finally:
                 source.cmd("CONFIG", "SET", "rdb-key-save-delay", 0)
         self.current_kind = "kill_rdb_child_fullsync"
-        candidates = self.running(self.replicas)
-        if not candidates:
+        replica = self.running_replica()
+        if replica is None:
             return False
-        replica = self.rng.choice(candidates)
         source = replica.upstream
         assert source is not None
         if source.stopped:
@@ -412,10 +415,9 @@ class Chaos:
         return True
 
     def fault_flip_diskless_load(self) -> bool:
-        candidates = self.running(self.replicas)
-        if not candidates:
+        node = self.running_replica()
+        if node is None:
             return False
-        node = self.rng.choice(candidates)
         value = self.rng.choice(["disabled", "on-empty-db", "swapdb"])
         node.cmd("CONFIG", "SET", "repl-diskless-load", value)
         return True
