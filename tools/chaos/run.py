@@ -18,8 +18,10 @@ design (neither Valkey nor valsync promise otherwise without AOF) and is not par
 
 At the end every stopped process is resumed, the run waits until every link is up and every
 offset equals the primary's, then until ``DEBUG DIGEST`` is equal everywhere (short TTLs
-expire meanwhile), and checks every confirmed write on every node. The last line is
-``CHAOS-RESULT {json}``; the exit status is 0 only if everything converged and nothing was lost.
+expire meanwhile), and checks every confirmed write on every node; the lists must hold no
+element twice (a command applied twice) and no replica may have logged a stream command it
+failed to apply (a transient divergence a later full sync would hide). The last line is
+``CHAOS-RESULT {json}``; the exit status is 0 only if all of this holds.
 
 Usage: ``run.py --seed N --seconds S [--rate OPS] [--fault-every SECONDS] [--keep]``
 """
@@ -515,11 +517,13 @@ class Chaos:
             time.sleep(0.2)
         return False, last
 
-    def verify(self, node: Node) -> tuple[int, int]:
-        """(confirmed writes missing, acknowledged writes missing) on ``node``."""
+    def verify(self, node: Node) -> tuple[int, int, int]:
+        """(confirmed writes missing, acknowledged writes missing, list elements that no
+        write produced) on ``node``."""
         led = self.ledger
         c = node.client()
         missing: list[int] = []
+        extra = 0
         keys = list(led.strings)
         for i in range(0, len(keys), 1000):
             chunk = keys[i : i + 1000]
@@ -528,8 +532,11 @@ class Chaos:
                 if got is None or got.decode() != want:
                     missing.append(seq)
         for key, elements in led.lists.items():
-            have = {int(x) for x in c.lrange(key, 0, -1)}
+            items = [int(x) for x in c.lrange(key, 0, -1)]
+            have = set(items)
             missing += [seq for e, seq in elements.items() if e not in have]
+            # a command applied twice (a replica resuming from a stale offset) shows here
+            extra += len(items) - len(have) + len(have - elements.keys())
         for key, fields in led.hashes.items():
             hhave = {k.decode(): int(v) for k, v in c.hgetall(key).items()}
             missing += [seq for f, seq in fields.items() if hhave.get(f) != seq]
@@ -543,7 +550,16 @@ class Chaos:
             xhave = {int(fields[b"n"]) for _, fields in c.xrange(key)}
             missing += [seq for e, seq in entries.items() if e not in xhave]
         acked_missing = sum(1 for seq in missing if seq <= led.acked)
-        return len(missing), acked_missing
+        return len(missing), acked_missing, extra
+
+    def replica_errors(self) -> dict[str, int]:
+        """Stream commands a replica failed to apply, from the logs of every lifetime (the
+        same line in Valkey and valsync): a healthy replica never has one."""
+        needle = "This replica is sending an error to its primary"
+        return {
+            n.name: (n.dir / "server.log").read_text(errors="replace").count(needle)
+            for n in self.replicas
+        }
 
     def stop(self) -> None:
         for node in self.nodes:
@@ -574,8 +590,9 @@ def main(argv: list[str] | None = None) -> int:
         result["final"] = last
         lost = {}
         lost_acked = {}
+        extra = {}
         for node in chaos.nodes:
-            lost[node.name], lost_acked[node.name] = chaos.verify(node)
+            lost[node.name], lost_acked[node.name], extra[node.name] = chaos.verify(node)
         for node in chaos.nodes:
             node.remember_stats()
         result.update(
@@ -587,9 +604,16 @@ def main(argv: list[str] | None = None) -> int:
             writes_lost=max(lost.values()),
             writes_acked_lost=max(lost_acked.values()),
             lost_by_node=lost,
+            list_elements_extra=extra,
+            replica_stream_errors=chaos.replica_errors(),
             sync={n.name: dict(n.lifetimes_stats) for n in (chaos.p, chaos.r1)},
         )
-        ok = converged and result["writes_lost"] == 0
+        ok = (
+            converged
+            and result["writes_lost"] == 0
+            and not any(extra.values())
+            and not any(result["replica_stream_errors"].values())
+        )
     except Exception as err:  # reported below with the servers' logs, then exit status 1
         traceback.print_exc()
         result["error"] = repr(err)
