@@ -266,6 +266,8 @@ def client_info_line(
     ``hide-user-data-from-log`` asks."""
     age = (now - client.created_ms) // 1000
     idle = (now - client.last_interaction_ms) // 1000
+    output_memory = client.extra.get("output_memory")
+    omem = output_memory() if callable(output_memory) else 0
     name = "*redacted*" if hide_user_data else client.name.decode("utf-8", "replace")
     user = (
         "*redacted*"
@@ -281,8 +283,8 @@ def client_info_line(
         f"db={client.db} sub={len(client.channels)} "
         f"psub={len(client.patterns)} ssub={len(client.shard_channels)} "
         f"multi={len(client.multi_queue) if client.in_multi else -1} watch={len(client.watched)} "
-        f"qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 "
-        f"tot-mem=0 events=r cmd={client.last_command} user={user} "
+        f"qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem={omem} "
+        f"tot-mem={omem} events=r cmd={client.last_command} user={user} "
         f"redir={client.tracking.redirect if client.tracking is not None else -1} "
         f"resp={client.resp} "
         f"lib-name={client.lib_name.decode('utf-8', 'replace')} "

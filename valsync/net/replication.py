@@ -554,6 +554,8 @@ class ReplicationService:
         link.scope = trio.CancelScope()
         client.handoff = handoff
         client.extra["kill"] = lambda: link.close("killed")
+        # CLIENT LIST omem: the stream it still needs (Valkey counts its share of the buffer)
+        client.extra["output_memory"] = lambda: link.pending_stream_bytes
         link.on_ack = self._on_ack
         self.links[client.id] = link
         self.no_replicas_since = None
