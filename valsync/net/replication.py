@@ -737,8 +737,6 @@ class ReplicationService:
         for link in links:
             link.rdb_target = target
             self._setup_full_resync(link, offset)
-        if self.server.debug_pause_after_fork:
-            self.server.pause_process()
         if target == "socket":
             self.socket_child_links = list(links)
         else:
