@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from valsync.commands.context import Propagated
-from valsync.commands.memory import key_memory
+from valsync.commands.memory import KEY_SLOT, key_memory
 from valsync.keyspace.database import Database
 from valsync.pause import PauseAction
 from valsync.scripting.state import bytes_to_human
@@ -184,8 +184,19 @@ class MemoryManager:
         repl = self.server.repl
         return repl.replication_buffer_bytes() if repl is not None else 0
 
+    def clients_memory(self) -> int:
+        """Normal clients' unsent replies and unparsed requests (``mem_clients_normal``)."""
+        total = 0
+        for client in self.server.clients.values():
+            measure = client.extra.get("buffered_bytes")
+            if measure is not None and not client.is_replica:
+                total += measure()
+        return total
+
     def used_memory(self) -> int:
-        used = STARTUP_MEMORY + self.keys_memory() + self.replication_buffers()
+        used = (
+            STARTUP_MEMORY + self.keys_memory() + self.replication_buffers() + self.clients_memory()
+        )
         if used > self.peak:
             self.peak = used
         return used
@@ -364,6 +375,7 @@ class MemoryManager:
     def info_memory_lines(self, rss: int) -> list[str]:
         server = self.server
         used = self.used_memory()
+        clients = self.clients_memory()
         keys = sum(len(db.data) for db in server.keyspace.dbs)
         expires = sum(len(db.expires) for db in server.keyspace.dbs)
         repl_buffers = self.replication_buffers()
@@ -376,7 +388,7 @@ class MemoryManager:
             # replicas share the backlog's blocks: what it holds beyond its size is theirs
             backlog = min(backlog, server.config.get_int("repl-backlog-size"))
             replica_buffers = max(repl_buffers - backlog, 0)
-        overhead = STARTUP_MEMORY + repl_buffers + 16 * keys + EXPIRE_SLOT * expires
+        overhead = STARTUP_MEMORY + repl_buffers + clients + KEY_SLOT * keys + EXPIRE_SLOT * expires
         dataset = max(used - overhead, 0)
         net = used - STARTUP_MEMORY
         peak = max(self.peak, used)
@@ -415,7 +427,7 @@ class MemoryManager:
             f"mem_replication_backlog:{backlog}",
             f"mem_total_replication_buffers:{repl_buffers}",
             f"mem_clients_slaves:{replica_buffers}",
-            "mem_clients_normal:0",
+            f"mem_clients_normal:{clients}",
             "mem_cluster_links:0",
             "mem_aof_buffer:0",
             "mem_allocator:libc",

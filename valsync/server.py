@@ -19,6 +19,7 @@ from time import perf_counter_ns
 from typing import Any, NoReturn
 
 from valsync import VALKEY_COMPAT_VERSION
+from valsync.client_memory import clients_to_evict, counts_for_eviction
 from valsync.cmdstats import CommandStats
 from valsync.commandlog import LOG_TYPES, MAX_LEN_DIRECTIVE, THRESHOLD_DIRECTIVE, CommandLogs
 from valsync.commands import (
@@ -55,7 +56,7 @@ from valsync.commands.errors import (
 )
 from valsync.commands.registry import CONTAINER_COMMANDS, command_fullname
 from valsync.commands.scripting import SLOW_EVAL, SLOW_FUNCTION
-from valsync.commands.server_cmds import SUBCOMMAND_ARITY, check_subcommand
+from valsync.commands.server_cmds import SUBCOMMAND_ARITY, check_subcommand, client_info_line
 from valsync.config import Config
 from valsync.evict import EvictResult, MemoryManager
 from valsync.keyspace import Keyspace, StreamValue
@@ -254,6 +255,11 @@ class Server:
         """The last command found the server out of memory (Valkey's pre_command_oom_state):
         scripts refuse their denyoom commands then."""
         self.memory = MemoryManager(self)
+        self.client_eviction_limit = 0
+        """``maxmemory-clients`` in bytes (a percentage taken of ``maxmemory``); 0: none."""
+        for name in ("maxmemory-clients", "maxmemory"):
+            config.on_change(name, self._reload_client_eviction)
+        self._reload_client_eviction("")
         self.keyspace.clock.tick(now_ms())
         config.on_change("loglevel", self.log.set_level)
         config.on_change("logfile", lambda _v: self.log.set_logfile(config.logfile_path or ""))
@@ -370,6 +376,32 @@ class Server:
         self.clients.pop(client.id, None)
         if client.monitor and client in self.monitors:
             self.monitors.remove(client)
+
+    def _reload_client_eviction(self, _value: str) -> None:
+        limit = self.config.get_int("maxmemory-clients")
+        if limit < 0:
+            limit = self.config.get_int("maxmemory") * -limit // 100
+        self.client_eviction_limit = limit
+
+    def evict_clients(self) -> None:
+        """Valkey's ``evictClients``: over ``maxmemory-clients``, drop the largest clients."""
+        limit = self.client_eviction_limit
+        if not limit:
+            return
+        sizes = []
+        for client in self.clients.values():
+            measure = client.memory
+            if measure is None or client.kill_requested or not counts_for_eviction(client):
+                continue
+            sizes.append((client, measure().total))
+        for client in clients_to_evict(sizes, limit):
+            now = now_ms()
+            hide = self.config.get_bool("hide-user-data-from-log")
+            self.log.notice(f"Evicting client: {client_info_line(self, client, now, hide)}")
+            self.stats.evicted_clients += 1
+            kill = client.extra.get("kill")
+            if callable(kill):
+                kill()
 
     # --- key change notifications ------------------------------------------------------
 

@@ -68,6 +68,7 @@ class Stats:
     expired_keys: int = 0
     expired_stale_perc: float = 0.0
     evicted_keys: int = 0
+    evicted_clients: int = 0
     lazyfreed_objects: int = 0
     keyspace_hits: int = 0
     keyspace_misses: int = 0

@@ -407,3 +407,34 @@ def test_oom_inside_multi_matches_valkey(pair: dict[str, ServerProcess]) -> None
             c.config_set("maxmemory", 0)
         outs[kind] = out
     assert outs["valsync"] == outs["valkey"]
+
+
+@pytest.mark.parametrize("kind", ["valsync", "valkey"])
+def test_unread_replies_count_and_cause_eviction(pair: dict[str, ServerProcess], kind: str) -> None:
+    """Subscribers that do not read hold their messages in the server: used_memory grows by
+    them (mem_clients_normal) and keys are evicted to make room, as in maxmemory.tcl."""
+    c = connect(pair[kind])
+    _reset(c)
+    for j in range(20):
+        c.setrange(f"big{j}", 100_000, "x")
+    c.config_set("maxmemory", _used(c) + 2 * 1024 * 1024)
+    c.config_set("maxmemory-policy", "allkeys-lru")
+    subscribers = [RawClient(pair[kind].port) for _ in range(10)]
+    try:
+        for sub in subscribers:
+            sub.send("SUBSCRIBE", "chan")
+        message = "m" * 100_000
+        grew = False
+        for _ in range(400):
+            c.publish("chan", message)
+            mem = info(c, "memory")
+            grew = grew or int(mem["mem_clients_normal"]) > 100_000
+            if int(info(c, "stats")["evicted_keys"]) > 0:
+                break
+        assert grew
+        assert int(info(c, "stats")["evicted_keys"]) > 0
+        assert c.dbsize() < 20
+    finally:
+        for sub in subscribers:
+            sub.close()
+        c.config_set("maxmemory", 0)

@@ -35,6 +35,7 @@ SUBSET = [
     "unit/networking",
     "unit/oom-score-adj",
     "unit/pause",
+    "integration/failover",
 ]
 
 

@@ -320,7 +320,10 @@ class Chaos:
             finally:
                 source.cmd("CONFIG", "SET", "rdb-key-save-delay", 0)
         self.current_kind = "kill_rdb_child_fullsync"
-        replica = self.rng.choice(self.running([self.r1, self.r2, self.r3]))
+        candidates = self.running(self.replicas)
+        if not candidates:
+            return False
+        replica = self.rng.choice(candidates)
         source = replica.upstream
         assert source is not None
         if source.stopped:
@@ -408,6 +411,15 @@ class Chaos:
         node.cmd("CONFIG", "SET", "dual-channel-replication-enabled", value)
         return True
 
+    def fault_flip_diskless_load(self) -> bool:
+        candidates = self.running(self.replicas)
+        if not candidates:
+            return False
+        node = self.rng.choice(candidates)
+        value = self.rng.choice(["disabled", "on-empty-db", "swapdb"])
+        node.cmd("CONFIG", "SET", "repl-diskless-load", value)
+        return True
+
     FAULTS: list[tuple[str, float]] = [
         ("kill_links_on_primary", 3),
         ("kill_link_on_replica", 3),
@@ -418,6 +430,7 @@ class Chaos:
         ("shrink_backlog", 1),
         ("flip_diskless", 1),
         ("flip_dual_channel", 1),
+        ("flip_diskless_load", 0.7),
     ]
 
     def inject(self) -> None:

@@ -7,6 +7,10 @@ holds small wrappers: ``valkey-server`` (valsync, or the real 8.1.8 binary),
 runs on its own (an exception ends the harness's whole run), with one test client, and the
 table gives per file and per server: ok / err / exception (or timeout).
 
+``--files sentinel`` runs ``runtest-sentinel`` instead (real sentinels, the chosen server as
+every monitored instance; ``sentinel/<pattern>`` for some of its units), on ports taken from
+``--baseport``; its tests count as one file.
+
 ``skiplist.tsv`` beside this file lists what valsync does not do by design, one test a line:
 the harness's test name (or ``/regexp``), a tab, the reason.
 """
@@ -53,7 +57,7 @@ REPLICATION_FILES = [
 
 STATUS = re.compile(r"^\[(ok|err|exception|skip|ignore)\]: (.*?)(?: \(\d+ ms\))?$")
 # runtest-sentinel prints "HH:MM:SS> name: " then OK or FAILED (maybe lines later)
-SENTINEL_TEST = re.compile(r"^\d\d:\d\d:\d\d> (.*?): ?(.*)$")
+SENTINEL_TEST = re.compile(r"^\d\d:\d\d:\d\d> (.*)$")
 
 
 @dataclass
@@ -138,26 +142,39 @@ def parse_sentinel(text: str, result: FileResult) -> None:
     assert result.failures is not None
     unit = ""
     pending = ""
+    unit_failed = False
     for line in text.splitlines():
         line = line.rstrip()
         if line.startswith("Testing unit: "):
             unit = line[len("Testing unit: ") :]
+            unit_failed = False
             continue
         m = SENTINEL_TEST.match(line)
         rest = line
         if m is not None:
-            pending, rest = f"{m.group(1)} ({unit})", m.group(2)
+            body = m.group(1)
+            if body.endswith(": OK"):
+                descr, rest = body[: -len(": OK")], "OK"
+            elif ": FAILED:" in body:
+                descr, failure = body.split(": FAILED:", 1)
+                rest = "FAILED:" + failure
+            else:  # the verdict comes later; a server's log may follow the name
+                descr, rest = body.rstrip(": ").split(": ", 1)[0], ""
+            pending = f"{descr} ({unit})"
         if rest.startswith("FAILED: caught an error") or rest.startswith(">>>>>>>> "):
-            result.err += 1
-            result.failures.append(f"{pending or unit}: {rest}")
-            if not result.exception:
-                result.exception = f"{unit}: {rest}"[:60]
+            if pending or not unit_failed:  # else: the unit's failed test, reported again
+                result.err += 1
+                result.failures.append(f"{pending or unit}: {rest}")
+                if not result.exception:
+                    result.exception = f"{unit}: {rest}"[:60]
+            unit_failed = True
             pending = ""
         elif pending and rest == "OK":
             result.ok += 1
             pending = ""
         elif pending and rest.startswith("FAILED:"):
             result.err += 1
+            unit_failed = True
             result.failures.append(f"{pending}: {rest}")
             pending = ""
 

@@ -46,6 +46,7 @@ HANDLER_MODULES = (
     "server_cmds",
     "replication_cmds",
     "acl_cmds",
+    "cluster",
 )
 
 for _name in HANDLER_MODULES:

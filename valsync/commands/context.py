@@ -27,6 +27,7 @@ from valsync.resp.reply import NO_REPLY, Push, Reply, ReplySeries
 
 if TYPE_CHECKING:
     from valsync.acl import User
+    from valsync.client_memory import ClientMemory
     from valsync.tracking import ClientTracking
 
 V = TypeVar("V")
@@ -92,6 +93,8 @@ class ClientState:
     reply_mode: int = 0
     """CLIENT REPLY: 0 on, or one of the REPLY_* modes below (checked only when non-zero)."""
     deliver: Callable[[Reply], None] | None = None
+    memory: Callable[[], ClientMemory] | None = None
+    """What the connection takes in memory now (None: no connection, e.g. our primary's)."""
     """Pushes a reply to this client outside the request/reply cycle (pub/sub messages,
     MONITOR lines); encoded in the client's protocol. None for clients with no socket."""
     executing: bool = False

@@ -95,6 +95,43 @@ def wait(ctx: CommandContext, argv: list[bytes]) -> Reply | BlockRequest:
     return repl.wait(ctx.client, numreplicas, timeout, ctx.now_ms, first)  # type: ignore[no-any-return]
 
 
+@command("waitaof", 4, "blocking")
+def waitaof(ctx: CommandContext, argv: list[bytes]) -> Reply | BlockRequest:
+    """WAITAOF: valsync keeps no append-only file, so ``numlocal`` 1 is refused as Valkey
+    refuses it with ``appendonly no``; replicas count once their FACK covers the write."""
+    numlocal = parse_int(argv[1])
+    if not 0 <= numlocal <= 1:
+        raise CommandError("ERR value is out of range, value must between 0 and 1")
+    numreplicas = parse_int(argv[2])
+    if numreplicas < 0:
+        raise CommandError("ERR value is out of range, must be positive")
+    timeout = parse_int(argv[3], "ERR timeout is not an integer or out of range")
+    if timeout < 0:
+        raise CommandError("ERR timeout is negative")
+    if timeout > 2**63 - 1 - ctx.now_ms:
+        raise CommandError("ERR timeout is out of range")
+    repl = _repl(ctx)
+    if repl.is_replica:
+        raise CommandError(
+            "ERR WAITAOF cannot be used with replica instances. Please also note that writes to "
+            "replicas are just local and are not propagated."
+        )
+    if numlocal:
+        raise CommandError(
+            "ERR WAITAOF cannot be used when numlocal is set but appendonly is disabled."
+        )
+
+    def reply(acked: int) -> Reply:
+        return [0, acked]
+
+    if ctx.in_multi_exec:
+        return reply(repl.aof_acked_replicas(ctx.client.last_write_offset))
+    first = not ctx.client.extra.get("unblocked_rerun")
+    return repl.wait(  # type: ignore[no-any-return]
+        ctx.client, numreplicas, timeout, ctx.now_ms, first, repl.aof_acked_replicas, reply
+    )
+
+
 @command("save", 1, "admin noscript no_multi no_async_loading")
 def save(ctx: CommandContext, argv: list[bytes]) -> Reply:
     persistence = server_of(ctx).persistence

@@ -207,7 +207,7 @@ class ScriptExecutor:
             return Refusal(b"Unknown command called from script")
         if not spec.arity_ok(len(argv)):
             return Refusal(b"Wrong number of args calling command from script")
-        flags = spec.flags
+        flags = spec.flags if spec.flags_for is None else spec.flags_for(self.caller.server, argv)
         if "noscript" in flags:
             return Refusal(b"This Redis command is not allowed from script")
         view = self.view

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
 from valsync import VALKEY_COMPAT_VERSION
+from valsync.client_memory import NO_CONNECTION_MEMORY
 from valsync.commands.context import REPLY_OFF, REPLY_SKIP_NEXT, ClientState, CommandContext
 from valsync.commands.debug import DEBUG_SUBCOMMANDS, lookup_debug_subcommand
 from valsync.commands.errors import (
@@ -266,8 +267,7 @@ def client_info_line(
     ``hide-user-data-from-log`` asks."""
     age = (now - client.created_ms) // 1000
     idle = (now - client.last_interaction_ms) // 1000
-    output_memory = client.extra.get("output_memory")
-    omem = output_memory() if callable(output_memory) else 0
+    mem = client.memory() if client.memory is not None else NO_CONNECTION_MEMORY
     name = "*redacted*" if hide_user_data else client.name.decode("utf-8", "replace")
     user = (
         "*redacted*"
@@ -283,8 +283,9 @@ def client_info_line(
         f"db={client.db} sub={len(client.channels)} "
         f"psub={len(client.patterns)} ssub={len(client.shard_channels)} "
         f"multi={len(client.multi_queue) if client.in_multi else -1} watch={len(client.watched)} "
-        f"qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem={omem} "
-        f"tot-mem={omem} events=r cmd={client.last_command} user={user} "
+        f"qbuf={mem.qbuf} qbuf-free={mem.qbuf_free} argv-mem={mem.argv_mem} "
+        f"multi-mem={mem.multi_mem} rbs={mem.reply_buffer} rbp=0 obl=0 oll=0 omem={mem.omem} "
+        f"tot-mem={mem.total} events=r cmd={client.last_command} user={user} "
         f"redir={client.tracking.redirect if client.tracking is not None else -1} "
         f"resp={client.resp} "
         f"lib-name={client.lib_name.decode('utf-8', 'replace')} "
@@ -350,7 +351,8 @@ def client_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if sub == b"info" and len(argv) == 2:
         return Verbatim((client_info_line(server, ctx.client, now) + "\n").encode())
     if sub == b"list":
-        clients = list(server.clients.values())
+        # a client being closed (killed, evicted, over its output limit) is already gone
+        clients = [c for c in server.clients.values() if not c.kill_requested or c is ctx.client]
         if len(argv) >= 4 and argv[2].lower() == b"type":
             wanted = argv[3].lower().decode()
             wanted = {"slave": "replica", "master": "master", "primary": "master"}.get(
@@ -858,7 +860,7 @@ def _info_section(server: Server, name: str) -> list[str] | None:
             "expired_time_cap_reached_count:0",
             "expire_cycle_cpu_milliseconds:0",
             f"evicted_keys:{st.evicted_keys}",
-            "evicted_clients:0",
+            f"evicted_clients:{st.evicted_clients}",
             f"evicted_scripts:{server.scripting.cache.evicted}",
             *server.memory.info_stats_lines(),
             f"keyspace_hits:{st.keyspace_hits}",

@@ -14,6 +14,7 @@ import trio
 import trio.lowlevel
 
 from valsync.acl import protected_mode_refusal
+from valsync.client_memory import ClientMemory, client_memory
 from valsync.commands import BlockRequest, ClientState, ExchangeRequest, ScriptRequest, ScriptWait
 from valsync.commands.context import filter_reply
 from valsync.commands.server_cmds import client_info_line
@@ -75,6 +76,7 @@ class ClientConnection:
         self.client.deliver = self._deliver
         self.client.extra["offload_scripts"] = True
         self.client.current_request = self.parser.last_raw
+        self.client.extra["buffered_bytes"] = self._buffered_bytes
         self._out = bytearray()
         self._writer_wake = trio.Event()
         self._drained = trio.Event()
@@ -82,6 +84,15 @@ class ClientConnection:
         self._broken = False
         self._soft_limit_since: int | None = None
         self._held = bytearray()
+        self._argv: list[bytes] | None = None
+        self.client.memory = self._memory
+
+    def _memory(self) -> ClientMemory:
+        return client_memory(self.client, self.parser.query_buffer(), self._argv, len(self._out))
+
+    def _buffered_bytes(self) -> int:
+        """Unsent replies and unparsed request bytes (the client's share of used_memory)."""
+        return len(self._out) + self.parser.pending
 
     def kill(self) -> None:
         self.client.kill_requested = True
@@ -161,6 +172,8 @@ class ClientConnection:
             self._writer_wake.set()
             if not self.client.is_replica and self._over_output_limit():
                 self._close_for_output_limit(scheduled=True)
+            elif self.server.client_eviction_limit:
+                self.server.evict_clients()
 
     def _close_for_output_limit(self, scheduled: bool) -> None:
         """Drop the client, count it and log it in Valkey's words: "scheduled to be closed
@@ -175,6 +188,7 @@ class ClientConnection:
         )
         how = "scheduled to be closed ASAP" if scheduled else "closed"
         server.log.warning(f"Client {info} {how} for overcoming of output buffer limits.")
+        self.client.kill_requested = True
         self._broken = True
         self._out.clear()
         self.scope.cancel()
@@ -316,6 +330,7 @@ class ClientConnection:
                 client.pending_output = bool(out) or bool(self._out)
                 client.executing = True
                 commands += 1
+                self._argv = argv
                 request: Reply | BlockRequest = process(client, argv)
                 client.executing = False
                 if isinstance(request, BlockRequest):
@@ -324,6 +339,7 @@ class ClientConnection:
                     reply = await self._wait_turn(argv, request)
                 else:
                     reply = request
+                self._argv = None
                 if client.reply_mode:
                     reply = filter_reply(client, reply)
                 size = len(out)
@@ -350,6 +366,11 @@ class ClientConnection:
                 if server.shutdown_requested is not None:
                     break
             self._queue(out)
+            if server.client_eviction_limit:
+                # after the batch: what is left in the query buffer is an incomplete command
+                server.evict_clients()
+                if client.kill_requested:
+                    return
             stats.record_cycle((perf_counter_ns() - started) // 1000 or 1, commands)
 
     async def _wait_turn(self, argv: list[bytes], request: BlockRequest) -> Reply:

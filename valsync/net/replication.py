@@ -15,11 +15,13 @@ import os
 import secrets
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import trio
 
+from valsync.client_memory import client_memory
 from valsync.commands import BlockRequest, ClientState, Propagated
 from valsync.net.replica_link import (
     CloseLink,
@@ -555,7 +557,7 @@ class ReplicationService:
         client.handoff = handoff
         client.extra["kill"] = lambda: link.close("killed")
         # CLIENT LIST omem: the stream it still needs (Valkey counts its share of the buffer)
-        client.extra["output_memory"] = lambda: link.pending_stream_bytes
+        client.memory = lambda: client_memory(client, (0, 0, 0), None, link.pending_stream_bytes)
         link.on_ack = self._on_ack
         self.links[client.id] = link
         self.no_replicas_since = None
@@ -998,13 +1000,33 @@ class ReplicationService:
             and link.info.ack_offset >= offset
         )
 
+    def aof_acked_replicas(self, offset: int) -> int:
+        """WAITAOF's count: replicas whose append-only file holds ``offset`` (their FACK)."""
+        return sum(
+            1
+            for link in self.links.values()
+            if link.info.state is ReplicaState.ONLINE
+            and not link.info.rdb_only
+            and link.info.aof_ack_offset >= offset
+        )
+
     def wait(
-        self, client: ClientState, numreplicas: int, timeout_ms: int, now_ms: int, first: bool
+        self,
+        client: ClientState,
+        numreplicas: int,
+        timeout_ms: int,
+        now_ms: int,
+        first: bool,
+        count: Callable[[int], int] | None = None,
+        reply: Callable[[int], Reply] = lambda n: n,
     ) -> Reply | BlockRequest:
+        """WAIT (and WAITAOF with its ``count`` and ``reply``): done when enough replicas
+        acknowledged the client's last write, else blocked until their ACKs or the timeout."""
+        counter = count or self.acked_replicas
         offset = client.last_write_offset
-        acked = self.acked_replicas(offset)
+        acked = counter(offset)
         if acked >= numreplicas:
-            return acked
+            return reply(acked)
         if first:
             self.getack_pending = True
             client.extra["wait_deadline"] = None if timeout_ms == 0 else now_ms + timeout_ms
@@ -1012,8 +1034,8 @@ class ReplicationService:
         return BlockRequest(
             (GETACK_KEY,),
             deadline if isinstance(deadline, int) else None,
-            acked,
-            on_timeout=lambda: self.acked_replicas(offset),
+            reply(acked),
+            on_timeout=lambda: reply(counter(offset)),
         )
 
     def path_of_dump(self) -> Path:

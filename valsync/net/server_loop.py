@@ -184,6 +184,8 @@ async def run_server(
     else:
         listeners = _adopt([s for s in sockets if s.family != socket.AF_UNIX])
     unix = _unix_listener(server, unix_socks[0] if unix_socks else None)
+    # only once bound, as Valkey: harnesses connect as soon as they read this line
+    server.log.notice("Server initialized")
     done = trio.Event()
     loaded = True
     async with trio.open_nursery() as nursery:

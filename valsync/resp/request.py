@@ -140,6 +140,10 @@ def canonical_size(argv: list[bytes]) -> int:
     return size
 
 
+PROTO_MBULK_BIG_ARG = 32 * 1024
+"""An argument this long gets a query buffer of its own size (Valkey's big-argument path)."""
+
+
 class RequestParser:
     """Frames a client's (or a primary's) byte stream into commands.
 
@@ -166,6 +170,8 @@ class RequestParser:
         """Bytes the command last returned by :meth:`next_argv` consumed."""
         self.last_inline = False
         self.last_start = 0
+        self._big_arg = 0
+        self._big_arg_at = 0
 
     def feed(self, data: bytes) -> None:
         if data:
@@ -177,9 +183,22 @@ class RequestParser:
         """Bytes received but not yet framed into a command (the query buffer)."""
         return self._avail
 
+    def query_buffer(self) -> tuple[int, int, int]:
+        """CLIENT LIST's ``qbuf`` and ``qbuf-free``, and the bytes the query buffer takes.
+
+        As Valkey does for an argument of at least 32 KiB, the bytes before it (already
+        taken into the command's arguments) are not counted, and room for all of it is
+        counted as soon as its header arrived."""
+        if self._big_arg:
+            used = self._avail - self._big_arg_at
+            size = max(used, self._big_arg + 2)
+            return used, size - used, size
+        return self._avail, 0, self._avail
+
     def take_pending(self) -> bytes:
         """Hand over the bytes not yet framed (a connection turning into a replication link)."""
         rest = self._data[self._pos :] + b"".join(self._chunks)
+        self._big_arg = self._big_arg_at = 0
         self._data, self._pos, self._chunks, self._avail, self._need = b"", 0, [], 0, 1
         self._framed, self._ends, self._next = [], [], 0
         return rest
@@ -245,6 +264,7 @@ class RequestParser:
         if self._data[self._pos] == 0x2A:  # '*'
             if self._fast and self.authenticated and self._frame_ahead():
                 self._need = 1
+                self._big_arg = 0
                 return self.next_argv()
             req = self._multibulk()
         else:
@@ -256,6 +276,7 @@ class RequestParser:
         self.last_inline = req.inline
         self._avail -= req.nbytes
         self._need = 1
+        self._big_arg = 0
         return req.argv
 
     def _frame_ahead(self) -> bool:
@@ -368,6 +389,8 @@ class RequestParser:
             data_end = data_start + length
             if data_end + 2 > end:
                 self._incomplete(data_end + 2 - start)
+                if length >= PROTO_MBULK_BIG_ARG:
+                    self._big_arg, self._big_arg_at = length, data_start - start
                 return None
             if data[data_end] != 0x0D or data[data_end + 1] != 0x0A:
                 raise ProtocolError("Protocol error: invalid CRLF in request")

@@ -233,6 +233,11 @@ def _status_line(kind: bytes, text: bytes) -> bytes:
     return kind + text.replace(b"\r", b" ").replace(b"\n", b" ") + b"\r\n"
 
 
+MAX_REPLY_DEPTH = 200
+"""How deep a script's reply may nest (Valkey stops at Lua's stack limit): a table that holds
+itself ends there with an error instead of Python's recursion limit."""
+
+
 def error_reply_bytes(message: bytes, counted: bool = False, custom: bool = False) -> ScriptError:
     """An error reply from a script: ``-`` then the message (its own code included)."""
     return ScriptError(_status_line(b"-", message), counted, custom)
@@ -261,7 +266,7 @@ def lua_to_reply(
         return lua_number_to_int(value)
     if value is None or not _is_table(value):
         return None
-    if depth > 1000:
+    if depth > MAX_REPLY_DEPTH:
         return ErrorReply("ERR reached lua stack limit")
     err = rawget(value, b"err")
     if isinstance(err, bytes):

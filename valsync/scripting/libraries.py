@@ -182,6 +182,42 @@ class Json:
         self.items = items
         self.rawget = runtime.eval("rawget")
         self.rawequal = runtime.eval("rawequal")
+        self.encode_depth = _MAX_DEPTH
+        self.decode_depth = _MAX_DEPTH
+        self.encode_invalid: bool | bytes = False
+        self.decode_invalid = False
+        self.keep_buffer = True
+
+    # lua-cjson's configuration functions: set when given an argument, return the setting
+
+    def set_encode_max_depth(self, *args: Any) -> int:
+        self.encode_depth = _depth_arg(args, self.encode_depth, "encode_max_depth")
+        return self.encode_depth
+
+    def set_decode_max_depth(self, *args: Any) -> int:
+        self.decode_depth = _depth_arg(args, self.decode_depth, "decode_max_depth")
+        return self.decode_depth
+
+    def set_encode_invalid_numbers(self, *args: Any) -> bool | bytes:
+        if args and args[0] is not None:
+            value = args[0]
+            if value not in (True, False, b"null", b"on", b"off"):
+                raise LibError(
+                    "bad argument #1 to 'encode_invalid_numbers' (invalid option '"
+                    f"{value if not isinstance(value, bytes) else value.decode('latin-1')}')"
+                )
+            self.encode_invalid = {b"on": True, b"off": False}.get(value, value)
+        return self.encode_invalid
+
+    def set_decode_invalid_numbers(self, *args: Any) -> bool:
+        if args and args[0] is not None:
+            self.decode_invalid = args[0] in (True, b"on")
+        return self.decode_invalid
+
+    def set_encode_keep_buffer(self, *args: Any) -> bool:
+        if args and args[0] is not None:
+            self.keep_buffer = args[0] in (True, b"on")
+        return self.keep_buffer
 
     def encode(self, *args: Any) -> bytes:
         if len(args) != 1:
@@ -199,13 +235,21 @@ class Json:
             out += b"false"
         elif isinstance(value, (int, float)):
             if isinstance(value, float) and not math.isfinite(value):
-                raise LibError("Cannot serialise number: must not be NaN or Inf")
-            out += _g14(value)
+                if self.encode_invalid is False:
+                    raise LibError("Cannot serialise number: must not be NaN or Inf")
+                if self.encode_invalid == b"null":
+                    out += b"null"
+                elif math.isnan(value):
+                    out += b"nan"
+                else:
+                    out += b"inf" if value > 0 else b"-inf"
+            else:
+                out += _g14(value)
         elif isinstance(value, bytes):
             out += _json_string(value)
         elif _lua_type(value) == "table":
             depth += 1
-            if depth > _MAX_DEPTH:
+            if depth > self.encode_depth:
                 raise LibError(f"Cannot serialise, excessive nesting ({depth})")
             pairs = self.items(value)
             length = _array_length(pairs)
@@ -249,6 +293,24 @@ class Json:
         if parser.pos < len(text):
             raise parser.expected("the end")
         return value
+
+
+def _depth_arg(args: tuple[Any, ...], current: int, name: str) -> int:
+    if not args or args[0] is None:
+        return current
+    value = args[0]
+    if isinstance(value, bytes):
+        try:
+            value = float(value)
+        except ValueError:
+            value = 0
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 1 <= value <= 2**31 - 1
+    ):
+        raise LibError(f"bad argument #1 to '{name}' (expected integer between 1 and 2147483647)")
+    return int(value)
 
 
 def _array_length(pairs: list[tuple[Any, Any]]) -> int:
@@ -320,7 +382,7 @@ class _JsonParser:
         return self._number()
 
     def _nest(self, depth: int) -> None:
-        if depth > _MAX_DEPTH:
+        if depth > self.json.decode_depth:
             raise LibError(
                 f"Found too many nested data structures ({depth}) at character {self.pos + 1}"
             )
@@ -800,11 +862,11 @@ def install_libraries(
         "cjson": {
             "encode": json.encode,
             "decode": json.decode,
-            "decode_invalid_numbers": lambda *_: False,
-            "decode_max_depth": lambda *_: _MAX_DEPTH,
-            "encode_invalid_numbers": lambda *_: False,
-            "encode_keep_buffer": lambda *_: True,
-            "encode_max_depth": lambda *_: _MAX_DEPTH,
+            "decode_invalid_numbers": json.set_decode_invalid_numbers,
+            "decode_max_depth": json.set_decode_max_depth,
+            "encode_invalid_numbers": json.set_encode_invalid_numbers,
+            "encode_keep_buffer": json.set_encode_keep_buffer,
+            "encode_max_depth": json.set_encode_max_depth,
             "encode_number_precision": lambda *_: 14,
             "encode_sparse_array": lambda *_: (False, _SPARSE_RATIO, _SPARSE_SAFE),
             "new": lambda *_: None,
