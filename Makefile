@@ -53,7 +53,6 @@ fuzz: $(STAMP_TEST)
 SEED ?= 1
 CHAOS_SECONDS ?= 600
 chaos: $(STAMP_TEST)
-	bash tools/ensure-debian-packages.sh
 	$(BIN)/python tools/chaos/run.py --seed $(SEED) --seconds $(CHAOS_SECONDS) --fault-every 1.5
 
 bench: $(STAMP_TEST)

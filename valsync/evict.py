@@ -36,6 +36,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from valsync.client_memory import counts_for_eviction
 from valsync.commands.context import Propagated
 from valsync.commands.memory import KEY_SLOT, key_memory
 from valsync.keyspace.database import Database
@@ -185,12 +186,12 @@ class MemoryManager:
         return repl.replication_buffer_bytes() if repl is not None else 0
 
     def clients_memory(self) -> int:
-        """Normal clients' unsent replies and unparsed requests (``mem_clients_normal``)."""
+        """What normal and pub/sub clients take (``mem_clients_normal``: CLIENT LIST's
+        tot-mem summed, see :mod:`valsync.client_memory`)."""
         total = 0
         for client in self.server.clients.values():
-            measure = client.extra.get("buffered_bytes")
-            if measure is not None and not client.is_replica:
-                total += measure()
+            if client.memory is not None and counts_for_eviction(client):
+                total += client.memory().total
         return total
 
     def used_memory(self) -> int:

@@ -706,6 +706,8 @@ def shutdown(ctx: CommandContext, argv: list[bytes]) -> Reply:
         else:
             raise CommandError(SYNTAX)
     server.shutdown_requested = mode
+    for listener in server.shutdown_listeners:
+        listener()
     ctx.client.kill_requested = True
     return NO_REPLY
 
