@@ -83,6 +83,14 @@ class TcpListeners:
             listener.socket.close()
         self.nursery.start_soon(self.serve)
 
+    def close_now(self) -> None:
+        """SHUTDOWN: stop accepting at once, as Valkey closes its listening sockets before
+        the client that asked sees its connection end."""
+        self.scope.cancel()
+        for listener in self.listeners:
+            listener.socket.close()
+        self.listeners = []
+
 
 def _unix_listener(server: Server, sock: socket.socket | None) -> list[trio.SocketListener]:
     """The ``unixsocket`` listener: the socket the command line opened, else opened now."""
@@ -191,6 +199,7 @@ async def run_server(
     async with trio.open_nursery() as nursery:
         server.nursery = nursery
         tcp = TcpListeners(server, nursery, listeners)
+        server.shutdown_listeners.append(tcp.close_now)
         await nursery.start(tcp.serve)
         if unix:
             nursery.start_soon(
