@@ -198,12 +198,19 @@ class Server:
         self.pause_listeners: set[Callable[[], None]] = set()
         self.migrate_sockets: MigrateSocketCache[Any] = MigrateSocketCache(self.rng)
         self.role_listeners: list[Callable[[], None]] = []
+        self.shutdown_listeners: list[Callable[[], None]] = []
+        """Called when SHUTDOWN is accepted (the net layer stops listening)."""
         """Called after the server became a replica or a primary."""
         self.skip_checksum_validation = False
+        self.scripts_may_run_noscript = False
+        """DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may call commands flagged noscript."""
         """DEBUG SET-SKIP-CHECKSUM-VALIDATION: load dumps and RESTORE payloads unchecked."""
         self.debug_pause_after_fork = False
-        """DEBUG PAUSE-AFTER-FORK: SIGSTOP ourselves after forking for replication (primary)
-        and before a dual-channel main connection's PSYNC (replica), as Valkey does."""
+        """DEBUG PAUSE-AFTER-FORK: as a replica, SIGSTOP ourselves before a dual-channel main
+        connection's PSYNC, as Valkey does. Valkey's primary also stops after forking, while
+        its child writes the RDB to the RDB channel itself; valsync's parent relays the RDB, so
+        a stopped primary would stall the very transfer the pause is meant to let finish: the
+        switch is accepted but a primary does not stop."""
         self.rdb_client_free_delay = 60
         """DEBUG DELAY-RDB-CLIENT-FREE-SECONDS (Valkey's ``wait_before_rdb_client_free``)."""
         self.notify_classes = ""
@@ -589,6 +596,13 @@ class Server:
             return self._reject(client, self._subscribed_refusal(client, spec, argv), name)
         if client.capa_redirect:
             redirect = self.redirect_refusal(client, spec)
+            if redirect is not None and self._failover_in_progress():
+                # both nodes may be replicas for a moment: wait rather than bounce the client
+                # back and forth (Valkey postpones it until the failover ends)
+                now = now_ms()
+                return BlockRequest(
+                    (), self.pause.end_ms(now) or now + 100, NULL_ARRAY, postponed=True
+                )
             if redirect is not None:
                 if spec.name == "exec":
                     self.discard_transaction(client)
@@ -853,6 +867,9 @@ class Server:
             client.last_write_offset = self.repl.master_repl_offset if self.repl else 0
         self.account_completion(client, reply)
         return reply
+
+    def _failover_in_progress(self) -> bool:
+        return self.repl is not None and self.repl.failover_state == "failover-in-progress"
 
     def redirect_refusal(self, client: ClientState, spec: CommandSpec) -> str | None:
         """CLIENT CAPA redirect on a replica: a write, or a read without READONLY, is sent

@@ -78,3 +78,14 @@ def test_sizes_are_kept_only_while_tracked() -> None:
     assert other.dirty is None and other.sizes == {}
     other.clear()
     assert other.settle(_size) == 0
+
+
+def test_loaded_keys_are_stamped_at_load_time() -> None:
+    from valsync.keyspace.database import Keyspace
+
+    mine, loaded = Keyspace(2), Keyspace(2)
+    mine.clock.tick(1_000_000)
+    loaded[1].data[b"k"] = b"v"  # what the RDB reader does
+    mine.swap(loaded)
+    mine.clock.tick(1_000_000 + 30_000)
+    assert mine.clock.idle_ms(mine[1].stamps[b"k"]) == 30_000

@@ -144,7 +144,7 @@ def _htstats_key(server: Server, ctx: CommandContext, args: list[bytes]) -> Repl
     value = ctx.peek(args[0])
     if value is None:
         raise CommandError(NO_SUCH_KEY)
-    limits = encoding_limits(ctx.server)
+    limits = encoding_limits(ctx)
     hashed = (isinstance(value, set) and set_encoding(value, limits) == "hashtable") or (
         isinstance(value, ZSetValue) and zset_is_skiplist(value, limits)
     )
@@ -169,6 +169,7 @@ DEBUG_SUBCOMMANDS: dict[bytes, tuple[DebugHandler, int]] = {
     b"error": (_error, 1),
     b"pause-cron": (_flag("cron_paused"), 1),
     b"set-skip-checksum-validation": (_flag("skip_checksum_validation"), 1),
+    b"set-disable-deny-scripts": (_flag("scripts_may_run_noscript"), 1),
     b"pause-after-fork": (_flag("debug_pause_after_fork"), 1),
     b"delay-rdb-client-free-seconds": (_rdb_client_free_delay, 1),
     b"change-repl-id": (_change_repl_id, 0),

@@ -9,45 +9,61 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from valsync.commands.strings import is_int_encodable
 from valsync.keyspace.values import SetValue, ZSetValue
+
+if TYPE_CHECKING:
+    from valsync.commands.context import CommandContext
+    from valsync.config import Config
 
 INTSET_HARD_MAX = 1 << 30
 SET_ENCODING_RANK = {"intset": 0, "listpack": 1, "hashtable": 2}
 
 
-@dataclass(frozen=True)
-class EncodingLimits:
-    """The ``set-``, ``zset-`` and ``hash-max-*`` config values (Valkey's defaults here)."""
+LISTPACK_MAX_BYTES = 8192
+SET_MAX_INTSET = 512
+SMALL_MAX_ENTRIES = 128
+SMALL_MAX_VALUE = 64
+HASH_MAX_LISTPACK_ENTRIES = 512
 
-    set_intset_entries: int = 512
-    set_listpack_entries: int = 128
-    set_listpack_value: int = 64
-    zset_listpack_entries: int = 128
-    zset_listpack_value: int = 64
-    hash_listpack_entries: int = 512
-    hash_listpack_value: int = 64
+
+@dataclass(frozen=True, slots=True)
+class EncodingLimits:
+    """The ``*-max-listpack-*`` / ``set-max-intset-entries`` thresholds OBJECT ENCODING
+    reports against (Valkey's defaults unless the configuration says otherwise)."""
+
+    list_fill: int = -2
+    set_intset_entries: int = SET_MAX_INTSET
+    set_entries: int = SMALL_MAX_ENTRIES
+    set_value: int = SMALL_MAX_VALUE
+    hash_entries: int = HASH_MAX_LISTPACK_ENTRIES
+    hash_value: int = SMALL_MAX_VALUE
+    zset_entries: int = SMALL_MAX_ENTRIES
+    zset_value: int = SMALL_MAX_VALUE
+
+    @classmethod
+    def from_config(cls, config: Config) -> EncodingLimits:
+        get = config.get_int
+        return cls(
+            get("list-max-listpack-size"),
+            get("set-max-intset-entries"),
+            get("set-max-listpack-entries"),
+            get("set-max-listpack-value"),
+            get("hash-max-listpack-entries"),
+            get("hash-max-listpack-value"),
+            get("zset-max-listpack-entries"),
+            get("zset-max-listpack-value"),
+        )
 
 
 DEFAULT_LIMITS = EncodingLimits()
 
 
-def encoding_limits(server: Any) -> EncodingLimits:
-    """The limits in force on ``server`` (the defaults without one, as in unit harnesses)."""
-    if server is None:
-        return DEFAULT_LIMITS
-    get = server.config.get_int
-    return EncodingLimits(
-        get("set-max-intset-entries"),
-        get("set-max-listpack-entries"),
-        get("set-max-listpack-value"),
-        get("zset-max-listpack-entries"),
-        get("zset-max-listpack-value"),
-        get("hash-max-listpack-entries"),
-        get("hash-max-listpack-value"),
-    )
+def encoding_limits(ctx: CommandContext) -> EncodingLimits:
+    server = ctx.server
+    return EncodingLimits.from_config(server.config) if server is not None else DEFAULT_LIMITS
 
 
 def set_content_encoding(members: set[bytes], limits: EncodingLimits) -> str:
@@ -56,9 +72,7 @@ def set_content_encoding(members: set[bytes], limits: EncodingLimits) -> str:
         is_int_encodable(m) for m in members
     ):
         return "intset"
-    if len(members) <= limits.set_listpack_entries and all(
-        len(m) <= limits.set_listpack_value for m in members
-    ):
+    if len(members) <= limits.set_entries and all(len(m) <= limits.set_value for m in members):
         return "listpack"
     return "hashtable"
 
@@ -76,7 +90,7 @@ def new_set(first: bytes, size_hint: int, limits: EncodingLimits) -> SetValue:
     """An empty set in the encoding ``setTypeCreate`` picks for ``size_hint`` additions."""
     if is_int_encodable(first) and size_hint <= limits.set_intset_entries:
         return SetValue(encoding="intset")
-    if size_hint <= limits.set_listpack_entries:
+    if size_hint <= limits.set_entries:
         return SetValue(encoding="listpack")
     return SetValue(encoding="hashtable")
 
@@ -99,10 +113,10 @@ def add_to_set(s: set[bytes], members: Iterable[bytes], limits: EncodingLimits) 
                     enc = "hashtable"
             else:
                 widest = max((len(x) for x in s), default=0)
-                fits = n < limits.set_listpack_entries and len(m) <= limits.set_listpack_value
-                enc = "listpack" if fits and widest <= limits.set_listpack_value else "hashtable"
+                fits = n < limits.set_entries and len(m) <= limits.set_value
+                enc = "listpack" if fits and widest <= limits.set_value else "hashtable"
         elif enc == "listpack":
-            if not (n < limits.set_listpack_entries and len(m) <= limits.set_listpack_value):
+            if not (n < limits.set_entries and len(m) <= limits.set_value):
                 enc = "hashtable"
         s.add(m)
         added += 1
@@ -115,7 +129,7 @@ def grow_set_hint(s: set[bytes], size_hint: int, limits: EncodingLimits) -> None
     if not isinstance(s, SetValue):
         return
     enc = set_encoding(s, limits)
-    if (enc == "listpack" and size_hint > limits.set_listpack_entries) or (
+    if (enc == "listpack" and size_hint > limits.set_entries) or (
         enc == "intset" and size_hint > limits.set_intset_entries
     ):
         enc = "hashtable"
@@ -124,9 +138,9 @@ def grow_set_hint(s: set[bytes], size_hint: int, limits: EncodingLimits) -> None
 
 def zset_is_skiplist(z: ZSetValue, limits: EncodingLimits) -> bool:
     """A zset is a skiplist once converted, or when its content is beyond the listpack limits."""
-    if z.skiplist or len(z) > limits.zset_listpack_entries:
+    if z.skiplist or len(z) > limits.zset_entries:
         return True
-    return any(len(m) > limits.zset_listpack_value for m in z.scores)
+    return any(len(m) > limits.zset_value for m in z.scores)
 
 
 def settle_zset(z: ZSetValue, limits: EncodingLimits) -> None:

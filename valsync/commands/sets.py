@@ -149,7 +149,7 @@ def _remove_members(
 def sadd(ctx: CommandContext, argv: list[bytes]) -> Reply:
     key = argv[1]
     s = _set(ctx, key)
-    limits = encoding_limits(ctx.server)
+    limits = encoding_limits(ctx)
     if s is None:
         s = new_set(argv[2], len(argv) - 2, limits)
         ctx.db.set(key, s)
@@ -266,7 +266,7 @@ def spop(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if (size - count) * SPOP_MOVE_STRATEGY_MUL <= count and isinstance(s, SetValue):
         # Valkey moves the remaining members of a hashtable into a new listpack (which converts
         # back to a hashtable if they don't fit)
-        if set_encoding(s, encoding_limits(ctx.server)) == "hashtable":
+        if set_encoding(s, encoding_limits(ctx)) == "hashtable":
             s.encoding = "listpack"
     ctx.notify("s", "spop", key)
     _remove_members(ctx, key, s, popped)
@@ -314,7 +314,7 @@ def smove(ctx: CommandContext, argv: list[bytes]) -> Reply:
     ctx.notify("s", "srem", src_key)
     _remove_members(ctx, src_key, src, [member])
     ctx.dirty += 1
-    limits = encoding_limits(ctx.server)
+    limits = encoding_limits(ctx)
     if dst is None:
         dst = new_set(member, 1, limits)
         ctx.db.set(dst_key, dst)

@@ -188,9 +188,7 @@ def _zset(ctx: CommandContext, key: bytes, read: bool = False) -> ZSetValue | No
 
 
 def _listpack_sized(n: int, members: Iterable[bytes], limits: EncodingLimits) -> bool:
-    return n <= limits.zset_listpack_entries and all(
-        len(m) <= limits.zset_listpack_value for m in members
-    )
+    return n <= limits.zset_entries and all(len(m) <= limits.zset_value for m in members)
 
 
 def _stored_score(z: ZSetValue, member: bytes, score: float, limits: EncodingLimits) -> float:
@@ -234,7 +232,7 @@ def _store_zset(
     z = ZSetValue()
     for score, member in pairs:
         z.add(member, score)
-    if _listpack_sized(len(z), z.scores, encoding_limits(ctx.server)):
+    if _listpack_sized(len(z), z.scores, encoding_limits(ctx)):
         for member, score in list(z.scores.items()):
             if score == 0:
                 z.remove(member)
@@ -288,10 +286,10 @@ def _zadd(ctx: CommandContext, argv: list[bytes], incr: bool) -> Reply:
     z = _zset(ctx, key)
     added = updated = processed = 0
     score = 0.0
-    limits = encoding_limits(ctx.server)
+    limits = encoding_limits(ctx)
     if z is None and not xx:
         z = ZSetValue()
-        z.skiplist = len(pairs) > limits.zset_listpack_entries  # zsetTypeCreate's size hint
+        z.skiplist = len(pairs) > limits.zset_entries  # zsetTypeCreate's size hint
         ctx.db.set(key, z)
     for score_in, member in pairs if z is not None else []:
         assert z is not None

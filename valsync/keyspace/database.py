@@ -248,6 +248,7 @@ class Keyspace:
         """Take ``other``'s data in place (replica swapdb load), keeping our listeners."""
         for mine, theirs in zip(self.dbs, other.dbs, strict=True):
             mine.data, mine.expires = theirs.data, theirs.expires
-            mine.stamps = theirs.stamps
+            # loaded keys were last accessed now, as Valkey stamps objects it loads
+            mine.stamps = dict.fromkeys(mine.data, self.clock.stamp)
             for key in list(mine.data):
                 mine.modified(key)
