@@ -206,8 +206,11 @@ class Server:
         """DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may call commands flagged noscript."""
         """DEBUG SET-SKIP-CHECKSUM-VALIDATION: load dumps and RESTORE payloads unchecked."""
         self.debug_pause_after_fork = False
-        """DEBUG PAUSE-AFTER-FORK: SIGSTOP ourselves after forking for replication (primary)
-        and before a dual-channel main connection's PSYNC (replica), as Valkey does."""
+        """DEBUG PAUSE-AFTER-FORK: as a replica, SIGSTOP ourselves before a dual-channel main
+        connection's PSYNC, as Valkey does. Valkey's primary also stops after forking, while
+        its child writes the RDB to the RDB channel itself; valsync's parent relays the RDB, so
+        a stopped primary would stall the very transfer the pause is meant to let finish: the
+        switch is accepted but a primary does not stop."""
         self.rdb_client_free_delay = 60
         """DEBUG DELAY-RDB-CLIENT-FREE-SECONDS (Valkey's ``wait_before_rdb_client_free``)."""
         self.notify_classes = ""

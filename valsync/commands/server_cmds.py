@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
@@ -990,7 +991,7 @@ def debug(ctx: CommandContext, argv: list[bytes]) -> Reply:
             for k in argv[2:]
         ]
     if sub == b"object" and len(argv) == 3:
-        from valsync.commands.keys import object_encoding
+        from valsync.commands.keys import encoding_limits, object_encoding, quicklist_fields
 
         stored = ctx.db.data.get(argv[2])
         if stored is None:
@@ -998,12 +999,17 @@ def debug(ctx: CommandContext, argv: list[bytes]) -> Reply:
         db = ctx.db
         clock = db.clock
         stamp = db.stamps.get(argv[2], clock.stamp)
+        limits = encoding_limits(ctx)
+        encoding = object_encoding(stored, argv[2], limits)
         # one field read both ways, whatever the policy, as Valkey prints robj.lru
-        return SimpleString(
-            f"Value at:0x0 refcount:1 encoding:{object_encoding(stored, argv[2])} "
+        line = (
+            f"Value at:0x0 refcount:1 encoding:{encoding} "
             f"serializedlength:0 lru:{stamp} lru_seconds_idle:{clock.idle_ms(stamp) // 1000} "
             f"lfu_freq:{clock.lfu_counter(stamp)} lfu_access_time_minutes:{stamp >> 8}"
         )
+        if encoding == "quicklist" and isinstance(stored, deque):
+            line += quicklist_fields(stored, limits, server.config.get_int("list-compress-depth"))
+        return SimpleString(line)
     if sub == b"reload":
         if server.persistence is None:
             raise CommandError("ERR DEBUG RELOAD needs persistence")

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from valsync.client_memory import client_memory
 from valsync.commands import BlockRequest, ClientState, Propagated
 from valsync.net.replica_link import (
     CloseLink,
@@ -555,6 +556,8 @@ class ReplicationService:
         link.scope = trio.CancelScope()
         client.handoff = handoff
         client.extra["kill"] = lambda: link.close("killed")
+        # CLIENT LIST omem: the stream it still needs (Valkey counts its share of the buffer)
+        client.memory = lambda: client_memory(client, (0, 0, 0), None, link.pending_stream_bytes)
         link.on_ack = self._on_ack
         self.links[client.id] = link
         self.no_replicas_since = None
@@ -736,8 +739,6 @@ class ReplicationService:
         for link in links:
             link.rdb_target = target
             self._setup_full_resync(link, offset)
-        if self.server.debug_pause_after_fork:
-            self.server.pause_process()
         if target == "socket":
             self.socket_child_links = list(links)
         else:

@@ -65,6 +65,10 @@ def test_config_set_applies_or_refuses(name: str, value: str, protected_ok: bool
             assert isinstance(shown, MapReply) and len(shown.pairs) == 1, shown
             again = config_set(server, client, name, shown.pairs[0][1])
             assert_no_internal_error(again, log)
+            if name == "save" and b"-1" in shown.pairs[0][1].split():
+                # 8.1.8 too: a changes count past LLONG_MAX is accepted, shown as -1, and that
+                # -1 is then refused ("Invalid save parameters")
+                return
             assert not isinstance(again, ErrorReply), (shown.pairs[0][1], again)
     finally:
         os.chdir(cwd)
