@@ -124,8 +124,8 @@ class MemoryManager:
         self.total_exceeded_us = 0
         self._samples: dict[tuple[int, bool], _KeySample] = {}
         config = server.config
+        config.on_change("maxmemory", self._maxmemory_set)
         for name in (
-            "maxmemory",
             "maxmemory-policy",
             "maxmemory-samples",
             "maxmemory-eviction-tenacity",
@@ -136,6 +136,19 @@ class MemoryManager:
         ):
             config.on_change(name, self.reload)
         self.reload("")
+
+    def _maxmemory_set(self, value: str) -> None:
+        """``updateMaxmemory``: CONFIG SET below the usage warns (the cron then evicts)."""
+        self.reload(value)
+        if self.maxmemory:
+            used = self.used_memory() - self.not_counted()
+            if self.maxmemory < used:
+                self.server.log.warning(
+                    f"WARNING: the new maxmemory value set via CONFIG SET ({self.maxmemory}) is "
+                    f"smaller than the current memory usage ({used}). This will result in key "
+                    "eviction and/or the inability to accept new write commands depending on "
+                    "the maxmemory-policy."
+                )
 
     def reload(self, _value: str) -> None:
         config = self.server.config

@@ -21,7 +21,7 @@ from hypothesis import given
 
 from tests.differential import example_settings
 from tests.realvalkey import start_valkey, start_valsync
-from tests.unit.fuzz.test_fuzz_resp_request import streams
+from tests.unit.fuzz.inputs import streams
 
 PING = b"*1\r\n$4\r\nPING\r\n"
 FOUND = [

@@ -780,9 +780,11 @@ class ReplicationService:
                 else "Background saving terminated with success"
             )
         else:
-            self.log.warning(
-                f"Background transfer error: {result.error or f'signal {result.signal}'}"
+            # Valkey's wording (a killed child ends with an error, not by its signal's default)
+            what = (
+                "Background RDB transfer error" if target == "socket" else "Background saving error"
             )
+            self.log.warning(f"{what}: {result.error or f'signal {result.signal}'}")
         waiting = self.socket_child_links if target == "socket" else self.disk_child_links
         for link in list(waiting):
             if link.closed:
