@@ -658,18 +658,8 @@ class Server:
                     self.cmdstats.stat(name).rejected += 1
                     return self._reject(client, redirect)
                 return self._reject(client, redirect, name)
-        if self.paused and not client.is_replica:
-            held = self._held_by_pause(client, spec, argv)
-            if held is not None:
-                return held
-        if client.in_multi:
-            if "no_multi" in spec.flags:
-                return self._reject(client, "ERR Command not allowed inside a transaction", name)
-            if spec.name not in MULTI_CONTROL:
-                if (spec.is_write or spec.name == "ping") and self._disk_error(client):
-                    return self._reject(client, MISCONF_RDB, name)
-                client.multi_queue.append(argv)
-                return QUEUED
+        if client.in_multi and "no_multi" in spec.flags:
+            return self._reject(client, "ERR Command not allowed inside a transaction", name)
         repl = self.repl
         replica = streaming = guarded = False
         if repl is not None:
@@ -677,14 +667,21 @@ class Server:
             streaming = not replica and (repl.backlog is not None or bool(repl.links))
             # READONLY, MASTERDOWN, NOREPLICAS never apply to the primary's own stream
             guarded = (replica or self.min_replicas_to_write > 0) and not client.is_primary_link
-        disk_error = self._disk_error(client)
-        if self.loading or self.async_loading or guarded or disk_error:
+        if self.loading or self.async_loading or guarded or self._disk_error(client):
+            # as Valkey: before queueing in a transaction; EXEC answers for what it queued
             flags = spec.effective_flags(self, argv)
             if spec.name == "exec" and client.in_multi:
                 flags = self._exec_flags(client, flags)
             refusal = self.refusal(client, spec.name, flags)
             if refusal is not None:
                 return self._reject(client, refusal, name)
+        if self.paused and not client.is_replica:
+            held = self._held_by_pause(client, spec, argv)
+            if held is not None:
+                return held
+        if client.in_multi and spec.name not in MULTI_CONTROL:
+            client.multi_queue.append(argv)
+            return QUEUED
         return self._call(client, spec, name, argv, replica, streaming)
 
     def apply_from_primary(self, client: ClientState, argv: list[bytes]) -> Reply | BlockRequest:
@@ -956,28 +953,17 @@ class Server:
         )
 
     def _exec_flags(self, client: ClientState, flags: frozenset[str]) -> frozenset[str]:
-        """EXEC checked as Valkey's processCommand does: a write if any queued command
-        writes, ``stale``/``loading`` only if every queued command has them."""
+        """EXEC's flags for Valkey's checks: a write or no-async-loading command queued makes
+        it one; a queued command without ``stale`` or ``loading`` takes that from it."""
         out = set(flags)
         for queued in client.multi_queue:
-            found = lookup_command(queued)
-            if not isinstance(found, CommandSpec):
-                continue
-            queued_flags = found.effective_flags(self, queued)
-            if "write" in queued_flags:
-                out.add("write")
-            for flag in ("stale", "loading"):
-                if flag not in queued_flags:
-                    out.discard(flag)
-        return frozenset(out)
-
-    @staticmethod
-    def _queued_write(client: ClientState) -> bool:
-        for queued in client.multi_queue:
             spec = COMMANDS.get(queued[0].lower().decode("latin-1"))
-            if spec is not None and spec.is_write:
-                return True
-        return False
+            if spec is None:
+                continue
+            queued_flags = spec.effective_flags(self, queued)
+            out |= queued_flags & {"write", "no_async_loading"}
+            out -= {"stale", "loading"} - queued_flags
+        return frozenset(out)
 
     def refusal(self, client: ClientState, name: str, flags: frozenset[str]) -> str | None:
         """The error Valkey gives before running a command here, if any."""
@@ -1302,8 +1288,6 @@ class Server:
                     self.cmdstats.count_error(denied)
                     replies.append(ErrorReply(denied))
                     continue
-            # no READONLY/NOREPLICAS/MISCONF check here: Valkey makes them once, for EXEC (a
-            # REPLICAOF inside the transaction does not stop the commands after it)
             start = perf_counter_ns()
             reply = call(ctx, spec, argv)
             usec = (perf_counter_ns() - start) // 1000
