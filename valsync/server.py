@@ -198,6 +198,8 @@ class Server:
         self.pause_listeners: set[Callable[[], None]] = set()
         self.migrate_sockets: MigrateSocketCache[Any] = MigrateSocketCache(self.rng)
         self.role_listeners: list[Callable[[], None]] = []
+        self.swapping_dbs = False
+        """SWAPDB decides about watched keys itself (:meth:`touch_watched_for_swap`)."""
         self.shutdown_listeners: list[Callable[[], None]] = []
         """Called when SHUTDOWN is accepted (the net layer stops listening)."""
         """Called after the server became a replica or a primary."""
@@ -426,8 +428,13 @@ class Server:
             return
         ident = (dbid, key)
         watchers = self.watch_index.get(ident)
-        if watchers:
+        if watchers and not self.swapping_dbs:
+            gone = key not in self.keyspace.dbs[dbid].data
             for client in watchers:
+                if ident in client.watched_expired:
+                    if gone:  # an expired key deleted: logically no change (touchWatchedKey)
+                        client.watched_expired.discard(ident)
+                        continue
                 client.dirty_cas = True
         listeners = self.key_ready_listeners.get(ident)
         if listeners:
@@ -490,10 +497,51 @@ class Server:
         finally:
             self._serving_waiters = False
 
-    def watch(self, client: ClientState, key: bytes) -> None:
+    def watch(self, client: ClientState, key: bytes, now_ms: int) -> None:
         ident = (client.db, key)
+        if ident not in client.watched and self._is_expired(client.db, key, now_ms):
+            client.watched_expired.add(ident)
         client.watched.add(ident)
         self.watch_index.setdefault(ident, set()).add(client)
+
+    def _is_expired(self, dbid: int, key: bytes, now_ms: int) -> bool:
+        when = self.keyspace.dbs[dbid].expires.get(key)
+        return when is not None and when <= now_ms
+
+    def watched_key_expired(self, client: ClientState, now_ms: int) -> bool:
+        """EXEC's isWatchedKeyExpired: a watched key live at WATCH is logically expired now."""
+        return any(
+            self._is_expired(dbid, key, now_ms)
+            for dbid, key in client.watched
+            if (dbid, key) not in client.watched_expired
+        )
+
+    def touch_watched_for_swap(self, a: int, b: int, now_ms: int) -> None:
+        """SWAPDB, before the swap (touchAllWatchedKeysInDb both ways): a watcher of a key
+        in either database sees a change, except an expired key deleted or replaced by an
+        expired one, and a missing key replaced by an expired one (then flagged expired)."""
+        dbs = self.keyspace.dbs
+        for emptied, replaced in ((a, b), (b, a)):
+            old, new = dbs[emptied], dbs[replaced]
+            for (dbid, key), watchers in self.watch_index.items():
+                if dbid != emptied:
+                    continue
+                in_old, in_new = key in old.data, key in new.data
+                if not (in_old or in_new):
+                    continue
+                new_expired = in_new and self._is_expired(replaced, key, now_ms)
+                for client in watchers:
+                    ident = (dbid, key)
+                    if ident in client.watched_expired:
+                        if not in_new:
+                            client.watched_expired.discard(ident)
+                            continue
+                        if new_expired:
+                            continue
+                    elif not in_old and new_expired:
+                        client.watched_expired.add(ident)
+                        continue
+                    client.dirty_cas = True
 
     def unwatch_all(self, client: ClientState) -> None:
         for ident in client.watched:
@@ -503,6 +551,7 @@ class Server:
                 if not watchers:
                     del self.watch_index[ident]
         client.watched.clear()
+        client.watched_expired.clear()
         client.dirty_cas = False
 
     def add_key_listener(
@@ -1207,7 +1256,7 @@ class Server:
         if client.multi_error:
             self.discard_transaction(client)
             return ErrorReply(EXECABORT)
-        if client.dirty_cas:
+        if client.dirty_cas or (client.watched and self.watched_key_expired(client, now_ms())):
             self.discard_transaction(client)
             return NULL_ARRAY
         queue = client.multi_queue
