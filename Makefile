@@ -47,13 +47,12 @@ soak: $(STAMP_TEST)
 # FUZZ_FACTOR multiplies each fuzzer's budget. Prints the inputs each fuzzer tried.
 FUZZ_FACTOR ?= 50
 fuzz: $(STAMP_TEST)
-	VALSYNC_FUZZ=deep VALSYNC_FUZZ_FACTOR=$(FUZZ_FACTOR) $(BIN)/python -m pytest -q tests/unit/fuzz
+	VALSYNC_FUZZ=deep VALSYNC_FUZZ_FACTOR=$(FUZZ_FACTOR) $(BIN)/python -m pytest -q -o faulthandler_timeout=0 tests/unit/fuzz
 
 # Ten minutes of seeded faults under write load (tools/chaos/run.py; SEED=n CHAOS_SECONDS=s)
 SEED ?= 1
 CHAOS_SECONDS ?= 600
 chaos: $(STAMP_TEST)
-	bash tools/ensure-debian-packages.sh
 	$(BIN)/python tools/chaos/run.py --seed $(SEED) --seconds $(CHAOS_SECONDS) --fault-every 1.5
 
 bench: $(STAMP_TEST)

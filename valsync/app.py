@@ -26,7 +26,6 @@ def build_server(config: Config, log: ServerLog) -> Server:
         log.raw_write(banner.logo(port, pid))
     else:
         log.notice(banner.running_mode_line(port))
-    log.notice("Server initialized")
     acl_error = server.load_users()
     if acl_error is not None:
         log.warning(acl_error)

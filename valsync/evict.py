@@ -36,6 +36,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from valsync.client_memory import counts_for_eviction
 from valsync.commands.context import Propagated
 from valsync.commands.memory import KEY_SLOT, key_memory
 from valsync.keyspace.database import Database
@@ -123,8 +124,8 @@ class MemoryManager:
         self.total_exceeded_us = 0
         self._samples: dict[tuple[int, bool], _KeySample] = {}
         config = server.config
+        config.on_change("maxmemory", self._maxmemory_set)
         for name in (
-            "maxmemory",
             "maxmemory-policy",
             "maxmemory-samples",
             "maxmemory-eviction-tenacity",
@@ -135,6 +136,19 @@ class MemoryManager:
         ):
             config.on_change(name, self.reload)
         self.reload("")
+
+    def _maxmemory_set(self, value: str) -> None:
+        """``updateMaxmemory``: CONFIG SET below the usage warns (the cron then evicts)."""
+        self.reload(value)
+        if self.maxmemory:
+            used = self.used_memory() - self.not_counted()
+            if self.maxmemory < used:
+                self.server.log.warning(
+                    f"WARNING: the new maxmemory value set via CONFIG SET ({self.maxmemory}) is "
+                    f"smaller than the current memory usage ({used}). This will result in key "
+                    "eviction and/or the inability to accept new write commands depending on "
+                    "the maxmemory-policy."
+                )
 
     def reload(self, _value: str) -> None:
         config = self.server.config
@@ -185,12 +199,12 @@ class MemoryManager:
         return repl.replication_buffer_bytes() if repl is not None else 0
 
     def clients_memory(self) -> int:
-        """Normal clients' unsent replies and unparsed requests (``mem_clients_normal``)."""
+        """What normal and pub/sub clients take (``mem_clients_normal``: CLIENT LIST's
+        tot-mem summed, see :mod:`valsync.client_memory`)."""
         total = 0
         for client in self.server.clients.values():
-            measure = client.extra.get("buffered_bytes")
-            if measure is not None and not client.is_replica:
-                total += measure()
+            if client.memory is not None and counts_for_eviction(client):
+                total += client.memory().total
         return total
 
     def used_memory(self) -> int:

@@ -388,6 +388,7 @@ class Persistence:
         self.rdb_saves += 1
 
     def info_lines(self) -> list[str]:
+        self._sample_cow()
         ch = self.children
         # like Valkey's ``child_type == CHILD_TYPE_RDB``: a snapshot streamed to replica
         # sockets is an RDB child too

@@ -36,6 +36,8 @@ def test_short_chaos_run_loses_nothing_and_converges() -> None:
     assert result["converged"], result
     assert result["writes_lost"] == 0 and result["writes_acked_lost"] == 0, result
     assert result["writes_acked"] > 0, result
+    assert not any(result["list_elements_extra"].values()), result
+    assert not any(result["replica_stream_errors"].values()), result
     assert result["faults_total"] >= 5, result
     final = result["final"]
     assert len(set(final["digests"].values())) == 1, final

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from tests.differential import RawClient, example_settings
 from tests.realvalkey import start_valkey, start_valsync
-from tests.unit.fuzz.test_fuzz_config_set import values
+from tests.unit.fuzz.inputs import values
 from valsync.config import _BY_NAME
 
 # Directives a random value would turn against the test's own connection or environment.

@@ -235,3 +235,31 @@ def test_swapdb_diskless_loads_against_real_valkey() -> None:
     assert _swapdb_transcript("valsync", "8.1.8", same_history=True) == expected
     # a primary killing the link while its fork child still holds the socket
     assert _swapdb_transcript("8.1.8", "valsync", same_history=False) == expected[:3]
+
+
+def _cow_fields(server: ServerProcess) -> list[object]:
+    c = connect(server)
+    c.execute_command("DEBUG", "POPULATE", 3000, "key", 500)
+    c.config_set("rdb-key-save-delay", 1000)
+    c.bgsave()
+
+    def grows() -> bool:
+        for j in range(0, 3000, 7):
+            c.setrange(f"key:{j}", 0, "B" * 500)
+        p = info(c, "persistence")
+        return p["current_cow_size"] > 0 and p["current_save_keys_processed"] > 0
+
+    out: list[object] = [bool(wait_until(grows, 20, "COW reported"))]
+    out.append(info(c, "persistence")["current_save_keys_total"])
+    wait_until(lambda: info(c, "persistence")["rdb_bgsave_in_progress"] == 0, 30, "saved")
+    p = info(c, "persistence")
+    out += [p["current_cow_size"], p["current_cow_peak"], p["rdb_last_cow_size"] > 0]
+    return out
+
+
+def test_child_copy_on_write_is_reported() -> None:
+    args = ("--enable-debug-command", "yes")
+    with start_valkey("8.1.8", *args) as real:
+        expected = _cow_fields(real)
+    with start_valsync(*args) as mine:
+        assert _cow_fields(mine) == expected

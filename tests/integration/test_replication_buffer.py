@@ -66,6 +66,8 @@ def test_a_stuck_replica_keeps_the_backlog_beyond_its_size(
         # the replica's unsent stream stays in the backlog (Valkey's shared buffer)
         assert info(p)["repl_backlog_histlen"] > 10_000_000
         assert info(p, "memory")["mem_total_replication_buffers"] > 10_000_000
+        (line,) = p.execute_command("CLIENT", "LIST", "TYPE", "replica").decode().splitlines()
+        assert int(line.split(" omem=")[1].split()[0]) > 10_000_000
     finally:
         replica.proc.send_signal(signal.SIGCONT)
     wait_synced(p, r, timeout=60)

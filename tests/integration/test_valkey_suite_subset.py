@@ -35,6 +35,8 @@ SUBSET = [
     "unit/networking",
     "unit/oom-score-adj",
     "unit/pause",
+    "unit/pubsub",
+    "unit/pubsubshard",
     "integration/failover",
 ]
 

@@ -18,8 +18,10 @@ design (neither Valkey nor valsync promise otherwise without AOF) and is not par
 
 At the end every stopped process is resumed, the run waits until every link is up and every
 offset equals the primary's, then until ``DEBUG DIGEST`` is equal everywhere (short TTLs
-expire meanwhile), and checks every confirmed write on every node. The last line is
-``CHAOS-RESULT {json}``; the exit status is 0 only if everything converged and nothing was lost.
+expire meanwhile), and checks every confirmed write on every node; the lists must hold no
+element twice (a command applied twice) and no replica may have logged a stream command it
+failed to apply (a transient divergence a later full sync would hide). The last line is
+``CHAOS-RESULT {json}``; the exit status is 0 only if all of this holds.
 
 Usage: ``run.py --seed N --seconds S [--rate OPS] [--fault-every SECONDS] [--keep]``
 """
@@ -283,23 +285,27 @@ class Chaos:
     def running(self, nodes: list[Node]) -> list[Node]:
         return [n for n in nodes if not n.stopped]
 
+    def running_replica(self) -> Node | None:
+        """A replica that is not SIGSTOPped, if any (a fault needing one is skipped)."""
+        candidates = self.running(self.replicas)
+        return self.rng.choice(candidates) if candidates else None
+
     def fault_kill_links_on_primary(self) -> bool:
         node = self.rng.choice(self.running([self.p, self.r1]))
         node.cmd("CLIENT", "KILL", "TYPE", "replica")
         return True
 
     def fault_kill_link_on_replica(self) -> bool:
-        candidates = self.running(self.replicas)
-        if not candidates:
+        node = self.running_replica()
+        if node is None:
             return False
-        self.rng.choice(candidates).cmd("CLIENT", "KILL", "TYPE", "master")
+        node.cmd("CLIENT", "KILL", "TYPE", "master")
         return True
 
     def fault_sigstop(self) -> bool:
-        candidates = self.running(self.replicas)
-        if not candidates:
+        node = self.running_replica()
+        if node is None:
             return False
-        node = self.rng.choice(candidates)
         os.kill(node.pid, signal.SIGSTOP)
         node.stopped_until = time.monotonic() + self.rng.uniform(0.2, 3.0)
         return True
@@ -320,10 +326,9 @@ class Chaos:
             finally:
                 source.cmd("CONFIG", "SET", "rdb-key-save-delay", 0)
         self.current_kind = "kill_rdb_child_fullsync"
-        candidates = self.running(self.replicas)
-        if not candidates:
+        replica = self.running_replica()
+        if replica is None:
             return False
-        replica = self.rng.choice(candidates)
         source = replica.upstream
         assert source is not None
         if source.stopped:
@@ -412,10 +417,9 @@ class Chaos:
         return True
 
     def fault_flip_diskless_load(self) -> bool:
-        candidates = self.running(self.replicas)
-        if not candidates:
+        node = self.running_replica()
+        if node is None:
             return False
-        node = self.rng.choice(candidates)
         value = self.rng.choice(["disabled", "on-empty-db", "swapdb"])
         node.cmd("CONFIG", "SET", "repl-diskless-load", value)
         return True
@@ -513,11 +517,13 @@ class Chaos:
             time.sleep(0.2)
         return False, last
 
-    def verify(self, node: Node) -> tuple[int, int]:
-        """(confirmed writes missing, acknowledged writes missing) on ``node``."""
+    def verify(self, node: Node) -> tuple[int, int, int]:
+        """(confirmed writes missing, acknowledged writes missing, list elements that no
+        write produced) on ``node``."""
         led = self.ledger
         c = node.client()
         missing: list[int] = []
+        extra = 0
         keys = list(led.strings)
         for i in range(0, len(keys), 1000):
             chunk = keys[i : i + 1000]
@@ -526,8 +532,11 @@ class Chaos:
                 if got is None or got.decode() != want:
                     missing.append(seq)
         for key, elements in led.lists.items():
-            have = {int(x) for x in c.lrange(key, 0, -1)}
+            items = [int(x) for x in c.lrange(key, 0, -1)]
+            have = set(items)
             missing += [seq for e, seq in elements.items() if e not in have]
+            # a command applied twice (a replica resuming from a stale offset) shows here
+            extra += len(items) - len(have) + len(have - elements.keys())
         for key, fields in led.hashes.items():
             hhave = {k.decode(): int(v) for k, v in c.hgetall(key).items()}
             missing += [seq for f, seq in fields.items() if hhave.get(f) != seq]
@@ -541,7 +550,16 @@ class Chaos:
             xhave = {int(fields[b"n"]) for _, fields in c.xrange(key)}
             missing += [seq for e, seq in entries.items() if e not in xhave]
         acked_missing = sum(1 for seq in missing if seq <= led.acked)
-        return len(missing), acked_missing
+        return len(missing), acked_missing, extra
+
+    def replica_errors(self) -> dict[str, int]:
+        """Stream commands a replica failed to apply, from the logs of every lifetime (the
+        same line in Valkey and valsync): a healthy replica never has one."""
+        needle = "This replica is sending an error to its primary"
+        return {
+            n.name: (n.dir / "server.log").read_text(errors="replace").count(needle)
+            for n in self.replicas
+        }
 
     def stop(self) -> None:
         for node in self.nodes:
@@ -572,8 +590,9 @@ def main(argv: list[str] | None = None) -> int:
         result["final"] = last
         lost = {}
         lost_acked = {}
+        extra = {}
         for node in chaos.nodes:
-            lost[node.name], lost_acked[node.name] = chaos.verify(node)
+            lost[node.name], lost_acked[node.name], extra[node.name] = chaos.verify(node)
         for node in chaos.nodes:
             node.remember_stats()
         result.update(
@@ -585,9 +604,16 @@ def main(argv: list[str] | None = None) -> int:
             writes_lost=max(lost.values()),
             writes_acked_lost=max(lost_acked.values()),
             lost_by_node=lost,
+            list_elements_extra=extra,
+            replica_stream_errors=chaos.replica_errors(),
             sync={n.name: dict(n.lifetimes_stats) for n in (chaos.p, chaos.r1)},
         )
-        ok = converged and result["writes_lost"] == 0
+        ok = (
+            converged
+            and result["writes_lost"] == 0
+            and not any(extra.values())
+            and not any(result["replica_stream_errors"].values())
+        )
     except Exception as err:  # reported below with the servers' logs, then exit status 1
         traceback.print_exc()
         result["error"] = repr(err)

@@ -190,6 +190,10 @@ def run_file(dest: Path, name: str, timeout: float, verbose: bool, baseport: int
         "1",
         "--skipfile",
         "valsync-skipfile",
+        # cluster mode is outside valsync by design: servers tagged "cluster" (started with
+        # cluster-enabled yes) and their tests are left out for both servers alike
+        "--tags",
+        "-cluster",
         "--timeout",
         str(int(timeout)),
         "--baseport",

@@ -10,10 +10,17 @@ from valsync.resp.reply import ErrorReply, Reply
 
 
 def unknown_command_error(argv: list[bytes]) -> ErrorReply:
-    """``ERR unknown command 'x', with args beginning with: 'a' 'b' `` as Valkey words it."""
-    name = argv[0].decode("utf-8", "replace")
-    shown = "".join(f"'{a.decode('utf-8', 'replace')[:128]}' " for a in argv[1:])
-    return ErrorReply(f"ERR unknown command '{name[:128]}', with args beginning with: {shown}")
+    """``ERR unknown command 'x', with args beginning with: 'a' 'b' `` as Valkey words it: the
+    raw bytes of each argument up to a NUL (``%s``), the name cut at 128 bytes and the
+    arguments shown while fewer than 128 bytes of them are."""
+    shown = b""
+    for arg in argv[1:]:
+        if len(shown) >= 128:
+            break
+        shown += b"'" + arg.split(b"\0", 1)[0][: 128 - len(shown)] + b"' "
+    name = argv[0].split(b"\0", 1)[0][:128]
+    text = b"ERR unknown command '" + name + b"', with args beginning with: " + shown
+    return ErrorReply(text.decode("utf-8", "surrogateescape"))
 
 
 def lookup_command(argv: list[bytes]) -> CommandSpec | ErrorReply:

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
+from typing import TYPE_CHECKING
 
 from valsync.commands.context import CommandContext, ExpireMode
+from valsync.commands.encodings import (
+    DEFAULT_LIMITS,
+    LISTPACK_MAX_BYTES,
+    EncodingLimits,
+    encoding_limits,
+    set_encoding,
+    zset_is_skiplist,
+)
 from valsync.commands.errors import (
     DB_INDEX_OUT_OF_RANGE,
     INT64_MAX,
@@ -30,6 +39,9 @@ from valsync.keyspace.glob import stringmatch
 from valsync.keyspace.stream import StreamValue
 from valsync.keyspace.values import HashValue, OpaqueValue, Value, ZSetValue, type_name
 from valsync.resp.reply import OK, Reply, SimpleString
+
+if TYPE_CHECKING:
+    pass
 
 SAME_OBJECT = "ERR source and destination objects are the same"
 INVALID_CURSOR = "ERR invalid cursor"
@@ -514,11 +526,8 @@ OBJECT_HELP = [
     "    Print this help.",
 ]
 
-LISTPACK_MAX_BYTES = 8192
-SET_MAX_INTSET = 512
-SMALL_MAX_ENTRIES = 128
-SMALL_MAX_VALUE = 64
-HASH_MAX_LISTPACK_ENTRIES = 512
+# list-max-listpack-size below 0: the size class of a node (-1 = 4 KiB ... -5 = 64 KiB)
+LIST_SIZE_CLASSES = {-1: 4096, -2: 8192, -3: 16384, -4: 32768, -5: 65536}
 
 
 def _lp_entry_size(item: bytes) -> int:
@@ -544,28 +553,45 @@ def _lp_entry_size(item: bytes) -> int:
     return size + (1 if size <= 127 else 2 if size < 16383 else 3)
 
 
-def object_encoding(value: Value, key: bytes | None = None) -> str:
-    """OBJECT ENCODING, derived from the value's content with Valkey's default thresholds."""
+def quicklist_fields(value: deque[bytes], limits: EncodingLimits, compress_depth: int) -> str:
+    """DEBUG OBJECT's quicklist figures, for nodes filled up to the configured limit."""
+    sizes = [_lp_entry_size(item) for item in value]
+    total = 7 + sum(sizes)
+    fill = limits.list_fill
+    if fill > 0:
+        nodes = max(1, -(-len(value) // fill))
+    else:
+        nodes = max(1, -(-total // LIST_SIZE_CLASSES.get(fill, LISTPACK_MAX_BYTES)))
+    return (
+        f" ql_nodes:{nodes} ql_avg_node:{len(value) / nodes:.2f} ql_listpack_max:{fill} "
+        f"ql_compressed:{int(compress_depth != 0)} ql_uncompressed_size:{total + 6 * nodes}"
+    )
+
+
+def object_encoding(
+    value: Value, key: bytes | None = None, limits: EncodingLimits = DEFAULT_LIMITS
+) -> str:
+    """OBJECT ENCODING: the conversions a set or zset went through, else the value's content
+    against the configured thresholds."""
     if isinstance(value, bytes):
         return string_encoding(value, key)
     if isinstance(value, deque):
-        size = 7 + sum(_lp_entry_size(item) for item in value)
-        return "listpack" if size <= LISTPACK_MAX_BYTES else "quicklist"
+        fill = limits.list_fill
+        if fill > 0:
+            small = len(value) <= fill
+        else:
+            size = 7 + sum(_lp_entry_size(item) for item in value)
+            small = size <= LIST_SIZE_CLASSES.get(fill, LISTPACK_MAX_BYTES)
+        return "listpack" if small else "quicklist"
     if isinstance(value, set):
-        if len(value) <= SET_MAX_INTSET and all(is_int_encodable(m) for m in value):
-            return "intset"
-        small = len(value) <= SMALL_MAX_ENTRIES and all(len(m) <= SMALL_MAX_VALUE for m in value)
-        return "listpack" if small else "hashtable"
+        return set_encoding(value, limits)
     if isinstance(value, HashValue):
-        small = len(value) <= HASH_MAX_LISTPACK_ENTRIES and all(
-            len(f) <= SMALL_MAX_VALUE and len(v) <= SMALL_MAX_VALUE for f, v in value.items()
+        small = len(value) <= limits.hash_entries and all(
+            len(f) <= limits.hash_value and len(v) <= limits.hash_value for f, v in value.items()
         )
         return "listpack" if small and not value.field_expires else "hashtable"
     if isinstance(value, ZSetValue):
-        small = len(value) <= SMALL_MAX_ENTRIES and all(
-            len(m) <= SMALL_MAX_VALUE for m in value.scores
-        )
-        return "listpack" if small else "skiplist"
+        return "skiplist" if zset_is_skiplist(value, limits) else "listpack"
     if isinstance(value, StreamValue):
         return "stream"
     return value.type_name
@@ -587,7 +613,7 @@ def object_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if value is None:
         return None
     if sub == b"encoding":
-        return object_encoding(value, key).encode()
+        return object_encoding(value, key, encoding_limits(ctx)).encode()
     if sub == b"refcount":
         return 1  # 8.1 embeds the key in each stored object: none is shared
     lfu = _lfu_policy(ctx)
@@ -608,4 +634,10 @@ def _lfu_policy(ctx: CommandContext) -> bool:
     return server is not None and "lfu" in server.config.get_str("maxmemory-policy")
 
 
-__all__ = ["INT64_MIN", "copy_value", "object_encoding"]
+__all__ = [
+    "INT64_MIN",
+    "LISTPACK_MAX_BYTES",
+    "copy_value",
+    "encoding_limits",
+    "object_encoding",
+]

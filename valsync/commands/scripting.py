@@ -207,13 +207,13 @@ class ScriptExecutor:
             return Refusal(b"Unknown command called from script")
         if not spec.arity_ok(len(argv)):
             return Refusal(b"Wrong number of args calling command from script")
-        flags = spec.flags if spec.flags_for is None else spec.flags_for(self.caller.server, argv)
-        if "noscript" in flags:
+        server = self.caller.server
+        flags = spec.flags if spec.flags_for is None else spec.flags_for(server, argv)
+        if "noscript" in flags and not (server is not None and server.scripts_may_run_noscript):
             return Refusal(b"This Redis command is not allowed from script")
         view = self.view
         if view.stale and "stale" not in flags:
             return Refusal(b"Can not execute the command on a stale replica")
-        server = self.caller.server
         if server is not None and server.acl.restricted:
             denied = permission_refusal(server, self.caller.client, argv, CONTEXT_LUA)
             if denied is not None:

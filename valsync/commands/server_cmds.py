@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
@@ -539,8 +540,7 @@ def watch(ctx: CommandContext, argv: list[bytes]) -> Reply:
         raise CommandError("ERR WATCH inside MULTI is not allowed")
     server = server_of(ctx)
     for key in argv[1:]:
-        # a key that is already logically expired counts as changed if it later "appears"
-        server.watch(ctx.client, key)
+        server.watch(ctx.client, key, ctx.now_ms)
     return OK
 
 
@@ -608,12 +608,18 @@ def swapdb(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if not (0 <= a < n and 0 <= b < n):
         raise CommandError(DB_INDEX_OUT_OF_RANGE)
     da, db_ = ctx.keyspace[a], ctx.keyspace[b]
+    server = server_of(ctx)
+    server.touch_watched_for_swap(a, b, ctx.now_ms)
     da.swap_contents(db_)
     # both DBs changed content for every key either holds (clients blocked on a key of db b
     # must wake too, like Valkey's scanDatabaseForReadyKeys / ForDeletedKeys on both)
-    for key in set(da.data) | set(db_.data):
-        da.modified(key)
-        db_.modified(key)
+    server.swapping_dbs = True
+    try:
+        for key in set(da.data) | set(db_.data):
+            da.modified(key)
+            db_.modified(key)
+    finally:
+        server.swapping_dbs = False
     ctx.dirty += 1
     return OK
 
@@ -706,6 +712,8 @@ def shutdown(ctx: CommandContext, argv: list[bytes]) -> Reply:
         else:
             raise CommandError(SYNTAX)
     server.shutdown_requested = mode
+    for listener in server.shutdown_listeners:
+        listener()
     ctx.client.kill_requested = True
     return NO_REPLY
 
@@ -988,7 +996,7 @@ def debug(ctx: CommandContext, argv: list[bytes]) -> Reply:
             for k in argv[2:]
         ]
     if sub == b"object" and len(argv) == 3:
-        from valsync.commands.keys import object_encoding
+        from valsync.commands.keys import encoding_limits, object_encoding, quicklist_fields
 
         stored = ctx.db.data.get(argv[2])
         if stored is None:
@@ -996,12 +1004,17 @@ def debug(ctx: CommandContext, argv: list[bytes]) -> Reply:
         db = ctx.db
         clock = db.clock
         stamp = db.stamps.get(argv[2], clock.stamp)
+        limits = encoding_limits(ctx)
+        encoding = object_encoding(stored, argv[2], limits)
         # one field read both ways, whatever the policy, as Valkey prints robj.lru
-        return SimpleString(
-            f"Value at:0x0 refcount:1 encoding:{object_encoding(stored, argv[2])} "
+        line = (
+            f"Value at:0x0 refcount:1 encoding:{encoding} "
             f"serializedlength:0 lru:{stamp} lru_seconds_idle:{clock.idle_ms(stamp) // 1000} "
             f"lfu_freq:{clock.lfu_counter(stamp)} lfu_access_time_minutes:{stamp >> 8}"
         )
+        if encoding == "quicklist" and isinstance(stored, deque):
+            line += quicklist_fields(stored, limits, server.config.get_int("list-compress-depth"))
+        return SimpleString(line)
     if sub == b"reload":
         if server.persistence is None:
             raise CommandError("ERR DEBUG RELOAD needs persistence")

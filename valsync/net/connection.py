@@ -76,7 +76,6 @@ class ClientConnection:
         self.client.deliver = self._deliver
         self.client.extra["offload_scripts"] = True
         self.client.current_request = self.parser.last_raw
-        self.client.extra["buffered_bytes"] = self._buffered_bytes
         self._out = bytearray()
         self._writer_wake = trio.Event()
         self._drained = trio.Event()
@@ -89,10 +88,6 @@ class ClientConnection:
 
     def _memory(self) -> ClientMemory:
         return client_memory(self.client, self.parser.query_buffer(), self._argv, len(self._out))
-
-    def _buffered_bytes(self) -> int:
-        """Unsent replies and unparsed request bytes (the client's share of used_memory)."""
-        return len(self._out) + self.parser.pending
 
     def kill(self) -> None:
         self.client.kill_requested = True
@@ -319,7 +314,7 @@ class ClientConnection:
                 try:
                     argv = next_argv()
                 except ProtocolError as err:
-                    out += b"-ERR " + str(err).encode() + b"\r\n"
+                    out += b"-ERR " + str(err).encode("utf-8", "surrogateescape") + b"\r\n"
                     server.log.verbose(f"{err} from client: id={client.id} addr={client.addr}")
                     self._queue(out)
                     return

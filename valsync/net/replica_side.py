@@ -623,10 +623,12 @@ class PrimaryLinkDriver:
                 await self._apply_one(reader, client, command, before, raw)
         finally:
             server.applying_primary_stream = False
-        self.flush_applied()
-        self.read_offset = reader.read_offset
-        self.applied_offset = reader.applied_offset
-        self.stream_db = client.db
+            # also when the link breaks mid-batch (an ACK that cannot be sent, CLIENT KILL):
+            # what ran is proxied and counted, so the next PSYNC resumes right after it
+            self.flush_applied()
+            self.read_offset = reader.read_offset
+            self.applied_offset = reader.applied_offset
+            self.stream_db = client.db
 
     async def _apply_one(
         self,

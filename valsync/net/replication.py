@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from valsync.client_memory import client_memory
 from valsync.commands import BlockRequest, ClientState, Propagated
 from valsync.net.replica_link import (
     CloseLink,
@@ -555,6 +556,8 @@ class ReplicationService:
         link.scope = trio.CancelScope()
         client.handoff = handoff
         client.extra["kill"] = lambda: link.close("killed")
+        # CLIENT LIST omem: the stream it still needs (Valkey counts its share of the buffer)
+        client.memory = lambda: client_memory(client, (0, 0, 0), None, link.pending_stream_bytes)
         link.on_ack = self._on_ack
         self.links[client.id] = link
         self.no_replicas_since = None
@@ -736,8 +739,6 @@ class ReplicationService:
         for link in links:
             link.rdb_target = target
             self._setup_full_resync(link, offset)
-        if self.server.debug_pause_after_fork:
-            self.server.pause_process()
         if target == "socket":
             self.socket_child_links = list(links)
         else:
@@ -779,9 +780,11 @@ class ReplicationService:
                 else "Background saving terminated with success"
             )
         else:
-            self.log.warning(
-                f"Background transfer error: {result.error or f'signal {result.signal}'}"
+            # Valkey's wording (a killed child ends with an error, not by its signal's default)
+            what = (
+                "Background RDB transfer error" if target == "socket" else "Background saving error"
             )
+            self.log.warning(f"{what}: {result.error or f'signal {result.signal}'}")
         waiting = self.socket_child_links if target == "socket" else self.disk_child_links
         for link in list(waiting):
             if link.closed:

@@ -83,6 +83,14 @@ class TcpListeners:
             listener.socket.close()
         self.nursery.start_soon(self.serve)
 
+    def close_now(self) -> None:
+        """SHUTDOWN: stop accepting at once, as Valkey closes its listening sockets before
+        the client that asked sees its connection end."""
+        self.scope.cancel()
+        for listener in self.listeners:
+            listener.socket.close()
+        self.listeners = []
+
 
 def _unix_listener(server: Server, sock: socket.socket | None) -> list[trio.SocketListener]:
     """The ``unixsocket`` listener: the socket the command line opened, else opened now."""
@@ -184,11 +192,14 @@ async def run_server(
     else:
         listeners = _adopt([s for s in sockets if s.family != socket.AF_UNIX])
     unix = _unix_listener(server, unix_socks[0] if unix_socks else None)
+    # only once bound, as Valkey: harnesses connect as soon as they read this line
+    server.log.notice("Server initialized")
     done = trio.Event()
     loaded = True
     async with trio.open_nursery() as nursery:
         server.nursery = nursery
         tcp = TcpListeners(server, nursery, listeners)
+        server.shutdown_listeners.append(tcp.close_now)
         await nursery.start(tcp.serve)
         if unix:
             nursery.start_soon(

@@ -47,6 +47,10 @@ class ReplicationControl(Protocol):
     @property
     def master_repl_offset(self) -> int: ...
 
+    @property
+    def failover_state(self) -> str:
+        """INFO's ``master_failover_state``."""
+
     def primary_address(self) -> tuple[str, int] | None: ...
 
     def enough_good_replicas(self) -> bool: ...

@@ -182,7 +182,9 @@ def encode(reply: Reply, out: bytearray, resp: int = 2) -> None:
         for item in reply:
             encode(item, out, resp)
     elif isinstance(reply, ErrorReply):
-        out += b"-" + reply.text.replace("\r", " ").replace("\n", " ").encode() + b"\r\n"
+        # surrogateescape: an error may quote a client's bytes that are not UTF-8
+        text = reply.text.replace("\r", " ").replace("\n", " ")
+        out += b"-" + text.encode("utf-8", "surrogateescape") + b"\r\n"
     elif isinstance(reply, Double):
         if resp == 3:
             out += b"," + format_double(reply.value) + b"\r\n"

@@ -45,7 +45,10 @@ class Request:
 
 
 def split_inline_args(line: bytes) -> list[bytes] | None:
-    """Valkey's ``sdssplitargs``: quotes, escapes, ``\\xHH``; ``None`` on unbalanced quotes."""
+    """Valkey's ``sdssplitargs``: quotes, escapes, ``\\xHH``; ``None`` on unbalanced quotes.
+
+    A word ends at a space, tab, CR or LF (the blanks skipped between words also include
+    VT and FF); a literal 0xFF byte is dropped, as a real 8.1.8 does."""
     args: list[bytes] = []
     i, n = 0, len(line)
     while True:
@@ -83,7 +86,7 @@ def split_inline_args(line: bytes) -> list[bytes] | None:
                     in_dq = False
                     i += 1
                     break
-                else:
+                elif c != 0xFF:
                     current.append(c)
             elif in_sq:
                 if i >= n:
@@ -98,19 +101,19 @@ def split_inline_args(line: bytes) -> list[bytes] | None:
                     in_sq = False
                     i += 1
                     break
-                else:
+                elif c != 0xFF:
                     current.append(c)
             else:
                 if i >= n:
                     break
                 c = line[i]
-                if c in b" \t\r\n\v\f":
+                if c in b" \t\r\n":  # unlike the blanks between words: not \v or \f
                     break
                 if c == ord('"'):
                     in_dq = True
                 elif c == ord("'"):
                     in_sq = True
-                else:
+                elif c != 0xFF:  # 8.1.8 drops a literal 0xFF byte (an escaped \xff stays)
                     current.append(c)
             i += 1
         args.append(bytes(current))
@@ -170,6 +173,9 @@ class RequestParser:
         """Bytes the command last returned by :meth:`next_argv` consumed."""
         self.last_inline = False
         self.last_start = 0
+        self._inline_next = False
+        """A line of blanks only leaves the next request inline whatever its first byte, as
+        in a real 8.1.8 (an empty line does not)."""
         self._big_arg = 0
         self._big_arg_at = 0
 
@@ -261,7 +267,7 @@ class RequestParser:
                 self._data = self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
             self._pos = 0
             self._chunks = []
-        if self._data[self._pos] == 0x2A:  # '*'
+        if self._data[self._pos] == 0x2A and not self._inline_next:  # '*'
             if self._fast and self.authenticated and self._frame_ahead():
                 self._need = 1
                 self._big_arg = 0
@@ -330,7 +336,7 @@ class RequestParser:
 
     def _inline(self) -> Request | None:
         data, start = self._data, self._pos
-        nl = data.find(b"\n", start)
+        nl = _find_c(data, b"\n", start)
         if nl < 0:
             if len(data) - start > PROTO_INLINE_MAX_SIZE:
                 raise ProtocolError("Protocol error: too big inline request")
@@ -342,18 +348,24 @@ class RequestParser:
         argv = split_inline_args(line)
         if argv is None:
             raise ProtocolError("Protocol error: unbalanced quotes in request")
+        self._inline_next = not argv and bool(line)
         self._pos = nl + 1
         return Request(argv, nl + 1 - start, inline=True)
 
     def _multibulk(self) -> Request | None:
         data, start = self._data, self._pos
         end = len(data)
-        cr = data.find(b"\r\n", start)
+        cr = data.find(b"\r", start)
         if cr < 0:
             if end - start > PROTO_INLINE_MAX_SIZE:
                 raise ProtocolError("Protocol error: too big mbulk count string")
             self._incomplete(end - start + 1)
             return None
+        if cr + 2 > end:
+            self._incomplete(cr + 2 - start)
+            return None
+        if data[cr + 1] != 0x0A:
+            raise ProtocolError("Protocol error: invalid CRLF in request")
         count = _parse_int(data, start + 1, cr)
         if count is None or count > INT_MAX:
             raise ProtocolError("Protocol error: invalid multibulk length")
@@ -368,14 +380,19 @@ class RequestParser:
             if pos >= end:
                 self._incomplete(end - start + 1)
                 return None
-            if data[pos] != 0x24:  # '$'
-                raise ProtocolError(f"Protocol error: expected '$', got '{chr(data[pos])}'")
-            cr = data.find(b"\r\n", pos)
+            cr = data.find(b"\r", pos)
             if cr < 0:
                 if end - pos > PROTO_INLINE_MAX_SIZE:
                     raise ProtocolError("Protocol error: too big bulk count string")
                 self._incomplete(end - start + 1)
                 return None
+            if cr + 2 > end:
+                self._incomplete(cr + 2 - start)
+                return None
+            if data[pos] != 0x24:  # '$'
+                raise ProtocolError(f"Protocol error: expected '$', got '{_shown(data[pos])}'")
+            if data[cr + 1] != 0x0A:
+                raise ProtocolError("Protocol error: invalid CRLF in request")
             text = data[pos + 1 : cr]
             # string2ll: at most 20 characters (a longer run of digits is no int64 either)
             if not text.isdigit() or len(text) > 20 or (text[0] == 0x30 and len(text) > 1):
@@ -400,12 +417,27 @@ class RequestParser:
         return Request(argv, pos - start)
 
 
+def _shown(byte: int) -> str:
+    """A byte as an error reply shows it: raw (surrogate-escaped), CR and LF as spaces."""
+    return " " if byte in (0x0D, 0x0A) else bytes((byte,)).decode("utf-8", "surrogateescape")
+
+
+def _find_c(data: bytes, char: bytes, start: int) -> int:
+    """``strchr`` on the query buffer, as 8.1.8 finds an inline line's end: the first ``char``
+    from ``start``, or -1 when there is none or a NUL comes first (such a line then waits
+    for its end until the 64 KB limit)."""
+    found = data.find(char, start)
+    if found < 0 or data.find(b"\0", start, found) >= 0:
+        return -1
+    return found
+
+
 def _parse_int(buf: bytes, start: int, stop: int) -> int | None:
     """Valkey's ``string2ll`` on ``buf[start:stop]``: strict decimal, no spaces or plus sign."""
     text = buf[start:stop]
     if not text or len(text) > 20:
         return None
     digits = text[1:] if text[0] == 0x2D else text
-    if not digits.isdigit() or (len(digits) > 1 and digits[0] == 0x30):
+    if not digits.isdigit() or (digits[0] == 0x30 and len(text) > 1):  # no "-0", no "01"
         return None
     return int(text)

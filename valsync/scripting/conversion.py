@@ -26,6 +26,7 @@ from lupa import lua51
 
 from valsync.fpconv import fpconv_dtoa
 from valsync.resp.reply import (
+    Boolean,
     Double,
     ErrorReply,
     HumanDouble,
@@ -173,7 +174,12 @@ class LuaBuilder:
                 inner[b"format"] = reply.fmt.encode()
                 return self.single(b"verbatim_string", inner)
             return reply.text
+        if isinstance(reply, Boolean):
+            return reply.value if resp == 3 else int(reply.value)
         if isinstance(reply, Raw):
+            if reply.data[:1] == b"(":
+                text = reply.data[1:].split(b"\r\n", 1)[0]
+                return self.single(b"big_number", text) if resp == 3 else text
             return self.reply_to_lua(parse_raw(reply.data), resp)
         if isinstance(reply, NoReply):
             return None if resp == 3 else False
@@ -187,6 +193,7 @@ def parse_raw(data: bytes) -> Reply:
 
 
 def _parse(data: bytes, pos: int) -> tuple[Reply, int]:
+    start = pos
     end = data.index(b"\r\n", pos)
     kind, body = data[pos : pos + 1], data[pos + 1 : end]
     pos = end + 2
@@ -225,7 +232,13 @@ def _parse(data: bytes, pos: int) -> tuple[Reply, int]:
             pairs.append((key, value))
         return MapReply(pairs), pos
     if kind == b"#":
-        return (1 if body == b"t" else 0), pos
+        return Boolean(body == b"t"), pos
+    if kind == b"(":
+        return Raw(data[start:pos]), pos  # a big number: reply_to_lua makes it {big_number=}
+    if kind == b"|":
+        for _ in range(2 * int(body)):  # an attribute: scripts see the reply that follows
+            _, pos = _parse(data, pos)
+        return _parse(data, pos)
     raise ValueError(f"unknown RESP type {kind!r}")
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from typing import Any
 import lupa.lua51 as lua51
 
 from valsync.resp.reply import ErrorReply, Reply
+from valsync.scripting.bytecode import BytecodeError, untail
 from valsync.scripting.conversion import (
     ArgumentError,
     LuaBuilder,
@@ -239,6 +241,9 @@ class LuaEngine:
         host[b"api"] = api
         host[b"libraries"] = self._libraries()
         host[b"call"] = self._call
+        host[b"call_packed"] = lambda table, n: self._call(*self._unpack(table, n))
+        host[b"pcall_packed"] = lambda table, n: self._pcall(*self._unpack(table, n))
+        host[b"untail"] = _untail
         host[b"pcall"] = self._pcall
         host[b"sha1hex"] = self._sha1hex
         host[b"setresp"] = self._setresp
@@ -281,6 +286,10 @@ class LuaEngine:
         if self.log is not None:
             self.log("warning", f"Lua host function failed: {exc!r}")
         return self.builder.error_table(b"ERR internal error in a scripting host function")
+
+    def _unpack(self, table: Any, n: int) -> list[Any]:
+        rawget = self._rawget
+        return [rawget(table, i) for i in range(1, int(n) + 1)]
 
     def _call(self, *args: Any) -> Any:
         ok, value = self._call_command(args)
@@ -584,6 +593,13 @@ class LuaEngine:
             message += b" script: %s, on %s:%s." % (funcname.encode(), source, line)
         counted = self._rawget(err, b"ignore_error_stats_update") is True
         return error_reply_bytes(message, counted=counted)
+
+
+def _untail(dump: bytes) -> bytes | None:
+    try:
+        return untail(dump)
+    except (BytecodeError, struct.error, KeyError, IndexError):
+        return None
 
 
 def _deny_attributes(obj: object, name: object, is_setting: bool) -> object:

@@ -19,6 +19,7 @@ local raw_xpcall = xpcall
 local raw_loadstring, raw_load, raw_setfenv, raw_tostring = loadstring, load, setfenv, tostring
 local dbg = debug
 local string_byte = string.byte
+local string_dump = string.dump
 local string_lib = string
 
 local READONLY = "Attempt to modify a readonly table"
@@ -75,6 +76,32 @@ for _, name in raw_next, {
     "status_reply",
 } do
     server[name] = host[name]
+end
+-- lupa can't pass a Python function 8000 arguments (Lua's C stack limit): call and pcall are
+-- Lua functions that hand big argument lists over packed in a table. This frame (source
+-- "=valsync") is hidden from the error handler, and scripts are loaded without tail calls
+-- (host.untail), so the script's own line is still the one reported.
+for _, name in raw_next, { "call", "pcall" } do
+    local direct, packed = host[name], host[name .. "_packed"]
+    server[name] = function(...)
+        local n = raw_select("#", ...)
+        if n > 4000 then
+            return packed({ ... }, n)
+        end
+        return direct(...)
+    end
+end
+local untail = host.untail
+local function load_untailed(code, chunkname)
+    local f, err = raw_loadstring(code, chunkname)
+    if not f then
+        return nil, err
+    end
+    local plain = untail(string_dump(f))
+    if plain then
+        f = raw_loadstring(plain, chunkname) or f
+    end
+    return f
 end
 local function unwrap_error(e)
     if raw_type(e) == "userdata" then
@@ -262,7 +289,7 @@ local engine = {}
 
 -- compile a script body; its globals are the protected environment
 function engine.compile(body, chunkname)
-    local f, err = raw_loadstring(body, chunkname)
+    local f, err = load_untailed(body, chunkname)
     if not f then
         return nil, err
     end
@@ -276,11 +303,12 @@ local host_hook, killed_error = host.hook, host.killed_error
 local function count_hook()
     local message = host_hook()
     if message then
+        -- every line from now on (the count alone could keep landing in our own frames)
+        dbg.sethook(count_hook, "l")
         local info = dbg.getinfo(2, "S")
         if info and info.source == "=valsync" then
             return
         end
-        dbg.sethook(count_hook, "l")
         raw_error(killed_error(message))
     end
 end
@@ -340,7 +368,7 @@ local function library_load_hook()
 end
 
 function engine.load_library(code, hook_every)
-    local f, err = raw_loadstring(code, "@user_function")
+    local f, err = load_untailed(code, "@user_function")
     if not f then
         return false, err, true
     end

@@ -13,28 +13,12 @@ import os
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from tests.unit.fuzz.inputs import values
 from tests.unit.fuzz.support import assert_no_internal_error, budget, fresh_server, guarded
 from valsync.config import _BY_NAME
 from valsync.resp.reply import ErrorReply, MapReply
 
 NAMES = sorted(_BY_NAME)
-numerals = st.one_of(
-    st.integers(-(2**70), 2**70).map(str),
-    st.sampled_from(["0", "-1", "1", "00", "+5", "1e3", "0x10", "1.5", " 1", "9" * 5000]),
-    st.tuples(st.integers(-5, 2**40).map(str), st.sampled_from(["k", "kb", "m", "mb", "g", "gb", "GB", "b", "x"])).map("".join),
-)  # fmt: skip
-words = st.sampled_from(
-    ["yes", "no", "local", "", " ", "on", "off", "default", "KEA", "$lshz", "3600 1",
-     "normal 0 0 0", "replica 1mb 1mb 60", "* -::*", "127.0.0.1", "50 99.9", "/", "..",
-     "tmp", "dump.rdb", "a/b", "allkeys-lru", "notice", "\x00", "é"]
-)  # fmt: skip
-values = st.one_of(
-    numerals,
-    words,
-    st.lists(numerals | words, min_size=2, max_size=6).map(" ".join),
-    st.text(max_size=30),
-    st.binary(max_size=20).map(lambda b: b.decode("latin-1")),
-)
 
 
 def config_set(server: object, client: object, name: str, value: bytes) -> object:
@@ -65,6 +49,10 @@ def test_config_set_applies_or_refuses(name: str, value: str, protected_ok: bool
             assert isinstance(shown, MapReply) and len(shown.pairs) == 1, shown
             again = config_set(server, client, name, shown.pairs[0][1])
             assert_no_internal_error(again, log)
+            if name == "save" and b"-1" in shown.pairs[0][1].split():
+                # 8.1.8 too: a changes count past LLONG_MAX is accepted, shown as -1, and that
+                # -1 is then refused ("Invalid save parameters")
+                return
             assert not isinstance(again, ErrorReply), (shown.pairs[0][1], again)
     finally:
         os.chdir(cwd)

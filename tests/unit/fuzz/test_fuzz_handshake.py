@@ -56,24 +56,29 @@ configs = st.builds(
 cuts = st.lists(st.integers(0, 1 << 12), max_size=5)
 
 
+def feed(
+    machine: ReplicaHandshake | RdbChannelHandshake, pieces: list[bytes]
+) -> tuple[list[object], bytes]:
+    """Every event the machine returns for ``pieces`` (a protocol error as the last one), and
+    the bytes it kept for the next stage once done."""
+    machine.initiate()
+    events: list[object] = []
+    try:
+        for piece in pieces:
+            events += machine.receive_data(piece)
+    except RemoteProtocolError as err:
+        events.append(("error", str(err)))
+    if machine.done:
+        assert len(machine.unused_data) <= sum(len(p) for p in pieces)
+    return events, machine.unused_data if machine.done else b""
+
+
 def run_main(
     config: HandshakeConfig, cached: CachedPrimary | None, dual_main: bool, pieces: list[bytes]
 ) -> tuple[list[object], bytes]:
     if dual_main:
-        hs = ReplicaHandshake.for_dual_channel_main(config, 7, "d" * 40, 99)
-    else:
-        hs = ReplicaHandshake(config, cached)
-    hs.initiate()
-    events: list[object] = []
-    try:
-        for piece in pieces:
-            events += hs.receive_data(piece)
-    except RemoteProtocolError as err:
-        events.append(("error", str(err)))
-    fed = sum(len(p) for p in pieces)
-    if hs.done:
-        assert len(hs.unused_data) <= fed
-    return events, hs.unused_data if hs.done else b""
+        return feed(ReplicaHandshake.for_dual_channel_main(config, 7, "d" * 40, 99), pieces)
+    return feed(ReplicaHandshake(config, cached), pieces)
 
 
 @settings(max_examples=budget(200))
@@ -101,15 +106,7 @@ def test_main_channel_handshake(
 def run_rdb_channel(
     config: HandshakeConfig, announce: bool, pieces: list[bytes]
 ) -> tuple[list[object], bytes]:
-    hs = RdbChannelHandshake(config, announce_version=announce)
-    hs.initiate()
-    events: list[object] = []
-    try:
-        for piece in pieces:
-            events += hs.receive_data(piece)
-    except RemoteProtocolError as err:
-        events.append(("error", str(err)))
-    return events, hs.unused_data if hs.done else b""
+    return feed(RdbChannelHandshake(config, announce_version=announce), pieces)
 
 
 @settings(max_examples=budget(150))

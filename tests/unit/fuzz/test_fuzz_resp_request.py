@@ -8,7 +8,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tests.unit.fuzz.support import HUGE_LENGTHS, budget, chunked, guarded
+from tests.unit.fuzz.inputs import streams
+from tests.unit.fuzz.support import budget, chunked, guarded
 from valsync.resp.request import ProtocolError, RequestParser
 
 # Valkey's networking.c words (the last one is 8.1.8's check of the CRLF after a bulk).
@@ -23,39 +24,6 @@ VALKEY_ERRORS = {
     "Protocol error: unbalanced quotes in request",
     "Protocol error: invalid CRLF in request",
 }
-
-numbers = st.one_of(
-    st.integers(-3, 40),
-    st.sampled_from(HUGE_LENGTHS),
-    st.integers(10**6, 10**12),
-).map(lambda n: str(n).encode())
-odd_numbers = st.sampled_from([b"", b"-0", b"+1", b"01", b" 1", b"1 ", b"0x10", b"1e3", b"9" * 25])
-
-
-@st.composite
-def multibulk(draw: st.DrawFn) -> bytes:
-    argv = draw(st.lists(st.binary(max_size=24), min_size=1, max_size=5))
-    out = b"*%d\r\n" % len(argv)
-    for arg in argv:
-        out += b"$%d\r\n%s\r\n" % (len(arg), arg)
-    return out
-
-
-inline_text = st.lists(
-    st.sampled_from([b"set", b"k", b" ", b"\t", b'"', b"'", b"\\", b"\\x4", b"\\xzz", b'a"b'])
-    | st.binary(max_size=6),
-    max_size=8,
-).map(b"".join)
-tokens = st.one_of(
-    multibulk(),
-    inline_text.map(lambda t: t + b"\r\n"),
-    st.tuples(st.sampled_from([b"*", b"$"]), numbers | odd_numbers).map(
-        lambda t: t[0] + t[1] + b"\r\n"
-    ),
-    st.sampled_from([b"\r\n", b"\n", b"\r", b"+OK\r\n", b":1\r\n", b"*1\r\n*1\r\n", b"*0\r\n"]),
-    st.binary(max_size=12),
-)
-streams = st.lists(tokens, max_size=10).map(b"".join)
 
 
 def frame(data: bytes, cuts: list[int], *, fast: bool, authenticated: bool) -> list[object]:
