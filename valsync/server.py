@@ -198,6 +198,8 @@ class Server:
         self.pause_listeners: set[Callable[[], None]] = set()
         self.migrate_sockets: MigrateSocketCache[Any] = MigrateSocketCache(self.rng)
         self.role_listeners: list[Callable[[], None]] = []
+        self.swapping_dbs = False
+        """SWAPDB decides about watched keys itself (:meth:`touch_watched_for_swap`)."""
         self.shutdown_listeners: list[Callable[[], None]] = []
         """Called when SHUTDOWN is accepted (the net layer stops listening)."""
         """Called after the server became a replica or a primary."""
@@ -426,8 +428,13 @@ class Server:
             return
         ident = (dbid, key)
         watchers = self.watch_index.get(ident)
-        if watchers:
+        if watchers and not self.swapping_dbs:
+            gone = key not in self.keyspace.dbs[dbid].data
             for client in watchers:
+                if ident in client.watched_expired:
+                    if gone:  # an expired key deleted: logically no change (touchWatchedKey)
+                        client.watched_expired.discard(ident)
+                        continue
                 client.dirty_cas = True
         listeners = self.key_ready_listeners.get(ident)
         if listeners:
@@ -490,10 +497,51 @@ class Server:
         finally:
             self._serving_waiters = False
 
-    def watch(self, client: ClientState, key: bytes) -> None:
+    def watch(self, client: ClientState, key: bytes, now_ms: int) -> None:
         ident = (client.db, key)
+        if ident not in client.watched and self._is_expired(client.db, key, now_ms):
+            client.watched_expired.add(ident)
         client.watched.add(ident)
         self.watch_index.setdefault(ident, set()).add(client)
+
+    def _is_expired(self, dbid: int, key: bytes, now_ms: int) -> bool:
+        when = self.keyspace.dbs[dbid].expires.get(key)
+        return when is not None and when <= now_ms
+
+    def watched_key_expired(self, client: ClientState, now_ms: int) -> bool:
+        """EXEC's isWatchedKeyExpired: a watched key live at WATCH is logically expired now."""
+        return any(
+            self._is_expired(dbid, key, now_ms)
+            for dbid, key in client.watched
+            if (dbid, key) not in client.watched_expired
+        )
+
+    def touch_watched_for_swap(self, a: int, b: int, now_ms: int) -> None:
+        """SWAPDB, before the swap (touchAllWatchedKeysInDb both ways): a watcher of a key
+        in either database sees a change, except an expired key deleted or replaced by an
+        expired one, and a missing key replaced by an expired one (then flagged expired)."""
+        dbs = self.keyspace.dbs
+        for emptied, replaced in ((a, b), (b, a)):
+            old, new = dbs[emptied], dbs[replaced]
+            for (dbid, key), watchers in self.watch_index.items():
+                if dbid != emptied:
+                    continue
+                in_old, in_new = key in old.data, key in new.data
+                if not (in_old or in_new):
+                    continue
+                new_expired = in_new and self._is_expired(replaced, key, now_ms)
+                for client in watchers:
+                    ident = (dbid, key)
+                    if ident in client.watched_expired:
+                        if not in_new:
+                            client.watched_expired.discard(ident)
+                            continue
+                        if new_expired:
+                            continue
+                    elif not in_old and new_expired:
+                        client.watched_expired.add(ident)
+                        continue
+                    client.dirty_cas = True
 
     def unwatch_all(self, client: ClientState) -> None:
         for ident in client.watched:
@@ -503,6 +551,7 @@ class Server:
                 if not watchers:
                     del self.watch_index[ident]
         client.watched.clear()
+        client.watched_expired.clear()
         client.dirty_cas = False
 
     def add_key_listener(
@@ -609,18 +658,8 @@ class Server:
                     self.cmdstats.stat(name).rejected += 1
                     return self._reject(client, redirect)
                 return self._reject(client, redirect, name)
-        if self.paused and not client.is_replica:
-            held = self._held_by_pause(client, spec, argv)
-            if held is not None:
-                return held
-        if client.in_multi:
-            if "no_multi" in spec.flags:
-                return self._reject(client, "ERR Command not allowed inside a transaction", name)
-            if spec.name not in MULTI_CONTROL:
-                if (spec.is_write or spec.name == "ping") and self._disk_error(client):
-                    return self._reject(client, MISCONF_RDB, name)
-                client.multi_queue.append(argv)
-                return QUEUED
+        if client.in_multi and "no_multi" in spec.flags:
+            return self._reject(client, "ERR Command not allowed inside a transaction", name)
         repl = self.repl
         replica = streaming = guarded = False
         if repl is not None:
@@ -628,14 +667,21 @@ class Server:
             streaming = not replica and (repl.backlog is not None or bool(repl.links))
             # READONLY, MASTERDOWN, NOREPLICAS never apply to the primary's own stream
             guarded = (replica or self.min_replicas_to_write > 0) and not client.is_primary_link
-        disk_error = self._disk_error(client)
-        if self.loading or self.async_loading or guarded or disk_error:
+        if self.loading or self.async_loading or guarded or self._disk_error(client):
+            # as Valkey: before queueing in a transaction; EXEC answers for what it queued
             flags = spec.effective_flags(self, argv)
-            if disk_error and spec.name == "exec" and self._queued_write(client):
-                flags = flags | {"write"}  # Valkey's is_write_command for EXEC
+            if spec.name == "exec" and client.in_multi:
+                flags = self._exec_flags(client, flags)
             refusal = self.refusal(client, spec.name, flags)
             if refusal is not None:
                 return self._reject(client, refusal, name)
+        if self.paused and not client.is_replica:
+            held = self._held_by_pause(client, spec, argv)
+            if held is not None:
+                return held
+        if client.in_multi and spec.name not in MULTI_CONTROL:
+            client.multi_queue.append(argv)
+            return QUEUED
         return self._call(client, spec, name, argv, replica, streaming)
 
     def apply_from_primary(self, client: ClientState, argv: list[bytes]) -> Reply | BlockRequest:
@@ -906,13 +952,18 @@ class Server:
             and bool(self.persistence.disk_error)
         )
 
-    @staticmethod
-    def _queued_write(client: ClientState) -> bool:
+    def _exec_flags(self, client: ClientState, flags: frozenset[str]) -> frozenset[str]:
+        """EXEC's flags for Valkey's checks: a write or no-async-loading command queued makes
+        it one; a queued command without ``stale`` or ``loading`` takes that from it."""
+        out = set(flags)
         for queued in client.multi_queue:
             spec = COMMANDS.get(queued[0].lower().decode("latin-1"))
-            if spec is not None and spec.is_write:
-                return True
-        return False
+            if spec is None:
+                continue
+            queued_flags = spec.effective_flags(self, queued)
+            out |= queued_flags & {"write", "no_async_loading"}
+            out -= {"stale", "loading"} - queued_flags
+        return frozenset(out)
 
     def refusal(self, client: ClientState, name: str, flags: frozenset[str]) -> str | None:
         """The error Valkey gives before running a command here, if any."""
@@ -1205,7 +1256,7 @@ class Server:
         if client.multi_error:
             self.discard_transaction(client)
             return ErrorReply(EXECABORT)
-        if client.dirty_cas:
+        if client.dirty_cas or (client.watched and self.watched_key_expired(client, now_ms())):
             self.discard_transaction(client)
             return NULL_ARRAY
         queue = client.multi_queue
@@ -1237,10 +1288,6 @@ class Server:
                     self.cmdstats.count_error(denied)
                     replies.append(ErrorReply(denied))
                     continue
-            refusal = self.refusal(client, spec.name, spec.effective_flags(self, argv))
-            if refusal is not None:
-                replies.append(self._reject(client, refusal, name))
-                continue
             start = perf_counter_ns()
             reply = call(ctx, spec, argv)
             usec = (perf_counter_ns() - start) // 1000

@@ -68,6 +68,9 @@ class ClientState:
     multi_queue: list[list[bytes]] = field(default_factory=list)
     multi_error: bool = False
     watched: set[tuple[int, bytes]] = field(default_factory=set)
+    watched_expired: set[tuple[int, bytes]] = field(default_factory=set)
+    """Watched keys that were already logically expired at WATCH (their deletion is no
+    change; their staying expired does not fail EXEC)."""
     dirty_cas: bool = False
     is_primary_link: bool = False
     is_replica: bool = False

@@ -13,7 +13,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from valsync.commands.context import CommandContext, Propagated
-from valsync.commands.errors import CommandError, parse_int
+from valsync.commands.encodings import encoding_limits, set_encoding, zset_is_skiplist
+from valsync.commands.errors import NO_SUCH_KEY, CommandError, parse_int
+from valsync.keyspace.values import ZSetValue
 from valsync.resp.reply import (
     OK,
     Boolean,
@@ -136,6 +138,31 @@ def _htstats(server: Server, ctx: CommandContext, args: list[bytes]) -> Reply:
     return Verbatim(text.encode())
 
 
+def _htstats_key(server: Server, ctx: CommandContext, args: list[bytes]) -> Reply:
+    """Stats of a key's hash table: its element count and the power-of-two table size Valkey's
+    dict would have; valsync's Python tables have no buckets to report, nor rehashing."""
+    value = ctx.peek(args[0])
+    if value is None:
+        raise CommandError(NO_SUCH_KEY)
+    limits = encoding_limits(ctx)
+    hashed = (isinstance(value, set) and set_encoding(value, limits) == "hashtable") or (
+        isinstance(value, ZSetValue) and zset_is_skiplist(value, limits)
+    )
+    if not hashed:
+        raise CommandError(
+            "ERR The value stored at the specified key is not represented using an hash table"
+        )
+    assert isinstance(value, (set, ZSetValue))
+    size = 4
+    while size < len(value):
+        size *= 2
+    text = (
+        "[Dictionary HT]\nHash table 0 stats (main hash table):\n"
+        f" table size: {size}\n number of elements: {len(value)}\n"
+    )
+    return Verbatim(text.encode())
+
+
 DEBUG_SUBCOMMANDS: dict[bytes, tuple[DebugHandler, int]] = {
     b"protocol": (_protocol, 1),
     b"log": (_log, 1),
@@ -148,6 +175,7 @@ DEBUG_SUBCOMMANDS: dict[bytes, tuple[DebugHandler, int]] = {
     b"change-repl-id": (_change_repl_id, 0),
     b"replicate": (_replicate, -1),
     b"htstats": (_htstats, -1),
+    b"htstats-key": (_htstats_key, -1),
     b"quicklist-packed-threshold": (_accepted, 1),
     b"replybuffer": (_accepted, 2),
     b"dict-resizing": (_accepted, 1),

@@ -224,7 +224,7 @@ def migrate_command(ctx: CommandContext, argv: list[bytes]) -> Reply | ExchangeR
     watchers = {key: ClientState(id=0, db=db.id) for key, _ in moved}
     if server is not None:
         for key, watcher in watchers.items():
-            server.watch(watcher, key)
+            server.watch(watcher, key, ctx.now_ms)
 
     def finish(after: CommandContext, result: ExchangeResult) -> Reply:
         untouched = {k for k in watchers if not watchers[k].dirty_cas}

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from valsync.commands.context import CommandContext, ExpireMode
+from valsync.commands.encodings import (
+    DEFAULT_LIMITS,
+    LISTPACK_MAX_BYTES,
+    EncodingLimits,
+    encoding_limits,
+    set_encoding,
+    zset_is_skiplist,
+)
 from valsync.commands.errors import (
     DB_INDEX_OUT_OF_RANGE,
     INT64_MAX,
@@ -34,7 +41,7 @@ from valsync.keyspace.values import HashValue, OpaqueValue, Value, ZSetValue, ty
 from valsync.resp.reply import OK, Reply, SimpleString
 
 if TYPE_CHECKING:
-    from valsync.config import Config
+    pass
 
 SAME_OBJECT = "ERR source and destination objects are the same"
 INVALID_CURSOR = "ERR invalid cursor"
@@ -519,50 +526,8 @@ OBJECT_HELP = [
     "    Print this help.",
 ]
 
-LISTPACK_MAX_BYTES = 8192
-SET_MAX_INTSET = 512
-SMALL_MAX_ENTRIES = 128
-SMALL_MAX_VALUE = 64
-HASH_MAX_LISTPACK_ENTRIES = 512
 # list-max-listpack-size below 0: the size class of a node (-1 = 4 KiB ... -5 = 64 KiB)
 LIST_SIZE_CLASSES = {-1: 4096, -2: 8192, -3: 16384, -4: 32768, -5: 65536}
-
-
-@dataclass(frozen=True, slots=True)
-class EncodingLimits:
-    """The ``*-max-listpack-*`` / ``set-max-intset-entries`` thresholds OBJECT ENCODING
-    reports against (Valkey's defaults unless the configuration says otherwise)."""
-
-    list_fill: int = -2
-    set_intset_entries: int = SET_MAX_INTSET
-    set_entries: int = SMALL_MAX_ENTRIES
-    set_value: int = SMALL_MAX_VALUE
-    hash_entries: int = HASH_MAX_LISTPACK_ENTRIES
-    hash_value: int = SMALL_MAX_VALUE
-    zset_entries: int = SMALL_MAX_ENTRIES
-    zset_value: int = SMALL_MAX_VALUE
-
-    @classmethod
-    def from_config(cls, config: Config) -> EncodingLimits:
-        get = config.get_int
-        return cls(
-            get("list-max-listpack-size"),
-            get("set-max-intset-entries"),
-            get("set-max-listpack-entries"),
-            get("set-max-listpack-value"),
-            get("hash-max-listpack-entries"),
-            get("hash-max-listpack-value"),
-            get("zset-max-listpack-entries"),
-            get("zset-max-listpack-value"),
-        )
-
-
-DEFAULT_LIMITS = EncodingLimits()
-
-
-def encoding_limits(ctx: CommandContext) -> EncodingLimits:
-    server = ctx.server
-    return EncodingLimits.from_config(server.config) if server is not None else DEFAULT_LIMITS
 
 
 def _lp_entry_size(item: bytes) -> int:
@@ -606,7 +571,8 @@ def quicklist_fields(value: deque[bytes], limits: EncodingLimits, compress_depth
 def object_encoding(
     value: Value, key: bytes | None = None, limits: EncodingLimits = DEFAULT_LIMITS
 ) -> str:
-    """OBJECT ENCODING, derived from the value's content and the configured thresholds."""
+    """OBJECT ENCODING: the conversions a set or zset went through, else the value's content
+    against the configured thresholds."""
     if isinstance(value, bytes):
         return string_encoding(value, key)
     if isinstance(value, deque):
@@ -618,20 +584,14 @@ def object_encoding(
             small = size <= LIST_SIZE_CLASSES.get(fill, LISTPACK_MAX_BYTES)
         return "listpack" if small else "quicklist"
     if isinstance(value, set):
-        if len(value) <= limits.set_intset_entries and all(is_int_encodable(m) for m in value):
-            return "intset"
-        small = len(value) <= limits.set_entries and all(len(m) <= limits.set_value for m in value)
-        return "listpack" if small else "hashtable"
+        return set_encoding(value, limits)
     if isinstance(value, HashValue):
         small = len(value) <= limits.hash_entries and all(
             len(f) <= limits.hash_value and len(v) <= limits.hash_value for f, v in value.items()
         )
         return "listpack" if small and not value.field_expires else "hashtable"
     if isinstance(value, ZSetValue):
-        small = len(value) <= limits.zset_entries and all(
-            len(m) <= limits.zset_value for m in value.scores
-        )
-        return "listpack" if small else "skiplist"
+        return "skiplist" if zset_is_skiplist(value, limits) else "listpack"
     if isinstance(value, StreamValue):
         return "stream"
     return value.type_name
@@ -674,4 +634,10 @@ def _lfu_policy(ctx: CommandContext) -> bool:
     return server is not None and "lfu" in server.config.get_str("maxmemory-policy")
 
 
-__all__ = ["INT64_MIN", "copy_value", "object_encoding"]
+__all__ = [
+    "INT64_MIN",
+    "LISTPACK_MAX_BYTES",
+    "copy_value",
+    "encoding_limits",
+    "object_encoding",
+]

@@ -540,8 +540,7 @@ def watch(ctx: CommandContext, argv: list[bytes]) -> Reply:
         raise CommandError("ERR WATCH inside MULTI is not allowed")
     server = server_of(ctx)
     for key in argv[1:]:
-        # a key that is already logically expired counts as changed if it later "appears"
-        server.watch(ctx.client, key)
+        server.watch(ctx.client, key, ctx.now_ms)
     return OK
 
 
@@ -609,12 +608,18 @@ def swapdb(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if not (0 <= a < n and 0 <= b < n):
         raise CommandError(DB_INDEX_OUT_OF_RANGE)
     da, db_ = ctx.keyspace[a], ctx.keyspace[b]
+    server = server_of(ctx)
+    server.touch_watched_for_swap(a, b, ctx.now_ms)
     da.swap_contents(db_)
     # both DBs changed content for every key either holds (clients blocked on a key of db b
     # must wake too, like Valkey's scanDatabaseForReadyKeys / ForDeletedKeys on both)
-    for key in set(da.data) | set(db_.data):
-        da.modified(key)
-        db_.modified(key)
+    server.swapping_dbs = True
+    try:
+        for key in set(da.data) | set(db_.data):
+            da.modified(key)
+            db_.modified(key)
+    finally:
+        server.swapping_dbs = False
     ctx.dirty += 1
     return OK
 

@@ -12,6 +12,13 @@ import itertools
 from collections.abc import Iterable
 
 from valsync.commands.context import CommandContext
+from valsync.commands.encodings import (
+    add_to_set,
+    encoding_limits,
+    grow_set_hint,
+    new_set,
+    set_encoding,
+)
 from valsync.commands.errors import (
     NOT_INTEGER,
     NOT_OUT_OF_RANGE_POSITIVE,
@@ -21,9 +28,11 @@ from valsync.commands.errors import (
 )
 from valsync.commands.registry import command
 from valsync.keyspace.glob import stringmatch as stringmatch  # re-exported for hashes.py
+from valsync.keyspace.values import SetValue
 from valsync.resp.reply import Reply, SetReply
 
 LONG_MAX = 2**63 - 1
+SPOP_MOVE_STRATEGY_MUL = 5
 SPOP_BATCH = 1024
 # Valkey answers a whole small collection (listpack/intset) in one SCAN call with cursor 0.
 SCAN_SMALL = 128
@@ -140,12 +149,13 @@ def _remove_members(
 def sadd(ctx: CommandContext, argv: list[bytes]) -> Reply:
     key = argv[1]
     s = _set(ctx, key)
+    limits = encoding_limits(ctx)
     if s is None:
-        s = set()
+        s = new_set(argv[2], len(argv) - 2, limits)
         ctx.db.set(key, s)
-    before = len(s)
-    s.update(argv[2:])
-    added = len(s) - before
+    else:
+        grow_set_hint(s, len(argv) - 2, limits)
+    added = add_to_set(s, argv[2:], limits)
     if added:
         ctx.db.modified(key)
         ctx.notify("s", "sadd", key)
@@ -253,6 +263,11 @@ def spop(ctx: CommandContext, argv: list[bytes]) -> Reply:
         ctx.rewrite([b"UNLINK" if _lazy_server_del(ctx) else b"DEL", key])
         return SetReply(list(members))
     popped = _random_members(ctx, s, count)
+    if (size - count) * SPOP_MOVE_STRATEGY_MUL <= count and isinstance(s, SetValue):
+        # Valkey moves the remaining members of a hashtable into a new listpack (which converts
+        # back to a hashtable if they don't fit)
+        if set_encoding(s, encoding_limits(ctx)) == "hashtable":
+            s.encoding = "listpack"
     ctx.notify("s", "spop", key)
     _remove_members(ctx, key, s, popped)
     ctx.dirty += count
@@ -299,11 +314,11 @@ def smove(ctx: CommandContext, argv: list[bytes]) -> Reply:
     ctx.notify("s", "srem", src_key)
     _remove_members(ctx, src_key, src, [member])
     ctx.dirty += 1
+    limits = encoding_limits(ctx)
     if dst is None:
-        dst = set()
+        dst = new_set(member, 1, limits)
         ctx.db.set(dst_key, dst)
-    if member not in dst:
-        dst.add(member)
+    if add_to_set(dst, [member], limits):
         ctx.db.modified(dst_key)
         ctx.notify("s", "sadd", dst_key)
         ctx.dirty += 1

@@ -13,6 +13,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from valsync.commands.context import BlockRequest, CommandContext
+from valsync.commands.encodings import (
+    DEFAULT_LIMITS,
+    EncodingLimits,
+    encoding_limits,
+    settle_zset,
+    zset_is_skiplist,
+)
 from valsync.commands.errors import (
     MIN_MAX_NOT_FLOAT,
     MIN_MAX_NOT_STRING,
@@ -39,8 +46,6 @@ from valsync.keyspace.glob import stringmatch
 from valsync.keyspace.values import ZSetValue
 from valsync.resp.reply import NULL_ARRAY, Double, Reply, format_double
 
-ZSET_MAX_LISTPACK_ENTRIES = 128
-ZSET_MAX_LISTPACK_VALUE = 64
 NAN_SCORE = "ERR resulting score is not a number (NaN)"
 LIMIT_NEEDS_BY = (
     "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
@@ -182,19 +187,17 @@ def _zset(ctx: CommandContext, key: bytes, read: bool = False) -> ZSetValue | No
     return ctx.lookup_typed(key, ZSetValue, read=read)
 
 
-def _listpack_sized(n: int, members: Iterable[bytes]) -> bool:
-    return n <= ZSET_MAX_LISTPACK_ENTRIES and all(
-        len(m) <= ZSET_MAX_LISTPACK_VALUE for m in members
-    )
+def _listpack_sized(n: int, members: Iterable[bytes], limits: EncodingLimits) -> bool:
+    return n <= limits.zset_entries and all(len(m) <= limits.zset_value for m in members)
 
 
-def _stored_score(z: ZSetValue, member: bytes, score: float) -> float:
+def _stored_score(z: ZSetValue, member: bytes, score: float, limits: EncodingLimits) -> float:
     """The score as Valkey keeps it: a listpack stores integral scores as integers, turning -0
-    into 0, while a skiplist keeps -0 (encoding judged by size, see :func:`_is_skiplist`)."""
-    if score != 0:
+    into 0, while a skiplist keeps -0."""
+    if score != 0 or z.skiplist:
         return score
     n = len(z) + (member not in z.scores)
-    return score + 0.0 if _listpack_sized(n, [member, *z.scores]) else score
+    return score + 0.0 if _listpack_sized(n, [member, *z.scores], limits) else score
 
 
 def _with_scores(
@@ -229,7 +232,7 @@ def _store_zset(
     z = ZSetValue()
     for score, member in pairs:
         z.add(member, score)
-    if _listpack_sized(len(z), z.scores):
+    if _listpack_sized(len(z), z.scores, encoding_limits(ctx)):
         for member, score in list(z.scores.items()):
             if score == 0:
                 z.remove(member)
@@ -283,8 +286,10 @@ def _zadd(ctx: CommandContext, argv: list[bytes], incr: bool) -> Reply:
     z = _zset(ctx, key)
     added = updated = processed = 0
     score = 0.0
+    limits = encoding_limits(ctx)
     if z is None and not xx:
         z = ZSetValue()
+        z.skiplist = len(pairs) > limits.zset_entries  # zsetTypeCreate's size hint
         ctx.db.set(key, z)
     for score_in, member in pairs if z is not None else []:
         assert z is not None
@@ -302,14 +307,16 @@ def _zadd(ctx: CommandContext, argv: list[bytes], incr: bool) -> Reply:
                 continue
             processed += 1
             if score != cur:
-                z.add(member, _stored_score(z, member, score))
+                z.add(member, _stored_score(z, member, score, limits))
                 updated += 1
         elif not xx:
-            z.add(member, _stored_score(z, member, score))
+            z.add(member, _stored_score(z, member, score, limits))
             added += 1
             processed += 1
     ctx.dirty += added + updated
     if added or updated:
+        assert z is not None
+        settle_zset(z, limits)
         ctx.db.modified(key)
         ctx.notify("z", "zincr" if incr else "zadd", key)
     if incr:
@@ -404,11 +411,9 @@ def _rank_bounds(n: int, start: int, end: int) -> tuple[int, int] | None:
 
 
 def _is_skiplist(z: ZSetValue) -> bool:
-    """Whether Valkey would hold ``z`` as a skiplist (past 128 entries or 64-byte members);
-    an approximation: Valkey never converts back when a zset shrinks."""
-    return len(z) > ZSET_MAX_LISTPACK_ENTRIES or any(
-        len(m) > ZSET_MAX_LISTPACK_VALUE for m in z.scores
-    )
+    """Whether Valkey would hold ``z`` as a skiplist (judged against the default limits where
+    no conversion was recorded)."""
+    return zset_is_skiplist(z, DEFAULT_LIMITS)
 
 
 def _negative_offset(

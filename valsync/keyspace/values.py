@@ -10,7 +10,7 @@ WRONGTYPE.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -36,14 +36,29 @@ class HashValue(dict[bytes, bytes]):
         HashValue.ttl_seen = True
 
 
+class SetValue(set[bytes]):
+    """A set that remembers the encoding Valkey converted it to (``None``: judge by content).
+
+    Valkey converts a set only upwards (intset -> listpack -> hashtable) while it lives, so
+    after removals its content alone no longer tells its encoding."""
+
+    __slots__ = ("encoding",)
+
+    def __init__(self, members: Iterable[bytes] = (), encoding: str | None = None) -> None:
+        super().__init__(members)
+        self.encoding = encoding
+
+
 class ZSetValue:
     """A sorted set: member -> score with an ordered index of (score, member)."""
 
-    __slots__ = ("scores", "index")
+    __slots__ = ("scores", "index", "skiplist")
 
     def __init__(self) -> None:
         self.scores: dict[bytes, float] = {}
         self.index: SortedList = SortedList()
+        self.skiplist = False
+        """Converted to a skiplist: Valkey never converts a live zset back to a listpack."""
 
     def __len__(self) -> int:
         return len(self.scores)
