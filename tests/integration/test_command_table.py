@@ -14,7 +14,7 @@ import hiredis
 import pytest
 
 from tests.differential import RawClient
-from tests.realvalkey import ServerProcess, start_valkey
+from tests.realvalkey import ServerProcess, start_valkey, start_valsync
 from tests.unit.cmdutil import Harness
 from valsync.commands import COMMANDS
 from valsync.commands.command_table import table
@@ -31,7 +31,6 @@ OTHER_ISSUES = {
 # Families being built now; when one lands, remove it here (the test fails until then, so this
 # list stays true), and its COMMAND INFO/DOCS come from the table with no further work.
 NOT_YET_LANDED = {
-    "modules": {"module"},
     "server": {"bgrewriteaof"},
 }
 
@@ -210,3 +209,22 @@ def test_every_write_a_valkey_9_primary_streams_applies(server9: ServerProcess) 
     missing = writes - elsewhere - set(COMMANDS)
     assert not missing, f"9.1.2 write commands valsync lacks: {sorted(missing)}"
     assert {"msetex", "delifeq", "restore", "migrate"} <= set(COMMANDS)
+
+
+def test_module_and_cluster_answer_like_valkey_without_them(server8: ServerProcess) -> None:
+    """MODULE (no module loaded) and CLUSTER/ASKING (no cluster mode), as 8.1.8 answers."""
+    cases = [
+        ("MODULE", "HELP"),
+        ("MODULE", "LIST"),
+        ("MODULE", "LOAD", "/nonexistent.so"),
+        ("MODULE", "UNLOAD", "x"),
+        ("MODULE", "FOO"),
+        ("MODULE", "LIST", "x"),
+        ("CLUSTER", "INFO"),
+        ("CLUSTER", "FOO"),
+        ("ASKING",),
+        ("EVAL", "return redis.pcall('cluster','reset')", "0"),
+        ("EVAL", "return redis.pcall('cluster','info')", "0"),
+    ]
+    with start_valsync() as mine, RawClient(mine.port) as ours, RawClient(server8.port) as real:
+        assert [ours.call(*c) for c in cases] == [real.call(*c) for c in cases]

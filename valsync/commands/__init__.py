@@ -47,6 +47,7 @@ HANDLER_MODULES = (
     "replication_cmds",
     "acl_cmds",
     "cluster",
+    "modules",
 )
 
 for _name in HANDLER_MODULES:
