@@ -183,7 +183,7 @@ def main() -> None:
     without, with_ = rows["valsync"]
     record(
         "SET -P16 -c50 with/without one replica",
-        "ops/s",
+        "ratio",
         rows["valkey"][1] / rows["valkey"][0],
         with_ / without,
         ">= 0.9",

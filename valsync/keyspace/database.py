@@ -136,8 +136,31 @@ class Database:
             dirty.clear()
         if len(self.sizes) != len(data) or len(self.stamps) != len(data):
             # keys stored or dropped without :meth:`modified` (loaders writing ``data``)
-            return self._recount(sizer)
+            return self._size_unmarked(sizer)
         return self.used
+
+    def _size_unmarked(self, sizer: Sizer) -> int:
+        """Size only the keys a loader stored without :meth:`modified`, so that INFO polled
+        during a long load costs a scan, not a resizing of every key each time; a key gone
+        unmarked still means a full recount."""
+        data, sizes, stamps = self.data, self.sizes, self.stamps
+        missing = [key for key in data if key not in sizes]
+        if len(sizes) + len(missing) != len(data):
+            return self._recount(sizer)
+        used = self.used
+        for key in missing:
+            n = sizer(key, data[key])
+            sizes[key] = _SIZES.setdefault(n, n) if n < 65536 else n
+            used += n
+        self.used = used
+        if len(stamps) != len(data):
+            stamp = self.clock.stamp
+            for key in data:
+                if key not in stamps:
+                    stamps[key] = stamp
+            if len(stamps) != len(data):
+                return self._recount(sizer)
+        return used
 
     def _recount(self, sizer: Sizer) -> int:
         data = self.data
