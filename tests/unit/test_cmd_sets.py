@@ -168,3 +168,24 @@ def test_sscan_large_set_visits_every_member_once(h: Harness) -> None:
         if cursor == b"0":
             break
     assert sorted(seen) == sorted(f"m{i}".encode() for i in range(1000))
+
+
+def test_sscan_of_a_changing_big_set_sees_every_lasting_member(h: Harness) -> None:
+    """The cached scan order is dropped on every change: members added or removed mid-scan
+    never hide a member that was there throughout, and none is returned twice per pass."""
+    h.run("SADD", "big", *[f"m{i}" for i in range(1000)])
+    seen: list[bytes] = []
+    cursor = b"0"
+    for step in range(10_000):
+        reply = h.run("SSCAN", "big", cursor, "COUNT", "7")
+        assert isinstance(reply, list)
+        cursor, batch = reply[0], reply[1]
+        seen.extend(batch)
+        h.run("SADD", "big", f"new{step}")
+        h.run("SREM", "big", f"m{999 - step}")
+        if cursor == b"0":
+            break
+    assert cursor == b"0"
+    lasting = {f"m{i}".encode() for i in range(1000 - step - 1)}
+    assert lasting <= set(seen)
+    assert len(seen) == len(set(seen))

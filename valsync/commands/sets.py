@@ -7,6 +7,7 @@ Random pops propagate as the ``SREM``/``UNLINK`` that Valkey writes to the strea
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 from collections.abc import Iterable
@@ -105,6 +106,19 @@ def scan_members(
     batch = heapq.nsmallest(
         count + 1, ((h, m) for m in members if (h := (hash(m) & _HASH_MASK) + 1) >= cursor)
     )
+    if len(batch) <= count:
+        return 0, [m for _, m in batch]
+    return batch[count][0], [m for _, m in batch[:count]]
+
+
+def _scan_cached(s: SetValue, cursor: int, count: int) -> tuple[int, list[bytes]]:
+    """:func:`scan_members` over the set's (hash, member) order, sorted once per change, so a
+    whole SSCAN of an unchanging set costs O(n log n), not O(n) per call."""
+    order = s.scan_order
+    if order is None:
+        order = s.scan_order = sorted(((hash(m) & _HASH_MASK) + 1, m) for m in s)
+    start = bisect.bisect_left(order, (cursor, b""))
+    batch = order[start : start + count + 1]
     if len(batch) <= count:
         return 0, [m for _, m in batch]
     return batch[count][0], [m for _, m in batch[:count]]
@@ -422,7 +436,10 @@ def sscan(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if s is None:
         return [b"0", []]
     count, pattern, _ = parse_scan_options(argv, None)
-    nxt, members = scan_members(s, len(s), cursor, count)
+    if isinstance(s, SetValue) and len(s) > SCAN_SMALL:
+        nxt, members = _scan_cached(s, cursor, count)
+    else:
+        nxt, members = scan_members(s, len(s), cursor, count)
     if pattern is not None:
         members = [m for m in members if stringmatch(pattern, m)]
     return [str(nxt).encode(), list(members)]

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Self
 
 from sortedcontainers import SortedList
 
@@ -42,11 +43,65 @@ class SetValue(set[bytes]):
     Valkey converts a set only upwards (intset -> listpack -> hashtable) while it lives, so
     after removals its content alone no longer tells its encoding."""
 
-    __slots__ = ("encoding",)
+    __slots__ = ("encoding", "scan_order")
 
     def __init__(self, members: Iterable[bytes] = (), encoding: str | None = None) -> None:
         super().__init__(members)
         self.encoding = encoding
+        self.scan_order: list[tuple[int, bytes]] | None = None
+        """SSCAN's (hash, member) order, kept until the next change (every mutator drops it)."""
+
+    def add(self, member: bytes) -> None:
+        self.scan_order = None
+        super().add(member)
+
+    def discard(self, member: object) -> None:
+        self.scan_order = None
+        super().discard(member)
+
+    def remove(self, member: bytes) -> None:
+        self.scan_order = None
+        super().remove(member)
+
+    def pop(self) -> bytes:
+        self.scan_order = None
+        return super().pop()
+
+    def clear(self) -> None:
+        self.scan_order = None
+        super().clear()
+
+    def update(self, *others: Iterable[bytes]) -> None:
+        self.scan_order = None
+        super().update(*others)
+
+    def difference_update(self, *others: Iterable[object]) -> None:
+        self.scan_order = None
+        super().difference_update(*others)
+
+    def intersection_update(self, *others: Iterable[object]) -> None:
+        self.scan_order = None
+        super().intersection_update(*others)
+
+    def symmetric_difference_update(self, other: Iterable[bytes]) -> None:
+        self.scan_order = None
+        super().symmetric_difference_update(other)
+
+    def __ior__(self, other: AbstractSet[bytes]) -> Self:  # type: ignore[override,misc]
+        self.scan_order = None
+        return super().__ior__(other)
+
+    def __iand__(self, other: AbstractSet[object]) -> Self:
+        self.scan_order = None
+        return super().__iand__(other)
+
+    def __isub__(self, other: AbstractSet[object]) -> Self:
+        self.scan_order = None
+        return super().__isub__(other)
+
+    def __ixor__(self, other: AbstractSet[bytes]) -> Self:  # type: ignore[override,misc]
+        self.scan_order = None
+        return super().__ixor__(other)
 
 
 class ZSetValue:
