@@ -332,6 +332,20 @@ class Persistence:
                 self.nursery.start_soon(self.run_bgsave)
                 return
 
+    def kill_child_for_shutdown(self) -> None:
+        """SHUTDOWN with a save child running: kill it and remove its temp file at once, as
+        Valkey's prepareForShutdown does (before the asker sees its connection end)."""
+        child = self.children.child
+        if child is None:
+            return
+        if self.children.kind == "disk":
+            self.server.log.warning("There is a child saving an .rdb. Killing it!")
+        self.children.kill()
+        try:
+            temp_rdb_path(self.path, child.pid).unlink()
+        except FileNotFoundError:
+            pass
+
     async def save_for_shutdown(self) -> None:
         self.children.kill()
         keys = self.write_dump(None)

@@ -479,10 +479,12 @@ def scan_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
     for key in batch:
         if glob_filter(pattern) and pattern is not None and not stringmatch(pattern, key):
             continue
-        value = ctx.lookup(key)
-        if value is None:
-            continue
-        if want_type is not None and type_name(value).encode() != want_type:
+        if want_type is not None:
+            # the type filter comes first: an expired key of another type is left alone
+            stored = db.data.get(key)
+            if stored is None or type_name(stored).encode() != want_type:
+                continue
+        if ctx.lookup(key) is None:
             continue
         out.append(key)
     return [str(next_cursor).encode(), out]

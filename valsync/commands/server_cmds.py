@@ -712,6 +712,8 @@ def shutdown(ctx: CommandContext, argv: list[bytes]) -> Reply:
         else:
             raise CommandError(SYNTAX)
     server.shutdown_requested = mode
+    if server.persistence is not None:
+        server.persistence.kill_child_for_shutdown()
     for listener in server.shutdown_listeners:
         listener()
     ctx.client.kill_requested = True
