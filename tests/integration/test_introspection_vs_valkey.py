@@ -642,6 +642,22 @@ def _tracking_session(server: ServerProcess) -> list[tuple[str, bytes]]:
         do("w", writer, "SET", "k", "more")
         log.append(("r3 broken", _drain(r3).replace(gone_id.encode(), b"ID")))
         log.append(("r3 info", r3.call("CLIENT", "TRACKINGINFO").replace(gone_id.encode(), b"ID")))
+        # NOLOOP: a script's writes are its caller's own
+        do("r3", r3, "CLIENT", "TRACKING", "OFF")
+        do("r3", r3, "CLIENT", "TRACKING", "ON", "NOLOOP")
+        do("r3", r3, "GET", "k")
+        do("r3", r3, "EVAL", "return redis.call('set', KEYS[1], '2')", "1", "k")
+        do("r3", r3, "GET", "k")
+        pushes("r3", r3)
+        # a redirect client that sent QUIT is gone for the next command after its +OK
+        do("r3", r3, "CLIENT", "TRACKING", "OFF")
+        with RawClient(server.port) as quitter:
+            quit_id = quitter.call("CLIENT", "ID")[1:-2].decode()
+            do("r3", r3, "CLIENT", "TRACKING", "ON", "REDIRECT", quit_id)
+            do("r3", r3, "GET", "k")
+            log.append(("quitter", quitter.call("QUIT")))
+            do("w", writer, "SET", "k", "after-quit")
+        log.append(("r3 quit", _drain(r3).replace(quit_id.encode(), b"ID")))
     redirect = b":%s\r\n" % sub_id.encode()
     return [
         (step, raw.replace(redirect, b":ID\r\n") if step.startswith("r2") else raw)

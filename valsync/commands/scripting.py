@@ -237,7 +237,15 @@ class ScriptExecutor:
         ctx.client.resp = self.run.resp
         before = len(ctx.propagated)
         start = perf_counter_ns()
-        reply: Reply | BlockRequest = call(ctx, spec, argv)
+        if server is None:
+            reply: Reply | BlockRequest = call(ctx, spec, argv)
+        else:
+            # the script's caller is the client whose writes these are (NOLOOP tracking)
+            previous, server.current_client = server.current_client, self.caller.client
+            try:
+                reply = call(ctx, spec, argv)
+            finally:
+                server.current_client = previous
         usec = (perf_counter_ns() - start) // 1000
         if isinstance(reply, BlockRequest):
             reply = reply.on_timeout() if reply.on_timeout is not None else reply.timeout_reply

@@ -100,6 +100,9 @@ class ClientConnection:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._writer)
                     await self._loop()
+                    # gone for other clients before its last reply arrives (as Valkey frees a
+                    # client once that reply is written): a tracking redirect to it is broken
+                    server.free_client(self.client)
                     # like Valkey's close-after-reply, but never wait forever on a dead reader
                     with trio.move_on_after(DRAIN_ON_CLOSE_SECONDS):
                         await self._drain()
