@@ -702,15 +702,19 @@ def config_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
 @command("shutdown", -1, "admin noscript loading stale no_multi allow_busy")
 def shutdown(ctx: CommandContext, argv: list[bytes]) -> Reply:
     server = server_of(ctx)
-    mode = "default"
-    for arg in argv[1:]:
-        word = arg.lower()
-        if word in (b"nosave", b"save"):
-            mode = word.decode()
-        elif word in (b"now", b"force", b"abort"):
-            continue
-        else:
-            raise CommandError(SYNTAX)
+    words = {arg.lower() for arg in argv[1:]}
+    if words - {b"nosave", b"save", b"now", b"force", b"abort"}:
+        raise CommandError(SYNTAX)
+    if (b"abort" in words and len(argv) > 2) or {b"nosave", b"save"} <= words:
+        raise CommandError(SYNTAX)
+    if b"abort" in words:
+        # only a shutdown a signal asked for and the cron has not started can be taken back
+        if server.shutdown_requested is None:
+            raise CommandError("ERR No shutdown in progress.")
+        server.shutdown_requested = None
+        server.log.notice("Shutdown manually aborted.")
+        return OK
+    mode = "save" if b"save" in words else "nosave" if b"nosave" in words else "default"
     server.shutdown_requested = mode
     if server.persistence is not None:
         server.persistence.kill_child_for_shutdown()

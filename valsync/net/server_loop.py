@@ -109,8 +109,8 @@ async def _cron(server: Server, nursery: trio.Nursery, done: trio.Event) -> None
     while True:
         await trio.sleep(CRON_PERIOD)
         ticks += 1
-        if server.cron_paused and server.shutdown_requested is None:
-            continue
+        if server.cron_paused:
+            continue  # a signal's shutdown waits too (SHUTDOWN ABORT can still cancel it)
         server.stats.sample_instantaneous(time.monotonic_ns() // 1000)
         started = time.perf_counter_ns()
         server.active_expire_cycle()
@@ -135,9 +135,8 @@ async def _signals(server: Server, done: trio.Event) -> None:
         async for signum in signals:
             name = "SIGTERM" if signum == signal.SIGTERM else "SIGINT"
             server.log.warning(f"Received {name} scheduling shutdown...")
+            # taken up by the cron, as Valkey's serverCron takes shutdown_asap
             server.shutdown_requested = server.shutdown_requested or "default"
-            done.set()
-            return
 
 
 def _log_corrupt_dump(server: Server, err: RdbError) -> None:
@@ -200,6 +199,7 @@ async def run_server(
         server.nursery = nursery
         tcp = TcpListeners(server, nursery, listeners)
         server.shutdown_listeners.append(tcp.close_now)
+        server.shutdown_listeners.append(done.set)
         await nursery.start(tcp.serve)
         if unix:
             nursery.start_soon(
