@@ -73,11 +73,18 @@ class ClientTracking:
         return True
 
 
-def prefixes_overlap(prefixes: list[bytes]) -> tuple[bytes, bytes] | None:
+def prefixes_overlap(
+    prefixes: list[bytes], existing: list[bytes]
+) -> tuple[bytes, bytes, bool] | None:
+    """The first new prefix that overlaps (one starts the other) a client's ``existing``
+    prefix or a later new one, in Valkey's order: ``(new, other, other_is_existing)``."""
     for i, a in enumerate(prefixes):
+        for b in existing:
+            if a.startswith(b) or b.startswith(a):
+                return a, b, True
         for b in prefixes[i + 1 :]:
             if a.startswith(b) or b.startswith(a):
-                return a, b
+                return a, b, False
     return None
 
 

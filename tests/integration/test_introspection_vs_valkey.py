@@ -649,6 +649,17 @@ def _tracking_session(server: ServerProcess) -> list[tuple[str, bytes]]:
         do("r3", r3, "EVAL", "return redis.call('set', KEYS[1], '2')", "1", "k")
         do("r3", r3, "GET", "k")
         pushes("r3", r3)
+        # BCAST prefixes must not overlap the client's existing ones either
+        do("r3", r3, "CLIENT", "TRACKING", "OFF")
+        do("r3", r3, "CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "FOO", "PREFIX", "BAR")
+        do("r3", r3, "CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "FO")
+        do("r3", r3, "CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "X", "PREFIX", "BARB")
+        do("r3", r3, "CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "XY", "PREFIX", "X")
+        do("r3", r3, "CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "FOO")
+        do("r3", r3, "CLIENT", "TRACKING", "OFF")
+        do("r3", r3, "CLIENT", "TRACKING", "ON", "BCAST")
+        do("r3", r3, "CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "a")
+        do("r3", r3, "CLIENT", "TRACKING", "ON", "BCAST")
         # a redirect client that sent QUIT is gone for the next command after its +OK
         do("r3", r3, "CLIENT", "TRACKING", "OFF")
         with RawClient(server.port) as quitter:

@@ -310,9 +310,16 @@ def _client_tracking(ctx: CommandContext, argv: list[bytes]) -> Reply:
             "and then re-enabling it with a different mode."
         )
     if settings.bcast:
-        overlap = prefixes_overlap(settings.prefixes)
+        existing = current.prefixes if current is not None else []
+        overlap = prefixes_overlap(settings.prefixes, existing)
+        if overlap is not None and overlap[2]:
+            a, b = (p.decode("utf-8", "replace") for p in overlap[:2])
+            raise CommandError(
+                f"ERR Prefix '{a}' overlaps with an existing prefix '{b}'. "
+                "Prefixes for a single client must not overlap."
+            )
         if overlap is not None:
-            a, b = (p.decode("utf-8", "replace") for p in overlap)
+            a, b = (p.decode("utf-8", "replace") for p in overlap[:2])
             raise CommandError(
                 f"ERR Prefix '{a}' overlaps with another provided prefix '{b}'. "
                 "Prefixes for a single client must not overlap."
