@@ -178,6 +178,9 @@ class ScriptExecutor:
         client = ClientState(
             id=0, db=caller.client.db, resp=2, is_script=True, user=caller.client.user
         )
+        # WAIT inside the script waits for the caller's writes (Valkey's script client takes
+        # the caller's write offset; 0 would count every replica)
+        client.last_write_offset = caller.client.last_write_offset
         self.ctx = CommandContext(
             caller.keyspace,
             client,
