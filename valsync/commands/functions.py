@@ -87,6 +87,8 @@ WRITE_SUBCOMMANDS = frozenset({b"load", b"delete", b"flush", b"restore"})
 def _function_flags(server: object, argv: list[bytes]) -> frozenset[str]:
     spec = COMMANDS["function"]
     sub = argv[1].lower() if len(argv) > 1 else b""
+    if sub in (b"load", b"restore"):
+        return spec.flags | {"write", "denyoom"}
     if sub in WRITE_SUBCOMMANDS:
         return spec.flags | {"write"}
     if sub in (b"kill", b"stats"):

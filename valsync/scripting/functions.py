@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from valsync.config import split_args
 from valsync.rdb import format as F
 from valsync.rdb.format import CRC64
 from valsync.rdb.reader import _read_string
@@ -45,9 +46,11 @@ def library_metadata(code: bytes) -> tuple[bytes, bytes, int]:
     end = code.find(b"\n")
     if end < 0:
         raise FunctionError("Invalid library metadata")
-    parts = code[:end].split()
-    if not parts:
+    # sdssplitargs, as Valkey: name="foo" is the name foo
+    words = split_args(code[:end].decode("latin-1"))
+    if not words:
         raise FunctionError("Invalid library metadata")
+    parts = [word.encode("latin-1") for word in words]
     engine = parts[0][2:]
     name: bytes | None = None
     for part in parts[1:]:
