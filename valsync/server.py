@@ -634,7 +634,12 @@ class Server:
             if denied is not None:
                 return self._reject(client, "NOPERM " + denied, name)
         if self.maxmemory and self.scripting.running is None:
-            oom = self.pre_command_oom = self.memory.perform_evictions() is EvictResult.FAIL
+            # evictions come before the command runs: their invalidations precede its reply
+            executing, client.executing = client.executing, False
+            try:
+                oom = self.pre_command_oom = self.memory.perform_evictions() is EvictResult.FAIL
+            finally:
+                client.executing = executing
             if oom and self._denyoom(client, spec, argv):
                 return self._reject(client, OOM, name)
         if self.scripting.running is not None and not client.is_primary_link:
