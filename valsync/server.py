@@ -231,9 +231,7 @@ class Server:
         self.tracking.max_keys = config.get_int("tracking-table-max-keys")
         config.on_change(
             "tracking-table-max-keys",
-            lambda _v: setattr(
-                self.tracking, "max_keys", config.get_int("tracking-table-max-keys")
-            ),
+            lambda _v: self.tracking.set_max_keys(config.get_int("tracking-table-max-keys")),
         )
         self.current_client: ClientState | None = None
         """The client whose command is running (None outside commands: cron, loading)."""

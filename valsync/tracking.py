@@ -153,7 +153,14 @@ class TrackingTable:
         if self.max_keys and len(self.keys) > self.max_keys:
             self._evict(client)
 
-    def _evict(self, current: ClientState) -> None:
+    def set_max_keys(self, max_keys: int) -> None:
+        """CONFIG SET tracking-table-max-keys: a lower limit evicts at once (Valkey's cron
+        trackingLimitUsedSlots), the invalidations going out as for a modified key."""
+        self.max_keys = max_keys
+        if max_keys and len(self.keys) > max_keys:
+            self._evict(None)
+
+    def _evict(self, current: ClientState | None) -> None:
         """Over ``tracking-table-max-keys``: forget the oldest keys, invalidating them for
         their clients as if they had been modified (Valkey's trackingLimitUsedSlots)."""
         while len(self.keys) > self.max_keys:
