@@ -326,6 +326,8 @@ def hrandfield(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if len(argv) > 4 or (len(argv) == 4 and argv[3].lower() != b"withvalues"):
         raise CommandError(SYNTAX)
     withvalues = len(argv) == 4
+    if withvalues and not -(LONG_MAX // 2) <= count <= LONG_MAX // 2:
+        raise CommandError("ERR value is out of range")
     h = _hash(ctx, argv[1], read=True)
     live = [] if h is None else list(_live_items(ctx, h))
     if not live or count == 0:

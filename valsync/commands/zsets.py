@@ -985,7 +985,7 @@ def zrandmember(ctx: CommandContext, argv: list[bytes]) -> Reply:
         raise CommandError(SYNTAX)
     if len(argv) == 4:
         withscores = True
-        if n < -LONG_MAX // 2 or n > LONG_MAX // 2:
+        if n < -(LONG_MAX // 2) or n > LONG_MAX // 2:
             raise CommandError("ERR value is out of range")
     z = _zset(ctx, argv[1], read=True)
     if z is None or n == 0:
