@@ -231,7 +231,9 @@ def hello(ctx: CommandContext, argv: list[bytes]) -> Reply:
 # --- CLIENT -------------------------------------------------------------------------------
 
 
-def client_flags(client: ClientState) -> str:
+def client_flags(client: ClientState, blocked: bool = False) -> str:
+    """CLIENT LIST ``flags=``, in Valkey's order (``b``: waiting in a blocking command or
+    held by a pause)."""
     flags = ""
     if client.monitor:
         flags += "O"
@@ -243,6 +245,8 @@ def client_flags(client: ClientState) -> str:
         flags += "P"
     if client.in_multi:
         flags += "x"
+    if blocked:
+        flags += "b"
     tracking = client.tracking
     if tracking is not None:
         flags += "t"
@@ -280,7 +284,7 @@ def client_info_line(
     return (
         f"id={client.id} addr={client.addr} laddr={client.laddr} fd={client.fd} "
         f"name={name} age={age} idle={idle} "
-        f"flags={client_flags(client)} capa={'r' if client.capa_redirect else ''} "
+        f"flags={client_flags(client, client.id in server.blocked_clients)} capa={'r' if client.capa_redirect else ''} "
         f"db={client.db} sub={len(client.channels)} "
         f"psub={len(client.patterns)} ssub={len(client.shard_channels)} "
         f"multi={len(client.multi_queue) if client.in_multi else -1} watch={len(client.watched)} "
