@@ -58,16 +58,6 @@ EXACT_UP_TO = 5000
 """Without a maxmemory, a database this small is sized whole for INFO; a larger one from
 :data:`SIZE_SAMPLES` keys drawn at random."""
 SIZE_SAMPLES = 1000
-POLICIES = (
-    "volatile-lru",
-    "volatile-lfu",
-    "volatile-random",
-    "volatile-ttl",
-    "allkeys-lru",
-    "allkeys-lfu",
-    "allkeys-random",
-    "noeviction",
-)
 
 
 class EvictResult(enum.Enum):
