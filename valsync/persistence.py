@@ -332,6 +332,13 @@ class Persistence:
                 self.nursery.start_soon(self.run_bgsave)
                 return
 
+    def remove_own_temp(self) -> None:
+        """A second SIGINT during the final save: its temp file goes, as in Valkey."""
+        try:
+            temp_rdb_path(self.path, os.getpid()).unlink()
+        except OSError:
+            pass
+
     def kill_child_for_shutdown(self) -> None:
         """SHUTDOWN with a save child running: kill it and remove its temp file at once, as
         Valkey's prepareForShutdown does (before the asker sees its connection end)."""
@@ -346,8 +353,8 @@ class Persistence:
         except FileNotFoundError:
             pass
 
-    async def save_for_shutdown(self) -> None:
-        self.children.kill()
+    def save_for_shutdown(self) -> None:
+        """The final save, in the foreground; an OSError says it failed."""
         keys = self.write_dump(None)
         self._saved(keys)
         self.server.log.notice("DB saved on disk")

@@ -71,6 +71,7 @@ from valsync.replication.unexpected_errors import backlog_log_line, unexpected_e
 from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Raw, Reply, ScriptError, encode
 from valsync.scripting.functions import FunctionError
 from valsync.scripting.state import ScriptingState
+from valsync.shutdown import ShutdownRequest, second_sigint_exits
 from valsync.stats import Stats
 from valsync.tracking import TrackingTable
 
@@ -171,7 +172,7 @@ class Server:
         self.loading = False
         self.async_loading = False
         """A swapdb diskless load of our own primary's history: the old data stays served."""
-        self.shutdown_requested: str | None = None
+        self.shutdown_requested: ShutdownRequest | None = None
         self.repl: ReplicationControl | None = None
         self.cmdstats = CommandStats()
         self._command_stats = self.cmdstats.commands
@@ -1451,18 +1452,49 @@ class Server:
     def info_version(self) -> str:
         return VALKEY_COMPAT_VERSION
 
-    async def prepare_shutdown(self) -> None:
-        """SHUTDOWN semantics: save when save points exist (or SAVE was asked), unless NOSAVE."""
-        mode = self.shutdown_requested or "default"
+    def prepare_for_shutdown(self, request: ShutdownRequest) -> bool:
+        """Valkey's prepareForShutdown up to the final save: end a saving child, save when
+        asked or when save points exist; False (shutdown cancelled) when that save fails
+        without FORCE."""
         self.log.warning("User requested shutdown...")
+        persistence = self.persistence
+        if persistence is None:
+            return True
+        persistence.kill_child_for_shutdown()
+        if not request.wants_save(bool(self.config.save_points)):
+            return True
+        self.log.notice("Saving the final RDB snapshot before exiting.")
+        try:
+            if request.signal is None:
+                persistence.save_for_shutdown()
+            else:
+                with second_sigint_exits(self._insist_on_exit):
+                    persistence.save_for_shutdown()
+        except Exception as err:  # noqa: BLE001 - a failed final save cancels the shutdown
+            self.log.warning(f"Failed saving the DB before exiting: {err}")
+            if request.force:
+                self.log.warning("Error trying to save the DB. Exit anyway.")
+                return True
+            self.log.warning("Error trying to save the DB, can't exit.")
+            self.log.warning(
+                "Errors trying to shut down the server. Check the logs for more information."
+            )
+            return False
+        return True
+
+    def _insist_on_exit(self) -> None:
+        self.log.warning("You insist... exiting now.")
         if self.persistence is not None:
-            want = mode == "save" or (mode == "default" and bool(self.config.save_points))
-            if want:
-                self.log.notice("Saving the final RDB snapshot before exiting.")
-                try:
-                    await self.persistence.save_for_shutdown()
-                except Exception as err:  # noqa: BLE001 - a failed final save is logged, as Valkey does
-                    self.log.warning(f"Error trying to save the DB, can't exit. ({err})")
+            self.persistence.remove_own_temp()
+
+    async def prepare_shutdown(self) -> bool:
+        """The shutdown a SHUTDOWN or a signal asked for; False when its save failed and the
+        server goes on (the request is then forgotten)."""
+        request = self.shutdown_requested or ShutdownRequest()
+        if not request.prepared and not self.prepare_for_shutdown(request):
+            self.shutdown_requested = None
+            return False
         if self.repl is not None:
             self.repl.shutdown()
         self.log.warning(f"{'Valkey'} is now ready to exit, bye bye...")
+        return True
