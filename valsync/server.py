@@ -46,6 +46,7 @@ from valsync.commands.acl_cmds import (
     load_config_users,
     permission_refusal,
 )
+from valsync.commands.encodings import LIMIT_DIRECTIVES, EncodingLimits
 from valsync.commands.errors import (
     EXECABORT,
     MISCONF_RDB,
@@ -253,6 +254,10 @@ class Server:
         self._reload_stream_limits("")
         config.on_change("notify-keyspace-events", self._reload_notify_classes)
         self._reload_notify_classes("")
+        self.encoding_limits = EncodingLimits.from_config(config)
+        """The ``*-max-listpack-*`` limits, read by every collection write."""
+        for name in LIMIT_DIRECTIVES:
+            config.on_change(name, self._reload_encoding_limits)
         self.maxmemory = 0
         """``maxmemory`` in force (0: no limit), set by :attr:`memory`; tested per command."""
         self.pre_command_oom = False
@@ -306,6 +311,9 @@ class Server:
         """XADD starts a new stream node at these limits (process-wide, as in Valkey)."""
         StreamValue.node_max_bytes = self.config.get_int("stream-node-max-bytes")
         StreamValue.node_max_entries = self.config.get_int("stream-node-max-entries")
+
+    def _reload_encoding_limits(self, _value: str) -> None:
+        self.encoding_limits = EncodingLimits.from_config(self.config)
 
     def _reload_hot_config(self, _value: str) -> None:
         """Directives read on every command are cached; CONFIG SET refreshes them."""
