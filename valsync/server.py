@@ -782,7 +782,19 @@ class Server:
         if (ctx.dirty or ctx.propagation_forced) and streaming:
             # the request's own bytes go down the stream when it is unchanged (no re-encoding);
             # with no backlog and no replica (or as a replica) there is no stream to feed
-            ctx.finish(argv, spec.is_write, 0, client.current_request)
+            raw = None
+            request = client.current_request
+            if ctx.dirty and spec.is_write and request is not None and ctx.own_request_only():
+                raw = request()
+            offset = 0
+            if raw is not None:
+                repl = self.repl
+                assert repl is not None
+                offset = repl.feed_request(client.db, raw)
+            if offset:
+                client.last_write_offset = offset
+            else:
+                ctx.finish(argv, spec.is_write, 0, client.current_request)
         if replica and ctx.dirty and spec.is_write and not client.is_primary_link:
             self._track_replica_keys_with_expire(client.db, spec, argv)
         if ctx.expired_keys:
