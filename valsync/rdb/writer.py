@@ -243,7 +243,12 @@ class RdbWriter:
                     kn = len(key)
                     vn = len(value)
                     # the common short string: no int form, too short for LZF, a 1-byte length
-                    if kn < 21 and vn < 21 and key[:1] not in int_lead and value[:1] not in int_lead:
+                    if (
+                        kn < 21
+                        and vn < 21
+                        and key[:1] not in int_lead
+                        and value[:1] not in int_lead
+                    ):
                         buf += b"\x00%c%b%c%b" % (kn, key, vn, value)
                     else:
                         buf += b"\x00" + encode_string(key, comp) + encode_string(value, comp)
