@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from valsync.rdb.autosync import AutosyncWriter
 from valsync.rdb.child import (
     ChildBusy,
     ChildResult,
@@ -194,9 +195,14 @@ class Persistence:
         cfg = self.server.config
         try:
             with open(tmp, "wb") as f:
+                write = (
+                    AutosyncWriter(f).write
+                    if cfg.get_bool("rdb-save-incremental-fsync")
+                    else f.write
+                )
                 keys = write_snapshot(
                     self.server.keyspace,
-                    f.write,
+                    write,
                     self._aux() if aux is None else aux,
                     version=version,
                     compression=cfg.get_bool("rdbcompression"),

@@ -46,6 +46,7 @@ from valsync.commands.acl_cmds import (
     load_config_users,
     permission_refusal,
 )
+from valsync.commands.encodings import LIMIT_DIRECTIVES, EncodingLimits
 from valsync.commands.errors import (
     EXECABORT,
     MISCONF_RDB,
@@ -254,6 +255,10 @@ class Server:
         self._reload_stream_limits("")
         config.on_change("notify-keyspace-events", self._reload_notify_classes)
         self._reload_notify_classes("")
+        self.encoding_limits = EncodingLimits.from_config(config)
+        """The ``*-max-listpack-*`` limits, read by every collection write."""
+        for name in LIMIT_DIRECTIVES:
+            config.on_change(name, self._reload_encoding_limits)
         self.maxmemory = 0
         """``maxmemory`` in force (0: no limit), set by :attr:`memory`; tested per command."""
         self.pre_command_oom = False
@@ -307,6 +312,9 @@ class Server:
         """XADD starts a new stream node at these limits (process-wide, as in Valkey)."""
         StreamValue.node_max_bytes = self.config.get_int("stream-node-max-bytes")
         StreamValue.node_max_entries = self.config.get_int("stream-node-max-entries")
+
+    def _reload_encoding_limits(self, _value: str) -> None:
+        self.encoding_limits = EncodingLimits.from_config(self.config)
 
     def _reload_hot_config(self, _value: str) -> None:
         """Directives read on every command are cached; CONFIG SET refreshes them."""
@@ -775,7 +783,19 @@ class Server:
         if (ctx.dirty or ctx.propagation_forced) and streaming:
             # the request's own bytes go down the stream when it is unchanged (no re-encoding);
             # with no backlog and no replica (or as a replica) there is no stream to feed
-            ctx.finish(argv, spec.is_write, 0, client.current_request)
+            raw = None
+            request = client.current_request
+            if ctx.dirty and spec.is_write and request is not None and ctx.own_request_only():
+                raw = request()
+            offset = 0
+            if raw is not None:
+                repl = self.repl
+                assert repl is not None
+                offset = repl.feed_request(client.db, raw)
+            if offset:
+                client.last_write_offset = offset
+            else:
+                ctx.finish(argv, spec.is_write, 0, client.current_request)
         if replica and ctx.dirty and spec.is_write and not client.is_primary_link:
             self._track_replica_keys_with_expire(client.db, spec, argv)
         if ctx.expired_keys:
