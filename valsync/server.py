@@ -57,6 +57,7 @@ from valsync.commands.errors import (
 from valsync.commands.registry import CONTAINER_COMMANDS, command_fullname
 from valsync.commands.scripting import SLOW_EVAL, SLOW_FUNCTION
 from valsync.commands.server_cmds import SUBCOMMAND_ARITY, check_subcommand, client_info_line
+from valsync.commands.strings import store_run
 from valsync.config import Config
 from valsync.evict import EvictResult, MemoryManager
 from valsync.keyspace import Keyspace, StreamValue
@@ -716,6 +717,65 @@ class Server:
         if self.ready_waiters:
             self.serve_ready_waiters()
         return reply
+
+    def apply_sets_from_primary(
+        self, client: ClientState, keys: list[bytes], values: list[bytes], last: list[bytes]
+    ) -> bool:
+        """A run of plain ``SET key value`` from our primary stored at once, with the
+        accounting each would get from :meth:`apply_from_primary` (the run's time shared out
+        between them); ``last`` is the run's last argv. False, and nothing done, when a
+        listener would make one of them more than a store (keyspace events, WATCH, tracking,
+        blocked clients, MONITOR, an LFU counter, a command log threshold below 1 ms) or when
+        :meth:`apply_from_primary` would take the full path."""
+        repl = self.repl
+        db = self.keyspace.dbs[client.db]
+        tracking = self.tracking
+        if (
+            client.in_multi
+            or self.loading
+            or self.async_loading
+            or self.maxmemory
+            or self.acl.restricted
+            or client.pubsub
+            or client.capa_redirect
+            or self.paused
+            or repl is None
+            or not repl.is_replica
+            or self.notify_classes
+            or self.watch_index
+            or self.key_ready_listeners
+            or self.ready_waiters
+            or self.monitors
+            or tracking.keys
+            or tracking.prefixes
+            or tracking.pending_bcast
+            or client.tracking is not None
+            or db.on_added is not None
+            or db.clock.lfu
+            or self.spike_threshold_usec < 1000
+        ):
+            return False
+        now = int(time.time() * 1000)
+        start = perf_counter_ns()
+        store_run(db, keys, values)
+        usec = (perf_counter_ns() - start) // 1000
+        n = len(keys)
+        client.last_interaction_ms = now
+        client.last_command = "set"
+        self.last_executed = last
+        self.stats.total_commands_processed += n
+        client.commands += n
+        stat = self._command_stats.get("set")
+        if stat is None:
+            stat = self.cmdstats.stat("set")
+        stat.calls += n
+        stat.usec += usec
+        if self.latency_tracking:
+            histogram = stat.histogram
+            each = usec // n
+            histogram[each] = histogram.get(each, 0) + n
+        self.dirty += n
+        return True
 
     def _call(
         self,
