@@ -46,6 +46,7 @@ from valsync.commands.acl_cmds import (
     load_config_users,
     permission_refusal,
 )
+from valsync.commands.encodings import LIMIT_DIRECTIVES, EncodingLimits
 from valsync.commands.errors import (
     EXECABORT,
     MISCONF_RDB,
@@ -72,6 +73,7 @@ from valsync.replication.unexpected_errors import backlog_log_line, unexpected_e
 from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Raw, Reply, ScriptError, encode
 from valsync.scripting.functions import FunctionError
 from valsync.scripting.state import ScriptingState
+from valsync.shutdown import ShutdownRequest, second_sigint_exits
 from valsync.stats import Stats
 from valsync.tracking import TrackingTable
 
@@ -172,7 +174,7 @@ class Server:
         self.loading = False
         self.async_loading = False
         """A swapdb diskless load of our own primary's history: the old data stays served."""
-        self.shutdown_requested: str | None = None
+        self.shutdown_requested: ShutdownRequest | None = None
         self.repl: ReplicationControl | None = None
         self.cmdstats = CommandStats()
         self._command_stats = self.cmdstats.commands
@@ -254,6 +256,10 @@ class Server:
         self._reload_stream_limits("")
         config.on_change("notify-keyspace-events", self._reload_notify_classes)
         self._reload_notify_classes("")
+        self.encoding_limits = EncodingLimits.from_config(config)
+        """The ``*-max-listpack-*`` limits, read by every collection write."""
+        for name in LIMIT_DIRECTIVES:
+            config.on_change(name, self._reload_encoding_limits)
         self.maxmemory = 0
         """``maxmemory`` in force (0: no limit), set by :attr:`memory`; tested per command."""
         self.pre_command_oom = False
@@ -307,6 +313,9 @@ class Server:
         """XADD starts a new stream node at these limits (process-wide, as in Valkey)."""
         StreamValue.node_max_bytes = self.config.get_int("stream-node-max-bytes")
         StreamValue.node_max_entries = self.config.get_int("stream-node-max-entries")
+
+    def _reload_encoding_limits(self, _value: str) -> None:
+        self.encoding_limits = EncodingLimits.from_config(self.config)
 
     def _reload_hot_config(self, _value: str) -> None:
         """Directives read on every command are cached; CONFIG SET refreshes them."""
@@ -834,7 +843,19 @@ class Server:
         if (ctx.dirty or ctx.propagation_forced) and streaming:
             # the request's own bytes go down the stream when it is unchanged (no re-encoding);
             # with no backlog and no replica (or as a replica) there is no stream to feed
-            ctx.finish(argv, spec.is_write, 0, client.current_request)
+            raw = None
+            request = client.current_request
+            if ctx.dirty and spec.is_write and request is not None and ctx.own_request_only():
+                raw = request()
+            offset = 0
+            if raw is not None:
+                repl = self.repl
+                assert repl is not None
+                offset = repl.feed_request(client.db, raw)
+            if offset:
+                client.last_write_offset = offset
+            else:
+                ctx.finish(argv, spec.is_write, 0, client.current_request)
         if replica and ctx.dirty and spec.is_write and not client.is_primary_link:
             self._track_replica_keys_with_expire(client.db, spec, argv)
         if ctx.expired_keys:
@@ -1511,18 +1532,49 @@ class Server:
     def info_version(self) -> str:
         return VALKEY_COMPAT_VERSION
 
-    async def prepare_shutdown(self) -> None:
-        """SHUTDOWN semantics: save when save points exist (or SAVE was asked), unless NOSAVE."""
-        mode = self.shutdown_requested or "default"
+    def prepare_for_shutdown(self, request: ShutdownRequest) -> bool:
+        """Valkey's prepareForShutdown up to the final save: end a saving child, save when
+        asked or when save points exist; False (shutdown cancelled) when that save fails
+        without FORCE."""
         self.log.warning("User requested shutdown...")
+        persistence = self.persistence
+        if persistence is None:
+            return True
+        persistence.kill_child_for_shutdown()
+        if not request.wants_save(bool(self.config.save_points)):
+            return True
+        self.log.notice("Saving the final RDB snapshot before exiting.")
+        try:
+            if request.signal is None:
+                persistence.save_for_shutdown()
+            else:
+                with second_sigint_exits(self._insist_on_exit):
+                    persistence.save_for_shutdown()
+        except Exception as err:  # noqa: BLE001 - a failed final save cancels the shutdown
+            self.log.warning(f"Failed saving the DB before exiting: {err}")
+            if request.force:
+                self.log.warning("Error trying to save the DB. Exit anyway.")
+                return True
+            self.log.warning("Error trying to save the DB, can't exit.")
+            self.log.warning(
+                "Errors trying to shut down the server. Check the logs for more information."
+            )
+            return False
+        return True
+
+    def _insist_on_exit(self) -> None:
+        self.log.warning("You insist... exiting now.")
         if self.persistence is not None:
-            want = mode == "save" or (mode == "default" and bool(self.config.save_points))
-            if want:
-                self.log.notice("Saving the final RDB snapshot before exiting.")
-                try:
-                    await self.persistence.save_for_shutdown()
-                except Exception as err:  # noqa: BLE001 - a failed final save is logged, as Valkey does
-                    self.log.warning(f"Error trying to save the DB, can't exit. ({err})")
+            self.persistence.remove_own_temp()
+
+    async def prepare_shutdown(self) -> bool:
+        """The shutdown a SHUTDOWN or a signal asked for; False when its save failed and the
+        server goes on (the request is then forgotten)."""
+        request = self.shutdown_requested or ShutdownRequest()
+        if not request.prepared and not self.prepare_for_shutdown(request):
+            self.shutdown_requested = None
+            return False
         if self.repl is not None:
             self.repl.shutdown()
         self.log.warning(f"{'Valkey'} is now ready to exit, bye bye...")
+        return True

@@ -7,6 +7,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, cast
 
 from valsync import VALKEY_COMPAT_VERSION
@@ -33,6 +34,7 @@ from valsync.resp.reply import (
     SimpleString,
     Verbatim,
 )
+from valsync.shutdown import SHUTDOWN_FAILED, ShutdownRequest
 
 if TYPE_CHECKING:
     from valsync.server import Server
@@ -718,10 +720,10 @@ def shutdown(ctx: CommandContext, argv: list[bytes]) -> Reply:
         server.shutdown_requested = None
         server.log.notice("Shutdown manually aborted.")
         return OK
-    mode = "save" if b"save" in words else "nosave" if b"nosave" in words else "default"
-    server.shutdown_requested = mode
-    if server.persistence is not None:
-        server.persistence.kill_child_for_shutdown()
+    request = ShutdownRequest.from_words({w.decode() for w in words})
+    if not server.prepare_for_shutdown(request):
+        raise CommandError(SHUTDOWN_FAILED)
+    server.shutdown_requested = replace(request, prepared=True)
     for listener in server.shutdown_listeners:
         listener()
     ctx.client.kill_requested = True
