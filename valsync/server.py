@@ -508,6 +508,7 @@ class Server:
                         waiter.block = again
                     else:
                         waiter.result = again
+                        self._answered(waiter)
                     waiter.notify()
         finally:
             self._serving_waiters = False
@@ -1437,6 +1438,7 @@ class Server:
         for waiter in list(self.blocked_clients.values()):
             if waiter.result is None and not waiter.block.postponed:
                 waiter.result = self.record_rejected_unblock(waiter.client, UNBLOCKED_ROLE_CHANGE)
+                self._answered(waiter)
                 waiter.notify()
 
     def client_unblock(self, client_id: int, error: bool) -> bool:
@@ -1454,8 +1456,15 @@ class Server:
             block = waiter.block
             waiter.result = block.on_timeout() if block.on_timeout else block.timeout_reply
         waiter.unqueue()
+        self._answered(waiter)
         waiter.notify()
         return True
+
+    def _answered(self, waiter: BlockedWaiter) -> None:
+        """An answered client is no longer blocked, at once (INFO ``blocked_clients``, the
+        ``b`` flag), not when its connection next runs: Valkey unblocks it in the same step."""
+        if self.blocked_clients.get(waiter.client.id) is waiter:
+            del self.blocked_clients[waiter.client.id]
 
     def record_rejected_unblock(self, client: ClientState, text: str) -> ErrorReply:
         """A blocked command ended by an error: 8.1.8 counts it as a call and a rejected one."""
