@@ -7,6 +7,7 @@ without touching the replication stream."""
 from __future__ import annotations
 
 import hiredis
+import pytest
 
 from tests.differential import RawClient
 from tests.integration.support import connect, digest, populate_all_types, wait_synced, wait_until
@@ -22,45 +23,34 @@ def _restrict(server: ServerProcess) -> None:
         assert c.call("ACL", "SETUSER", "default", ">adm", "-psync") == b"+OK\r\n"
 
 
-def test_valsync_replica_of_real_primary_with_restricted_user() -> None:
-    with start_valkey("8.1.8", "--repl-diskless-sync-delay", "0") as real:
-        _restrict(real)
-        p = connect(real, password="adm")
+@pytest.mark.parametrize("primary_kind", ["8.1.8", "valsync"])
+def test_replica_syncs_as_a_restricted_user(primary_kind: str) -> None:
+    """valsync below a real primary, and a real 8.1.8 replica below valsync."""
+    replica_kind = "valsync" if primary_kind == "8.1.8" else "8.1.8"
+    with _start(primary_kind, "--repl-diskless-sync-delay", "0") as top:
+        _restrict(top)
+        p = connect(top, password="adm")
         populate_all_types(p, big=False)
-        with start_valsync(
-            "--replicaof", "127.0.0.1", str(real.port),
+        with _start(
+            replica_kind, "--replicaof", "127.0.0.1", str(top.port),
             "--masteruser", "repl", "--masterauth", "rpass",
-            "--enable-debug-command", "yes",
-        ) as mine:  # fmt: skip
-            r = connect(mine)
+        ) as below:  # fmt: skip
+            r = connect(below)
             wait_synced(p, r)
             p.set("after", "sync")
             p.lpush("list", "a", "b")
-            wait_synced(p, r)
-            assert digest(r) == digest(p)
-            clients = p.client_list()
-            assert [c["user"] for c in clients if "S" in c["flags"]] == ["repl"]
-            assert p.execute_command("ACL", "LOG") == []
-
-
-def test_real_replica_of_valsync_primary_with_restricted_user() -> None:
-    with start_valsync("--repl-diskless-sync-delay", "0", "--enable-debug-command", "yes") as mine:
-        _restrict(mine)
-        p = connect(mine, password="adm")
-        populate_all_types(p, big=False)
-        with start_valkey(
-            "8.1.8", "--replicaof", "127.0.0.1", str(mine.port),
-            "--masteruser", "repl", "--masterauth", "rpass",
-        ) as real:  # fmt: skip
-            r = connect(real)
-            wait_synced(p, r)
-            p.set("after", "sync")
             p.hset("h", "f", "v")
             wait_synced(p, r)
             assert digest(r) == digest(p)
             clients = p.client_list()
             assert [c["user"] for c in clients if "S" in c["flags"]] == ["repl"]
             assert p.execute_command("ACL", "LOG") == []
+
+
+def _start(kind: str, *args: str) -> ServerProcess:
+    if kind == "valsync":
+        return start_valsync(*args, "--enable-debug-command", "yes")
+    return start_valkey(kind, *args)
 
 
 def _denials(server: ServerProcess) -> list[bytes]:

@@ -318,6 +318,12 @@ class ReplicationService:
             return
         self.feed_raw(self.encoder.encode_unit(unit))
 
+    def feed_request(self, dbid: int, raw: bytes) -> int:
+        if dbid != self.encoder.selected_db or self.is_replica:
+            return 0
+        self.feed_raw(raw)
+        return self.ids.master_repl_offset
+
     def feed_raw(self, data: bytes) -> None:
         """Stream bytes to the backlog and every replica past its snapshot point."""
         if not data:
@@ -335,12 +341,17 @@ class ReplicationService:
             return
         limits = self._effective_replica_limits()
         hard, soft, _ = limits
+        end = self.backlog.end_offset if self.backlog is not None else 0
         for link in list(self.links.values()):
-            if link.stream_next is not None:
+            start = link.stream_next
+            if start is not None:
                 link.wake()
+                # pending_stream_bytes, inline: this runs for every write of every client
+                size = end - start + 1 if self.backlog is not None else 0
             elif not link.waiting_psync:
                 continue
-            size = link.pending_stream_bytes
+            else:
+                size = link.pending_stream_bytes
             if (
                 (hard and size >= hard)
                 or (soft and size >= soft)

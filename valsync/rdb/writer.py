@@ -42,6 +42,8 @@ AUX_ORDER = (
 # Valkey estimates a listpack entry's overhead as 8 bytes when deciding to start a new node.
 _QUICKLIST_ENTRY_OVERHEAD = 8
 _EMPTY_LISTPACK = 7
+# First bytes a string in integer form can start with.
+_INT_LEAD = frozenset(bytes((c,)) for c in b"-0123456789")
 
 
 @dataclass(frozen=True)
@@ -217,52 +219,66 @@ class RdbWriter:
 
     def chunks(self) -> Iterator[bytes]:
         """The dump, in chunks of about ``chunk_size`` bytes; the last one ends with the CRC."""
-        parts: list[bytes] = [self._header()]
-        size = len(parts[0])
+        buf = bytearray(self._header())
         limit = self.chunk_size
         comp = self.compression
         encode_value = self._encode_value
         on_key = self.on_key
+        int_lead = _INT_LEAD
         crc = 0
+        written = self.keys_written
         for dbi, db in enumerate(self.keyspace.dbs):
             data = db.data
             if not data:
                 continue
             expires = db.expires
             n_exp = sum(1 for k in expires if k in data)
-            head = b"\xfe" + encode_len(dbi) + b"\xfb" + encode_len(len(data)) + encode_len(n_exp)
-            parts.append(head)
-            size += len(head)
+            buf += b"\xfe" + encode_len(dbi) + b"\xfb" + encode_len(len(data)) + encode_len(n_exp)
             for key, value in data.items():
-                when = expires.get(key)
                 if type(value) is bytes:
-                    rec = b"\x00" + encode_string(key, comp) + encode_string(value, comp)
+                    if n_exp:
+                        when = expires.get(key)
+                        if when is not None:
+                            buf += b"\xfc" + when.to_bytes(8, "little", signed=True)
+                    kn = len(key)
+                    vn = len(value)
+                    # the common short string: no int form, too short for LZF, a 1-byte length
+                    if (
+                        kn < 21
+                        and vn < 21
+                        and key[:1] not in int_lead
+                        and value[:1] not in int_lead
+                    ):
+                        buf += b"\x00%c%b%c%b" % (kn, key, vn, value)
+                    else:
+                        buf += b"\x00" + encode_string(key, comp) + encode_string(value, comp)
                 else:
                     enc = encode_value(dbi, key, value)
                     if enc is None:
                         continue
-                    rec = enc
-                if when is not None:
-                    rec = b"\xfc" + when.to_bytes(8, "little", signed=True) + rec
-                parts.append(rec)
-                size += len(rec)
-                self.keys_written += 1
+                    if n_exp:
+                        when = expires.get(key)
+                        if when is not None:
+                            buf += b"\xfc" + when.to_bytes(8, "little", signed=True)
+                    buf += enc
+                written += 1
                 if on_key is not None:
-                    on_key(self.keys_written)
-                if size >= limit:
-                    chunk = b"".join(parts)
+                    self.keys_written = written
+                    on_key(written)
+                if len(buf) >= limit:
+                    self.keys_written = written
+                    chunk = bytes(buf)
+                    buf.clear()
                     crc = CRC64.calc(chunk, crc)
                     self.bytes_written += len(chunk)
                     yield chunk
-                    parts = []
-                    size = 0
-        parts.append(b"\xff")
-        chunk = b"".join(parts)
-        crc = CRC64.calc(chunk, crc)
+        self.keys_written = written
+        buf += b"\xff"
+        crc = CRC64.calc(buf, crc)
         self.crc = crc if self.checksum else 0
-        chunk += self.crc.to_bytes(8, "little")
-        self.bytes_written += len(chunk)
-        yield chunk
+        buf += self.crc.to_bytes(8, "little")
+        self.bytes_written += len(buf)
+        yield bytes(buf)
 
     def _encode_value(self, dbi: int, key: bytes, value: Value) -> bytes | None:
         """Type byte, key and value of one non-string key; None for an empty container."""
