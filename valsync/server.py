@@ -59,6 +59,7 @@ from valsync.commands.errors import (
 from valsync.commands.registry import CONTAINER_COMMANDS, command_fullname
 from valsync.commands.scripting import SLOW_EVAL, SLOW_FUNCTION
 from valsync.commands.server_cmds import SUBCOMMAND_ARITY, check_subcommand, client_info_line
+from valsync.commands.strings import store_run
 from valsync.config import Config
 from valsync.evict import EvictResult, MemoryManager
 from valsync.keyspace import Keyspace, StreamValue
@@ -426,6 +427,13 @@ class Server:
         os.kill(os.getpid(), signal.SIGSTOP)
         self.log.notice("Process has been continued.")
 
+    def key_listeners(self) -> bool:
+        """Whether :meth:`key_modified` has anyone to tell (WATCH, blocked clients, tracking)."""
+        tracking = self.tracking
+        return bool(
+            tracking.keys or tracking.prefixes or self.watch_index or self.key_ready_listeners
+        )
+
     def key_modified(self, dbid: int, key: bytes) -> None:
         """Valkey's signalModifiedKey + signalKeyAsReady: WATCH, blocked clients, and the
         invalidations of client-side caching."""
@@ -501,6 +509,7 @@ class Server:
                         waiter.block = again
                     else:
                         waiter.result = again
+                        self._answered(waiter)
                     waiter.notify()
         finally:
             self._serving_waiters = False
@@ -703,20 +712,7 @@ class Server:
         of the ordinary (a transaction, a restricted ACL, a container command, loading, a
         maxmemory limit, a pause) takes the full path."""
         spec = self._spec_cache.get(argv[0])
-        if (
-            spec is None
-            or client.in_multi
-            or self.loading
-            or self.async_loading
-            or self.maxmemory
-            or self.acl.restricted
-            or client.pubsub
-            or client.capa_redirect
-            or self.paused
-            or spec.name in CONTAINER_COMMANDS
-            or self.repl is None
-            or not self.repl.is_replica
-        ):
+        if spec is None or spec.name in CONTAINER_COMMANDS or not self._plain_primary_apply(client):
             return self.process(client, argv)
         arity = spec.arity
         if len(argv) != arity if arity > 0 else len(argv) < -arity:
@@ -726,6 +722,67 @@ class Server:
         if self.ready_waiters:
             self.serve_ready_waiters()
         return reply
+
+    def _plain_primary_apply(self, client: ClientState) -> bool:
+        """Nothing makes our primary's commands take :meth:`process`'s full path."""
+        repl = self.repl
+        return not (
+            client.in_multi
+            or self.loading
+            or self.async_loading
+            or self.maxmemory
+            or self.acl.restricted
+            or client.pubsub
+            or client.capa_redirect
+            or self.paused
+            or repl is None
+            or not repl.is_replica
+        )
+
+    def apply_sets_from_primary(
+        self, client: ClientState, keys: list[bytes], values: list[bytes], last: list[bytes]
+    ) -> bool:
+        """A run of plain ``SET key value`` from our primary stored at once, with the
+        accounting each would get from :meth:`apply_from_primary` (the run's time shared out
+        between them); ``last`` is the run's last argv. False, and nothing done, when a
+        listener would make one of them more than a store (keyspace events, WATCH, tracking,
+        blocked clients, MONITOR, an LFU counter, a command log threshold below 1 ms) or when
+        :meth:`apply_from_primary` would take the full path."""
+        db = self.keyspace.dbs[client.db]
+        if (
+            not self._plain_primary_apply(client)
+            or self.notify_classes
+            or self.key_listeners()
+            or self.ready_waiters
+            or self.monitors
+            or self.tracking.pending_bcast
+            or client.tracking is not None
+            or db.on_added is not None
+            or db.clock.lfu
+            or self.spike_threshold_usec < 1000
+        ):
+            return False
+        now = int(time.time() * 1000)
+        start = perf_counter_ns()
+        store_run(db, keys, values)
+        usec = (perf_counter_ns() - start) // 1000
+        n = len(keys)
+        client.last_interaction_ms = now
+        client.last_command = "set"
+        self.last_executed = last
+        self.stats.total_commands_processed += n
+        client.commands += n
+        stat = self._command_stats.get("set")
+        if stat is None:
+            stat = self.cmdstats.stat("set")
+        stat.calls += n
+        stat.usec += usec
+        if self.latency_tracking:
+            histogram = stat.histogram
+            each = usec // n
+            histogram[each] = histogram.get(each, 0) + n
+        self.dirty += n
+        return True
 
     def _call(
         self,
@@ -1384,6 +1441,7 @@ class Server:
         for waiter in list(self.blocked_clients.values()):
             if waiter.result is None and not waiter.block.postponed:
                 waiter.result = self.record_rejected_unblock(waiter.client, UNBLOCKED_ROLE_CHANGE)
+                self._answered(waiter)
                 waiter.notify()
 
     def client_unblock(self, client_id: int, error: bool) -> bool:
@@ -1401,8 +1459,15 @@ class Server:
             block = waiter.block
             waiter.result = block.on_timeout() if block.on_timeout else block.timeout_reply
         waiter.unqueue()
+        self._answered(waiter)
         waiter.notify()
         return True
+
+    def _answered(self, waiter: BlockedWaiter) -> None:
+        """An answered client is no longer blocked, at once (INFO ``blocked_clients``, the
+        ``b`` flag), not when its connection next runs: Valkey unblocks it in the same step."""
+        if self.blocked_clients.get(waiter.client.id) is waiter:
+            del self.blocked_clients[waiter.client.id]
 
     def record_rejected_unblock(self, client: ClientState, text: str) -> ErrorReply:
         """A blocked command ended by an error: 8.1.8 counts it as a call and a rejected one."""

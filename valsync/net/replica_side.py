@@ -49,8 +49,10 @@ from valsync.replication.rdb_transfer import (
 )
 from valsync.replication.replicas import role_replica_reply
 from valsync.replication.stream import (
+    PLAIN_SET,
     STREAM_CONTROL,
     ReplicationStreamReader,
+    all_plain_sets,
     encode_ack,
     is_getack,
 )
@@ -593,8 +595,38 @@ class PrimaryLinkDriver:
             while True:
                 batch, sizes = reader.take_framed()
                 if batch:
-                    # the fast lane: plain commands outside a transaction, offsets inline
-                    for argv, size in zip(batch, sizes, strict=True):
+                    # the fast lane: plain commands outside a transaction, offsets inline;
+                    # a run of plain SETs is stored at once
+                    i = 0
+                    n = len(batch)
+                    scanned = 0
+                    while i < n:
+                        if i >= scanned:
+                            if not i and all_plain_sets(batch):
+                                j = n
+                            else:
+                                j = i
+                                while j < n and batch[j][0] in PLAIN_SET and len(batch[j]) == 3:
+                                    j += 1
+                            scanned = j
+                            run = batch[i:j]
+                            if (
+                                j - i > 1
+                                and not reader.in_multi
+                                and server.apply_sets_from_primary(
+                                    client, [a[1] for a in run], [a[2] for a in run], run[-1]
+                                )
+                            ):
+                                size = sum(sizes[i:j])
+                                reader.command_start = reader.read_offset + size - sizes[j - 1]
+                                reader.read_offset += size
+                                reader.applied_offset = reader.read_offset
+                                self._applied_unproxied += size
+                                i = j
+                                continue
+                        argv = batch[i]
+                        size = sizes[i]
+                        i += 1
                         name = argv[0]
                         if (
                             reader.in_multi
