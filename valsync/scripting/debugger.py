@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from valsync.monitor import quote
+
 BREAKPOINTS_MAX = 64
 MAXLEN_DEFAULT = 256
 MAX_VALUE_DEPTH = 10
@@ -119,27 +121,7 @@ class DebuggerError(Exception):
 
 def quoted(data: bytes) -> str:
     """``sdscatrepr``: a double-quoted, escaped rendering of ``data``."""
-    out = ['"']
-    for c in data:
-        ch = chr(c)
-        if ch in '\\"':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\a":
-            out.append("\\a")
-        elif ch == "\b":
-            out.append("\\b")
-        elif 32 <= c < 127:
-            out.append(ch)
-        else:
-            out.append(f"\\x{c:02x}")
-    out.append('"')
-    return "".join(out)
+    return quote(data).decode("latin-1")
 
 
 def c_atoi(data: bytes) -> int:
