@@ -69,6 +69,7 @@ from valsync.migrate_cache import MigrateSocketCache
 from valsync.monitor import ADMIN_SUBCOMMANDS, REDACTED_COMMANDS, monitor_line, redact
 from valsync.pause import PauseAction, PausePurpose, PauseState
 from valsync.pubsub import PubSub
+from valsync.redis_compat import shared_error
 from valsync.replication.control import ReplicationControl
 from valsync.replication.unexpected_errors import backlog_log_line, unexpected_error
 from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Raw, Reply, ScriptError, encode
@@ -1076,6 +1077,7 @@ class Server:
         """Valkey's ``rejectCommand``: counted in ``rejected_calls`` of ``command``; a refused
         EXEC discards the transaction and says why (a plain ``ERR`` loses its code there, as in
         ``execCommandAbort``); otherwise an open transaction is flagged."""
+        text = shared_error(text, self.config.get_bool("extended-redis-compatibility"))
         if client.is_primary_link or client.is_replica:
             self.unexpected_error_reply(client, text, command)
         if command == "exec":
