@@ -8,6 +8,7 @@ Everything here is synchronous; the trio tasks live in :mod:`valsync.net`.
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import signal
@@ -948,6 +949,8 @@ class Server:
         except to the commands flagged ``allow_busy`` (SCRIPT KILL, FUNCTION KILL, ...)."""
         run = self.scripting.running
         assert run is not None
+        if self.scripting.debugging:
+            return ScriptWait((), None, None, until=math.inf)
         until = run.start + self.config.get_int("busy-reply-threshold") / 1000.0
         if time.monotonic() < until:
             return ScriptWait((), None, None, until=until)
