@@ -235,12 +235,13 @@ class Persistence:
             return SimpleString("Scheduled background saving cancelled")
         return ErrorReply("ERR Background saving is currently not in progress or scheduled")
 
-    def after_flushall(self) -> None:
+    def after_flushall(self) -> bool:
         """FLUSHALL ends any RDB child (its snapshot is obsolete) and, with save points, writes
-        the now empty dump at once (Valkey's flushAllDataAndResetRDB)."""
+        the now empty dump at once (Valkey's flushAllDataAndResetRDB); True when it saved."""
         self.children.kill()
         if self.server.config.save_points:
-            self.save()
+            return self.save() is OK
+        return False
 
     def bgsave(self, schedule: bool = False) -> Reply:
         """BGSAVE [SCHEDULE]: every child here is an RDB child (no AOF), so a busy one is

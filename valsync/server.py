@@ -8,6 +8,7 @@ Everything here is synchronous; the trio tasks live in :mod:`valsync.net`.
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import signal
@@ -68,6 +69,7 @@ from valsync.migrate_cache import MigrateSocketCache
 from valsync.monitor import ADMIN_SUBCOMMANDS, REDACTED_COMMANDS, monitor_line, redact
 from valsync.pause import PauseAction, PausePurpose, PauseState
 from valsync.pubsub import PubSub
+from valsync.redis_compat import shared_error
 from valsync.replication.control import ReplicationControl
 from valsync.replication.unexpected_errors import backlog_log_line, unexpected_error
 from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Raw, Reply, ScriptError, encode
@@ -947,6 +949,8 @@ class Server:
         except to the commands flagged ``allow_busy`` (SCRIPT KILL, FUNCTION KILL, ...)."""
         run = self.scripting.running
         assert run is not None
+        if self.scripting.debugging:
+            return ScriptWait((), None, None, until=math.inf)
         until = run.start + self.config.get_int("busy-reply-threshold") / 1000.0
         if time.monotonic() < until:
             return ScriptWait((), None, None, until=until)
@@ -1073,6 +1077,7 @@ class Server:
         """Valkey's ``rejectCommand``: counted in ``rejected_calls`` of ``command``; a refused
         EXEC discards the transaction and says why (a plain ``ERR`` loses its code there, as in
         ``execCommandAbort``); otherwise an open transaction is flagged."""
+        text = shared_error(text, self.config.get_bool("extended-redis-compatibility"))
         if client.is_primary_link or client.is_replica:
             self.unexpected_error_reply(client, text, command)
         if command == "exec":

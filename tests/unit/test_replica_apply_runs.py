@@ -93,9 +93,9 @@ def run_both(tmp: Path, data: bytes, cuts: list[int], *extra: str) -> None:
     results = []
     for bulk in (True, False):
         server, driver = make_server(tmp, *extra)
-        clock = server.keyspace.clock
-        clock.stamp = clock.lru_clock = 77
-        clock.rng = random.Random(3)  # LFU counters grow by chance
+        server.keyspace.dbs[0].clock.stamp = 77
+        server.keyspace.dbs[0].clock.lru_clock = 77
+        server.keyspace.dbs[0].clock.rng = random.Random(7)  # LFU's counter draws alike
         if not bulk:
             server.apply_sets_from_primary = lambda *_args: False  # type: ignore[method-assign]
         offset = apply_stream(server, driver, data, cuts)

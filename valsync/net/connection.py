@@ -75,6 +75,7 @@ class ClientConnection:
         self.client.extra["kill"] = self.kill
         self.client.deliver = self._deliver
         self.client.extra["offload_scripts"] = True
+        self.client.extra["ldb_transport"] = self._debugger_transport
         self.client.current_request = self.parser.last_raw
         self._out = bytearray()
         self._writer_wake = trio.Event()
@@ -432,6 +433,18 @@ class ClientConnection:
         result = await trio.to_thread.run_sync(job, on_server_thread)
         return self.server.finish_script(self.client, request, result)
 
+    def _debugger_transport(self) -> DebuggerTransport:
+        return DebuggerTransport(self, trio.lowlevel.current_trio_token())
+
+    async def _receive_for_debugger(self) -> bytes:
+        try:
+            data = await self.stream.receive_some(1024)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            return b""
+        self.server.stats.total_net_input_bytes += len(data)
+        self.client.net_in += len(data)
+        return data
+
     async def _wait_pause_end(self, deadline_ms: int | None) -> None:
         """Until the pause holding this client is lifted or reaches its end."""
         event = trio.Event()
@@ -536,6 +549,30 @@ class ClientConnection:
             waiter.unqueue()
             server.blocked_clients.pop(client.id, None)
             server.remove_key_listener(dbid, keys, waiter)
+
+
+class DebuggerTransport:
+    """The socket of a client in a Lua debugging session, as the script's thread uses it:
+    each call blocks that thread (and so the script) until the connection's task has
+    written or read, as Valkey's debugger does blocking I/O on the client's socket."""
+
+    def __init__(self, connection: ClientConnection, token: trio.lowlevel.TrioToken) -> None:
+        self.connection = connection
+        self.token = token
+
+    def send(self, data: bytes) -> None:
+        try:
+            trio.from_thread.run_sync(self.connection._queue, data, trio_token=self.token)
+        except (trio.RunFinishedError, trio.Cancelled):
+            pass
+
+    def receive(self) -> bytes:
+        try:
+            return trio.from_thread.run(
+                self.connection._receive_for_debugger, trio_token=self.token
+            )
+        except (trio.RunFinishedError, trio.Cancelled):
+            return b""
 
 
 _OTHER_WAITS = (ScriptWait, ScriptRequest, ExchangeRequest)

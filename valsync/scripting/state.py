@@ -22,6 +22,8 @@ class ScriptingState:
         """The script (EVAL or FCALL) executing now; other clients wait or get -BUSY."""
         self.running_argv: list[bytes] = []
         self.running_from_primary = False
+        self.debugging = False
+        """The running script is under the Lua debugger: the server serves nobody else."""
         self.waiters: list[Callable[[], None]] = []
         """Called when the running script ends (clients that wait to run a command)."""
 
@@ -62,6 +64,7 @@ class ScriptingState:
 
     def end_run(self) -> None:
         self.running = None
+        self.debugging = False
         self.running_argv = []
         waiters, self.waiters = self.waiters, []
         for wake in waiters:
