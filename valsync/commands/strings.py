@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
+from itertools import repeat
 
 from valsync.commands.context import CommandContext, ExpireMode
 from valsync.commands.errors import (
@@ -147,7 +148,7 @@ def store_run(db: Database, keys: list[bytes], values: list[bytes]) -> None:
         data = db.data
         for key, value in zip(keys, values, strict=True):
             data[key] = attach(key, value, key in expires)
-    db.stamps.update(dict.fromkeys(keys, db.clock.stamp))
+    db.stamps.update(zip(keys, repeat(db.clock.stamp)))
     if expires:
         for key in keys:
             expires.pop(key, None)

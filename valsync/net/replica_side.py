@@ -446,6 +446,15 @@ class PrimaryLinkDriver:
         )
         receiver = RdbPayloadReceiver()
         loader = IncrementalLoad(len(self.server.keyspace))
+        # through the disk into an empty replica, the RDB is parsed as it arrives (into a
+        # keyspace of its own, swapped in at the end as before), so that loading the file
+        # once written has nothing left to do; an error found on the way is reported there
+        parse_early = (
+            to_disk
+            and self.server.keyspace.total_keys() == 0
+            and cfg.get_int("key-load-delay") == 0
+        )
+        early_error: RdbError | None = None
         tmp_path: Path | None = None
         tmp_file = None
         if to_disk:
@@ -475,6 +484,11 @@ class PrimaryLinkDriver:
                         self.sync_last_io = time.time()
                         if tmp_file is not None:
                             tmp_file.write(ev.data)
+                            if parse_early and early_error is None:
+                                try:
+                                    loader.feed(ev.data)
+                                except RdbError as err:
+                                    early_error = err
                         else:
                             await self._throttle(loader.feed(ev.data))
                             if time.monotonic() > keepalive_at:
@@ -495,16 +509,10 @@ class PrimaryLinkDriver:
                 os.replace(tmp_path, dump)
                 tmp_path = None
                 self.log.notice("PRIMARY <-> REPLICA sync: Loading DB in memory")
-                with open(dump, "rb") as f:  # noqa: ASYNC230 - see the temp file above
-                    while True:
-                        chunk = f.read(1 << 20)
-                        if not chunk:
-                            break
-                        await self._throttle(loader.feed(chunk))
-                        if time.monotonic() > keepalive_at:
-                            keepalive_at = time.monotonic() + 1.0
-                            await self._send(b"\n")
-                        await trio.lowlevel.checkpoint()
+                if early_error is not None:
+                    raise early_error
+                if not parse_early:
+                    await self._load_file(dump, loader, keepalive_at)
             result = loader.finish()
         except BaseException:
             if tmp_file is not None:
@@ -517,7 +525,7 @@ class PrimaryLinkDriver:
             self.server.loading = self.server.async_loading = False
             raise
         self.server.loading = self.server.async_loading = False
-        self.server.keyspace.swap(result.keyspace)
+        self.server.keyspace.swap(result.keyspace, signal=self.server.key_listeners())
         self.server.functions = result.functions
         # a new history: our sub-replicas must resync from us
         for link in list(self.service.links.values()):
@@ -527,6 +535,18 @@ class PrimaryLinkDriver:
         self.stream_db = result.stream_db if result.stream_db is not None else 0
         self.log.notice(f"PRIMARY <-> REPLICA sync: Finished with success ({result.keys} keys)")
         return rest
+
+    async def _load_file(self, dump: Path, loader: IncrementalLoad, keepalive_at: float) -> None:
+        with open(dump, "rb") as f:  # noqa: ASYNC230 - plain file I/O, see _full_sync
+            while True:
+                chunk = f.read(1 << 20)
+                if not chunk:
+                    break
+                await self._throttle(loader.feed(chunk))
+                if time.monotonic() > keepalive_at:
+                    keepalive_at = time.monotonic() + 1.0
+                    await self._send(b"\n")
+                await trio.lowlevel.checkpoint()
 
     def _start_diskless_loading(self, mode: str, replid: str) -> None:
         """A swapdb load of the history we already follow keeps serving the old data
