@@ -645,3 +645,25 @@ def test_promotion_without_backlog_creates_one() -> None:
     view = ServerView(A, "0" * 40, -1, 10, NEW, is_replica=True, has_other_replicas=True)
     d = decide_sync(SyncRequest((b"PSYNC", A.encode(), b"11", b"failover")), view)
     assert d.promote and isinstance(d.action, FullResync) and d.action.create_backlog
+
+
+def test_refused_psync_says_why_as_valkey_logs_it() -> None:
+    other = B
+    view = ServerView(A, "0" * 40, -1, 1000, NEW, backlog_first_byte=500, backlog_histlen=501)
+    name = "127.0.0.1:6380"
+
+    def notices(replid: str, offset: int) -> tuple[str, ...]:
+        argv = (b"PSYNC", replid.encode(), str(offset).encode())
+        return decide_sync(SyncRequest(argv, replica_name=name), view).notices
+
+    assert notices(A, 800) == ()
+    assert notices("?", -1) == (f"Full resync requested by replica {name}",)
+    assert notices(other, 800) == (
+        "Partial resynchronization not accepted: Replication ID mismatch (Replica asked for "
+        f"'{other}', my replication IDs are '{A}' and '{'0' * 40}')",
+    )
+    assert notices(A, 100) == (
+        f"Unable to partial resync with replica {name} for lack of backlog (Replica request "
+        "was: 100).",
+    )
+    assert notices(A, 5000)[1].startswith(f"Warning: replica {name} tried to PSYNC")

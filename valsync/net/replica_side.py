@@ -364,7 +364,10 @@ class PrimaryLinkDriver:
                         if isinstance(main_ev, SendBytes):
                             if self.server.debug_pause_after_fork:
                                 self.server.pause_process()  # Valkey stops before its PSYNC
-                            await self._send(main_ev.data)
+                            # sent even if the RDB channel failed meanwhile: Valkey sends it
+                            # as soon as it is continued, before it looks at the other channel
+                            with trio.CancelScope(shield=True):
+                                await self._send(main_ev.data)
                         elif isinstance(main_ev, (Keepalive, HandshakeNotice)):
                             continue
                         else:

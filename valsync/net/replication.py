@@ -34,7 +34,7 @@ from valsync.pause import WRITE_SET, PauseAction, PausePurpose
 from valsync.persistence import remove_temp_rdb
 from valsync.rdb.child import ProgressWriter
 from valsync.rdb.snapshot import snapshot_aux, write_snapshot
-from valsync.rdb.socket_set import SocketSetWriter
+from valsync.rdb.socket_set import BUFFER_SIZE, SocketSetWriter
 from valsync.replication.backlog import ReplicationBacklog
 from valsync.replication.failover import (
     Abort,
@@ -404,8 +404,12 @@ class ReplicationService:
         else:
             link.soft_limit_since = None
         if over:
+            # an RDB channel still holding the stream for its main channel loses its grace
+            # period too (Valkey drops the protection on an output buffer overrun)
+            cmd = "sync" if link.waiting_psync else "psync"
+            link.waiting_psync = False
             self.log.warning(
-                f"Client {self._client_desc(link)} omem={size} cmd=psync scheduled to be closed "
+                f"Client {self._client_desc(link)} omem={size} cmd={cmd} scheduled to be closed "
                 "ASAP for overcoming of output buffer limits."
             )
             self.server.stats.client_output_buffer_limit_disconnections += 1
@@ -770,7 +774,10 @@ class ReplicationService:
 
             def body(data_fd: int | None, progress: ProgressWriter) -> None:
                 if direct:
-                    sockets = SocketSetWriter(endoffs, timeout)
+                    # a slowed-down save sends each chunk as it comes (see write_snapshot)
+                    sockets = SocketSetWriter(
+                        endoffs, timeout, buffer_size=0 if delay else BUFFER_SIZE
+                    )
                     sockets.send_each(endoffs)
                     keys = write_payload(sockets.write, progress)
                     sockets.flush()

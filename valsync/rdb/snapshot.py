@@ -16,7 +16,7 @@ from valsync import VALKEY_COMPAT_VERSION
 from valsync.keyspace import Keyspace
 from valsync.rdb.format import RdbError
 from valsync.rdb.reader import RdbReader
-from valsync.rdb.writer import RdbWriter, make_aux
+from valsync.rdb.writer import CHUNK_SIZE, RdbWriter, make_aux
 
 __all__ = [
     "IncrementalLoad",
@@ -53,6 +53,9 @@ def snapshot_aux(
     )
 
 
+SLOW_SAVE_CHUNK = 4 * 1024
+
+
 def write_snapshot(
     keyspace: Keyspace,
     write: Callable[[bytes], object],
@@ -85,6 +88,9 @@ def write_snapshot(
         checksum=checksum,
         functions=functions or (),
         on_key=on_key if (delay or progress is not None) else None,
+        # a slowed-down save (rdb-key-save-delay, a test hook) lets its bytes out a few KB at
+        # a time: a replica is seen loading, and a lost one is noticed within seconds
+        chunk_size=SLOW_SAVE_CHUNK if delay else CHUNK_SIZE,
     )
     for chunk in writer.chunks():
         write(chunk)
