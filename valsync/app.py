@@ -12,6 +12,7 @@ from valsync.config import Config
 from valsync.log import ServerLog
 from valsync.net.server_loop import run_server
 from valsync.server import Server
+from valsync.shutdown import ShutdownRequest
 
 
 def build_server(config: Config, log: ServerLog) -> Server:
@@ -82,4 +83,4 @@ async def _dashboard_then_shutdown(server: Server, port: int, run_dashboard: obj
     try:
         await run_dashboard([("127.0.0.1", port)])
     finally:
-        server.shutdown_requested = server.shutdown_requested or "default"
+        server.shutdown_requested = server.shutdown_requested or ShutdownRequest()

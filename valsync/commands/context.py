@@ -359,6 +359,11 @@ class CommandContext:
                 raw = wire() if wire is not None else None
                 self.propagated.append(Propagated(self.client.db, argv, raw))
 
+    def own_request_only(self) -> bool:
+        """Nothing but the command itself, as the client sent it, is to be propagated (no
+        extra command, no rewrite, not prevented): its request bytes can go to the stream."""
+        return not self.propagated and self._rewritten is None and not self._prevent
+
     def notify(self, klass: str, event: str, key: bytes, dbid: int | None = None) -> None:
         """Valkey's ``notifyKeyspaceEvent``: ``klass`` is the event's class letter as in
         ``notify-keyspace-events`` (``g`` generic, ``$`` string, ``l`` list, ``s`` set,

@@ -45,17 +45,21 @@ class EncodingLimits:
 
     @classmethod
     def from_config(cls, config: Config) -> EncodingLimits:
-        get = config.get_int
-        return cls(
-            get("list-max-listpack-size"),
-            get("set-max-intset-entries"),
-            get("set-max-listpack-entries"),
-            get("set-max-listpack-value"),
-            get("hash-max-listpack-entries"),
-            get("hash-max-listpack-value"),
-            get("zset-max-listpack-entries"),
-            get("zset-max-listpack-value"),
-        )
+        return cls(*(config.get_int(name) for name in LIMIT_DIRECTIVES))
+
+
+LIMIT_DIRECTIVES = (
+    "list-max-listpack-size",
+    "set-max-intset-entries",
+    "set-max-listpack-entries",
+    "set-max-listpack-value",
+    "hash-max-listpack-entries",
+    "hash-max-listpack-value",
+    "zset-max-listpack-entries",
+    "zset-max-listpack-value",
+)
+"""The directives of :class:`EncodingLimits`, in its fields' order (the server caches the
+limits and rebuilds them when CONFIG SET changes one)."""
 
 
 DEFAULT_LIMITS = EncodingLimits()
@@ -63,7 +67,7 @@ DEFAULT_LIMITS = EncodingLimits()
 
 def encoding_limits(ctx: CommandContext) -> EncodingLimits:
     server = ctx.server
-    return EncodingLimits.from_config(server.config) if server is not None else DEFAULT_LIMITS
+    return server.encoding_limits if server is not None else DEFAULT_LIMITS
 
 
 def set_content_encoding(members: set[bytes], limits: EncodingLimits) -> str:

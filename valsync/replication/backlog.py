@@ -88,7 +88,7 @@ class ReplicationBacklog:
             blocks[-1] += data
             self._histlen += n
             self._end_offset += n
-            if len(blocks) > 1:
+            if len(blocks) > 1 and self._histlen - len(blocks[0]) > self.size:
                 self._trim()
             return self._end_offset
         view = memoryview(data)

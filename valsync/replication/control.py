@@ -57,6 +57,10 @@ class ReplicationControl(Protocol):
 
     def feed(self, unit: list[Propagated]) -> None: ...
 
+    def feed_request(self, dbid: int, raw: bytes) -> int:
+        """A client's write streamed as its own request bytes; the new offset, or 0 when it
+        must take :meth:`feed` (the stream has another DB selected)."""
+
     def replication_buffer_bytes(self) -> int: ...
 
     def rdb_repl_info(self) -> tuple[str, int, int] | None: ...
