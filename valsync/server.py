@@ -1586,5 +1586,6 @@ class Server:
             return False
         if self.repl is not None:
             self.repl.shutdown()
+        self.scripting.kill_debug_children()
         self.log.warning(f"{'Valkey'} is now ready to exit, bye bye...")
         return True

@@ -1,4 +1,4 @@
-"""The Lua debugger (SCRIPT DEBUG SYNC), byte for byte against a real valkey-server 8.1.8.
+"""The Lua debugger (SCRIPT DEBUG SYNC and YES), byte for byte against a real valkey-server 8.1.8.
 
 Each session is driven identically on both servers over raw sockets: SCRIPT DEBUG SYNC, an
 EVAL that stops at its first line, then debugger commands (or raw, badly framed bytes), one
@@ -9,6 +9,8 @@ left behind, must match.
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterator, Sequence
 
 import pytest
@@ -205,6 +207,10 @@ def test_evalsha_and_errors_under_debugging(pair: tuple[ServerProcess, ServerPro
         [["script", "debug", "sync"], ["evalsha", "a" * 40, "0"], ["script", "debug", "no"]],
         [["script", "debug", "maybe"], ["script", "debug"]],
         [["multi"], ["script", "debug", "sync"], ["exec"]],
+        [["multi"], ["script", "debug", "yes"], ["exec"], ["eval", "return 1", "0"]],
+        [["eval", "return redis.pcall('script', 'debug', 'sync')", "0"]],
+        [["script", "debug", "yes"], ["evalsha_ro", "a" * 40, "0"], ["script", "debug", "no"]],
+        [["script", "debug", "sync"], ["script", "debug", "no"], ["eval", "return 1", "0"]],
     ):
         replies = []
         for server in pair:
@@ -219,3 +225,40 @@ def test_evalsha_and_errors_under_debugging(pair: tuple[ServerProcess, ServerPro
             client.sock.sendall(encode_argv(["eval", "return 1", "x"]))
             seen.append((client.read_reply(), client.read_reply()))
     assert seen[1] == seen[0]
+
+
+def _children(pid: int) -> set[str]:
+    out: set[str] = set()
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as f:
+            out.update(f.read().split())
+    return out
+
+
+def test_forked_session_rolls_back(pair: tuple[ServerProcess, ServerProcess]) -> None:
+    """SCRIPT DEBUG YES: the session runs in a fork child; the server keeps serving others
+    meanwhile, and nothing the session wrote survives it."""
+    script = "redis.call('set','dbg:y','new')\nreturn redis.call('get','dbg:y')"
+    transcripts = []
+    for server in pair:
+        with RawClient(server.port) as other, RawClient(server.port) as client:
+            seen = [other.call("set", "dbg:y", "orig"), client.call("script", "debug", "yes")]
+            seen.append(client.call("eval", script, "0"))
+            seen.append(client.call("redis", "set", "dbg:y2", "x"))
+            seen += [other.call("get", "dbg:y"), other.call("ping")]
+            seen.append(client.call("s"))
+            seen.append(client.call("e", "redis.call('get','dbg:y')"))
+            seen += [client.call("c"), client.read_reply()]
+            client.sock.settimeout(3)
+            seen.append(client.sock.recv(1) or b"<closed>")
+            seen += [other.call("get", "dbg:y"), other.call("get", "dbg:y2")]
+            transcripts.append(seen)
+    assert transcripts[1] == transcripts[0]
+    assert transcripts[0][-2:] == [b"$4\r\norig\r\n", b"$-1\r\n"]
+    # the child was reaped (bounded wait: the cron collects it)
+    ours = pair[1].proc.pid
+    for _ in range(100):
+        if not _children(ours):
+            break
+        time.sleep(0.1)
+    assert not _children(ours)

@@ -34,9 +34,10 @@ from valsync.commands.errors import (
 )
 from valsync.commands.registry import COMMANDS, command, command_fullname
 from valsync.commands.server_cmds import SUBCOMMAND_ARITY, check_subcommand
-from valsync.resp.reply import OK, ErrorReply, Raw, Reply, ReplySeries, SimpleString
+from valsync.resp import encode
+from valsync.resp.reply import NO_REPLY, OK, ErrorReply, Raw, Reply, ReplySeries, SimpleString
 from valsync.scripting.conversion import error_fields
-from valsync.scripting.debugger import LuaDebugger
+from valsync.scripting.debugger import LuaDebugger, Transport
 from valsync.scripting.engine import PROPAGATE_REPL, Refusal, ScriptRun
 from valsync.scripting.scripts import (
     ALLOW_OOM,
@@ -357,8 +358,10 @@ def run_script(
 
         return ScriptRequest((), None, None, job=job, finish=finish)
     try:
-        reply = engine.run(fn, run, keys, args, caller_resp)
+        reply = engine.run(fn, run, keys, args, caller_resp, debugger)
     finally:
+        if debugger is not None:
+            debugger.end()
         state.end_run()
         executor.finish()
     return reply
@@ -375,22 +378,63 @@ def _end_debugging(ctx: CommandContext) -> None:
         server.log.notice("Valkey synchronous debugging eval session ended")
 
 
-def _debug_session(ctx: CommandContext, source: bytes) -> LuaDebugger | None:
-    """The debugger for this EVAL when the client asked for one (SCRIPT DEBUG SYNC) and the
-    connection can serve it (a client connection, outside MULTI)."""
-    client = ctx.client
-    transport = client.extra.get("ldb_transport")
-    if client.extra.get("lua_debug") is None or transport is None or ctx.in_multi_exec:
-        return None
-    server = ctx.server
-    config = getattr(server, "config", None)
-    if server is not None:
-        server.log.notice("Valkey synchronous debugging eval session started")
+def _new_debugger(ctx: CommandContext, source: bytes, transport: Transport) -> LuaDebugger:
+    config = getattr(ctx.server, "config", None)
 
     def busy_threshold() -> int:
         return config.get_int("busy-reply-threshold") if config is not None else 5000
 
-    return LuaDebugger(transport(), source, busy_threshold_ms=busy_threshold)
+    return LuaDebugger(transport, source, busy_threshold_ms=busy_threshold)
+
+
+def _debug_session(ctx: CommandContext, source: bytes) -> LuaDebugger | None:
+    """The debugger for this EVAL when the client asked for one (SCRIPT DEBUG SYNC) and the
+    connection can serve it (a client connection, outside MULTI)."""
+    transport = ctx.client.extra.get("ldb_transport")
+    if transport is None:
+        return None
+    if ctx.server is not None:
+        ctx.server.log.notice("Valkey synchronous debugging eval session started")
+    return _new_debugger(ctx, source, transport())
+
+
+def _forked_session(
+    ctx: CommandContext, state: ScriptingState, argv: list[bytes], ro: bool
+) -> Reply | None:
+    """SCRIPT DEBUG YES: the session runs in a fork child, which answers the client and
+    exits, so nothing it writes reaches this server's dataset. None: no connection to fork
+    for (the script then runs without the debugger)."""
+    fork = ctx.client.extra.get("ldb_fork")
+    if fork is None:
+        return None
+    client, server = ctx.client, ctx.server
+
+    def in_child(transport: Transport) -> None:
+        if server is not None:
+            server.log.notice("Valkey forked for debugging eval")
+        client.extra.pop("offload_scripts", None)
+        debugger = _new_debugger(ctx, argv[1], transport)
+        try:
+            reply = cast(Reply, _run_eval(ctx, state, argv, False, ro, debugger))
+        except CommandError as err:
+            reply = ErrorReply(err.text)
+        if debugger.active:
+            debugger.end()
+        out = bytearray()
+        encode(reply, out, client.resp)
+        transport.send(bytes(out))
+        if server is not None:
+            server.log.notice("Lua debugging session child exiting")
+
+    try:
+        fork(in_child)
+    except OSError as err:
+        raise CommandError(
+            f"ERR Fork() failed: can't run EVAL in debugging mode: {err.strerror}"
+        ) from None
+    client.extra.pop("lua_debug", None)
+    client.kill_requested = True
+    return NO_REPLY
 
 
 def _no_op_hook(run: ScriptRun) -> None:
@@ -443,10 +487,15 @@ def _eval(ctx: CommandContext, argv: list[bytes], evalsha: bool, ro: bool) -> Re
         server.feed_monitors_now(ctx.client, argv)
     if evalsha and len(argv[1]) != 40:
         raise CommandError(NOSCRIPT)
-    if ctx.client.extra.get("lua_debug") is not None and not ctx.in_multi_exec:
+    mode = ctx.client.extra.get("lua_debug")
+    if mode is not None and not ctx.in_multi_exec:
         if evalsha:
             raise CommandError("ERR Please use EVAL instead of EVALSHA for debugging")
-        debugger = _debug_session(ctx, argv[1])
+        if mode == "yes":
+            forked = _forked_session(ctx, state, argv, ro)
+            if forked is not None:
+                return forked
+        debugger = _debug_session(ctx, argv[1]) if mode == "sync" else None
         if debugger is not None:
             try:
                 return _run_eval(ctx, state, argv, evalsha, ro, debugger)
@@ -604,10 +653,8 @@ def script_debug(ctx: CommandContext, mode: bytes) -> Reply:
         client.extra["lua_debug"] = "sync"
         return OK
     if mode == b"yes":
-        raise CommandError(
-            "ERR SCRIPT DEBUG YES (a forked debugging session that rolls back its changes) "
-            "is not supported by valsync: use SCRIPT DEBUG SYNC"
-        )
+        client.extra["lua_debug"] = "yes"
+        return OK
     raise CommandError("ERR Use SCRIPT DEBUG YES/SYNC/NO")
 
 

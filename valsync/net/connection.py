@@ -19,8 +19,10 @@ from valsync.commands import BlockRequest, ClientState, ExchangeRequest, ScriptR
 from valsync.commands.context import filter_reply
 from valsync.commands.server_cmds import client_info_line
 from valsync.net.exchange import run_exchange
+from valsync.net.ldb_fork import fork_debug_session
 from valsync.resp import ProtocolError, RequestParser, encode
 from valsync.resp.reply import NO_REPLY, ErrorReply, Reply
+from valsync.scripting.debugger import Transport
 from valsync.server import BlockedWaiter
 
 if TYPE_CHECKING:
@@ -76,6 +78,7 @@ class ClientConnection:
         self.client.deliver = self._deliver
         self.client.extra["offload_scripts"] = True
         self.client.extra["ldb_transport"] = self._debugger_transport
+        self.client.extra["ldb_fork"] = self._fork_debugger
         self.client.current_request = self.parser.last_raw
         self._out = bytearray()
         self._writer_wake = trio.Event()
@@ -124,6 +127,8 @@ class ClientConnection:
         persistence = self.server.persistence
         if persistence is None or not persistence.children.busy:
             return
+        if self.client.extra.get("ldb_forked"):
+            return  # the socket is the debugging child's now
         info = self.client.extra.get("repl_info")
         if getattr(info, "rdb_channel", False):
             return
@@ -435,6 +440,18 @@ class ClientConnection:
 
     def _debugger_transport(self) -> DebuggerTransport:
         return DebuggerTransport(self, trio.lowlevel.current_trio_token())
+
+    def _fork_debugger(self, body: Callable[[Transport], None]) -> int:
+        """SCRIPT DEBUG YES: a child takes this client's socket and runs ``body`` over it;
+        this side then lets the client go without a reply."""
+        server = self.server
+        others = [c.fd for c in server.clients.values() if c is not self.client and c.fd >= 0]
+        persistence = server.persistence
+        listeners = persistence.listener_fds if persistence is not None else []
+        pid, fds = fork_debug_session(self._fd, others + listeners, body)
+        server.scripting.debug_children[pid] = fds
+        self.client.extra["ldb_forked"] = True
+        return pid
 
     async def _receive_for_debugger(self) -> bytes:
         try:

@@ -142,6 +142,8 @@ async def _cron(server: Server, nursery: trio.Nursery, done: ShutdownBell) -> No
             server.migrate_sockets.close_idle()
         if server.persistence is not None:
             server.persistence.cron()
+        if server.scripting.debug_children:
+            server.scripting.reap_debug_children()
         server.stats.record_cycle((time.perf_counter_ns() - started) // 1000 or 1, cron=True)
         if server.shutdown_requested is not None:
             done.ring()
