@@ -325,10 +325,8 @@ class PrimaryLinkDriver:
         Returns the main channel's stream bytes (buffered during the load) and their offset.
         """
         cfg = self.server.config
-        self.state = "sync"
         self.log.notice("PRIMARY <-> REPLICA sync: starting dual channel replication")
-        main = self._stream
-        assert main is not None
+        assert self._stream is not None
         with trio.fail_after(cfg.get_int("repl-timeout")):
             rdb_stream = await trio.open_tcp_stream(host, port, local_address=self._source_addr())
         async with rdb_stream:
@@ -351,44 +349,60 @@ class PrimaryLinkDriver:
             main_hs = ReplicaHandshake.for_dual_channel_main(
                 config, endoff.client_id, endoff.replid, endoff.offset
             )
-            if self.server.debug_pause_after_fork:
-                self.server.pause_process()
-            await self._send(main_hs.initiate())
-            main_outcome: object = None
-            pending = main_leftover
-            while main_outcome is None:
-                data = pending or await self._recv()
-                pending = b""
-                for main_ev in main_hs.receive_data(data):
-                    if isinstance(main_ev, SendBytes):
-                        await self._send(main_ev.data)
-                    elif isinstance(main_ev, (Keepalive, HandshakeNotice)):
-                        continue
-                    else:
-                        main_outcome = main_ev
-            if not isinstance(main_outcome, Continue):
-                raise LinkLost(f"main channel PSYNC after $ENDOFF failed: {main_outcome!r}")
-            # buffer the main channel's stream while the RDB loads from the other connection
-            buffered = bytearray(main_hs.unused_data)
+            buffered = bytearray()
+            established = trio.Event()
+
+            async def main_channel() -> None:
+                """PSYNC on the main channel, then buffer its stream while the RDB loads."""
+                await self._send(main_hs.initiate())
+                main_outcome: object = None
+                pending = main_leftover
+                while main_outcome is None:
+                    data = pending or await self._recv()
+                    pending = b""
+                    for main_ev in main_hs.receive_data(data):
+                        if isinstance(main_ev, SendBytes):
+                            if self.server.debug_pause_after_fork:
+                                self.server.pause_process()  # Valkey stops before its PSYNC
+                            await self._send(main_ev.data)
+                        elif isinstance(main_ev, (Keepalive, HandshakeNotice)):
+                            continue
+                        else:
+                            main_outcome = main_ev
+                if not isinstance(main_outcome, Continue):
+                    raise LinkLost(f"main channel PSYNC after $ENDOFF failed: {main_outcome!r}")
+                self.state = "sync"
+                buffered.extend(main_hs.unused_data)
+                established.set()
+                # like Valkey, stop reading past the replica output-buffer hard limit:
+                # TCP then pushes back on the primary until the load is done
+                limit = cfg.client_output_buffer_limit("replica")[0]
+                while not limit or len(buffered) < limit:
+                    buffered.extend(await self._recv())
+                    self.repl_buffer_size = len(buffered)
+                    self.repl_buffer_peak = max(self.repl_buffer_peak, len(buffered))
+                self.log.notice("Replication buffer limit reached, stopping buffering.")
+
+            # as Valkey, the RDB loads while the main channel's PSYNC is still on its way
+            # (the primary may not answer it before the RDB is all sent)
             async with trio.open_nursery() as nursery:
-
-                async def buffer_main() -> None:
-                    # like Valkey, stop reading past the replica output-buffer hard limit:
-                    # TCP then pushes back on the primary until the load is done
-                    limit = cfg.client_output_buffer_limit("replica")[0]
-                    while not limit or len(buffered) < limit:
-                        buffered.extend(await self._recv())
-                        self.repl_buffer_size = len(buffered)
-                        self.repl_buffer_peak = max(self.repl_buffer_peak, len(buffered))
-                    self.log.notice("Replication buffer limit reached, stopping buffering.")
-
-                nursery.start_soon(buffer_main)
+                nursery.start_soon(main_channel)
                 rest = await self._full_sync(
-                    rdb_hs.unused_data, endoff.replid, endoff.offset, stream=rdb_stream
+                    rdb_hs.unused_data,
+                    endoff.replid,
+                    endoff.offset,
+                    stream=rdb_stream,
+                    dual_channel=True,
                 )
+                if rest:
+                    raise LinkLost("unexpected bytes after the RDB on the RDB channel")
+                await rdb_stream.aclose()
+                if not established.is_set():
+                    self.log.debug(
+                        "PRIMARY <-> REPLICA sync: RDB loaded, waiting for the main channel PSYNC"
+                    )
+                await established.wait()
                 nursery.cancel_scope.cancel()
-            if rest:
-                raise LinkLost("unexpected bytes after the RDB on the RDB channel")
         self.repl_buffer_size = 0
         self.log.notice(f"PRIMARY <-> REPLICA sync: applying {len(buffered)} buffered stream bytes")
         return bytes(buffered), endoff.offset
@@ -431,12 +445,19 @@ class PrimaryLinkDriver:
     # --- full sync -------------------------------------------------------------------------
 
     async def _full_sync(
-        self, leftover: bytes, replid: str, offset: int, stream: trio.SocketStream | None = None
+        self,
+        leftover: bytes,
+        replid: str,
+        offset: int,
+        stream: trio.SocketStream | None = None,
+        dual_channel: bool = False,
     ) -> bytes:
         """Receive and load the RDB (from ``stream``, by default the main link); returns the
-        stream bytes that followed it."""
+        stream bytes that followed it. A ``dual_channel`` load leaves the link state to the
+        main channel (Valkey's ROLE says ``handshake`` until its PSYNC is answered)."""
         cfg = self.server.config
-        self.state = "sync"
+        if not dual_channel:
+            self.state = "sync"
         self.sync_total, self.sync_read = -1, 0
         self.sync_last_io = time.time()
         mode = cfg.get_str("repl-diskless-load")
@@ -527,6 +548,7 @@ class PrimaryLinkDriver:
         self.server.loading = self.server.async_loading = False
         self.server.keyspace.swap(result.keyspace, signal=self.server.key_listeners())
         self.server.functions = result.functions
+        self.log.notice(f"Done loading RDB, keys loaded: {result.keys}, keys expired: 0.")
         # a new history: our sub-replicas must resync from us
         for link in list(self.service.links.values()):
             self.service.drop_link(link, "primary full resync")
