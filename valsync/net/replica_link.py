@@ -177,6 +177,15 @@ class ReplicaLink:
             queue.append(seg)
         self._queue_wake.set()
 
+    def discard_queued_bytes(self) -> None:
+        """Forget the bytes not sent yet (keepalives): another process writes to the socket
+        from here on, and nothing of ours may land in the middle of its bytes."""
+        kept = [seg for seg in self._queue if not isinstance(seg, bytes | bytearray)]
+        self._queue.clear()
+        self._queue.extend(kept)
+        self.queued_bytes = 0
+        self._wake_drain_waiter()
+
     def close(self, reason: str = "") -> None:
         if not self.closed:
             self.closed = True

@@ -804,6 +804,7 @@ class ReplicationService:
         )
         for link in links:
             if direct:
+                link.discard_queued_bytes()  # keepalives not sent yet: the child owns it now
                 self.log.notice(
                     f"Sending to replica {self._replica_name(link)} RDB end offset {offset} "
                     f"and client-id {link.client.id}"
@@ -967,6 +968,9 @@ class ReplicationService:
         """Once a second: keepalives, pings, timeouts, delayed diskless syncs, backlog TTL."""
         cfg = self.server.config
         now = time.time()
+        # forks first: a keepalive queued for a replica whose socket a child is about to own
+        # would be written into the middle of that child's RDB
+        self.cron_start_waiting()
         for link in list(self.links.values()):
             st = link.info.state
             if st is ReplicaState.WAIT_BGSAVE_START or (
@@ -993,7 +997,6 @@ class ReplicationService:
                         f"Disconnecting timedout replica (streaming sync): {link.client.addr}"
                     )
                     self.drop_link(link, "timeout")
-        self.cron_start_waiting()
         if self.rdb_channels_in_grace:
             self._expire_rdb_channel_grace()
         ttl = cfg.get_int("repl-backlog-ttl")
