@@ -31,6 +31,7 @@ then (:class:`_KeySample`), rebuilt when too many of its keys are gone or too ma
 from __future__ import annotations
 
 import enum
+import itertools
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -113,6 +114,8 @@ class MemoryManager:
         self.exceeded_since: float | None = None
         self.total_exceeded_us = 0
         self._samples: dict[tuple[int, bool], _KeySample] = {}
+        self._size_samples: dict[int, tuple[int, int, list[bytes]]] = {}
+        """Per database: (id of its dict, its size then, keys drawn) for INFO's estimate."""
         config = server.config
         config.on_change("maxmemory", self._maxmemory_set)
         for name in (
@@ -177,12 +180,30 @@ class MemoryManager:
             elif len(db.data) <= EXACT_UP_TO:
                 total += sum(key_memory(k, v) for k, v in db.data.items())
             else:
-                keys = self._sample(db, db.data, False, SIZE_SAMPLES)  # type: ignore[arg-type]
                 data = db.data
-                sizes = [key_memory(k, data[k]) for k in keys]
+                sizes = [key_memory(k, data[k]) for k in self._size_sample(db)]
                 total += sum(sizes) * len(data) // max(len(sizes), 1)
             total += EXPIRE_SLOT * len(db.expires)
         return total
+
+    def _size_sample(self, db: Database) -> list[bytes]:
+        """:data:`SIZE_SAMPLES` keys of a large database drawn at random, kept while the
+        database stays about the same size: a list of every key (8 bytes each) is not."""
+        data = db.data
+        n = len(data)
+        cached = self._size_samples.get(db.id)
+        if cached is not None:
+            ident, size, keys = cached
+            if ident == id(data) and size * 3 // 4 <= n <= size * 5 // 4 + 16:
+                present = [k for k in keys if k in data]
+                if len(present) * 2 >= len(keys):
+                    return present
+        mask = bytearray(n)
+        for i in self.server.rng.sample(range(n), min(SIZE_SAMPLES, n)):
+            mask[i] = 1
+        keys = list(itertools.compress(data, mask))
+        self._size_samples[db.id] = (id(data), n, keys)
+        return keys
 
     def replication_buffers(self) -> int:
         repl = self.server.repl

@@ -17,7 +17,17 @@ import time
 
 REDACTED = b"(redacted)"
 # CONFIG SET values Valkey flags as sensitive.
-SENSITIVE_CONFIGS = frozenset({b"requirepass", b"masterauth", b"primaryauth"})
+SENSITIVE_CONFIGS = frozenset(
+    {
+        b"requirepass",
+        b"masterauth",
+        b"primaryauth",
+        b"masteruser",
+        b"primaryuser",
+        b"tls-key-file-pass",
+        b"tls-client-key-file-pass",
+    }
+)
 
 # Subcommands whose command table entry carries the admin flag, which hides them from MONITOR
 # (the container itself is not admin: CLIENT INFO is shown, CLIENT LIST is not).

@@ -235,12 +235,13 @@ class Persistence:
             return SimpleString("Scheduled background saving cancelled")
         return ErrorReply("ERR Background saving is currently not in progress or scheduled")
 
-    def after_flushall(self) -> None:
+    def after_flushall(self) -> bool:
         """FLUSHALL ends any RDB child (its snapshot is obsolete) and, with save points, writes
-        the now empty dump at once (Valkey's flushAllDataAndResetRDB)."""
+        the now empty dump at once (Valkey's flushAllDataAndResetRDB); True when it saved."""
         self.children.kill()
         if self.server.config.save_points:
-            self.save()
+            return self.save() is OK
+        return False
 
     def bgsave(self, schedule: bool = False) -> Reply:
         """BGSAVE [SCHEDULE]: every child here is an RDB child (no AOF), so a busy one is
@@ -338,6 +339,13 @@ class Persistence:
                 self.nursery.start_soon(self.run_bgsave)
                 return
 
+    def remove_own_temp(self) -> None:
+        """A second SIGINT during the final save: its temp file goes, as in Valkey."""
+        try:
+            temp_rdb_path(self.path, os.getpid()).unlink()
+        except OSError:
+            pass
+
     def kill_child_for_shutdown(self) -> None:
         """SHUTDOWN with a save child running: kill it and remove its temp file at once, as
         Valkey's prepareForShutdown does (before the asker sees its connection end)."""
@@ -352,8 +360,8 @@ class Persistence:
         except FileNotFoundError:
             pass
 
-    async def save_for_shutdown(self) -> None:
-        self.children.kill()
+    def save_for_shutdown(self) -> None:
+        """The final save, in the foreground; an OSError says it failed."""
         keys = self.write_dump(None)
         self._saved(keys)
         self.server.log.notice("DB saved on disk")

@@ -8,6 +8,7 @@ Everything here is synchronous; the trio tasks live in :mod:`valsync.net`.
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import signal
@@ -58,6 +59,7 @@ from valsync.commands.errors import (
 from valsync.commands.registry import CONTAINER_COMMANDS, command_fullname
 from valsync.commands.scripting import SLOW_EVAL, SLOW_FUNCTION
 from valsync.commands.server_cmds import SUBCOMMAND_ARITY, check_subcommand, client_info_line
+from valsync.commands.strings import store_run
 from valsync.config import Config
 from valsync.evict import EvictResult, MemoryManager
 from valsync.keyspace import Keyspace, StreamValue
@@ -67,11 +69,13 @@ from valsync.migrate_cache import MigrateSocketCache
 from valsync.monitor import ADMIN_SUBCOMMANDS, REDACTED_COMMANDS, monitor_line, redact
 from valsync.pause import PauseAction, PausePurpose, PauseState
 from valsync.pubsub import PubSub
+from valsync.redis_compat import shared_error
 from valsync.replication.control import ReplicationControl
 from valsync.replication.unexpected_errors import backlog_log_line, unexpected_error
 from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Raw, Reply, ScriptError, encode
 from valsync.scripting.functions import FunctionError
 from valsync.scripting.state import ScriptingState
+from valsync.shutdown import ShutdownRequest, second_sigint_exits
 from valsync.stats import Stats
 from valsync.tracking import TrackingTable
 
@@ -176,7 +180,7 @@ class Server:
         self.loading = False
         self.async_loading = False
         """A swapdb diskless load of our own primary's history: the old data stays served."""
-        self.shutdown_requested: str | None = None
+        self.shutdown_requested: ShutdownRequest | None = None
         self.repl: ReplicationControl | None = None
         self.cmdstats = CommandStats()
         self._command_stats = self.cmdstats.commands
@@ -437,6 +441,13 @@ class Server:
         os.kill(os.getpid(), signal.SIGSTOP)
         self.log.notice("Process has been continued.")
 
+    def key_listeners(self) -> bool:
+        """Whether :meth:`key_modified` has anyone to tell (WATCH, blocked clients, tracking)."""
+        tracking = self.tracking
+        return bool(
+            tracking.keys or tracking.prefixes or self.watch_index or self.key_ready_listeners
+        )
+
     def key_modified(self, dbid: int, key: bytes) -> None:
         """Valkey's signalModifiedKey + signalKeyAsReady: WATCH, blocked clients, and the
         invalidations of client-side caching."""
@@ -512,6 +523,7 @@ class Server:
                         waiter.block = again
                     else:
                         waiter.result = again
+                        self._answered(waiter)
                     waiter.notify()
         finally:
             self._serving_waiters = False
@@ -724,20 +736,7 @@ class Server:
         of the ordinary (a transaction, a restricted ACL, a container command, loading, a
         maxmemory limit, a pause) takes the full path."""
         spec = self._spec_cache.get(argv[0])
-        if (
-            spec is None
-            or client.in_multi
-            or self.loading
-            or self.async_loading
-            or self.maxmemory
-            or self.acl.restricted
-            or client.pubsub
-            or client.capa_redirect
-            or self.paused
-            or spec.name in CONTAINER_COMMANDS
-            or self.repl is None
-            or not self.repl.is_replica
-        ):
+        if spec is None or spec.name in CONTAINER_COMMANDS or not self._plain_primary_apply(client):
             return self.process(client, argv)
         arity = spec.arity
         if len(argv) != arity if arity > 0 else len(argv) < -arity:
@@ -747,6 +746,67 @@ class Server:
         if self.ready_waiters:
             self.serve_ready_waiters()
         return reply
+
+    def _plain_primary_apply(self, client: ClientState) -> bool:
+        """Nothing makes our primary's commands take :meth:`process`'s full path."""
+        repl = self.repl
+        return not (
+            client.in_multi
+            or self.loading
+            or self.async_loading
+            or self.maxmemory
+            or self.acl.restricted
+            or client.pubsub
+            or client.capa_redirect
+            or self.paused
+            or repl is None
+            or not repl.is_replica
+        )
+
+    def apply_sets_from_primary(
+        self, client: ClientState, keys: list[bytes], values: list[bytes], last: list[bytes]
+    ) -> bool:
+        """A run of plain ``SET key value`` from our primary stored at once, with the
+        accounting each would get from :meth:`apply_from_primary` (the run's time shared out
+        between them); ``last`` is the run's last argv. False, and nothing done, when a
+        listener would make one of them more than a store (keyspace events, WATCH, tracking,
+        blocked clients, MONITOR, an LFU counter, a command log threshold below 1 ms) or when
+        :meth:`apply_from_primary` would take the full path."""
+        db = self.keyspace.dbs[client.db]
+        if (
+            not self._plain_primary_apply(client)
+            or self.notify_classes
+            or self.key_listeners()
+            or self.ready_waiters
+            or self.monitors
+            or self.tracking.pending_bcast
+            or client.tracking is not None
+            or db.on_added is not None
+            or db.clock.lfu
+            or self.spike_threshold_usec < 1000
+        ):
+            return False
+        now = int(time.time() * 1000)
+        start = perf_counter_ns()
+        store_run(db, keys, values)
+        usec = (perf_counter_ns() - start) // 1000
+        n = len(keys)
+        client.last_interaction_ms = now
+        client.last_command = "set"
+        self.last_executed = last
+        self.stats.total_commands_processed += n
+        client.commands += n
+        stat = self._command_stats.get("set")
+        if stat is None:
+            stat = self.cmdstats.stat("set")
+        stat.calls += n
+        stat.usec += usec
+        if self.latency_tracking:
+            histogram = stat.histogram
+            each = usec // n
+            histogram[each] = histogram.get(each, 0) + n
+        self.dirty += n
+        return True
 
     def _call(
         self,
@@ -912,6 +972,8 @@ class Server:
         except to the commands flagged ``allow_busy`` (SCRIPT KILL, FUNCTION KILL, ...)."""
         run = self.scripting.running
         assert run is not None
+        if self.scripting.debugging:
+            return ScriptWait((), None, None, until=math.inf)
         until = run.start + self.config.get_int("busy-reply-threshold") / 1000.0
         if time.monotonic() < until:
             return ScriptWait((), None, None, until=until)
@@ -1038,6 +1100,7 @@ class Server:
         """Valkey's ``rejectCommand``: counted in ``rejected_calls`` of ``command``; a refused
         EXEC discards the transaction and says why (a plain ``ERR`` loses its code there, as in
         ``execCommandAbort``); otherwise an open transaction is flagged."""
+        text = shared_error(text, self.config.get_bool("extended-redis-compatibility"))
         if client.is_primary_link or client.is_replica:
             self.unexpected_error_reply(client, text, command)
         if command == "exec":
@@ -1403,6 +1466,7 @@ class Server:
         for waiter in list(self.blocked_clients.values()):
             if waiter.result is None and not waiter.block.postponed:
                 waiter.result = self.record_rejected_unblock(waiter.client, UNBLOCKED_ROLE_CHANGE)
+                self._answered(waiter)
                 waiter.notify()
 
     def client_unblock(self, client_id: int, error: bool) -> bool:
@@ -1420,8 +1484,15 @@ class Server:
             block = waiter.block
             waiter.result = block.on_timeout() if block.on_timeout else block.timeout_reply
         waiter.unqueue()
+        self._answered(waiter)
         waiter.notify()
         return True
+
+    def _answered(self, waiter: BlockedWaiter) -> None:
+        """An answered client is no longer blocked, at once (INFO ``blocked_clients``, the
+        ``b`` flag), not when its connection next runs: Valkey unblocks it in the same step."""
+        if self.blocked_clients.get(waiter.client.id) is waiter:
+            del self.blocked_clients[waiter.client.id]
 
     def record_rejected_unblock(self, client: ClientState, text: str) -> ErrorReply:
         """A blocked command ended by an error: 8.1.8 counts it as a call and a rejected one."""
@@ -1494,18 +1565,50 @@ class Server:
     def info_version(self) -> str:
         return VALKEY_COMPAT_VERSION
 
-    async def prepare_shutdown(self) -> None:
-        """SHUTDOWN semantics: save when save points exist (or SAVE was asked), unless NOSAVE."""
-        mode = self.shutdown_requested or "default"
+    def prepare_for_shutdown(self, request: ShutdownRequest) -> bool:
+        """Valkey's prepareForShutdown up to the final save: end a saving child, save when
+        asked or when save points exist; False (shutdown cancelled) when that save fails
+        without FORCE."""
         self.log.warning("User requested shutdown...")
+        persistence = self.persistence
+        if persistence is None:
+            return True
+        persistence.kill_child_for_shutdown()
+        if not request.wants_save(bool(self.config.save_points)):
+            return True
+        self.log.notice("Saving the final RDB snapshot before exiting.")
+        try:
+            if request.signal is None:
+                persistence.save_for_shutdown()
+            else:
+                with second_sigint_exits(self._insist_on_exit):
+                    persistence.save_for_shutdown()
+        except Exception as err:  # noqa: BLE001 - a failed final save cancels the shutdown
+            self.log.warning(f"Failed saving the DB before exiting: {err}")
+            if request.force:
+                self.log.warning("Error trying to save the DB. Exit anyway.")
+                return True
+            self.log.warning("Error trying to save the DB, can't exit.")
+            self.log.warning(
+                "Errors trying to shut down the server. Check the logs for more information."
+            )
+            return False
+        return True
+
+    def _insist_on_exit(self) -> None:
+        self.log.warning("You insist... exiting now.")
         if self.persistence is not None:
-            want = mode == "save" or (mode == "default" and bool(self.config.save_points))
-            if want:
-                self.log.notice("Saving the final RDB snapshot before exiting.")
-                try:
-                    await self.persistence.save_for_shutdown()
-                except Exception as err:  # noqa: BLE001 - a failed final save is logged, as Valkey does
-                    self.log.warning(f"Error trying to save the DB, can't exit. ({err})")
+            self.persistence.remove_own_temp()
+
+    async def prepare_shutdown(self) -> bool:
+        """The shutdown a SHUTDOWN or a signal asked for; False when its save failed and the
+        server goes on (the request is then forgotten)."""
+        request = self.shutdown_requested or ShutdownRequest()
+        if not request.prepared and not self.prepare_for_shutdown(request):
+            self.shutdown_requested = None
+            return False
         if self.repl is not None:
             self.repl.shutdown()
+        self.scripting.kill_debug_children()
         self.log.warning(f"{'Valkey'} is now ready to exit, bye bye...")
+        return True

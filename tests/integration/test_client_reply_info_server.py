@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import time
 
 import pytest
 
 from tests.differential import encode_argv
-from tests.integration.support import connect
+from tests.integration.support import connect, info, wait_until
 from tests.realvalkey import ServerProcess, start_valkey, start_valsync
 
 
@@ -72,3 +74,40 @@ def test_info_server_fields_like_valkey(servers: list[ServerProcess]) -> None:
     mine = list(connect(ours).info("server"))
     real = list(connect(theirs).info("server"))
     assert [f for f in mine if f != "valsync"] == real
+
+
+def _redis_compat(server: ServerProcess) -> list[object]:
+    """``extended-redis-compatibility``: HELLO, INFO's mode field and a shared error."""
+    c = connect(server)
+    out: list[object] = []
+    for value in ("yes", "no"):
+        c.config_set("extended-redis-compatibility", value)
+        flat = c.execute_command("HELLO", "2")
+        hello = dict(zip(flat[::2], flat[1::2], strict=True))
+        out.append((hello[b"server"], hello[b"version"]))
+        out.append(sorted(k for k in info(c, "server") if k.endswith("_mode")))
+    c.config_set("extended-redis-compatibility", "yes")
+    c.config_set("save", "900 1")
+    c.config_set("rdb-key-save-delay", 10_000_000)
+    c.set("x", "x")
+    c.bgsave()
+    children = [
+        int(p) for p in open(f"/proc/{server.pid}/task/{server.pid}/children").read().split()
+    ]
+    for pid in children:
+        os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: info(c, "persistence")["rdb_bgsave_in_progress"] == 0, what="reaped")
+    try:
+        c.set("x", "y")
+    except Exception as err:  # noqa: BLE001 - the error text is what is compared
+        out.append(str(err))
+    return out
+
+
+def test_extended_redis_compatibility_like_valkey() -> None:
+    results = []
+    for start in (start_valsync, lambda *args: start_valkey("8.1.8", *args)):
+        with start("--enable-debug-command", "yes") as server:
+            results.append(_redis_compat(server))
+    assert results[0] == results[1]
+    assert results[1][0] == (b"redis", b"7.2.4")

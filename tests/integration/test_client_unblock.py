@@ -40,3 +40,42 @@ def test_client_unblock_like_valkey() -> None:
             results.append(_scenario(server.port))
     assert results[0] == results[1]
     assert results[0][0] == b":0\r\n"
+
+
+def _served_count(port: int) -> list[object]:
+    """A served client stops counting as blocked in the same step: a command pipelined right
+    behind the write that served it already sees ``blocked_clients:0`` (Valkey's harness
+    relies on it in ``wait_for_blocked_client``)."""
+    out: list[object] = []
+    with RawClient(port) as writer, RawClient(port) as blocked:
+        for argv, push in [
+            (("BLPOP", "l", "0"), ("LPUSH", "l", "a")),
+            (("BLMPOP", "0", "2", "l", "l2", "LEFT", "COUNT", "5"), ("RPUSH", "l2", "x", "y")),
+            (("XREAD", "BLOCK", "0", "STREAMS", "s", "$"), ("XADD", "s", "1-1", "f", "v")),
+        ]:
+            blocked.send(*argv)
+            wait_until(lambda: b"blocked_clients:1" in writer.call("INFO", "clients"))
+            writer.sock.sendall(_pipeline(push, ("INFO", "clients")))
+            writer.read_reply()
+            info = writer.read_reply()
+            out.append([line for line in info.splitlines() if line.startswith(b"blocked_clients")])
+            out.append(blocked.read_reply())
+    return out
+
+
+def _pipeline(*commands: tuple[str, ...]) -> bytes:
+    out = b""
+    for argv in commands:
+        out += b"*%d\r\n" % len(argv)
+        for arg in argv:
+            out += b"$%d\r\n%s\r\n" % (len(arg), arg.encode())
+    return out
+
+
+def test_a_served_client_is_unblocked_at_once() -> None:
+    results = []
+    for start in (start_valsync, lambda: start_valkey("8.1.8")):
+        with start() as server:
+            results.append(_served_count(server.port))
+    assert results[0] == results[1]
+    assert results[1][0] == [b"blocked_clients:0"]

@@ -7,6 +7,7 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
 import valkey
 
 from tests.differential import real_propagation
@@ -159,10 +160,12 @@ def _flush_effects(server: ServerProcess) -> tuple[list[list[bytes]], list[int]]
     return real_propagation(server.port, FLUSHES), changes
 
 
-def test_flushes_count_removed_keys_and_always_propagate() -> None:
+@pytest.mark.parametrize("save", ["", "3600 1 300 100"])
+def test_flushes_count_removed_keys_and_always_propagate(save: str) -> None:
     """FLUSHDB/FLUSHALL add the keys they removed to the dirty count, and replicate even when
-    there was nothing to remove (Valkey's forceCommandPropagation)."""
-    args = ("--repl-diskless-sync", "no")
+    there was nothing to remove (Valkey's forceCommandPropagation); with save points FLUSHALL
+    saves at once, leaving no change unsaved."""
+    args = ("--repl-diskless-sync", "no", "--save", save)
     with start_valkey("8.1.8", *args) as real:
         expected = _flush_effects(real)
     with start_valsync(*args) as mine:

@@ -104,6 +104,28 @@ def test_truncated_transfer_keeps_serving_old_data(tmp_path: Path) -> None:
         fake.close()
 
 
+def test_corrupt_rdb_through_the_disk_fails_when_loaded_then_resyncs(tmp_path: Path) -> None:
+    """Through the disk into an empty replica the RDB is parsed as it arrives; a corrupt one
+    is still reported once written and loaded (after "Loading DB in memory"), nothing of it
+    is kept, and the next full sync loads."""
+    rdb = (VECTORS / "fake-primary-sample.rdb").read_bytes()
+    corrupt = rdb[:9] + b"\x7f" + rdb[10:]  # an unknown opcode right after the magic
+    fake = FakePrimary([b"$%d\r\n" % len(rdb) + corrupt, b"$%d\r\n" % len(rdb) + rdb])
+    try:
+        with start_valsync(
+            "--replicaof", "127.0.0.1", str(fake.port), "--enable-debug-command", "yes"
+        ) as replica:
+            r = connect(replica)
+            wait_until(lambda: info(r)["master_link_status"] == "up", 30, "second sync")
+            log = replica.log()
+            failed = log.index("ended:")
+            assert log.index("Loading DB in memory") < failed
+            assert "Finished with success" not in log[:failed]
+            assert r.dbsize() > 0
+    finally:
+        fake.close()
+
+
 def test_replica_vanishing_mid_transfer_does_not_stop_the_others(tmp_path: Path) -> None:
     primary = start_valsync(
         "--repl-diskless-sync-delay",

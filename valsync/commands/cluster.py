@@ -4,6 +4,7 @@ has no cluster mode, and a client (or a script) asking gets Valkey's own refusal
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import cache
 
 from valsync.commands.command_table import table
 from valsync.commands.context import CommandContext
@@ -14,8 +15,10 @@ from valsync.resp.reply import Reply
 CLUSTER_DISABLED = "ERR This instance has cluster support disabled"
 
 
-def _subcommand_flags() -> dict[bytes, frozenset[str]]:
-    """CLUSTER's subcommands and their flags, from Valkey's command table."""
+@cache
+def subcommand_flags() -> dict[bytes, frozenset[str]]:
+    """CLUSTER's subcommands and their flags, from Valkey's command table (read at the first
+    CLUSTER, not at start: the parsed table is 4 MB a server may never need)."""
     info = table()["cluster"]["info"]
     assert isinstance(info, list)
     out: dict[bytes, frozenset[str]] = {}
@@ -30,12 +33,9 @@ def _subcommand_flags() -> dict[bytes, frozenset[str]]:
     return out
 
 
-SUBCOMMAND_FLAGS = _subcommand_flags()
-
-
 @command("cluster", -2)
 def cluster(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    if argv[1].lower() not in SUBCOMMAND_FLAGS:
+    if argv[1].lower() not in subcommand_flags():
         raise CommandError(
             f"ERR unknown subcommand '{argv[1].decode('utf-8', 'replace')}'. Try CLUSTER HELP."
         )
@@ -46,7 +46,7 @@ def _cluster_flags(server: object, argv: list[bytes]) -> frozenset[str]:
     spec = COMMANDS["cluster"]
     if len(argv) < 2:
         return spec.flags
-    return spec.flags | SUBCOMMAND_FLAGS.get(argv[1].lower(), frozenset())
+    return spec.flags | subcommand_flags().get(argv[1].lower(), frozenset())
 
 
 COMMANDS["cluster"] = replace(COMMANDS["cluster"], flags_for=_cluster_flags)

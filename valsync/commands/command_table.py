@@ -59,11 +59,17 @@ SUBCOMMAND_ARITY = {
 }
 
 
-@cache
-def table() -> dict[str, dict[str, Node]]:
+def read_table() -> dict[str, dict[str, Node]]:
+    """The table parsed afresh: for what needs it once at start (the ACL catalog), so that
+    its 4 MB are kept only by a server that is asked COMMAND."""
     text = resources.files("valsync.commands").joinpath("data/command_table.json").read_text()
     data: dict[str, dict[str, Node]] = json.loads(text)
     return data
+
+
+@cache
+def table() -> dict[str, dict[str, Node]]:
+    return read_table()
 
 
 def to_reply(node: Node) -> Reply:

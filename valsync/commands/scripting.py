@@ -34,8 +34,10 @@ from valsync.commands.errors import (
 )
 from valsync.commands.registry import COMMANDS, command, command_fullname
 from valsync.commands.server_cmds import SUBCOMMAND_ARITY, check_subcommand
-from valsync.resp.reply import OK, ErrorReply, Reply, SimpleString
+from valsync.resp import encode
+from valsync.resp.reply import NO_REPLY, OK, ErrorReply, Raw, Reply, ReplySeries, SimpleString
 from valsync.scripting.conversion import error_fields
+from valsync.scripting.debugger import LuaDebugger, Transport
 from valsync.scripting.engine import PROPAGATE_REPL, Refusal, ScriptRun
 from valsync.scripting.scripts import (
     ALLOW_OOM,
@@ -191,6 +193,8 @@ class ScriptExecutor:
             server=caller.server,
         )
         self.ctx.in_multi_exec = True
+        # the time stands still while a script runs (Valkey's cached command time)
+        self.ctx.frozen_time = time.time()
         self.commands_run = 0
         self.allow_oom = False
         """The script declared ``allow-oom`` (scriptVerifyOOM lets its denyoom commands run)."""
@@ -306,11 +310,14 @@ def run_script(
     args: list[bytes],
     eval_mode: bool,
     argv: list[bytes] | None = None,
+    debugger: LuaDebugger | None = None,
 ) -> Reply | ScriptRequest:
     """Prepare, run and finish one script (EVAL) or function (FCALL).
 
     From a client connection (outside MULTI) the run is handed to the connection as a
-    :class:`ScriptRequest`, to execute in a worker thread; elsewhere it runs here.
+    :class:`ScriptRequest`, to execute in a worker thread; elsewhere it runs here. A
+    ``debugger`` (SCRIPT DEBUG SYNC) runs the script under the Lua debugger, which talks to
+    the client from that thread while the server waits.
     """
     view = ServerView(ctx)
     refusal = prepare_refusal(view, flags, compat, ro)
@@ -327,6 +334,7 @@ def run_script(
     state.running = run
     state.running_argv = argv or []
     state.running_from_primary = view.obey
+    state.debugging = debugger is not None
     engine = state.engine if eval_mode else state.functions.engine
     caller_resp = ctx.client.resp
     if ctx.client.extra.get("offload_scripts") and not ctx.in_multi_exec:
@@ -335,23 +343,100 @@ def run_script(
             run.execute = lambda command: on_server_thread(lambda: executor(command))
             run.on_hook = _no_op_hook
             try:
-                return engine.run(fn, run, keys, args, caller_resp)
+                return engine.run(fn, run, keys, args, caller_resp, debugger)
             except Exception as exc:  # noqa: BLE001 - the thread reports, the server lives
                 return ErrorReply(f"ERR internal error running the script: {exc!r}")
+            finally:
+                if debugger is not None:
+                    debugger.end()
 
         def finish(fresh: CommandContext, reply: Any) -> Reply:
             executor.caller = fresh
             state.end_run()
             executor.finish()
+            if debugger is not None:
+                _end_debugging(fresh)
             return cast(Reply, reply)
 
         return ScriptRequest((), None, None, job=job, finish=finish)
     try:
-        reply = engine.run(fn, run, keys, args, caller_resp)
+        reply = engine.run(fn, run, keys, args, caller_resp, debugger)
     finally:
+        if debugger is not None:
+            debugger.end()
         state.end_run()
         executor.finish()
     return reply
+
+
+DEBUG_SESSION_END = b"*1\r\n+<endsession>\r\n"
+
+
+def _end_debugging(ctx: CommandContext) -> None:
+    """A debugging session ends the connection once the script's reply is written."""
+    ctx.client.kill_requested = True
+    server = ctx.server
+    if server is not None:
+        server.log.notice("Valkey synchronous debugging eval session ended")
+
+
+def _new_debugger(ctx: CommandContext, source: bytes, transport: Transport) -> LuaDebugger:
+    config = getattr(ctx.server, "config", None)
+
+    def busy_threshold() -> int:
+        return config.get_int("busy-reply-threshold") if config is not None else 5000
+
+    return LuaDebugger(transport, source, busy_threshold_ms=busy_threshold)
+
+
+def _debug_session(ctx: CommandContext, source: bytes) -> LuaDebugger | None:
+    """The debugger for this EVAL when the client asked for one (SCRIPT DEBUG SYNC) and the
+    connection can serve it (a client connection, outside MULTI)."""
+    transport = ctx.client.extra.get("ldb_transport")
+    if transport is None:
+        return None
+    if ctx.server is not None:
+        ctx.server.log.notice("Valkey synchronous debugging eval session started")
+    return _new_debugger(ctx, source, transport())
+
+
+def _forked_session(
+    ctx: CommandContext, state: ScriptingState, argv: list[bytes], ro: bool
+) -> Reply | None:
+    """SCRIPT DEBUG YES: the session runs in a fork child, which answers the client and
+    exits, so nothing it writes reaches this server's dataset. None: no connection to fork
+    for (the script then runs without the debugger)."""
+    fork = ctx.client.extra.get("ldb_fork")
+    if fork is None:
+        return None
+    client, server = ctx.client, ctx.server
+
+    def in_child(transport: Transport) -> None:
+        if server is not None:
+            server.log.notice("Valkey forked for debugging eval")
+        client.extra.pop("offload_scripts", None)
+        debugger = _new_debugger(ctx, argv[1], transport)
+        try:
+            reply = cast(Reply, _run_eval(ctx, state, argv, False, ro, debugger))
+        except CommandError as err:
+            reply = ErrorReply(err.text)
+        if debugger.active:
+            debugger.end()
+        out = bytearray()
+        encode(reply, out, client.resp)
+        transport.send(bytes(out))
+        if server is not None:
+            server.log.notice("Lua debugging session child exiting")
+
+    try:
+        fork(in_child)
+    except OSError as err:
+        raise CommandError(
+            f"ERR Fork() failed: can't run EVAL in debugging mode: {err.strerror}"
+        ) from None
+    client.extra.pop("lua_debug", None)
+    client.kill_requested = True
+    return NO_REPLY
 
 
 def _no_op_hook(run: ScriptRun) -> None:
@@ -404,6 +489,33 @@ def _eval(ctx: CommandContext, argv: list[bytes], evalsha: bool, ro: bool) -> Re
         server.feed_monitors_now(ctx.client, argv)
     if evalsha and len(argv[1]) != 40:
         raise CommandError(NOSCRIPT)
+    mode = ctx.client.extra.get("lua_debug")
+    if mode is not None and not ctx.in_multi_exec:
+        if evalsha:
+            raise CommandError("ERR Please use EVAL instead of EVALSHA for debugging")
+        if mode == "yes":
+            forked = _forked_session(ctx, state, argv, ro)
+            if forked is not None:
+                return forked
+        debugger = _debug_session(ctx, argv[1]) if mode == "sync" else None
+        if debugger is not None:
+            try:
+                return _run_eval(ctx, state, argv, evalsha, ro, debugger)
+            except CommandError as err:
+                # the session ends (on the client's socket) before the error reply
+                _end_debugging(ctx)
+                return ReplySeries([Raw(DEBUG_SESSION_END), ErrorReply(err.text)])
+    return _run_eval(ctx, state, argv, evalsha, ro, None)
+
+
+def _run_eval(
+    ctx: CommandContext,
+    state: ScriptingState,
+    argv: list[bytes],
+    evalsha: bool,
+    ro: bool,
+    debugger: LuaDebugger | None,
+) -> Reply | ScriptRequest:
     numkeys = _numkeys(argv)
     if evalsha:
         script = state.cache.get(argv[1].decode("latin-1"))
@@ -423,6 +535,7 @@ def _eval(ctx: CommandContext, argv: list[bytes], evalsha: bool, ro: bool) -> Re
         argv[3 + numkeys :],
         eval_mode=True,
         argv=argv,
+        debugger=debugger,
     )
     state.cache.touch(script)
     return reply
@@ -526,13 +639,25 @@ def script(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if sub == b"kill":
         return kill_script(state, is_eval=True)
     if sub == b"debug":
-        mode = argv[2].lower()
-        if mode == b"no":
-            return OK
-        if mode in (b"yes", b"sync"):
-            raise CommandError("ERR SCRIPT DEBUG (the Lua debugger) is not supported by valsync")
-        raise CommandError("ERR Use SCRIPT DEBUG YES/SYNC/NO")
+        return script_debug(ctx, argv[2].lower())
     raise CommandError(f"ERR unknown subcommand '{argv[1].decode('utf-8', 'replace')}'")
+
+
+def script_debug(ctx: CommandContext, mode: bytes) -> Reply:
+    """SCRIPT DEBUG: the next EVAL of this client runs under the Lua debugger."""
+    client = ctx.client
+    if client.pending_output or ctx.in_multi_exec:
+        raise CommandError("ERR SCRIPT DEBUG must be called outside a pipeline")
+    if mode == b"no":
+        client.extra.pop("lua_debug", None)
+        return OK
+    if mode == b"sync":
+        client.extra["lua_debug"] = "sync"
+        return OK
+    if mode == b"yes":
+        client.extra["lua_debug"] = "yes"
+        return OK
+    raise CommandError("ERR Use SCRIPT DEBUG YES/SYNC/NO")
 
 
 SLOW_EVAL = (

@@ -7,6 +7,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, cast
 
 from valsync import VALKEY_COMPAT_VERSION
@@ -23,6 +24,7 @@ from valsync.commands.errors import (
 )
 from valsync.commands.registry import command
 from valsync.pause import ALL_SET, WRITE_SET, PausePurpose
+from valsync.redis_compat import REDIS_VERSION, mode_field, server_name
 from valsync.resp.reply import (
     NO_REPLY,
     OK,
@@ -33,6 +35,7 @@ from valsync.resp.reply import (
     SimpleString,
     Verbatim,
 )
+from valsync.shutdown import SHUTDOWN_FAILED, ShutdownRequest
 
 if TYPE_CHECKING:
     from valsync.server import Server
@@ -215,10 +218,11 @@ def hello(ctx: CommandContext, argv: list[bytes]) -> Reply:
         ctx.client.name = name
     ctx.client.resp = version
     role = "replica" if server.is_replica else "master"
+    compat = server.config.get_bool("extended-redis-compatibility")
     return MapReply(
         [
-            (b"server", b"valkey"),
-            (b"version", VALKEY_COMPAT_VERSION.encode()),
+            (b"server", server_name(compat)),
+            (b"version", (REDIS_VERSION if compat else VALKEY_COMPAT_VERSION).encode()),
             (b"proto", version),
             (b"id", ctx.client.id),
             (b"mode", b"standalone"),
@@ -596,10 +600,10 @@ def _flush(ctx: CommandContext, clear: Callable[[], int]) -> int:
 def flushall(ctx: CommandContext, argv: list[bytes]) -> Reply:
     _flush_mode(argv, "flushall")
     removed = _flush(ctx, ctx.keyspace.flush_all)
-    server = ctx.server
-    if server is not None and server.persistence is not None:
-        server.persistence.after_flushall()
-    ctx.dirty += removed
+    persistence = ctx.server.persistence if ctx.server is not None else None
+    saved = persistence is not None and persistence.after_flushall()
+    if not saved:  # a save leaves nothing unsaved (rdb_changes_since_last_save 0)
+        ctx.dirty += removed
     ctx.force_propagation()
     return OK
 
@@ -630,7 +634,7 @@ def swapdb(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 @command("time", 1, "fast loading stale")
 def time_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    now = time.time()
+    now = time.time() if ctx.frozen_time is None else ctx.frozen_time
     sec = int(now)
     return [str(sec).encode(), str(int((now - sec) * 1_000_000)).encode()]
 
@@ -678,6 +682,7 @@ def config_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
         server.stats.reset()
         server.cmdstats.reset()
         server.memory.reset_stats()
+        server.scripting.cache.evicted = 0
         return OK
     if sub == b"rewrite" and len(argv) == 2:
         repl = server.repl
@@ -718,10 +723,10 @@ def shutdown(ctx: CommandContext, argv: list[bytes]) -> Reply:
         server.shutdown_requested = None
         server.log.notice("Shutdown manually aborted.")
         return OK
-    mode = "save" if b"save" in words else "nosave" if b"nosave" in words else "default"
-    server.shutdown_requested = mode
-    if server.persistence is not None:
-        server.persistence.kill_child_for_shutdown()
+    request = ShutdownRequest.from_words({w.decode() for w in words})
+    if not server.prepare_for_shutdown(request):
+        raise CommandError(SHUTDOWN_FAILED)
+    server.shutdown_requested = replace(request, prepared=True)
     for listener in server.shutdown_listeners:
         listener()
     ctx.client.kill_requested = True
@@ -798,7 +803,7 @@ def _info_section(server: Server, name: str) -> list[str] | None:
             "redis_git_sha1:00000000",
             "redis_git_dirty:0",
             "redis_build_id:0000000000000000",
-            "server_mode:standalone",
+            f"{mode_field(cfg.get_bool('extended-redis-compatibility'))}:standalone",
             f"os:{os.uname().sysname} {os.uname().release} {os.uname().machine}",
             "arch_bits:64",
             "monotonic_clock:POSIX clock_gettime",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
+from itertools import repeat
 
 from valsync.commands.context import CommandContext, ExpireMode
 from valsync.commands.errors import (
@@ -131,6 +132,29 @@ def store(
     db.set(key, attach(key, value, key in db.expires, encoding), keep_ttl=keep_ttl)
     if expire_at is not None:
         db.set_expire(key, expire_at)
+
+
+def store_run(db: Database, keys: list[bytes], values: list[bytes]) -> None:
+    """:func:`store` of many plain strings in a row, for a caller that made sure nothing else
+    listens to these keys (no LFU counter to keep, no watcher, no new-key listener): the dict
+    operations run at C speed. A key given twice keeps its last value."""
+    expires = db.expires
+    longest = max(map(len, values))
+    if (
+        longest <= EMBSTR_LIMIT
+        and max(map(len, keys)) + longest <= EMBED_BUDGET - EXPIRE_EMBED_COST
+    ):
+        db.data.update(zip(keys, values, strict=True))
+    else:
+        data = db.data
+        for key, value in zip(keys, values, strict=True):
+            data[key] = attach(key, value, key in expires)
+    db.stamps.update(zip(keys, repeat(db.clock.stamp)))
+    if expires:
+        for key in keys:
+            expires.pop(key, None)
+    if db.dirty is not None:
+        db.dirty.update(keys)
 
 
 def proto_max_bulk_len(ctx: CommandContext) -> int:

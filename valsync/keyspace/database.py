@@ -267,11 +267,16 @@ class Keyspace:
     def flush_all(self) -> int:
         return sum(db.clear() for db in self.dbs)
 
-    def swap(self, other: Keyspace) -> None:
-        """Take ``other``'s data in place (replica swapdb load), keeping our listeners."""
+    def swap(self, other: Keyspace, signal: bool = True) -> None:
+        """Take ``other``'s data in place (replica swapdb load), keeping our listeners.
+
+        ``signal=False``: the caller knows nobody listens to key changes (no WATCH, tracking
+        or blocked client), so the keys are not signalled one by one (a million calls after
+        a full sync); sizes are recounted anyway, the data being new."""
         for mine, theirs in zip(self.dbs, other.dbs, strict=True):
             mine.data, mine.expires = theirs.data, theirs.expires
             # loaded keys were last accessed now, as Valkey stamps objects it loads
             mine.stamps = dict.fromkeys(mine.data, self.clock.stamp)
-            for key in list(mine.data):
-                mine.modified(key)
+            if signal:
+                for key in list(mine.data):
+                    mine.modified(key)

@@ -19,8 +19,10 @@ from valsync.commands import BlockRequest, ClientState, ExchangeRequest, ScriptR
 from valsync.commands.context import filter_reply
 from valsync.commands.server_cmds import client_info_line
 from valsync.net.exchange import run_exchange
+from valsync.net.ldb_fork import fork_debug_session
 from valsync.resp import ProtocolError, RequestParser, encode
 from valsync.resp.reply import NO_REPLY, ErrorReply, Reply
+from valsync.scripting.debugger import Transport
 from valsync.server import BlockedWaiter
 
 if TYPE_CHECKING:
@@ -75,6 +77,8 @@ class ClientConnection:
         self.client.extra["kill"] = self.kill
         self.client.deliver = self._deliver
         self.client.extra["offload_scripts"] = True
+        self.client.extra["ldb_transport"] = self._debugger_transport
+        self.client.extra["ldb_fork"] = self._fork_debugger
         self.client.current_request = self.parser.last_raw
         self._out = bytearray()
         self._writer_wake = trio.Event()
@@ -123,6 +127,8 @@ class ClientConnection:
         persistence = self.server.persistence
         if persistence is None or not persistence.children.busy:
             return
+        if self.client.extra.get("ldb_forked"):
+            return  # the socket is the debugging child's now
         info = self.client.extra.get("repl_info")
         if getattr(info, "rdb_channel", False):
             return
@@ -432,6 +438,30 @@ class ClientConnection:
         result = await trio.to_thread.run_sync(job, on_server_thread)
         return self.server.finish_script(self.client, request, result)
 
+    def _debugger_transport(self) -> DebuggerTransport:
+        return DebuggerTransport(self, trio.lowlevel.current_trio_token())
+
+    def _fork_debugger(self, body: Callable[[Transport], None]) -> int:
+        """SCRIPT DEBUG YES: a child takes this client's socket and runs ``body`` over it;
+        this side then lets the client go without a reply."""
+        server = self.server
+        others = [c.fd for c in server.clients.values() if c is not self.client and c.fd >= 0]
+        persistence = server.persistence
+        listeners = persistence.listener_fds if persistence is not None else []
+        pid, fds = fork_debug_session(self._fd, others + listeners, body)
+        server.scripting.debug_children[pid] = fds
+        self.client.extra["ldb_forked"] = True
+        return pid
+
+    async def _receive_for_debugger(self) -> bytes:
+        try:
+            data = await self.stream.receive_some(1024)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            return b""
+        self.server.stats.total_net_input_bytes += len(data)
+        self.client.net_in += len(data)
+        return data
+
     async def _wait_pause_end(self, deadline_ms: int | None) -> None:
         """Until the pause holding this client is lifted or reaches its end."""
         event = trio.Event()
@@ -536,6 +566,30 @@ class ClientConnection:
             waiter.unqueue()
             server.blocked_clients.pop(client.id, None)
             server.remove_key_listener(dbid, keys, waiter)
+
+
+class DebuggerTransport:
+    """The socket of a client in a Lua debugging session, as the script's thread uses it:
+    each call blocks that thread (and so the script) until the connection's task has
+    written or read, as Valkey's debugger does blocking I/O on the client's socket."""
+
+    def __init__(self, connection: ClientConnection, token: trio.lowlevel.TrioToken) -> None:
+        self.connection = connection
+        self.token = token
+
+    def send(self, data: bytes) -> None:
+        try:
+            trio.from_thread.run_sync(self.connection._queue, data, trio_token=self.token)
+        except (trio.RunFinishedError, trio.Cancelled):
+            pass
+
+    def receive(self) -> bytes:
+        try:
+            return trio.from_thread.run(
+                self.connection._receive_for_debugger, trio_token=self.token
+            )
+        except (trio.RunFinishedError, trio.Cancelled):
+            return b""
 
 
 _OTHER_WAITS = (ScriptWait, ScriptRequest, ExchangeRequest)

@@ -49,8 +49,10 @@ from valsync.replication.rdb_transfer import (
 )
 from valsync.replication.replicas import role_replica_reply
 from valsync.replication.stream import (
+    PLAIN_SET,
     STREAM_CONTROL,
     ReplicationStreamReader,
+    all_plain_sets,
     encode_ack,
     is_getack,
 )
@@ -323,10 +325,8 @@ class PrimaryLinkDriver:
         Returns the main channel's stream bytes (buffered during the load) and their offset.
         """
         cfg = self.server.config
-        self.state = "sync"
         self.log.notice("PRIMARY <-> REPLICA sync: starting dual channel replication")
-        main = self._stream
-        assert main is not None
+        assert self._stream is not None
         with trio.fail_after(cfg.get_int("repl-timeout")):
             rdb_stream = await trio.open_tcp_stream(host, port, local_address=self._source_addr())
         async with rdb_stream:
@@ -349,44 +349,60 @@ class PrimaryLinkDriver:
             main_hs = ReplicaHandshake.for_dual_channel_main(
                 config, endoff.client_id, endoff.replid, endoff.offset
             )
-            if self.server.debug_pause_after_fork:
-                self.server.pause_process()
-            await self._send(main_hs.initiate())
-            main_outcome: object = None
-            pending = main_leftover
-            while main_outcome is None:
-                data = pending or await self._recv()
-                pending = b""
-                for main_ev in main_hs.receive_data(data):
-                    if isinstance(main_ev, SendBytes):
-                        await self._send(main_ev.data)
-                    elif isinstance(main_ev, (Keepalive, HandshakeNotice)):
-                        continue
-                    else:
-                        main_outcome = main_ev
-            if not isinstance(main_outcome, Continue):
-                raise LinkLost(f"main channel PSYNC after $ENDOFF failed: {main_outcome!r}")
-            # buffer the main channel's stream while the RDB loads from the other connection
-            buffered = bytearray(main_hs.unused_data)
+            buffered = bytearray()
+            established = trio.Event()
+
+            async def main_channel() -> None:
+                """PSYNC on the main channel, then buffer its stream while the RDB loads."""
+                await self._send(main_hs.initiate())
+                main_outcome: object = None
+                pending = main_leftover
+                while main_outcome is None:
+                    data = pending or await self._recv()
+                    pending = b""
+                    for main_ev in main_hs.receive_data(data):
+                        if isinstance(main_ev, SendBytes):
+                            if self.server.debug_pause_after_fork:
+                                self.server.pause_process()  # Valkey stops before its PSYNC
+                            await self._send(main_ev.data)
+                        elif isinstance(main_ev, (Keepalive, HandshakeNotice)):
+                            continue
+                        else:
+                            main_outcome = main_ev
+                if not isinstance(main_outcome, Continue):
+                    raise LinkLost(f"main channel PSYNC after $ENDOFF failed: {main_outcome!r}")
+                self.state = "sync"
+                buffered.extend(main_hs.unused_data)
+                established.set()
+                # like Valkey, stop reading past the replica output-buffer hard limit:
+                # TCP then pushes back on the primary until the load is done
+                limit = cfg.client_output_buffer_limit("replica")[0]
+                while not limit or len(buffered) < limit:
+                    buffered.extend(await self._recv())
+                    self.repl_buffer_size = len(buffered)
+                    self.repl_buffer_peak = max(self.repl_buffer_peak, len(buffered))
+                self.log.notice("Replication buffer limit reached, stopping buffering.")
+
+            # as Valkey, the RDB loads while the main channel's PSYNC is still on its way
+            # (the primary may not answer it before the RDB is all sent)
             async with trio.open_nursery() as nursery:
-
-                async def buffer_main() -> None:
-                    # like Valkey, stop reading past the replica output-buffer hard limit:
-                    # TCP then pushes back on the primary until the load is done
-                    limit = cfg.client_output_buffer_limit("replica")[0]
-                    while not limit or len(buffered) < limit:
-                        buffered.extend(await self._recv())
-                        self.repl_buffer_size = len(buffered)
-                        self.repl_buffer_peak = max(self.repl_buffer_peak, len(buffered))
-                    self.log.notice("Replication buffer limit reached, stopping buffering.")
-
-                nursery.start_soon(buffer_main)
+                nursery.start_soon(main_channel)
                 rest = await self._full_sync(
-                    rdb_hs.unused_data, endoff.replid, endoff.offset, stream=rdb_stream
+                    rdb_hs.unused_data,
+                    endoff.replid,
+                    endoff.offset,
+                    stream=rdb_stream,
+                    dual_channel=True,
                 )
+                if rest:
+                    raise LinkLost("unexpected bytes after the RDB on the RDB channel")
+                await rdb_stream.aclose()
+                if not established.is_set():
+                    self.log.debug(
+                        "PRIMARY <-> REPLICA sync: RDB loaded, waiting for the main channel PSYNC"
+                    )
+                await established.wait()
                 nursery.cancel_scope.cancel()
-            if rest:
-                raise LinkLost("unexpected bytes after the RDB on the RDB channel")
         self.repl_buffer_size = 0
         self.log.notice(f"PRIMARY <-> REPLICA sync: applying {len(buffered)} buffered stream bytes")
         return bytes(buffered), endoff.offset
@@ -429,12 +445,19 @@ class PrimaryLinkDriver:
     # --- full sync -------------------------------------------------------------------------
 
     async def _full_sync(
-        self, leftover: bytes, replid: str, offset: int, stream: trio.SocketStream | None = None
+        self,
+        leftover: bytes,
+        replid: str,
+        offset: int,
+        stream: trio.SocketStream | None = None,
+        dual_channel: bool = False,
     ) -> bytes:
         """Receive and load the RDB (from ``stream``, by default the main link); returns the
-        stream bytes that followed it."""
+        stream bytes that followed it. A ``dual_channel`` load leaves the link state to the
+        main channel (Valkey's ROLE says ``handshake`` until its PSYNC is answered)."""
         cfg = self.server.config
-        self.state = "sync"
+        if not dual_channel:
+            self.state = "sync"
         self.sync_total, self.sync_read = -1, 0
         self.sync_last_io = time.time()
         mode = cfg.get_str("repl-diskless-load")
@@ -444,6 +467,15 @@ class PrimaryLinkDriver:
         )
         receiver = RdbPayloadReceiver()
         loader = IncrementalLoad(len(self.server.keyspace))
+        # through the disk into an empty replica, the RDB is parsed as it arrives (into a
+        # keyspace of its own, swapped in at the end as before), so that loading the file
+        # once written has nothing left to do; an error found on the way is reported there
+        parse_early = (
+            to_disk
+            and self.server.keyspace.total_keys() == 0
+            and cfg.get_int("key-load-delay") == 0
+        )
+        early_error: RdbError | None = None
         tmp_path: Path | None = None
         tmp_file = None
         if to_disk:
@@ -473,6 +505,11 @@ class PrimaryLinkDriver:
                         self.sync_last_io = time.time()
                         if tmp_file is not None:
                             tmp_file.write(ev.data)
+                            if parse_early and early_error is None:
+                                try:
+                                    loader.feed(ev.data)
+                                except RdbError as err:
+                                    early_error = err
                         else:
                             await self._throttle(loader.feed(ev.data))
                             if time.monotonic() > keepalive_at:
@@ -493,16 +530,10 @@ class PrimaryLinkDriver:
                 os.replace(tmp_path, dump)
                 tmp_path = None
                 self.log.notice("PRIMARY <-> REPLICA sync: Loading DB in memory")
-                with open(dump, "rb") as f:  # noqa: ASYNC230 - see the temp file above
-                    while True:
-                        chunk = f.read(1 << 20)
-                        if not chunk:
-                            break
-                        await self._throttle(loader.feed(chunk))
-                        if time.monotonic() > keepalive_at:
-                            keepalive_at = time.monotonic() + 1.0
-                            await self._send(b"\n")
-                        await trio.lowlevel.checkpoint()
+                if early_error is not None:
+                    raise early_error
+                if not parse_early:
+                    await self._load_file(dump, loader, keepalive_at)
             result = loader.finish()
         except BaseException:
             if tmp_file is not None:
@@ -515,8 +546,9 @@ class PrimaryLinkDriver:
             self.server.loading = self.server.async_loading = False
             raise
         self.server.loading = self.server.async_loading = False
-        self.server.keyspace.swap(result.keyspace)
+        self.server.keyspace.swap(result.keyspace, signal=self.server.key_listeners())
         self.server.functions = result.functions
+        self.log.notice(f"Done loading RDB, keys loaded: {result.keys}, keys expired: 0.")
         # a new history: our sub-replicas must resync from us
         for link in list(self.service.links.values()):
             self.service.drop_link(link, "primary full resync")
@@ -525,6 +557,18 @@ class PrimaryLinkDriver:
         self.stream_db = result.stream_db if result.stream_db is not None else 0
         self.log.notice(f"PRIMARY <-> REPLICA sync: Finished with success ({result.keys} keys)")
         return rest
+
+    async def _load_file(self, dump: Path, loader: IncrementalLoad, keepalive_at: float) -> None:
+        with open(dump, "rb") as f:  # noqa: ASYNC230 - plain file I/O, see _full_sync
+            while True:
+                chunk = f.read(1 << 20)
+                if not chunk:
+                    break
+                await self._throttle(loader.feed(chunk))
+                if time.monotonic() > keepalive_at:
+                    keepalive_at = time.monotonic() + 1.0
+                    await self._send(b"\n")
+                await trio.lowlevel.checkpoint()
 
     def _start_diskless_loading(self, mode: str, replid: str) -> None:
         """A swapdb load of the history we already follow keeps serving the old data
@@ -593,8 +637,38 @@ class PrimaryLinkDriver:
             while True:
                 batch, sizes = reader.take_framed()
                 if batch:
-                    # the fast lane: plain commands outside a transaction, offsets inline
-                    for argv, size in zip(batch, sizes, strict=True):
+                    # the fast lane: plain commands outside a transaction, offsets inline;
+                    # a run of plain SETs is stored at once
+                    i = 0
+                    n = len(batch)
+                    scanned = 0
+                    while i < n:
+                        if i >= scanned:
+                            if not i and all_plain_sets(batch):
+                                j = n
+                            else:
+                                j = i
+                                while j < n and batch[j][0] in PLAIN_SET and len(batch[j]) == 3:
+                                    j += 1
+                            scanned = j
+                            run = batch[i:j]
+                            if (
+                                j - i > 1
+                                and not reader.in_multi
+                                and server.apply_sets_from_primary(
+                                    client, [a[1] for a in run], [a[2] for a in run], run[-1]
+                                )
+                            ):
+                                size = sum(sizes[i:j])
+                                reader.command_start = reader.read_offset + size - sizes[j - 1]
+                                reader.read_offset += size
+                                reader.applied_offset = reader.read_offset
+                                self._applied_unproxied += size
+                                i = j
+                                continue
+                        argv = batch[i]
+                        size = sizes[i]
+                        i += 1
                         name = argv[0]
                         if (
                             reader.in_multi

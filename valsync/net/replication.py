@@ -34,6 +34,7 @@ from valsync.pause import WRITE_SET, PauseAction, PausePurpose
 from valsync.persistence import remove_temp_rdb
 from valsync.rdb.child import ProgressWriter
 from valsync.rdb.snapshot import snapshot_aux, write_snapshot
+from valsync.rdb.socket_set import SocketSetWriter
 from valsync.replication.backlog import ReplicationBacklog
 from valsync.replication.failover import (
     Abort,
@@ -93,6 +94,17 @@ def _grace_pin(client_id: int) -> int:
     return -client_id
 
 
+def shutdown_socket(fd: int) -> None:
+    """``shutdown(SHUT_RDWR)`` on a descriptor this process does not own as a socket object."""
+    sock = socket.socket(fileno=fd)
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    finally:
+        sock.detach()
+
+
 def version_at_least_9(info: ReplicaInfo) -> bool:
     return info.version >= (9 << 16)
 
@@ -115,7 +127,11 @@ class ReplicationService:
         self.failover_end_ms = 0
         self.failover_target: tuple[str, int] | None = None
         self.socket_child_links: list[ReplicaLink] = []
-        self.rdb_channels_in_grace: dict[int, tuple[float, int]] = {}
+        """Replicas the socket child's bytes are relayed to through this process."""
+        self.direct_child_links: list[ReplicaLink] = []
+        """RDB channels whose sockets the socket child writes itself: this process must not
+        write to them until it ends."""
+        self.rdb_channels_in_grace: dict[int, tuple[float, int, str]] = {}
         """RDB channels closed before their main channel's PSYNC, by client id: when they
         closed and the first stream offset they keep pinned, for ``rdb_client_free_delay``
         seconds (still subject to the replica output buffer limits)."""
@@ -347,7 +363,7 @@ class ReplicationService:
         """A closed RDB channel's kept stream counts against the replica limits, as in Valkey."""
         hard, soft, soft_seconds = self._effective_replica_limits()
         now = time.monotonic()
-        for cid, (_, start) in list(self.rdb_channels_in_grace.items()):
+        for cid, (_, start, desc) in list(self.rdb_channels_in_grace.items()):
             size = self.ids.master_repl_offset - start + 1
             over = bool(hard and size >= hard)
             if soft and size >= soft:
@@ -358,8 +374,8 @@ class ReplicationService:
             if over:
                 self._grace_soft_since.pop(cid, None)
                 self.log.warning(
-                    f"Client id={cid} flags=S omem={size} cmd=sync closed for overcoming of "
-                    "output buffer limits."
+                    f"Client {desc} omem={size} cmd=sync scheduled to be closed ASAP for "
+                    "overcoming of output buffer limits."
                 )
                 self.server.stats.client_output_buffer_limit_disconnections += 1
                 del self.rdb_channels_in_grace[cid]
@@ -388,11 +404,9 @@ class ReplicationService:
         else:
             link.soft_limit_since = None
         if over:
-            c = link.client
             self.log.warning(
-                f"Client id={c.id} addr={c.addr} laddr={c.laddr} fd={c.fd} name= flags=S "
-                f"db={c.db} omem={size} cmd=psync scheduled to be closed ASAP for overcoming "
-                "of output buffer limits."
+                f"Client {self._client_desc(link)} omem={size} cmd=psync scheduled to be closed "
+                "ASAP for overcoming of output buffer limits."
             )
             self.server.stats.client_output_buffer_limit_disconnections += 1
             self.drop_link(link, "output buffer limits")
@@ -472,8 +486,11 @@ class ReplicationService:
             already_replica=client.is_replica,
             pending_output=pending_output,
             associated_rdb_client_id=self._live_rdb_channel(info.associated_rdb_client_id),
+            replica_name=self._replica_name_of(client, info),
         )
         decision = decide_sync(request, view)
+        for line in decision.notices:
+            self.log.notice(line)
         stats = self.server.stats
         stats.sync_full += decision.stats.sync_full
         stats.sync_partial_ok += decision.stats.sync_partial_ok
@@ -526,9 +543,7 @@ class ReplicationService:
             self.disk_child_links.append(link)
             self.log.notice("Waiting for end of BGSAVE for SYNC")
         elif isinstance(plan, WaitNextBgsave):
-            self.log.notice(
-                "Can't attach the replica to the current BGSAVE. Waiting for next BGSAVE for SYNC"
-            )
+            self.log.notice(plan.reason.value)
         elif isinstance(plan, DelayDiskless):
             self.log.notice("Delay next BGSAVE for diskless SYNC")
         elif isinstance(plan, StartBgsave):
@@ -594,7 +609,7 @@ class ReplicationService:
         cid = link.client.id
         start = link.info.psync_initial_offset + 1
         self.backlog.pin(_grace_pin(cid), start)
-        self.rdb_channels_in_grace[cid] = (time.time(), start)
+        self.rdb_channels_in_grace[cid] = (time.time(), start, self._client_desc(link))
         self.log.verbose(
             f"Postpone RDB client id={cid} ({self._replica_name(link)}) free for "
             f"{self.server.rdb_client_free_delay} seconds"
@@ -602,7 +617,7 @@ class ReplicationService:
 
     def _expire_rdb_channel_grace(self) -> None:
         now = time.time()
-        for cid, (closed_at, _) in list(self.rdb_channels_in_grace.items()):
+        for cid, (closed_at, _, _) in list(self.rdb_channels_in_grace.items()):
             if now - closed_at > self.server.rdb_client_free_delay:
                 del self.rdb_channels_in_grace[cid]
                 self._grace_soft_since.pop(cid, None)
@@ -613,20 +628,38 @@ class ReplicationService:
                     f"({int(now - closed_at)} seconds). Freeing RDB client {cid}."
                 )
 
+    @staticmethod
+    def _client_desc(link: ReplicaLink) -> str:
+        """The start of a replica's CLIENT INFO line, for the output-limit log lines."""
+        c = link.client
+        return f"id={c.id} addr={c.addr} laddr={c.laddr} fd={c.fd} name= flags=S db={c.db}"
+
     def _replica_name(self, link: ReplicaLink) -> str:
+        return self._replica_name_of(link.client, link.info)
+
+    @staticmethod
+    def _replica_name_of(client: ClientState, info: ReplicaInfo) -> str:
         """Valkey's ``replicationGetReplicaName``: ip:listening-port, else the address."""
-        if link.info.listening_port:
-            return f"{link.info.ip or self._peer_ip(link)}:{link.info.listening_port}"
-        return link.client.addr
+        if info.listening_port:
+            return f"{info.ip or client.addr.rsplit(':', 1)[0]}:{info.listening_port}"
+        return client.addr
 
     def drop_link(self, link: ReplicaLink, reason: str) -> None:
         if self.links.pop(link.client.id, None) is None:
             return
         if link.waiting_psync:
             self._rdb_channel_closed(link)  # before close() unpins: not one byte may go
+        if link in self.direct_child_links:
+            # the child holds the socket too: shut the connection so its writes fail and the
+            # replica sees it end (the other replicas of the transfer go on)
+            self.direct_child_links.remove(link)
+            shutdown_socket(link.client.fd)
         link.close(reason)
         if link.info.state is not None and link.info.state is not ReplicaState.RDB_TRANSMITTED:
-            self.log.notice(f"Connection with replica {link.client.addr} lost.")
+            if link.info.rdb_channel:
+                self.log.notice(f"Replica {self._replica_name(link)} rdb channel disconnected.")
+            else:
+                self.log.notice(f"Connection with replica {link.client.addr} lost.")
         if link in self.socket_child_links:
             self.socket_child_links.remove(link)
             if not self.socket_child_links and self.children.kind == "socket":
@@ -659,7 +692,9 @@ class ReplicationService:
 
     # --- full sync -------------------------------------------------------------------------
 
-    def _setup_full_resync(self, link: ReplicaLink, offset: int) -> None:
+    def _setup_full_resync(
+        self, link: ReplicaLink, offset: int, endoff_sent_by_child: bool = False
+    ) -> None:
         """``replicationSetupReplicaForFullResync``: +FULLRESYNC, hold the stream from here."""
         link.info.psync_initial_offset = offset
         link.info.state = ReplicaState.WAIT_BGSAVE_END
@@ -681,7 +716,8 @@ class ReplicationService:
                     self._untracked_rdb_links.append(link)
         if link.info.rdb_channel:
             # dual-channel: the main channel will PSYNC from here; no +FULLRESYNC on this one
-            link.push(endoff_frame(offset, self.ids.replid, 0, link.client.id))
+            if not endoff_sent_by_child:
+                link.push(endoff_frame(offset, self.ids.replid, 0, link.client.id))
         elif not link.info.pre_psync:
             link.push(f"+FULLRESYNC {self.ids.replid} {offset}\r\n".encode())
 
@@ -698,6 +734,14 @@ class ReplicationService:
         persistence: Persistence = self.server.persistence
         path = str(persistence.path)
 
+        # dual-channel RDB channels get the child's bytes on their sockets directly (the
+        # parent may be busy, or even stopped); classic replicas through the parent's relay
+        direct = target == "socket" and Req.RDB_CHANNEL in req
+        endoffs = {
+            link.client.fd: endoff_frame(offset, self.ids.replid, 0, link.client.id)
+            for link in links
+            if direct
+        }
         if target == "socket":
             functions = [] if Req.EXCLUDE_FUNCTIONS in req else list(self.server.functions)
             keyspace = self.server.keyspace
@@ -705,27 +749,39 @@ class ReplicationService:
             compression = cfg.get_bool("rdbcompression")
             checksum = cfg.get_bool("rdbchecksum")
             delay = cfg.get_int("rdb-key-save-delay")
+            timeout = cfg.get_int("repl-timeout")
+
+            def write_payload(write: Callable[[bytes], object], progress: ProgressWriter) -> int:
+                write(eof_mark_frame(mark))
+                keys = write_snapshot(
+                    keyspace,
+                    write,
+                    aux,
+                    version=version,
+                    compression=compression,
+                    checksum=checksum,
+                    key_save_delay_us=delay,
+                    progress=progress,
+                    include_keys=Req.EXCLUDE_DATA not in req,
+                    functions=functions,
+                )
+                write(mark)
+                return keys
 
             def body(data_fd: int | None, progress: ProgressWriter) -> None:
+                if direct:
+                    sockets = SocketSetWriter(endoffs, timeout)
+                    sockets.send_each(endoffs)
+                    keys = write_payload(sockets.write, progress)
+                    sockets.flush()
+                    progress.report(keys, progress.bytes)
+                    return
                 assert data_fd is not None
                 # a slowed-down save (rdb-key-save-delay, a test hook) lets its bytes out as
                 # they come, as Valkey's 16 KB rio buffer does: the replica is seen loading
                 buffering = 16 * 1024 if delay > 0 else 256 * 1024
                 with os.fdopen(data_fd, "wb", buffering=buffering) as out:
-                    out.write(eof_mark_frame(mark))
-                    keys = write_snapshot(
-                        keyspace,
-                        out.write,
-                        aux,
-                        version=version,
-                        compression=compression,
-                        checksum=checksum,
-                        key_save_delay_us=delay,
-                        progress=progress,
-                        include_keys=Req.EXCLUDE_DATA not in req,
-                        functions=functions,
-                    )
-                    out.write(mark)
+                    keys = write_payload(out.write, progress)
                 progress.report(keys, progress.bytes)
 
         else:
@@ -734,27 +790,44 @@ class ReplicationService:
                 keys = persistence.write_dump(progress, aux=aux, version=version)
                 progress.report(keys, progress.bytes)
 
+        self.log.notice(
+            "Starting BGSAVE for SYNC with target: "
+            f"{'replicas sockets' if target == 'socket' else 'disk'} using: "
+            f"{'dual-channel' if Req.RDB_CHANNEL in req else 'normal sync'}"
+        )
+        for link in links:
+            if direct:
+                self.log.notice(
+                    f"Sending to replica {self._replica_name(link)} RDB end offset {offset} "
+                    f"and client-id {link.client.id}"
+                )
+            link.rdb_target = target
+            self._setup_full_resync(link, offset, endoff_sent_by_child=direct)
         try:
-            child = self.children.fork(body, target, data_pipe=target == "socket")
+            child = self.children.fork(body, target, data_pipe=target == "socket" and not direct)
         except Exception as err:  # noqa: BLE001 - fork failure fails the waiting replicas
             self.log.warning(f"Can't save in background: fork: {err}")
             for link in links:
+                link.info.state = ReplicaState.WAIT_BGSAVE_START
                 link.push(b"-ERR BGSAVE failed, replication can't continue\r\n")
                 link.push(CloseLink("fork failed"))
             return
         self.server.stats.total_forks = self.children.total_forks
         self.server.latency_sample("fork", self.children.last_fork_usec)
-        self.log.notice(
-            f"Starting BGSAVE for SYNC with target: {'replicas sockets' if target == 'socket' else 'disk'}"
-        )
-        for link in links:
-            link.rdb_target = target
-            self._setup_full_resync(link, offset)
         if target == "socket":
+            self.log.notice(
+                f"Background RDB transfer started by pid {child.pid} to "
+                f"{'direct socket to replica' if direct else 'pipe through parent process'}"
+            )
+        if direct:
+            self.direct_child_links = list(links)
+        elif target == "socket":
             self.socket_child_links = list(links)
         else:
             self.disk_child_links = list(links)
         self.nursery.start_soon(self._await_child, child, target, list(links), path)
+        if self.server.debug_pause_after_fork:
+            self.server.pause_process()
 
     async def _await_child(
         self, child: object, target: str, links: list[ReplicaLink], path: str
@@ -796,7 +869,12 @@ class ReplicationService:
                 "Background RDB transfer error" if target == "socket" else "Background saving error"
             )
             self.log.warning(f"{what}: {result.error or f'signal {result.signal}'}")
-        waiting = self.socket_child_links if target == "socket" else self.disk_child_links
+        if target == "disk":
+            waiting = self.disk_child_links
+        elif child.data_fd is None:
+            waiting = self.direct_child_links
+        else:
+            waiting = self.socket_child_links
         for link in list(waiting):
             if link.closed:
                 continue

@@ -15,6 +15,7 @@ from valsync.config import ConfigError
 from valsync.net.connection import serve_connection
 from valsync.net.listening import open_tcp_sockets, open_unix_socket
 from valsync.rdb.format import RdbError
+from valsync.shutdown import ShutdownRequest
 
 if TYPE_CHECKING:
     from valsync.server import Server
@@ -104,7 +105,24 @@ def _unix_listener(server: Server, sock: socket.socket | None) -> list[trio.Sock
     return _adopt([sock])
 
 
-async def _cron(server: Server, nursery: trio.Nursery, done: trio.Event) -> None:
+class ShutdownBell:
+    """Rung by SHUTDOWN and by the cron once a signal asked; re-armed when the final save
+    fails and the shutdown is cancelled."""
+
+    def __init__(self) -> None:
+        self._event = trio.Event()
+
+    def ring(self) -> None:
+        self._event.set()
+
+    async def wait(self) -> None:
+        await self._event.wait()
+
+    def rearm(self) -> None:
+        self._event = trio.Event()
+
+
+async def _cron(server: Server, nursery: trio.Nursery, done: ShutdownBell) -> None:
     ticks = 0
     while True:
         await trio.sleep(CRON_PERIOD)
@@ -124,19 +142,23 @@ async def _cron(server: Server, nursery: trio.Nursery, done: trio.Event) -> None
             server.migrate_sockets.close_idle()
         if server.persistence is not None:
             server.persistence.cron()
+        if server.scripting.debug_children:
+            server.scripting.reap_debug_children()
         server.stats.record_cycle((time.perf_counter_ns() - started) // 1000 or 1, cron=True)
         if server.shutdown_requested is not None:
-            done.set()
-            return
+            done.ring()
 
 
-async def _signals(server: Server, done: trio.Event) -> None:
+async def _signals(server: Server) -> None:
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async for signum in signals:
             name = "SIGTERM" if signum == signal.SIGTERM else "SIGINT"
             server.log.warning(f"Received {name} scheduling shutdown...")
             # taken up by the cron, as Valkey's serverCron takes shutdown_asap
-            server.shutdown_requested = server.shutdown_requested or "default"
+            flags = server.config.get_str("shutdown-on-" + name.lower())
+            server.shutdown_requested = server.shutdown_requested or ShutdownRequest.from_config(
+                flags, signum
+            )
 
 
 def _log_corrupt_dump(server: Server, err: RdbError) -> None:
@@ -193,13 +215,13 @@ async def run_server(
     unix = _unix_listener(server, unix_socks[0] if unix_socks else None)
     # only once bound, as Valkey: harnesses connect as soon as they read this line
     server.log.notice("Server initialized")
-    done = trio.Event()
+    done = ShutdownBell()
     loaded = True
     async with trio.open_nursery() as nursery:
         server.nursery = nursery
         tcp = TcpListeners(server, nursery, listeners)
         server.shutdown_listeners.append(tcp.close_now)
-        server.shutdown_listeners.append(done.set)
+        server.shutdown_listeners.append(done.ring)
         await nursery.start(tcp.serve)
         if unix:
             nursery.start_soon(
@@ -211,7 +233,7 @@ async def run_server(
                 )
             )
         nursery.start_soon(_cron, server, nursery, done)
-        nursery.start_soon(_signals, server, done)
+        nursery.start_soon(_signals, server)
         loaded = await _load_dump(server)
         if loaded:
             if server.repl is not None:
@@ -226,8 +248,11 @@ async def run_server(
                 f"Ready to accept connections tcp (port {ports[0] if ports else '?'})"
             )
             task_status.started(listeners + unix)
-            await done.wait()
-            await server.prepare_shutdown()
+            while True:
+                await done.wait()
+                if await server.prepare_shutdown():
+                    break
+                done.rearm()
         nursery.cancel_scope.cancel()
     if not loaded:
         raise SystemExit(1)

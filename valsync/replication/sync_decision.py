@@ -71,6 +71,8 @@ class SyncRequest:
     pending_output: bool = False
     associated_rdb_client_id: int | None = None
     """Dual-channel main channel (``set-rdb-client-id``): continue in BG_RDB_LOAD."""
+    replica_name: str = ""
+    """``ip:listening-port`` (or the address) for the log lines."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +196,8 @@ class PsyncDecision:
     action: SyncAction
     promote: bool = False
     stats: SyncStats = SyncStats()
+    notices: tuple[str, ...] = ()
+    """Log lines (notice level) that say why a PSYNC could not continue."""
 
 
 # --- error replies (exact bytes, see errors/error-replies.txt) ----------------------------
@@ -232,14 +236,45 @@ def partial_resync_acceptable(
     view: ServerView, replid: str, replid2: str, second_offset: int, req_id: str, offset: int
 ) -> bool:
     """Section 3.3: the ID rule (case-insensitive) and the backlog range rule."""
+    return not partial_resync_refusal(view, replid, replid2, second_offset, req_id, offset, "")
+
+
+def partial_resync_refusal(
+    view: ServerView,
+    replid: str,
+    replid2: str,
+    second_offset: int,
+    req_id: str,
+    offset: int,
+    replica: str,
+) -> tuple[str, ...]:
+    """Why a PSYNC cannot continue, as Valkey logs it; empty when it can."""
     wanted = req_id.lower()
-    if wanted != replid.lower():
-        if wanted != replid2.lower() or offset > second_offset:
-            return False
+    if wanted != replid.lower() and (wanted != replid2.lower() or offset > second_offset):
+        if req_id.startswith("?"):
+            return (f"Full resync requested by replica {replica}",)
+        if wanted != replid2.lower():
+            return (
+                "Partial resynchronization not accepted: Replication ID mismatch (Replica "
+                f"asked for '{req_id}', my replication IDs are '{replid}' and '{replid2}')",
+            )
+        return (
+            "Partial resynchronization not accepted: Requested offset for second ID was "
+            f"{offset}, but I can reply up to {second_offset}",
+        )
     first = view.backlog_first_byte
-    if first is None:
-        return False
-    return first <= offset <= first + view.backlog_histlen
+    if first is None or not first <= offset <= first + view.backlog_histlen:
+        lines = [
+            f"Unable to partial resync with replica {replica} for lack of backlog (Replica "
+            f"request was: {offset})."
+        ]
+        if offset > view.master_repl_offset:
+            lines.append(
+                f"Warning: replica {replica} tried to PSYNC with an offset that is greater "
+                "than the primary replication offset."
+            )
+        return tuple(lines)
+    return ()
 
 
 def decide_sync(request: SyncRequest, view: ServerView) -> PsyncDecision:
@@ -267,8 +302,10 @@ def decide_sync(request: SyncRequest, view: ServerView) -> PsyncDecision:
         replid = view.next_replid
         is_replica = False
 
+    notices: tuple[str, ...] = ()
+
     def reply(action: SyncAction, stats: SyncStats = SyncStats()) -> PsyncDecision:
-        return PsyncDecision(action, promote, stats)
+        return PsyncDecision(action, promote, stats, notices)
 
     if view.failover_in_progress:
         return reply(Refuse(ERR_FAILING_OVER))
@@ -285,7 +322,10 @@ def decide_sync(request: SyncRequest, view: ServerView) -> PsyncDecision:
         if offset is None:
             return reply(Refuse(ERR_NOT_INTEGER))
         req_id = argv[1].decode("utf-8", "replace")
-        if partial_resync_acceptable(view, replid, replid2, second, req_id, offset):
+        notices = partial_resync_refusal(
+            view, replid, replid2, second, req_id, offset, request.replica_name
+        )
+        if not notices:
             assert view.backlog_first_byte is not None
             end = view.backlog_first_byte + view.backlog_histlen - 1
             action = ContinuePartial(

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import accumulate, chain
 
 import hiredis
+from hiredis import pack_command
 
 PROTO_INLINE_MAX_SIZE = 64 * 1024
 PROTO_MBULK_BIG_ARG = 32 * 1024
@@ -31,6 +33,9 @@ UNAUTH_MAX_BULK = 16384
 INT_MAX = 2**31 - 1
 # a multibulk header of a million elements or more (anywhere, nested arrays included)
 _HUGE_ARRAY_HEADER = re.compile(rb"\*[0-9]{7,}\r")
+# the canonical re-encoding that checks framed commands copies them twice: a longer buffer
+# (a big argument) is checked argument by argument instead
+_PACKED_CHECK_MAX = 4 << 20
 
 
 class ProtocolError(Exception):
@@ -297,6 +302,39 @@ class RequestParser:
         stop = huge.start() if huge is not None else len(data)
         if stop <= pos:
             return False
+        reader = hiredis.Reader()
+        reader.feed(data, pos, stop - pos)
+        gets = reader.gets
+        framed = self._framed
+        ends = self._ends
+        max_bulk = self.max_bulk_len
+        try:
+            replies = list(iter(gets, False))
+        except hiredis.ProtocolError:
+            replies = []
+        if replies and all(replies) and stop - pos <= _PACKED_CHECK_MAX:
+            # the common case, checked at C speed: every reply re-encoded canonically, the
+            # whole run equal to the bytes it came from (any other reply type, number form
+            # or separator differs from them, or is refused by pack_command)
+            try:
+                packed = list(map(pack_command, map(tuple, replies)))
+            except TypeError:
+                packed = []
+            if packed:
+                run = b"".join(packed)
+                if data.startswith(run, pos) and (
+                    len(run) <= max_bulk or max(map(len, chain.from_iterable(replies))) <= max_bulk
+                ):
+                    framed.extend(replies)
+                    offsets = accumulate(map(len, packed), initial=pos)
+                    next(offsets)
+                    ends.extend(offsets)
+                    return True
+        return self._frame_checked(data, pos, stop)
+
+    def _frame_checked(self, data: bytes, pos: int, stop: int) -> bool:
+        """:meth:`_frame_ahead` one argument at a time, up to the first command that is not
+        canonical (a fresh hiredis pass over the same bytes)."""
         reader = hiredis.Reader()
         reader.feed(data, pos, stop - pos)
         gets = reader.gets

@@ -24,6 +24,7 @@ from typing import Any
 
 import lupa.lua51 as lua51
 
+from valsync.resp import encode
 from valsync.resp.reply import ErrorReply, Reply
 from valsync.scripting.bytecode import BytecodeError, untail
 from valsync.scripting.conversion import (
@@ -34,6 +35,7 @@ from valsync.scripting.conversion import (
     lua_args_to_argv,
     lua_to_reply,
 )
+from valsync.scripting.debugger import DebuggerError, LuaDebugger
 from valsync.scripting.rand48 import LRAND48_MAX, Rand48
 from valsync.scripting.scripts import SCRIPT_FLAGS
 
@@ -50,6 +52,10 @@ LOG_LEVELS = {0: "debug", 1: "verbose", 2: "notice", 3: "warning"}
 
 # The instruction count between two checks of a running script (Valkey's count hook).
 HOOK_INSTRUCTIONS = 100_000
+
+# Every so many runs a step of garbage collection, so that Lua never needs a full cycle
+# in the middle of a script (Valkey's LUA_GC_CYCLE_PERIOD).
+GC_CYCLE_PERIOD = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,9 +205,13 @@ class LuaEngine:
         self.current: ScriptRun | None = None
         self.function_mode = function_mode
         self.loading: LibraryLoad | None = None
+        self.debugger: LuaDebugger | None = None
+        """The debugging session of the running script (SCRIPT DEBUG), if any."""
         self.builder = LuaBuilder(self.runtime.table)
         self._next = self.runtime.eval(b"next")
         self._gc_count = self.runtime.eval(b"function() return collectgarbage('count') end")
+        self._gc_step = self.runtime.eval(b"function(n) collectgarbage('step', n) end")
+        self._runs = 0
         self._null = self.runtime.eval(b"newproxy()")
         self._where = self.runtime.execute(
             b"local getinfo = debug.getinfo "
@@ -214,6 +224,8 @@ class LuaEngine:
         self._sandbox = loader(sandbox)
         self.api = self._sandbox(self._host_table())
         self._rawget = self.api[b"rawget"]
+        # what building the sandbox left behind is not the scripts' memory
+        self.runtime.eval(b"collectgarbage('collect')")
 
     # --- the host half of the API ---------------------------------------------------------
 
@@ -260,6 +272,9 @@ class LuaEngine:
         host[b"hook"] = self._hook
         host[b"unwrap"] = self._unwrap
         host[b"killed_error"] = lambda message: self.builder.error_table(message)
+        host[b"ldb_line"] = self._ldb_line
+        host[b"ldb_debug"] = self._ldb_debug
+        host[b"ldb_breakpoint"] = self._ldb_breakpoint
         return host
 
     def _libraries(self) -> Any:
@@ -308,17 +323,50 @@ class LuaEngine:
             return False, self.builder.error_table(
                 b"Please specify at least one argument for this call"
             )
+        debugger = self.debugger
         try:
             argv = lua_args_to_argv(args)
         except ArgumentError:
+            if debugger is not None and debugger.logging:
+                debugger.log_error(b"Command arguments must be strings or integers")
             return False, self.builder.error_table(b"Command arguments must be strings or integers")
+        if debugger is not None and debugger.logging:
+            debugger.log_command(argv)
         reply = run.execute(argv)
         if isinstance(reply, Refusal):
+            if debugger is not None and debugger.logging:
+                debugger.log_error(reply.text)
             return False, self.builder.error_table(reply.text, ignore_stats=True)
         value = self.builder.reply_to_lua(reply, run.resp)
+        if debugger is not None and debugger.logging:
+            resp = bytearray()
+            encode(reply, resp, run.resp)
+            if isinstance(reply, ErrorReply):
+                debugger.log_error(bytes(resp).rstrip(b"\r\n"))
+            debugger.log_reply(bytes(resp))
         if isinstance(reply, ErrorReply):
             return False, value
         return True, value
+
+    # --- the Lua debugger's hooks ----------------------------------------------------------
+
+    def _ldb_line(self, count_event: bool, line: Any, short_src: Any) -> bytes | None:
+        """The line hook of a debugged run: the error to raise in the script, if any."""
+        debugger = self.debugger
+        if debugger is None:
+            return None
+        try:
+            debugger.on_line(bool(count_event), int(line or 0), short_src or b"")
+        except DebuggerError as err:
+            return err.message
+        return None
+
+    def _ldb_debug(self, *args: Any) -> None:
+        if self.debugger is not None:
+            self.debugger.debug(args)
+
+    def _ldb_breakpoint(self, *args: Any) -> bool:
+        return self.debugger is not None and self.debugger.breakpoint()
 
     def _sha1hex(self, *args: Any) -> Any:
         if len(args) != 1:
@@ -532,20 +580,37 @@ class LuaEngine:
         return t
 
     def run(
-        self, fn: Any, run: ScriptRun, keys: list[bytes], args: list[bytes], caller_resp: int
+        self,
+        fn: Any,
+        run: ScriptRun,
+        keys: list[bytes],
+        args: list[bytes],
+        caller_resp: int,
+        debugger: LuaDebugger | None = None,
     ) -> Reply:
-        """Run a compiled script (EVAL) or a library function (FCALL); its reply."""
+        """Run a compiled script (EVAL) or a library function (FCALL); its reply. With a
+        ``debugger`` the script runs under it (EVAL only), line by line."""
         self.current = run
-        runner = self.api[b"run_eval" if run.eval_mode else b"run_function"]
         try:
-            result = runner(
-                fn,
-                self.new_array(keys),
-                self.new_array(args),
-                HOOK_INSTRUCTIONS if run.on_hook is not None else 0,
-            )
+            if debugger is not None:
+                debugger.inspector = LuaStackInspector(self)
+                self.debugger = debugger
+                result = self.api[b"run_eval_debug"](fn, self.new_array(keys), self.new_array(args))
+            else:
+                runner = self.api[b"run_eval" if run.eval_mode else b"run_function"]
+                result = runner(
+                    fn,
+                    self.new_array(keys),
+                    self.new_array(args),
+                    HOOK_INSTRUCTIONS if run.on_hook is not None else 0,
+                )
         finally:
             self.current = None
+            self.debugger = None
+            self._runs += 1
+            if self._runs == GC_CYCLE_PERIOD:
+                self._runs = 0
+                self._gc_step(GC_CYCLE_PERIOD)
         if not isinstance(result, tuple):
             result = (result,)
         ok = result[0]
@@ -593,6 +658,65 @@ class LuaEngine:
             message += b" script: %s, on %s:%s." % (funcname.encode(), source, line)
         counted = self._rawget(err, b"ignore_error_stats_update") is True
         return error_reply_bytes(message, counted=counted)
+
+
+class LuaStackInspector:
+    """What the debugger sees of a stopped script, through the sandbox's helpers."""
+
+    def __init__(self, engine: LuaEngine) -> None:
+        self.engine = engine
+        self.api = engine.api
+
+    def kind(self, value: Any) -> str:
+        return str(lua51.lua_type(value))
+
+    def items(self, table: Any) -> list[tuple[Any, Any]]:
+        return self.engine._items(table)
+
+    def address(self, value: Any) -> str:
+        text = self.api[b"ldb_address"](value)
+        text = text.decode("latin-1") if isinstance(text, bytes) else ""
+        return text.rpartition(": ")[2]
+
+    def locals(self, level: int) -> list[tuple[bytes, Any]] | None:
+        found = self.api[b"ldb_locals"](level)
+        if found is None:
+            return None
+        rawget = self.engine._rawget
+        out = []
+        for _, pair in self.engine._items(found):
+            out.append((rawget(pair, 1), rawget(pair, 2)))
+        return out
+
+    def global_value(self, name: bytes) -> Any:
+        return self.api[b"ldb_global"](name)
+
+    def frames(self) -> list[tuple[bytes, bytes | None, int]]:
+        rawget = self.engine._rawget
+        out = []
+        for _, frame in self.engine._items(self.api[b"ldb_frames"]()):
+            name = rawget(frame, 2)
+            out.append(
+                (
+                    rawget(frame, 1) or b"",
+                    name if isinstance(name, bytes) else None,
+                    int(rawget(frame, 3) or 0),
+                )
+            )
+        return out
+
+    def evaluate(self, code: bytes) -> tuple[bool, Any]:
+        result = self.api[b"ldb_eval"](code)
+        if not isinstance(result, tuple):
+            result = (result,)
+        ok = bool(result[0])
+        value = result[1] if len(result) > 1 else None
+        if not ok and lua51.lua_type(value) == "table":
+            value = _lua_tostring(self.engine._rawget(value, b"err"))
+        return ok, value
+
+    def server_call(self, args: list[bytes]) -> None:
+        self.api[b"ldb_server_call"](self.engine.new_array(args), len(args))
 
 
 def _untail(dump: bytes) -> bytes | None:

@@ -111,11 +111,8 @@ local function unwrap_error(e)
 end
 local function_mode = host.function_mode
 if not function_mode then
-    server.breakpoint = function()
-        return false
-    end
-    server.debug = function()
-    end
+    server.breakpoint = host.ldb_breakpoint
+    server.debug = host.ldb_debug
     server.replicate_commands = function()
         return true
     end
@@ -324,6 +321,103 @@ function engine.run_eval(f, keys, argv, hook_every)
     raw_rawset(G, "KEYS", keys)
     raw_rawset(G, "ARGV", argv)
     start(hook_every)
+    local result = pack(raw_xpcall(f, error_handler))
+    dbg.sethook()
+    return result[1], result[2]
+end
+
+-- the Lua debugger (SCRIPT DEBUG): a line hook hands each line of the script to the host,
+-- which may stop there and serve debugger commands; the helpers below let it see the stack
+-- of the stopped script, whose level 0 is the frame just below the hook's own
+local ldb_line = host.ldb_line
+local function ldb_hook(event, line)
+    local info = dbg.getinfo(2, "Sl")
+    local message = ldb_line(event == "count", info.currentline, info.short_src)
+    if message then
+        raw_error(killed_error(message))
+    end
+end
+
+-- the level, seen from the caller of this function, of the script's frame at 'level'
+local function script_level(level)
+    local at = 3
+    while true do
+        local info = dbg.getinfo(at, "f")
+        if not info then
+            return nil
+        end
+        if info.func == ldb_hook then
+            return at + level
+        end
+        at = at + 1
+    end
+end
+
+-- 'at' as its caller counts levels
+local function is_script_frame(at)
+    local info = dbg.getinfo(at + 1, "S")
+    return info ~= nil and info.source ~= "=valsync"
+end
+
+function engine.ldb_locals(level)
+    local at = script_level(level)
+    if not at or not is_script_frame(at) then
+        return nil
+    end
+    local out, i = {}, 1
+    while true do
+        local name, value = dbg.getlocal(at, i)
+        if name == nil then
+            break
+        end
+        out[#out + 1] = { name, value }
+        i = i + 1
+    end
+    return out
+end
+
+function engine.ldb_frames()
+    local out, at = {}, script_level(0)
+    while at and is_script_frame(at) do
+        local info = dbg.getinfo(at, "Snl")
+        out[#out + 1] = { info.short_src, info.name or false, info.currentline }
+        at = at + 1
+    end
+    return out
+end
+
+function engine.ldb_eval(code)
+    local f, err = raw_loadstring("return " .. code, "@ldb_eval")
+    if not f then
+        f, err = raw_loadstring(code, "@ldb_eval")
+        if not f then
+            return false, err
+        end
+    end
+    raw_setfenv(f, env)
+    local ok, value = raw_pcall(f)
+    if not ok then
+        return false, unwrap_error(value)
+    end
+    return true, value
+end
+
+function engine.ldb_server_call(args, n)
+    raw_pcall(server.call, raw_unpack(args, 1, n))
+end
+
+function engine.ldb_global(name)
+    return raw_rawget(G, name)
+end
+
+function engine.ldb_address(value)
+    return raw_tostring(value)
+end
+
+function engine.run_eval_debug(f, keys, argv)
+    raw_rawset(G, "KEYS", keys)
+    raw_rawset(G, "ARGV", argv)
+    dbg.sethook(ldb_hook, "l", 100000)
     local result = pack(raw_xpcall(f, error_handler))
     dbg.sethook()
     return result[1], result[2]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Callable
 
 from valsync.scripting.engine import LuaEngine, ScriptRun
@@ -22,8 +24,13 @@ class ScriptingState:
         """The script (EVAL or FCALL) executing now; other clients wait or get -BUSY."""
         self.running_argv: list[bytes] = []
         self.running_from_primary = False
+        self.debugging = False
+        """The running script is under the Lua debugger: the server serves nobody else."""
         self.waiters: list[Callable[[], None]] = []
         """Called when the running script ends (clients that wait to run a command)."""
+        self.debug_children: dict[int, list[int]] = {}
+        """Forked debugging sessions (SCRIPT DEBUG YES): pid -> descriptors to close once
+        the child is reaped."""
 
     @property
     def engine(self) -> LuaEngine:
@@ -60,8 +67,38 @@ class ScriptingState:
             f"used_memory_scripts_human:{bytes_to_human(eval_bytes + function_bytes)}",
         ]
 
+    def reap_debug_children(self) -> None:
+        """Collect the debugging children that exited (from the server's cron)."""
+        for pid in list(self.debug_children):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done = pid
+            if done:
+                self._forget_child(pid)
+
+    def kill_debug_children(self) -> None:
+        """At shutdown, as Valkey: every forked debugging session is killed."""
+        for pid in list(self.debug_children):
+            if self.log is not None:
+                self.log("notice", f"Killing debugging session {pid}")
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+            self._forget_child(pid)
+
+    def _forget_child(self, pid: int) -> None:
+        for fd in self.debug_children.pop(pid, []):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
     def end_run(self) -> None:
         self.running = None
+        self.debugging = False
         self.running_argv = []
         waiters, self.waiters = self.waiters, []
         for wake in waiters:
