@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 
@@ -13,6 +14,8 @@ from valsync.log import ServerLog
 from valsync.net.server_loop import run_server
 from valsync.server import Server
 from valsync.shutdown import ShutdownRequest
+
+GC_YOUNG_THRESHOLD = 10_000
 
 
 def build_server(config: Config, log: ServerLog) -> Server:
@@ -43,7 +46,17 @@ def build_server(config: Config, log: ServerLog) -> Server:
 
     server.blocking_exchange = run_exchange_blocking
     _adjust_oom_score(server)
+    _tune_gc()
     return server
+
+
+def _tune_gc() -> None:
+    """The commands' own objects (argv lists, replies) are rarely cyclic: the cyclic
+    collector runs every 10,000 new containers instead of 700, and the objects of the
+    startup (modules, functions, tables) are never scanned again. A replica applying 300,000
+    SETs spent a fifth of its CPU time in the collector with the defaults."""
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def _adjust_oom_score(server: Server) -> None:

@@ -509,3 +509,55 @@ def test_function_dump_restores_across(pair: tuple[ServerProcess, ServerProcess]
         _check(mine, real, "FUNCTION", "DELETE", "mylib")
         _check(mine, real, "FUNCTION", "RESTORE", payload)
         _check(mine, real, "FCALL", "f", "1", "a", "b")
+
+
+def test_evicted_scripts_counter_resets(pair: tuple[ServerProcess, ServerProcess]) -> None:
+    """INFO's evicted_scripts counts EVAL cache evictions; CONFIG RESETSTAT zeroes it."""
+    counts = []
+    for server in pair:
+        with RawClient(server.port) as client:
+            client.call("script", "flush")
+            for j in range(503):
+                client.call("eval", f"return {j}", "0")
+            info = [client.call("info", "stats")]
+            client.call("config", "resetstat")
+            client.call("eval", "return 'one more'", "0")
+            info.append(client.call("info", "stats"))
+            counts.append(
+                [
+                    next(
+                        line for line in text.split(b"\r\n") if line.startswith(b"evicted_scripts")
+                    )
+                    for text in info
+                ]
+            )
+    assert counts[1] == counts[0] == [b"evicted_scripts:3", b"evicted_scripts:1"]
+
+
+def test_time_stands_still_in_a_script(pair: tuple[ServerProcess, ServerProcess]) -> None:
+    """TIME inside a script shows the script's start, however long the script runs."""
+    script = (
+        "local a = redis.call('TIME')\n"
+        "redis.call('DEBUG', 'SLEEP', 0.01)\n"
+        "local b = redis.call('TIME')\n"
+        "return {a[1] == b[1] and a[2] == b[2] and 1 or 0, #a, #b}"
+    )
+    for server in pair:
+        with RawClient(server.port) as client:
+            client.call("debug", "set-disable-deny-scripts", "1")
+            try:
+                assert client.call("eval", script, "0") == b"*3\r\n:1\r\n:2\r\n:2\r\n"
+            finally:
+                client.call("debug", "set-disable-deny-scripts", "0")
+
+
+def test_lua_memory_stays_small(pair: tuple[ServerProcess, ServerProcess]) -> None:
+    """Many EVALs leave no garbage piling up in the Lua state (Valkey's suite: < 100 KB)."""
+    for server in pair:
+        with RawClient(server.port) as client:
+            client.call("script", "flush")
+            for _ in range(3000):
+                client.call("eval", "return redis.call('incr', KEYS[1])", "1", "lua:mem")
+            info = client.call("info", "memory").split(b"\r\n")
+            used = next(line for line in info if line.startswith(b"used_memory_lua:"))
+            assert int(used.split(b":")[1]) < 100 * 1024

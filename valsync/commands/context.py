@@ -228,6 +228,8 @@ class CommandContext:
         self._force = False
         self.in_multi_exec = False
         self.unblocked = False
+        self.frozen_time: float | None = None
+        """The wall clock TIME shows, when it stands still (the start of a script)."""
 
     def reset(self, now_ms: int, expire_mode: ExpireMode, lazy_expire_unlink: bool) -> None:
         """Ready a reused context for the next command of the same client."""

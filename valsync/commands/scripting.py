@@ -193,6 +193,8 @@ class ScriptExecutor:
             server=caller.server,
         )
         self.ctx.in_multi_exec = True
+        # the time stands still while a script runs (Valkey's cached command time)
+        self.ctx.frozen_time = time.time()
         self.commands_run = 0
         self.allow_oom = False
         """The script declared ``allow-oom`` (scriptVerifyOOM lets its denyoom commands run)."""

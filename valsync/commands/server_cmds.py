@@ -634,7 +634,7 @@ def swapdb(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 @command("time", 1, "fast loading stale")
 def time_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    now = time.time()
+    now = time.time() if ctx.frozen_time is None else ctx.frozen_time
     sec = int(now)
     return [str(sec).encode(), str(int((now - sec) * 1_000_000)).encode()]
 
@@ -682,6 +682,7 @@ def config_cmd(ctx: CommandContext, argv: list[bytes]) -> Reply:
         server.stats.reset()
         server.cmdstats.reset()
         server.memory.reset_stats()
+        server.scripting.cache.evicted = 0
         return OK
     if sub == b"rewrite" and len(argv) == 2:
         repl = server.repl

@@ -139,9 +139,10 @@ def store_run(db: Database, keys: list[bytes], values: list[bytes]) -> None:
     listens to these keys (no LFU counter to keep, no watcher, no new-key listener): the dict
     operations run at C speed. A key given twice keeps its last value."""
     expires = db.expires
+    longest = max(map(len, values))
     if (
-        max(map(len, values)) <= EMBSTR_LIMIT
-        and max(map(len, keys)) + max(map(len, values)) <= EMBED_BUDGET - EXPIRE_EMBED_COST
+        longest <= EMBSTR_LIMIT
+        and max(map(len, keys)) + longest <= EMBED_BUDGET - EXPIRE_EMBED_COST
     ):
         db.data.update(zip(keys, values, strict=True))
     else:

@@ -53,6 +53,10 @@ LOG_LEVELS = {0: "debug", 1: "verbose", 2: "notice", 3: "warning"}
 # The instruction count between two checks of a running script (Valkey's count hook).
 HOOK_INSTRUCTIONS = 100_000
 
+# Every so many runs a step of garbage collection, so that Lua never needs a full cycle
+# in the middle of a script (Valkey's LUA_GC_CYCLE_PERIOD).
+GC_CYCLE_PERIOD = 50
+
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
@@ -206,6 +210,8 @@ class LuaEngine:
         self.builder = LuaBuilder(self.runtime.table)
         self._next = self.runtime.eval(b"next")
         self._gc_count = self.runtime.eval(b"function() return collectgarbage('count') end")
+        self._gc_step = self.runtime.eval(b"function(n) collectgarbage('step', n) end")
+        self._runs = 0
         self._null = self.runtime.eval(b"newproxy()")
         self._where = self.runtime.execute(
             b"local getinfo = debug.getinfo "
@@ -218,6 +224,8 @@ class LuaEngine:
         self._sandbox = loader(sandbox)
         self.api = self._sandbox(self._host_table())
         self._rawget = self.api[b"rawget"]
+        # what building the sandbox left behind is not the scripts' memory
+        self.runtime.eval(b"collectgarbage('collect')")
 
     # --- the host half of the API ---------------------------------------------------------
 
@@ -599,6 +607,10 @@ class LuaEngine:
         finally:
             self.current = None
             self.debugger = None
+            self._runs += 1
+            if self._runs == GC_CYCLE_PERIOD:
+                self._runs = 0
+                self._gc_step(GC_CYCLE_PERIOD)
         if not isinstance(result, tuple):
             result = (result,)
         ok = result[0]
