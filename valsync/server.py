@@ -109,6 +109,10 @@ def error_text(reply: object) -> str:
     return reply.data[1:].split(b"\r\n", 1)[0].decode("utf-8", "replace")
 
 
+# an enum member read through its class costs a metaclass lookup: once per command adds up
+_KEEP, _HIDE, _DELETE = ExpireMode.KEEP, ExpireMode.HIDE, ExpireMode.DELETE
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -243,8 +247,15 @@ class Server:
         self._spec_cache: dict[bytes, CommandSpec] = {}
         self.lazy_expire_unlink = config.get_bool("lazyfree-lazy-expire")
         self.min_replicas_to_write = config.get_int("min-replicas-to-write")
-        config.on_change("lazyfree-lazy-expire", self._reload_hot_config)
-        config.on_change("min-replicas-to-write", self._reload_hot_config)
+        self.query_buffer_limit = config.get_int("client-query-buffer-limit")
+        self.idle_timeout = config.get_int("timeout")
+        for name in (
+            "lazyfree-lazy-expire",
+            "min-replicas-to-write",
+            "client-query-buffer-limit",
+            "timeout",
+        ):
+            config.on_change(name, self._reload_hot_config)
         self._reload_introspection_config("")
         for name in (
             "latency-tracking",
@@ -323,6 +334,8 @@ class Server:
         """Directives read on every command are cached; CONFIG SET refreshes them."""
         self.lazy_expire_unlink = self.config.get_bool("lazyfree-lazy-expire")
         self.min_replicas_to_write = self.config.get_int("min-replicas-to-write")
+        self.query_buffer_limit = self.config.get_int("client-query-buffer-limit")
+        self.idle_timeout = self.config.get_int("timeout")
 
     def _reload_introspection_config(self, _value: str) -> None:
         """Thresholds read after every command, kept as plain ints (NEVER = off)."""
@@ -690,7 +703,17 @@ class Server:
             streaming = not replica and (repl.backlog is not None or bool(repl.links))
             # READONLY, MASTERDOWN, NOREPLICAS never apply to the primary's own stream
             guarded = (replica or self.min_replicas_to_write > 0) and not client.is_primary_link
-        if self.loading or self.async_loading or guarded or self._disk_error(client):
+        persistence = self.persistence
+        if (
+            self.loading
+            or self.async_loading
+            or guarded
+            or (
+                persistence is not None
+                and not persistence.last_bgsave_ok
+                and self._disk_error(client)
+            )
+        ):
             # as Valkey: before queueing in a transaction; EXEC answers for what it queued
             flags = spec.effective_flags(self, argv)
             if spec.name == "exec" and client.in_multi:
@@ -803,17 +826,17 @@ class Server:
         now = int(time.time() * 1000)
         if replica:
             if client.is_primary_link:
-                mode = ExpireMode.KEEP
+                mode = _KEEP
             elif spec.is_write:
                 # a writable replica's own write: expired keys are deleted here, locally
                 # (a replica propagates nothing), as Valkey's EXPIRE_FORCE_DELETE_EXPIRED
-                mode = ExpireMode.DELETE
+                mode = _DELETE
             else:
-                mode = ExpireMode.HIDE
+                mode = _HIDE
         elif self.paused and self.paused & PauseAction.EXPIRE:
-            mode = ExpireMode.HIDE  # expired keys read as missing; deleting them waits
+            mode = _HIDE  # expired keys read as missing; deleting them waits
         else:
-            mode = ExpireMode.DELETE
+            mode = _DELETE
         ctx.reset(now, mode, self.lazy_expire_unlink)
         client.last_interaction_ms = now
         self.current_client = client

@@ -138,12 +138,19 @@ def _hset_pairs(ctx: CommandContext, argv: list[bytes]) -> int:
     if len(argv) % 2 == 1:
         raise CommandError(wrong_arity(argv[0].decode("latin-1").lower()))
     h = _hash_create(ctx, argv[1])
-    _overwriting_expired(ctx, argv[1], h, argv[2::2])
-    created = 0
-    for i in range(2, len(argv), 2):
-        if not _alive(ctx, h, argv[i]):
-            created += 1
-        _store(h, argv[i], argv[i + 1])
+    if h.field_expires:
+        _overwriting_expired(ctx, argv[1], h, argv[2::2])
+        created = 0
+        for i in range(2, len(argv), 2):
+            if not _alive(ctx, h, argv[i]):
+                created += 1
+            _store(h, argv[i], argv[i + 1])
+    else:
+        # no field has a TTL (the usual hash): nothing can be expired or need its TTL dropped
+        before = len(h)
+        for i in range(2, len(argv), 2):
+            h[argv[i]] = argv[i + 1]
+        created = len(h) - before
     _touched(ctx, argv[1], h, (len(argv) - 2) // 2)
     ctx.notify("h", "hset", argv[1])
     return created

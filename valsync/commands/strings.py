@@ -291,9 +291,12 @@ def set_generic(
 @command("set", -3, "write denyoom", 1, 1, 1)
 def set_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if len(argv) == 3:
-        # plain SET, the hot path: the lookup still expires a stale key (and propagates it)
-        ctx.lookup(argv[1])
-        store(ctx, argv[1], argv[2])
+        # plain SET, the hot path: the lookup still expires a stale key (and propagates it);
+        # then store()'s work, inline
+        key = argv[1]
+        db = ctx.db
+        ctx.lookup(key, db)
+        db.set(key, attach(key, argv[2], key in db.expires))
         ctx.dirty += 1
         server = ctx.server
         if server is not None and server.notify_classes:
@@ -323,7 +326,10 @@ def psetex_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 @command("get", 2, "readonly fast", 1, 1, 1)
 def get_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    return get_string(ctx, argv[1], read=True)
+    value = ctx.lookup_read(argv[1])  # get_string's work, inline: GET is the hottest read
+    if value is None or isinstance(value, bytes):
+        return value
+    raise CommandError(WRONGTYPE)
 
 
 @command("getset", 3, "write denyoom fast", 1, 1, 1)

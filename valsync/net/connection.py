@@ -264,7 +264,7 @@ class ClientConnection:
 
     async def _wait_readable(self) -> bool:
         """Sleep until the socket has bytes; False when the client stayed idle past ``timeout``."""
-        idle = self.server.config.get_int("timeout")
+        idle = self.server.idle_timeout
         client = self.client
         if idle > 0 and not (client.is_replica or client.is_primary_link or client.monitor):
             with trio.move_on_after(idle):
@@ -309,7 +309,7 @@ class ClientConnection:
             client.net_in += len(data)
             commands = 0
             parser.feed(data)
-            if parser.pending > server.config.get_int("client-query-buffer-limit"):
+            if parser.pending > server.query_buffer_limit:
                 server.log.warning(
                     f"Closing client that reached max query buffer length: id={client.id} "
                     f"addr={client.addr} qbuf={parser.pending} (qbuf initial bytes omitted)"

@@ -6,6 +6,7 @@ are encoded and the final fsync finds little left to do, instead of a whole dump
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import os
 from collections.abc import Callable
@@ -21,8 +22,6 @@ _WAIT_AFTER = 4
 
 @functools.cache
 def _load_sync_file_range() -> Callable[[int, int, int, int], int] | None:
-    import ctypes  # only when a dump is written: ctypes is 1 MB a server may never need
-
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         func = libc.sync_file_range

@@ -165,7 +165,12 @@ def _bulk(data: bytes, out: bytearray) -> None:
 
 def encode(reply: Reply, out: bytearray, resp: int = 2) -> None:
     """Append the encoding of ``reply`` to ``out``."""
-    if reply is OK:
+    kind = type(reply)
+    if kind is bytes:
+        out += b"$%d\r\n%b\r\n" % (len(reply), reply)  # type: ignore[arg-type,str-format]
+    elif kind is int:
+        out += b":%d\r\n" % reply  # type: ignore[str-format]
+    elif reply is OK:
         out += b"+OK\r\n"
     elif isinstance(reply, bytes):
         _bulk(reply, out)
