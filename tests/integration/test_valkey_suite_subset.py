@@ -66,6 +66,9 @@ def suites(
     yield run, {kind: run.prepare(SUITE, kind, work) for kind in ("valsync", "valkey")}
 
 
+# Valkey's own timing-bound tests (5 s waits) on a 2-core machine: one rerun of a failed
+# attempt; a failure that repeats still fails.
+@pytest.mark.flaky(reruns=1, reruns_delay=2)
 @pytest.mark.parametrize("name", SUBSET)
 def test_valsync_passes_what_valkey_passes(
     suites: tuple[ModuleType, dict[str, Path]], name: str
