@@ -3,7 +3,7 @@ with -UNBLOCKED; an unknown or idle client gives 0; errorstats count the error."
 
 from __future__ import annotations
 
-from tests.differential import RawClient
+from tests.differential import RawClient, encode_argv
 from tests.integration.support import wait_until
 from tests.realvalkey import start_valkey, start_valsync
 
@@ -55,20 +55,11 @@ def _served_count(port: int) -> list[object]:
         ]:
             blocked.send(*argv)
             wait_until(lambda: b"blocked_clients:1" in writer.call("INFO", "clients"))
-            writer.sock.sendall(_pipeline(push, ("INFO", "clients")))
+            writer.sock.sendall(encode_argv(push) + encode_argv(("INFO", "clients")))
             writer.read_reply()
             info = writer.read_reply()
             out.append([line for line in info.splitlines() if line.startswith(b"blocked_clients")])
             out.append(blocked.read_reply())
-    return out
-
-
-def _pipeline(*commands: tuple[str, ...]) -> bytes:
-    out = b""
-    for argv in commands:
-        out += b"*%d\r\n" % len(argv)
-        for arg in argv:
-            out += b"$%d\r\n%s\r\n" % (len(arg), arg.encode())
     return out
 
 
