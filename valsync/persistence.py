@@ -165,16 +165,21 @@ class Persistence:
         if self.children.busy and self.children.kind == "disk":
             return ErrorReply("ERR Background save already in progress")
         try:
-            keys = self.write_dump(None)
+            self.save_in_foreground()
         except OSError as err:
             self.server.log.warning(
                 f"Failed opening the temp RDB file temp-{os.getpid()}.rdb (in server root dir {self.server.config.get_str('dir')}) for saving: {err.strerror}"
             )
             self.last_bgsave_ok = False
             return ErrorReply("ERR")
+        return OK
+
+    def save_in_foreground(self) -> None:
+        """Write the dump now, blocking the server (SAVE, the final save of a shutdown); an
+        OSError says it failed."""
+        keys = self.write_dump(None)
         self._saved(keys)
         self.server.log.notice("DB saved on disk")
-        return OK
 
     def _saved(self, keys: int) -> None:
         self.server.dirty = 0
@@ -359,12 +364,6 @@ class Persistence:
             temp_rdb_path(self.path, child.pid).unlink()
         except FileNotFoundError:
             pass
-
-    def save_for_shutdown(self) -> None:
-        """The final save, in the foreground; an OSError says it failed."""
-        keys = self.write_dump(None)
-        self._saved(keys)
-        self.server.log.notice("DB saved on disk")
 
     def debug_reload(
         self, nosave: bool = False, noflush: bool = False, merge: bool = False

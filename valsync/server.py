@@ -16,6 +16,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
+from contextlib import nullcontext
 from time import perf_counter_ns
 from typing import Any, NoReturn
 
@@ -1577,12 +1578,13 @@ class Server:
         if not request.wants_save(bool(self.config.save_points)):
             return True
         self.log.notice("Saving the final RDB snapshot before exiting.")
+        # a second SIGINT only cuts short a save that a signal started, as in Valkey
+        guard = (
+            nullcontext() if request.signal is None else second_sigint_exits(self._insist_on_exit)
+        )
         try:
-            if request.signal is None:
-                persistence.save_for_shutdown()
-            else:
-                with second_sigint_exits(self._insist_on_exit):
-                    persistence.save_for_shutdown()
+            with guard:
+                persistence.save_in_foreground()
         except Exception as err:  # noqa: BLE001 - a failed final save cancels the shutdown
             self.log.warning(f"Failed saving the DB before exiting: {err}")
             if request.force:
