@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import valkey
@@ -203,3 +204,9 @@ def stream_views(c: valkey.Valkey, keys: tuple[str, ...] = STREAM_KEYS) -> dict[
                 (p[0], p[1], p[3]) for p in c.execute_command("XPENDING", key, name, "-", "+", 500)
             ]
     return view
+
+
+def child_pids(server: ServerProcess) -> list[int]:
+    """The server's forked children (a save child), from /proc."""
+    text = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text()
+    return [int(pid) for pid in text.split()]

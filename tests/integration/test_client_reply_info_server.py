@@ -10,7 +10,7 @@ import time
 import pytest
 
 from tests.differential import encode_argv
-from tests.integration.support import connect, info, wait_until
+from tests.integration.support import child_pids, connect, info, wait_until
 from tests.realvalkey import ServerProcess, start_valkey, start_valsync
 
 
@@ -91,10 +91,7 @@ def _redis_compat(server: ServerProcess) -> list[object]:
     c.config_set("rdb-key-save-delay", 10_000_000)
     c.set("x", "x")
     c.bgsave()
-    children = [
-        int(p) for p in open(f"/proc/{server.pid}/task/{server.pid}/children").read().split()
-    ]
-    for pid in children:
+    for pid in wait_until(lambda: child_pids(server), what="the save child"):
         os.kill(pid, signal.SIGKILL)
     wait_until(lambda: info(c, "persistence")["rdb_bgsave_in_progress"] == 0, what="reaped")
     try:

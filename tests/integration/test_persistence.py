@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import valkey
 
-from tests.integration.support import connect, digest, info, wait_until
+from tests.integration.support import child_pids, connect, digest, info, wait_until
 from tests.realvalkey import start_valkey, start_valsync
 
 
@@ -64,10 +64,10 @@ def test_child_killed_keeps_old_dump(tmp_path: Path) -> None:
         c.config_set("rdb-key-save-delay", 1000)
         c.bgsave()
         children = wait_until(
-            lambda: Path(f"/proc/{mine.pid}/task/{mine.pid}/children").read_text().split(),
+            lambda: child_pids(mine),
             what="fork child",
         )
-        os.kill(int(children[0]), signal.SIGKILL)
+        os.kill(children[0], signal.SIGKILL)
         wait_until(
             lambda: info(c, "persistence")["rdb_bgsave_in_progress"] == 0, what="child reaped"
         )

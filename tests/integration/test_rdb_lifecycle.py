@@ -11,13 +11,8 @@ import pytest
 import valkey
 
 from tests.differential import real_propagation
-from tests.integration.support import connect, digest, info, wait_synced, wait_until
+from tests.integration.support import child_pids, connect, digest, info, wait_synced, wait_until
 from tests.realvalkey import ServerProcess, start_valkey, start_valsync
-
-
-def _children(server: ServerProcess) -> list[int]:
-    text = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text()
-    return [int(pid) for pid in text.split()]
 
 
 def _reply(c: valkey.Valkey, *args: object) -> object:
@@ -35,14 +30,14 @@ def _cancel_and_flushall_transcript(server: ServerProcess) -> list[object]:
     c.execute_command("DEBUG", "POPULATE", 2000)
     c.config_set("rdb-key-save-delay", 10000)
     out.append(_reply(c, "BGSAVE"))
-    wait_until(lambda: _children(server), what="the save child")
+    wait_until(lambda: child_pids(server), what="the save child")
     out.append(_reply(c, "BGSAVE"))
     out.append(_reply(c, "BGSAVE", "CANCEL"))
     wait_until(lambda: info(c, "persistence")["rdb_bgsave_in_progress"] == 0, what="cancelled")
     out.append(info(c, "persistence")["rdb_last_bgsave_status"])
     out.append(_reply(c, "BGSAVE", "CANCEL"))
     out.append(_reply(c, "BGSAVE"))
-    wait_until(lambda: _children(server), what="the save child")
+    wait_until(lambda: child_pids(server), what="the save child")
     out.append(_reply(c, "FLUSHALL"))
     wait_until(lambda: info(c, "persistence")["rdb_bgsave_in_progress"] == 0, what="aborted")
     out.append(info(c, "persistence")["rdb_last_bgsave_status"])
@@ -68,7 +63,7 @@ def _misconf_transcript(server: ServerProcess) -> list[object]:
     c.config_set("rdb-key-save-delay", 10_000_000)
     c.set("x", "x")
     c.bgsave()
-    os.kill(wait_until(lambda: _children(server), what="the save child")[0], signal.SIGKILL)
+    os.kill(wait_until(lambda: child_pids(server), what="the save child")[0], signal.SIGKILL)
     wait_until(lambda: info(c, "persistence")["rdb_bgsave_in_progress"] == 0, what="reaped")
     out = [
         _reply(c, "GET", "x"),
