@@ -502,6 +502,30 @@ class RdbReader:
                 start = p
                 t = buf[p]
                 if t == 0 and on_key is None:
+                    if expire is None:
+                        # a run of short strings without expiry (the bulk of many dumps);
+                        # ``start`` follows each record so that a cut one is retried alone
+                        n0 = nkeys
+                        while True:
+                            k = p + 2
+                            kb = buf[k - 1]
+                            if kb >= 64:
+                                break
+                            q = k + kb
+                            vb = buf[q]
+                            if vb >= 64:
+                                break
+                            v = q + 1
+                            r = v + vb
+                            if r > end:
+                                raise _Short(r)
+                            data[buf[k:q]] = buf[v:r]
+                            nkeys += 1
+                            p = start = r
+                            if buf[r]:
+                                break
+                        if nkeys != n0:
+                            continue
                     b = buf[p + 1]
                     if b < 64:
                         q = p + 2 + b
