@@ -507,19 +507,19 @@ class RdbReader:
                         # ``start`` follows each record so that a cut one is retried alone
                         n0 = nkeys
                         while True:
-                            k = p + 2
-                            kb = buf[k - 1]
+                            key_at = p + 2
+                            kb = buf[key_at - 1]
                             if kb >= 64:
                                 break
-                            q = k + kb
+                            q = key_at + kb
                             vb = buf[q]
                             if vb >= 64:
                                 break
-                            v = q + 1
-                            r = v + vb
+                            val_at = q + 1
+                            r = val_at + vb
                             if r > end:
                                 raise _Short(r)
-                            data[buf[k:q]] = buf[v:r]
+                            data[buf[key_at:q]] = buf[val_at:r]
                             nkeys += 1
                             p = start = r
                             if buf[r]:
