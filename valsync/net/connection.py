@@ -114,12 +114,24 @@ class ClientConnection:
                     nursery.cancel_scope.cancel()
         finally:
             server.free_client(self.client)
+            self._unlink_client()
             self._shutdown_if_forked()
             with trio.CancelScope(shield=True):
                 try:
                     await self.stream.aclose()
                 except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                     pass
+
+    def _unlink_client(self) -> None:
+        """Drop the client state's callbacks into this connection: they make a reference
+        cycle that would keep both, buffers and all, until a full garbage collection."""
+        client = self.client
+        client.deliver = None
+        client.memory = None
+        client.current_request = None
+        client.context = None
+        for name in ("kill", "ldb_transport", "ldb_fork"):
+            client.extra.pop(name, None)
 
     def _shutdown_if_forked(self) -> None:
         """A fork child holds a copy of this socket, so closing ours alone would leave the
