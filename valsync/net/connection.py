@@ -129,6 +129,7 @@ class ClientConnection:
         client.deliver = None
         client.memory = None
         client.current_request = None
+        client.request_source = None
         client.context = None
         for name in ("kill", "ldb_transport", "ldb_fork"):
             client.extra.pop(name, None)
