@@ -299,10 +299,19 @@ class ClientConnection:
         stats = server.stats
         fd = self._fd
         waited = True
+        yielded = False
         while True:
             try:
                 data = os.read(fd, READ_SIZE)
             except BlockingIOError:
+                if not yielded:
+                    # let the other clients run first: a client that waits for its reply
+                    # before sending again has often sent by then, and a read that finds its
+                    # bytes costs far less than a sleep in wait_readable and a wake-up
+                    yielded = waited = True
+                    await trio.lowlevel.checkpoint()
+                    continue
+                yielded = False
                 try:
                     if not await self._wait_readable():
                         return
@@ -316,7 +325,7 @@ class ClientConnection:
                 return
             if not waited:
                 await trio.lowlevel.checkpoint()
-            waited = False
+            waited = yielded = False
             started = perf_counter_ns()
             stats.total_net_input_bytes += len(data)
             stats.total_reads_processed += 1
