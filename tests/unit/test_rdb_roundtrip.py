@@ -308,3 +308,37 @@ def test_all_sixteen_databases(version: int) -> None:
     result = load_rdb_bytes(dump_rdb_bytes(ks, version=version, aux={}))
     assert [h[0] for h in result.resize_hints] == list(range(16))
     assert_same(ks, result.keyspace)
+
+
+def test_runs_of_short_strings_load_alike_in_any_chunking() -> None:
+    """The loader's fast path for runs of short strings: cut anywhere, keys counted once."""
+    ks = Keyspace()
+    d = ks[0].data
+    for i in range(300):
+        d[b"key:%d" % i] = b"value:%d" % i
+    d[b"k" * 70] = b"long key ends a run"
+    d[b"after"] = b"v" * 64
+    d[b"n"] = b"12"
+    d[b""] = b""
+    ks[0].expires[b"key:150"] = 4102444800000
+    blob = dump_rdb_bytes(ks, aux=make_aux(ctime=1))
+    for step in (1, 2, 7, 64, 1000):
+        reader = RdbReader()
+        for pos in range(0, len(blob), step):
+            reader.feed(blob[pos : pos + step])
+        result = reader.finish()
+        assert result.keys_loaded == len(d)
+        assert_same(ks, result.keyspace)
+
+
+def test_writer_calls_on_key_every_nth_key() -> None:
+    ks = Keyspace()
+    for i in range(5000):
+        ks[0].data[b"k%d" % i] = b"v"
+    seen: list[int] = []
+    writer = RdbWriter(ks, aux={}, on_key=seen.append, on_key_every=1024)
+    blob = b"".join(writer.chunks())
+    assert seen == [1024, 2048, 3072, 4096]
+    assert_same(ks, load_rdb_bytes(blob).keyspace)
+    with pytest.raises(ValueError):
+        RdbWriter(ks, on_key_every=1000)

@@ -37,10 +37,13 @@ ODD = st.sampled_from(
 )
 
 
-def frame(wire: bytes, cuts: list[int], fast: bool, batches: bool = False) -> list[object]:
+def frame(
+    wire: bytes, cuts: list[int], fast: bool, batches: bool = False, canonical: bool = False
+) -> list[object]:
     """What the parser hands out, command by command; ``batches`` takes the commands framed
-    ahead in one piece whenever there are some (the replica applier's way)."""
-    parser = RequestParser(fast=fast)
+    ahead in one piece whenever there are some (the replica applier's way); ``canonical``
+    frames ahead with the one-pass framer (what a compiled build uses) instead of hiredis."""
+    parser = RequestParser(fast=fast, canonical=canonical)
     events: list[object] = []
     last = 0
     for cut in [*sorted(cuts), len(wire)]:
@@ -74,8 +77,10 @@ def frame(wire: bytes, cuts: list[int], fast: bool, batches: bool = False) -> li
 def test_fast_path_frames_like_the_python_framer(parts: list[bytes], cuts: list[int]) -> None:
     wire = b"".join(parts)
     cuts = [c for c in cuts if c <= len(wire)]
-    assert frame(wire, cuts, fast=True) == frame(wire, cuts, fast=False)
-    assert frame(wire, cuts, fast=True, batches=True) == frame(wire, cuts, fast=False)
+    reference = frame(wire, cuts, fast=False)
+    for canonical in (False, True):
+        assert frame(wire, cuts, fast=True, canonical=canonical) == reference
+        assert frame(wire, cuts, fast=True, batches=True, canonical=canonical) == reference
 
 
 @given(st.lists(ARG, min_size=1, max_size=6))

@@ -502,6 +502,30 @@ class RdbReader:
                 start = p
                 t = buf[p]
                 if t == 0 and on_key is None:
+                    if expire is None:
+                        # a run of short strings without expiry (the bulk of many dumps);
+                        # ``start`` follows each record so that a cut one is retried alone
+                        n0 = nkeys
+                        while True:
+                            key_at = p + 2
+                            kb = buf[key_at - 1]
+                            if kb >= 64:
+                                break
+                            q = key_at + kb
+                            vb = buf[q]
+                            if vb >= 64:
+                                break
+                            val_at = q + 1
+                            r = val_at + vb
+                            if r > end:
+                                raise _Short(r)
+                            data[buf[key_at:q]] = buf[val_at:r]
+                            nkeys += 1
+                            p = start = r
+                            if buf[r]:
+                                break
+                        if nkeys != n0:
+                            continue
                     b = buf[p + 1]
                     if b < 64:
                         q = p + 2 + b

@@ -76,7 +76,7 @@ def write_snapshot(
     def on_key(n: int) -> None:
         if delay:
             time.sleep(delay)
-        if progress is not None and (n % PROGRESS_EVERY_KEYS == 0 or delay):
+        if progress is not None:
             progress.report(n, writer.bytes_written)
 
     source = keyspace if include_keys else Keyspace(len(keyspace))
@@ -88,6 +88,8 @@ def write_snapshot(
         checksum=checksum,
         functions=functions or (),
         on_key=on_key if (delay or progress is not None) else None,
+        # without a delay only every PROGRESS_EVERY_KEYS-th key is reported
+        on_key_every=1 if delay else PROGRESS_EVERY_KEYS,
         # a slowed-down save (rdb-key-save-delay, a test hook) lets its bytes out a few KB at
         # a time: a replica is seen loading, and a lost one is noticed within seconds
         chunk_size=SLOW_SAVE_CHUNK if delay else CHUNK_SIZE,

@@ -42,8 +42,11 @@ AUX_ORDER = (
 # Valkey estimates a listpack entry's overhead as 8 bytes when deciding to start a new node.
 _QUICKLIST_ENTRY_OVERHEAD = 8
 _EMPTY_LISTPACK = 7
-# First bytes a string in integer form can start with.
-_INT_LEAD = frozenset(bytes((c,)) for c in b"-0123456789")
+# 1 for each first byte a string in integer form cannot start with.
+_NOT_INT_LEAD = bytes(0 if c in b"-0123456789" else 1 for c in range(256))
+# A short string record's type byte and key length, and a value's length, by length.
+_SHORT_RECORD_HEAD = [bytes((F.TYPE_STRING, n)) for n in range(21)]
+_SHORT_LEN = [bytes((n,)) for n in range(21)]
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ class WriterOptions(TypedDict, total=False):
     checksum: bool
     limits: EncodingLimits
     on_key: Callable[[int], None] | None
+    on_key_every: int
     chunk_size: int
 
 
@@ -170,8 +174,8 @@ class RdbWriter:
         compression: ``rdbcompression``: LZF for strings over 20 bytes when it saves 4+ bytes.
         checksum: ``rdbchecksum``: the CRC-64 trailer, or 8 zero bytes.
         limits: encoding thresholds.
-        on_key: called after each key with the running key count (``rdb-key-save-delay``
-            hooks, progress reports).
+        on_key: called with the running key count after each key (``rdb-key-save-delay``
+            hooks), or after every ``on_key_every``-th key (progress reports; a power of 2).
     """
 
     def __init__(
@@ -185,10 +189,13 @@ class RdbWriter:
         checksum: bool = True,
         limits: EncodingLimits = DEFAULT_LIMITS,
         on_key: Callable[[int], None] | None = None,
+        on_key_every: int = 1,
         chunk_size: int = CHUNK_SIZE,
     ) -> None:
         if version not in (F.RDB_VERSION, F.RDB_VERSION_VALKEY):
             raise ValueError(f"valsync writes RDB version 11 or 80, not {version}")
+        if on_key_every < 1 or on_key_every & (on_key_every - 1):
+            raise ValueError("on_key_every is a power of 2")
         self.keyspace = keyspace
         self.version = version
         self.aux = dict(aux or {})
@@ -197,6 +204,7 @@ class RdbWriter:
         self.checksum = checksum
         self.limits = limits
         self.on_key = on_key
+        self.on_key_mask = on_key_every - 1
         self.chunk_size = chunk_size
         self.keys_written = 0
         self.bytes_written = 0
@@ -224,7 +232,10 @@ class RdbWriter:
         comp = self.compression
         encode_value = self._encode_value
         on_key = self.on_key
-        int_lead = _INT_LEAD
+        on_key_mask = self.on_key_mask
+        not_int_lead = _NOT_INT_LEAD
+        short_head = _SHORT_RECORD_HEAD
+        short_len = _SHORT_LEN
         crc = 0
         written = self.keys_written
         for dbi, db in enumerate(self.keyspace.dbs):
@@ -244,12 +255,15 @@ class RdbWriter:
                     vn = len(value)
                     # the common short string: no int form, too short for LZF, a 1-byte length
                     if (
-                        kn < 21
-                        and vn < 21
-                        and key[:1] not in int_lead
-                        and value[:1] not in int_lead
+                        0 < kn < 21
+                        and 0 < vn < 21
+                        and not_int_lead[key[0]]
+                        and not_int_lead[value[0]]
                     ):
-                        buf += b"\x00%c%b%c%b" % (kn, key, vn, value)
+                        buf += short_head[kn]
+                        buf += key
+                        buf += short_len[vn]
+                        buf += value
                     else:
                         buf += b"\x00" + encode_string(key, comp) + encode_string(value, comp)
                 else:
@@ -262,7 +276,7 @@ class RdbWriter:
                             buf += b"\xfc" + when.to_bytes(8, "little", signed=True)
                     buf += enc
                 written += 1
-                if on_key is not None:
+                if on_key is not None and not written & on_key_mask:
                     self.keys_written = written
                     on_key(written)
                 if len(buf) >= limit:

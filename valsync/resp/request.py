@@ -25,6 +25,9 @@ from itertools import accumulate, chain
 import hiredis
 from hiredis import pack_command
 
+from valsync.resp.canonical import COMPILED as CANONICAL_COMPILED
+from valsync.resp.canonical import frame_canonical
+
 PROTO_INLINE_MAX_SIZE = 64 * 1024
 PROTO_MBULK_BIG_ARG = 32 * 1024
 DEFAULT_MAX_BULK_LEN = 512 * 1024 * 1024
@@ -161,9 +164,18 @@ class RequestParser:
     their end positions ``_ends``) and handed out one by one.
     """
 
-    def __init__(self, max_bulk_len: int = DEFAULT_MAX_BULK_LEN, *, fast: bool = True) -> None:
-        """``fast=False`` keeps to the Python framer (the reference the tests compare with)."""
+    def __init__(
+        self,
+        max_bulk_len: int = DEFAULT_MAX_BULK_LEN,
+        *,
+        fast: bool = True,
+        canonical: bool = CANONICAL_COMPILED,
+    ) -> None:
+        """``fast=False`` keeps to the Python framer (the reference the tests compare with);
+        ``canonical`` frames ahead with :func:`frame_canonical` instead of hiredis (the
+        default when that module is compiled)."""
         self._fast = fast
+        self._canonical = canonical
         self._data = b""
         self._pos = 0
         self._chunks: list[bytes] = []
@@ -295,6 +307,8 @@ class RequestParser:
         False when the first command is not one (the Python framer then decides)."""
         data = self._data
         pos = self._pos
+        if self._canonical:
+            return frame_canonical(data, pos, self.max_bulk_len, self._framed, self._ends) > pos
         # hiredis allocates an array's slots when it reads the header: it must never see a
         # huge count (a peer sending *3000000000 would make it allocate gigabytes), so it is
         # fed only the bytes before one; the Python framer then answers Valkey's error

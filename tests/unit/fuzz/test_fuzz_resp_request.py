@@ -26,10 +26,12 @@ VALKEY_ERRORS = {
 }
 
 
-def frame(data: bytes, cuts: list[int], *, fast: bool, authenticated: bool) -> list[object]:
+def frame(
+    data: bytes, cuts: list[int], *, fast: bool, authenticated: bool, canonical: bool = False
+) -> list[object]:
     """Every outcome of framing ``data`` fed in pieces: commands, then the error or the
-    bytes left pending."""
-    parser = RequestParser(fast=fast)
+    bytes left pending; ``canonical`` frames ahead as a compiled build does."""
+    parser = RequestParser(fast=fast, canonical=canonical)
     parser.authenticated = authenticated
     out: list[object] = []
     try:
@@ -62,6 +64,7 @@ def test_framers_agree_in_any_chunking(data: bytes, cuts: list[int], auth: bool)
         assert frame(data, [], fast=True, authenticated=auth) == reference
         assert frame(data, cuts, fast=True, authenticated=auth) == reference
         assert frame(data, cuts, fast=False, authenticated=auth) == reference
+        assert frame(data, cuts, fast=True, authenticated=auth, canonical=True) == reference
 
 
 @pytest.mark.parametrize("newline", [True, False])
@@ -73,7 +76,8 @@ def test_huge_headers_are_refused_or_awaited_without_allocating(
     data = prefix + b"9" * 140000 + (b"\r\n" if newline else b"")
     with guarded("resp-request-huge-header", memory=16 << 20):
         outcome = frame(data, [4096, 65536], fast=True, authenticated=True)
-    assert outcome == frame(data, [], fast=False, authenticated=True)
+        compiled_way = frame(data, [4096, 65536], fast=True, authenticated=True, canonical=True)
+    assert outcome == compiled_way == frame(data, [], fast=False, authenticated=True)
     assert outcome[-1][0] in ("error", "pending")  # type: ignore[index]
 
 
