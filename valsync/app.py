@@ -10,6 +10,7 @@ import trio
 
 from valsync import banner
 from valsync.config import Config
+from valsync.heap import release_free_memory
 from valsync.log import ServerLog
 from valsync.net.server_loop import run_server
 from valsync.server import Server
@@ -47,6 +48,8 @@ def build_server(config: Config, log: ServerLog) -> Server:
     server.blocking_exchange = run_exchange_blocking
     _adjust_oom_score(server)
     _tune_gc()
+    # the start's transient objects (the command table read for the ACL catalog) go back
+    release_free_memory()
     return server
 
 

@@ -38,8 +38,8 @@ from valsync.commands.command_table import (
     _spec_flags,
     _special_keys,
     info_node,
+    iter_table,
     range_last,
-    read_table,
 )
 from valsync.commands.context import ClientState, CommandContext
 from valsync.commands.errors import CommandError, CommandRejected, parse_int, wrong_arity
@@ -93,7 +93,7 @@ CONTEXT_TOPLEVEL, CONTEXT_MULTI, CONTEXT_LUA = "toplevel", "multi", "lua"
 def catalog() -> CommandCatalog:
     """Every command of the table (Valkey's ``orig_commands``) with its ACL categories."""
     cat = CommandCatalog()
-    for name, entry in read_table().items():
+    for name, entry in iter_table():
         info = entry["info"]
         subs = info[9] if isinstance(info[9], list) else []
         cat.add(_catalog_entry(info, tuple(s[0] for s in subs), None))

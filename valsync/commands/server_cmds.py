@@ -23,6 +23,7 @@ from valsync.commands.errors import (
     wrong_arity,
 )
 from valsync.commands.registry import command
+from valsync.heap import release_free_memory
 from valsync.pause import ALL_SET, WRITE_SET, PausePurpose
 from valsync.redis_compat import REDIS_VERSION, mode_field, server_name
 from valsync.resp.reply import (
@@ -587,13 +588,18 @@ def _flush(ctx: CommandContext, clear: Callable[[], int]) -> int:
     (Valkey's trackingInvalidateKeysOnFlush)."""
     tracking = ctx.server.tracking if ctx.server is not None else None
     if tracking is None:
-        return clear()
-    tracking.flush(ctx.client)
-    tracking.flushing = True
-    try:
-        return clear()
-    finally:
-        tracking.flushing = False
+        removed = clear()
+    else:
+        tracking.flush(ctx.client)
+        tracking.flushing = True
+        try:
+            removed = clear()
+        finally:
+            tracking.flushing = False
+    if removed and not ctx.keyspace.total_keys():
+        # nothing left to scan: the collection is cheap and lets the freed memory go
+        release_free_memory(collect=True)
+    return removed
 
 
 @command("flushall", -1, "write")

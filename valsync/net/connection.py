@@ -80,6 +80,7 @@ class ClientConnection:
         self.client.extra["ldb_transport"] = self._debugger_transport
         self.client.extra["ldb_fork"] = self._fork_debugger
         self.client.current_request = self.parser.last_raw
+        self.client.request_source = self.parser
         self._out = bytearray()
         self._writer_wake = trio.Event()
         self._drained = trio.Event()
@@ -113,12 +114,25 @@ class ClientConnection:
                     nursery.cancel_scope.cancel()
         finally:
             server.free_client(self.client)
+            self._unlink_client()
             self._shutdown_if_forked()
             with trio.CancelScope(shield=True):
                 try:
                     await self.stream.aclose()
                 except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                     pass
+
+    def _unlink_client(self) -> None:
+        """Drop the client state's callbacks into this connection: they make a reference
+        cycle that would keep both, buffers and all, until a full garbage collection."""
+        client = self.client
+        client.deliver = None
+        client.memory = None
+        client.current_request = None
+        client.request_source = None
+        client.context = None
+        for name in ("kill", "ldb_transport", "ldb_fork"):
+            client.extra.pop(name, None)
 
     def _shutdown_if_forked(self) -> None:
         """A fork child holds a copy of this socket, so closing ours alone would leave the
@@ -325,6 +339,7 @@ class ClientConnection:
                 except ProtocolError as err:
                     out += b"-ERR " + str(err).encode("utf-8", "surrogateescape") + b"\r\n"
                     server.log.verbose(f"{err} from client: id={client.id} addr={client.addr}")
+                    self._flush_stream()
                     self._queue(out)
                     return
                 if argv is None:
@@ -338,6 +353,7 @@ class ClientConnection:
                 request: Reply | BlockRequest = process(client, argv)
                 client.executing = False
                 if isinstance(request, BlockRequest):
+                    self._flush_stream()
                     self._queue(out)
                     out = bytearray()
                     reply = await self._wait_turn(argv, request)
@@ -360,15 +376,18 @@ class ClientConnection:
                 handoff = client.handoff
                 if handoff is not None:
                     client.handoff = None
+                    self._flush_stream()
                     self._queue(out)
                     await self._drain()
                     await handoff(self.stream, parser.take_pending())
                     return
                 if client.kill_requested:
+                    self._flush_stream()
                     self._queue(out)
                     return
                 if server.shutdown_requested is not None:
                     break
+            self._flush_stream()
             self._queue(out)
             if server.client_eviction_limit:
                 # after the batch: what is left in the query buffer is an incomplete command
@@ -376,6 +395,13 @@ class ClientConnection:
                 if client.kill_requested:
                     return
             stats.record_cycle((perf_counter_ns() - started) // 1000 or 1, commands)
+
+    def _flush_stream(self) -> None:
+        """The batch's writes go to the backlog and the replicas (before replying or waiting:
+        other tasks may read the stream)."""
+        repl = self.server.repl
+        if repl is not None:
+            repl.flush_stream()
 
     async def _wait_turn(self, argv: list[bytes], request: BlockRequest) -> Reply:
         """Everything a command can wait for before its reply: its script's turn, a remote

@@ -226,6 +226,11 @@ class RequestParser:
         self._framed, self._ends, self._next = [], [], 0
         return rest
 
+    @property
+    def buffer(self) -> bytes:
+        """The bytes :attr:`last_start` indexes (the command last returned lies in them)."""
+        return self._data
+
     def last_raw(self) -> bytes | None:
         """The bytes of the command last returned, when they are its canonical multibulk."""
         if self.last_inline:
