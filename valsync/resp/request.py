@@ -196,7 +196,7 @@ class RequestParser:
         self._big_arg = 0
         self._big_arg_at = 0
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
         if data:
             self._chunks.append(bytes(data))
             self._avail += len(data)
