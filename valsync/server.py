@@ -701,7 +701,7 @@ class Server:
         replica = streaming = guarded = False
         if repl is not None:
             replica = repl.is_replica
-            streaming = not replica and (repl.backlog is not None or bool(repl.links))
+            streaming = not replica and repl.streaming
             # READONLY, MASTERDOWN, NOREPLICAS never apply to the primary's own stream
             guarded = (replica or self.min_replicas_to_write > 0) and not client.is_primary_link
         persistence = self.persistence
@@ -866,15 +866,20 @@ class Server:
         if (ctx.dirty or ctx.propagation_forced) and streaming:
             # the request's own bytes go down the stream when it is unchanged (no re-encoding);
             # with no backlog and no replica (or as a replica) there is no stream to feed
-            raw = None
-            request = client.current_request
-            if ctx.dirty and spec.is_write and request is not None and ctx.own_request_only():
-                raw = request()
             offset = 0
-            if raw is not None:
+            source = client.request_source
+            if (
+                ctx.dirty
+                and spec.is_write
+                and source is not None
+                and not source.last_inline
+                and ctx.own_request_only()
+            ):
                 repl = self.repl
                 assert repl is not None
-                offset = repl.feed_request(client.db, raw)
+                offset = repl.feed_request(
+                    client.db, source.buffer, source.last_start, source.last_nbytes
+                )
             if offset:
                 client.last_write_offset = offset
             else:

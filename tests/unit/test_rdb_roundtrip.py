@@ -331,14 +331,17 @@ def test_runs_of_short_strings_load_alike_in_any_chunking() -> None:
         assert_same(ks, result.keyspace)
 
 
-def test_writer_calls_on_key_every_nth_key() -> None:
+def test_writer_calls_on_key_once_per_multiple_passed() -> None:
     ks = Keyspace()
-    for i in range(5000):
-        ks[0].data[b"k%d" % i] = b"v"
+    for i in range(20000):
+        ks[i % 2].data[b"k%d" % i] = b"v" * (i % 30)
     seen: list[int] = []
     writer = RdbWriter(ks, aux={}, on_key=seen.append, on_key_every=1024)
-    blob = b"".join(writer.chunks())
-    assert seen == [1024, 2048, 3072, 4096]
-    assert_same(ks, load_rdb_bytes(blob).keyspace)
+    chunks = list(writer.chunks())
+    assert [n // 1024 for n in seen] == list(range(1, 20))
+    assert all(n % 1024 < 256 for n in seen)
+    assert writer.keys_written == 20000
+    assert all(64 * 1024 <= len(c) < 65 * 1024 for c in chunks[:-1])
+    assert_same(ks, load_rdb_bytes(b"".join(chunks)).keyspace)
     with pytest.raises(ValueError):
         RdbWriter(ks, on_key_every=1000)

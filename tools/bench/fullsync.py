@@ -11,6 +11,7 @@ Target (issue 14): <= 1.5x in both roles. Every row is also recorded for ``summa
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -60,7 +61,10 @@ def timed_sync(primary_kind: str, replica_kind: str, diskless: str) -> tuple[flo
 
 
 def main() -> None:
-    print(f"full sync of {KEYS} keys (time to master_link_status:up)")
+    print(
+        f"full sync of {KEYS} keys (time from REPLICAOF to master_link_status:up); "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     for diskless in ("no", "yes"):
         base, base_rss = timed_sync("valkey", "valkey", diskless)
         mine, mine_rss = timed_sync("valsync", "valkey", diskless)
@@ -75,6 +79,7 @@ def main() -> None:
         f"valkey->valsync vs valkey->valkey, diskless=yes: {mine:.2f}s vs {base:.2f}s, ratio {mine / base:.2f}"
     )
     record("full sync 1M keys, valsync replica (diskless)", "s", base, mine, "<= 1.5")
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

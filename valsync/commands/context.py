@@ -28,6 +28,7 @@ from valsync.resp.reply import NO_REPLY, Push, Reply, ReplySeries
 if TYPE_CHECKING:
     from valsync.acl import User
     from valsync.client_memory import ClientMemory
+    from valsync.resp.request import RequestParser
     from valsync.tracking import ClientTracking
 
 V = TypeVar("V")
@@ -93,6 +94,10 @@ class ClientState:
     current_request: Callable[[], bytes | None] | None = None
     """The wire bytes of the command being run when they are its canonical multibulk (set by
     the connection): propagation copies them instead of encoding the arguments again."""
+    request_source: RequestParser | None = None
+    """The parser the command being run came from (set by the connection): when its bytes
+    were a multibulk (``last_inline`` false), propagation streams them from its ``buffer``
+    at ``last_start``/``last_nbytes`` without copying them."""
     reply_mode: int = 0
     """CLIENT REPLY: 0 on, or one of the REPLY_* modes below (checked only when non-zero)."""
     deliver: Callable[[Reply], None] | None = None

@@ -80,6 +80,7 @@ class ClientConnection:
         self.client.extra["ldb_transport"] = self._debugger_transport
         self.client.extra["ldb_fork"] = self._fork_debugger
         self.client.current_request = self.parser.last_raw
+        self.client.request_source = self.parser
         self._out = bytearray()
         self._writer_wake = trio.Event()
         self._drained = trio.Event()
@@ -128,6 +129,7 @@ class ClientConnection:
         client.deliver = None
         client.memory = None
         client.current_request = None
+        client.request_source = None
         client.context = None
         for name in ("kill", "ldb_transport", "ldb_fork"):
             client.extra.pop(name, None)
@@ -297,10 +299,19 @@ class ClientConnection:
         stats = server.stats
         fd = self._fd
         waited = True
+        yielded = False
         while True:
             try:
                 data = os.read(fd, READ_SIZE)
             except BlockingIOError:
+                if not yielded:
+                    # let the other clients run first: a client that waits for its reply
+                    # before sending again has often sent by then, and a read that finds its
+                    # bytes costs far less than a sleep in wait_readable and a wake-up
+                    yielded = waited = True
+                    await trio.lowlevel.checkpoint()
+                    continue
+                yielded = False
                 try:
                     if not await self._wait_readable():
                         return
@@ -314,7 +325,7 @@ class ClientConnection:
                 return
             if not waited:
                 await trio.lowlevel.checkpoint()
-            waited = False
+            waited = yielded = False
             started = perf_counter_ns()
             stats.total_net_input_bytes += len(data)
             stats.total_reads_processed += 1
@@ -337,6 +348,7 @@ class ClientConnection:
                 except ProtocolError as err:
                     out += b"-ERR " + str(err).encode("utf-8", "surrogateescape") + b"\r\n"
                     server.log.verbose(f"{err} from client: id={client.id} addr={client.addr}")
+                    self._flush_stream()
                     self._queue(out)
                     return
                 if argv is None:
@@ -350,6 +362,7 @@ class ClientConnection:
                 request: Reply | BlockRequest = process(client, argv)
                 client.executing = False
                 if isinstance(request, BlockRequest):
+                    self._flush_stream()
                     self._queue(out)
                     out = bytearray()
                     reply = await self._wait_turn(argv, request)
@@ -372,15 +385,18 @@ class ClientConnection:
                 handoff = client.handoff
                 if handoff is not None:
                     client.handoff = None
+                    self._flush_stream()
                     self._queue(out)
                     await self._drain()
                     await handoff(self.stream, parser.take_pending())
                     return
                 if client.kill_requested:
+                    self._flush_stream()
                     self._queue(out)
                     return
                 if server.shutdown_requested is not None:
                     break
+            self._flush_stream()
             self._queue(out)
             if server.client_eviction_limit:
                 # after the batch: what is left in the query buffer is an incomplete command
@@ -388,6 +404,13 @@ class ClientConnection:
                 if client.kill_requested:
                     return
             stats.record_cycle((perf_counter_ns() - started) // 1000 or 1, commands)
+
+    def _flush_stream(self) -> None:
+        """The batch's writes go to the backlog and the replicas (before replying or waiting:
+        other tasks may read the stream)."""
+        repl = self.server.repl
+        if repl is not None:
+            repl.flush_stream()
 
     async def _wait_turn(self, argv: list[bytes], request: BlockRequest) -> Reply:
         """Everything a command can wait for before its reply: its script's turn, a remote

@@ -116,7 +116,12 @@ class ReplicationService:
         self.server = server
         self.log = server.log
         self.ids = ReplicationIds(new_replid())
-        self.backlog: ReplicationBacklog | None = None
+        self._backlog: ReplicationBacklog | None = None
+        self._span_data = b""
+        self._span_start = 0
+        self._span_end = 0
+        """Client request bytes streamed but not yet in the backlog (see :meth:`feed_request`):
+        ``_span_data[_span_start:_span_end]``; ``_span_end`` is 0 when there are none."""
         self.encoder = StreamEncoder()
         self.links: dict[int, ReplicaLink] = {}
         self.nursery: trio.Nursery | None = None
@@ -318,19 +323,74 @@ class ReplicationService:
             return
         self.feed_raw(self.encoder.encode_unit(unit))
 
-    def feed_request(self, dbid: int, raw: bytes) -> int:
-        if dbid != self.encoder.selected_db or self.is_replica:
+    def feed_request(self, dbid: int, data: bytes, start: int, nbytes: int) -> int:
+        """A client's write streamed as its own request bytes ``data[start:start + nbytes]``;
+        the new offset, or 0 when it must take :meth:`feed` (the stream has another DB
+        selected).
+
+        The offset moves at once, but the bytes reach the backlog and the replicas only at
+        :meth:`flush_stream`: the requests of one read batch lie next to each other in the
+        client's buffer, so they are appended and sent as one run. Whatever reads the backlog
+        (:attr:`backlog`) or adds other stream bytes flushes first, and the connection flushes
+        at the end of each batch, before it waits on anything.
+        """
+        if dbid != self.encoder.selected_db:
             return 0
-        self.feed_raw(raw)
-        return self.ids.master_repl_offset
+        if start == self._span_end and data is self._span_data:
+            self._span_end = start + nbytes
+        else:
+            if self._span_end:
+                self.flush_stream()
+            self._span_data = data
+            self._span_start = start
+            self._span_end = start + nbytes
+        ids = self.ids
+        offset = ids.master_repl_offset + nbytes
+        ids.master_repl_offset = offset
+        return offset
+
+    def flush_stream(self) -> None:
+        """Move the requests :meth:`feed_request` counted into the backlog and to replicas."""
+        end = self._span_end
+        if not end:
+            return
+        data, start = self._span_data, self._span_start
+        self._span_data = b""
+        self._span_start = self._span_end = 0
+        self._stream_out(memoryview(data)[start:end])
+
+    @property
+    def backlog(self) -> ReplicationBacklog | None:
+        """The backlog, holding every stream byte counted so far (None: no backlog)."""
+        if self._span_end:
+            self.flush_stream()
+        return self._backlog
+
+    @backlog.setter
+    def backlog(self, backlog: ReplicationBacklog | None) -> None:
+        if self._span_end:
+            self.flush_stream()
+        self._backlog = backlog
+
+    @property
+    def streaming(self) -> bool:
+        """A stream exists (a backlog or a replica): writes are to be fed to it."""
+        return self._backlog is not None or bool(self.links)
 
     def feed_raw(self, data: bytes) -> None:
         """Stream bytes to the backlog and every replica past its snapshot point."""
         if not data:
             return
-        if self.backlog is not None:
-            self.backlog.append(data)
+        if self._span_end:
+            self.flush_stream()
         self.ids.master_repl_offset += len(data)
+        self._stream_out(data)
+
+    def _stream_out(self, data: bytes | memoryview) -> None:
+        """Bytes already counted in ``master_repl_offset``, to the backlog and replicas."""
+        backlog = self._backlog
+        if backlog is not None:
+            backlog.append(data)
         if self._untracked_rdb_links:
             for link in self._untracked_rdb_links:
                 self.log.debug(f"Attach replica rdb client {link.client.id} to repl buf block")
@@ -341,13 +401,13 @@ class ReplicationService:
             return
         limits = self._effective_replica_limits()
         hard, soft, _ = limits
-        end = self.backlog.end_offset if self.backlog is not None else 0
+        end = backlog.end_offset if backlog is not None else 0
         for link in list(self.links.values()):
             start = link.stream_next
             if start is not None:
                 link.wake()
-                # pending_stream_bytes, inline: this runs for every write of every client
-                size = end - start + 1 if self.backlog is not None else 0
+                # pending_stream_bytes, inline: this runs for every write batch
+                size = end - start + 1 if backlog is not None else 0
             elif not link.waiting_psync:
                 continue
             else:
@@ -956,6 +1016,7 @@ class ReplicationService:
     # --- cron ------------------------------------------------------------------------------
 
     def fast_cron(self) -> None:
+        self.flush_stream()  # connections flush their batches; this bounds anything missed
         if self.failover is FailoverState.WAITING_FOR_SYNC:
             self._failover_cron()
         if self.server.paused & PauseAction.REPLICA:

@@ -14,6 +14,7 @@ import struct
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from itertools import islice
 from typing import Protocol, TypedDict, Unpack
 
 import lzf
@@ -47,6 +48,9 @@ _NOT_INT_LEAD = bytes(0 if c in b"-0123456789" else 1 for c in range(256))
 # A short string record's type byte and key length, and a value's length, by length.
 _SHORT_RECORD_HEAD = [bytes((F.TYPE_STRING, n)) for n in range(21)]
 _SHORT_LEN = [bytes((n,)) for n in range(21)]
+_SHORT_RECORD_MAX = 64
+"""Bound on a short string record, expiry included (9 + 2 + 20 + 1 + 20 bytes)."""
+_BATCH_KEYS = 256
 
 
 @dataclass(frozen=True)
@@ -175,7 +179,8 @@ class RdbWriter:
         checksum: ``rdbchecksum``: the CRC-64 trailer, or 8 zero bytes.
         limits: encoding thresholds.
         on_key: called with the running key count after each key (``rdb-key-save-delay``
-            hooks), or after every ``on_key_every``-th key (progress reports; a power of 2).
+            hooks), or, with ``on_key_every`` (a power of 2) above 1, once a multiple of it is
+            passed (progress reports: up to 255 keys later).
     """
 
     def __init__(
@@ -209,6 +214,7 @@ class RdbWriter:
         self.keys_written = 0
         self.bytes_written = 0
         self.crc = 0
+        self._crc = 0
 
     def _header(self) -> bytes:
         magic = (
@@ -236,7 +242,7 @@ class RdbWriter:
         not_int_lead = _NOT_INT_LEAD
         short_head = _SHORT_RECORD_HEAD
         short_len = _SHORT_LEN
-        crc = 0
+        self._crc = 0
         written = self.keys_written
         for dbi, db in enumerate(self.keyspace.dbs):
             data = db.data
@@ -245,54 +251,74 @@ class RdbWriter:
             expires = db.expires
             n_exp = sum(1 for k in expires if k in data)
             buf += b"\xfe" + encode_len(dbi) + b"\xfb" + encode_len(len(data)) + encode_len(n_exp)
-            for key, value in data.items():
-                if type(value) is bytes:
-                    if n_exp:
-                        when = expires.get(key)
-                        if when is not None:
-                            buf += b"\xfc" + when.to_bytes(8, "little", signed=True)
-                    kn = len(key)
-                    vn = len(value)
-                    # the common short string: no int form, too short for LZF, a 1-byte length
-                    if (
-                        0 < kn < 21
-                        and 0 < vn < 21
-                        and not_int_lead[key[0]]
-                        and not_int_lead[value[0]]
-                    ):
-                        buf += short_head[kn]
-                        buf += key
-                        buf += short_len[vn]
-                        buf += value
-                    else:
+            items = iter(data.items())
+            left = len(data)
+            per_key = on_key is not None and not on_key_mask
+            while left:
+                # keys go in batches, counted and checked once per batch: a batch of short
+                # records stops within one record of a chunk; any other record checks itself
+                take = (
+                    1
+                    if per_key
+                    else min(left, _BATCH_KEYS, 1 + (limit - len(buf)) // _SHORT_RECORD_MAX)
+                )
+                left -= take
+                before = written
+                skipped = 0
+                for key, value in islice(items, take):
+                    if type(value) is bytes:
+                        if n_exp:
+                            when = expires.get(key)
+                            if when is not None:
+                                buf += b"\xfc" + when.to_bytes(8, "little", signed=True)
+                        kn = len(key)
+                        vn = len(value)
+                        # the common short string: no int form, too short for LZF, 1-byte lengths
+                        if (
+                            0 < kn < 21
+                            and 0 < vn < 21
+                            and not_int_lead[key[0]]
+                            and not_int_lead[value[0]]
+                        ):
+                            buf += short_head[kn]
+                            buf += key
+                            buf += short_len[vn]
+                            buf += value
+                            continue
                         buf += b"\x00" + encode_string(key, comp) + encode_string(value, comp)
-                else:
-                    enc = encode_value(dbi, key, value)
-                    if enc is None:
-                        continue
-                    if n_exp:
-                        when = expires.get(key)
-                        if when is not None:
-                            buf += b"\xfc" + when.to_bytes(8, "little", signed=True)
-                    buf += enc
-                written += 1
-                if on_key is not None and not written & on_key_mask:
-                    self.keys_written = written
+                    else:
+                        enc = encode_value(dbi, key, value)
+                        if enc is None:
+                            skipped += 1
+                            continue
+                        if n_exp:
+                            when = expires.get(key)
+                            if when is not None:
+                                buf += b"\xfc" + when.to_bytes(8, "little", signed=True)
+                        buf += enc
+                    if len(buf) >= limit:
+                        yield self._take_chunk(buf)
+                written += take - skipped
+                self.keys_written = written
+                if on_key is not None and written | on_key_mask != before | on_key_mask:
                     on_key(written)
                 if len(buf) >= limit:
-                    self.keys_written = written
-                    chunk = bytes(buf)
-                    buf.clear()
-                    crc = CRC64.calc(chunk, crc)
-                    self.bytes_written += len(chunk)
-                    yield chunk
+                    yield self._take_chunk(buf)
         self.keys_written = written
         buf += b"\xff"
-        crc = CRC64.calc(buf, crc)
+        crc = CRC64.calc(buf, self._crc)
         self.crc = crc if self.checksum else 0
         buf += self.crc.to_bytes(8, "little")
         self.bytes_written += len(buf)
         yield bytes(buf)
+
+    def _take_chunk(self, buf: bytearray) -> bytes:
+        """``buf``'s bytes as the next chunk (counted in the CRC); ``buf`` is emptied."""
+        chunk = bytes(buf)
+        buf.clear()
+        self._crc = CRC64.calc(chunk, self._crc)
+        self.bytes_written += len(chunk)
+        return chunk
 
     def _encode_value(self, dbi: int, key: bytes, value: Value) -> bytes | None:
         """Type byte, key and value of one non-string key; None for an empty container."""

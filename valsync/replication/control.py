@@ -57,9 +57,15 @@ class ReplicationControl(Protocol):
 
     def feed(self, unit: list[Propagated]) -> None: ...
 
-    def feed_request(self, dbid: int, raw: bytes) -> int:
-        """A client's write streamed as its own request bytes; the new offset, or 0 when it
-        must take :meth:`feed` (the stream has another DB selected)."""
+    def feed_request(self, dbid: int, data: bytes, start: int, nbytes: int) -> int:
+        """A client's write streamed as its own request bytes ``data[start:start + nbytes]``;
+        the new offset, or 0 when it must take :meth:`feed` (the stream has another DB
+        selected). The bytes may wait for :meth:`flush_stream`."""
+
+    def flush_stream(self) -> None: ...
+
+    @property
+    def streaming(self) -> bool: ...
 
     def replication_buffer_bytes(self) -> int: ...
 

@@ -196,7 +196,7 @@ class RequestParser:
         self._big_arg = 0
         self._big_arg_at = 0
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
         if data:
             self._chunks.append(bytes(data))
             self._avail += len(data)
@@ -225,6 +225,11 @@ class RequestParser:
         self._data, self._pos, self._chunks, self._avail, self._need = b"", 0, [], 0, 1
         self._framed, self._ends, self._next = [], [], 0
         return rest
+
+    @property
+    def buffer(self) -> bytes:
+        """The bytes :attr:`last_start` indexes (the command last returned lies in them)."""
+        return self._data
 
     def last_raw(self) -> bytes | None:
         """The bytes of the command last returned, when they are its canonical multibulk."""
