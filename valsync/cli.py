@@ -15,9 +15,6 @@ USAGE = """usage: valsync serve [CONFIGFILE] [--DIRECTIVE VALUE ...] [--dashboar
 
 
 def serve(argv: list[str]) -> int:
-    from valsync import heap
-
-    heap.fix_mmap_threshold()
     from valsync.config import Config, ConfigError
     from valsync.log import ServerLog
     from valsync.net.listening import open_tcp_sockets, open_unix_socket

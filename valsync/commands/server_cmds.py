@@ -1004,6 +1004,8 @@ def debug(ctx: CommandContext, argv: list[bytes]) -> Reply:
             if size:
                 value = (value + b"\x00" * size)[:size]
             data[key] = value
+        # the dict's outgrown tables went to the heap
+        release_free_memory()
         return OK
     if sub in (b"digest", b"digest-value"):
         from valsync.keyspace import digest as digest_mod
