@@ -376,13 +376,12 @@ class MemoryManager:
         """``evictionPoolPopulate``: keep the :data:`POOL_SIZE` best candidates."""
         policy = self.policy
         clock = db.clock
-        stamps = db.stamps
         pool = self.pool
         for key in keys:
             if policy.endswith("-lru"):
-                score = clock.idle_ms(stamps.get(key, clock.lru_clock))
+                score = clock.idle_ms(db.stamp_of(key))
             elif policy.endswith("-lfu"):
-                score = 255 - clock.lfu_counter(stamps.get(key, clock.stamp))
+                score = 255 - clock.lfu_counter(db.stamp_of(key))
             else:
                 score = -db.expires.get(key, 0)
             if len(pool) >= POOL_SIZE and score < pool[0][0]:

@@ -439,3 +439,23 @@ def test_unread_replies_count_and_cause_eviction(pair: dict[str, ServerProcess],
         for sub in subscribers:
             sub.close()
         c.config_set("maxmemory", 0)
+
+
+def test_populated_keys_age_like_valkeys(pair: dict[str, ServerProcess]) -> None:
+    """DEBUG POPULATE's keys carry the time they were made (Valkey stamps each object): their
+    idle time grows from it, and eviction by LRU sees them as that old."""
+    idle: dict[str, list[int]] = {}
+    for kind, server in pair.items():
+        c = connect(server)
+        _reset(c)
+        c.execute_command("DEBUG", "POPULATE", 50)
+        idle[kind] = []
+    time.sleep(2.2)
+    for kind, server in pair.items():
+        c = connect(server)
+        c.set("fresh", "v")
+        idle[kind] = [c.object("idletime", "key:7"), c.object("idletime", "fresh")]
+    for kind in pair:
+        assert 1 <= idle[kind][0] <= 3, idle
+        assert idle[kind][1] == 0
+    assert abs(idle["valsync"][0] - idle["valkey"][0]) <= 1, idle

@@ -621,7 +621,7 @@ def object_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
     lfu = _lfu_policy(ctx)
     db = ctx.db
     clock = db.clock
-    stamp = db.stamps.get(key, clock.stamp)
+    stamp = db.stamp_of(key)
     if sub == b"idletime":
         if lfu:
             raise CommandError(LRU_NOT_SELECTED)

@@ -1004,6 +1004,7 @@ def debug(ctx: CommandContext, argv: list[bytes]) -> Reply:
             if size:
                 value = (value + b"\x00" * size)[:size]
             data[key] = value
+        ctx.db.unstamped = ctx.db.clock.stamp
         # the dict's outgrown tables went to the heap
         release_free_memory()
         return OK
@@ -1026,7 +1027,7 @@ def debug(ctx: CommandContext, argv: list[bytes]) -> Reply:
             raise CommandError("ERR no such key")
         db = ctx.db
         clock = db.clock
-        stamp = db.stamps.get(argv[2], clock.stamp)
+        stamp = db.stamp_of(argv[2])
         limits = encoding_limits(ctx)
         encoding = object_encoding(stored, argv[2], limits)
         # one field read both ways, whatever the policy, as Valkey prints robj.lru

@@ -37,6 +37,7 @@ class Database:
         "field_scan_pos",
         "clock",
         "stamps",
+        "unstamped",
         "sizes",
         "dirty",
         "used",
@@ -54,6 +55,9 @@ class Database:
         self.expires: dict[bytes, int] = {}
         self.clock = clock if clock is not None else AccessClock()
         self.stamps: dict[bytes, int] = {}
+        self.unstamped: int | None = None
+        """The stamp of keys stored with none (DEBUG POPULATE writes ``data`` alone, to stay
+        lean): the stamp of that store, so their idle time grows from it; None: now."""
         self.sizes: dict[bytes, int] = {}
         self.dirty: set[bytes] | None = None
         """Keys written since the last :meth:`settle`; None while sizes are not tracked."""
@@ -103,6 +107,13 @@ class Database:
             self.modified(key)
             return True
         return False
+
+    def stamp_of(self, key: bytes) -> int:
+        """``key``'s LRU/LFU stamp (Valkey's ``robj.lru``)."""
+        stamp = self.stamps.get(key)
+        if stamp is None:
+            return self.unstamped if self.unstamped is not None else self.clock.stamp
+        return stamp
 
     def touch(self, key: bytes) -> None:
         """An access to ``key`` (Valkey's lookupKey touch): a fresh LRU stamp, or one LFU
@@ -154,7 +165,7 @@ class Database:
             used += n
         self.used = used
         if len(stamps) != len(data):
-            stamp = self.clock.stamp
+            stamp = self.unstamped if self.unstamped is not None else self.clock.stamp
             for key in data:
                 if key not in stamps:
                     stamps[key] = stamp
@@ -165,7 +176,7 @@ class Database:
     def _recount(self, sizer: Sizer) -> int:
         data = self.data
         stamps = self.stamps
-        stamp = self.clock.stamp
+        stamp = self.unstamped if self.unstamped is not None else self.clock.stamp
         self.stamps = {key: stamps.get(key, stamp) for key in data}
         sizes: dict[bytes, int] = {}
         used = 0
@@ -209,6 +220,7 @@ class Database:
         self.data = {}
         self.expires = {}
         self.stamps = {}
+        self.unstamped = None
         self.sizes = {}
         self.used = 0
         self._sized = self.data
@@ -223,6 +235,7 @@ class Database:
         self.data, other.data = other.data, self.data
         self.expires, other.expires = other.expires, self.expires
         self.stamps, other.stamps = other.stamps, self.stamps
+        self.unstamped, other.unstamped = other.unstamped, self.unstamped
         self.sizes, other.sizes = other.sizes, self.sizes
         self.used, other.used = other.used, self.used
         self.dirty, other.dirty = other.dirty, self.dirty
@@ -277,6 +290,7 @@ class Keyspace:
             mine.data, mine.expires = theirs.data, theirs.expires
             # loaded keys were last accessed now, as Valkey stamps objects it loads
             mine.stamps = dict.fromkeys(mine.data, self.clock.stamp)
+            mine.unstamped = None
             if signal:
                 for key in list(mine.data):
                     mine.modified(key)
