@@ -33,6 +33,7 @@ from valsync.commands.errors import (
     NUMFIELDS,
     OVERFLOW,
     SYNTAX,
+    WRONGTYPE,
     CommandError,
     parse_int,
     wrong_arity,
@@ -89,10 +90,13 @@ def _hash(ctx: CommandContext, key: bytes, read: bool = False) -> HashValue | No
 
 
 def _hash_create(ctx: CommandContext, key: bytes) -> HashValue:
-    h = _hash(ctx, key)
+    db = ctx.db
+    h = ctx.lookup(key, db)
     if h is None:
         h = HashValue()
-        ctx.db.set(key, h)
+        db.set(key, h)
+    elif not isinstance(h, HashValue):
+        raise CommandError(WRONGTYPE)
     return h
 
 
@@ -138,6 +142,17 @@ def _hset_pairs(ctx: CommandContext, argv: list[bytes]) -> int:
     if len(argv) % 2 == 1:
         raise CommandError(wrong_arity(argv[0].decode("latin-1").lower()))
     h = _hash_create(ctx, argv[1])
+    if len(argv) == 4 and not h.field_expires:
+        # one field, no field TTL in the hash (the usual HSET): the general path's work, inline
+        key, f = argv[1], argv[2]
+        created = f not in h
+        h[f] = argv[3]
+        ctx.db.modified(key)
+        ctx.dirty += 1
+        server = ctx.server
+        if server is not None and server.notify_classes:
+            server.notify_keyspace_event("h", "hset", key, ctx.client.db)
+        return 1 if created else 0
     if h.field_expires:
         _overwriting_expired(ctx, argv[1], h, argv[2::2])
         created = 0

@@ -24,6 +24,7 @@ from valsync.commands.errors import (
     TIMEOUT_NEGATIVE,
     TIMEOUT_NOT_FLOAT,
     TIMEOUT_OUT_OF_RANGE,
+    WRONGTYPE,
     CommandError,
     parse_int,
     wrong_arity,
@@ -165,6 +166,23 @@ def _block(ctx: CommandContext, keys: list[bytes], deadline: int | None) -> Bloc
 
 @command("lpush", -3, "write denyoom fast", 1, 1, 1)
 def lpush(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    if len(argv) == 3:
+        # one element, the usual form: _push's work, inline
+        key = argv[1]
+        db = ctx.db
+        lst = ctx.lookup(key, db)
+        if lst is None:
+            lst = deque()
+            db.set(key, lst)
+        elif not isinstance(lst, deque):
+            raise CommandError(WRONGTYPE)
+        lst.appendleft(argv[2])
+        db.modified(key)
+        ctx.dirty += 1
+        server = ctx.server
+        if server is not None and server.notify_classes:
+            server.notify_keyspace_event("l", "lpush", key, ctx.client.db)
+        return len(lst)
     return _push(ctx, argv[1], argv[2:], True, True)
 
 

@@ -326,7 +326,43 @@ def _zadd(ctx: CommandContext, argv: list[bytes], incr: bool) -> Reply:
 
 @command("zadd", -4, "write denyoom fast", 1, 1, 1)
 def zadd(ctx: CommandContext, argv: list[bytes]) -> Reply:
+    text = argv[2]
+    if len(argv) == 4 and text.isdigit() and len(text) <= 300:
+        # ``ZADD key <digits> member``, the usual form: no option can be set, and the score is
+        # what strtod reads (300 digits cannot overflow a double)
+        return _zadd_plain(ctx, argv[1], float(text), argv[3])
     return _zadd(ctx, argv, False)
+
+
+def _zadd_plain(ctx: CommandContext, key: bytes, score: float, member: bytes) -> int:
+    """:func:`_zadd`'s work for one pair and no option, in the same order."""
+    db = ctx.db
+    z = ctx.lookup(key, db)
+    limits = encoding_limits(ctx)
+    if z is None:
+        z = ZSetValue()
+        z.skiplist = 1 > limits.zset_entries
+        db.set(key, z)
+    elif not isinstance(z, ZSetValue):
+        raise CommandError(WRONGTYPE)
+    scores = z.scores
+    cur = scores.get(member)
+    if cur == score:
+        return 0
+    stored = score if score or z.skiplist else _stored_score(z, member, score, limits)
+    index = z.index
+    if cur is not None:
+        index.remove((cur, member))
+    scores[member] = stored
+    index.add((stored, member))
+    ctx.dirty += 1
+    if not z.skiplist:
+        settle_zset(z, limits)
+    db.modified(key)
+    server = ctx.server
+    if server is not None and server.notify_classes:
+        server.notify_keyspace_event("z", "zadd", key, ctx.client.db)
+    return 0 if cur is not None else 1
 
 
 @command("zincrby", 4, "write denyoom fast", 1, 1, 1)
