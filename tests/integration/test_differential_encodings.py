@@ -1,4 +1,5 @@
-"""OBJECT ENCODING of sets and sorted sets, against a real valkey-server 8.1.8.
+"""OBJECT ENCODING of sets and sorted sets, and the plain ZADD/HSET/LPUSH forms, against a
+real valkey-server 8.1.8.
 
 Valkey converts a set (intset -> listpack -> hashtable) and a zset (listpack -> skiplist) one
 way only, against the ``*-max-*`` limits in force at the time; each scenario below runs the
@@ -71,6 +72,43 @@ SCENARIOS: list[list[list[str]]] = [
         ["ZADD", "x", "1", "a", "2", "b"],
         ["DEBUG", "HTSTATS-KEY", "x"],
         ["DEBUG", "HTSTATS-KEY", "nokey"],
+    ],
+    # the plain ZADD/HSET/LPUSH forms (digit scores, one pair): zeros, re-adds, updates,
+    # scores at and past the largest finite digit string, a long member, wrong types
+    [
+        ["ZADD", "z", "0", "a"],
+        ["ZADD", "z", "00", "a"],
+        ["ZADD", "z", "5", "a"],
+        ["ZADD", "z", "5", "a"],
+        ["ZADD", "z", "007", "b"],
+        ["ZADD", "z", "0", "c"],
+        ["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+        ["ZADD", "z", "9" * 300, "d"],
+        ["ZADD", "z", "9" * 309, "e"],
+        ["ZADD", "z", "1" * 400, "e"],
+        ["ZSCORE", "z", "d"],
+        ["OBJECT", "ENCODING", "z"],
+        ["ZADD", "z", "12", "x" * 65],
+        ["OBJECT", "ENCODING", "z"],
+        ["ZADD", "z", "0", "f"],
+        ["ZADD", "z", "1", "f"],
+        ["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+        ["SET", "s", "v"],
+        ["ZADD", "s", "1", "m"],
+        ["HSET", "s", "f", "v"],
+        ["LPUSH", "s", "v"],
+        ["HSET", "h", "f", "v"],
+        ["HSET", "h", "f", "w"],
+        ["HSET", "h", "g", "v" * 65],
+        ["HGETALL", "h"],
+        ["OBJECT", "ENCODING", "h"],
+        ["LPUSH", "l", "a"],
+        ["LPUSH", "l", "b"],
+        ["LRANGE", "l", "0", "-1"],
+        ["OBJECT", "ENCODING", "l"],
+        ["CONFIG", "SET", "zset-max-listpack-entries", "0"],
+        ["ZADD", "y", "0", "a"],
+        ["OBJECT", "ENCODING", "y"],
     ],
 ]
 

@@ -95,6 +95,7 @@ KEY_COMMANDS = [
 ]
 LIST_COMMANDS = [
     cmd(st.sampled_from(["LPUSH", "RPUSH", "LPUSHX", "RPUSHX"]), k(LISTS), VAL, VAL),
+    cmd("LPUSH", k(LISTS), VAL),
     cmd(st.sampled_from(["LPOP", "RPOP"]), k(LISTS)),
     cmd(st.sampled_from(["LPOP", "RPOP"]), k(LISTS), st.sampled_from(["1", "2", "10"])),
     cmd("LINSERT", k(LISTS), st.sampled_from(["BEFORE", "AFTER"]), VAL, "new"),
