@@ -765,7 +765,13 @@ class Server:
         )
 
     def apply_sets_from_primary(
-        self, client: ClientState, keys: list[bytes], values: list[bytes], last: list[bytes]
+        self,
+        client: ClientState,
+        keys: list[bytes],
+        values: list[bytes],
+        last: list[bytes],
+        longest_key: int = -1,
+        longest_value: int = -1,
     ) -> bool:
         """A run of plain ``SET key value`` from our primary stored at once, with the
         accounting each would get from :meth:`apply_from_primary` (the run's time shared out
@@ -789,7 +795,7 @@ class Server:
             return False
         now = int(time.time() * 1000)
         start = perf_counter_ns()
-        store_run(db, keys, values)
+        store_run(db, keys, values, longest_key, longest_value)
         usec = (perf_counter_ns() - start) // 1000
         n = len(keys)
         client.last_interaction_ms = now

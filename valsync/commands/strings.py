@@ -134,15 +134,25 @@ def store(
         db.set_expire(key, expire_at)
 
 
-def store_run(db: Database, keys: list[bytes], values: list[bytes]) -> None:
+def store_run(
+    db: Database,
+    keys: list[bytes],
+    values: list[bytes],
+    longest_key: int = -1,
+    longest_value: int = -1,
+) -> None:
     """:func:`store` of many plain strings in a row, for a caller that made sure nothing else
     listens to these keys (no LFU counter to keep, no watcher, no new-key listener): the dict
-    operations run at C speed. A key given twice keeps its last value."""
+    operations run at C speed. A key given twice keeps its last value. The longest key's and
+    value's lengths are measured here unless given (-1)."""
     expires = db.expires
-    longest = max(map(len, values))
+    if longest_value < 0:
+        longest_value = max(map(len, values))
+    if longest_key < 0:
+        longest_key = max(map(len, keys))
     if (
-        longest <= EMBSTR_LIMIT
-        and max(map(len, keys)) + longest <= EMBED_BUDGET - EXPIRE_EMBED_COST
+        longest_value <= EMBSTR_LIMIT
+        and longest_key + longest_value <= EMBED_BUDGET - EXPIRE_EMBED_COST
     ):
         db.data.update(zip(keys, values, strict=True))
     else:

@@ -48,11 +48,10 @@ from valsync.replication.rdb_transfer import (
     RdbPayloadReceiver,
 )
 from valsync.replication.replicas import role_replica_reply
+from valsync.replication.set_run import plain_set_run
 from valsync.replication.stream import (
-    PLAIN_SET,
     STREAM_CONTROL,
     ReplicationStreamReader,
-    all_plain_sets,
     encode_ack,
     is_getack,
 )
@@ -647,19 +646,13 @@ class PrimaryLinkDriver:
                     scanned = 0
                     while i < n:
                         if i >= scanned:
-                            if not i and all_plain_sets(batch):
-                                j = n
-                            else:
-                                j = i
-                                while j < n and batch[j][0] in PLAIN_SET and len(batch[j]) == 3:
-                                    j += 1
-                            scanned = j
-                            run = batch[i:j]
+                            keys, values, longest_key, longest_value = plain_set_run(batch, i)
+                            j = scanned = i + len(keys)
                             if (
                                 j - i > 1
                                 and not reader.in_multi
                                 and server.apply_sets_from_primary(
-                                    client, [a[1] for a in run], [a[2] for a in run], run[-1]
+                                    client, keys, values, batch[j - 1], longest_key, longest_value
                                 )
                             ):
                                 size = sum(sizes[i:j])

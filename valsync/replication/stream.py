@@ -26,7 +26,6 @@ text from a primary is a desync and raises :class:`RemoteProtocolError`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from operator import itemgetter
 
 from valsync.replication.errors import RemoteProtocolError
 from valsync.resp.reply import encode_command
@@ -56,15 +55,6 @@ class StreamCommand:
 
 # what the applier's fast lane leaves to the full path: transactions and REPLCONF GETACK
 STREAM_CONTROL = frozenset((b"multi", b"exec", b"discard", b"replconf"))
-# the spellings of SET whose plain runs the applier stores at once
-PLAIN_SET = frozenset((b"SET", b"set"))
-
-
-def all_plain_sets(batch: list[list[bytes]]) -> bool:
-    """Every command of ``batch`` is ``SET key value`` (checked at C speed)."""
-    return list(map(len, batch)).count(3) == len(batch) and PLAIN_SET.issuperset(
-        map(itemgetter(0), batch)
-    )
 
 
 def is_getack(argv: list[bytes]) -> bool:
