@@ -321,6 +321,18 @@ class CommandContext:
             raise CommandError(WRONGTYPE)
         return value
 
+    def lookup_or_create(self, key: bytes, cls: type[V], db: Database) -> V:
+        """Like :meth:`lookup_typed`, but a missing key gets a new, empty ``cls`` stored
+        (the first step of the plain ZADD, HSET and LPUSH)."""
+        value = self.lookup(key, db)
+        if value is None:
+            created = cls()
+            db.set(key, created)  # type: ignore[arg-type]
+            return created
+        if not isinstance(value, cls):
+            raise CommandError(WRONGTYPE)
+        return value
+
     # --- propagation ---------------------------------------------------------------------
 
     def also_propagate(self, argv: list[bytes], dbid: int | None = None) -> None:

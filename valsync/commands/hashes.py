@@ -33,7 +33,6 @@ from valsync.commands.errors import (
     NUMFIELDS,
     OVERFLOW,
     SYNTAX,
-    WRONGTYPE,
     CommandError,
     parse_int,
     wrong_arity,
@@ -90,14 +89,7 @@ def _hash(ctx: CommandContext, key: bytes, read: bool = False) -> HashValue | No
 
 
 def _hash_create(ctx: CommandContext, key: bytes) -> HashValue:
-    db = ctx.db
-    h = ctx.lookup(key, db)
-    if h is None:
-        h = HashValue()
-        db.set(key, h)
-    elif not isinstance(h, HashValue):
-        raise CommandError(WRONGTYPE)
-    return h
+    return ctx.lookup_or_create(key, HashValue, ctx.db)
 
 
 def _store(h: HashValue, f: bytes, v: bytes, keep_ttl: bool = False) -> None:
@@ -145,14 +137,14 @@ def _hset_pairs(ctx: CommandContext, argv: list[bytes]) -> int:
     if len(argv) == 4 and not h.field_expires:
         # one field, no field TTL in the hash (the usual HSET): the general path's work, inline
         key, f = argv[1], argv[2]
-        created = f not in h
+        fresh = f not in h
         h[f] = argv[3]
         ctx.db.modified(key)
         ctx.dirty += 1
         server = ctx.server
         if server is not None and server.notify_classes:
             server.notify_keyspace_event("h", "hset", key, ctx.client.db)
-        return 1 if created else 0
+        return 1 if fresh else 0
     if h.field_expires:
         _overwriting_expired(ctx, argv[1], h, argv[2::2])
         created = 0

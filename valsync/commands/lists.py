@@ -24,7 +24,6 @@ from valsync.commands.errors import (
     TIMEOUT_NEGATIVE,
     TIMEOUT_NOT_FLOAT,
     TIMEOUT_OUT_OF_RANGE,
-    WRONGTYPE,
     CommandError,
     parse_int,
     wrong_arity,
@@ -170,12 +169,7 @@ def lpush(ctx: CommandContext, argv: list[bytes]) -> Reply:
         # one element, the usual form: _push's work, inline
         key = argv[1]
         db = ctx.db
-        lst = ctx.lookup(key, db)
-        if lst is None:
-            lst = deque()
-            db.set(key, lst)
-        elif not isinstance(lst, deque):
-            raise CommandError(WRONGTYPE)
+        lst = ctx.lookup_or_create(key, deque, db)
         lst.appendleft(argv[2])
         db.modified(key)
         ctx.dirty += 1

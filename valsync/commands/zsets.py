@@ -337,15 +337,11 @@ def zadd(ctx: CommandContext, argv: list[bytes]) -> Reply:
 def _zadd_plain(ctx: CommandContext, key: bytes, score: float, member: bytes) -> int:
     """:func:`_zadd`'s work for one pair and no option, in the same order."""
     db = ctx.db
-    z = ctx.lookup(key, db)
+    z = ctx.lookup_or_create(key, ZSetValue, db)
     limits = encoding_limits(ctx)
-    if z is None:
-        z = ZSetValue()
-        z.skiplist = 1 > limits.zset_entries
-        db.set(key, z)
-    elif not isinstance(z, ZSetValue):
-        raise CommandError(WRONGTYPE)
     scores = z.scores
+    if not scores and limits.zset_entries < 1:
+        z.skiplist = True  # a new zset: zsetTypeCreate's size hint
     cur = scores.get(member)
     if cur == score:
         return 0
