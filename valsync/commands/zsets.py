@@ -345,12 +345,7 @@ def _zadd_plain(ctx: CommandContext, key: bytes, score: float, member: bytes) ->
     cur = scores.get(member)
     if cur == score:
         return 0
-    stored = score if score or z.skiplist else _stored_score(z, member, score, limits)
-    index = z.index
-    if cur is not None:
-        index.remove((cur, member))
-    scores[member] = stored
-    index.add((stored, member))
+    z.add(member, score if score or z.skiplist else _stored_score(z, member, score, limits))
     ctx.dirty += 1
     if not z.skiplist:
         settle_zset(z, limits)

@@ -105,15 +105,40 @@ class SetValue(set[bytes]):
 
 
 class ZSetValue:
-    """A sorted set: member -> score with an ordered index of (score, member)."""
+    """A sorted set: member -> score with an ordered index of (score, member).
 
-    __slots__ = ("scores", "index", "skiplist")
+    Members added (or re-scored) are only put into the index when something reads it next: a
+    run of ZADDs that nothing reads in between pays for dict inserts, and the index takes them
+    in at once (a sorted SortedList insert costs several microseconds on a large zset)."""
+
+    __slots__ = ("scores", "_index", "_pending", "skiplist")
 
     def __init__(self) -> None:
         self.scores: dict[bytes, float] = {}
-        self.index: SortedList = SortedList()
+        self._index: SortedList = SortedList()
+        self._pending: dict[bytes, float] | None = None
+        """Members whose (score, member) entry is not in ``_index`` yet, with that score."""
         self.skiplist = False
         """Converted to a skiplist: Valkey never converts a live zset back to a listpack."""
+
+    @property
+    def index(self) -> SortedList:
+        """(score, member) pairs in Valkey's order, every member in."""
+        if self._pending is not None:
+            self._take_pending()
+        return self._index
+
+    @index.setter
+    def index(self, value: SortedList) -> None:
+        self._index = value
+        self._pending = None
+
+    def _take_pending(self) -> None:
+        pending = self._pending
+        assert pending is not None
+        self._pending = None
+        # SortedList.update: one by one in order when few, else one sort of the lot
+        self._index.update([(score, member) for member, score in pending.items()])
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -122,19 +147,29 @@ class ZSetValue:
         return member in self.scores
 
     def add(self, member: bytes, score: float) -> None:
-        old = self.scores.get(member)
-        if old is not None:
-            if old == score:
-                return
-            self.index.remove((old, member))
-        self.scores[member] = score
-        self.index.add((score, member))
+        scores = self.scores
+        old = scores.get(member)
+        if old == score:
+            return
+        pending = self._pending
+        if pending is None:
+            pending = self._pending = {}
+        if old is not None and member not in pending:
+            self._index.remove((old, member))
+        pending[member] = score
+        scores[member] = score
 
     def remove(self, member: bytes) -> bool:
         old = self.scores.pop(member, None)
         if old is None:
             return False
-        self.index.remove((old, member))
+        pending = self._pending
+        if pending is not None and member in pending:
+            del pending[member]
+            if not pending:
+                self._pending = None
+        else:
+            self._index.remove((old, member))
         return True
 
     def score(self, member: bytes) -> float | None:
