@@ -144,7 +144,8 @@ def zset_is_skiplist(z: ZSetValue, limits: EncodingLimits) -> bool:
     """A zset is a skiplist once converted, or when its content is beyond the listpack limits."""
     if z.skiplist or len(z) > limits.zset_entries:
         return True
-    return any(len(m) > limits.zset_value for m in z.scores)
+    scores = z.scores
+    return bool(scores) and max(map(len, scores)) > limits.zset_value
 
 
 def settle_zset(z: ZSetValue, limits: EncodingLimits) -> None:

@@ -133,18 +133,10 @@ def _past(ctx: CommandContext, when: int) -> bool:
 def _hset_pairs(ctx: CommandContext, argv: list[bytes]) -> int:
     if len(argv) % 2 == 1:
         raise CommandError(wrong_arity(argv[0].decode("latin-1").lower()))
-    h = _hash_create(ctx, argv[1])
-    if len(argv) == 4 and not h.field_expires:
-        # one field, no field TTL in the hash (the usual HSET): the general path's work, inline
-        key, f = argv[1], argv[2]
-        fresh = f not in h
-        h[f] = argv[3]
-        ctx.db.modified(key)
-        ctx.dirty += 1
-        server = ctx.server
-        if server is not None and server.notify_classes:
-            server.notify_keyspace_event("h", "hset", key, ctx.client.db)
-        return 1 if fresh else 0
+    return _hset_into(ctx, argv, _hash_create(ctx, argv[1]))
+
+
+def _hset_into(ctx: CommandContext, argv: list[bytes], h: HashValue) -> int:
     if h.field_expires:
         _overwriting_expired(ctx, argv[1], h, argv[2::2])
         created = 0
@@ -165,7 +157,23 @@ def _hset_pairs(ctx: CommandContext, argv: list[bytes]) -> int:
 
 @command("hset", -4, "write denyoom fast", 1, 1, 1)
 def hset(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    return _hset_pairs(ctx, argv)
+    if len(argv) != 4:
+        return _hset_pairs(ctx, argv)
+    key = argv[1]
+    db = ctx.db
+    h = ctx.lookup_or_create(key, HashValue, db)
+    if h.field_expires:
+        return _hset_into(ctx, argv, h)
+    # one field, no field TTL in the hash (the usual HSET): _hset_into's work, inline
+    f = argv[2]
+    fresh = f not in h
+    h[f] = argv[3]
+    db.modified(key)
+    ctx.dirty += 1
+    server = ctx.server
+    if server is not None and server.notify_classes:
+        server.notify_keyspace_event("h", "hset", key, ctx.client.db)
+    return 1 if fresh else 0
 
 
 @command("hmset", -4, "write denyoom fast", 1, 1, 1)

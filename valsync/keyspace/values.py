@@ -115,7 +115,8 @@ class ZSetValue:
 
     def __init__(self) -> None:
         self.scores: dict[bytes, float] = {}
-        self._index: SortedList = SortedList()
+        self._index: SortedList | None = None
+        """None until first read (most small zsets are never read in order)."""
         self._pending: dict[bytes, float] | None = None
         """Members whose (score, member) entry is not in ``_index`` yet, with that score."""
         self.skiplist = False
@@ -124,21 +125,26 @@ class ZSetValue:
     @property
     def index(self) -> SortedList:
         """(score, member) pairs in Valkey's order, every member in."""
-        if self._pending is not None:
-            self._take_pending()
-        return self._index
+        index = self._index
+        if index is None or self._pending is not None:
+            index = self._take_pending()
+        return index
 
     @index.setter
     def index(self, value: SortedList) -> None:
         self._index = value
         self._pending = None
 
-    def _take_pending(self) -> None:
+    def _take_pending(self) -> SortedList:
         pending = self._pending
-        assert pending is not None
         self._pending = None
-        # SortedList.update: one by one in order when few, else one sort of the lot
-        self._index.update([(score, member) for member, score in pending.items()])
+        entries = [(score, member) for member, score in pending.items()] if pending else []
+        index = self._index
+        if index is None:
+            index = self._index = SortedList(entries)
+        else:  # SortedList.update: one by one in order when few, else one sort of the lot
+            index.update(entries)
+        return index
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -155,7 +161,7 @@ class ZSetValue:
         if pending is None:
             pending = self._pending = {}
         if old is not None and member not in pending:
-            self._index.remove((old, member))
+            self._indexed().remove((old, member))
         pending[member] = score
         scores[member] = score
 
@@ -169,8 +175,14 @@ class ZSetValue:
             if not pending:
                 self._pending = None
         else:
-            self._index.remove((old, member))
+            self._indexed().remove((old, member))
         return True
+
+    def _indexed(self) -> SortedList:
+        """The index as it is, for a member known to be in it (so it exists)."""
+        index = self._index
+        assert index is not None
+        return index
 
     def score(self, member: bytes) -> float | None:
         return self.scores.get(member)
