@@ -4,9 +4,12 @@ of a socket pair whose other end is served by valsync's real connection task
 (``ClientConnection``: read, frame, ``Server.process``, encode, write). The client side only
 sends prepared bytes and counts reply bytes, so nearly all the time is the server's.
 ``--replica`` adds a backlog (what an attached replica costs the command path, its socket
-aside). Prints the best of R runs in microseconds per command.
+aside). ``--one-key`` sends HSET and ZADD as redis-benchmark does (``HSET myhash element:<r>
+xxx``, ``ZADD myzset <r> element:<r'>``: one hash and one zset that grow to ~100k entries)
+instead of one small hash or zset per random key. Prints the best of R runs in microseconds
+per command.
 
-    PYTHONPATH=$PWD python tools/bench/client_path.py [set|get|lpush|hset|zadd] [N] [R] [--profile] [--replica]
+    PYTHONPATH=$PWD python tools/bench/client_path.py [set|get|lpush|hset|zadd] [N] [R] [--profile] [--replica] [--one-key]
 """
 
 from __future__ import annotations
@@ -33,8 +36,12 @@ from valsync.resp.reply import encode_command
 PIPELINE = 16
 
 
-def command(kind: str, rng: random.Random) -> list[bytes]:
+def command(kind: str, rng: random.Random, one_key: bool = False) -> list[bytes]:
     n = b"%012d" % rng.randrange(100_000)
+    if one_key and kind == "hset":
+        return [b"HSET", b"myhash", b"element:" + n, b"xxx"]
+    if one_key and kind == "zadd":
+        return [b"ZADD", b"myzset", n, b"element:%012d" % rng.randrange(100_000)]
     if kind == "set":
         return [b"SET", b"key:" + n, b"xxx"]
     if kind == "get":
@@ -46,10 +53,10 @@ def command(kind: str, rng: random.Random) -> list[bytes]:
     return [b"ZADD", b"myzset:" + n, n, b"element:" + n]
 
 
-def pipelines(kind: str, n: int) -> list[bytes]:
+def pipelines(kind: str, n: int, one_key: bool = False) -> list[bytes]:
     rng = random.Random(1)
     return [
-        b"".join(encode_command(command(kind, rng)) for _ in range(PIPELINE))
+        b"".join(encode_command(command(kind, rng, one_key)) for _ in range(PIPELINE))
         for _ in range(n // PIPELINE)
     ]
 
@@ -96,11 +103,13 @@ def main() -> None:
     runs = int(args[2]) if len(args) > 2 else 3
     replica = "--replica" in sys.argv
     profile = cProfile.Profile(time.process_time) if "--profile" in sys.argv else None
-    batches = pipelines(kind, n)
+    one_key = "--one-key" in sys.argv
+    batches = pipelines(kind, n, one_key)
     best = min(one_run(batches, replica, profile) for _ in range(runs))
     print(
         f"load average {os.getloadavg()[0]:.1f}: {n:,} {kind.upper()} -P{PIPELINE}"
-        f"{' with a backlog' if replica else ''} in {best:.3f} s CPU (best of {runs}), "
+        f"{' with a backlog' if replica else ''}{' on one key' if one_key else ''}"
+        f" in {best:.3f} s CPU (best of {runs}), "
         f"{best / n * 1e6:.2f} us per command"
     )
     if profile is not None:
