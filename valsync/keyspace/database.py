@@ -111,9 +111,11 @@ class Database:
     def stamp_of(self, key: bytes) -> int:
         """``key``'s LRU/LFU stamp (Valkey's ``robj.lru``)."""
         stamp = self.stamps.get(key)
-        if stamp is None:
-            return self.unstamped if self.unstamped is not None else self.clock.stamp
-        return stamp
+        return self._missing_stamp() if stamp is None else stamp
+
+    def _missing_stamp(self) -> int:
+        """The stamp of a key with no entry in ``stamps``."""
+        return self.unstamped if self.unstamped is not None else self.clock.stamp
 
     def touch(self, key: bytes) -> None:
         """An access to ``key`` (Valkey's lookupKey touch): a fresh LRU stamp, or one LFU
@@ -165,7 +167,7 @@ class Database:
             used += n
         self.used = used
         if len(stamps) != len(data):
-            stamp = self.unstamped if self.unstamped is not None else self.clock.stamp
+            stamp = self._missing_stamp()
             for key in data:
                 if key not in stamps:
                     stamps[key] = stamp
@@ -176,7 +178,7 @@ class Database:
     def _recount(self, sizer: Sizer) -> int:
         data = self.data
         stamps = self.stamps
-        stamp = self.unstamped if self.unstamped is not None else self.clock.stamp
+        stamp = self._missing_stamp()
         self.stamps = {key: stamps.get(key, stamp) for key in data}
         sizes: dict[bytes, int] = {}
         used = 0
