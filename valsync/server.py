@@ -889,7 +889,7 @@ class Server:
             if offset:
                 client.last_write_offset = offset
             else:
-                ctx.finish(argv, spec.is_write, 0, client.current_request)
+                ctx.finish(argv, spec.is_write, 0, source.last_raw if source is not None else None)
         if replica and ctx.dirty and spec.is_write and not client.is_primary_link:
             self._track_replica_keys_with_expire(client.db, spec, argv)
         if ctx.expired_keys:

@@ -17,7 +17,6 @@ def primary() -> tuple[Server, ReplicationService, ClientState, RequestParser]:
     repl.create_backlog()
     client = server.new_client("127.0.0.1:1", "127.0.0.1:2", -1)
     parser = RequestParser()
-    client.current_request = parser.last_raw
     client.request_source = parser
     return server, repl, client, parser
 

@@ -91,13 +91,11 @@ class ClientState:
     context: Any = None
     pending_output: bool = False
     handoff: Any = None
-    current_request: Callable[[], bytes | None] | None = None
-    """The wire bytes of the command being run when they are its canonical multibulk (set by
-    the connection): propagation copies them instead of encoding the arguments again."""
     request_source: RequestParser | None = None
     """The parser the command being run came from (set by the connection): when its bytes
     were a multibulk (``last_inline`` false), propagation streams them from its ``buffer``
-    at ``last_start``/``last_nbytes`` without copying them."""
+    at ``last_start``/``last_nbytes`` without copying them, or copies them (``last_raw``)
+    into a propagation unit when the stream needs one."""
     reply_mode: int = 0
     """CLIENT REPLY: 0 on, or one of the REPLY_* modes below (checked only when non-zero)."""
     deliver: Callable[[Reply], None] | None = None

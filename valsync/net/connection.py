@@ -79,7 +79,6 @@ class ClientConnection:
         self.client.extra["offload_scripts"] = True
         self.client.extra["ldb_transport"] = self._debugger_transport
         self.client.extra["ldb_fork"] = self._fork_debugger
-        self.client.current_request = self.parser.last_raw
         self.client.request_source = self.parser
         self._out = bytearray()
         self._writer_wake = trio.Event()
@@ -128,7 +127,6 @@ class ClientConnection:
         client = self.client
         client.deliver = None
         client.memory = None
-        client.current_request = None
         client.request_source = None
         client.context = None
         for name in ("kill", "ldb_transport", "ldb_fork"):
