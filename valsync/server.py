@@ -156,6 +156,19 @@ def _nothing() -> None:
 TOUCHES_ARBITRARY_KEYS = frozenset({"scan", "randomkey"})
 """Valkey's ``CMD_TOUCHES_ARBITRARY_KEYS``: run directly, what they propagate is no MULTI."""
 
+_OUTSIDE_LANE_FLAGS = frozenset({"admin", "noscript", "pubsub"})
+
+
+def _lane_command(spec: CommandSpec) -> bool:
+    """A data command (it reads or writes keys) that changes no server or connection state
+    :meth:`Server.command_lane` depends on: not admin, scripting, pub/sub or a container."""
+    flags = spec.flags
+    return (
+        ("readonly" in flags or "write" in flags)
+        and not flags & _OUTSIDE_LANE_FLAGS
+        and spec.name not in CONTAINER_COMMANDS
+    )
+
 
 class Server:
     """One valsync server instance (sans trio: the net layer drives it)."""
@@ -246,6 +259,8 @@ class Server:
         self.current_client: ClientState | None = None
         """The client whose command is running (None outside commands: cron, loading)."""
         self._spec_cache: dict[bytes, CommandSpec] = {}
+        self._lane_specs: dict[bytes, CommandSpec] = {}
+        """The cached commands that may take the lane (:meth:`command_lane`)."""
         self.lazy_expire_unlink = config.get_bool("lazyfree-lazy-expire")
         self.min_replicas_to_write = config.get_int("min-replicas-to-write")
         self.query_buffer_limit = config.get_int("client-query-buffer-limit")
@@ -644,6 +659,8 @@ class Server:
             spec = COMMANDS.get(argv[0].lower().decode("latin-1"))
             if spec is not None and len(self._spec_cache) < 4096:
                 self._spec_cache[argv[0]] = spec
+                if _lane_command(spec):
+                    self._lane_specs[argv[0]] = spec
         arity = spec.arity if spec is not None else 0
         argc = len(argv)
         if spec is None or (argc != arity if arity > 0 else argc < -arity):
@@ -730,6 +747,56 @@ class Server:
             client.multi_queue.append(argv)
             return QUEUED
         return self._call(client, spec, name, argv, replica, streaming)
+
+    def command_lane(self, client: ClientState) -> dict[bytes, CommandSpec] | None:
+        """The commands (by their name as sent) that ``client`` may run by :meth:`run_in_lane`
+        for now, or None. A data command of a client in the plain state (authenticated, no
+        transaction, subscription, redirect or tracking) on a server in the plain state (no
+        ACL restriction, maxmemory, script, loading, pause, disk error, replica role or
+        min-replicas) passes every check of :meth:`_process`; none of these commands can
+        leave either state, so the answer holds until a command outside the lane runs or
+        the connection waits."""
+        acl = self.acl
+        persistence = self.persistence
+        repl = self.repl
+        if (
+            client.in_multi
+            or client.pubsub
+            or client.capa_redirect
+            or client.tracking is not None
+            or client.is_primary_link
+            or client.is_replica
+            or (not client.authenticated and acl.auth_required)
+            or (acl.restricted and not (client.user or acl.default).allows_all)
+            or self.maxmemory
+            or self.scripting.running is not None
+            or self.loading
+            or self.async_loading
+            or self.paused
+            or self.min_replicas_to_write > 0
+            or (persistence is not None and not persistence.last_bgsave_ok)
+            or (repl is not None and repl.is_replica)
+        ):
+            return None
+        return self._lane_specs
+
+    def run_in_lane(
+        self, client: ClientState, spec: CommandSpec, argv: list[bytes], streaming: bool
+    ) -> Reply | BlockRequest:
+        """:meth:`process` for a command of :meth:`command_lane` whose arity is right: all of
+        its checks would pass, so it is called at once; ``streaming``: the server feeds a
+        replication stream."""
+        name = client.last_command = spec.name
+        reply = self._call(client, spec, name, argv, False, streaming)
+        if self.ready_waiters:
+            self.serve_ready_waiters()
+        return reply
+
+    @property
+    def streaming(self) -> bool:
+        """Writes go to a replication stream (a backlog or a replica), as a primary."""
+        repl = self.repl
+        return repl is not None and not repl.is_replica and repl.streaming
 
     def apply_from_primary(self, client: ClientState, argv: list[bytes]) -> Reply | BlockRequest:
         """:meth:`process` for a command of our primary's stream: the checks that never stop

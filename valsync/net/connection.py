@@ -339,7 +339,10 @@ class ClientConnection:
                 return
             out = bytearray()
             process = server.process
+            run_in_lane = server.run_in_lane
             next_argv = parser.next_argv
+            lane = server.command_lane(client)
+            streaming = server.streaming
             while True:
                 try:
                     argv = next_argv()
@@ -357,13 +360,23 @@ class ClientConnection:
                 client.executing = True
                 commands += 1
                 self._argv = argv
-                request: Reply | BlockRequest = process(client, argv)
+                spec = lane.get(argv[0]) if lane is not None else None
+                if spec is not None and (
+                    len(argv) == spec.arity if spec.arity > 0 else len(argv) >= -spec.arity
+                ):
+                    request: Reply | BlockRequest = run_in_lane(client, spec, argv, streaming)
+                else:
+                    request = process(client, argv)
+                    lane = server.command_lane(client)
+                    streaming = server.streaming
                 client.executing = False
                 if isinstance(request, BlockRequest):
                     self._flush_stream()
                     self._queue(out)
                     out = bytearray()
                     reply = await self._wait_turn(argv, request)
+                    lane = server.command_lane(client)
+                    streaming = server.streaming
                 else:
                     reply = request
                 self._argv = None
