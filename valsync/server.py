@@ -17,7 +17,7 @@ import time
 import traceback
 from collections.abc import Callable
 from contextlib import nullcontext
-from time import perf_counter_ns
+from time import perf_counter_ns, time_ns
 from typing import Any, NoReturn
 
 from valsync import VALKEY_COMPAT_VERSION
@@ -897,7 +897,10 @@ class Server:
             ctx = client.context = CommandContext(
                 self.keyspace, client, 0, rng=self.rng, server=self
             )
-        now = int(time.time() * 1000)
+        # one clock read gives the command's time and the start of its duration (Valkey's
+        # call() times commands with the wall clock too)
+        start = time_ns()
+        now = start // 1_000_000
         if replica:
             if client.is_primary_link:
                 mode = _KEEP
@@ -914,7 +917,6 @@ class Server:
         ctx.reset(now, mode, self.lazy_expire_unlink)
         client.last_interaction_ms = now
         self.current_client = client
-        start = perf_counter_ns()
         try:
             reply = spec.handler(ctx, argv)
         except CommandRejected as err:
@@ -935,8 +937,10 @@ class Server:
                 f"ERR internal error in '{spec.name}': {type(exc).__name__}",
                 client.last_command,
             )
-        usec = (perf_counter_ns() - start) // 1000
-        if (ctx.dirty or ctx.propagation_forced) and streaming:
+        usec = (time_ns() - start) // 1000
+        if usec < 0:
+            usec = 0  # the wall clock stepped back
+        if streaming and (ctx.dirty or ctx.propagation_forced):
             # the request's own bytes go down the stream when it is unchanged (no re-encoding);
             # with no backlog and no replica (or as a replica) there is no stream to feed
             offset = 0

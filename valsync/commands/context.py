@@ -272,7 +272,8 @@ class CommandContext:
 
     def lookup(self, key: bytes, db: Database | None = None) -> Value | None:
         """The live value of ``key``, or None (missing or expired)."""
-        db = self.db if db is None else db
+        if db is None:
+            db = self.keyspace.dbs[self.client.db]  # self.db, without the property's call
         if key in db.expires and self.expire_if_needed(db, key):
             return None
         value = db.data.get(key)

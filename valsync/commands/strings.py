@@ -301,11 +301,13 @@ def set_generic(
 @command("set", -3, "write denyoom", 1, 1, 1)
 def set_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if len(argv) == 3:
-        # plain SET, the hot path: the lookup still expires a stale key (and propagates it);
-        # then store()'s work, inline
+        # plain SET, the hot path: the lookup still expires a stale key (and propagates it)
+        # and counts an LFU access the new value keeps; an LRU touch of a key with no TTL
+        # would be overwritten by the store at once. Then store()'s work, inline
         key = argv[1]
         db = ctx.db
-        ctx.lookup(key, db)
+        if key in db.expires or db.clock.lfu:
+            ctx.lookup(key, db)
         db.set(key, attach(key, argv[2], key in db.expires))
         ctx.dirty += 1
         server = ctx.server

@@ -97,7 +97,11 @@ class Database:
             self.stamps[key] = clock.stamp
         if not keep_ttl:
             self.expires.pop(key, None)
-        self.modified(key)
+        # modified(), inline: SET is the hottest write
+        if self.dirty is not None:
+            self.dirty.add(key)
+        if self._on_modified is not None:
+            self._on_modified(self.id, key)
 
     def delete(self, key: bytes) -> bool:
         if key in self.data:

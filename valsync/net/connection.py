@@ -356,27 +356,26 @@ class ClientConnection:
                     break
                 if not argv:
                     continue
-                client.pending_output = bool(out) or bool(self._out)
-                client.executing = True
                 commands += 1
                 self._argv = argv
+                client.executing = True
                 spec = lane.get(argv[0]) if lane is not None else None
                 if spec is not None and (
                     len(argv) == spec.arity if spec.arity > 0 else len(argv) >= -spec.arity
                 ):
                     request: Reply | BlockRequest = run_in_lane(client, spec, argv, streaming)
+                    in_lane = True
                 else:
+                    client.pending_output = bool(out) or bool(self._out)
                     request = process(client, argv)
-                    lane = server.command_lane(client)
-                    streaming = server.streaming
+                    in_lane = False
                 client.executing = False
                 if isinstance(request, BlockRequest):
                     self._flush_stream()
                     self._queue(out)
                     out = bytearray()
                     reply = await self._wait_turn(argv, request)
-                    lane = server.command_lane(client)
-                    streaming = server.streaming
+                    in_lane = False
                 else:
                     reply = request
                 self._argv = None
@@ -392,15 +391,20 @@ class ClientConnection:
                 if self._held:
                     out += self._held
                     del self._held[:]
-                parser.authenticated = client.authenticated
-                handoff = client.handoff
-                if handoff is not None:
-                    client.handoff = None
-                    self._flush_stream()
-                    self._queue(out)
-                    await self._drain()
-                    await handoff(self.stream, parser.take_pending())
-                    return
+                if not in_lane:
+                    # a lane command changes neither the client's authentication nor the
+                    # connection's owner, nor what the lane depends on
+                    parser.authenticated = client.authenticated
+                    handoff = client.handoff
+                    if handoff is not None:
+                        client.handoff = None
+                        self._flush_stream()
+                        self._queue(out)
+                        await self._drain()
+                        await handoff(self.stream, parser.take_pending())
+                        return
+                    lane = server.command_lane(client)
+                    streaming = server.streaming
                 if client.kill_requested:
                     self._flush_stream()
                     self._queue(out)
