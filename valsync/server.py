@@ -73,7 +73,21 @@ from valsync.pubsub import PubSub
 from valsync.redis_compat import shared_error
 from valsync.replication.control import ReplicationControl
 from valsync.replication.unexpected_errors import backlog_log_line, unexpected_error
-from valsync.resp.reply import NULL_ARRAY, QUEUED, ErrorReply, Raw, Reply, ScriptError, encode
+from valsync.resp.reply import (
+    NULL_ARRAY,
+    QUEUED,
+    Boolean,
+    Double,
+    ErrorReply,
+    MapReply,
+    NullArray,
+    Raw,
+    Reply,
+    ScriptError,
+    SetReply,
+    SimpleString,
+    encode,
+)
 from valsync.scripting.functions import FunctionError
 from valsync.scripting.state import ScriptingState
 from valsync.shutdown import ShutdownRequest, second_sigint_exits
@@ -157,6 +171,11 @@ TOUCHES_ARBITRARY_KEYS = frozenset({"scan", "randomkey"})
 """Valkey's ``CMD_TOUCHES_ARBITRARY_KEYS``: run directly, what they propagate is no MULTI."""
 
 _OUTSIDE_LANE_FLAGS = frozenset({"admin", "noscript", "pubsub"})
+_NO_LANE: dict[bytes, CommandSpec] = {}
+# the replies :meth:`Server.run_in_lane` accounts itself: no error, no blocked command
+_PLAIN_REPLIES = frozenset(
+    {bytes, int, type(None), list, SimpleString, MapReply, SetReply, Double, NullArray, Boolean}
+)
 
 
 def _lane_command(spec: CommandSpec) -> bool:
@@ -748,9 +767,9 @@ class Server:
             return QUEUED
         return self._call(client, spec, name, argv, replica, streaming)
 
-    def command_lane(self, client: ClientState) -> dict[bytes, CommandSpec] | None:
+    def command_lane(self, client: ClientState) -> dict[bytes, CommandSpec]:
         """The commands (by their name as sent) that ``client`` may run by :meth:`run_in_lane`
-        for now, or None. A data command of a client in the plain state (authenticated, no
+        for now (empty: none). A data command of a client in the plain state (authenticated, no
         transaction, subscription, redirect or tracking) on a server in the plain state (no
         ACL restriction, maxmemory, script, loading, pause, disk error, replica role or
         min-replicas) passes every check of :meth:`_process`; none of these commands can
@@ -777,17 +796,66 @@ class Server:
             or (persistence is not None and not persistence.last_bgsave_ok)
             or (repl is not None and repl.is_replica)
         ):
-            return None
+            return _NO_LANE
         return self._lane_specs
 
     def run_in_lane(
         self, client: ClientState, spec: CommandSpec, argv: list[bytes], streaming: bool
     ) -> Reply | BlockRequest:
         """:meth:`process` for a command of :meth:`command_lane` whose arity is right: all of
-        its checks would pass, so it is called at once; ``streaming``: the server feeds a
-        replication stream."""
+        its checks would pass, so it is called at once (``streaming``: the server feeds a
+        replication stream). This is :meth:`_call` for the lane's state (no replica mode, no
+        pause, no MONITOR, no tracking); a reply or an outcome out of the ordinary (an error,
+        a blocked command, a lazy expiry, a slow call) takes :meth:`_after_handler`."""
         name = client.last_command = spec.name
-        reply = self._call(client, spec, name, argv, False, streaming)
+        ctx = client.context
+        if ctx is None:
+            ctx = self._new_context(client)
+        start = time_ns()
+        now = start // 1_000_000
+        ctx.reset(now, _DELETE, self.lazy_expire_unlink)
+        client.last_interaction_ms = now
+        self.current_client = client
+        try:
+            reply = spec.handler(ctx, argv)
+        except Exception as exc:  # noqa: BLE001 - as in _call
+            reply, ended = self._handler_failed(client, spec, name, ctx, exc)
+            if not ended:
+                reply = self._after_handler(
+                    client, spec, name, argv, ctx, reply, start, False, streaming
+                )
+        else:
+            usec = (time_ns() - start) // 1000
+            if streaming and (ctx.dirty or ctx.propagation_forced):
+                self._stream_call(client, spec, argv, ctx)
+            if (
+                type(reply) not in _PLAIN_REPLIES
+                or usec >= self.spike_threshold_usec
+                or usec < 0
+                or ctx.expired_keys
+                or ctx.propagated
+                or self.monitors
+                or self.tracking.pending_bcast
+            ):
+                # streamed above already
+                reply = self._after_handler(
+                    client, spec, name, argv, ctx, reply, start, False, False
+                )
+            else:
+                # account_call's counting of a completed call, less what the lane rules out
+                self.last_executed = argv
+                self.stats.total_commands_processed += 1
+                client.commands += 1
+                stat = self._command_stats.get(name)
+                if stat is None:
+                    stat = self.cmdstats.stat(name)
+                stat.calls += 1
+                stat.usec += usec
+                if self.latency_tracking:
+                    histogram = stat.histogram
+                    histogram[usec] = histogram.get(usec, 0) + 1
+                self.dirty += ctx.dirty
+                self.current_client = None
         if self.ready_waiters:
             self.serve_ready_waiters()
         return reply
@@ -894,9 +962,7 @@ class Server:
         """Valkey's ``call()``: run the handler, then propagation and the accounting."""
         ctx: CommandContext | None = client.context
         if ctx is None:
-            ctx = client.context = CommandContext(
-                self.keyspace, client, 0, rng=self.rng, server=self
-            )
+            ctx = self._new_context(client)
         # one clock read gives the command's time and the start of its duration (Valkey's
         # call() times commands with the wall clock too)
         start = time_ns()
@@ -919,48 +985,59 @@ class Server:
         self.current_client = client
         try:
             reply = spec.handler(ctx, argv)
-        except CommandRejected as err:
-            self.current_client = None
-            ctx.take_propagated()
-            return self._reject(client, err.text, name if err.counted else None)
-        except CommandError as err:
-            reply = ErrorReply(err.text)
         except Exception as exc:  # noqa: BLE001 - a handler bug answers an error, the server lives
-            self.log.warning(
-                f"Internal error running '{spec.name}': "
-                + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).strip()
-            )
+            reply, ended = self._handler_failed(client, spec, name, ctx, exc)
+            if ended:
+                return reply
+        return self._after_handler(client, spec, name, argv, ctx, reply, start, replica, streaming)
+
+    def _new_context(self, client: ClientState) -> CommandContext:
+        ctx = client.context = CommandContext(self.keyspace, client, 0, rng=self.rng, server=self)
+        return ctx
+
+    def _handler_failed(
+        self, client: ClientState, spec: CommandSpec, name: str, ctx: CommandContext, exc: Exception
+    ) -> tuple[ErrorReply, bool]:
+        """A handler raised: a :class:`CommandError` is the command's reply, accounted as any
+        reply (False: the call goes on); a refusal or a bug ends the call here (True: the
+        rejection is the reply)."""
+        if isinstance(exc, CommandRejected):
             self.current_client = None
             ctx.take_propagated()
-            return self._reject(
-                client,
-                f"ERR internal error in '{spec.name}': {type(exc).__name__}",
-                client.last_command,
-            )
+            return self._reject(client, exc.text, name if exc.counted else None), True
+        if isinstance(exc, CommandError):
+            return ErrorReply(exc.text), False
+        self.log.warning(
+            f"Internal error running '{spec.name}': "
+            + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).strip()
+        )
+        self.current_client = None
+        ctx.take_propagated()
+        reply = self._reject(
+            client,
+            f"ERR internal error in '{spec.name}': {type(exc).__name__}",
+            client.last_command,
+        )
+        return reply, True
+
+    def _after_handler(
+        self,
+        client: ClientState,
+        spec: CommandSpec,
+        name: str,
+        argv: list[bytes],
+        ctx: CommandContext,
+        reply: Reply | BlockRequest,
+        start: int,
+        replica: bool,
+        streaming: bool,
+    ) -> Reply | BlockRequest:
+        """The end of :meth:`_call` once the handler returned (``start``: its clock read)."""
         usec = (time_ns() - start) // 1000
         if usec < 0:
             usec = 0  # the wall clock stepped back
         if streaming and (ctx.dirty or ctx.propagation_forced):
-            # the request's own bytes go down the stream when it is unchanged (no re-encoding);
-            # with no backlog and no replica (or as a replica) there is no stream to feed
-            offset = 0
-            source = client.request_source
-            if (
-                ctx.dirty
-                and spec.is_write
-                and source is not None
-                and not source.last_inline
-                and ctx.own_request_only()
-            ):
-                repl = self.repl
-                assert repl is not None
-                offset = repl.feed_request(
-                    client.db, source.buffer, source.last_start, source.last_nbytes
-                )
-            if offset:
-                client.last_write_offset = offset
-            else:
-                ctx.finish(argv, spec.is_write, 0, source.last_raw if source is not None else None)
+            self._stream_call(client, spec, argv, ctx)
         if replica and ctx.dirty and spec.is_write and not client.is_primary_link:
             self._track_replica_keys_with_expire(client.db, spec, argv)
         if ctx.expired_keys:
@@ -986,6 +1063,31 @@ class Server:
         if type(reply) is ErrorReply and (client.is_primary_link or client.is_replica):
             self.unexpected_error_reply(client, reply.text, name)
         return reply
+
+    def _stream_call(
+        self, client: ClientState, spec: CommandSpec, argv: list[bytes], ctx: CommandContext
+    ) -> None:
+        """A write (or a forced propagation) of a primary feeding a stream: the request's own
+        bytes go down the stream when it is unchanged (no re-encoding), else its
+        propagation is queued on ``ctx``."""
+        offset = 0
+        source = client.request_source
+        if (
+            ctx.dirty
+            and spec.is_write
+            and source is not None
+            and not source.last_inline
+            and ctx.own_request_only()
+        ):
+            repl = self.repl
+            assert repl is not None
+            offset = repl.feed_request(
+                client.db, source.buffer, source.last_start, source.last_nbytes
+            )
+        if offset:
+            client.last_write_offset = offset
+        else:
+            ctx.finish(argv, spec.is_write, 0, source.last_raw if source is not None else None)
 
     # --- pauses (CLIENT PAUSE, FAILOVER) ---------------------------------------------------
 

@@ -6,10 +6,11 @@ sends prepared bytes and counts reply bytes, so nearly all the time is the serve
 ``--replica`` adds a backlog (what an attached replica costs the command path, its socket
 aside). ``--one-key`` sends HSET and ZADD as redis-benchmark does (``HSET myhash element:<r>
 xxx``, ``ZADD myzset <r> element:<r'>``: one hash and one zset that grow to ~100k entries)
-instead of one small hash or zset per random key. Prints the best of R runs in microseconds
+instead of one small hash or zset per random key. ``--populate`` first sends as many SETs
+(untimed), so that GET finds its keys as after redis-benchmark's SET test. Prints the best of R runs in microseconds
 per command.
 
-    PYTHONPATH=$PWD python tools/bench/client_path.py [set|get|lpush|hset|zadd] [N] [R] [--profile] [--replica] [--one-key]
+    PYTHONPATH=$PWD python tools/bench/client_path.py [set|get|lpush|hset|zadd] [N] [R] [--profile] [--replica] [--one-key] [--populate]
 """
 
 from __future__ import annotations
@@ -61,7 +62,12 @@ def pipelines(kind: str, n: int, one_key: bool = False) -> list[bytes]:
     ]
 
 
-def one_run(batches: list[bytes], replica: bool, profile: cProfile.Profile | None) -> float:
+def one_run(
+    batches: list[bytes],
+    replica: bool,
+    profile: cProfile.Profile | None,
+    populate: list[bytes] | None = None,
+) -> float:
     tmp = tempfile.mkdtemp()
     config = Config.from_args(["--port", "0", "--dir", tmp, "--save", ""])
     server = build_server(config, ServerLog(level="nothing"))
@@ -77,6 +83,13 @@ def one_run(batches: list[bytes], replica: bool, profile: cProfile.Profile | Non
         spent = 0.0
         async with trio.open_nursery() as nursery:
             nursery.start_soon(connection.run)
+            for batch in populate or ():
+                await client.send(batch)
+                replies = 0
+                while replies < PIPELINE:
+                    reader.feed(await client.recv(1 << 16))
+                    while reader.gets() is not False:
+                        replies += 1
             if profile is not None:
                 profile.enable()
             t0 = time.process_time()
@@ -105,10 +118,12 @@ def main() -> None:
     profile = cProfile.Profile(time.process_time) if "--profile" in sys.argv else None
     one_key = "--one-key" in sys.argv
     batches = pipelines(kind, n, one_key)
-    best = min(one_run(batches, replica, profile) for _ in range(runs))
+    populate = pipelines("set", n) if "--populate" in sys.argv else None
+    best = min(one_run(batches, replica, profile, populate) for _ in range(runs))
     print(
         f"load average {os.getloadavg()[0]:.1f}: {n:,} {kind.upper()} -P{PIPELINE}"
         f"{' with a backlog' if replica else ''}{' on one key' if one_key else ''}"
+        f"{' after as many SETs' if populate else ''}"
         f" in {best:.3f} s CPU (best of {runs}), "
         f"{best / n * 1e6:.2f} us per command"
     )

@@ -40,6 +40,13 @@ class CommandSpec:
     flags_for: Callable[[object, list[bytes]], frozenset[str]] | None = None
     """Flags that depend on the arguments (EVAL/FCALL take their script's flags), given the
     server and argv; None = always :attr:`flags`."""
+    argc: range = range(0)
+    """The argument counts :attr:`arity` allows, for a test in one step (``in``)."""
+
+    def __post_init__(self) -> None:
+        arity = self.arity
+        allowed = range(arity, arity + 1) if arity > 0 else range(-arity, 1 << 62)
+        object.__setattr__(self, "argc", allowed)
 
     def effective_flags(self, server: object, argv: list[bytes]) -> frozenset[str]:
         return self.flags if self.flags_for is None else self.flags_for(server, argv)

@@ -343,6 +343,9 @@ class ClientConnection:
             next_argv = parser.next_argv
             lane = server.command_lane(client)
             streaming = server.streaming
+            # no request framed from these bytes can reach the large-request size otherwise
+            large_requests = parser.pending >= server.large_request_bytes
+            large_reply = server.large_reply_bytes
             while True:
                 try:
                     argv = next_argv()
@@ -359,10 +362,8 @@ class ClientConnection:
                 commands += 1
                 self._argv = argv
                 client.executing = True
-                spec = lane.get(argv[0]) if lane is not None else None
-                if spec is not None and (
-                    len(argv) == spec.arity if spec.arity > 0 else len(argv) >= -spec.arity
-                ):
+                spec = lane.get(argv[0])
+                if spec is not None and len(argv) in spec.argc:
                     request: Reply | BlockRequest = run_in_lane(client, spec, argv, streaming)
                     in_lane = True
                 else:
@@ -383,11 +384,13 @@ class ClientConnection:
                     reply = filter_reply(client, reply)
                 size = len(out)
                 encode(reply, out, client.resp)
-                if (
-                    parser.last_nbytes >= server.large_request_bytes
-                    or len(out) - size >= server.large_reply_bytes
-                ):
-                    server.record_large(client, argv, parser.last_nbytes, len(out) - size)
+                if large_requests or len(out) >= large_reply:
+                    # the batch holds a request, or the buffer a reply, of that size
+                    if (
+                        parser.last_nbytes >= server.large_request_bytes
+                        or len(out) - size >= large_reply
+                    ):
+                        server.record_large(client, argv, parser.last_nbytes, len(out) - size)
                 if self._held:
                     out += self._held
                     del self._held[:]
@@ -405,6 +408,8 @@ class ClientConnection:
                         return
                     lane = server.command_lane(client)
                     streaming = server.streaming
+                    large_requests = True  # CONFIG SET may have lowered the threshold
+                    large_reply = server.large_reply_bytes
                 if client.kill_requested:
                     self._flush_stream()
                     self._queue(out)
