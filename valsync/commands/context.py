@@ -229,8 +229,10 @@ class CommandContext:
         self._rewritten: list[bytes] | None = None
         self._prevent = False
         self._force = False
+        self._steered = False
+        """:meth:`rewrite`, :meth:`prevent_propagation` or :meth:`force_propagation` ran: the
+        next :meth:`reset` has their state to clear."""
         self.in_multi_exec = False
-        self.unblocked = False
         self.frozen_time: float | None = None
         """The wall clock TIME shows, when it stands still (the start of a script)."""
 
@@ -243,11 +245,12 @@ class CommandContext:
         self.expired_keys = 0
         if self.propagated:
             self.propagated = []
-        self._rewritten = None
-        self._prevent = False
-        self._force = False
+        if self._steered:
+            self._rewritten = None
+            self._prevent = False
+            self._force = False
+            self._steered = False
         self.in_multi_exec = False
-        self.unblocked = False
 
     @property
     def db(self) -> Database:
@@ -270,21 +273,27 @@ class CommandContext:
         self.also_propagate([b"UNLINK" if self.lazy_expire_unlink else b"DEL", key], db.id)
         return True
 
-    def lookup(self, key: bytes, db: Database | None = None) -> Value | None:
-        """The live value of ``key``, or None (missing or expired)."""
+    def lookup(self, key: bytes, db: Database | None = None, read: bool = False) -> Value | None:
+        """The live value of ``key``, or None (missing or expired); ``read``: as
+        :meth:`lookup_read`."""
         if db is None:
             db = self.keyspace.dbs[self.client.db]  # self.db, without the property's call
         if key in db.expires and self.expire_if_needed(db, key):
-            return None
-        value = db.data.get(key)
-        if value is not None and not self.client.no_touch:
-            # Valkey's lookupKey touch: the access stamp eviction reads
-            clock = db.clock
-            if clock.lfu:
-                db.touch(key)
-            else:
-                db.stamps[key] = clock.lru_clock
-        return value
+            value = None
+        else:
+            value = db.data.get(key)
+        if value is not None:
+            if not self.client.no_touch:
+                # Valkey's lookupKey touch: the access stamp eviction reads
+                clock = db.clock
+                if clock.lfu:
+                    db.touch(key)
+                else:
+                    db.stamps[key] = clock.lru_clock
+            return value
+        if read:
+            self.notify("m", "keymiss", key, db.id)
+        return None
 
     def peek(self, key: bytes, db: Database | None = None) -> Value | None:
         """:meth:`lookup` without touching the key (Valkey's LOOKUP_NOTOUCH: OBJECT, DEBUG)."""
@@ -296,10 +305,7 @@ class CommandContext:
     def lookup_read(self, key: bytes, db: Database | None = None) -> Value | None:
         """Valkey's ``lookupKeyRead``: :meth:`lookup`, and a miss is a ``keymiss`` event
         (writes look keys up with :meth:`lookup`, which never reports one)."""
-        value = self.lookup(key, db)
-        if value is None:
-            self.notify("m", "keymiss", key, self.client.db if db is None else db.id)
-        return value
+        return self.lookup(key, db, True)
 
     def peek_read(self, key: bytes, db: Database | None = None) -> Value | None:
         """:meth:`lookup_read` without touching the key (EXISTS, TYPE, TTL: LOOKUP_NOTOUCH)."""
@@ -341,9 +347,11 @@ class CommandContext:
     def rewrite(self, argv: list[bytes]) -> None:
         """Propagate ``argv`` instead of the client's command (``rewriteClientCommandVector``)."""
         self._rewritten = argv
+        self._steered = True
 
     def prevent_propagation(self) -> None:
         self._prevent = True
+        self._steered = True
 
     @property
     def propagation_forced(self) -> bool:
@@ -353,6 +361,7 @@ class CommandContext:
         """Propagate this write even if it changed nothing (Valkey's forceCommandPropagation:
         FLUSHALL/FLUSHDB of empty databases still replicate)."""
         self._force = True
+        self._steered = True
 
     def finish(
         self,

@@ -338,7 +338,7 @@ def psetex_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 @command("get", 2, "readonly fast", 1, 1, 1)
 def get_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
-    value = ctx.lookup_read(argv[1])  # get_string's work, inline: GET is the hottest read
+    value = ctx.lookup(argv[1], None, True)  # get_string's work, inline: GET is the hottest read
     if value is None or isinstance(value, bytes):
         return value
     raise CommandError(WRONGTYPE)
