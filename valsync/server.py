@@ -1070,24 +1070,15 @@ class Server:
         """A write (or a forced propagation) of a primary feeding a stream: the request's own
         bytes go down the stream when it is unchanged (no re-encoding), else its
         propagation is queued on ``ctx``."""
-        offset = 0
         source = client.request_source
-        if (
-            ctx.dirty
-            and spec.is_write
-            and source is not None
-            and not source.last_inline
-            and ctx.own_request_only()
-        ):
+        if ctx.dirty and spec.is_write and source is not None and ctx.own_request_only():
             repl = self.repl
             assert repl is not None
-            offset = repl.feed_request(
-                client.db, source.buffer, source.last_start, source.last_nbytes
-            )
-        if offset:
-            client.last_write_offset = offset
-        else:
-            ctx.finish(argv, spec.is_write, 0, source.last_raw if source is not None else None)
+            offset = repl.feed_request(client.db, source)
+            if offset:
+                client.last_write_offset = offset
+                return
+        ctx.finish(argv, spec.is_write, 0, source.last_raw if source is not None else None)
 
     # --- pauses (CLIENT PAUSE, FAILOVER) ---------------------------------------------------
 

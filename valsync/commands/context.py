@@ -389,7 +389,9 @@ class CommandContext:
     def own_request_only(self) -> bool:
         """Nothing but the command itself, as the client sent it, is to be propagated (no
         extra command, no rewrite, not prevented): its request bytes can go to the stream."""
-        return not self.propagated and self._rewritten is None and not self._prevent
+        if self._steered:
+            return not self.propagated and self._rewritten is None and not self._prevent
+        return not self.propagated
 
     def notify(self, klass: str, event: str, key: bytes, dbid: int | None = None) -> None:
         """Valkey's ``notifyKeyspaceEvent``: ``klass`` is the event's class letter as in

@@ -79,6 +79,7 @@ from valsync.resp.reply import NO_REPLY, Raw, Reply
 
 if TYPE_CHECKING:
     from valsync.persistence import Persistence
+    from valsync.resp.request import RequestParser
     from valsync.server import Server
 
 GETACK_KEY = b"\x00valsync:replication-ack"
@@ -323,9 +324,10 @@ class ReplicationService:
             return
         self.feed_raw(self.encoder.encode_unit(unit))
 
-    def feed_request(self, dbid: int, data: bytes, start: int, nbytes: int) -> int:
-        """A client's write streamed as its own request bytes ``data[start:start + nbytes]``;
-        the new offset, or 0 when it must take :meth:`feed` (the stream has another DB
+    def feed_request(self, dbid: int, source: RequestParser) -> int:
+        """A client's write streamed as its own request bytes, the multibulk ``source`` framed
+        last (``source.buffer[last_start:last_start + last_nbytes]``); the new offset, or 0
+        when it must take :meth:`feed` (an inline request, or the stream has another DB
         selected).
 
         The offset moves at once, but the bytes reach the backlog and the replicas only at
@@ -334,8 +336,11 @@ class ReplicationService:
         (:attr:`backlog`) or adds other stream bytes flushes first, and the connection flushes
         at the end of each batch, before it waits on anything.
         """
-        if dbid != self.encoder.selected_db:
+        if dbid != self.encoder.selected_db or source.last_inline:
             return 0
+        start = source.last_start
+        nbytes = source.last_nbytes
+        data = source.buffer
         if start == self._span_end and data is self._span_data:
             self._span_end = start + nbytes
         else:

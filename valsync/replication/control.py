@@ -17,6 +17,8 @@ from valsync.replication.propagation import Propagated
 if TYPE_CHECKING:
     import trio
 
+    from valsync.resp.request import RequestParser
+
 
 class PrimaryLinkControl(Protocol):
     """The replica side's link to its primary, as the Server drives it."""
@@ -57,10 +59,10 @@ class ReplicationControl(Protocol):
 
     def feed(self, unit: list[Propagated]) -> None: ...
 
-    def feed_request(self, dbid: int, data: bytes, start: int, nbytes: int) -> int:
-        """A client's write streamed as its own request bytes ``data[start:start + nbytes]``;
-        the new offset, or 0 when it must take :meth:`feed` (the stream has another DB
-        selected). The bytes may wait for :meth:`flush_stream`."""
+    def feed_request(self, dbid: int, source: RequestParser) -> int:
+        """A client's write streamed as its own request bytes (the multibulk ``source`` framed
+        last); the new offset, or 0 when it must take :meth:`feed` (an inline request, or the
+        stream has another DB selected). The bytes may wait for :meth:`flush_stream`."""
 
     def flush_stream(self) -> None: ...
 
