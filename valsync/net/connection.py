@@ -358,6 +358,9 @@ class ClientConnection:
                     client.pending_output = bool(out) or bool(self._out)
                     request = process(client, argv)
                     in_lane = False
+                    # it may have changed the thresholds (CONFIG SET), which apply to itself
+                    large_requests = True
+                    large_reply = server.large_reply_bytes
                 client.executing = False
                 if isinstance(request, BlockRequest):
                     self._flush_stream()
@@ -365,6 +368,8 @@ class ClientConnection:
                     out = bytearray()
                     reply = await self._wait_turn(argv, request)
                     in_lane = False
+                    large_requests = True  # the thresholds may have changed meanwhile
+                    large_reply = server.large_reply_bytes
                 else:
                     reply = request
                 self._argv = None
@@ -396,8 +401,6 @@ class ClientConnection:
                         return
                     lane = server.command_lane(client)
                     streaming = server.streaming
-                    large_requests = True  # CONFIG SET may have lowered the threshold
-                    large_reply = server.large_reply_bytes
                 if client.kill_requested:
                     self._flush_stream()
                     self._queue(out)
