@@ -827,7 +827,21 @@ class Server:
         else:
             usec = (time_ns() - start) // 1000
             if streaming and (ctx.dirty or ctx.propagation_forced):
-                self._stream_call(client, spec, argv, ctx)
+                # _stream_call's usual case first: a plain write streamed as its request
+                source = client.request_source
+                repl = self.repl
+                if (
+                    ctx.dirty
+                    and spec.is_write
+                    and source is not None
+                    and repl is not None
+                    and not ctx.propagated
+                    and not ctx.steered
+                    and (offset := repl.feed_request(client.db, source))
+                ):
+                    client.last_write_offset = offset
+                else:
+                    self._stream_call(client, spec, argv, ctx)
             if (
                 type(reply) not in _PLAIN_REPLIES
                 or usec >= self.spike_threshold_usec
@@ -1071,7 +1085,13 @@ class Server:
         bytes go down the stream when it is unchanged (no re-encoding), else its
         propagation is queued on ``ctx``."""
         source = client.request_source
-        if ctx.dirty and spec.is_write and source is not None and ctx.own_request_only():
+        if (
+            ctx.dirty
+            and spec.is_write
+            and source is not None
+            and not ctx.propagated
+            and (not ctx.steered or ctx.own_request_only())
+        ):
             repl = self.repl
             assert repl is not None
             offset = repl.feed_request(client.db, source)

@@ -229,9 +229,9 @@ class CommandContext:
         self._rewritten: list[bytes] | None = None
         self._prevent = False
         self._force = False
-        self._steered = False
+        self.steered = False
         """:meth:`rewrite`, :meth:`prevent_propagation` or :meth:`force_propagation` ran: the
-        next :meth:`reset` has their state to clear."""
+        next :meth:`reset` has their state to clear, and :meth:`own_request_only` to read."""
         self.in_multi_exec = False
         self.frozen_time: float | None = None
         """The wall clock TIME shows, when it stands still (the start of a script)."""
@@ -245,11 +245,11 @@ class CommandContext:
         self.expired_keys = 0
         if self.propagated:
             self.propagated = []
-        if self._steered:
+        if self.steered:
             self._rewritten = None
             self._prevent = False
             self._force = False
-            self._steered = False
+            self.steered = False
         self.in_multi_exec = False
 
     @property
@@ -347,11 +347,11 @@ class CommandContext:
     def rewrite(self, argv: list[bytes]) -> None:
         """Propagate ``argv`` instead of the client's command (``rewriteClientCommandVector``)."""
         self._rewritten = argv
-        self._steered = True
+        self.steered = True
 
     def prevent_propagation(self) -> None:
         self._prevent = True
-        self._steered = True
+        self.steered = True
 
     @property
     def propagation_forced(self) -> bool:
@@ -361,7 +361,7 @@ class CommandContext:
         """Propagate this write even if it changed nothing (Valkey's forceCommandPropagation:
         FLUSHALL/FLUSHDB of empty databases still replicate)."""
         self._force = True
-        self._steered = True
+        self.steered = True
 
     def finish(
         self,
@@ -389,7 +389,7 @@ class CommandContext:
     def own_request_only(self) -> bool:
         """Nothing but the command itself, as the client sent it, is to be propagated (no
         extra command, no rewrite, not prevented): its request bytes can go to the stream."""
-        if self._steered:
+        if self.steered:
             return not self.propagated and self._rewritten is None and not self._prevent
         return not self.propagated
 

@@ -336,11 +336,12 @@ class ReplicationService:
         (:attr:`backlog`) or adds other stream bytes flushes first, and the connection flushes
         at the end of each batch, before it waits on anything.
         """
-        if dbid != self.encoder.selected_db or source.last_inline:
+        if dbid != self.encoder.selected_db:
             return 0
-        start = source.last_start
-        nbytes = source.last_nbytes
-        data = source.buffer
+        span = source.last_span()
+        if span is None:
+            return 0
+        data, start, nbytes = span
         if start == self._span_end and data is self._span_data:
             self._span_end = start + nbytes
         else:

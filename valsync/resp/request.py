@@ -231,6 +231,14 @@ class RequestParser:
         """The bytes :attr:`last_start` indexes (the command last returned lies in them)."""
         return self._data
 
+    def last_span(self) -> tuple[bytes, int, int] | None:
+        """Where the command last returned lies, as ``(buffer, start, nbytes)``, when it was a
+        multibulk (None: inline): one call where reading :attr:`buffer`, :attr:`last_start`
+        and :attr:`last_nbytes` from interpreted code takes a lookup each."""
+        if self.last_inline:
+            return None
+        return self._data, self.last_start, self.last_nbytes
+
     def last_raw(self) -> bytes | None:
         """The bytes of the command last returned, when they are its canonical multibulk."""
         if self.last_inline:
