@@ -10,8 +10,11 @@ import pytest
 from tests.unit.cmdutil import Harness
 from valsync.commands import ClientState, CommandContext, ExpireMode, execute
 from valsync.commands.strings import (
+    EMBSTR_LIMIT,
+    STORED_AS_GIVEN,
     EmbStr,
     RawStr,
+    attach,
     format_long_double,
     parse_long_double,
     round_long_double,
@@ -355,3 +358,18 @@ def test_plain_bytes_from_elsewhere_obey_embedding(
     """Strings stored by others (the RDB loader) get the encoding Valkey's load would give."""
     h.keyspace[0].set(key, value)
     assert h.run("OBJECT", "ENCODING", key) == encoding
+
+
+def test_plain_set_skips_attach_only_where_attach_keeps_the_value_as_given() -> None:
+    """SET's hot path stores a key and value of at most STORED_AS_GIVEN bytes together without
+    calling attach(): attach returns such a value itself, whatever its content or a TTL."""
+    assert STORED_AS_GIVEN < EMBSTR_LIMIT
+    for key_len in range(STORED_AS_GIVEN + 1):
+        for value_len in range(STORED_AS_GIVEN + 1 - key_len):
+            digits = b"9" * value_len
+            signed = [b"-" + digits[1:], b"0" + digits[1:]] if value_len else []
+            for value in [b"x" * value_len, digits, *signed]:
+                for has_expire in (False, True):
+                    assert attach(b"k" * key_len, value, has_expire) is value
+    # one byte more and a non-integer value may have to turn raw
+    assert type(attach(b"k" * 30, b"x" * (STORED_AS_GIVEN - 29), True)) is RawStr

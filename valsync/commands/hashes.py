@@ -160,7 +160,7 @@ def hset(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if len(argv) != 4:
         return _hset_pairs(ctx, argv)
     key = argv[1]
-    db = ctx.db
+    db = ctx.keyspace.dbs[ctx.client.db]  # ctx.db, without the property's call
     h = ctx.lookup_or_create(key, HashValue, db)
     if h.field_expires:
         return _hset_into(ctx, argv, h)

@@ -168,7 +168,7 @@ def lpush(ctx: CommandContext, argv: list[bytes]) -> Reply:
     if len(argv) == 3:
         # one element, the usual form: _push's work, inline
         key = argv[1]
-        db = ctx.db
+        db = ctx.keyspace.dbs[ctx.client.db]  # ctx.db, without the property's call
         lst = ctx.lookup_or_create(key, deque, db)
         lst.appendleft(argv[2])
         db.modified(key)

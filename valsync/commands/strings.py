@@ -42,6 +42,9 @@ EMBSTR_LIMIT = 44
 # given a TTL by the same command) does not count it.
 EMBED_BUDGET = 41
 EXPIRE_EMBED_COST = 8
+STORED_AS_GIVEN = EMBED_BUDGET - EXPIRE_EMBED_COST
+"""A key and value no longer than this together: :func:`attach` returns a plain value as it
+is (an int, or an embstr that fits even with a TTL)."""
 
 
 class RawStr(bytes):
@@ -305,10 +308,13 @@ def set_command(ctx: CommandContext, argv: list[bytes]) -> Reply:
         # and counts an LFU access the new value keeps; an LRU touch of a key with no TTL
         # would be overwritten by the store at once. Then store()'s work, inline
         key = argv[1]
-        db = ctx.db
+        value = argv[2]
+        db = ctx.keyspace.dbs[ctx.client.db]  # ctx.db, without the property's call
         if key in db.expires or db.clock.lfu:
             ctx.lookup(key, db)
-        db.set(key, attach(key, argv[2], key in db.expires))
+        if len(key) + len(value) > STORED_AS_GIVEN:
+            value = attach(key, value, key in db.expires)
+        db.set(key, value)
         ctx.dirty += 1
         server = ctx.server
         if server is not None and server.notify_classes:

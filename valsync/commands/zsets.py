@@ -336,7 +336,7 @@ def zadd(ctx: CommandContext, argv: list[bytes]) -> Reply:
 
 def _zadd_plain(ctx: CommandContext, key: bytes, score: float, member: bytes) -> int:
     """:func:`_zadd`'s work for one pair and no option, in the same order."""
-    db = ctx.db
+    db = ctx.keyspace.dbs[ctx.client.db]  # ctx.db, without the property's call
     z = ctx.lookup_or_create(key, ZSetValue, db)
     limits = encoding_limits(ctx)
     scores = z.scores
