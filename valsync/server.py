@@ -64,6 +64,7 @@ from valsync.commands.strings import store_run
 from valsync.config import Config
 from valsync.evict import EvictResult, MemoryManager
 from valsync.keyspace import Keyspace, StreamValue
+from valsync.keyspace.database import Database
 from valsync.latency import LatencyMonitor
 from valsync.log import ServerLog
 from valsync.migrate_cache import MigrateSocketCache
@@ -75,6 +76,7 @@ from valsync.replication.control import ReplicationControl
 from valsync.replication.unexpected_errors import backlog_log_line, unexpected_error
 from valsync.resp.reply import (
     NULL_ARRAY,
+    OK,
     QUEUED,
     Boolean,
     Double,
@@ -942,26 +944,109 @@ class Server:
             or self.spike_threshold_usec < 1000
         ):
             return False
-        now = int(time.time() * 1000)
-        start = perf_counter_ns()
+        start = time_ns()
         store_run(db, keys, values, longest_key, longest_value)
-        usec = (perf_counter_ns() - start) // 1000
-        n = len(keys)
-        client.last_interaction_ms = now
-        client.last_command = "set"
+        self._count_run(client, "set", len(keys), start, last)
+        self.dirty += len(keys)
+        return True
+
+    def _count_run(
+        self, client: ClientState, name: str, n: int, start: int, last: list[bytes]
+    ) -> None:
+        """The accounting of ``n`` calls of ``name`` run at once from ``start`` (a
+        :func:`time_ns` read), as each would get from :meth:`account_call`: the run's time is
+        shared out between them; ``last``: the last one's argv."""
+        usec = (time_ns() - start) // 1000
+        if usec < 0:
+            usec = 0
+        client.last_interaction_ms = start // 1_000_000
+        client.last_command = name
         self.last_executed = last
         self.stats.total_commands_processed += n
         client.commands += n
-        stat = self._command_stats.get("set")
+        stat = self._command_stats.get(name)
         if stat is None:
-            stat = self.cmdstats.stat("set")
+            stat = self.cmdstats.stat(name)
         stat.calls += n
         stat.usec += usec
         if self.latency_tracking:
             histogram = stat.histogram
             each = usec // n
             histogram[each] = histogram.get(each, 0) + n
+
+    def _plain_run_state(self, client: ClientState) -> Database | None:
+        """The database a lane client's run of plain GETs or SETs (:meth:`run_gets`,
+        :meth:`run_sets`) works in, or None when something would make one of them more than
+        a lookup or a store: a keyspace event, a key listener (WATCH, a blocked client,
+        tracking), MONITOR, an LFU counter, a slow-log or latency threshold below 1 ms (a
+        run's calls share its time), or a client that asked not to touch keys."""
+        db = self.keyspace.dbs[client.db]
+        if (
+            self.notify_classes
+            or self.monitors
+            or self.ready_waiters
+            or self.key_listeners()
+            or self.tracking.pending_bcast
+            or self.spike_threshold_usec < 1000
+            or db.clock.lfu
+            or db.on_added is not None
+            or client.no_touch
+        ):
+            return None
+        return db
+
+    def run_gets(self, client: ClientState, run: list[list[bytes]]) -> list[Reply] | None:
+        """Plain ``GET key`` commands of a lane client (:meth:`command_lane`), one pipelined
+        after the other, answered at once: each reply is what :meth:`run_in_lane` gives, the
+        hits are touched, and each call is counted. None, and nothing done, when one of them
+        would need more than a lookup (a key with a TTL, a value that is not a string) or
+        :meth:`_plain_run_state` says no: run them one by one."""
+        db = self._plain_run_state(client)
+        if db is None:
+            return None
+        start = time_ns()
+        keys = [argv[1] for argv in run]
+        if db.expires and not db.expires.keys().isdisjoint(keys):
+            return None
+        values = list(map(db.data.get, keys))
+        for value in values:
+            if value is not None and not isinstance(value, bytes):
+                return None
+        stamp = db.clock.lru_clock
+        hits = zip(keys, values, strict=True)
+        db.stamps.update((key, stamp) for key, value in hits if value is not None)
+        self._count_run(client, "get", len(run), start, run[-1])
+        return values  # type: ignore[return-value]
+
+    def run_sets(self, client: ClientState, run: list[list[bytes]], streaming: bool) -> list[Reply]:
+        """Plain ``SET key value`` commands of a lane client, one pipelined after the other,
+        stored at once (:func:`store_run`), each counted and answered ``+OK``, and streamed
+        as their requests (the parser's span covers them all). Only when
+        :meth:`sets_may_run` said yes, before the run was taken from the parser."""
+        db = self.keyspace.dbs[client.db]
+        start = time_ns()
+        store_run(db, [argv[1] for argv in run], [argv[2] for argv in run])
+        n = len(run)
+        self._count_run(client, "set", n, start, run[-1])
         self.dirty += n
+        if streaming:
+            repl = self.repl
+            source = client.request_source
+            assert repl is not None and source is not None
+            client.last_write_offset = repl.feed_request(client.db, source)
+        return [OK] * n
+
+    def sets_may_run(self, client: ClientState, streaming: bool) -> bool:
+        """Whether :meth:`run_sets` may store a lane client's pipelined plain SETs at once:
+        :meth:`_plain_run_state`, no key with a TTL in the database (a SET looks its key up
+        first, and an expired one is deleted and propagated), and a stream (if any) with the
+        client's database selected (their requests go down it as they are)."""
+        db = self._plain_run_state(client)
+        if db is None or db.expires:
+            return False
+        if streaming:
+            repl = self.repl
+            return repl is not None and repl.streams_db(client.db)
         return True
 
     def _call(

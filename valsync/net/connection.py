@@ -17,6 +17,7 @@ from valsync.acl import protected_mode_refusal
 from valsync.client_memory import ClientMemory, client_memory
 from valsync.commands import BlockRequest, ClientState, ExchangeRequest, ScriptRequest, ScriptWait
 from valsync.commands.context import filter_reply
+from valsync.commands.registry import CommandSpec
 from valsync.commands.server_cmds import client_info_line
 from valsync.net.exchange import run_exchange
 from valsync.net.ldb_fork import fork_debug_session
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
     from valsync.server import Server
 
 READ_SIZE = 64 * 1024
+_RUN_ARGC = {"get": 2, "set": 3}
+"""The commands a pipelined run of which runs at once (ClientConnection._run_alike), with the
+argument count of their plain form."""
 DRAIN_ON_CLOSE_SECONDS = 10
 MAX_CLIENTS_REPLY = b"-ERR max number of clients reached\r\n"
 LIMIT_CHECK_SECONDS = 1.0
@@ -352,15 +356,24 @@ class ClientConnection:
                 client.executing = True
                 spec = lane.get(argv[0])
                 if spec is not None and len(argv) in spec.argc:
+                    if (
+                        spec.name in _RUN_ARGC
+                        and len(argv) == _RUN_ARGC[spec.name]
+                        and not large_requests
+                        and not client.reply_mode
+                    ):
+                        ran = self._run_alike(argv, spec, streaming, out)
+                        if ran:
+                            commands += ran - 1
+                            client.executing = False
+                            self._argv = None
+                            continue
                     request: Reply | BlockRequest = run_in_lane(client, spec, argv, streaming)
                     in_lane = True
                 else:
                     client.pending_output = bool(out) or bool(self._out)
                     request = process(client, argv)
                     in_lane = False
-                    # it may have changed the thresholds (CONFIG SET), which apply to itself
-                    large_requests = True
-                    large_reply = server.large_reply_bytes
                 client.executing = False
                 if isinstance(request, BlockRequest):
                     self._flush_stream()
@@ -368,8 +381,6 @@ class ClientConnection:
                     out = bytearray()
                     reply = await self._wait_turn(argv, request)
                     in_lane = False
-                    large_requests = True  # the thresholds may have changed meanwhile
-                    large_reply = server.large_reply_bytes
                 else:
                     reply = request
                 self._argv = None
@@ -377,11 +388,12 @@ class ClientConnection:
                     reply = filter_reply(client, reply)
                 size = len(out)
                 encode(reply, out, client.resp)
-                if large_requests or len(out) >= large_reply:
-                    # the batch holds a request, or the buffer a reply, of that size
+                if large_requests or not in_lane or len(out) >= large_reply:
+                    # the batch holds a request, or the buffer a reply, of that size; or the
+                    # command may have changed the thresholds (CONFIG SET applies to itself)
                     if (
                         parser.last_nbytes >= server.large_request_bytes
-                        or len(out) - size >= large_reply
+                        or len(out) - size >= server.large_reply_bytes
                     ):
                         server.record_large(client, argv, parser.last_nbytes, len(out) - size)
                 if self._held:
@@ -401,6 +413,8 @@ class ClientConnection:
                         return
                     lane = server.command_lane(client)
                     streaming = server.streaming
+                    large_requests = parser.pending >= server.large_request_bytes
+                    large_reply = server.large_reply_bytes
                 if client.kill_requested:
                     self._flush_stream()
                     self._queue(out)
@@ -416,6 +430,40 @@ class ClientConnection:
                     return
             stats.record_cycle((perf_counter_ns() - started) // 1000 or 1, commands)
             await trio.lowlevel.checkpoint()
+
+    def _run_alike(
+        self, argv: list[bytes], spec: CommandSpec, streaming: bool, out: bytearray
+    ) -> int:
+        """``argv``, a plain GET or SET, and the same commands pipelined right after it, run
+        at once (:meth:`Server.run_gets`, :meth:`Server.run_sets`) and their replies encoded;
+        how many ran (0: none, ``argv`` takes the lane alone)."""
+        server, client, parser = self.server, self.client, self.parser
+        if spec.name == "set":
+            if not server.sets_may_run(client, streaming):
+                return 0
+            rest = parser.take_alike(argv)
+            if not rest:
+                return 0
+            run = [argv, *rest]
+            replies = server.run_sets(client, run, streaming)
+        else:
+            rest = parser.take_alike(argv)
+            if not rest:
+                return 0
+            run = [argv, *rest]
+            got = server.run_gets(client, run)
+            if got is None:
+                # one by one (reads stream nothing: the parser's span over them all is unused)
+                got = [server.run_in_lane(client, spec, each, streaming) for each in run]  # type: ignore[misc]
+            replies = got
+        resp = client.resp
+        large_reply = server.large_reply_bytes
+        for each, reply in zip(run, replies, strict=True):
+            size = len(out)
+            encode(reply, out, resp)
+            if len(out) - size >= large_reply:
+                server.record_large(client, each, 0, len(out) - size)
+        return len(run)
 
     def _flush_stream(self) -> None:
         """The batch's writes go to the backlog and the replicas (before replying or waiting:

@@ -355,6 +355,10 @@ class ReplicationService:
         ids.master_repl_offset = offset
         return offset
 
+    def streams_db(self, dbid: int) -> bool:
+        """The stream has ``dbid`` selected: a write there goes down it as its request."""
+        return dbid == self.encoder.selected_db
+
     def flush_stream(self) -> None:
         """Move the requests :meth:`feed_request` counted into the backlog and to replicas."""
         end = self._span_end

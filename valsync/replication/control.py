@@ -64,6 +64,9 @@ class ReplicationControl(Protocol):
         last); the new offset, or 0 when it must take :meth:`feed` (an inline request, or the
         stream has another DB selected). The bytes may wait for :meth:`flush_stream`."""
 
+    def streams_db(self, dbid: int) -> bool:
+        """The stream has ``dbid`` selected (:meth:`feed_request` streams writes there)."""
+
     def flush_stream(self) -> None: ...
 
     @property
