@@ -15,8 +15,10 @@ import signal
 import sys
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable
 from contextlib import nullcontext
+from itertools import repeat
 from time import perf_counter_ns, time_ns
 from typing import Any, NoReturn
 
@@ -995,27 +997,32 @@ class Server:
             return None
         return db
 
-    def run_gets(self, client: ClientState, run: list[list[bytes]]) -> list[Reply] | None:
+    def run_gets(self, client: ClientState, run: list[list[bytes]]) -> list[Reply]:
         """Plain ``GET key`` commands of a lane client (:meth:`command_lane`), one pipelined
         after the other, answered at once: each reply is what :meth:`run_in_lane` gives, the
-        hits are touched, and each call is counted. None, and nothing done, when one of them
-        would need more than a lookup (a key with a TTL, a value that is not a string) or
-        :meth:`_plain_run_state` says no: run them one by one."""
+        hits are touched, and each call is counted. Only the first ones that need nothing but
+        a lookup (up to a key with a TTL or a value that is not a string) run: their replies
+        are returned (none when :meth:`_plain_run_state` says no)."""
         db = self._plain_run_state(client)
         if db is None:
-            return None
+            return []
         start = time_ns()
         keys = [argv[1] for argv in run]
-        if db.expires and not db.expires.keys().isdisjoint(keys):
-            return None
         values = list(map(db.data.get, keys))
-        for value in values:
-            if value is not None and not isinstance(value, bytes):
-                return None
+        expires = db.expires
+        n = 0
+        for key, value in zip(keys, values, strict=True):
+            if (value is not None and not isinstance(value, bytes)) or (expires and key in expires):
+                break
+            n += 1
+        if n < len(run):
+            if not n:
+                return []
+            del keys[n:], values[n:]
         stamp = db.clock.lru_clock
         hits = zip(keys, values, strict=True)
         db.stamps.update((key, stamp) for key, value in hits if value is not None)
-        self._count_run(client, "get", len(run), start, run[-1])
+        self._count_run(client, "get", n, start, run[n - 1])
         return values  # type: ignore[return-value]
 
     def run_sets(self, client: ClientState, run: list[list[bytes]], streaming: bool) -> list[Reply]:
@@ -1035,6 +1042,62 @@ class Server:
             assert repl is not None and source is not None
             client.last_write_offset = repl.feed_request(client.db, source)
         return [OK] * n
+
+    def lpushes_may_run(self, client: ClientState, run: list[list[bytes]], streaming: bool) -> int:
+        """How many of a lane client's pipelined plain ``LPUSH key element`` commands
+        :meth:`run_lpushes` may run at once: the first ones whose key holds a list or
+        nothing, with no TTL (:meth:`_plain_run_state` and a stream with the client's
+        database selected, as for :meth:`sets_may_run`)."""
+        db = self._plain_run_state(client)
+        if db is None:
+            return 0
+        if streaming:
+            repl = self.repl
+            if repl is None or not repl.streams_db(client.db):
+                return 0
+        data, expires = db.data, db.expires
+        n = 0
+        for argv in run:
+            key = argv[1]
+            value = data.get(key)
+            if (value is not None and not isinstance(value, deque)) or (expires and key in expires):
+                break
+            n += 1
+        return n
+
+    def run_lpushes(
+        self, client: ClientState, run: list[list[bytes]], streaming: bool
+    ) -> list[Reply]:
+        """Plain ``LPUSH key element`` commands of a lane client, one pipelined after the
+        other (as :meth:`lpushes_may_run` allowed), pushed in a row: each reply is the list's
+        length, the keys are touched, each call counted and their requests streamed as one
+        span (see :meth:`run_sets`)."""
+        db = self.keyspace.dbs[client.db]
+        start = time_ns()
+        data = db.data
+        replies: list[Reply] = []
+        for argv in run:
+            key = argv[1]
+            lst = data.get(key)
+            if lst is None:
+                lst = deque()
+                db.set(key, lst)
+            lst.appendleft(argv[2])  # type: ignore[union-attr]
+            replies.append(len(lst))  # type: ignore[arg-type]
+        keys = [argv[1] for argv in run]
+        # under LRU a touch and a new key's stamp are the same clock
+        db.stamps.update(zip(keys, repeat(db.clock.lru_clock)))
+        if db.dirty is not None:
+            db.dirty.update(keys)
+        n = len(run)
+        self._count_run(client, "lpush", n, start, run[-1])
+        self.dirty += n
+        if streaming:
+            repl = self.repl
+            source = client.request_source
+            assert repl is not None and source is not None
+            client.last_write_offset = repl.feed_request(client.db, source)
+        return replies
 
     def sets_may_run(self, client: ClientState, streaming: bool) -> bool:
         """Whether :meth:`run_sets` may store a lane client's pipelined plain SETs at once:

@@ -165,6 +165,9 @@ PIPELINES: list[list[list[bytes]]] = [
     [[b"SET", b"t", b"v", b"PX", b"100000"], [b"GET", b"t"], [b"GET", b"k1"]],  # a TTL
     [[b"SET", b"k4", b"a" * 40], [b"SET", b"k5", b"1"]],  # a raw string, an int
     [[b"SELECT", b"3"], [b"SET", b"a", b"1"], [b"SET", b"b", b"2"], [b"GET", b"a"]],
+    [[b"SELECT", b"0"]] + [[b"LPUSH", b"q", b"e%d" % i] for i in range(8)],  # a run of LPUSH
+    [[b"LPUSH", b"q2", b"a"], [b"LPUSH", b"k1", b"b"], [b"LPUSH", b"q", b"c"]],  # WRONGTYPE
+    [[b"GET", b"k1"], [b"GET", b"k2"], [b"GET", b"q"], [b"GET", b"k3"], [b"GET", b"k4"]],
 ]
 
 
@@ -183,20 +186,27 @@ async def serve_pipelines(streaming: bool) -> tuple[list[bytes], bytes, dict[str
     connection = ClientConnection(server, trio.SocketStream(ours))
     reader = hiredis.Reader()
     replies: list[bytes] = []
-    runs = {"get": 0, "set": 0}
-    run_gets, run_sets = server.run_gets, server.run_sets
+    runs = {"get": 0, "set": 0, "lpush": 0}
+    run_gets, run_sets, run_lpushes = server.run_gets, server.run_sets, server.run_lpushes
 
-    def counted_gets(client: ClientState, run: list[list[bytes]]) -> list[Reply] | None:
+    def counted_gets(client: ClientState, run: list[list[bytes]]) -> list[Reply]:
         got = run_gets(client, run)
-        runs["get"] += got is not None
+        runs["get"] += len(got) > 1
         return got
 
     def counted_sets(client: ClientState, run: list[list[bytes]], streaming: bool) -> list[Reply]:
         runs["set"] += 1
         return run_sets(client, run, streaming)
 
+    def counted_lpushes(
+        client: ClientState, run: list[list[bytes]], streaming: bool
+    ) -> list[Reply]:
+        runs["lpush"] += 1
+        return run_lpushes(client, run, streaming)
+
     server.run_gets = counted_gets  # type: ignore[method-assign]
     server.run_sets = counted_sets  # type: ignore[method-assign]
+    server.run_lpushes = counted_lpushes  # type: ignore[method-assign]
     async with trio.open_nursery() as nursery:
         nursery.start_soon(connection.run)
         for pipeline in PIPELINES:
@@ -224,8 +234,9 @@ async def serve_pipelines(streaming: bool) -> tuple[list[bytes], bytes, dict[str
         "stamped": sorted((db.id, key) for db in server.keyspace.dbs for key in db.stamps),
         "offset": repl.master_repl_offset,
     }
-    # the runs did happen: SETs of the first pipeline and the third, GETs of the second
-    assert runs["set"] >= 2 and runs["get"] >= 1, runs
+    # the runs did happen: SETs of the first pipeline and the third, GETs of the second and
+    # the last (around a WRONGTYPE), LPUSHes of the last but two
+    assert runs["set"] >= 2 and runs["get"] >= 2 and runs["lpush"] >= 1, runs
     return replies, masked(backlog.read_from(1)), stats
 
 
@@ -262,9 +273,10 @@ def one_by_one() -> tuple[list[bytes], bytes, dict[str, object]]:
     return reader_replies, masked(backlog.read_from(1)), stats
 
 
-async def test_pipelined_runs_of_get_and_set_match_one_by_one() -> None:
-    """Pipelined plain GETs and SETs run at once through the connection (Server.run_gets and
-    run_sets) reply, stream, store, touch and count as the same commands sent one by one."""
+async def test_pipelined_runs_of_get_set_lpush_match_one_by_one() -> None:
+    """Pipelined plain GETs, SETs and LPUSHes run at once through the connection
+    (Server.run_gets, run_sets, run_lpushes) reply, stream, store, touch and count as the same
+    commands sent one by one."""
     piped = await serve_pipelines(streaming=True)
     single = one_by_one()
     assert piped[0] == single[0]

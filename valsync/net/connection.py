@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from valsync.server import Server
 
 READ_SIZE = 64 * 1024
-_RUN_ARGC = {"get": 2, "set": 3}
+_RUN_ARGC = {"get": 2, "set": 3, "lpush": 3}
 """The commands a pipelined run of which runs at once (ClientConnection._run_alike), with the
 argument count of their plain form."""
 DRAIN_ON_CLOSE_SECONDS = 10
@@ -434,28 +434,36 @@ class ClientConnection:
     def _run_alike(
         self, argv: list[bytes], spec: CommandSpec, streaming: bool, out: bytearray
     ) -> int:
-        """``argv``, a plain GET or SET, and the same commands pipelined right after it, run
-        at once (:meth:`Server.run_gets`, :meth:`Server.run_sets`) and their replies encoded;
-        how many ran (0: none, ``argv`` takes the lane alone)."""
+        """``argv``, a plain GET, SET or LPUSH, and the same commands pipelined right after
+        it, run at once (:meth:`Server.run_gets`, :meth:`Server.run_sets`,
+        :meth:`Server.run_lpushes`) and their replies encoded; how many ran (0: none,
+        ``argv`` takes the lane alone). The parser hands the others out only once the
+        server took them: a write's span must be theirs (it is streamed as it was sent)."""
         server, client, parser = self.server, self.client, self.parser
-        if spec.name == "set":
+        rest = parser.alike(argv)
+        if not rest:
+            return 0
+        run = [argv, *rest]
+        name = spec.name
+        replies: list[Reply]
+        if name == "get":
+            replies = server.run_gets(client, run)
+            if not replies:
+                return 0
+            run = run[: len(replies)]
+            parser.take(len(run) - 1)
+        elif name == "set":
             if not server.sets_may_run(client, streaming):
                 return 0
-            rest = parser.take_alike(argv)
-            if not rest:
-                return 0
-            run = [argv, *rest]
+            parser.take(len(rest))
             replies = server.run_sets(client, run, streaming)
         else:
-            rest = parser.take_alike(argv)
-            if not rest:
+            n = server.lpushes_may_run(client, run, streaming)
+            if n < 2:
                 return 0
-            run = [argv, *rest]
-            got = server.run_gets(client, run)
-            if got is None:
-                # one by one (reads stream nothing: the parser's span over them all is unused)
-                got = [server.run_in_lane(client, spec, each, streaming) for each in run]  # type: ignore[misc]
-            replies = got
+            run = run[:n]
+            parser.take(n - 1)
+            replies = server.run_lpushes(client, run, streaming)
         resp = client.resp
         large_reply = server.large_reply_bytes
         for each, reply in zip(run, replies, strict=True):

@@ -272,11 +272,11 @@ class RequestParser:
         self.last_inline = False
         return batch, sizes
 
-    def take_alike(self, first: list[bytes]) -> list[list[bytes]]:
+    def alike(self, first: list[bytes]) -> list[list[bytes]]:
         """The commands framed right after ``first`` (the command last returned) that have its
-        name, spelled alike, and its argument count, taken at once (a pipeline of plain GETs
-        or SETs runs as one); :attr:`last_start` and :attr:`last_nbytes` then span them all,
-        ``first`` included. Empty when the next one differs or is not framed yet."""
+        name, spelled alike, and its argument count (a pipeline of plain GETs, SETs or
+        LPUSHes, which may run as one); still to be taken (:meth:`take`). Empty when the next
+        one differs or is not framed yet."""
         i = self._next
         framed = self._framed
         name = first[0]
@@ -287,14 +287,19 @@ class RequestParser:
             if len(argv) != count or argv[0] != name:
                 break
             j += 1
-        if j == i:
-            return []
+        return framed[i:j]
+
+    def take(self, n: int) -> None:
+        """Hand out the next ``n`` framed commands at once (as :meth:`alike` gave them): the
+        command last returned and these then lie in :attr:`last_start`/:attr:`last_nbytes`."""
+        if n <= 0:
+            return
+        j = self._next + n
         end = self._ends[j - 1]
         self._avail -= end - self._pos
         self._pos = end
         self._next = j
         self.last_nbytes = end - self.last_start
-        return framed[i:j]
 
     def next_argv(self) -> list[bytes] | None:
         """The next command's arguments (``[]`` for an empty multibulk or a blank line), or
