@@ -62,7 +62,7 @@ from valsync.commands.errors import (
 from valsync.commands.registry import CONTAINER_COMMANDS, command_fullname
 from valsync.commands.scripting import SLOW_EVAL, SLOW_FUNCTION
 from valsync.commands.server_cmds import SUBCOMMAND_ARITY, check_subcommand, client_info_line
-from valsync.commands.strings import store_run
+from valsync.commands.strings import EmbStr, RawStr, store_run
 from valsync.config import Config
 from valsync.evict import EvictResult, MemoryManager
 from valsync.keyspace import Keyspace, StreamValue
@@ -176,6 +176,8 @@ TOUCHES_ARBITRARY_KEYS = frozenset({"scan", "randomkey"})
 
 _OUTSIDE_LANE_FLAGS = frozenset({"admin", "noscript", "pubsub"})
 _NO_LANE: dict[bytes, CommandSpec] = {}
+# what a plain GET finds that it answers as is: nothing, or a string in any of its forms
+_STRING_REPLIES = frozenset({type(None), bytes, RawStr, EmbStr})
 # the replies :meth:`Server.run_in_lane` accounts itself: no error, no blocked command
 _PLAIN_REPLIES = frozenset(
     {bytes, int, type(None), list, SimpleString, MapReply, SetReply, Double, NullArray, Boolean}
@@ -1010,15 +1012,17 @@ class Server:
         keys = [argv[1] for argv in run]
         values = list(map(db.data.get, keys))
         expires = db.expires
-        n = 0
-        for key, value in zip(keys, values, strict=True):
-            if (value is not None and not isinstance(value, bytes)) or (expires and key in expires):
-                break
-            n += 1
-        if n < len(run):
+        if expires or not _STRING_REPLIES.issuperset(map(type, values)):
+            n = 0
+            for key, value in zip(keys, values, strict=True):
+                if (value is not None and not isinstance(value, bytes)) or key in expires:
+                    break
+                n += 1
             if not n:
                 return []
             del keys[n:], values[n:]
+        else:
+            n = len(run)
         stamp = db.clock.lru_clock
         hits = zip(keys, values, strict=True)
         db.stamps.update((key, stamp) for key, value in hits if value is not None)
