@@ -67,6 +67,7 @@ from valsync.config import Config
 from valsync.evict import EvictResult, MemoryManager
 from valsync.keyspace import Keyspace, StreamValue
 from valsync.keyspace.database import Database
+from valsync.keyspace.values import HashValue
 from valsync.latency import LatencyMonitor
 from valsync.log import ServerLog
 from valsync.migrate_cache import MigrateSocketCache
@@ -176,6 +177,25 @@ TOUCHES_ARBITRARY_KEYS = frozenset({"scan", "randomkey"})
 
 _OUTSIDE_LANE_FLAGS = frozenset({"admin", "noscript", "pubsub"})
 _NO_LANE: dict[bytes, CommandSpec] = {}
+
+
+def _lpush_one(value: Any, argv: list[bytes]) -> Reply:
+    value.appendleft(argv[2])
+    return len(value)
+
+
+def _hset_one(value: Any, argv: list[bytes]) -> Reply:
+    fresh = argv[2] not in value
+    value[argv[2]] = argv[3]
+    return 1 if fresh else 0
+
+
+_KEYED_RUNS: dict[bytes, tuple[type, Callable[[Any, list[bytes]], Reply]]] = {
+    b"lpush": (deque, _lpush_one),
+    b"hset": (HashValue, _hset_one),
+}
+"""The plain writes :meth:`Server.run_writes` runs at once: their value's type, and what one
+command does to it (the handler's plain path: ``lpush``, ``hset`` with one field)."""
 # what a plain GET finds that it answers as is: nothing, or a string in any of its forms
 _STRING_REPLIES = frozenset({type(None), bytes, RawStr, EmbStr})
 # the replies :meth:`Server.run_in_lane` accounts itself: no error, no blocked command
@@ -1047,11 +1067,12 @@ class Server:
             client.last_write_offset = repl.feed_request(client.db, source)
         return [OK] * n
 
-    def lpushes_may_run(self, client: ClientState, run: list[list[bytes]], streaming: bool) -> int:
-        """How many of a lane client's pipelined plain ``LPUSH key element`` commands
-        :meth:`run_lpushes` may run at once: the first ones whose key holds a list or
-        nothing, with no TTL (:meth:`_plain_run_state` and a stream with the client's
-        database selected, as for :meth:`sets_may_run`)."""
+    def writes_may_run(self, client: ClientState, run: list[list[bytes]], streaming: bool) -> int:
+        """How many of a lane client's pipelined plain ``LPUSH key element`` or ``HSET key
+        field value`` commands (``run``, all of one) :meth:`run_writes` may run at once: the
+        first ones whose key holds nothing or a value of their type that needs nothing more
+        (no field TTL in a hash), with no TTL on the key (:meth:`_plain_run_state` and a
+        stream with the client's database selected, as for :meth:`sets_may_run`)."""
         db = self._plain_run_state(client)
         if db is None:
             return 0
@@ -1059,42 +1080,48 @@ class Server:
             repl = self.repl
             if repl is None or not repl.streams_db(client.db):
                 return 0
+        cls = _KEYED_RUNS[run[0][0].lower()][0]
         data, expires = db.data, db.expires
         n = 0
         for argv in run:
             key = argv[1]
             value = data.get(key)
-            if (value is not None and not isinstance(value, deque)) or (expires and key in expires):
+            if value is not None and not isinstance(value, cls):
+                break
+            if isinstance(value, HashValue) and value.field_expires:
+                break  # a field TTL: HSET's general path
+            if expires and key in expires:
                 break
             n += 1
         return n
 
-    def run_lpushes(
+    def run_writes(
         self, client: ClientState, run: list[list[bytes]], streaming: bool
     ) -> list[Reply]:
-        """Plain ``LPUSH key element`` commands of a lane client, one pipelined after the
-        other (as :meth:`lpushes_may_run` allowed), pushed in a row: each reply is the list's
-        length, the keys are touched, each call counted and their requests streamed as one
-        span (see :meth:`run_sets`)."""
+        """Plain LPUSH or HSET commands of a lane client, one pipelined after the other (as
+        :meth:`writes_may_run` allowed), done in a row: each reply is what the command's
+        handler answers, the keys are touched, each call counted and their requests
+        streamed as one span (see :meth:`run_sets`)."""
         db = self.keyspace.dbs[client.db]
+        name = run[0][0].lower()
+        cls, apply = _KEYED_RUNS[name]
         start = time_ns()
         data = db.data
         replies: list[Reply] = []
         for argv in run:
             key = argv[1]
-            lst = data.get(key)
-            if lst is None:
-                lst = deque()
-                db.set(key, lst)
-            lst.appendleft(argv[2])  # type: ignore[union-attr]
-            replies.append(len(lst))  # type: ignore[arg-type]
+            value = data.get(key)
+            if value is None:
+                value = cls()
+                db.set(key, value)
+            replies.append(apply(value, argv))
         keys = [argv[1] for argv in run]
         # under LRU a touch and a new key's stamp are the same clock
         db.stamps.update(zip(keys, repeat(db.clock.lru_clock)))
         if db.dirty is not None:
             db.dirty.update(keys)
         n = len(run)
-        self._count_run(client, "lpush", n, start, run[-1])
+        self._count_run(client, name.decode(), n, start, run[-1])
         self.dirty += n
         if streaming:
             repl = self.repl

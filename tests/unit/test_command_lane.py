@@ -168,6 +168,9 @@ PIPELINES: list[list[list[bytes]]] = [
     [[b"SELECT", b"0"]] + [[b"LPUSH", b"q", b"e%d" % i] for i in range(8)],  # a run of LPUSH
     [[b"LPUSH", b"q2", b"a"], [b"LPUSH", b"k1", b"b"], [b"LPUSH", b"q", b"c"]],  # WRONGTYPE
     [[b"GET", b"k1"], [b"GET", b"k2"], [b"GET", b"q"], [b"GET", b"k3"], [b"GET", b"k4"]],
+    [[b"HSET", b"h", b"f%d" % (i % 5), b"v%d" % i] for i in range(10)],  # new and old fields
+    [[b"HSET", b"h", b"a", b"1"], [b"HSET", b"k1", b"a", b"1"], [b"hset", b"h", b"b", b"2"]],
+    [[b"HSET", b"h2", b"x", b"1"], [b"HSET", b"h2", b"y", b"2"], [b"HSET", b"h", b"z", b"3"]],
 ]
 
 
@@ -186,8 +189,8 @@ async def serve_pipelines(streaming: bool) -> tuple[list[bytes], bytes, dict[str
     connection = ClientConnection(server, trio.SocketStream(ours))
     reader = hiredis.Reader()
     replies: list[bytes] = []
-    runs = {"get": 0, "set": 0, "lpush": 0}
-    run_gets, run_sets, run_lpushes = server.run_gets, server.run_sets, server.run_lpushes
+    runs = {"get": 0, "set": 0, "lpush": 0, "hset": 0}
+    run_gets, run_sets, run_writes = server.run_gets, server.run_sets, server.run_writes
 
     def counted_gets(client: ClientState, run: list[list[bytes]]) -> list[Reply]:
         got = run_gets(client, run)
@@ -198,15 +201,13 @@ async def serve_pipelines(streaming: bool) -> tuple[list[bytes], bytes, dict[str
         runs["set"] += 1
         return run_sets(client, run, streaming)
 
-    def counted_lpushes(
-        client: ClientState, run: list[list[bytes]], streaming: bool
-    ) -> list[Reply]:
-        runs["lpush"] += 1
-        return run_lpushes(client, run, streaming)
+    def counted_writes(client: ClientState, run: list[list[bytes]], streaming: bool) -> list[Reply]:
+        runs[run[0][0].decode().lower()] += 1
+        return run_writes(client, run, streaming)
 
     server.run_gets = counted_gets  # type: ignore[method-assign]
     server.run_sets = counted_sets  # type: ignore[method-assign]
-    server.run_lpushes = counted_lpushes  # type: ignore[method-assign]
+    server.run_writes = counted_writes  # type: ignore[method-assign]
     async with trio.open_nursery() as nursery:
         nursery.start_soon(connection.run)
         for pipeline in PIPELINES:
@@ -237,6 +238,7 @@ async def serve_pipelines(streaming: bool) -> tuple[list[bytes], bytes, dict[str
     # the runs did happen: SETs of the first pipeline and the third, GETs of the second and
     # the last (around a WRONGTYPE), LPUSHes of the last but two
     assert runs["set"] >= 2 and runs["get"] >= 2 and runs["lpush"] >= 1, runs
+    assert runs["hset"] >= 2, runs
     return replies, masked(backlog.read_from(1)), stats
 
 
@@ -273,9 +275,9 @@ def one_by_one() -> tuple[list[bytes], bytes, dict[str, object]]:
     return reader_replies, masked(backlog.read_from(1)), stats
 
 
-async def test_pipelined_runs_of_get_set_lpush_match_one_by_one() -> None:
-    """Pipelined plain GETs, SETs and LPUSHes run at once through the connection
-    (Server.run_gets, run_sets, run_lpushes) reply, stream, store, touch and count as the same
+async def test_pipelined_runs_match_one_by_one() -> None:
+    """Pipelined plain GETs, SETs, LPUSHes and HSETs run at once through the connection
+    (Server.run_gets, run_sets, run_writes) reply, stream, store, touch and count as the same
     commands sent one by one."""
     piped = await serve_pipelines(streaming=True)
     single = one_by_one()

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from valsync.server import Server
 
 READ_SIZE = 64 * 1024
-_RUN_ARGC = {"get": 2, "set": 3, "lpush": 3}
+_RUN_ARGC = {"get": 2, "set": 3, "lpush": 3, "hset": 4}
 """The commands a pipelined run of which runs at once (ClientConnection._run_alike), with the
 argument count of their plain form."""
 DRAIN_ON_CLOSE_SECONDS = 10
@@ -434,9 +434,9 @@ class ClientConnection:
     def _run_alike(
         self, argv: list[bytes], spec: CommandSpec, streaming: bool, out: bytearray
     ) -> int:
-        """``argv``, a plain GET, SET or LPUSH, and the same commands pipelined right after
-        it, run at once (:meth:`Server.run_gets`, :meth:`Server.run_sets`,
-        :meth:`Server.run_lpushes`) and their replies encoded; how many ran (0: none,
+        """``argv``, a plain GET, SET, LPUSH or HSET, and the same commands pipelined right
+        after it, run at once (:meth:`Server.run_gets`, :meth:`Server.run_sets`,
+        :meth:`Server.run_writes`) and their replies encoded; how many ran (0: none,
         ``argv`` takes the lane alone). The parser hands the others out only once the
         server took them: a write's span must be theirs (it is streamed as it was sent)."""
         server, client, parser = self.server, self.client, self.parser
@@ -458,12 +458,12 @@ class ClientConnection:
             parser.take(len(rest))
             replies = server.run_sets(client, run, streaming)
         else:
-            n = server.lpushes_may_run(client, run, streaming)
+            n = server.writes_may_run(client, run, streaming)
             if n < 2:
                 return 0
             run = run[:n]
             parser.take(n - 1)
-            replies = server.run_lpushes(client, run, streaming)
+            replies = server.run_writes(client, run, streaming)
         resp = client.resp
         large_reply = server.large_reply_bytes
         for each, reply in zip(run, replies, strict=True):
