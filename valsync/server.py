@@ -24,7 +24,7 @@ from typing import Any, NoReturn
 
 from valsync import VALKEY_COMPAT_VERSION
 from valsync.client_memory import clients_to_evict, counts_for_eviction
-from valsync.cmdstats import CommandStats
+from valsync.cmdstats import CommandStat, CommandStats
 from valsync.commandlog import LOG_TYPES, MAX_LEN_DIRECTIVE, THRESHOLD_DIRECTIVE, CommandLogs
 from valsync.commands import (
     COMMANDS,
@@ -882,18 +882,9 @@ class Server:
                     client, spec, name, argv, ctx, reply, start, False, False
                 )
             else:
-                # account_call's counting of a completed call, less what the lane rules out
+                # account_call's work for a completed call, less what the lane rules out
                 self.last_executed = argv
-                self.stats.total_commands_processed += 1
-                client.commands += 1
-                stat = self._command_stats.get(name)
-                if stat is None:
-                    stat = self.cmdstats.stat(name)
-                stat.calls += 1
-                stat.usec += usec
-                if self.latency_tracking:
-                    histogram = stat.histogram
-                    histogram[usec] = histogram.get(usec, 0) + 1
+                self._count_calls(client, name, 1, usec)
                 self.dirty += ctx.dirty
                 self.current_client = None
         if self.ready_waiters:
@@ -986,8 +977,13 @@ class Server:
         client.last_interaction_ms = start // 1_000_000
         client.last_command = name
         self.last_executed = last
+        self._count_calls(client, name, n, usec)
+
+    def _count_calls(self, counted: ClientState, name: str, n: int, usec: int) -> CommandStat:
+        """``n`` completed calls of ``name`` that took ``usec`` in all, in commandstats, the
+        latency histogram (each at its share) and ``counted``'s and the server's totals."""
         self.stats.total_commands_processed += n
-        client.commands += n
+        counted.commands += n
         stat = self._command_stats.get(name)
         if stat is None:
             stat = self.cmdstats.stat(name)
@@ -997,6 +993,7 @@ class Server:
             histogram = stat.histogram
             each = usec // n
             histogram[each] = histogram.get(each, 0) + n
+        return stat
 
     def _plain_run_state(self, client: ClientState) -> Database | None:
         """The database a lane client's run of plain GETs or SETs (:meth:`run_gets`,
@@ -1057,15 +1054,8 @@ class Server:
         db = self.keyspace.dbs[client.db]
         start = time_ns()
         store_run(db, [argv[1] for argv in run], [argv[2] for argv in run])
-        n = len(run)
-        self._count_run(client, "set", n, start, run[-1])
-        self.dirty += n
-        if streaming:
-            repl = self.repl
-            source = client.request_source
-            assert repl is not None and source is not None
-            client.last_write_offset = repl.feed_request(client.db, source)
-        return [OK] * n
+        self._write_run_done(client, "set", run, start, streaming)
+        return [OK] * len(run)
 
     def writes_may_run(self, client: ClientState, run: list[list[bytes]], streaming: bool) -> int:
         """How many of a lane client's pipelined plain ``LPUSH key element`` or ``HSET key
@@ -1120,15 +1110,22 @@ class Server:
         db.stamps.update(zip(keys, repeat(db.clock.lru_clock)))
         if db.dirty is not None:
             db.dirty.update(keys)
+        self._write_run_done(client, name.decode(), run, start, streaming)
+        return replies
+
+    def _write_run_done(
+        self, client: ClientState, name: str, run: list[list[bytes]], start: int, streaming: bool
+    ) -> None:
+        """A run of writes done: counted, the dataset dirtier by one per call, and their
+        requests streamed as the one span the parser gave them."""
         n = len(run)
-        self._count_run(client, name.decode(), n, start, run[-1])
+        self._count_run(client, name, n, start, run[-1])
         self.dirty += n
         if streaming:
             repl = self.repl
             source = client.request_source
             assert repl is not None and source is not None
             client.last_write_offset = repl.feed_request(client.db, source)
-        return replies
 
     def sets_may_run(self, client: ClientState, streaming: bool) -> bool:
         """Whether :meth:`run_sets` may store a lane client's pipelined plain SETs at once:
@@ -1548,16 +1545,7 @@ class Server:
         if isinstance(reply, BlockRequest):
             self._account_blocked(client, spec, name, argv, reply, usec, script_caller)
             return
-        self.stats.total_commands_processed += 1
-        (script_caller or client).commands += 1
-        stat = self._command_stats.get(name)
-        if stat is None:
-            stat = self.cmdstats.stat(name)
-        stat.calls += 1
-        stat.usec += usec
-        if self.latency_tracking:
-            histogram = stat.histogram
-            histogram[usec] = histogram.get(usec, 0) + 1
+        stat = self._count_calls(script_caller or client, name, 1, usec)
         kind = type(reply)
         if kind is ErrorReply or (kind is Raw and reply.data[:1] == b"-"):  # type: ignore[union-attr]
             stat.failed += 1

@@ -9,11 +9,11 @@ import re
 import time
 
 from tests.differential import encode_argv
+from tests.unit.test_stream_batching import primary
 from valsync.commands import ClientState
 from valsync.config import Config
 from valsync.net.replication import ReplicationService
 from valsync.resp.reply import Reply, encode
-from valsync.resp.request import RequestParser
 from valsync.server import Server
 
 SCRIPT: list[list[bytes]] = [
@@ -40,16 +40,6 @@ SCRIPT: list[list[bytes]] = [
     [b"APPEND", b"s", b"abc"],
     [b"SETRANGE", b"s", b"1", b"Z"],
 ]
-
-
-def primary() -> tuple[Server, ReplicationService, ClientState, RequestParser]:
-    server = Server(Config())
-    server.repl = repl = ReplicationService(server)
-    repl.create_backlog()
-    client = server.new_client("127.0.0.1:1", "127.0.0.1:2", -1)
-    parser = RequestParser()
-    client.request_source = parser
-    return server, repl, client, parser
 
 
 def run(lane: bool) -> tuple[list[bytes], bytes, dict[str, object], dict[bytes, object], int]:
@@ -174,6 +164,23 @@ PIPELINES: list[list[list[bytes]]] = [
 ]
 
 
+def snapshot(server: Server, repl: ReplicationService) -> dict[str, object]:
+    """What the two ways of running PIPELINES must agree on, besides replies and stream."""
+    return {
+        "processed": server.stats.total_commands_processed,
+        "errors": server.stats.total_error_replies,
+        "commands": {
+            name: (stat.calls, stat.failed, sum(stat.histogram.values()))
+            for name, stat in server.cmdstats.commands.items()
+        },
+        "data": sorted(
+            (db.id, key, value) for db in server.keyspace.dbs for key, value in db.data.items()
+        ),
+        "stamped": sorted((db.id, key) for db in server.keyspace.dbs for key in db.stamps),
+        "offset": repl.master_repl_offset,
+    }
+
+
 async def serve_pipelines(streaming: bool) -> tuple[list[bytes], bytes, dict[str, object]]:
     """PIPELINES sent to a real ClientConnection, each as one write."""
     import hiredis
@@ -222,19 +229,7 @@ async def serve_pipelines(streaming: bool) -> tuple[list[bytes], bytes, dict[str
         peer.close()
     backlog = repl.backlog
     assert backlog is not None
-    stats = {
-        "processed": server.stats.total_commands_processed,
-        "errors": server.stats.total_error_replies,
-        "commands": {
-            name: (stat.calls, stat.failed, sum(stat.histogram.values()))
-            for name, stat in server.cmdstats.commands.items()
-        },
-        "data": sorted(
-            (db.id, key, value) for db in server.keyspace.dbs for key, value in db.data.items()
-        ),
-        "stamped": sorted((db.id, key) for db in server.keyspace.dbs for key in db.stamps),
-        "offset": repl.master_repl_offset,
-    }
+    stats = snapshot(server, repl)
     # the runs did happen: SETs of the first pipeline and the third, GETs of the second and
     # the last (around a WRONGTYPE), LPUSHes of the last but two
     assert runs["set"] >= 2 and runs["get"] >= 2 and runs["lpush"] >= 1, runs
@@ -259,19 +254,7 @@ def one_by_one() -> tuple[list[bytes], bytes, dict[str, object]]:
             repl.flush_stream()
     backlog = repl.backlog
     assert backlog is not None
-    stats = {
-        "processed": server.stats.total_commands_processed,
-        "errors": server.stats.total_error_replies,
-        "commands": {
-            name: (stat.calls, stat.failed, sum(stat.histogram.values()))
-            for name, stat in server.cmdstats.commands.items()
-        },
-        "data": sorted(
-            (db.id, key, value) for db in server.keyspace.dbs for key, value in db.data.items()
-        ),
-        "stamped": sorted((db.id, key) for db in server.keyspace.dbs for key in db.stamps),
-        "offset": repl.master_repl_offset,
-    }
+    stats = snapshot(server, repl)
     return reader_replies, masked(backlog.read_from(1)), stats
 
 

@@ -83,23 +83,21 @@ def one_run(
         spent = 0.0
         async with trio.open_nursery() as nursery:
             nursery.start_soon(connection.run)
-            for batch in populate or ():
-                await client.send(batch)
-                replies = 0
-                while replies < PIPELINE:
-                    reader.feed(await client.recv(1 << 16))
-                    while reader.gets() is not False:
-                        replies += 1
+
+            async def exchange(batches: list[bytes]) -> None:
+                for batch in batches:
+                    await client.send(batch)
+                    replies = 0
+                    while replies < PIPELINE:
+                        reader.feed(await client.recv(1 << 16))
+                        while reader.gets() is not False:
+                            replies += 1
+
+            await exchange(populate or [])
             if profile is not None:
                 profile.enable()
             t0 = time.process_time()
-            for batch in batches:
-                await client.send(batch)
-                replies = 0
-                while replies < PIPELINE:
-                    reader.feed(await client.recv(1 << 16))
-                    while reader.gets() is not False:
-                        replies += 1
+            await exchange(batches)
             spent = time.process_time() - t0
             if profile is not None:
                 profile.disable()
