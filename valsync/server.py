@@ -853,21 +853,7 @@ class Server:
         else:
             usec = (time_ns() - start) // 1000
             if streaming and (ctx.dirty or ctx.propagation_forced):
-                # _stream_call's usual case first: a plain write streamed as its request
-                source = client.request_source
-                repl = self.repl
-                if (
-                    ctx.dirty
-                    and spec.is_write
-                    and source is not None
-                    and repl is not None
-                    and not ctx.propagated
-                    and not ctx.steered
-                    and (offset := repl.feed_request(client.db, source))
-                ):
-                    client.last_write_offset = offset
-                else:
-                    self._stream_call(client, spec, argv, ctx)
+                self._stream_call(client, spec, argv, ctx)
             if (
                 type(reply) not in _PLAIN_REPLIES
                 or usec >= self.spike_threshold_usec
@@ -995,12 +981,14 @@ class Server:
             histogram[each] = histogram.get(each, 0) + n
         return stat
 
-    def _plain_run_state(self, client: ClientState) -> Database | None:
-        """The database a lane client's run of plain GETs or SETs (:meth:`run_gets`,
-        :meth:`run_sets`) works in, or None when something would make one of them more than
-        a lookup or a store: a keyspace event, a key listener (WATCH, a blocked client,
-        tracking), MONITOR, an LFU counter, a slow-log or latency threshold below 1 ms (a
-        run's calls share its time), or a client that asked not to touch keys."""
+    def _plain_run_state(self, client: ClientState, streaming: bool) -> Database | None:
+        """The database a lane client's run of plain GETs, SETs, LPUSHes or HSETs
+        (:meth:`run_gets`, :meth:`run_sets`, :meth:`run_writes`) works in, or None when
+        something would make one of them more than a lookup or a store: a keyspace event, a
+        key listener (WATCH, a blocked client, tracking), MONITOR, an LFU counter, a slow-log
+        or latency threshold below 1 ms (a run's calls share its time), a client that asked
+        not to touch keys, or (``streaming``: writes to stream) a stream with another
+        database selected (their requests go down it as they were sent)."""
         db = self.keyspace.dbs[client.db]
         if (
             self.notify_classes
@@ -1014,6 +1002,10 @@ class Server:
             or client.no_touch
         ):
             return None
+        if streaming:
+            repl = self.repl
+            if repl is None or not repl.streams_db(client.db):
+                return None
         return db
 
     def run_gets(self, client: ClientState, run: list[list[bytes]]) -> list[Reply]:
@@ -1022,7 +1014,7 @@ class Server:
         hits are touched, and each call is counted. Only the first ones that need nothing but
         a lookup (up to a key with a TTL or a value that is not a string) run: their replies
         are returned (none when :meth:`_plain_run_state` says no)."""
-        db = self._plain_run_state(client)
+        db = self._plain_run_state(client, False)
         if db is None:
             return []
         start = time_ns()
@@ -1061,15 +1053,10 @@ class Server:
         """How many of a lane client's pipelined plain ``LPUSH key element`` or ``HSET key
         field value`` commands (``run``, all of one) :meth:`run_writes` may run at once: the
         first ones whose key holds nothing or a value of their type that needs nothing more
-        (no field TTL in a hash), with no TTL on the key (:meth:`_plain_run_state` and a
-        stream with the client's database selected, as for :meth:`sets_may_run`)."""
-        db = self._plain_run_state(client)
+        (no field TTL in a hash), with no TTL on the key, in :meth:`_plain_run_state`."""
+        db = self._plain_run_state(client, streaming)
         if db is None:
             return 0
-        if streaming:
-            repl = self.repl
-            if repl is None or not repl.streams_db(client.db):
-                return 0
         cls = _KEYED_RUNS[run[0][0].lower()][0]
         data, expires = db.data, db.expires
         n = 0
@@ -1129,16 +1116,10 @@ class Server:
 
     def sets_may_run(self, client: ClientState, streaming: bool) -> bool:
         """Whether :meth:`run_sets` may store a lane client's pipelined plain SETs at once:
-        :meth:`_plain_run_state`, no key with a TTL in the database (a SET looks its key up
-        first, and an expired one is deleted and propagated), and a stream (if any) with the
-        client's database selected (their requests go down it as they are)."""
-        db = self._plain_run_state(client)
-        if db is None or db.expires:
-            return False
-        if streaming:
-            repl = self.repl
-            return repl is not None and repl.streams_db(client.db)
-        return True
+        :meth:`_plain_run_state`, and no key with a TTL in the database (a SET looks its key
+        up first, and an expired one is deleted and propagated)."""
+        db = self._plain_run_state(client, streaming)
+        return db is not None and not db.expires
 
     def _call(
         self,
@@ -1261,13 +1242,7 @@ class Server:
         bytes go down the stream when it is unchanged (no re-encoding), else its
         propagation is queued on ``ctx``."""
         source = client.request_source
-        if (
-            ctx.dirty
-            and spec.is_write
-            and source is not None
-            and not ctx.propagated
-            and (not ctx.steered or ctx.own_request_only())
-        ):
+        if ctx.dirty and spec.is_write and source is not None and ctx.own_request_only():
             repl = self.repl
             assert repl is not None
             offset = repl.feed_request(client.db, source)

@@ -274,9 +274,9 @@ class RequestParser:
 
     def alike(self, first: list[bytes]) -> list[list[bytes]]:
         """The commands framed right after ``first`` (the command last returned) that have its
-        name, spelled alike, and its argument count (a pipeline of plain GETs, SETs or
-        LPUSHes, which may run as one); still to be taken (:meth:`take`). Empty when the next
-        one differs or is not framed yet."""
+        name, spelled alike, and its argument count (a pipeline of plain GETs, SETs, LPUSHes
+        or HSETs, which may run as one); still to be taken (:meth:`take`). Empty when the
+        next one differs or is not framed yet."""
         i = self._next
         framed = self._framed
         name = first[0]
