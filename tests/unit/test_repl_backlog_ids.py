@@ -132,6 +132,44 @@ def test_chunk_from_walks_the_whole_history_block_by_block() -> None:
         bl.chunk_from(bl.end_offset + 2)
 
 
+def test_chunk_from_takes_whole_blocks_up_to_a_limit() -> None:
+    bl = ReplicationBacklog(1 << 20)
+    data = bytes(i % 241 for i in range(5 * BLOCK_SIZE + 300))
+    for i in range(0, len(data), 700):
+        bl.append(data[i : i + 700])
+    limit = 3 * BLOCK_SIZE
+    for start in (1, 10, BLOCK_SIZE + 1, 4 * BLOCK_SIZE + 5, len(data)):
+        chunk = bl.chunk_from(start, limit)
+        in_first = BLOCK_SIZE - (start - 1) % BLOCK_SIZE
+        # the rest of its block, then whole blocks while within the limit
+        whole = (limit - in_first) // BLOCK_SIZE
+        assert bytes(chunk) == data[start - 1 : start - 1 + in_first + whole * BLOCK_SIZE]
+        assert len(chunk) <= limit
+    assert bytes(bl.chunk_from(len(data) - 5, limit)) == data[-6:]
+
+
+def test_small_appends_past_a_pin_trim_once_it_moves() -> None:
+    bl = ReplicationBacklog(MIN_BACKLOG_SIZE)
+    command = b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nvalue\r\n"
+    bl.append(command)
+    bl.pin(1, 1)
+    for _ in range(4 * BLOCK_SIZE // len(command)):
+        bl.append(command)
+    assert bl.first_byte_offset == 1  # held by the pin
+    bl.pin(1, bl.end_offset + 1)  # all sent
+    assert bl.histlen - bl.size <= BLOCK_SIZE
+    before = bl.first_byte_offset
+    for _ in range(4 * BLOCK_SIZE // len(command)):
+        bl.append(command)
+        assert bl.histlen - bl.size <= BLOCK_SIZE
+        bl.pin(1, bl.end_offset + 1)
+    assert bl.first_byte_offset > before
+    assert (
+        bl.read_from(bl.first_byte_offset)
+        == (command * (bl.histlen // len(command) + 1))[-bl.histlen :]
+    )
+
+
 def test_views_survive_later_appends() -> None:
     bl = ReplicationBacklog()
     bl.append(b"a" * (BLOCK_SIZE + 5))

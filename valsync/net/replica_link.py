@@ -28,6 +28,8 @@ from valsync.resp import ProtocolError, RequestParser
 from valsync.stats import Stats
 
 SEND_FILE_CHUNK = 256 * 1024
+STREAM_SEND_LIMIT = 256 * 1024
+"""At most this much of the backlog in one send to a replica (several blocks are copied)."""
 COALESCE_LIMIT = 256 * 1024  # a queued buffer takes more bytes only up to this size
 
 
@@ -69,9 +71,12 @@ class ReplicaLink:
         stream: trio.SocketStream,
         stats: Stats | None = None,
         backlog: Callable[[], ReplicationBacklog | None] = lambda: None,
+        on_idle: Callable[[], None] = lambda: None,
     ) -> None:
         self.client = client
         self._backlog = backlog
+        self._on_idle = on_idle
+        """Called when it has sent the whole stream and waits for more."""
         self.stream_next: int | None = None
         """Offset of the next stream byte to send; the backlog is pinned there."""
         self._pinned_in: ReplicationBacklog | None = None
@@ -249,9 +254,10 @@ class ReplicaLink:
                 return  # the history this replica followed is gone: it must resync
             if offset > backlog.end_offset:
                 self._queue_wake = trio.Event()
+                self._on_idle()
                 await self._queue_wake.wait()
                 continue
-            chunk = backlog.chunk_from(offset)
+            chunk = backlog.chunk_from(offset, STREAM_SEND_LIMIT)
             await self._send(chunk)
             self.stream_next = offset + len(chunk)
             self._pin()

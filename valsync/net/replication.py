@@ -84,6 +84,8 @@ if TYPE_CHECKING:
 
 GETACK_KEY = b"\x00valsync:replication-ack"
 RELAY_HIGH_WATER = 4 * 1024 * 1024  # RDB bytes queued for one replica before the relay waits
+SETTLE_BYTES = 64 * 1024
+"""Client writes taken from their buffers are moved into the backlog at this size at most."""
 
 
 def new_replid() -> str:
@@ -123,6 +125,10 @@ class ReplicationService:
         self._span_end = 0
         """Client request bytes streamed but not yet in the backlog (see :meth:`feed_request`):
         ``_span_data[_span_start:_span_end]``; ``_span_end`` is 0 when there are none."""
+        self._pending = bytearray()
+        """Stream bytes taken out of client buffers, not yet in the backlog (:meth:`_settle`)."""
+        self._links_idle = False
+        """A replica link waits for stream bytes: the next batch's go out at once."""
         self.encoder = StreamEncoder()
         self.links: dict[int, ReplicaLink] = {}
         self.nursery: trio.Nursery | None = None
@@ -360,26 +366,45 @@ class ReplicationService:
         return dbid == self.encoder.selected_db
 
     def flush_stream(self) -> None:
-        """Move the requests :meth:`feed_request` counted into the backlog and to replicas."""
-        end = self._span_end
-        if not end:
-            return
-        data, start = self._span_data, self._span_start
+        """Take the requests :meth:`feed_request` counted out of the client's buffer (its next
+        read reuses it). They reach the backlog and the replicas at once when a replica link
+        waits for them; otherwise when that link asks for the backlog after its send (one
+        move per scheduler round, not per client batch), at :data:`SETTLE_BYTES`, or at the
+        next :meth:`fast_cron`. Whatever reads the backlog settles first (:attr:`backlog`)."""
+        if self._span_end:
+            self._take_span()
+            if self._links_idle or len(self._pending) >= SETTLE_BYTES:
+                self._settle()
+
+    def _take_span(self) -> None:
+        self._pending += memoryview(self._span_data)[self._span_start : self._span_end]
         self._span_data = b""
         self._span_start = self._span_end = 0
-        self._stream_out(memoryview(data)[start:end])
+
+    def _settle(self) -> None:
+        """Every stream byte counted so far, into the backlog and to the replicas."""
+        if self._span_end:
+            self._take_span()
+        pending = self._pending
+        if pending:
+            self._pending = bytearray()
+            self._links_idle = False
+            self._stream_out(pending)
+
+    def _link_idle(self) -> None:
+        self._links_idle = True
 
     @property
     def backlog(self) -> ReplicationBacklog | None:
         """The backlog, holding every stream byte counted so far (None: no backlog)."""
-        if self._span_end:
-            self.flush_stream()
+        if self._span_end or self._pending:
+            self._settle()
         return self._backlog
 
     @backlog.setter
     def backlog(self, backlog: ReplicationBacklog | None) -> None:
-        if self._span_end:
-            self.flush_stream()
+        if self._span_end or self._pending:
+            self._settle()
         self._backlog = backlog
 
     @property
@@ -391,12 +416,12 @@ class ReplicationService:
         """Stream bytes to the backlog and every replica past its snapshot point."""
         if not data:
             return
-        if self._span_end:
-            self.flush_stream()
+        if self._span_end or self._pending:
+            self._settle()
         self.ids.master_repl_offset += len(data)
         self._stream_out(data)
 
-    def _stream_out(self, data: bytes | memoryview) -> None:
+    def _stream_out(self, data: bytes | bytearray | memoryview) -> None:
         """Bytes already counted in ``master_repl_offset``, to the backlog and replicas."""
         backlog = self._backlog
         if backlog is not None:
@@ -651,6 +676,7 @@ class ReplicationService:
             None,  # type: ignore[arg-type]
             self.server.stats,
             backlog=lambda: self.backlog,
+            on_idle=self._link_idle,
         )
         handoff_link["link"] = link
         link.scope = trio.CancelScope()
@@ -1026,7 +1052,7 @@ class ReplicationService:
     # --- cron ------------------------------------------------------------------------------
 
     def fast_cron(self) -> None:
-        self.flush_stream()  # connections flush their batches; this bounds anything missed
+        self._settle()  # what connections left pending goes out within one fast_cron period
         if self.failover is FailoverState.WAITING_FOR_SYNC:
             self._failover_cron()
         if self.server.paused & PauseAction.REPLICA:

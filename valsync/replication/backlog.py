@@ -32,15 +32,23 @@ DEFAULT_BACKLOG_SIZE = 10 * 1024 * 1024
 
 
 class ReplicationBacklog:
-    """Recent stream bytes in 16 KiB blocks, trimmed from the front in whole blocks."""
+    """Recent stream bytes in 16 KiB blocks, trimmed from the front in whole blocks.
+
+    Each block is allocated whole and filled in place (``_tail_fill`` bytes of the last one
+    are used; every other block is full): growing a bytearray a command at a time would
+    reallocate, and copy, the block on most appends. Bytes once written never change, so a
+    view of any block, the last one included, stays valid.
+    """
 
     def __init__(self, size: int = DEFAULT_BACKLOG_SIZE, start_offset: int = 0) -> None:
         """Create an empty backlog whose next byte will have offset ``start_offset + 1``."""
         self.size = max(size, MIN_BACKLOG_SIZE)
         self._blocks: deque[bytearray] = deque()
+        self._tail_fill = 0
         self._histlen = 0
         self._end_offset = start_offset
         self._pins: dict[int, int] = {}
+        self._trim_held = False  # the last trim stopped at a pin that has not moved since
 
     @property
     def end_offset(self) -> int:
@@ -65,11 +73,13 @@ class ReplicationBacklog:
         """Keep every byte from ``offset`` on until ``owner`` moves its pin or unpins."""
         before = self._pins.get(owner)
         self._pins[owner] = offset
+        self._trim_held = False
         if before is not None and before < offset and len(self._blocks) > 1:
             self._trim()  # the owner moved on: what only it held may go
 
     def unpin(self, owner: int) -> None:
         if self._pins.pop(owner, None) is not None:
+            self._trim_held = False
             self._trim()
 
     @property
@@ -83,82 +93,92 @@ class ReplicationBacklog:
         if not n:
             return self._end_offset
         blocks = self._blocks
-        if blocks and len(blocks[-1]) + n <= BLOCK_SIZE:
-            # the usual case, a command that fits in the current block: no slicing
-            blocks[-1] += data
+        fill = self._tail_fill
+        if blocks and fill + n <= BLOCK_SIZE:
+            # the usual case, a write batch that fits in the current block
+            blocks[-1][fill : fill + n] = data
+            self._tail_fill = fill + n
             self._histlen += n
             self._end_offset += n
-            if len(blocks) > 1 and self._histlen - len(blocks[0]) > self.size:
+            if not self._trim_held and len(blocks) > 1 and self._histlen - BLOCK_SIZE > self.size:
                 self._trim()
             return self._end_offset
         view = memoryview(data)
         pos = 0
         if blocks:
-            last = blocks[-1]
-            room = BLOCK_SIZE - len(last)
-            if room > 0:
-                last += view[:room]
-                pos = min(room, n)
+            pos = BLOCK_SIZE - fill
+            blocks[-1][fill:] = view[:pos]
         while pos < n:
-            self._blocks.append(bytearray(view[pos : pos + BLOCK_SIZE]))
+            piece = view[pos : pos + BLOCK_SIZE]
+            block = bytearray(BLOCK_SIZE)
+            block[: len(piece)] = piece
+            blocks.append(block)
+            fill = len(piece)
             pos += BLOCK_SIZE
+        self._tail_fill = fill
         self._histlen += n
         self._end_offset += n
         self._trim()
         return self._end_offset
 
     def _trim(self) -> None:
-        # Like Valkey: never below one block, never below ``size`` bytes.
+        # Like Valkey: never below one block, never below ``size`` bytes. Only the last
+        # block is partly filled, so a first block with others after it is full.
         blocks = self._blocks
-        while len(blocks) > 1 and self._histlen - len(blocks[0]) > self.size:
-            first = len(blocks[0])
-            if self._pins and min(self._pins.values()) < self.first_byte_offset + first:
+        while len(blocks) > 1 and self._histlen - BLOCK_SIZE > self.size:
+            if self._pins and min(self._pins.values()) < self.first_byte_offset + BLOCK_SIZE:
+                self._trim_held = True
                 break
-            self._histlen -= first
+            self._histlen -= BLOCK_SIZE
             blocks.popleft()
+
+    def _used(self, index: int) -> int:
+        """Bytes used in block ``index``: all of them but in the last."""
+        return self._tail_fill if index == len(self._blocks) - 1 else BLOCK_SIZE
 
     def can_serve(self, offset: int) -> bool:
         """PSYNC range check: ``first_byte_offset <= offset <= end_offset + 1``."""
         return self.first_byte_offset <= offset <= self._end_offset + 1
 
-    def iter_from(self, offset: int) -> Iterator[memoryview]:
-        """Chunks of the bytes from ``offset`` (1-based, inclusive) to the end, zero-copy.
-
-        Full blocks are never written again, so their views stay valid; the last, still
-        growing block is copied (a live view would make the next append fail to resize it).
-        """
+    def _check_range(self, offset: int) -> None:
         if not self.can_serve(offset):
             raise ValueError(
                 f"offset {offset} outside backlog [{self.first_byte_offset}, {self._end_offset + 1}]"
             )
-        skip = offset - self.first_byte_offset
-        for block in self._blocks:
-            if skip >= len(block):
-                skip -= len(block)
-                continue
-            if len(block) == BLOCK_SIZE:
-                yield memoryview(block)[skip:]
-            else:
-                yield memoryview(bytes(block[skip:]))
+
+    def iter_from(self, offset: int) -> Iterator[memoryview]:
+        """Chunks of the bytes from ``offset`` (1-based, inclusive) to the end, zero-copy."""
+        self._check_range(offset)
+        index, skip = divmod(offset - self.first_byte_offset, BLOCK_SIZE)
+        for i in range(index, len(self._blocks)):
+            used = self._used(i)
+            if skip < used:
+                yield memoryview(self._blocks[i])[skip:used]
             skip = 0
 
-    def chunk_from(self, offset: int) -> memoryview:
-        """The bytes from ``offset`` to the end of the block holding it (empty at the end).
+    def chunk_from(self, offset: int, limit: int = BLOCK_SIZE) -> memoryview:
+        """The bytes from ``offset`` to the end of the block holding it (empty at the end),
+        then whole following blocks while the total stays within ``limit``: a replica that
+        fell behind takes what it missed in one send, not a block per turn.
 
-        Every block but the last is full, so the block is found by arithmetic. A full block's
-        view stays valid after trimming; the growing last block is copied.
+        The block is found by arithmetic (every block but the last is full). One block is
+        a view; several are copied into one buffer.
         """
-        if not self.can_serve(offset):
-            raise ValueError(
-                f"offset {offset} outside backlog [{self.first_byte_offset}, {self._end_offset + 1}]"
-            )
+        self._check_range(offset)
         if offset > self._end_offset:
             return memoryview(b"")
         index, skip = divmod(offset - self.first_byte_offset, BLOCK_SIZE)
-        block = self._blocks[index]
-        if len(block) == BLOCK_SIZE:
-            return memoryview(block)[skip:]
-        return memoryview(bytes(block[skip:]))
+        last = index
+        size = self._used(index) - skip
+        while last + 1 < len(self._blocks) and size + self._used(last + 1) <= limit:
+            last += 1
+            size += self._used(last)
+        if last == index:
+            return memoryview(self._blocks[index])[skip : skip + size]
+        blocks = self._blocks
+        parts = [memoryview(blocks[index])[skip:]]
+        parts.extend(memoryview(blocks[i])[: self._used(i)] for i in range(index + 1, last + 1))
+        return memoryview(b"".join(parts))
 
     def read_from(self, offset: int) -> bytes:
         """The bytes from ``offset`` to the end as one ``bytes`` (what follows ``+CONTINUE``)."""
@@ -172,7 +192,9 @@ class ReplicationBacklog:
     def clear(self) -> None:
         """Drop every byte but keep the offset (the next byte is ``end_offset + 1``)."""
         self._blocks.clear()
+        self._tail_fill = 0
         self._histlen = 0
+        self._trim_held = False
 
     def reset(self, end_offset: int) -> None:
         """Empty the backlog and continue from ``end_offset`` (restart, full sync on a replica)."""
