@@ -93,6 +93,7 @@ from valsync.resp.reply import (
     SimpleString,
     encode,
 )
+from valsync.resp.request import RequestParser
 from valsync.scripting.functions import FunctionError
 from valsync.scripting.state import ScriptingState
 from valsync.shutdown import ShutdownRequest, second_sigint_exits
@@ -190,12 +191,26 @@ def _hset_one(value: Any, argv: list[bytes]) -> Reply:
     return 1 if fresh else 0
 
 
-_KEYED_RUNS: dict[bytes, tuple[type, Callable[[Any, list[bytes]], Reply]]] = {
-    b"lpush": (deque, _lpush_one),
-    b"hset": (HashValue, _hset_one),
+def _always_plain(_value: Any) -> bool:
+    return True
+
+
+def _hash_is_plain(value: Any) -> bool:
+    return not value.field_expires  # a field TTL takes HSET's general path
+
+
+_KEYED_RUNS: dict[
+    bytes, tuple[type, Callable[[Any, list[bytes]], Reply], Callable[[Any], bool]]
+] = {
+    b"lpush": (deque, _lpush_one, _always_plain),
+    b"hset": (HashValue, _hset_one, _hash_is_plain),
 }
-"""The plain writes :meth:`Server.run_writes` runs at once: their value's type, and what one
-command does to it (the handler's plain path: ``lpush``, ``hset`` with one field)."""
+"""The plain writes :meth:`Server.run_writes` runs at once: their value's type, what one
+command does to it (the handler's plain path: ``lpush``, ``hset`` with one field), and
+whether a value of that type needs nothing more than that."""
+PIPELINED_RUNS = {"get": 2, "set": 3, "lpush": 3, "hset": 4}
+"""The commands a pipelined run of which :meth:`Server.run_pipelined` runs at once, with the
+argument count of their plain form."""
 # what a plain GET finds that it answers as is: nothing, or a string in any of its forms
 _STRING_REPLIES = frozenset({type(None), bytes, RawStr, EmbStr})
 # the replies :meth:`Server.run_in_lane` accounts itself: no error, no blocked command
@@ -1008,6 +1023,41 @@ class Server:
                 return None
         return db
 
+    def run_pipelined(
+        self,
+        client: ClientState,
+        argv: list[bytes],
+        name: str,
+        parser: RequestParser,
+        streaming: bool,
+    ) -> tuple[list[list[bytes]], list[Reply]]:
+        """``argv``, a lane client's plain GET, SET, LPUSH or HSET (``name``), and the same
+        commands framed right after it in ``parser``, run at once (:meth:`run_gets`,
+        :meth:`run_sets`, :meth:`run_writes`): the commands that ran and their replies (none:
+        ``argv`` takes the lane alone). The parser hands the others out only once they ran: a
+        write's span must be theirs (it is streamed as it was sent)."""
+        if PIPELINED_RUNS.get(name) != len(argv):
+            return [], []
+        rest = parser.alike(argv)
+        if not rest:
+            return [], []
+        run = [argv, *rest]
+        if name == "get":
+            replies = self.run_gets(client, run)
+            parser.take(len(replies) - 1)
+            return run[: len(replies)], replies
+        # a write run is taken first: its requests are streamed as the parser's last span
+        if name == "set":
+            if not self.sets_may_run(client, streaming):
+                return [], []
+            parser.take(len(rest))
+            return run, self.run_sets(client, run, streaming)
+        n = self.writes_may_run(client, run, streaming)
+        if n < 2:
+            return [], []
+        parser.take(n - 1)
+        return run[:n], self.run_writes(client, run[:n], streaming)
+
     def run_gets(self, client: ClientState, run: list[list[bytes]]) -> list[Reply]:
         """Plain ``GET key`` commands of a lane client (:meth:`command_lane`), one pipelined
         after the other, answered at once: each reply is what :meth:`run_in_lane` gives, the
@@ -1057,16 +1107,14 @@ class Server:
         db = self._plain_run_state(client, streaming)
         if db is None:
             return 0
-        cls = _KEYED_RUNS[run[0][0].lower()][0]
+        cls, _, plain = _KEYED_RUNS[run[0][0].lower()]
         data, expires = db.data, db.expires
         n = 0
         for argv in run:
             key = argv[1]
             value = data.get(key)
-            if value is not None and not isinstance(value, cls):
+            if value is not None and not (isinstance(value, cls) and plain(value)):
                 break
-            if isinstance(value, HashValue) and value.field_expires:
-                break  # a field TTL: HSET's general path
             if expires and key in expires:
                 break
             n += 1
@@ -1081,7 +1129,7 @@ class Server:
         streamed as one span (see :meth:`run_sets`)."""
         db = self.keyspace.dbs[client.db]
         name = run[0][0].lower()
-        cls, apply = _KEYED_RUNS[name]
+        cls, apply, _ = _KEYED_RUNS[name]
         start = time_ns()
         data = db.data
         replies: list[Reply] = []

@@ -17,22 +17,18 @@ from valsync.acl import protected_mode_refusal
 from valsync.client_memory import ClientMemory, client_memory
 from valsync.commands import BlockRequest, ClientState, ExchangeRequest, ScriptRequest, ScriptWait
 from valsync.commands.context import filter_reply
-from valsync.commands.registry import CommandSpec
 from valsync.commands.server_cmds import client_info_line
 from valsync.net.exchange import run_exchange
 from valsync.net.ldb_fork import fork_debug_session
 from valsync.resp import ProtocolError, RequestParser, encode
 from valsync.resp.reply import NO_REPLY, ErrorReply, Reply
 from valsync.scripting.debugger import Transport
-from valsync.server import BlockedWaiter
+from valsync.server import PIPELINED_RUNS, BlockedWaiter
 
 if TYPE_CHECKING:
     from valsync.server import Server
 
 READ_SIZE = 64 * 1024
-_RUN_ARGC = {"get": 2, "set": 3, "lpush": 3, "hset": 4}
-"""The commands a pipelined run of which runs at once (ClientConnection._run_alike), with the
-argument count of their plain form."""
 DRAIN_ON_CLOSE_SECONDS = 10
 MAX_CLIENTS_REPLY = b"-ERR max number of clients reached\r\n"
 LIMIT_CHECK_SECONDS = 1.0
@@ -357,12 +353,11 @@ class ClientConnection:
                 spec = lane.get(argv[0])
                 if spec is not None and len(argv) in spec.argc:
                     if (
-                        spec.name in _RUN_ARGC
-                        and len(argv) == _RUN_ARGC[spec.name]
+                        len(argv) == PIPELINED_RUNS.get(spec.name)
                         and not large_requests
                         and not client.reply_mode
                     ):
-                        ran = self._run_alike(argv, spec, streaming, out)
+                        ran = self._run_pipelined(argv, spec.name, streaming, out)
                         if ran:
                             commands += ran - 1
                             client.executing = False
@@ -431,39 +426,11 @@ class ClientConnection:
             stats.record_cycle((perf_counter_ns() - started) // 1000 or 1, commands)
             await trio.lowlevel.checkpoint()
 
-    def _run_alike(
-        self, argv: list[bytes], spec: CommandSpec, streaming: bool, out: bytearray
-    ) -> int:
-        """``argv``, a plain GET, SET, LPUSH or HSET, and the same commands pipelined right
-        after it, run at once (:meth:`Server.run_gets`, :meth:`Server.run_sets`,
-        :meth:`Server.run_writes`) and their replies encoded; how many ran (0: none,
-        ``argv`` takes the lane alone). The parser hands the others out only once the
-        server took them: a write's span must be theirs (it is streamed as it was sent)."""
-        server, client, parser = self.server, self.client, self.parser
-        rest = parser.alike(argv)
-        if not rest:
-            return 0
-        run = [argv, *rest]
-        name = spec.name
-        replies: list[Reply]
-        if name == "get":
-            replies = server.run_gets(client, run)
-            if not replies:
-                return 0
-            run = run[: len(replies)]
-            parser.take(len(run) - 1)
-        elif name == "set":
-            if not server.sets_may_run(client, streaming):
-                return 0
-            parser.take(len(rest))
-            replies = server.run_sets(client, run, streaming)
-        else:
-            n = server.writes_may_run(client, run, streaming)
-            if n < 2:
-                return 0
-            run = run[:n]
-            parser.take(n - 1)
-            replies = server.run_writes(client, run, streaming)
+    def _run_pipelined(self, argv: list[bytes], name: str, streaming: bool, out: bytearray) -> int:
+        """:meth:`Server.run_pipelined` and its replies encoded; how many commands ran (0:
+        none, ``argv`` takes the lane alone)."""
+        server, client = self.server, self.client
+        run, replies = server.run_pipelined(client, argv, name, self.parser, streaming)
         resp = client.resp
         large_reply = server.large_reply_bytes
         for each, reply in zip(run, replies, strict=True):
