@@ -441,8 +441,8 @@ class ClientConnection:
         return len(run)
 
     def _flush_stream(self) -> None:
-        """The batch's writes go to the backlog and the replicas (before replying or waiting:
-        other tasks may read the stream)."""
+        """The batch's streamed writes are taken out of the parser's buffer (before the next
+        read reuses it, or a wait lets other tasks read the stream)."""
         repl = self.server.repl
         if repl is not None:
             repl.flush_stream()

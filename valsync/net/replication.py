@@ -336,11 +336,11 @@ class ReplicationService:
         when it must take :meth:`feed` (an inline request, or the stream has another DB
         selected).
 
-        The offset moves at once, but the bytes reach the backlog and the replicas only at
-        :meth:`flush_stream`: the requests of one read batch lie next to each other in the
-        client's buffer, so they are appended and sent as one run. Whatever reads the backlog
-        (:attr:`backlog`) or adds other stream bytes flushes first, and the connection flushes
-        at the end of each batch, before it waits on anything.
+        The offset moves at once; the bytes stay in the client's buffer until
+        :meth:`flush_stream`: the requests of one read batch lie next to each other there, so
+        they are taken as one run. The connection flushes at the end of each batch, before it
+        reads again or waits on anything; whatever reads the backlog (:attr:`backlog`) or
+        adds other stream bytes settles every counted byte first (:meth:`_settle`).
         """
         if dbid != self.encoder.selected_db:
             return 0
@@ -397,14 +397,12 @@ class ReplicationService:
     @property
     def backlog(self) -> ReplicationBacklog | None:
         """The backlog, holding every stream byte counted so far (None: no backlog)."""
-        if self._span_end or self._pending:
-            self._settle()
+        self._settle()
         return self._backlog
 
     @backlog.setter
     def backlog(self, backlog: ReplicationBacklog | None) -> None:
-        if self._span_end or self._pending:
-            self._settle()
+        self._settle()
         self._backlog = backlog
 
     @property
@@ -416,8 +414,7 @@ class ReplicationService:
         """Stream bytes to the backlog and every replica past its snapshot point."""
         if not data:
             return
-        if self._span_end or self._pending:
-            self._settle()
+        self._settle()
         self.ids.master_repl_offset += len(data)
         self._stream_out(data)
 

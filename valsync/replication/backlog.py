@@ -167,15 +167,15 @@ class ReplicationBacklog:
         self._check_range(offset)
         if offset > self._end_offset:
             return memoryview(b"")
+        blocks = self._blocks
         index, skip = divmod(offset - self.first_byte_offset, BLOCK_SIZE)
         last = index
         size = self._used(index) - skip
-        while last + 1 < len(self._blocks) and size + self._used(last + 1) <= limit:
+        while last + 1 < len(blocks) and size + self._used(last + 1) <= limit:
             last += 1
             size += self._used(last)
         if last == index:
-            return memoryview(self._blocks[index])[skip : skip + size]
-        blocks = self._blocks
+            return memoryview(blocks[index])[skip : skip + size]
         parts = [memoryview(blocks[index])[skip:]]
         parts.extend(memoryview(blocks[i])[: self._used(i)] for i in range(index + 1, last + 1))
         return memoryview(b"".join(parts))
